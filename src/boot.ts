@@ -1,0 +1,115 @@
+/**
+ * Starting and stopping hookledger: resolve the database (embedded or DATABASE_URL), prepare it, then run the
+ * API, the worker, or both. Used by main.ts and by the test harness, so tests boot the real thing.
+ */
+import path from "node:path";
+import type { Config } from "./config.ts";
+import type { AppContext } from "./context.ts";
+import { connect, describeUrl, serviceUrlFor, type Sql } from "./db/connect.ts";
+import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
+import { readMigrationFiles, DEFAULT_MIGRATIONS_DIR } from "./db/migrate.ts";
+import { prepareDatabase } from "./db/prepare.ts";
+import { createApp } from "./http/app.ts";
+import { serve, type HttpServer } from "./http/serve/index.ts";
+import { createLedger } from "./ledger/ledger.ts";
+import { projections } from "./projections.ts";
+import type { Logger } from "./log.ts";
+import { startWorker, type WorkerHandle } from "./worker/runner.ts";
+import { buildTaskList, crontab } from "./worker/tasks.ts";
+
+export interface ResolvedDatabase {
+  ownerUrl: string;
+  serviceUrl: string;
+  /** For the start-up line: where the data is, without credentials. */
+  description: string;
+  embedded?: EmbeddedDatabase;
+}
+
+export async function resolveDatabase(config: Config, log: Logger): Promise<ResolvedDatabase> {
+  let ownerUrl = config.DATABASE_URL;
+  let embedded: EmbeddedDatabase | undefined;
+  let description: string;
+  if (ownerUrl === undefined) {
+    const dataDir = path.join(config.HOOKLEDGER_DATA_DIR, "pg");
+    embedded = await startEmbeddedPostgres({ dataDir, port: config.HOOKLEDGER_EMBEDDED_PG_PORT });
+    ownerUrl = embedded.url;
+    description = `embedded Postgres in ${dataDir} on 127.0.0.1:${embedded.port}`;
+  } else {
+    description = `Postgres at ${describeUrl(ownerUrl)}`;
+  }
+  return {
+    ownerUrl,
+    serviceUrl: config.HOOKLEDGER_SERVICE_DATABASE_URL ?? serviceUrlFor(ownerUrl),
+    description,
+    embedded,
+  };
+}
+
+export function createContext(config: Config, log: Logger, sql: Sql, now: () => Date = () => new Date()): AppContext {
+  return { config, log, sql, ledger: createLedger(projections), now };
+}
+
+export interface Running {
+  ctx: AppContext;
+  server?: HttpServer;
+  worker?: WorkerHandle;
+  stop(): Promise<void>;
+}
+
+/** Starts the API and/or the worker against an already prepared database. */
+export async function startServices(options: {
+  config: Config;
+  log: Logger;
+  database: ResolvedDatabase;
+  api: boolean;
+  worker: boolean;
+  now?: () => Date;
+}): Promise<Running> {
+  const { config, log, database } = options;
+  const sql = connect(database.serviceUrl, {
+    max: config.HOOKLEDGER_DB_POOL_SIZE,
+    applicationName: "hookledger",
+    onNotice: (message) => log.debug("postgres notice", { message }),
+  });
+  const ctx = createContext(config, log, sql, options.now);
+  const files = await readMigrationFiles(DEFAULT_MIGRATIONS_DIR);
+  let worker: WorkerHandle | undefined;
+  let server: HttpServer | undefined;
+  try {
+    if (options.worker) {
+      worker = await startWorker({
+        ownerUrl: database.ownerUrl,
+        concurrency: config.HOOKLEDGER_WORKER_CONCURRENCY,
+        pollIntervalMs: config.HOOKLEDGER_WORKER_POLL_INTERVAL_MS,
+        taskList: buildTaskList(ctx),
+        crontab,
+        log,
+      });
+    }
+    if (options.api) {
+      const app = createApp({
+        ctx,
+        readiness: { expectedSchemaVersion: files.at(-1)?.version ?? 0, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
+      });
+      server = await serve({ hostname: config.HOOKLEDGER_HOST, port: config.PORT, fetch: app.fetch });
+    }
+  } catch (error) {
+    await worker?.stop().catch(() => undefined);
+    await sql.end({ timeout: 5 });
+    throw error;
+  }
+  return {
+    ctx,
+    server,
+    worker,
+    async stop() {
+      // Order matters: stop taking requests and let in-flight ones finish, then let running jobs finish,
+      // then close the pool they both used.
+      await server?.close();
+      await worker?.stop();
+      await sql.end({ timeout: Math.ceil(config.HOOKLEDGER_SHUTDOWN_GRACE_MS / 1000) });
+    },
+  };
+}
+
+export { prepareDatabase };

@@ -1,0 +1,15 @@
+/** What commands, handlers and tasks need from the running process, passed explicitly (no module singletons). */
+import type { Config } from "./config.ts";
+import type { Sql } from "./db/connect.ts";
+import type { Ledger } from "./ledger/ledger.ts";
+import type { Logger } from "./log.ts";
+
+export interface AppContext {
+  readonly config: Config;
+  readonly log: Logger;
+  /** Service-role pool: row-level security applies; use withTenant for tenant data. */
+  readonly sql: Sql;
+  readonly ledger: Ledger;
+  /** Clock, injectable so tests control time-dependent behaviour. */
+  readonly now: () => Date;
+}

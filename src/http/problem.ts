@@ -1,0 +1,80 @@
+/**
+ * RFC 9457 problem details: the one error shape every route answers with.
+ *
+ * Types are stable URNs (`urn:hookledger:problem:<slug>`), so clients can branch on them; the list below is the
+ * complete catalogue, and the README documents it. `errors` names each bad field and why.
+ */
+export const problemCatalogue = {
+  "validation": { status: 400, title: "The request is not valid" },
+  "malformed-json": { status: 400, title: "The request body is not valid JSON" },
+  "unauthorized": { status: 401, title: "Authentication is required" },
+  "forbidden": { status: 403, title: "The token may not do this" },
+  "quota-exceeded": { status: 403, title: "A quota of the organization is exhausted" },
+  "not-found": { status: 404, title: "No such resource" },
+  "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "conflict": { status: 409, title: "The request conflicts with the current state" },
+  "idempotency-conflict": { status: 409, title: "The idempotency key was used with a different request" },
+  "gone": { status: 410, title: "The resource is gone" },
+  "payload-too-large": { status: 413, title: "The request body is too large" },
+  "unsupported-media-type": { status: 415, title: "Unsupported content type" },
+  "unprocessable": { status: 422, title: "The request is well-formed but cannot be processed" },
+  "rate-limited": { status: 429, title: "Too many requests" },
+  "internal": { status: 500, title: "Internal error" },
+  "unavailable": { status: 503, title: "Service unavailable" },
+  "timeout": { status: 503, title: "The request took too long" },
+} as const;
+
+export type ProblemSlug = keyof typeof problemCatalogue;
+
+export interface FieldError {
+  /** Dotted path of the offending field (`event_type`, `headers.X-Foo`, `query.limit`). */
+  field: string;
+  message: string;
+}
+
+export interface ProblemBody {
+  type: string;
+  title: string;
+  status: number;
+  detail?: string;
+  instance?: string;
+  request_id?: string;
+  errors?: FieldError[];
+  [extension: string]: unknown;
+}
+
+export const problemType = (slug: ProblemSlug): string => `urn:hookledger:problem:${slug}`;
+
+/** Thrown anywhere under a handler; the app's error handler turns it into the response. */
+export class ProblemError extends Error {
+  override readonly name = "ProblemError";
+  readonly status: number;
+  constructor(
+    readonly slug: ProblemSlug,
+    readonly detail?: string,
+    readonly extras: { errors?: FieldError[]; headers?: Record<string, string>; [key: string]: unknown } = {},
+  ) {
+    super(detail ?? problemCatalogue[slug].title);
+    this.status = problemCatalogue[slug].status;
+  }
+
+  toBody(instance?: string, requestId?: string): ProblemBody {
+    const { headers: _headers, ...extensions } = this.extras;
+    return {
+      type: problemType(this.slug),
+      title: problemCatalogue[this.slug].title,
+      status: this.status,
+      ...(this.detail ? { detail: this.detail } : {}),
+      ...(instance ? { instance } : {}),
+      ...(requestId ? { request_id: requestId } : {}),
+      ...extensions,
+    };
+  }
+}
+
+export const PROBLEM_CONTENT_TYPE = "application/problem+json";
+
+export function problemResponse(problem: ProblemError, instance?: string, requestId?: string): Response {
+  const headers = new Headers({ "content-type": PROBLEM_CONTENT_TYPE, ...(problem.extras.headers ?? {}) });
+  return new Response(JSON.stringify(problem.toBody(instance, requestId)), { status: problem.status, headers });
+}

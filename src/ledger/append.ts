@@ -1,0 +1,116 @@
+/**
+ * Appending to the ledger with optimistic concurrency.
+ *
+ * All streams of one call are written by a single SQL statement (`hookledger.append_entries`): fan-out appends a
+ * new stream per delivery, and one round trip for 100 deliveries instead of 100 is what keeps ingestion fast.
+ * The tenant is the transaction's (see db/tenant.ts); append never takes an org id it could get wrong.
+ */
+import type { Tx } from "../db/connect.ts";
+import { validateEntry, type NewEntry, type RecordedEntry } from "./catalogue.ts";
+import { StreamVersionConflictError } from "./errors.ts";
+
+/** The stream must not exist yet. */
+export const STREAM_DOES_NOT_EXIST = "no_stream" as const;
+/** No concurrency check: append at whatever version the stream is. */
+export const ANY_VERSION = "any" as const;
+
+/** A version number (the stream must be exactly there), `STREAM_DOES_NOT_EXIST`, or `ANY_VERSION`. */
+export type ExpectedStreamVersion = number | typeof STREAM_DOES_NOT_EXIST | typeof ANY_VERSION;
+
+export interface StreamAppend {
+  stream: string;
+  expectedStreamVersion: ExpectedStreamVersion;
+  entries: NewEntry[];
+}
+
+const CONFLICT_SQLSTATE = "HL409";
+
+function encodeExpected(expected: ExpectedStreamVersion): number {
+  if (expected === STREAM_DOES_NOT_EXIST) return 0;
+  if (expected === ANY_VERSION) return -1;
+  if (!Number.isInteger(expected) || expected < 1) {
+    throw new RangeError("expectedStreamVersion must be a positive integer, STREAM_DOES_NOT_EXIST or ANY_VERSION");
+  }
+  return expected;
+}
+
+interface PostgresErrorLike {
+  code?: string;
+  detail?: string;
+}
+
+function asConflict(error: unknown, appends: StreamAppend[]): StreamVersionConflictError | undefined {
+  const pgError = error as PostgresErrorLike;
+  if (pgError?.code !== CONFLICT_SQLSTATE || !pgError.detail) return undefined;
+  const detail = JSON.parse(pgError.detail) as { stream: string; actual: number | null };
+  const expected = appends.find((item) => item.stream === detail.stream)?.expectedStreamVersion ?? ANY_VERSION;
+  return new StreamVersionConflictError(detail.stream, expected, detail.actual ?? 0);
+}
+
+/**
+ * Appends entries to several streams in one statement. On a version conflict it throws
+ * `StreamVersionConflictError`; the statement failed, so the surrounding transaction must roll back and nothing
+ * of this call (or the transaction) is written.
+ *
+ * @example
+ * await appendToStreams(tx, [
+ *   { stream: `event:${id}`, expectedStreamVersion: STREAM_DOES_NOT_EXIST, entries: [received] },
+ *   { stream: `delivery:${d}`, expectedStreamVersion: STREAM_DOES_NOT_EXIST, entries: [scheduled] },
+ * ]);
+ */
+export async function appendToStreams(tx: Tx, appends: StreamAppend[]): Promise<RecordedEntry[]> {
+  const streams: string[] = [];
+  const expected: number[] = [];
+  const counts: number[] = [];
+  const rows: { s: number; type: string; data: unknown; meta: unknown }[] = [];
+  const validated: { type: string; data: unknown; meta: NewEntry["meta"] }[] = [];
+  for (const item of appends) {
+    if (item.entries.length === 0) continue;
+    if (streams.includes(item.stream)) throw new RangeError(`stream ${item.stream} appears twice in one append`);
+    const index = streams.length;
+    streams.push(item.stream);
+    expected.push(encodeExpected(item.expectedStreamVersion));
+    counts.push(item.entries.length);
+    for (const entry of item.entries) {
+      const clean = validateEntry(entry);
+      rows.push({ s: index, type: entry.type, data: clean.data, meta: clean.meta });
+      validated.push({ type: entry.type, data: clean.data, meta: clean.meta });
+    }
+  }
+  if (rows.length === 0) return [];
+
+  let result: { entry_position: string; entry_org_id: string; entry_stream: string; entry_version: number; entry_recorded_at: Date }[];
+  try {
+    result = await tx`
+      select entry_position, entry_org_id, entry_stream, entry_version, entry_recorded_at
+      from hookledger.append_entries(${streams}::text[], ${expected}::int[], ${counts}::int[], ${tx.json(rows as never)})`;
+  } catch (error) {
+    throw asConflict(error, appends) ?? error;
+  }
+  // Positions are drawn in input order (the insert selects in ordinality order), so sorting by position
+  // lines the rows up with the entries we sent.
+  result.sort((a, b) => (BigInt(a.entry_position) < BigInt(b.entry_position) ? -1 : 1));
+  return result.map((row, i) => {
+    const source = validated[i];
+    return {
+      type: source?.type,
+      data: source?.data,
+      meta: source?.meta ?? {},
+      orgId: row.entry_org_id,
+      stream: row.entry_stream,
+      version: row.entry_version,
+      position: String(row.entry_position),
+      recordedAt: row.entry_recorded_at,
+    } as RecordedEntry;
+  });
+}
+
+/**
+ * Appends entries to one stream.
+ *
+ * @example
+ * await append(tx, `organization:${id}`, STREAM_DOES_NOT_EXIST, [{ type: "organization.created", data }]);
+ */
+export function append(tx: Tx, stream: string, expectedStreamVersion: ExpectedStreamVersion, entries: NewEntry[]): Promise<RecordedEntry[]> {
+  return appendToStreams(tx, [{ stream, expectedStreamVersion, entries }]);
+}

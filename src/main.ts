@@ -1,0 +1,134 @@
+/**
+ * Command-line entry: `bun src/main.ts [serve | worker | migrate | rebuild-projection NAME]`.
+ * With no command it runs the API and the worker in one process.
+ */
+import { readFileSync } from "node:fs";
+import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { prepareDatabase, resolveDatabase, startServices, type ResolvedDatabase } from "./boot.ts";
+import { connect } from "./db/connect.ts";
+import { createLogger, type Logger } from "./log.ts";
+import { createContext } from "./boot.ts";
+import { runtimeName } from "./http/serve/index.ts";
+import { rebuildProjectionForAll } from "./ledger/rebuildAll.ts";
+
+const usage = `hookledger — self-hosted webhooks on Postgres
+
+Usage: bun src/main.ts [command]
+
+Commands:
+  (none)                       run the HTTP API and the delivery worker in one process
+  serve                        run the HTTP API only
+  worker                       run the delivery worker only (scale out: run more of these)
+  migrate                      apply database migrations and exit
+  rebuild-projection NAME      rebuild one projection from the ledger for every organization, then exit
+  --help                       show this help
+
+Configuration comes from environment variables; see README.md ("Configuration").
+`;
+
+const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
+
+function fail(message: string, code: number): never {
+  process.stderr.write(`hookledger: ${message}\n`);
+  process.exit(code);
+}
+
+async function withDatabase<T>(config: Config, log: Logger, fn: (db: ResolvedDatabase) => Promise<T>): Promise<T> {
+  const db = await resolveDatabase(config, log);
+  try {
+    await prepareDatabase({
+      ownerUrl: db.ownerUrl,
+      manageServicePassword: config.HOOKLEDGER_SERVICE_DATABASE_URL === undefined,
+      partitionsAhead: config.HOOKLEDGER_LEDGER_PARTITIONS_AHEAD,
+      log,
+    });
+    return await fn(db);
+  } catch (error) {
+    await db.embedded?.stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+async function runServices(config: Config, log: Logger, api: boolean, worker: boolean): Promise<void> {
+  await withDatabase(config, log, async (db) => {
+    const running = await startServices({ config, log, database: db, api, worker });
+    const parts = [
+      api && running.server ? `API on http://${config.HOOKLEDGER_HOST.includes(":") ? `[${config.HOOKLEDGER_HOST}]` : config.HOOKLEDGER_HOST}:${running.server.port}` : undefined,
+      worker ? `worker running (concurrency ${config.HOOKLEDGER_WORKER_CONCURRENCY})` : undefined,
+    ].filter(Boolean);
+    process.stdout.write(`hookledger ${version} on ${runtimeName()}: ${parts.join(", ")}; database: ${db.description}\n`);
+
+    let stopping = false;
+    const shutdown = (signal: string) => {
+      if (stopping) {
+        process.stderr.write(`hookledger: ${signal} again, exiting without waiting\n`);
+        process.exit(1);
+      }
+      stopping = true;
+      log.info("shutting down", { signal });
+      const deadline = setTimeout(() => {
+        process.stderr.write("hookledger: shutdown grace period exceeded, exiting\n");
+        process.exit(1);
+      }, config.HOOKLEDGER_SHUTDOWN_GRACE_MS + 5000);
+      void (async () => {
+        await running.stop().catch((error: unknown) => log.error("error while stopping", { error }));
+        await db.embedded?.stop().catch((error: unknown) => log.error("error stopping embedded Postgres", { error }));
+        clearTimeout(deadline);
+        process.stdout.write("hookledger stopped\n");
+        process.exit(0);
+      })();
+    };
+    process.on("SIGINT", () => shutdown("SIGINT"));
+    process.on("SIGTERM", () => shutdown("SIGTERM"));
+  });
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [command, ...rest] = argv;
+  if (command === "--help" || command === "-h" || command === "help") {
+    process.stdout.write(usage);
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(process.env);
+  } catch (error) {
+    if (error instanceof ConfigError) fail(`configuration error: ${error.message}`, 2);
+    throw error;
+  }
+  const log = createLogger(config.HOOKLEDGER_LOG_LEVEL);
+
+  switch (command) {
+    case undefined:
+      return runServices(config, log, true, true);
+    case "serve":
+      return runServices(config, log, true, false);
+    case "worker":
+      return runServices(config, log, false, true);
+    case "migrate":
+      return withDatabase(config, log, async (db) => {
+        process.stdout.write(`hookledger: migrations applied; database: ${db.description}\n`);
+        await db.embedded?.stop();
+      });
+    case "rebuild-projection": {
+      const name = rest[0];
+      if (!name) fail("rebuild-projection needs a projection name", 2);
+      return withDatabase(config, log, async (db) => {
+        const sql = connect(db.serviceUrl, { max: 2, applicationName: "hookledger-rebuild" });
+        try {
+          const result = await rebuildProjectionForAll(createContext(config, log, sql), name);
+          process.stdout.write(`hookledger: rebuilt ${name} for ${result.organizations} organization(s) from ${result.entries} entries\n`);
+        } finally {
+          await sql.end({ timeout: 5 });
+          await db.embedded?.stop();
+        }
+      });
+    }
+    default:
+      fail(`unknown command "${command}"; run with --help to list commands`, 2);
+  }
+}
+
+main(process.argv.slice(2)).catch((error: unknown) => {
+  fail(error instanceof Error ? error.message.split("\n")[0] ?? "start-up failed" : "start-up failed", 1);
+});

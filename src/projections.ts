@@ -1,0 +1,4 @@
+/** Every projection, in the order they apply. Each capability owns its own; this list only assembles them. */
+import type { Projection } from "./ledger/projection.ts";
+
+export const projections: readonly Projection[] = [];

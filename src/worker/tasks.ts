@@ -1,0 +1,12 @@
+/** Every graphile-worker task and cron entry hookledger runs, assembled from the capabilities. */
+import type { TaskList } from "graphile-worker";
+import type { AppContext } from "../context.ts";
+import { ENSURE_PARTITIONS_CRON, ENSURE_PARTITIONS_TASK, ensurePartitionsTask } from "../ledger/partitionTask.ts";
+
+export function buildTaskList(ctx: AppContext): TaskList {
+  return {
+    [ENSURE_PARTITIONS_TASK]: ensurePartitionsTask(ctx),
+  };
+}
+
+export const crontab = [ENSURE_PARTITIONS_CRON].join("\n");
