@@ -71,13 +71,17 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       options.log.error("worker stopped unexpectedly", { error });
     },
   );
+  let stopped: Promise<void> | undefined;
   return {
     runner,
     isRunning: () => running,
-    async stop() {
-      if (running) await runner.stop();
-      running = false;
-      await pool.end();
+    stop() {
+      stopped ??= (async () => {
+        if (running) await runner.stop();
+        running = false;
+        await pool.end();
+      })();
+      return stopped;
     },
   };
 }

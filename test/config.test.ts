@@ -1,0 +1,64 @@
+import { spawnSync } from "node:child_process";
+import { describe, expect, it } from "vitest";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+describe("configuration", () => {
+  it("applies documented defaults", () => {
+    const config = loadConfig({});
+    expect(config.PORT).toBe(8080);
+    expect(config.HOOKLEDGER_HOST).toBe("127.0.0.1");
+    expect(config.HOOKLEDGER_DATA_DIR).toBe(".hookledger");
+    expect(config.DATABASE_URL).toBeUndefined();
+    expect(config.HOOKLEDGER_LOG_LEVEL).toBe("info");
+  });
+
+  it("parses numbers and booleans", () => {
+    const config = loadConfig({ PORT: " 9000 ", HOOKLEDGER_LOG_PG: "yes", HOOKLEDGER_LOG_LEVEL: "DEBUG" });
+    expect(config.PORT).toBe(9000);
+    expect(config.HOOKLEDGER_LOG_PG).toBe(true);
+    expect(config.HOOKLEDGER_LOG_LEVEL).toBe("debug");
+  });
+
+  it.each([
+    [{ PORT: "abc" }, 'PORT: expected a whole number between 0 and 65535 (got "abc")'],
+    [{ PORT: "70000" }, 'PORT: expected a whole number between 0 and 65535 (got "70000")'],
+    [{ HOOKLEDGER_LOG_LEVEL: "loud" }, 'HOOKLEDGER_LOG_LEVEL: expected one of debug, info, warn, error, silent (got "loud")'],
+    [{ HOOKLEDGER_LOG_PG: "maybe" }, 'HOOKLEDGER_LOG_PG: expected true or false (got "maybe")'],
+  ])("names the setting and the expected form for %j", (env, message) => {
+    expect(() => loadConfig(env)).toThrow(new ConfigError(message));
+  });
+
+  it("never echoes a database URL, which carries a password", () => {
+    let message = "";
+    try {
+      loadConfig({ DATABASE_URL: "mysql://root:hunter2@db/x" });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    expect(message).toBe("DATABASE_URL: expected a URL of the form postgres://user:password@host:5432/database");
+    expect(message).not.toContain("hunter2");
+  });
+
+  it("stops start-up with one line and exit code 2, without a stack trace", () => {
+    const result = spawnSync("node_modules/.bin/bun", ["src/main.ts"], {
+      env: { ...process.env, PORT: "not-a-port", DATABASE_URL: "" },
+      encoding: "utf8",
+      timeout: 30_000,
+    });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toBe('hookledger: configuration error: PORT: expected a whole number between 0 and 65535 (got "not-a-port")\n');
+    expect(result.stdout).toBe("");
+  });
+
+  it("lists the commands with --help", () => {
+    const result = spawnSync("node_modules/.bin/bun", ["src/main.ts", "--help"], { encoding: "utf8", timeout: 30_000 });
+    expect(result.status).toBe(0);
+    for (const command of ["serve", "worker", "migrate", "rebuild-projection"]) expect(result.stdout).toContain(command);
+  });
+
+  it("refuses an unknown command", () => {
+    const result = spawnSync("node_modules/.bin/bun", ["src/main.ts", "serv"], { encoding: "utf8", timeout: 30_000 });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toContain('unknown command "serv"');
+  });
+});

@@ -1,0 +1,44 @@
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withTenant } from "../../src/db/tenant.ts";
+import { append, STREAM_DOES_NOT_EXIST } from "../../src/ledger/append.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+let db: TestDatabase;
+const org = randomUUID();
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  await withTenant(db.service, org, (tx) =>
+    append(tx, "thing:1", STREAM_DOES_NOT_EXIST, [{ type: "ledger.partitions_created", data: { partitions: ["x"], months_ahead: 1 } }]),
+  );
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+describe("the ledger is append-only", () => {
+  it("the service role has no UPDATE, DELETE or TRUNCATE privilege", async () => {
+    await expect(withTenant(db.service, org, (tx) => tx`update hookledger.ledger set data = '{}'`)).rejects.toThrow(/permission denied/);
+    await expect(withTenant(db.service, org, (tx) => tx`delete from hookledger.ledger`)).rejects.toThrow(/permission denied/);
+    await expect(withTenant(db.service, org, (tx) => tx`truncate hookledger.ledger`)).rejects.toThrow(/permission denied/);
+  });
+
+  it("a trigger refuses UPDATE, DELETE and TRUNCATE even for the owner (a superuser here)", async () => {
+    const asOwner = (statement: string) =>
+      db.owner.begin(async (tx) => {
+        await tx`select set_config('hookledger.org_id', ${org}, true)`;
+        await tx.unsafe(statement);
+      });
+    await expect(asOwner("update hookledger.ledger set data = '{}'")).rejects.toMatchObject({ code: "HL403" });
+    await expect(asOwner("delete from hookledger.ledger")).rejects.toMatchObject({ code: "HL403" });
+    await expect(asOwner("truncate hookledger.ledger")).rejects.toMatchObject({ code: "HL403" });
+    const [partition] = await db.owner<{ name: string }[]>`
+      select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid
+      where i.inhparent = 'hookledger.ledger'::regclass limit 1`;
+    await expect(asOwner(`truncate hookledger.${partition?.name}`)).rejects.toMatchObject({ code: "HL403" });
+    await expect(asOwner(`update hookledger.${partition?.name} set data = '{}'`)).rejects.toMatchObject({ code: "HL403" });
+    const [row] = await withTenant(db.service, org, (tx) => tx<{ n: number }[]>`select count(*)::int as n from hookledger.ledger where data <> '{}'`);
+    expect(row?.n).toBe(1);
+  });
+});
