@@ -11,6 +11,9 @@ begin
   if not exists (select from pg_roles where rolname = 'hookledger_admin') then
     create role hookledger_admin nologin nosuperuser nocreatedb nocreaterole nobypassrls;
   end if;
+  if not exists (select from pg_roles where rolname = 'hookledger_authenticator') then
+    create role hookledger_authenticator nologin nosuperuser nocreatedb nocreaterole nobypassrls;
+  end if;
   if not exists (select from pg_roles where rolname = 'hookledger_auditor') then
     create role hookledger_auditor nologin nosuperuser nocreatedb nocreaterole nobypassrls;
   end if;
@@ -21,15 +24,18 @@ comment on role hookledger_app is
   'hookledger service role: serves the API and runs task SQL. Owns nothing, has no BYPASSRLS: row-level security applies to all it does.';
 comment on role hookledger_admin is
   'hookledger instance administration: the service switches to it (SET LOCAL ROLE) only for audited instance-admin work across tenants.';
+comment on role hookledger_authenticator is
+  'hookledger token lookup: the service switches to it (SET LOCAL ROLE) to find a bearer token by hash before the tenant is known.';
 comment on role hookledger_auditor is
   'hookledger read-only auditor: GRANT hookledger_auditor TO a DBA login to read the audit views across tenants.';
 
 -- The service may become the admin role for one transaction at a time (SET LOCAL ROLE), never by default.
 grant hookledger_admin to hookledger_app;
+grant hookledger_authenticator to hookledger_app;
 
 create schema if not exists hookledger;
 comment on schema hookledger is 'hookledger: the ledger and its projections (tenant data, row-level security on every table).';
-grant usage on schema hookledger to hookledger_app, hookledger_admin, hookledger_auditor;
+grant usage on schema hookledger to hookledger_app, hookledger_admin, hookledger_authenticator, hookledger_auditor;
 
 comment on schema hookledger_private is 'hookledger internals (migration bookkeeping); not for the service or auditors.';
 revoke all on schema hookledger_private from public;

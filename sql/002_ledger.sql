@@ -21,6 +21,10 @@ create table hookledger.ledger (
   meta        jsonb       not null default '{}',
   recorded_at timestamptz not null default now(),
   xact_id     xid8        not null default pg_current_xact_id(),
+  -- Plain columns for the audit log's filters: under RLS a jsonb predicate (meta->...) is not leakproof, runs
+  -- after the policy and defeats indexes; text equality on a stored column does not.
+  actor_kind  text        generated always as (meta->'actor'->>'kind') stored,
+  actor_id    text        generated always as (meta->'actor'->>'id') stored,
   primary key (org_id, position, recorded_at)
 ) partition by range (recorded_at);
 alter sequence hookledger.ledger_position_seq owned by hookledger.ledger.position;
@@ -34,12 +38,15 @@ comment on column hookledger.ledger.type is 'Dotted, past-tense entry type (e.g.
 comment on column hookledger.ledger.data is 'Entry payload, validated against the catalogue schema of its type. Never holds secrets in clear text.';
 comment on column hookledger.ledger.meta is 'Who and where: actor, token id and label, request id, client ip, user agent, reason.';
 comment on column hookledger.ledger.recorded_at is 'Commit-transaction start time of the append; the partition key.';
+comment on column hookledger.ledger.actor_kind is 'Who acted (token, instance_admin, system, worker), copied from meta for indexed filtering.';
+comment on column hookledger.ledger.actor_id is 'Id of the acting token, copied from meta for indexed filtering.';
 comment on column hookledger.ledger.xact_id is 'Transaction that appended the entry; tail with (xact_id, position) below pg_snapshot_xmin.';
 
 create index ledger_stream_idx on hookledger.ledger (org_id, stream, version);
 create index ledger_org_type_time_idx on hookledger.ledger (org_id, type, recorded_at);
 create index ledger_org_time_idx on hookledger.ledger (org_id, recorded_at, position);
 create index ledger_tail_idx on hookledger.ledger (xact_id, position);
+create index ledger_audit_idx on hookledger.ledger (org_id, actor_id, position) where actor_kind in ('token', 'instance_admin');
 
 create table hookledger.ledger_streams (
   org_id     uuid        not null,

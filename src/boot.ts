@@ -15,6 +15,9 @@ import { createLedger } from "./ledger/ledger.ts";
 import { projections } from "./projections.ts";
 import type { Logger } from "./log.ts";
 import { startWorker, type WorkerHandle } from "./worker/runner.ts";
+import { resolveSecretRef } from "./secretRef.ts";
+import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
+import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
 import { buildTaskList, crontab } from "./worker/tasks.ts";
 
 export interface ResolvedDatabase {
@@ -53,6 +56,10 @@ export interface Running {
   ctx: AppContext;
   server?: HttpServer;
   worker?: WorkerHandle;
+  /** Method and path of every HTTP route (for the API description and route-coverage tests). */
+  routes: { method: string; path: string }[];
+  /** Set on the first start of a new installation: the instance admin token, to print once. */
+  newInstanceAdminToken?: string;
   stop(): Promise<void>;
 }
 
@@ -75,6 +82,9 @@ export async function startServices(options: {
   const files = await readMigrationFiles(DEFAULT_MIGRATIONS_DIR);
   let worker: WorkerHandle | undefined;
   let server: HttpServer | undefined;
+  const tokenUsage = new TokenUsageTracker(sql, log);
+  let adminToken: string | undefined;
+  let routes: { method: string; path: string }[] = [];
   try {
     if (options.worker) {
       worker = await startWorker({
@@ -87,10 +97,18 @@ export async function startServices(options: {
       });
     }
     if (options.api) {
+      const configured = config.HOOKLEDGER_ADMIN_TOKEN
+        ? resolveSecretRef(config.HOOKLEDGER_ADMIN_TOKEN, { devMode: config.HOOKLEDGER_DEV_MODE })
+        : undefined;
+      if (configured !== undefined && configured.length < 32) throw new Error("HOOKLEDGER_ADMIN_TOKEN: the token must be at least 32 characters");
+      adminToken = await ensureInstanceAdminToken(ctx, configured);
+      tokenUsage.start();
       const app = createApp({
         ctx,
+        tokenUsage,
         readiness: { expectedSchemaVersion: files.at(-1)?.version ?? 0, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
       });
+      routes = app.routes.filter((route) => route.method !== "ALL").map((route) => ({ method: route.method, path: route.path }));
       server = await serve({ hostname: config.HOOKLEDGER_HOST, port: config.PORT, fetch: app.fetch });
     }
   } catch (error) {
@@ -102,10 +120,13 @@ export async function startServices(options: {
     ctx,
     server,
     worker,
+    newInstanceAdminToken: adminToken,
+    routes,
     async stop() {
       // Order matters: stop taking requests and let in-flight ones finish, then let running jobs finish,
       // then close the pool they both used.
       await server?.close();
+      await tokenUsage.stop();
       await worker?.stop();
       await sql.end({ timeout: Math.ceil(config.HOOKLEDGER_SHUTDOWN_GRACE_MS / 1000) });
     },

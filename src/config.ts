@@ -6,6 +6,7 @@
  * the value itself is echoed only for settings that are not secret.
  */
 import * as v from "valibot";
+import { SECRET_REF_PATTERN } from "./secretRef.ts";
 
 const integer = (name: string, min: number, max: number, fallback: number) =>
   v.pipe(
@@ -67,12 +68,25 @@ export const configSchema = v.object({
     v.picklist(logLevels, `expected one of ${logLevels.join(", ")}`),
   ),
   HOOKLEDGER_LOG_PG: boolean(false),
+  HOOKLEDGER_DEV_MODE: boolean(false),
+  HOOKLEDGER_ADMIN_TOKEN: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)")),
+  ),
+  HOOKLEDGER_REQUIRE_AUDIT_REASON: boolean(false),
+  HOOKLEDGER_TRUST_PROXY: boolean(false),
+  HOOKLEDGER_HSTS: boolean(false),
+  HOOKLEDGER_MAX_BODY_BYTES: integer("HOOKLEDGER_MAX_BODY_BYTES", 1024, 64 * 1024 * 1024, 1024 * 1024),
+  HOOKLEDGER_REQUEST_TIMEOUT_MS: integer("HOOKLEDGER_REQUEST_TIMEOUT_MS", 100, 600000, 30000),
+  HOOKLEDGER_RATE_LIMIT_TOKEN_RPS: integer("HOOKLEDGER_RATE_LIMIT_TOKEN_RPS", 1, 1000000, 200),
+  HOOKLEDGER_RATE_LIMIT_TOKEN_BURST: integer("HOOKLEDGER_RATE_LIMIT_TOKEN_BURST", 1, 1000000, 400),
+  HOOKLEDGER_RATE_LIMIT_IP_RPS: integer("HOOKLEDGER_RATE_LIMIT_IP_RPS", 1, 1000000, 100),
+  HOOKLEDGER_RATE_LIMIT_IP_BURST: integer("HOOKLEDGER_RATE_LIMIT_IP_BURST", 1, 1000000, 200),
 });
 
 export type Config = v.InferOutput<typeof configSchema>;
 
 /** Settings whose value must never be echoed back, even when it is wrong. */
-const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL"]);
+const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN"]);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

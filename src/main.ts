@@ -10,6 +10,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { createContext } from "./boot.ts";
 import { runtimeName } from "./http/serve/index.ts";
 import { rebuildProjectionForAll } from "./ledger/rebuildAll.ts";
+import { createInstanceAdminToken } from "./tenancy/tokens.ts";
 
 const usage = `hookledger — self-hosted webhooks on Postgres
 
@@ -21,6 +22,7 @@ Commands:
   worker                       run the delivery worker only (scale out: run more of these)
   migrate                      apply database migrations and exit
   rebuild-projection NAME      rebuild one projection from the ledger for every organization, then exit
+  admin-token                  create a new instance admin token, print it once, then exit
   --help                       show this help
 
 Configuration comes from environment variables; see README.md ("Configuration").
@@ -57,6 +59,11 @@ async function runServices(config: Config, log: Logger, api: boolean, worker: bo
       worker ? `worker running (concurrency ${config.HOOKLEDGER_WORKER_CONCURRENCY})` : undefined,
     ].filter(Boolean);
     process.stdout.write(`hookledger ${version} on ${runtimeName()}: ${parts.join(", ")}; database: ${db.description}\n`);
+    if (running.newInstanceAdminToken) {
+      process.stdout.write(
+        `hookledger: instance admin token (shown once; store it now, e.g. in a password manager):\n  ${running.newInstanceAdminToken}\n`,
+      );
+    }
 
     let stopping = false;
     const shutdown = (signal: string) => {
@@ -124,6 +131,17 @@ async function main(argv: string[]): Promise<void> {
         }
       });
     }
+    case "admin-token":
+      return withDatabase(config, log, async (db) => {
+        const sql = connect(db.serviceUrl, { max: 2, applicationName: "hookledger-admin" });
+        try {
+          const token = await createInstanceAdminToken(createContext(config, log, sql));
+          process.stdout.write(`hookledger: new instance admin token (shown once):\n  ${token}\n`);
+        } finally {
+          await sql.end({ timeout: 5 });
+          await db.embedded?.stop();
+        }
+      });
     default:
       fail(`unknown command "${command}"; run with --help to list commands`, 2);
   }

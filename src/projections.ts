@@ -1,4 +1,5 @@
 /** Every projection, in the order they apply. Each capability owns its own; this list only assembles them. */
 import type { Projection } from "./ledger/projection.ts";
+import { tenancyProjections } from "./tenancy/projections.ts";
 
-export const projections: readonly Projection[] = [];
+export const projections: readonly Projection[] = [...tenancyProjections];

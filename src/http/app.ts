@@ -8,18 +8,41 @@ import { healthRoutes, type ReadinessProbe } from "./health.ts";
 import { ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
+import { clientAddress, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
+import { TokenBuckets } from "./rateLimit.ts";
+import { authenticate } from "../tenancy/authenticate.ts";
+import type { TokenUsageTracker } from "../tenancy/tokenUsage.ts";
+import { applicationRoutes } from "../tenancy/routes/applications.ts";
+import { auditLogRoutes } from "../tenancy/routes/auditLog.ts";
+import { organizationRoutes } from "../tenancy/routes/organizations.ts";
+import { tokenRoutes } from "../tenancy/routes/tokens.ts";
 
 export interface AppOptions {
   ctx: AppContext;
   readiness: Omit<ReadinessProbe, "sql">;
+  tokenUsage: TokenUsageTracker;
 }
 
-export function createApp({ ctx, readiness }: AppOptions): Hono<HttpEnv> {
+export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<HttpEnv> {
+  const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
-  app.use(securityHeaders({ hsts: false }));
+  app.use(securityHeaders({ hsts: config.HOOKLEDGER_HSTS }));
+  app.use(clientAddress(config.HOOKLEDGER_TRUST_PROXY));
 
   app.route("/", healthRoutes({ sql: ctx.sql, ...readiness }));
+
+  const v1 = new Hono<HttpEnv>();
+  v1.use(rateLimitByIp(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST)));
+  v1.use(limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
+  v1.use(limitBody(config.HOOKLEDGER_MAX_BODY_BYTES));
+  v1.use(authenticate(ctx, tokenUsage));
+  v1.use(rateLimitByToken(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_TOKEN_RPS, config.HOOKLEDGER_RATE_LIMIT_TOKEN_BURST)));
+  v1.route("/", organizationRoutes(ctx));
+  v1.route("/", applicationRoutes(ctx));
+  v1.route("/", tokenRoutes(ctx));
+  v1.route("/", auditLogRoutes(ctx));
+  app.route("/v1", v1);
 
   app.notFound((c) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), undefined, c.get("requestId")));
   app.onError((error, c) => {

@@ -6,11 +6,13 @@
  */
 import * as v from "valibot";
 import { systemEntries } from "./systemEntries.ts";
+import { tenancyEntries } from "../tenancy/entries.ts";
 import { InvalidEntryError } from "./errors.ts";
 import { entryMetaSchema, type EntryMeta } from "./entryMeta.ts";
 
 export const entrySchemas = {
   ...systemEntries,
+  ...tenancyEntries,
 };
 
 export type EntrySchemas = typeof entrySchemas;

@@ -47,7 +47,8 @@ export function createLedger(projections: readonly Projection[]): Ledger {
         // Writers that append meanwhile block on these locks when they project; their ledger rows are not yet
         // committed, so we do not replay them, and they apply on top of the rebuilt rows once we commit.
         for (const table of projection.tables) {
-          await tx`lock table ${tx(table.split("."))} in share row exclusive mode`;
+          // Table names come from projection definitions in code, never from input.
+          await tx.unsafe(`lock table ${table} in share row exclusive mode`);
         }
         await projection.clear(tx);
         let after = "0";

@@ -60,8 +60,9 @@ describe("health and readiness", () => {
     }
   });
 
-  it("unknown routes answer a problem+json 404", async () => {
-    const response = await app.fetch("/v1/nothing-here");
+  it("unknown routes answer a problem+json 404 (under /v1, only once authenticated)", async () => {
+    expect((await app.fetch("/v1/nothing-here")).status).toBe(401);
+    const response = await app.fetch("/nothing-here");
     expect(response.status).toBe(404);
     expect(response.headers.get("content-type")).toBe("application/problem+json");
     expect(await response.json()).toMatchObject({ type: "urn:hookledger:problem:not-found", status: 404, title: "No such resource" });

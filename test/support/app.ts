@@ -6,9 +6,17 @@ import { loadConfig, type Config } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import type { TestDatabase } from "./database.ts";
 
+/* eslint-disable @typescript-eslint/no-explicit-any -- test helpers return parsed JSON bodies for assertions */
+
+/** The instance admin token every test app is configured with (through a real env: secret reference). */
+export const TEST_ADMIN_TOKEN = "hl_adm_test_instance_admin_token_0123456789abcdef";
+process.env.HOOKLEDGER_TEST_ADMIN_TOKEN = TEST_ADMIN_TOKEN;
+
 export interface TestApp extends Running {
   config: Config;
   baseUrl: string;
+  /** JSON request helper: `await app.call("POST", "/v1/applications", token, body)`. */
+  call(method: string, path: string, token: string | undefined, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; body: any; headers: Headers }>;
   /** fetch against the app: `app.fetch("/v1/events", { method: "POST", … })`. */
   fetch(path: string, init?: RequestInit): Promise<Response>;
 }
@@ -25,6 +33,7 @@ export async function startTestApp(
     HOOKLEDGER_WORKER_POLL_INTERVAL_MS: "100",
     HOOKLEDGER_WORKER_CONCURRENCY: "4",
     HOOKLEDGER_SHUTDOWN_GRACE_MS: "2000",
+    HOOKLEDGER_ADMIN_TOKEN: "env:HOOKLEDGER_TEST_ADMIN_TOKEN",
     ...options.env,
   });
   const running = await startServices({
@@ -41,6 +50,19 @@ export async function startTestApp(
     config,
     baseUrl,
     fetch: (path, init) => fetch(`${baseUrl}${path}`, init),
+    async call(method, path, token, body, headers = {}) {
+      const response = await fetch(`${baseUrl}${path}`, {
+        method,
+        headers: {
+          ...(token ? { authorization: `Bearer ${token}` } : {}),
+          ...(body !== undefined ? { "content-type": "application/json" } : {}),
+          ...headers,
+        },
+        body: body !== undefined ? JSON.stringify(body) : undefined,
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
+    },
   };
 }
 
@@ -53,4 +75,13 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** Creates an organization and an admin-scoped organization token for it, through the API. */
+export async function createTenant(app: TestApp, name = "Acme"): Promise<{ orgId: string; token: string; tokenId: string }> {
+  const org = await app.call("POST", "/v1/organizations", TEST_ADMIN_TOKEN, { name });
+  if (org.status !== 201) throw new Error(`create organization: ${org.status} ${JSON.stringify(org.body)}`);
+  const token = await app.call("POST", `/v1/organizations/${org.body.id}/tokens`, TEST_ADMIN_TOKEN, { label: `${name} admin`, scopes: ["admin"] });
+  if (token.status !== 201) throw new Error(`create token: ${token.status} ${JSON.stringify(token.body)}`);
+  return { orgId: org.body.id, token: token.body.token, tokenId: token.body.id };
 }

@@ -2,7 +2,12 @@
 import type { HttpServer, ServeOptions } from "./index.ts";
 
 export function serveWithBun(options: ServeOptions): HttpServer {
-  const server = Bun.serve({ hostname: options.hostname, port: options.port, fetch: options.fetch, idleTimeout: 30 });
+  const server = Bun.serve({
+    hostname: options.hostname,
+    port: options.port,
+    idleTimeout: 30,
+    fetch: (request, bun) => options.fetch(request, { clientIp: bun.requestIP(request)?.address ?? "" }),
+  });
   return {
     port: server.port ?? options.port,
     close: () => server.stop(false),

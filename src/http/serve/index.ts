@@ -8,7 +8,12 @@ export interface HttpServer {
   close(): Promise<void>;
 }
 
-export type FetchHandler = (request: Request) => Response | Promise<Response>;
+/** What the server knows about the connection that the request itself does not say. */
+export interface ConnectionInfo {
+  clientIp: string;
+}
+
+export type FetchHandler = (request: Request, connection: ConnectionInfo) => Response | Promise<Response>;
 
 export interface ServeOptions {
   hostname: string;

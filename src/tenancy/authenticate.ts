@@ -1,0 +1,32 @@
+/**
+ * Bearer-token authentication for every `/v1` route.
+ *
+ * Every failure (missing, malformed, unknown, expired, revoked) answers the same 401 with no hint which it was:
+ * telling an attacker that a token exists but is revoked is information they should not get.
+ */
+import type { MiddlewareHandler } from "hono";
+import type { AppContext } from "../context.ts";
+import type { HttpEnv } from "../http/env.ts";
+import { ProblemError } from "../http/problem.ts";
+import { sha256Hex } from "./tokenSecrets.ts";
+import { findTokenByHash } from "./tokenStore.ts";
+import type { TokenUsageTracker } from "./tokenUsage.ts";
+
+const unauthorized = () =>
+  new ProblemError("unauthorized", "send a valid API token as Authorization: Bearer <token>", {
+    headers: { "WWW-Authenticate": 'Bearer realm="hookledger"' },
+  });
+
+export function authenticate(ctx: AppContext, usage: TokenUsageTracker): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    const header = c.req.header("authorization") ?? "";
+    const match = /^Bearer\s+(\S{16,512})$/i.exec(header);
+    if (!match?.[1]) throw unauthorized();
+    const token = await findTokenByHash(ctx.sql, sha256Hex(match[1]));
+    const now = ctx.now();
+    if (!token || token.revokedAt || (token.expiresAt && token.expiresAt <= now)) throw unauthorized();
+    c.set("auth", { orgId: token.orgId, tokenId: token.tokenId, kind: token.kind, appId: token.appId, label: token.label, scopes: token.scopes });
+    usage.note(token.orgId, token.tokenId, now);
+    await next();
+  };
+}

@@ -1,0 +1,32 @@
+/** Ledger entry types of the tenancy capability, with the schemas of their data. */
+import * as v from "valibot";
+import { SCOPES } from "./scopes.ts";
+
+const uuid = v.pipe(v.string(), v.uuid());
+const metadata = v.record(v.string(), v.string());
+
+export const tenancyEntries = {
+  "organization.created": v.strictObject({ org_id: uuid, name: v.string(), metadata }),
+  "organization.updated": v.strictObject({ org_id: uuid, name: v.optional(v.string()), metadata: v.optional(metadata) }),
+  "organization.deleted": v.strictObject({ org_id: uuid }),
+  "application.created": v.strictObject({ app_id: uuid, name: v.string(), description: v.nullable(v.string()), metadata }),
+  "application.updated": v.strictObject({
+    app_id: uuid,
+    name: v.optional(v.string()),
+    description: v.optional(v.nullable(v.string())),
+    metadata: v.optional(metadata),
+  }),
+  "application.deleted": v.strictObject({ app_id: uuid }),
+  "token.created": v.strictObject({
+    token_id: uuid,
+    kind: v.picklist(["instance_admin", "organization", "application"]),
+    app_id: v.nullable(uuid),
+    label: v.string(),
+    scopes: v.array(v.picklist(SCOPES)),
+    token_prefix: v.string(),
+    /** SHA-256 of the token, hex. Not the token: it cannot be turned back into one. */
+    token_sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+    expires_at: v.nullable(v.string()),
+  }),
+  "token.revoked": v.strictObject({ token_id: uuid }),
+};

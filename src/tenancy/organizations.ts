@@ -1,0 +1,92 @@
+/** Organizations: commands (ledger entries) and reads of the organizations projection. */
+import { randomUUID } from "node:crypto";
+import type { Queryable } from "../db/connect.ts";
+import { withInstanceAdmin } from "../db/instanceAdmin.ts";
+import { withTenant } from "../db/tenant.ts";
+import type { AppContext } from "../context.ts";
+import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+
+export interface Organization {
+  id: string;
+  name: string;
+  metadata: Record<string, string>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+interface OrganizationRow {
+  org_id: string;
+  name: string;
+  metadata: Record<string, string>;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const toOrganization = (row: OrganizationRow): Organization => ({
+  id: row.org_id,
+  name: row.name,
+  metadata: row.metadata,
+  created_at: row.created_at,
+  updated_at: row.updated_at,
+});
+
+export const organizationStream = (orgId: string) => `organization:${orgId}`;
+
+export async function getOrganization(tx: Queryable, orgId: string): Promise<Organization | undefined> {
+  const [row] = await tx<OrganizationRow[]>`
+    select org_id, name, metadata, created_at, updated_at from hookledger.organizations
+    where org_id = ${orgId} and deleted_at is null`;
+  return row ? toOrganization(row) : undefined;
+}
+
+/** Every organization (instance admin), newest first. */
+export async function listAllOrganizations(
+  ctx: AppContext,
+  options: { limit: number; after?: { createdAt: string; id: string } },
+): Promise<Organization[]> {
+  return withInstanceAdmin(ctx.sql, async (tx) => {
+    const rows = await tx<OrganizationRow[]>`
+      select org_id, name, metadata, created_at, updated_at from hookledger.organizations
+      where deleted_at is null
+        ${options.after ? tx`and (created_at, org_id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)` : tx``}
+      order by created_at desc, org_id desc limit ${options.limit + 1}`;
+    return rows.map(toOrganization);
+  });
+}
+
+export async function createOrganization(
+  ctx: AppContext,
+  input: { name: string; metadata: Record<string, string> },
+  meta: EntryMeta,
+): Promise<Organization> {
+  const orgId = randomUUID();
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    await ctx.ledger.record(tx, organizationStream(orgId), STREAM_DOES_NOT_EXIST, [
+      { type: "organization.created", data: { org_id: orgId, ...input }, meta },
+    ]);
+    return (await getOrganization(tx, orgId)) as Organization;
+  });
+}
+
+export async function updateOrganization(
+  ctx: AppContext,
+  orgId: string,
+  changes: { name?: string; metadata?: Record<string, string> },
+  meta: EntryMeta,
+): Promise<Organization | undefined> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getOrganization(tx, orgId))) return undefined;
+    await ctx.ledger.record(tx, organizationStream(orgId), ANY_VERSION, [{ type: "organization.updated", data: { org_id: orgId, ...changes }, meta }]);
+    return getOrganization(tx, orgId);
+  });
+}
+
+/** Deletes an organization: its tokens are revoked and its applications deleted (see tenancy projections). */
+export async function deleteOrganization(ctx: AppContext, orgId: string, meta: EntryMeta): Promise<boolean> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getOrganization(tx, orgId))) return false;
+    await ctx.ledger.record(tx, organizationStream(orgId), ANY_VERSION, [{ type: "organization.deleted", data: { org_id: orgId }, meta }]);
+    return true;
+  });
+}

@@ -1,0 +1,12 @@
+/** Who is calling: the authenticated token, as handlers see it. */
+import type { TokenKind } from "./tokenSecrets.ts";
+
+export interface Principal {
+  orgId: string;
+  tokenId: string;
+  kind: TokenKind;
+  /** Set for application-scoped tokens: they see only this application's resources. */
+  appId: string | null;
+  label: string;
+  scopes: string[];
+}

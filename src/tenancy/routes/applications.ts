@@ -1,0 +1,83 @@
+/** `/v1/applications`: an organization's applications. Application tokens see only their own. */
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { AppContext } from "../../context.ts";
+import { withTenant } from "../../db/tenant.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { descriptionField, metadataField, nameField } from "../../http/fields.ts";
+import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
+import { createApplication, deleteApplication, getApplication, listApplications, updateApplication } from "../applications.ts";
+import { auditMeta } from "../audit.ts";
+import { requireAppAccess, requireOrganizationToken, requireScope } from "../authorize.ts";
+
+const createBody = v.strictObject({
+  name: nameField,
+  description: v.optional(descriptionField, null),
+  metadata: v.optional(metadataField, {}),
+});
+const updateBody = v.strictObject({
+  name: v.optional(nameField),
+  description: v.optional(descriptionField),
+  metadata: v.optional(metadataField),
+});
+const notFound = () => new ProblemError("not-found", "no such application");
+
+export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+
+  app.post("/applications", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:write");
+    requireOrganizationToken(auth);
+    const body = await readJson(c, createBody);
+    return c.json(await createApplication(ctx, auth.orgId, body, auditMeta(c)), 201);
+  });
+
+  app.get("/applications", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:read");
+    const query = readQuery(c, v.strictObject(paginationQuery));
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const cursor = decodeCursor(query.after);
+    const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+      listApplications(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, onlyAppId: auth.appId }),
+    );
+    return c.json(page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.id })));
+  });
+
+  app.get("/applications/:app_id", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:read");
+    const appId = uuidParam(c, "app_id");
+    requireAppAccess(auth, appId);
+    const found = await withTenant(ctx.sql, auth.orgId, (tx) => getApplication(tx, appId));
+    if (!found) throw notFound();
+    return c.json(found);
+  });
+
+  app.patch("/applications/:app_id", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:write");
+    const appId = uuidParam(c, "app_id");
+    requireAppAccess(auth, appId);
+    const body = await readJson(c, updateBody);
+    const updated = await updateApplication(ctx, auth.orgId, appId, body, auditMeta(c));
+    if (!updated) throw notFound();
+    return c.json(updated);
+  });
+
+  app.delete("/applications/:app_id", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:write");
+    const appId = uuidParam(c, "app_id");
+    requireAppAccess(auth, appId);
+    requireOrganizationToken(auth);
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    if (!(await deleteApplication(ctx, auth.orgId, appId, meta))) throw notFound();
+    return c.body(null, 204);
+  });
+
+  return app;
+}

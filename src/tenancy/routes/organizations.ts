@@ -1,0 +1,74 @@
+/** `/v1/organizations`: managed by the instance admin; an organization token may read and rename its own. */
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { AppContext } from "../../context.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { metadataField, nameField } from "../../http/fields.ts";
+import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
+import { withTenant } from "../../db/tenant.ts";
+import { auditMeta } from "../audit.ts";
+import { requireInstanceAdmin, requireOrgAccess } from "../authorize.ts";
+import { createOrganization, deleteOrganization, getOrganization, listAllOrganizations, updateOrganization } from "../organizations.ts";
+import { hasScope } from "../scopes.ts";
+
+const createBody = v.strictObject({ name: nameField, metadata: v.optional(metadataField, {}) });
+const updateBody = v.strictObject({ name: v.optional(nameField), metadata: v.optional(metadataField) });
+const notFound = () => new ProblemError("not-found", "no such organization");
+
+export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+
+  app.post("/organizations", async (c) => {
+    requireInstanceAdmin(c.get("auth"));
+    const body = await readJson(c, createBody);
+    return c.json(await createOrganization(ctx, body, auditMeta(c)), 201);
+  });
+
+  app.get("/organizations", async (c) => {
+    const auth = c.get("auth");
+    const query = readQuery(c, v.strictObject(paginationQuery));
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    if (auth.kind !== "instance_admin") {
+      const own = await withTenant(ctx.sql, auth.orgId, (tx) => getOrganization(tx, auth.orgId));
+      return c.json({ data: own && !query.after ? [own] : [], next_cursor: null });
+    }
+    const cursor = decodeCursor(query.after);
+    const rows = await listAllOrganizations(ctx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id } });
+    return c.json(page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.id })));
+  });
+
+  app.get("/organizations/:org_id", async (c) => {
+    const orgId = uuidParam(c, "org_id");
+    requireOrgAccess(c.get("auth"), orgId);
+    const org = await withTenant(ctx.sql, orgId, (tx) => getOrganization(tx, orgId));
+    if (!org) throw notFound();
+    return c.json(org);
+  });
+
+  app.patch("/organizations/:org_id", async (c) => {
+    const auth = c.get("auth");
+    const orgId = uuidParam(c, "org_id");
+    requireOrgAccess(auth, orgId);
+    if (auth.kind === "application" || (auth.kind === "organization" && !hasScope(auth.scopes, "admin"))) {
+      throw new ProblemError("forbidden", "this token lacks the admin scope", { required_scope: "admin" });
+    }
+    const body = await readJson(c, updateBody);
+    const org = await updateOrganization(ctx, orgId, body, auditMeta(c));
+    if (!org) throw notFound();
+    return c.json(org);
+  });
+
+  app.delete("/organizations/:org_id", async (c) => {
+    const auth = c.get("auth");
+    const orgId = uuidParam(c, "org_id");
+    requireOrgAccess(auth, orgId);
+    requireInstanceAdmin(auth);
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    if (!(await deleteOrganization(ctx, orgId, meta))) throw notFound();
+    return c.body(null, 204);
+  });
+
+  return app;
+}

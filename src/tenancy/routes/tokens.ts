@@ -1,0 +1,127 @@
+/**
+ * `/v1/tokens` (an organization's tokens, managed with an admin-scoped organization token) and
+ * `/v1/organizations/{org_id}/tokens` (how the instance admin issues an organization's first token).
+ * The token string appears in the creation response only.
+ */
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import type { AppContext } from "../../context.ts";
+import { withTenant } from "../../db/tenant.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { nameField, timestampField, uuidField } from "../../http/fields.ts";
+import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
+import { auditMeta } from "../audit.ts";
+import { requireOrgAccess, requireOrganizationToken, requireScope } from "../authorize.ts";
+import { getOrganization } from "../organizations.ts";
+import { SCOPES } from "../scopes.ts";
+import { createToken, revokeToken, UnknownApplicationError } from "../tokens.ts";
+import { getToken, listTokens, type TokenRow } from "../tokenStore.ts";
+
+const createBody = v.strictObject({
+  label: nameField,
+  scopes: v.pipe(
+    v.array(v.picklist(SCOPES, `expected one of ${SCOPES.join(", ")}`), "expected an array of scopes"),
+    v.minLength(1, "grant at least one scope"),
+    v.check((scopes) => new Set(scopes).size === scopes.length, "scopes must not repeat"),
+  ),
+  app_id: v.optional(v.nullable(uuidField), null),
+  expires_at: v.optional(v.nullable(timestampField), null),
+});
+
+export function presentToken(row: TokenRow) {
+  return {
+    id: row.token_id,
+    kind: row.kind,
+    app_id: row.app_id,
+    label: row.label,
+    scopes: row.scopes,
+    prefix: row.token_prefix,
+    expires_at: row.expires_at,
+    revoked_at: row.revoked_at,
+    created_by: row.created_by,
+    created_at: row.created_at,
+    last_used_at: row.last_used_at,
+  };
+}
+
+const notFound = () => new ProblemError("not-found", "no such token");
+
+export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+
+  const create = async (c: Context<HttpEnv>, orgId: string) => {
+    const body = await readJson(c, createBody);
+    if (body.expires_at && body.expires_at <= ctx.now()) {
+      throw new ProblemError("validation", "the token would already be expired", { errors: [{ field: "expires_at", message: "must be in the future" }] });
+    }
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    try {
+      const created = await createToken(ctx, orgId, { label: body.label, scopes: body.scopes, appId: body.app_id, expiresAt: body.expires_at }, meta);
+      return c.json({ ...presentToken(created.details), token: created.token }, 201);
+    } catch (error) {
+      if (error instanceof UnknownApplicationError) {
+        throw new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
+      }
+      throw error;
+    }
+  };
+
+  app.post("/organizations/:org_id/tokens", async (c) => {
+    const auth = c.get("auth");
+    const orgId = uuidParam(c, "org_id");
+    requireOrgAccess(auth, orgId);
+    if (auth.kind !== "instance_admin") {
+      requireScope(auth, "admin");
+      requireOrganizationToken(auth);
+    }
+    const org = await withTenant(ctx.sql, orgId, (tx) => getOrganization(tx, orgId));
+    if (!org) throw new ProblemError("not-found", "no such organization");
+    return create(c, orgId);
+  });
+
+  app.post("/tokens", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "admin");
+    requireOrganizationToken(auth);
+    return create(c, auth.orgId);
+  });
+
+  app.get("/tokens", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "admin");
+    requireOrganizationToken(auth);
+    const query = readQuery(c, v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField) }));
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const cursor = decodeCursor(query.after);
+    const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+      listTokens(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, appId: query.app_id }),
+    );
+    const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.token_id }));
+    return c.json({ data: result.data.map(presentToken), next_cursor: result.next_cursor });
+  });
+
+  app.get("/tokens/:token_id", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "admin");
+    requireOrganizationToken(auth);
+    const tokenId = uuidParam(c, "token_id");
+    const row = await withTenant(ctx.sql, auth.orgId, (tx) => getToken(tx, tokenId));
+    if (!row) throw notFound();
+    return c.json(presentToken(row));
+  });
+
+  app.delete("/tokens/:token_id", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "admin");
+    requireOrganizationToken(auth);
+    const tokenId = uuidParam(c, "token_id");
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    const row = await revokeToken(ctx, auth.orgId, tokenId, meta);
+    if (!row) throw notFound();
+    return c.json(presentToken(row));
+  });
+
+  return app;
+}

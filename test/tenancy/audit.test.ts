@@ -1,0 +1,93 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let strict: TestApp;
+let tenant: { orgId: string; token: string; tokenId: string };
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db);
+  strict = await startTestApp(db, { env: { HOOKLEDGER_REQUIRE_AUDIT_REASON: "true" } });
+  tenant = await createTenant(app);
+});
+afterAll(async () => {
+  await app?.stop();
+  await strict?.stop();
+  await db.drop();
+});
+
+describe("audit trail", () => {
+  it("records actor, request id, client IP, user agent and reason with every mutation", async () => {
+    const created = await app.call("POST", "/v1/applications", tenant.token, { name: "audited" }, {
+      "X-Request-ID": "audit-test-0001",
+      "User-Agent": "audit-suite/1.0",
+      "X-Audit-Reason": "JIRA-42 onboarding",
+    });
+    expect(created.headers.get("x-request-id")).toBe("audit-test-0001");
+    const log = await app.call("GET", "/v1/audit-log?type=application.created", tenant.token);
+    expect(log.status).toBe(200);
+    expect(log.body.data[0]).toMatchObject({
+      type: "application.created",
+      stream: `application:${created.body.id}`,
+      actor: { kind: "token", id: tenant.tokenId, label: "Acme admin" },
+      request_id: "audit-test-0001",
+      ip: "127.0.0.1",
+      user_agent: "audit-suite/1.0",
+      reason: "JIRA-42 onboarding",
+    });
+  });
+
+  it("filters by actor, type and time, and pages with a cursor", async () => {
+    const other = await app.call("POST", "/v1/tokens", tenant.token, { label: "second admin", scopes: ["admin"] });
+    const start = new Date();
+    for (let i = 0; i < 5; i++) {
+      const created = await app.call("POST", "/v1/applications", other.body.token, { name: `app ${i}` });
+      expect(created.status).toBe(201);
+    }
+    const byActor = await app.call("GET", `/v1/audit-log?actor=${other.body.id}&limit=2`, tenant.token);
+    expect(byActor.body.data).toHaveLength(2);
+    expect(byActor.body.data.every((e: { actor: { id: string } }) => e.actor.id === other.body.id)).toBe(true);
+    const seen = [...byActor.body.data];
+    let cursor = byActor.body.next_cursor;
+    while (cursor) {
+      const next = await app.call("GET", `/v1/audit-log?actor=${other.body.id}&limit=2&after=${cursor}`, tenant.token);
+      seen.push(...next.body.data);
+      cursor = next.body.next_cursor;
+    }
+    expect(seen.map((e) => e.data.name)).toEqual(["app 4", "app 3", "app 2", "app 1", "app 0"]);
+    const since = await app.call("GET", `/v1/audit-log?since=${encodeURIComponent(start.toISOString())}&type=application.created`, tenant.token);
+    expect(since.body.data).toHaveLength(5);
+    const until = await app.call("GET", `/v1/audit-log?until=${encodeURIComponent(start.toISOString())}&type=application.created`, tenant.token);
+    expect(until.body.data.some((e: { data: { name: string } }) => e.data.name.startsWith("app "))).toBe(false);
+  });
+
+  it("never shows tokens or their hashes", async () => {
+    const created = await app.call("POST", "/v1/tokens", tenant.token, { label: "hidden", scopes: ["events:read"] });
+    const log = await app.call("GET", "/v1/audit-log?type=token.created", tenant.token);
+    const text = JSON.stringify(log.body);
+    expect(text).not.toContain(created.body.token);
+    expect(text).not.toContain("token_sha256");
+  });
+
+  it("refuses malformed filters", async () => {
+    const bad = await app.call("GET", "/v1/audit-log?actor=me&since=yesterday&limit=0&after=garbage", tenant.token);
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(["query.actor", "query.limit", "query.since"]);
+    const badCursor = await app.call("GET", "/v1/audit-log?after=garbage", tenant.token);
+    expect(badCursor.body.errors).toEqual([{ field: "query.after", message: "expected a cursor from a previous page's next_cursor" }]);
+  });
+
+  it("can require a reason for deletes and token operations", async () => {
+    const appCreated = await strict.call("POST", "/v1/applications", tenant.token, { name: "needs reason" });
+    expect(appCreated.status).toBe(201);
+    const noReason = await strict.call("DELETE", `/v1/applications/${appCreated.body.id}`, tenant.token);
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.errors).toEqual([{ field: "header.X-Audit-Reason", message: expect.stringContaining("HOOKLEDGER_REQUIRE_AUDIT_REASON") }]);
+    expect((await strict.call("POST", "/v1/tokens", tenant.token, { label: "t", scopes: ["admin"] })).status).toBe(400);
+    const withReason = await strict.call("DELETE", `/v1/applications/${appCreated.body.id}`, tenant.token, undefined, { "X-Audit-Reason": "decommissioned" });
+    expect(withReason.status).toBe(204);
+  });
+});

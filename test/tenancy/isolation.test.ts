@@ -1,0 +1,103 @@
+/**
+ * Tenant isolation, proven three ways: through every /v1 route that takes an id, through raw SQL as the
+ * service role, and by enumerating the schema so a new table without forced row-level security fails here.
+ */
+import { randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withTenant } from "../../src/db/tenant.ts";
+import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let a: { orgId: string; token: string; tokenId: string };
+let b: { orgId: string; token: string; tokenId: string };
+const ids: Record<string, string> = {};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db);
+  a = await createTenant(app, "Tenant A");
+  b = await createTenant(app, "Tenant B");
+  await app.call("POST", "/v1/applications", a.token, { name: "A's app" });
+  const bApp = await app.call("POST", "/v1/applications", b.token, { name: "B's app" });
+  const bToken = await app.call("POST", "/v1/tokens", b.token, { label: "B reader", scopes: ["events:read"] });
+  ids.org_id = b.orgId;
+  ids.app_id = bApp.body.id;
+  ids.token_id = bToken.body.id;
+});
+afterAll(async () => {
+  await app?.stop();
+  await db.drop();
+});
+
+/** Every /v1 route with an id parameter, with a body that would be valid for the caller's own resource. */
+const routesWithIds: { method: string; path: string; body?: unknown }[] = [
+  { method: "GET", path: "/v1/organizations/:org_id" },
+  { method: "PATCH", path: "/v1/organizations/:org_id", body: { name: "pwned" } },
+  { method: "DELETE", path: "/v1/organizations/:org_id" },
+  { method: "POST", path: "/v1/organizations/:org_id/tokens", body: { label: "pwned", scopes: ["admin"] } },
+  { method: "GET", path: "/v1/applications/:app_id" },
+  { method: "PATCH", path: "/v1/applications/:app_id", body: { name: "pwned" } },
+  { method: "DELETE", path: "/v1/applications/:app_id" },
+  { method: "GET", path: "/v1/tokens/:token_id" },
+  { method: "DELETE", path: "/v1/tokens/:token_id" },
+];
+
+const tenantTables = async () =>
+  (
+    await db.owner<{ name: string; rls: boolean; forced: boolean; policies: number }[]>`
+      select c.relname as name, c.relrowsecurity as rls, c.relforcerowsecurity as forced,
+             (select count(*)::int from pg_policy p where p.polrelid = c.oid) as policies
+      from pg_class c join pg_namespace n on n.oid = c.relnamespace
+      where n.nspname = 'hookledger' and c.relkind in ('r', 'p') and not c.relispartition
+      order by 1`
+  );
+
+describe("tenant isolation", () => {
+  it("the table of routes covers every /v1 route that takes an id", () => {
+    const served = app.routes.filter((r) => r.path.startsWith("/v1/") && r.path.includes("/:")).map((r) => `${r.method} ${r.path}`);
+    expect(routesWithIds.map((r) => `${r.method} ${r.path}`).sort()).toEqual([...new Set(served)].sort());
+  });
+
+  it.each(routesWithIds)("$method $path with another tenant's id answers 404 and changes nothing", async (route) => {
+    const before = await db.owner`select count(*)::int as n, max(position) as p from hookledger.ledger`;
+    const path = route.path.replace(/:(\w+)/g, (_, name: string) => ids[name] ?? "");
+    const response = await app.call(route.method, path, a.token, route.body);
+    expect(response.status).toBe(404);
+    expect(response.body.type).toBe("urn:hookledger:problem:not-found");
+    expect(JSON.stringify(response.body)).not.toMatch(/Tenant B|B's app|B reader/);
+    const after = await db.owner`select count(*)::int as n, max(position) as p from hookledger.ledger`;
+    expect(after).toEqual(before);
+  });
+
+  it("every tenant table has row-level security enabled, forced, and a policy", async () => {
+    const tables = await tenantTables();
+    expect(tables.length).toBeGreaterThanOrEqual(6);
+    for (const table of tables) expect({ table: table.name, rls: table.rls, forced: table.forced, hasPolicy: table.policies > 0 }).toEqual({ table: table.name, rls: true, forced: true, hasPolicy: true });
+    const columns = await db.owner<{ table_name: string }[]>`
+      select table_name from information_schema.columns where table_schema = 'hookledger' and column_name = 'org_id'`;
+    expect(new Set(columns.map((c) => c.table_name))).toEqual(expect.objectContaining({}));
+    for (const table of tables) expect(columns.map((c) => c.table_name)).toContain(table.name);
+  });
+
+  it("the service role cannot read ledger partitions directly (policies live on the parent)", async () => {
+    const [partition] = await db.owner<{ name: string }[]>`
+      select c.relname as name from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = 'hookledger.ledger'::regclass limit 1`;
+    await expect(withTenant(db.service, a.orgId, (tx) => tx.unsafe(`select * from hookledger.${partition?.name}`))).rejects.toThrow(/permission denied/);
+  });
+
+  it("raw SQL as the service role sees no rows without a tenant, and only its own with one", async () => {
+    for (const table of await tenantTables()) {
+      const none = await db.service.unsafe(`select count(*)::int as n from hookledger.${table.name}`);
+      expect({ table: table.name, rows: none[0]?.n }).toEqual({ table: table.name, rows: 0 });
+      const foreign = await withTenant(db.service, a.orgId, (tx) => tx.unsafe(`select count(*)::int as n from hookledger.${table.name} where org_id <> '${a.orgId}'`));
+      expect({ table: table.name, rows: foreign[0]?.n }).toEqual({ table: table.name, rows: 0 });
+    }
+    const own = await withTenant(db.service, a.orgId, (tx) => tx`select count(*)::int as n from hookledger.applications`);
+    expect(own[0]?.n).toBe(1);
+    // A session-level setting left behind by someone else is no way in either: policies read the transaction's.
+    const unknownTenant = await withTenant(db.service, randomUUID(), (tx) => tx`select count(*)::int as n from hookledger.ledger`);
+    expect(unknownTenant[0]?.n).toBe(0);
+  });
+});
