@@ -1,0 +1,91 @@
+/**
+ * The `HOOKLEDGER_EGRESS_*` settings, as valibot schemas keyed by environment variable, so the app's config
+ * schema can spread them in (`v.object({ ...otherSettings, ...egressSettings })`) and `loadConfig` reports a
+ * bad value the same way as every other setting: one line naming the setting and the form expected.
+ */
+import * as v from "valibot";
+import { defaultEgressPolicy, type EgressPolicy } from "./policy.ts";
+import { parseOperatorRule } from "./rules.ts";
+
+const rangeMessage = (min: number, max: number) => `expected a whole number between ${min} and ${max}`;
+
+const wholeNumber = (min: number, max: number, fallback: number) =>
+  v.pipe(
+    v.optional(v.string(), String(fallback)),
+    v.trim(),
+    v.regex(/^\d+$/, rangeMessage(min, max)),
+    v.transform(Number),
+    v.number(),
+    v.minValue(min, rangeMessage(min, max)),
+    v.maxValue(max, rangeMessage(min, max)),
+  );
+
+const flag = (fallback: boolean) =>
+  v.pipe(
+    v.optional(v.string(), fallback ? "true" : "false"),
+    v.trim(),
+    v.toLowerCase(),
+    v.picklist(["true", "false", "1", "0", "yes", "no", "on", "off"], "expected true or false"),
+    v.transform((raw) => ["true", "1", "yes", "on"].includes(raw)),
+  );
+
+function firstInvalidRule(rules: readonly string[]): string | undefined {
+  for (const rule of rules) {
+    const parsed = parseOperatorRule(rule);
+    if (typeof parsed === "string") return parsed;
+  }
+  return undefined;
+}
+
+/** Comma-separated rules; a rule we cannot parse stops start-up rather than being skipped. */
+const ruleList = v.pipe(
+  v.optional(v.string(), ""),
+  v.transform((raw) => raw.split(",").map((rule) => rule.trim()).filter((rule) => rule !== "")),
+  v.check(
+    (rules) => firstInvalidRule(rules) === undefined,
+    (issue) => `${firstInvalidRule(issue.input) ?? "invalid rule"}; expected comma-separated CIDRs, IP addresses, host names or *.domain wildcards`,
+  ),
+);
+
+/**
+ * Egress settings with their defaults (see the README's egress table).
+ *
+ * @example
+ * const schema = v.object({ PORT: v.optional(v.string()), ...egressSettings });
+ * const config = v.parse(schema, { HOOKLEDGER_EGRESS_DENY: "*.internal.example, 10.20.0.0/16" });
+ * config.HOOKLEDGER_EGRESS_DENY; // ["*.internal.example", "10.20.0.0/16"]
+ */
+export const egressSettings = {
+  HOOKLEDGER_EGRESS_ALLOW: ruleList,
+  HOOKLEDGER_EGRESS_DENY: ruleList,
+  HOOKLEDGER_EGRESS_HTTPS_ONLY: flag(defaultEgressPolicy.httpsOnly),
+  HOOKLEDGER_EGRESS_FOLLOW_REDIRECTS: flag(defaultEgressPolicy.followRedirects),
+  HOOKLEDGER_EGRESS_ALLOW_LOOPBACK: flag(defaultEgressPolicy.allowLoopback),
+  HOOKLEDGER_EGRESS_CONNECT_TIMEOUT_MS: wholeNumber(100, 120_000, defaultEgressPolicy.connectTimeoutMs),
+  HOOKLEDGER_EGRESS_TIMEOUT_MS: wholeNumber(100, 600_000, defaultEgressPolicy.timeoutMs),
+  HOOKLEDGER_EGRESS_MAX_RESPONSE_BYTES: wholeNumber(0, 16_777_216, defaultEgressPolicy.maxResponseBytes),
+  HOOKLEDGER_EGRESS_MAX_HEADER_BYTES: wholeNumber(1_024, 1_048_576, defaultEgressPolicy.maxHeaderBytes),
+};
+
+export type EgressSettings = { [Name in keyof typeof egressSettings]: v.InferOutput<(typeof egressSettings)[Name]> };
+
+/**
+ * Builds the client's policy from parsed settings (any object that has them, such as the whole app config).
+ *
+ * @example
+ * const policy = egressPolicyFromSettings(v.parse(v.object(egressSettings), { HOOKLEDGER_EGRESS_ALLOW_LOOPBACK: "true" }));
+ * const egress = createEgressClient(policy);
+ */
+export function egressPolicyFromSettings(settings: EgressSettings): EgressPolicy {
+  return {
+    allow: [...settings.HOOKLEDGER_EGRESS_ALLOW],
+    deny: [...settings.HOOKLEDGER_EGRESS_DENY],
+    httpsOnly: settings.HOOKLEDGER_EGRESS_HTTPS_ONLY,
+    followRedirects: settings.HOOKLEDGER_EGRESS_FOLLOW_REDIRECTS,
+    allowLoopback: settings.HOOKLEDGER_EGRESS_ALLOW_LOOPBACK,
+    connectTimeoutMs: settings.HOOKLEDGER_EGRESS_CONNECT_TIMEOUT_MS,
+    timeoutMs: settings.HOOKLEDGER_EGRESS_TIMEOUT_MS,
+    maxResponseBytes: settings.HOOKLEDGER_EGRESS_MAX_RESPONSE_BYTES,
+    maxHeaderBytes: settings.HOOKLEDGER_EGRESS_MAX_HEADER_BYTES,
+  };
+}
