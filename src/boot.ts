@@ -16,6 +16,10 @@ import { projections } from "./projections.ts";
 import type { Logger } from "./log.ts";
 import { startWorker, type WorkerHandle } from "./worker/runner.ts";
 import { resolveSecretRef } from "./secretRef.ts";
+import { loadKeyring } from "./keyringSource.ts";
+import type { Keyring } from "./crypto/keyring.ts";
+import { createEgressClient, type EgressClient } from "./egress/client.ts";
+import { egressPolicyFromSettings } from "./egress/settings.ts";
 import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
 import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
 import { buildTaskList, crontab } from "./worker/tasks.ts";
@@ -48,8 +52,21 @@ export async function resolveDatabase(config: Config, log: Logger): Promise<Reso
   };
 }
 
-export function createContext(config: Config, log: Logger, sql: Sql, now: () => Date = () => new Date()): AppContext {
-  return { config, log, sql, ledger: createLedger(projections), now };
+export function createContext(
+  config: Config,
+  log: Logger,
+  sql: Sql,
+  options: { keyring: Keyring; now?: () => Date; egress?: EgressClient },
+): AppContext {
+  return {
+    config,
+    log,
+    sql,
+    ledger: createLedger(projections),
+    egress: options.egress ?? createEgressClient(egressPolicyFromSettings(config)),
+    keyring: options.keyring,
+    now: options.now ?? (() => new Date()),
+  };
 }
 
 export interface Running {
@@ -71,6 +88,8 @@ export async function startServices(options: {
   api: boolean;
   worker: boolean;
   now?: () => Date;
+  /** Tests inject a client with a loopback-only resolver; everything else uses the configured policy. */
+  egress?: EgressClient;
 }): Promise<Running> {
   const { config, log, database } = options;
   const sql = connect(database.serviceUrl, {
@@ -78,7 +97,11 @@ export async function startServices(options: {
     applicationName: "hookledger",
     onNotice: (message) => log.debug("postgres notice", { message }),
   });
-  const ctx = createContext(config, log, sql, options.now);
+  const ctx = createContext(config, log, sql, {
+    keyring: loadKeyring(config, database.embedded !== undefined),
+    now: options.now,
+    egress: options.egress,
+  });
   const files = await readMigrationFiles(DEFAULT_MIGRATIONS_DIR);
   let worker: WorkerHandle | undefined;
   let server: HttpServer | undefined;

@@ -7,6 +7,7 @@
  */
 import * as v from "valibot";
 import { SECRET_REF_PATTERN } from "./secretRef.ts";
+import { egressSettings } from "./egress/settings.ts";
 
 const integer = (name: string, min: number, max: number, fallback: number) =>
   v.pipe(
@@ -81,12 +82,31 @@ export const configSchema = v.object({
   HOOKLEDGER_RATE_LIMIT_TOKEN_BURST: integer("HOOKLEDGER_RATE_LIMIT_TOKEN_BURST", 1, 1000000, 400),
   HOOKLEDGER_RATE_LIMIT_IP_RPS: integer("HOOKLEDGER_RATE_LIMIT_IP_RPS", 1, 1000000, 100),
   HOOKLEDGER_RATE_LIMIT_IP_BURST: integer("HOOKLEDGER_RATE_LIMIT_IP_BURST", 1, 1000000, 200),
+
+  HOOKLEDGER_ENCRYPTION_KEYS: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference (env:NAME or file:/path) to a keyring kid:base64key[,kid:base64key…]")),
+  ),
+  HOOKLEDGER_MAX_EVENT_BYTES: integer("HOOKLEDGER_MAX_EVENT_BYTES", 1024, 64 * 1024 * 1024, 512 * 1024),
+  HOOKLEDGER_RETRY_SCHEDULE: v.pipe(
+    v.optional(v.string(), "3,10,180,1800,3600,10800,18000,36000"),
+    v.regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, "expected comma-separated delays in seconds, e.g. 3,10,180"),
+    v.transform((raw) => raw.split(",").map((part) => Number(part.trim()))),
+  ),
+  HOOKLEDGER_MAX_ATTEMPTS: integer("HOOKLEDGER_MAX_ATTEMPTS", 1, 100, 25),
+  HOOKLEDGER_MIN_RETRY_DELAY_MS: integer("HOOKLEDGER_MIN_RETRY_DELAY_MS", 0, 3600000, 1000),
+  HOOKLEDGER_RETRY_JITTER_PERCENT: integer("HOOKLEDGER_RETRY_JITTER_PERCENT", 0, 100, 10),
+  HOOKLEDGER_RETRY_AFTER_MAX_SECONDS: integer("HOOKLEDGER_RETRY_AFTER_MAX_SECONDS", 0, 86400, 3600),
+  HOOKLEDGER_DELIVERY_TIMEOUT_MS: integer("HOOKLEDGER_DELIVERY_TIMEOUT_MS", 100, 600000, 15000),
+  HOOKLEDGER_RESPONSE_EXCERPT_BYTES: integer("HOOKLEDGER_RESPONSE_EXCERPT_BYTES", 0, 1048576, 4096),
+  HOOKLEDGER_AUTO_DISABLE_FAILURES: integer("HOOKLEDGER_AUTO_DISABLE_FAILURES", 0, 1000000, 50),
+  HOOKLEDGER_AUTO_DISABLE_PERIOD_SECONDS: integer("HOOKLEDGER_AUTO_DISABLE_PERIOD_SECONDS", 0, 365 * 86400, 5 * 86400),
+  ...egressSettings,
 });
 
 export type Config = v.InferOutput<typeof configSchema>;
 
 /** Settings whose value must never be echoed back, even when it is wrong. */
-const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN"]);
+const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS"]);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -3,6 +3,8 @@ import type { Config } from "./config.ts";
 import type { Sql } from "./db/connect.ts";
 import type { Ledger } from "./ledger/ledger.ts";
 import type { Logger } from "./log.ts";
+import type { EgressClient } from "./egress/client.ts";
+import type { Keyring } from "./crypto/keyring.ts";
 
 export interface AppContext {
   readonly config: Config;
@@ -10,6 +12,10 @@ export interface AppContext {
   /** Service-role pool: row-level security applies; use withTenant for tenant data. */
   readonly sql: Sql;
   readonly ledger: Ledger;
+  /** The only way to make outbound HTTP requests (SSRF policy enforced). */
+  readonly egress: EgressClient;
+  /** Encrypts signing secrets at rest. */
+  readonly keyring: Keyring;
   /** Clock, injectable so tests control time-dependent behaviour. */
   readonly now: () => Date;
 }

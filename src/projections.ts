@@ -1,5 +1,6 @@
 /** Every projection, in the order they apply. Each capability owns its own; this list only assembles them. */
 import type { Projection } from "./ledger/projection.ts";
 import { tenancyProjections } from "./tenancy/projections.ts";
+import { outboundProjections } from "./outbound/projections.ts";
 
-export const projections: readonly Projection[] = [...tenancyProjections];
+export const projections: readonly Projection[] = [...tenancyProjections, ...outboundProjections];

@@ -16,6 +16,10 @@ import { applicationRoutes } from "../tenancy/routes/applications.ts";
 import { auditLogRoutes } from "../tenancy/routes/auditLog.ts";
 import { organizationRoutes } from "../tenancy/routes/organizations.ts";
 import { tokenRoutes } from "../tenancy/routes/tokens.ts";
+import { deliveryRoutes } from "../outbound/routes/deliveries.ts";
+import { eventRoutes } from "../outbound/routes/events.ts";
+import { eventTypeRoutes } from "../outbound/routes/eventTypes.ts";
+import { subscriptionRoutes } from "../outbound/routes/subscriptions.ts";
 
 export interface AppOptions {
   ctx: AppContext;
@@ -35,13 +39,21 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
   const v1 = new Hono<HttpEnv>();
   v1.use(rateLimitByIp(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST)));
   v1.use(limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
-  v1.use(limitBody(config.HOOKLEDGER_MAX_BODY_BYTES));
+  // Event bodies may carry payloads up to HOOKLEDGER_MAX_EVENT_BYTES, base64-encoded (4/3 larger) plus fields;
+  // the exact payload limit is enforced after decoding, with its own message.
+  const eventBodyLimit = limitBody(Math.ceil(config.HOOKLEDGER_MAX_EVENT_BYTES * 1.4) + 64 * 1024);
+  const bodyLimit = limitBody(config.HOOKLEDGER_MAX_BODY_BYTES);
+  v1.use((c, next) => (c.req.method === "POST" && c.req.path === "/v1/events" ? eventBodyLimit(c, next) : bodyLimit(c, next)));
   v1.use(authenticate(ctx, tokenUsage));
   v1.use(rateLimitByToken(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_TOKEN_RPS, config.HOOKLEDGER_RATE_LIMIT_TOKEN_BURST)));
   v1.route("/", organizationRoutes(ctx));
   v1.route("/", applicationRoutes(ctx));
   v1.route("/", tokenRoutes(ctx));
   v1.route("/", auditLogRoutes(ctx));
+  v1.route("/", eventTypeRoutes(ctx));
+  v1.route("/", subscriptionRoutes(ctx));
+  v1.route("/", eventRoutes(ctx));
+  v1.route("/", deliveryRoutes(ctx));
   app.route("/v1", v1);
 
   app.notFound((c) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), undefined, c.get("requestId")));

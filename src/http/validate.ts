@@ -37,6 +37,19 @@ export async function readJson<S extends v.GenericSchema>(c: Context, schema: S)
   return parseOrProblem(schema, body);
 }
 
+/** Validates an optional JSON body: an empty body validates as `{}`. */
+export async function readOptionalJson<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S>> {
+  const text = await c.req.text();
+  if (text.trim() === "") return parseOrProblem(schema, {});
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new ProblemError("malformed-json", "the body could not be parsed as JSON");
+  }
+  return parseOrProblem(schema, body);
+}
+
 /** Validates query parameters (each a single string). */
 export function readQuery<S extends v.GenericSchema>(c: Context, schema: S): v.InferOutput<S> {
   return parseOrProblem(schema, c.req.query(), "query");

@@ -7,12 +7,14 @@
 import * as v from "valibot";
 import { systemEntries } from "./systemEntries.ts";
 import { tenancyEntries } from "../tenancy/entries.ts";
+import { outboundEntries } from "../outbound/entries.ts";
 import { InvalidEntryError } from "./errors.ts";
 import { entryMetaSchema, type EntryMeta } from "./entryMeta.ts";
 
 export const entrySchemas = {
   ...systemEntries,
   ...tenancyEntries,
+  ...outboundEntries,
 };
 
 export type EntrySchemas = typeof entrySchemas;

@@ -2,10 +2,13 @@
 import type { TaskList } from "graphile-worker";
 import type { AppContext } from "../context.ts";
 import { ENSURE_PARTITIONS_CRON, ENSURE_PARTITIONS_TASK, ensurePartitionsTask } from "../ledger/partitionTask.ts";
+import { deliverTask } from "../outbound/deliverTask.ts";
+import { DELIVER_TASK } from "../outbound/jobs.ts";
 
 export function buildTaskList(ctx: AppContext): TaskList {
   return {
     [ENSURE_PARTITIONS_TASK]: ensurePartitionsTask(ctx),
+    [DELIVER_TASK]: deliverTask(ctx),
   };
 }
 

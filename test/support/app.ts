@@ -5,12 +5,14 @@ import { startServices, type Running } from "../../src/boot.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import type { TestDatabase } from "./database.ts";
+import { generateKeyringSpec } from "../../src/crypto/keyring.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- test helpers return parsed JSON bodies for assertions */
 
 /** The instance admin token every test app is configured with (through a real env: secret reference). */
 export const TEST_ADMIN_TOKEN = "hl_adm_test_instance_admin_token_0123456789abcdef";
 process.env.HOOKLEDGER_TEST_ADMIN_TOKEN = TEST_ADMIN_TOKEN;
+process.env.HOOKLEDGER_TEST_KEYRING ??= generateKeyringSpec();
 
 export interface TestApp extends Running {
   config: Config;
@@ -34,6 +36,12 @@ export async function startTestApp(
     HOOKLEDGER_WORKER_CONCURRENCY: "4",
     HOOKLEDGER_SHUTDOWN_GRACE_MS: "2000",
     HOOKLEDGER_ADMIN_TOKEN: "env:HOOKLEDGER_TEST_ADMIN_TOKEN",
+    HOOKLEDGER_ENCRYPTION_KEYS: "env:HOOKLEDGER_TEST_KEYRING",
+    // Receivers in tests listen on loopback over plain HTTP; production defaults refuse both.
+    HOOKLEDGER_EGRESS_ALLOW_LOOPBACK: "true",
+    HOOKLEDGER_EGRESS_HTTPS_ONLY: "false",
+    HOOKLEDGER_MIN_RETRY_DELAY_MS: "10",
+    HOOKLEDGER_RETRY_JITTER_PERCENT: "0",
     ...options.env,
   });
   const running = await startServices({

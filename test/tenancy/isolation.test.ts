@@ -5,29 +5,47 @@
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withTenant } from "../../src/db/tenant.ts";
-import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
+import { createTenant, eventually, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
 
 let db: TestDatabase;
 let app: TestApp;
+let receiver: Receiver;
 let a: { orgId: string; token: string; tokenId: string };
 let b: { orgId: string; token: string; tokenId: string };
 const ids: Record<string, string> = {};
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  app = await startTestApp(db);
+  app = await startTestApp(db, { worker: true });
+  receiver = await startReceiver();
+  receiver.respond("/b", { status: 500 });
   a = await createTenant(app, "Tenant A");
   b = await createTenant(app, "Tenant B");
   await app.call("POST", "/v1/applications", a.token, { name: "A's app" });
   const bApp = await app.call("POST", "/v1/applications", b.token, { name: "B's app" });
   const bToken = await app.call("POST", "/v1/tokens", b.token, { label: "B reader", scopes: ["events:read"] });
+  await app.call("POST", `/v1/applications/${bApp.body.id}/event-types`, b.token, { name: "b.happened" });
+  const bSub = await app.call("POST", "/v1/subscriptions", b.token, { app_id: bApp.body.id, url: receiver.url("/b"), event_types: ["*"], max_attempts: 1 });
+  await app.call("POST", "/v1/events", b.token, { app_id: bApp.body.id, event_type: "b.happened", event_id: "evt_tenant_b", payload: { secret: "B's data" } });
+  const delivery = await eventually(async () => {
+    const event = await app.call("GET", "/v1/events/evt_tenant_b", b.token);
+    return event.body.deliveries[0]?.status === "failed" ? event.body.deliveries[0] : undefined;
+  });
+  const attempts = await app.call("GET", `/v1/attempts?delivery_id=${delivery.id}`, b.token);
   ids.org_id = b.orgId;
   ids.app_id = bApp.body.id;
   ids.token_id = bToken.body.id;
+  ids.subscription_id = bSub.body.id;
+  ids.name = "b.happened";
+  ids.event_id = "evt_tenant_b";
+  ids.delivery_id = delivery.id;
+  ids.attempt_id = attempts.body.data[0].id;
 });
 afterAll(async () => {
   await app?.stop();
+  await receiver?.close();
   await db.drop();
 });
 
@@ -42,6 +60,26 @@ const routesWithIds: { method: string; path: string; body?: unknown }[] = [
   { method: "DELETE", path: "/v1/applications/:app_id" },
   { method: "GET", path: "/v1/tokens/:token_id" },
   { method: "DELETE", path: "/v1/tokens/:token_id" },
+  { method: "POST", path: "/v1/applications/:app_id/event-types", body: { name: "pwned.type" } },
+  { method: "GET", path: "/v1/applications/:app_id/event-types" },
+  { method: "GET", path: "/v1/applications/:app_id/event-types/:name" },
+  { method: "PATCH", path: "/v1/applications/:app_id/event-types/:name", body: { deprecated: true } },
+  { method: "DELETE", path: "/v1/applications/:app_id/event-types/:name" },
+  { method: "GET", path: "/v1/subscriptions/:subscription_id" },
+  { method: "PATCH", path: "/v1/subscriptions/:subscription_id", body: { description: "pwned" } },
+  { method: "DELETE", path: "/v1/subscriptions/:subscription_id" },
+  { method: "POST", path: "/v1/subscriptions/:subscription_id/enable" },
+  { method: "POST", path: "/v1/subscriptions/:subscription_id/disable" },
+  { method: "GET", path: "/v1/subscriptions/:subscription_id/secret" },
+  { method: "POST", path: "/v1/subscriptions/:subscription_id/secret/rotate", body: {} },
+  { method: "POST", path: "/v1/subscriptions/:subscription_id/test" },
+  { method: "POST", path: "/v1/subscriptions/:subscription_id/recover", body: { since: "2000-01-01T00:00:00Z" } },
+  { method: "GET", path: "/v1/subscriptions/:subscription_id/deliveries" },
+  { method: "GET", path: "/v1/events/:event_id" },
+  { method: "POST", path: "/v1/events/:event_id/replay", body: {} },
+  { method: "GET", path: "/v1/deliveries/:delivery_id" },
+  { method: "POST", path: "/v1/deliveries/:delivery_id/retry" },
+  { method: "GET", path: "/v1/attempts/:attempt_id" },
 ];
 
 const tenantTables = async () =>
@@ -61,19 +99,21 @@ describe("tenant isolation", () => {
   });
 
   it.each(routesWithIds)("$method $path with another tenant's id answers 404 and changes nothing", async (route) => {
-    const before = await db.owner`select count(*)::int as n, max(position) as p from hookledger.ledger`;
+    const before = await db.owner`select (select count(*)::int from hookledger.ledger) as n, (select count(*)::int from graphile_worker.jobs) as jobs`;
     const path = route.path.replace(/:(\w+)/g, (_, name: string) => ids[name] ?? "");
     const response = await app.call(route.method, path, a.token, route.body);
     expect(response.status).toBe(404);
     expect(response.body.type).toBe("urn:hookledger:problem:not-found");
-    expect(JSON.stringify(response.body)).not.toMatch(/Tenant B|B's app|B reader/);
-    const after = await db.owner`select count(*)::int as n, max(position) as p from hookledger.ledger`;
+    // `instance` echoes the caller's own request path; everything else must say nothing about B.
+    const { instance: _path, ...rest } = response.body;
+    expect(JSON.stringify(rest)).not.toMatch(/Tenant B|B's app|B reader|B's data|b\.happened/);
+    const after = await db.owner`select (select count(*)::int from hookledger.ledger) as n, (select count(*)::int from graphile_worker.jobs) as jobs`;
     expect(after).toEqual(before);
   });
 
   it("every tenant table has row-level security enabled, forced, and a policy", async () => {
     const tables = await tenantTables();
-    expect(tables.length).toBeGreaterThanOrEqual(6);
+    expect(tables.length).toBeGreaterThanOrEqual(12);
     for (const table of tables) expect({ table: table.name, rls: table.rls, forced: table.forced, hasPolicy: table.policies > 0 }).toEqual({ table: table.name, rls: true, forced: true, hasPolicy: true });
     const columns = await db.owner<{ table_name: string }[]>`
       select table_name from information_schema.columns where table_schema = 'hookledger' and column_name = 'org_id'`;

@@ -1,0 +1,15 @@
+/** The `deliver` graphile-worker task: one attempt of one delivery (see attempt.ts). */
+import type { Task } from "graphile-worker";
+import * as v from "valibot";
+import type { AppContext } from "../context.ts";
+import { attemptDelivery } from "./attempt.ts";
+
+const payloadSchema = v.object({ org_id: v.pipe(v.string(), v.uuid()), delivery_id: v.pipe(v.string(), v.uuid()) });
+
+export function deliverTask(ctx: AppContext): Task {
+  return async (payload) => {
+    const job = v.parse(payloadSchema, payload);
+    const outcome = await attemptDelivery(ctx, job.org_id, job.delivery_id);
+    if (outcome.kind === "skipped") ctx.log.debug("delivery skipped", { delivery_id: job.delivery_id, reason: outcome.reason });
+  };
+}

@@ -1,0 +1,169 @@
+/**
+ * Reads of the events, deliveries and delivery_attempts projections: what the deliver task needs and what users
+ * query as history. Filters are plain-column equality and ranges (leakproof under row-level security), each
+ * backed by an index that leads with org_id.
+ */
+import type { Queryable } from "../db/connect.ts";
+
+export interface EventRow {
+  event_id: string;
+  app_id: string;
+  event_type: string;
+  content_type: string;
+  payload_encoding: "json" | "text" | "base64";
+  payload: string;
+  payload_sha256: string;
+  labels: Record<string, string>;
+  occurred_at: Date;
+  received_at: Date;
+  deliveries_scheduled: number;
+}
+
+export type DeliveryStatus = "pending" | "retrying" | "succeeded" | "failed" | "cancelled";
+
+export interface DeliveryRow {
+  delivery_id: string;
+  event_id: string;
+  subscription_id: string;
+  app_id: string;
+  status: DeliveryStatus;
+  reason: string;
+  attempts: number;
+  next_attempt_at: Date | null;
+  last_attempt_at: Date | null;
+  last_status_code: number | null;
+  last_error_class: string | null;
+  created_at: Date;
+  updated_at: Date;
+  completed_at: Date | null;
+}
+
+export interface AttemptRow {
+  attempt_id: string;
+  delivery_id: string;
+  event_id: string;
+  subscription_id: string;
+  attempt_number: number;
+  outcome: "succeeded" | "failed";
+  status_code: number | null;
+  error_class: string | null;
+  error_message: string | null;
+  duration_ms: number;
+  response_headers: Record<string, string>;
+  response_excerpt: string | null;
+  attempted_at: Date;
+  next_attempt_at: Date | null;
+}
+
+const eventColumns = `event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256, labels, occurred_at,
+  received_at, deliveries_scheduled`;
+const deliveryColumns = `delivery_id, event_id, subscription_id, app_id, status, reason, attempts, next_attempt_at, last_attempt_at,
+  last_status_code, last_error_class, created_at, updated_at, completed_at`;
+const attemptColumns = `attempt_id, delivery_id, event_id, subscription_id, attempt_number, outcome, status_code, error_class,
+  error_message, duration_ms, response_headers, response_excerpt, attempted_at, next_attempt_at`;
+
+export async function getEvent(tx: Queryable, eventId: string): Promise<EventRow | undefined> {
+  const [row] = await tx<EventRow[]>`select ${tx.unsafe(eventColumns)} from hookledger.events
+    where org_id = hookledger.current_org_id() and event_id = ${eventId}`;
+  return row;
+}
+
+export interface EventFilter {
+  appId?: string | null;
+  eventType?: string;
+  since?: Date;
+  until?: Date;
+  deliveryStatus?: DeliveryStatus;
+  after?: { receivedAt: string; id: string };
+  limit: number;
+}
+
+export async function listEvents(tx: Queryable, filter: EventFilter): Promise<EventRow[]> {
+  return tx<EventRow[]>`
+    select ${tx.unsafe(eventColumns)} from hookledger.events e
+    where org_id = hookledger.current_org_id()
+      ${filter.appId ? tx`and app_id = ${filter.appId}` : tx``}
+      ${filter.eventType ? tx`and event_type = ${filter.eventType}` : tx``}
+      ${filter.since ? tx`and received_at >= ${filter.since}` : tx``}
+      ${filter.until ? tx`and received_at < ${filter.until}` : tx``}
+      ${filter.deliveryStatus
+        ? tx`and exists (select 1 from hookledger.deliveries d where d.org_id = e.org_id and d.event_id = e.event_id and d.status = ${filter.deliveryStatus})`
+        : tx``}
+      ${filter.after ? tx`and (received_at, event_id) < (${filter.after.receivedAt}::timestamptz, ${filter.after.id})` : tx``}
+    order by received_at desc, event_id desc limit ${filter.limit + 1}`;
+}
+
+export async function getDelivery(tx: Queryable, deliveryId: string): Promise<DeliveryRow | undefined> {
+  const [row] = await tx<DeliveryRow[]>`select ${tx.unsafe(deliveryColumns)} from hookledger.deliveries
+    where org_id = hookledger.current_org_id() and delivery_id = ${deliveryId}`;
+  return row;
+}
+
+export async function deliveriesOfEvent(tx: Queryable, eventId: string): Promise<DeliveryRow[]> {
+  return tx<DeliveryRow[]>`select ${tx.unsafe(deliveryColumns)} from hookledger.deliveries
+    where org_id = hookledger.current_org_id() and event_id = ${eventId} order by created_at, delivery_id`;
+}
+
+export async function listDeliveriesOfSubscription(
+  tx: Queryable,
+  filter: { subscriptionId: string; status?: DeliveryStatus; since?: Date; after?: { createdAt: string; id: string }; limit: number },
+): Promise<DeliveryRow[]> {
+  return tx<DeliveryRow[]>`
+    select ${tx.unsafe(deliveryColumns)} from hookledger.deliveries
+    where org_id = hookledger.current_org_id() and subscription_id = ${filter.subscriptionId}
+      ${filter.status ? tx`and status = ${filter.status}` : tx``}
+      ${filter.since ? tx`and created_at >= ${filter.since}` : tx``}
+      ${filter.after ? tx`and (created_at, delivery_id) < (${filter.after.createdAt}::timestamptz, ${filter.after.id}::uuid)` : tx``}
+    order by created_at desc, delivery_id desc limit ${filter.limit + 1}`;
+}
+
+/** Deliveries of a subscription still waiting for an attempt (to cancel when it is deleted or disabled). */
+export async function openDeliveryIds(tx: Queryable, subscriptionId: string): Promise<string[]> {
+  const rows = await tx<{ delivery_id: string }[]>`
+    select delivery_id from hookledger.deliveries
+    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying')`;
+  return rows.map((row) => row.delivery_id);
+}
+
+/** Failed or cancelled deliveries of a subscription created since a time: what "recover" sends again. */
+export async function recoverableDeliveryIds(tx: Queryable, subscriptionId: string, since: Date): Promise<string[]> {
+  const rows = await tx<{ delivery_id: string }[]>`
+    select delivery_id from hookledger.deliveries
+    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
+      and status in ('failed', 'cancelled') and created_at >= ${since}
+    order by created_at`;
+  return rows.map((row) => row.delivery_id);
+}
+
+export interface AttemptFilter {
+  subscriptionId?: string;
+  eventId?: string;
+  deliveryId?: string;
+  outcome?: "succeeded" | "failed";
+  errorClass?: string;
+  since?: Date;
+  until?: Date;
+  after?: { attemptedAt: string; id: string };
+  limit: number;
+}
+
+export async function listAttempts(tx: Queryable, filter: AttemptFilter): Promise<AttemptRow[]> {
+  return tx<AttemptRow[]>`
+    select ${tx.unsafe(attemptColumns)} from hookledger.delivery_attempts
+    where org_id = hookledger.current_org_id()
+      ${filter.subscriptionId ? tx`and subscription_id = ${filter.subscriptionId}` : tx``}
+      ${filter.eventId ? tx`and event_id = ${filter.eventId}` : tx``}
+      ${filter.deliveryId ? tx`and delivery_id = ${filter.deliveryId}` : tx``}
+      ${filter.outcome ? tx`and outcome = ${filter.outcome}` : tx``}
+      ${filter.errorClass ? tx`and error_class = ${filter.errorClass}` : tx``}
+      ${filter.since ? tx`and attempted_at >= ${filter.since}` : tx``}
+      ${filter.until ? tx`and attempted_at < ${filter.until}` : tx``}
+      ${filter.after ? tx`and (attempted_at, attempt_id) < (${filter.after.attemptedAt}::timestamptz, ${filter.after.id}::uuid)` : tx``}
+    order by attempted_at desc, attempt_id desc limit ${filter.limit + 1}`;
+}
+
+export async function getAttempt(tx: Queryable, attemptId: string): Promise<AttemptRow | undefined> {
+  const [row] = await tx<AttemptRow[]>`select ${tx.unsafe(attemptColumns)} from hookledger.delivery_attempts
+    where org_id = hookledger.current_org_id() and attempt_id = ${attemptId}`;
+  return row;
+}

@@ -1,0 +1,93 @@
+/** Ledger entry types of the outbound capability. Secrets never appear here: only their key ids. */
+import * as v from "valibot";
+
+const uuid = v.pipe(v.string(), v.uuid());
+const stringMap = v.record(v.string(), v.string());
+const schemes = v.picklist(["standard-webhooks", "hookledger-v1"]);
+const errorClass = v.picklist(["timeout", "connection", "tls", "dns", "blocked", "http_status"]);
+
+const subscriptionFields = {
+  url: v.string(),
+  event_types: v.array(v.string()),
+  labels: stringMap,
+  headers: stringMap,
+  description: v.nullable(v.string()),
+  metadata: stringMap,
+  signature_scheme: schemes,
+  signed_headers: v.array(v.string()),
+  retry_schedule: v.nullable(v.array(v.number())),
+  max_attempts: v.number(),
+  timeout_ms: v.number(),
+};
+
+export const outboundEntries = {
+  "event_type.created": v.strictObject({
+    app_id: uuid,
+    name: v.string(),
+    description: v.nullable(v.string()),
+    schema: v.nullable(v.record(v.string(), v.unknown())),
+    deprecated: v.boolean(),
+  }),
+  "event_type.updated": v.strictObject({
+    app_id: uuid,
+    name: v.string(),
+    description: v.optional(v.nullable(v.string())),
+    schema: v.optional(v.nullable(v.record(v.string(), v.unknown()))),
+    deprecated: v.optional(v.boolean()),
+  }),
+  "event_type.deleted": v.strictObject({ app_id: uuid, name: v.string() }),
+
+  "subscription.created": v.strictObject({ subscription_id: uuid, app_id: uuid, enabled: v.boolean(), key_id: v.string(), ...subscriptionFields }),
+  "subscription.updated": v.strictObject({ subscription_id: uuid, ...v.partial(v.object(subscriptionFields)).entries }),
+  "subscription.enabled": v.strictObject({ subscription_id: uuid }),
+  "subscription.disabled": v.strictObject({ subscription_id: uuid, reason: v.string() }),
+  "subscription.auto_disabled": v.strictObject({ subscription_id: uuid, consecutive_failures: v.number(), failing_since: v.string() }),
+  "subscription.deleted": v.strictObject({ subscription_id: uuid }),
+  "subscription.secret_rotated": v.strictObject({
+    subscription_id: uuid,
+    key_id: v.string(),
+    previous_key_id: v.nullable(v.string()),
+    previous_expires_at: v.nullable(v.string()),
+  }),
+  "subscription.secret_revealed": v.strictObject({ subscription_id: uuid, key_id: v.string() }),
+
+  "event.received": v.strictObject({
+    event_id: v.string(),
+    app_id: uuid,
+    event_type: v.string(),
+    content_type: v.string(),
+    payload_encoding: v.picklist(["json", "text", "base64"]),
+    payload: v.string(),
+    payload_sha256: v.string(),
+    labels: stringMap,
+    occurred_at: v.string(),
+    deliveries_scheduled: v.number(),
+  }),
+  "event.replayed": v.strictObject({ event_id: v.string(), subscription_id: v.nullable(uuid), deliveries_scheduled: v.number() }),
+
+  "delivery.scheduled": v.strictObject({
+    delivery_id: uuid,
+    event_id: v.string(),
+    subscription_id: uuid,
+    app_id: uuid,
+    reason: v.picklist(["fanout", "replay", "test"]),
+  }),
+  "delivery.attempted": v.strictObject({
+    delivery_id: uuid,
+    attempt_id: uuid,
+    event_id: v.string(),
+    subscription_id: uuid,
+    attempt_number: v.number(),
+    outcome: v.picklist(["succeeded", "failed"]),
+    status_code: v.nullable(v.number()),
+    error_class: v.nullable(errorClass),
+    error_message: v.nullable(v.string()),
+    duration_ms: v.number(),
+    response_headers: stringMap,
+    response_excerpt: v.nullable(v.string()),
+    next_attempt_at: v.nullable(v.string()),
+  }),
+  "delivery.failed": v.strictObject({ delivery_id: uuid, attempts: v.number() }),
+  "delivery.retry_requested": v.strictObject({ delivery_id: uuid, reason: v.picklist(["manual", "recover"]) }),
+  "delivery.cancelled": v.strictObject({ delivery_id: uuid, reason: v.string() }),
+};

@@ -1,0 +1,84 @@
+/** Event types per application: commands (ledger entries) and reads. */
+import type { AppContext } from "../context.ts";
+import type { Queryable } from "../db/connect.ts";
+import { withTenant } from "../db/tenant.ts";
+import { ANY_VERSION } from "../ledger/append.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+
+export interface EventType {
+  name: string;
+  app_id: string;
+  description: string | null;
+  schema: Record<string, unknown> | null;
+  deprecated: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const stream = (appId: string, name: string) => `event_type:${appId}:${name}`;
+
+export async function getEventType(tx: Queryable, appId: string, name: string): Promise<EventType | undefined> {
+  const [row] = await tx<EventType[]>`
+    select name, app_id, description, schema, deprecated, created_at, updated_at from hookledger.event_types
+    where org_id = hookledger.current_org_id() and app_id = ${appId} and name = ${name} and deleted_at is null`;
+  return row;
+}
+
+export async function listEventTypes(
+  tx: Queryable,
+  appId: string,
+  options: { limit: number; afterName?: string; includeDeprecated: boolean },
+): Promise<EventType[]> {
+  return tx<EventType[]>`
+    select name, app_id, description, schema, deprecated, created_at, updated_at from hookledger.event_types
+    where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null
+      ${options.includeDeprecated ? tx`` : tx`and not deprecated`}
+      ${options.afterName ? tx`and name > ${options.afterName}` : tx``}
+    order by name limit ${options.limit + 1}`;
+}
+
+export class EventTypeExistsError extends Error {
+  override readonly name = "EventTypeExistsError";
+}
+
+export async function createEventType(
+  ctx: AppContext,
+  orgId: string,
+  input: { appId: string; name: string; description: string | null; schema: Record<string, unknown> | null; deprecated: boolean },
+  meta: EntryMeta,
+): Promise<EventType> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (await getEventType(tx, input.appId, input.name)) throw new EventTypeExistsError(input.name);
+    await ctx.ledger.record(tx, stream(input.appId, input.name), ANY_VERSION, [
+      {
+        type: "event_type.created",
+        data: { app_id: input.appId, name: input.name, description: input.description, schema: input.schema, deprecated: input.deprecated },
+        meta,
+      },
+    ]);
+    return (await getEventType(tx, input.appId, input.name)) as EventType;
+  });
+}
+
+export async function updateEventType(
+  ctx: AppContext,
+  orgId: string,
+  appId: string,
+  name: string,
+  changes: { description?: string | null; schema?: Record<string, unknown> | null; deprecated?: boolean },
+  meta: EntryMeta,
+): Promise<EventType | undefined> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getEventType(tx, appId, name))) return undefined;
+    await ctx.ledger.record(tx, stream(appId, name), ANY_VERSION, [{ type: "event_type.updated", data: { app_id: appId, name, ...changes }, meta }]);
+    return getEventType(tx, appId, name);
+  });
+}
+
+export async function deleteEventType(ctx: AppContext, orgId: string, appId: string, name: string, meta: EntryMeta): Promise<boolean> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getEventType(tx, appId, name))) return false;
+    await ctx.ledger.record(tx, stream(appId, name), ANY_VERSION, [{ type: "event_type.deleted", data: { app_id: appId, name }, meta }]);
+    return true;
+  });
+}

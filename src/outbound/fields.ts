@@ -1,0 +1,76 @@
+/** Request-body fields specific to outbound resources. */
+import * as v from "valibot";
+import { decodeSigningSecret } from "../crypto/secrets.ts";
+import { EVENT_TYPE_NAME, EVENT_TYPE_PATTERN } from "./matching.ts";
+
+export const eventTypeNameField = v.pipe(
+  v.string("expected a string"),
+  v.maxLength(200, "at most 200 characters"),
+  v.regex(EVENT_TYPE_NAME, "expected a dotted lower-case name such as invoice.paid"),
+);
+
+export const eventTypePatternsField = v.pipe(
+  v.array(v.pipe(v.string(), v.maxLength(200), v.regex(EVENT_TYPE_PATTERN, "expected an event type, a prefix.* wildcard, or *")), "expected an array of event types"),
+  v.minLength(1, "subscribe to at least one event type (use [\"*\"] for all)"),
+  v.maxLength(100, "at most 100 patterns"),
+);
+
+export const labelsField = v.pipe(
+  v.record(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:-]{1,64}$/, "label keys are 1-64 characters of letters, digits, _ . : -")),
+    v.pipe(v.string("label values must be strings"), v.maxLength(256, "label values are at most 256 characters")),
+    "expected an object of string labels",
+  ),
+  v.check((labels) => Object.keys(labels).length <= 20, "at most 20 labels"),
+);
+
+/** Headers a subscription may not set: hop-by-hop, framing, and the ones hookledger signs or owns. */
+const RESERVED_HEADERS = new Set([
+  "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection", "te", "trailer",
+  "transfer-encoding", "upgrade", "host", "content-length", "content-type", "user-agent", "expect",
+  "webhook-id", "webhook-timestamp", "webhook-signature",
+]);
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
+
+export const customHeadersField = v.pipe(
+  v.record(v.string(), v.pipe(v.string("header values must be strings"), v.maxLength(4096, "header values are at most 4096 characters"), v.regex(/^[^\r\n\0]*$/, "header values must not contain line breaks")), "expected an object of header names to values"),
+  v.check((headers) => Object.keys(headers).length <= 20, "at most 20 headers"),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const name of Object.keys(dataset.value)) {
+      const lower = name.toLowerCase();
+      if (!HEADER_NAME.test(name)) addIssue({ message: `"${name.slice(0, 100)}" is not a valid header name`, path: [{ type: "object", origin: "key", input: dataset.value, key: name, value: name }] });
+      else if (RESERVED_HEADERS.has(lower) || lower.startsWith("x-hookledger-")) {
+        addIssue({ message: `${lower} is set by hookledger (hop-by-hop, framing or signature header)`, path: [{ type: "object", origin: "key", input: dataset.value, key: name, value: name }] });
+      }
+    }
+  }),
+  v.transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]))),
+);
+
+/** Headers a hookledger-v1 signature can cover besides the subscription's own custom headers. */
+export const SIGNABLE_BUILTIN_HEADERS = ["content-type", "user-agent", "x-hookledger-event-id", "x-hookledger-event-type", "x-hookledger-delivery-id", "x-hookledger-attempt"];
+
+export const signedHeadersField = v.pipe(
+  v.array(v.pipe(v.string(), v.regex(/^[!#$%&'*+^_`|~0-9A-Za-z-]{1,100}$/, "expected a header name (no dots)"), v.toLowerCase())),
+  v.maxLength(20, "at most 20 signed headers"),
+);
+
+export const signingSecretField = v.pipe(
+  v.string(),
+  v.check((secret) => {
+    try {
+      decodeSigningSecret(secret);
+      return true;
+    } catch {
+      return false;
+    }
+  }, "expected whsec_ followed by base64 of 24 to 64 random bytes"),
+);
+
+export const signatureSchemeField = v.picklist(["standard-webhooks", "hookledger-v1"], "expected standard-webhooks or hookledger-v1");
+
+export const urlField = v.pipe(v.string("expected a URL"), v.trim(), v.maxLength(2048, "at most 2048 characters"), v.url("expected an absolute http(s) URL"));
+
+/** Producer-chosen event ids double as Standard Webhooks message ids: no dots, no whitespace. */
+export const eventIdField = v.pipe(v.string("expected a string"), v.regex(/^[A-Za-z0-9_:-]{1,128}$/, "1-128 characters of letters, digits, _ : -"));

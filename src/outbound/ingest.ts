@@ -1,0 +1,140 @@
+/**
+ * Event ingestion: in ONE transaction, `event.received`, a `delivery.scheduled` per matching enabled subscription,
+ * their projection rows and their delivery jobs — each kind written with a single statement, whatever the
+ * number of subscriptions. Commit, then the caller answers 202.
+ *
+ * Idempotency: a producer-chosen `event_id` may be sent again. The same request returns the original result;
+ * a different request with the same id is a conflict. The request is compared by a hash of what defines the
+ * event (application, type, content type, payload, labels), not by the raw JSON text.
+ */
+import { createHash, randomUUID } from "node:crypto";
+import type { AppContext } from "../context.ts";
+import { withTenant } from "../db/tenant.ts";
+import { STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { StreamVersionConflictError } from "../ledger/errors.ts";
+import { getApplication } from "../tenancy/applications.ts";
+import { getEvent } from "./deliveryStore.ts";
+import { getEventType } from "./eventTypes.ts";
+import { enqueueDeliveries } from "./jobs.ts";
+import { matchesEventType, matchesLabels } from "./matching.ts";
+import { payloadViolations } from "./payloadSchema.ts";
+import { enabledSubscriptionsOf } from "./subscriptionStore.ts";
+import { deliveryStream } from "./subscriptions.ts";
+
+export const eventStream = (eventId: string) => `event:${eventId}`;
+
+export interface IncomingEvent {
+  appId: string;
+  eventId?: string;
+  eventType: string;
+  contentType: string;
+  encoding: "json" | "text" | "base64";
+  /** JSON text, plain text, or base64, per `encoding`: exactly what is stored and delivered (after decoding base64). */
+  payload: string;
+  /** The parsed JSON payload, for schema validation (json encoding only). */
+  parsedPayload?: unknown;
+  labels: Record<string, string>;
+  occurredAt?: Date;
+}
+
+export interface IngestResult {
+  event_id: string;
+  deliveries_scheduled: number;
+  /** True when this request repeated an earlier one with the same event_id. */
+  duplicate: boolean;
+}
+
+export type IngestFailure =
+  | { kind: "unknown_application" }
+  | { kind: "unknown_event_type" }
+  | { kind: "schema_violation"; errors: { field: string; message: string }[] }
+  | { kind: "idempotency_conflict" };
+
+export class IngestError extends Error {
+  override readonly name = "IngestError";
+  constructor(readonly failure: IngestFailure) {
+    super(failure.kind);
+  }
+}
+
+function requestHash(event: IncomingEvent): string {
+  const labels = Object.entries(event.labels).sort(([a], [b]) => (a < b ? -1 : 1));
+  return createHash("sha256").update(JSON.stringify([event.appId, event.eventType, event.contentType, event.encoding, event.payload, labels])).digest("hex");
+}
+
+export async function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta): Promise<IngestResult & { deprecated: boolean }> {
+  const eventId = event.eventId ?? `evt_${randomUUID().replaceAll("-", "")}`;
+  const hash = requestHash(event);
+  const replayOf = async (): Promise<(IngestResult & { deprecated: boolean }) | undefined> =>
+    withTenant(ctx.sql, orgId, async (tx) => {
+      const existing = await getEvent(tx, eventId);
+      if (!existing) return undefined;
+      if (existing.payload_sha256 !== hash) throw new IngestError({ kind: "idempotency_conflict" });
+      return { event_id: eventId, deliveries_scheduled: existing.deliveries_scheduled, duplicate: true, deprecated: false };
+    });
+
+  if (event.eventId) {
+    const earlier = await replayOf();
+    if (earlier) return earlier;
+  }
+  try {
+    return await withTenant(ctx.sql, orgId, async (tx) => {
+      if (!(await getApplication(tx, event.appId))) throw new IngestError({ kind: "unknown_application" });
+      const eventType = await getEventType(tx, event.appId, event.eventType);
+      if (!eventType) throw new IngestError({ kind: "unknown_event_type" });
+      if (eventType.schema && event.encoding === "json") {
+        const errors = payloadViolations(eventType.schema, event.parsedPayload);
+        if (errors.length > 0) throw new IngestError({ kind: "schema_violation", errors });
+      }
+      const targets = (await enabledSubscriptionsOf(tx, event.appId)).filter(
+        (subscription) => matchesEventType(subscription.event_types, event.eventType) && matchesLabels(subscription.labels, event.labels),
+      );
+      const deliveryIds = targets.map(() => randomUUID());
+      await ctx.ledger.recordMany(tx, [
+        {
+          stream: eventStream(eventId),
+          expectedStreamVersion: STREAM_DOES_NOT_EXIST,
+          entries: [
+            {
+              type: "event.received",
+              data: {
+                event_id: eventId,
+                app_id: event.appId,
+                event_type: event.eventType,
+                content_type: event.contentType,
+                payload_encoding: event.encoding,
+                payload: event.payload,
+                payload_sha256: hash,
+                labels: event.labels,
+                occurred_at: (event.occurredAt ?? ctx.now()).toISOString(),
+                deliveries_scheduled: targets.length,
+              },
+              meta,
+            },
+          ],
+        },
+        ...targets.map((subscription, i) => ({
+          stream: deliveryStream(deliveryIds[i] as string),
+          expectedStreamVersion: STREAM_DOES_NOT_EXIST,
+          entries: [
+            {
+              type: "delivery.scheduled" as const,
+              data: { delivery_id: deliveryIds[i] as string, event_id: eventId, subscription_id: subscription.subscription_id, app_id: event.appId, reason: "fanout" as const },
+              meta,
+            },
+          ],
+        })),
+      ]);
+      await enqueueDeliveries(tx, orgId, deliveryIds.map((deliveryId) => ({ deliveryId })));
+      return { event_id: eventId, deliveries_scheduled: targets.length, duplicate: false, deprecated: eventType.deprecated };
+    });
+  } catch (error) {
+    // Two requests with the same new event_id raced: the loser answers like a repeat (or a conflict).
+    if (error instanceof StreamVersionConflictError && event.eventId) {
+      const earlier = await replayOf();
+      if (earlier) return earlier;
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Replay, retry and recover — all through the same mechanism as fan-out (new or re-opened deliveries plus their
+ * jobs, in one transaction), each recorded with the actor who asked.
+ *   replay:  an event again to every subscription that matches it now, or to one chosen subscription (new deliveries)
+ *   retry:   one failed/cancelled/retrying delivery, now (the same delivery, its next attempt number)
+ *   recover: every failed or cancelled delivery of a subscription since a time
+ */
+import { randomUUID } from "node:crypto";
+import type { AppContext } from "../context.ts";
+import { withTenant } from "../db/tenant.ts";
+import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { getDelivery, getEvent, recoverableDeliveryIds, type DeliveryRow } from "./deliveryStore.ts";
+import { eventStream } from "./ingest.ts";
+import { enqueueDeliveries } from "./jobs.ts";
+import { matchesEventType, matchesLabels } from "./matching.ts";
+import { enabledSubscriptionsOf, getSubscription } from "./subscriptionStore.ts";
+import { deliveryStream } from "./subscriptions.ts";
+
+export type ReplayFailure = "event_not_found" | "subscription_not_found" | "subscription_disabled" | "subscription_other_application";
+
+export class ReplayError extends Error {
+  override readonly name = "ReplayError";
+  constructor(readonly failure: ReplayFailure) {
+    super(failure);
+  }
+}
+
+export async function replayEvent(
+  ctx: AppContext,
+  orgId: string,
+  eventId: string,
+  subscriptionId: string | null,
+  meta: EntryMeta,
+): Promise<{ deliveryIds: string[] }> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    const event = await getEvent(tx, eventId);
+    if (!event) throw new ReplayError("event_not_found");
+    let targets: string[];
+    if (subscriptionId) {
+      const subscription = await getSubscription(tx, subscriptionId);
+      if (!subscription) throw new ReplayError("subscription_not_found");
+      if (subscription.app_id !== event.app_id) throw new ReplayError("subscription_other_application");
+      if (!subscription.enabled) throw new ReplayError("subscription_disabled");
+      targets = [subscriptionId];
+    } else {
+      targets = (await enabledSubscriptionsOf(tx, event.app_id))
+        .filter((s) => matchesEventType(s.event_types, event.event_type) && matchesLabels(s.labels, event.labels))
+        .map((s) => s.subscription_id);
+    }
+    const deliveryIds = targets.map(() => randomUUID());
+    await ctx.ledger.recordMany(tx, [
+      {
+        stream: eventStream(eventId),
+        expectedStreamVersion: ANY_VERSION,
+        entries: [{ type: "event.replayed" as const, data: { event_id: eventId, subscription_id: subscriptionId, deliveries_scheduled: targets.length }, meta }],
+      },
+      ...targets.map((target, i) => ({
+        stream: deliveryStream(deliveryIds[i] as string),
+        expectedStreamVersion: STREAM_DOES_NOT_EXIST,
+        entries: [{ type: "delivery.scheduled" as const, data: { delivery_id: deliveryIds[i] as string, event_id: eventId, subscription_id: target, app_id: event.app_id, reason: "replay" as const }, meta }],
+      })),
+    ]);
+    await enqueueDeliveries(tx, orgId, deliveryIds.map((deliveryId) => ({ deliveryId })));
+    return { deliveryIds };
+  });
+}
+
+export type RetryFailure = "delivery_not_found" | "already_succeeded" | "subscription_disabled";
+
+export class RetryError extends Error {
+  override readonly name = "RetryError";
+  constructor(readonly failure: RetryFailure) {
+    super(failure);
+  }
+}
+
+export async function retryDelivery(ctx: AppContext, orgId: string, deliveryId: string, meta: EntryMeta): Promise<DeliveryRow> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    const delivery = await getDelivery(tx, deliveryId);
+    if (!delivery) throw new RetryError("delivery_not_found");
+    if (delivery.status === "succeeded") throw new RetryError("already_succeeded");
+    const subscription = await getSubscription(tx, delivery.subscription_id);
+    if (!subscription?.enabled) throw new RetryError("subscription_disabled");
+    await ctx.ledger.record(tx, deliveryStream(deliveryId), ANY_VERSION, [{ type: "delivery.retry_requested", data: { delivery_id: deliveryId, reason: "manual" }, meta }]);
+    await enqueueDeliveries(tx, orgId, [{ deliveryId, runAt: ctx.now() }]);
+    return (await getDelivery(tx, deliveryId)) as DeliveryRow;
+  });
+}
+
+export async function recoverSubscription(ctx: AppContext, orgId: string, subscriptionId: string, since: Date, meta: EntryMeta): Promise<{ deliveries: number }> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    const subscription = await getSubscription(tx, subscriptionId);
+    if (!subscription) throw new RetryError("delivery_not_found");
+    if (!subscription.enabled) throw new RetryError("subscription_disabled");
+    const ids = await recoverableDeliveryIds(tx, subscriptionId, since);
+    await ctx.ledger.recordMany(
+      tx,
+      ids.map((id) => ({ stream: deliveryStream(id), expectedStreamVersion: ANY_VERSION, entries: [{ type: "delivery.retry_requested" as const, data: { delivery_id: id, reason: "recover" as const }, meta }] })),
+    );
+    await enqueueDeliveries(tx, orgId, ids.map((deliveryId) => ({ deliveryId, runAt: ctx.now() })));
+    return { deliveries: ids.length };
+  });
+}

@@ -1,0 +1,112 @@
+/** `/v1/applications/{app_id}/event-types`: the event types an application publishes. */
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import type { AppContext } from "../../context.ts";
+import { withTenant } from "../../db/tenant.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { descriptionField } from "../../http/fields.ts";
+import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
+import { getApplication } from "../../tenancy/applications.ts";
+import { auditMeta } from "../../tenancy/audit.ts";
+import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
+import { createEventType, deleteEventType, EventTypeExistsError, getEventType, listEventTypes, updateEventType } from "../eventTypes.ts";
+import { eventTypeNameField } from "../fields.ts";
+import { assertValidPayloadSchema, InvalidPayloadSchemaError } from "../payloadSchema.ts";
+
+const schemaField = v.nullable(v.record(v.string(), v.unknown(), "expected a JSON Schema object or null"));
+const createBody = v.strictObject({
+  name: eventTypeNameField,
+  description: v.optional(descriptionField, null),
+  schema: v.optional(schemaField, null),
+  deprecated: v.optional(v.boolean(), false),
+});
+const updateBody = v.strictObject({ description: v.optional(descriptionField), schema: v.optional(schemaField), deprecated: v.optional(v.boolean()) });
+
+function checkSchema(schema: Record<string, unknown> | null | undefined): void {
+  if (!schema) return;
+  try {
+    assertValidPayloadSchema(schema);
+  } catch (error) {
+    if (error instanceof InvalidPayloadSchemaError) throw new ProblemError("validation", "the schema is not a valid JSON Schema", { errors: [{ field: "schema", message: error.message }] });
+    throw error;
+  }
+}
+
+export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+
+  /** The application in the path, if the caller may see it. */
+  const appOf = async (c: Context<HttpEnv>): Promise<string> => {
+    const auth = c.get("auth");
+    const appId = uuidParam(c, "app_id");
+    requireAppAccess(auth, appId);
+    if (!(await withTenant(ctx.sql, auth.orgId, (tx) => getApplication(tx, appId)))) throw new ProblemError("not-found", "no such application");
+    return appId;
+  };
+  const nameOf = (c: Context<HttpEnv>) => {
+    const name = c.req.param("name") ?? "";
+    if (!v.is(eventTypeNameField, name)) throw new ProblemError("not-found", "no such event type");
+    return name;
+  };
+
+  app.post("/applications/:app_id/event-types", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:write");
+    const appId = await appOf(c);
+    const body = await readJson(c, createBody);
+    checkSchema(body.schema);
+    try {
+      return c.json(await createEventType(ctx, auth.orgId, { appId, ...body }, auditMeta(c)), 201);
+    } catch (error) {
+      if (error instanceof EventTypeExistsError) throw new ProblemError("conflict", `event type ${body.name} already exists`);
+      throw error;
+    }
+  });
+
+  app.get("/applications/:app_id/event-types", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:read");
+    const appId = await appOf(c);
+    const query = readQuery(c, v.strictObject({ ...paginationQuery, include_deprecated: v.optional(v.picklist(["true", "false"])) }));
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const cursor = decodeCursor(query.after);
+    const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+      listEventTypes(tx, appId, { limit, afterName: cursor?.k, includeDeprecated: query.include_deprecated !== "false" }),
+    );
+    return c.json(page(rows, limit, (row) => ({ k: row.name, id: row.name })));
+  });
+
+  app.get("/applications/:app_id/event-types/:name", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:read");
+    const appId = await appOf(c);
+    const found = await withTenant(ctx.sql, auth.orgId, (tx) => getEventType(tx, appId, nameOf(c)));
+    if (!found) throw new ProblemError("not-found", "no such event type");
+    return c.json(found);
+  });
+
+  app.patch("/applications/:app_id/event-types/:name", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:write");
+    const appId = await appOf(c);
+    const name = nameOf(c);
+    const body = await readJson(c, updateBody);
+    checkSchema(body.schema);
+    const updated = await updateEventType(ctx, auth.orgId, appId, name, body, auditMeta(c));
+    if (!updated) throw new ProblemError("not-found", "no such event type");
+    return c.json(updated);
+  });
+
+  app.delete("/applications/:app_id/event-types/:name", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "applications:write");
+    const appId = await appOf(c);
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    if (!(await deleteEventType(ctx, auth.orgId, appId, nameOf(c), meta))) throw new ProblemError("not-found", "no such event type");
+    return c.body(null, 204);
+  });
+
+  return app;
+}

@@ -1,0 +1,173 @@
+/** `/v1/events`: ingestion (202), history and replay. */
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { AppContext } from "../../context.ts";
+import { withTenant } from "../../db/tenant.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { timestampField, uuidField } from "../../http/fields.ts";
+import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
+import { auditMeta } from "../../tenancy/audit.ts";
+import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
+import { deliveriesOfEvent, getEvent, listEvents } from "../deliveryStore.ts";
+import { eventIdField, eventTypeNameField, labelsField } from "../fields.ts";
+import { ingestEvent, IngestError, type IncomingEvent } from "../ingest.ts";
+import { replayEvent, ReplayError } from "../replay.ts";
+import { presentDelivery, presentEvent } from "./present.ts";
+
+const contentTypeField = v.pipe(v.string(), v.maxLength(200), v.regex(/^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+))*$/, "expected a media type such as application/xml"));
+
+const eventBody = v.strictObject({
+  app_id: uuidField,
+  event_type: eventTypeNameField,
+  event_id: v.optional(eventIdField),
+  payload: v.optional(v.unknown()),
+  payload_text: v.optional(v.string()),
+  payload_base64: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]*={0,2}$/, "expected standard base64"))),
+  content_type: v.optional(contentTypeField),
+  labels: v.optional(labelsField, {}),
+  occurred_at: v.optional(timestampField),
+});
+
+/** Turns the body's payload variant into what is stored and delivered, refusing ambiguity and excess size. */
+function toIncoming(body: v.InferOutput<typeof eventBody>, maxBytes: number): IncomingEvent {
+  const given = [body.payload !== undefined, body.payload_text !== undefined, body.payload_base64 !== undefined].filter(Boolean).length;
+  if (given !== 1) {
+    throw new ProblemError("validation", "send exactly one payload", {
+      errors: [{ field: "payload", message: "give exactly one of payload (JSON), payload_text or payload_base64 (with content_type)" }],
+    });
+  }
+  let incoming: Omit<IncomingEvent, "appId" | "eventType" | "labels">;
+  let size: number;
+  if (body.payload !== undefined) {
+    const text = JSON.stringify(body.payload);
+    incoming = { encoding: "json", payload: text, parsedPayload: body.payload, contentType: body.content_type ?? "application/json" };
+    size = Buffer.byteLength(text);
+  } else if (body.payload_text !== undefined) {
+    incoming = { encoding: "text", payload: body.payload_text, contentType: body.content_type ?? "text/plain; charset=utf-8" };
+    size = Buffer.byteLength(body.payload_text);
+  } else {
+    if (!body.content_type) {
+      throw new ProblemError("validation", "binary payloads need a content type", { errors: [{ field: "content_type", message: "required with payload_base64" }] });
+    }
+    const raw = body.payload_base64 ?? "";
+    incoming = { encoding: "base64", payload: raw, contentType: body.content_type };
+    size = Buffer.from(raw, "base64").byteLength;
+  }
+  if (size > maxBytes) {
+    throw new ProblemError("payload-too-large", `the payload is ${size} bytes; the limit is ${maxBytes} (HOOKLEDGER_MAX_EVENT_BYTES)`, { max_bytes: maxBytes, payload_bytes: size });
+  }
+  return {
+    ...incoming,
+    appId: body.app_id,
+    eventType: body.event_type,
+    labels: body.labels,
+    ...(body.event_id ? { eventId: body.event_id } : {}),
+    ...(body.occurred_at ? { occurredAt: body.occurred_at } : {}),
+  };
+}
+
+const notFound = () => new ProblemError("not-found", "no such event");
+
+export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+
+  app.post("/events", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "events:write");
+    const body = await readJson(c, eventBody);
+    requireAppAccess(auth, body.app_id);
+    const incoming = toIncoming(body, ctx.config.HOOKLEDGER_MAX_EVENT_BYTES);
+    try {
+      const result = await ingestEvent(ctx, auth.orgId, incoming, auditMeta(c));
+      if (result.duplicate) c.header("Idempotent-Replayed", "true");
+      if (result.deprecated) c.header("Warning", `299 hookledger "event type ${body.event_type} is deprecated"`);
+      return c.json({ event_id: result.event_id, deliveries_scheduled: result.deliveries_scheduled }, 202);
+    } catch (error) {
+      if (!(error instanceof IngestError)) throw error;
+      const failure = error.failure;
+      switch (failure.kind) {
+        case "unknown_application":
+          throw new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
+        case "unknown_event_type":
+          throw new ProblemError("validation", "the event type is not registered for this application", {
+            errors: [{ field: "event_type", message: "create it first under /v1/applications/{app_id}/event-types" }],
+          });
+        case "schema_violation":
+          throw new ProblemError("unprocessable", "the payload does not match the event type's schema", { errors: failure.errors });
+        case "idempotency_conflict":
+          throw new ProblemError("idempotency-conflict", "this event_id was already used for a different event");
+      }
+    }
+  });
+
+  app.get("/events", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "events:read");
+    const query = readQuery(
+      c,
+      v.strictObject({
+        ...paginationQuery,
+        app_id: v.optional(uuidField),
+        event_type: v.optional(eventTypeNameField),
+        since: v.optional(timestampField),
+        until: v.optional(timestampField),
+        status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"], "expected a delivery status")),
+      }),
+    );
+    if (query.app_id) requireAppAccess(auth, query.app_id);
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const cursor = decodeCursor(query.after);
+    const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+      listEvents(tx, {
+        appId: auth.appId ?? query.app_id,
+        eventType: query.event_type,
+        since: query.since,
+        until: query.until,
+        deliveryStatus: query.status,
+        after: cursor && { receivedAt: cursor.k, id: cursor.id },
+        limit,
+      }),
+    );
+    const result = page(rows, limit, (row) => ({ k: row.received_at.toISOString(), id: row.event_id }));
+    return c.json({ data: result.data.map(presentEvent), next_cursor: result.next_cursor });
+  });
+
+  app.get("/events/:event_id", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "events:read");
+    const eventId = c.req.param("event_id");
+    if (!v.is(eventIdField, eventId)) throw notFound();
+    const found = await withTenant(ctx.sql, auth.orgId, async (tx) => {
+      const event = await getEvent(tx, eventId);
+      return event && { event, deliveries: await deliveriesOfEvent(tx, eventId) };
+    });
+    if (!found || (auth.appId !== null && auth.appId !== found.event.app_id)) throw notFound();
+    return c.json({ ...presentEvent(found.event), deliveries: found.deliveries.map(presentDelivery) });
+  });
+
+  app.post("/events/:event_id/replay", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "events:write");
+    const eventId = c.req.param("event_id");
+    if (!v.is(eventIdField, eventId)) throw notFound();
+    const body = await readOptionalJson(c, v.strictObject({ subscription_id: v.optional(uuidField) }));
+    const subscriptionId = body.subscription_id ?? null;
+    const event = await withTenant(ctx.sql, auth.orgId, (tx) => getEvent(tx, eventId));
+    if (!event || (auth.appId !== null && auth.appId !== event.app_id)) throw notFound();
+    try {
+      const result = await replayEvent(ctx, auth.orgId, eventId, subscriptionId, auditMeta(c));
+      return c.json({ event_id: eventId, deliveries_scheduled: result.deliveryIds.length, delivery_ids: result.deliveryIds }, 202);
+    } catch (error) {
+      if (!(error instanceof ReplayError)) throw error;
+      if (error.failure === "event_not_found") throw notFound();
+      if (error.failure === "subscription_disabled") throw new ProblemError("conflict", "the subscription is disabled; enable it first");
+      throw new ProblemError("validation", "the subscription cannot receive this event", {
+        errors: [{ field: "subscription_id", message: error.failure === "subscription_not_found" ? "no such subscription" : "belongs to another application" }],
+      });
+    }
+  });
+
+  return app;
+}

@@ -1,0 +1,249 @@
+/** `/v1/subscriptions`: endpoints, their secrets, enable/disable, test, recover and delivery lists. */
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import type { AppContext } from "../../context.ts";
+import { withTenant } from "../../db/tenant.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { descriptionField, metadataField, timestampField, uuidField } from "../../http/fields.ts";
+import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { readJson, readOptionalJson, readQuery, uuidParam } from "../../http/validate.ts";
+import { auditMeta } from "../../tenancy/audit.ts";
+import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
+import { listDeliveriesOfSubscription } from "../deliveryStore.ts";
+import { customHeadersField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
+import { recoverSubscription, RetryError } from "../replay.ts";
+import { getSubscription, listSubscriptions, type SubscriptionRow } from "../subscriptionStore.ts";
+import {
+  createSubscription,
+  deleteSubscription,
+  revealSubscriptionSecret,
+  rotateSubscriptionSecret,
+  setSubscriptionEnabled,
+  UnknownApplicationError,
+  updateSubscription,
+} from "../subscriptions.ts";
+import { testSubscription } from "../subscriptionTest.ts";
+import { presentAttempt, presentDelivery, presentSubscription } from "./present.ts";
+
+const notFound = () => new ProblemError("not-found", "no such subscription");
+
+function bodySchemas(ctx: AppContext) {
+  const maxTimeout = ctx.config.HOOKLEDGER_EGRESS_TIMEOUT_MS;
+  const minDelay = ctx.config.HOOKLEDGER_MIN_RETRY_DELAY_MS / 1000;
+  const fields = {
+    url: urlField,
+    event_types: eventTypePatternsField,
+    labels: labelsField,
+    headers: customHeadersField,
+    description: descriptionField,
+    metadata: metadataField,
+    signature_scheme: signatureSchemeField,
+    signed_headers: signedHeadersField,
+    retry_schedule: v.nullable(
+      v.pipe(
+        v.array(v.pipe(v.number("expected seconds as a number"), v.minValue(minDelay, `each delay must be at least ${minDelay} s`), v.maxValue(7 * 86400, "each delay must be at most 7 days"))),
+        v.minLength(1, "give at least one delay, or null for the default schedule"),
+        v.maxLength(100, "at most 100 delays"),
+      ),
+    ),
+    max_attempts: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(100, "at most 100")),
+    timeout_ms: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(100, "at least 100 ms"), v.maxValue(maxTimeout, `at most ${maxTimeout} ms (HOOKLEDGER_EGRESS_TIMEOUT_MS)`)),
+  };
+  const create = v.strictObject({
+    app_id: uuidField,
+    url: fields.url,
+    event_types: fields.event_types,
+    labels: v.optional(fields.labels, {}),
+    headers: v.optional(fields.headers, {}),
+    description: v.optional(fields.description, null),
+    metadata: v.optional(fields.metadata, {}),
+    enabled: v.optional(v.boolean(), true),
+    signature_scheme: v.optional(fields.signature_scheme, "standard-webhooks"),
+    signed_headers: v.optional(fields.signed_headers, []),
+    retry_schedule: v.optional(fields.retry_schedule, null),
+    max_attempts: v.optional(fields.max_attempts, ctx.config.HOOKLEDGER_MAX_ATTEMPTS),
+    timeout_ms: v.optional(fields.timeout_ms, Math.min(ctx.config.HOOKLEDGER_DELIVERY_TIMEOUT_MS, maxTimeout)),
+    secret: v.optional(signingSecretField),
+  });
+  const update = v.strictObject({ ...v.partial(v.object(fields)).entries });
+  return { create, update };
+}
+
+/** Signed headers must be ones the request will carry. */
+function assertSignableHeaders(signed: string[], headers: Record<string, string>): void {
+  const unknown = signed.filter((name) => !SIGNABLE_BUILTIN_HEADERS.includes(name) && !(name in headers));
+  if (unknown.length > 0) {
+    throw new ProblemError("validation", "signed headers must be sent with every delivery", {
+      errors: [{ field: "signed_headers", message: `not sent with deliveries: ${unknown.join(", ")}; sign custom headers or ${SIGNABLE_BUILTIN_HEADERS.join(", ")}` }],
+    });
+  }
+}
+
+/** Refuses a URL the egress policy would block, naming the rule (and never an address learned from DNS). */
+async function assertDeliverable(ctx: AppContext, url: string): Promise<void> {
+  const decision = await ctx.egress.checkDestination(url);
+  if (decision.ok) return;
+  const message = decision.rule.startsWith("default:") || decision.rule === "dns" || decision.rule === "timeout"
+    ? `the destination is refused by the egress policy (rule ${decision.rule})`
+    : `refused by the egress policy (rule ${decision.rule}): ${decision.detail}`;
+  throw new ProblemError("validation", "the URL is not an allowed delivery destination", { errors: [{ field: "url", message }], rule: decision.rule });
+}
+
+export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  const schemas = bodySchemas(ctx);
+
+  /** Loads a subscription the caller may see, or answers 404. */
+  const load = async (c: Context<HttpEnv>): Promise<SubscriptionRow> => {
+    const auth = c.get("auth");
+    const id = uuidParam(c, "subscription_id");
+    const found = await withTenant(ctx.sql, auth.orgId, (tx) => getSubscription(tx, id));
+    if (!found || (auth.appId !== null && auth.appId !== found.app_id)) throw notFound();
+    return found;
+  };
+
+  app.post("/subscriptions", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:write");
+    const body = await readJson(c, schemas.create);
+    requireAppAccess(auth, body.app_id);
+    assertSignableHeaders(body.signed_headers, body.headers);
+    await assertDeliverable(ctx, body.url);
+    const { app_id, secret, ...fields } = body;
+    try {
+      const created = await createSubscription(ctx, auth.orgId, { ...fields, appId: app_id, ...(secret ? { secret } : {}) }, auditMeta(c));
+      return c.json({ ...presentSubscription(created.subscription, { revealHeaders: true }), secret: created.secret }, 201);
+    } catch (error) {
+      if (error instanceof UnknownApplicationError) {
+        throw new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
+      }
+      throw error;
+    }
+  });
+
+  app.get("/subscriptions", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:read");
+    const query = readQuery(c, v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField), enabled: v.optional(v.picklist(["true", "false"])) }));
+    if (query.app_id) requireAppAccess(auth, query.app_id);
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const cursor = decodeCursor(query.after);
+    const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+      listSubscriptions(tx, {
+        limit,
+        appId: auth.appId ?? query.app_id,
+        after: cursor && { createdAt: cursor.k, id: cursor.id },
+        enabled: query.enabled === undefined ? undefined : query.enabled === "true",
+      }),
+    );
+    const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.subscription_id }));
+    return c.json({ data: result.data.map((row) => presentSubscription(row)), next_cursor: result.next_cursor });
+  });
+
+  app.get("/subscriptions/:subscription_id", async (c) => {
+    requireScope(c.get("auth"), "subscriptions:read");
+    return c.json(presentSubscription(await load(c)));
+  });
+
+  app.patch("/subscriptions/:subscription_id", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:write");
+    const current = await load(c);
+    const changes = await readJson(c, schemas.update);
+    assertSignableHeaders(changes.signed_headers ?? current.signed_headers, changes.headers ?? current.headers);
+    if (changes.url) await assertDeliverable(ctx, changes.url);
+    const updated = await updateSubscription(ctx, auth.orgId, current.subscription_id, changes, auditMeta(c));
+    if (!updated) throw notFound();
+    return c.json(presentSubscription(updated));
+  });
+
+  app.delete("/subscriptions/:subscription_id", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:write");
+    const current = await load(c);
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    if (!(await deleteSubscription(ctx, auth.orgId, current.subscription_id, meta))) throw notFound();
+    return c.body(null, 204);
+  });
+
+  for (const [action, enabled] of [["enable", true], ["disable", false]] as const) {
+    app.post(`/subscriptions/:subscription_id/${action}`, async (c) => {
+      const auth = c.get("auth");
+      requireScope(auth, "subscriptions:write");
+      const current = await load(c);
+      const updated = await setSubscriptionEnabled(ctx, auth.orgId, current.subscription_id, enabled, auditMeta(c));
+      if (!updated) throw notFound();
+      return c.json(presentSubscription(updated));
+    });
+  }
+
+  app.get("/subscriptions/:subscription_id/secret", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:write");
+    const current = await load(c);
+    const revealed = await revealSubscriptionSecret(ctx, auth.orgId, current.subscription_id, auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON }));
+    if (!revealed) throw notFound();
+    return c.json({ key_id: revealed.keyId, secret: revealed.secret });
+  });
+
+  app.post("/subscriptions/:subscription_id/secret/rotate", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:write");
+    const current = await load(c);
+    const body = await readOptionalJson(
+      c,
+      v.strictObject({
+        overlap_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "at least 0"), v.maxValue(30 * 86400, "at most 30 days")), 86400),
+        secret: v.optional(signingSecretField),
+      }),
+    );
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    const rotated = await rotateSubscriptionSecret(ctx, auth.orgId, current.subscription_id, { overlapSeconds: body.overlap_seconds, ...(body.secret ? { secret: body.secret } : {}) }, meta);
+    if (!rotated) throw notFound();
+    return c.json({ key_id: rotated.keyId, secret: rotated.secret, previous_secret_expires_at: rotated.previousExpiresAt });
+  });
+
+  app.post("/subscriptions/:subscription_id/test", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:write");
+    const current = await load(c);
+    if (!current.enabled) throw new ProblemError("conflict", "the subscription is disabled; enable it to test it");
+    const outcome = await testSubscription(ctx, auth.orgId, current.subscription_id, auditMeta(c));
+    if (!outcome) throw notFound();
+    if (outcome.kind === "skipped") throw new ProblemError("conflict", `the test was not sent: ${outcome.reason}`);
+    return c.json(presentAttempt({ ...outcome.attempt, attempted_at: outcome.attempt.attempted_at ?? ctx.now() }));
+  });
+
+  app.post("/subscriptions/:subscription_id/recover", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:write");
+    const current = await load(c);
+    const body = await readJson(c, v.strictObject({ since: timestampField }));
+    try {
+      const result = await recoverSubscription(ctx, auth.orgId, current.subscription_id, body.since, auditMeta(c));
+      return c.json({ deliveries_requeued: result.deliveries }, 202);
+    } catch (error) {
+      if (error instanceof RetryError && error.failure === "subscription_disabled") {
+        throw new ProblemError("conflict", "the subscription is disabled; enable it before recovering its deliveries");
+      }
+      throw error;
+    }
+  });
+
+  app.get("/subscriptions/:subscription_id/deliveries", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "events:read");
+    const current = await load(c);
+    const query = readQuery(c, v.strictObject({ ...paginationQuery, status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"])), since: v.optional(timestampField) }));
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const cursor = decodeCursor(query.after);
+    const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+      listDeliveriesOfSubscription(tx, { subscriptionId: current.subscription_id, status: query.status, since: query.since, after: cursor && { createdAt: cursor.k, id: cursor.id }, limit }),
+    );
+    const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.delivery_id }));
+    return c.json({ data: result.data.map(presentDelivery), next_cursor: result.next_cursor });
+  });
+
+  return app;
+}

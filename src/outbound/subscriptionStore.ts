@@ -1,0 +1,58 @@
+/** Reads of the subscriptions projection. */
+import type { Queryable } from "../db/connect.ts";
+
+export interface SubscriptionRow {
+  subscription_id: string;
+  app_id: string;
+  url: string;
+  event_types: string[];
+  labels: Record<string, string>;
+  headers: Record<string, string>;
+  description: string | null;
+  metadata: Record<string, string>;
+  enabled: boolean;
+  disabled_reason: string | null;
+  signature_scheme: "standard-webhooks" | "hookledger-v1";
+  signed_headers: string[];
+  retry_schedule: number[] | null;
+  max_attempts: number;
+  timeout_ms: number;
+  consecutive_failures: number;
+  failing_since: Date | null;
+  last_success_at: Date | null;
+  last_failure_at: Date | null;
+  auto_disabled_at: Date | null;
+  created_at: Date;
+  updated_at: Date;
+}
+
+const columns = `subscription_id, app_id, url, event_types, labels, headers, description, metadata, enabled, disabled_reason,
+  signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, consecutive_failures, failing_since,
+  last_success_at, last_failure_at, auto_disabled_at, created_at, updated_at`;
+
+export async function getSubscription(tx: Queryable, subscriptionId: string): Promise<SubscriptionRow | undefined> {
+  const [row] = await tx<SubscriptionRow[]>`
+    select ${tx.unsafe(columns)} from hookledger.subscriptions
+    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and deleted_at is null`;
+  return row;
+}
+
+export async function listSubscriptions(
+  tx: Queryable,
+  options: { limit: number; appId?: string | null; after?: { createdAt: string; id: string }; enabled?: boolean },
+): Promise<SubscriptionRow[]> {
+  return tx<SubscriptionRow[]>`
+    select ${tx.unsafe(columns)} from hookledger.subscriptions
+    where org_id = hookledger.current_org_id() and deleted_at is null
+      ${options.appId ? tx`and app_id = ${options.appId}` : tx``}
+      ${options.enabled !== undefined ? tx`and enabled = ${options.enabled}` : tx``}
+      ${options.after ? tx`and (created_at, subscription_id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)` : tx``}
+    order by created_at desc, subscription_id desc limit ${options.limit + 1}`;
+}
+
+/** Enabled subscriptions of an application: the fan-out candidates. */
+export async function enabledSubscriptionsOf(tx: Queryable, appId: string): Promise<Pick<SubscriptionRow, "subscription_id" | "event_types" | "labels">[]> {
+  return tx<Pick<SubscriptionRow, "subscription_id" | "event_types" | "labels">[]>`
+    select subscription_id, event_types, labels from hookledger.subscriptions
+    where org_id = hookledger.current_org_id() and app_id = ${appId} and enabled and deleted_at is null`;
+}

@@ -1,0 +1,150 @@
+/**
+ * Subscriptions (endpoints): commands. Each records ledger entries; secrets go to subscription_secrets only.
+ * Deleting or disabling a subscription cancels its open deliveries in the same transaction, so history shows
+ * them as cancelled at once rather than when their jobs come round.
+ */
+import { randomUUID } from "node:crypto";
+import type { AppContext } from "../context.ts";
+import type { Tx } from "../db/connect.ts";
+import { withTenant } from "../db/tenant.ts";
+import { generateSigningSecret } from "../crypto/secrets.ts";
+import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
+import type { EntryData } from "../ledger/catalogue.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { getApplication } from "../tenancy/applications.ts";
+import { openDeliveryIds } from "./deliveryStore.ts";
+import { expireCurrentSecrets, newSecretKeyId, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
+import { getSubscription, type SubscriptionRow } from "./subscriptionStore.ts";
+
+export const subscriptionStream = (id: string) => `subscription:${id}`;
+export const deliveryStream = (id: string) => `delivery:${id}`;
+
+type SubscriptionFields = Omit<EntryData<"subscription.created">, "subscription_id" | "app_id" | "enabled" | "key_id">;
+
+export class UnknownApplicationError extends Error {
+  override readonly name = "UnknownApplicationError";
+}
+
+export async function createSubscription(
+  ctx: AppContext,
+  orgId: string,
+  input: SubscriptionFields & { appId: string; enabled: boolean; secret?: string },
+  meta: EntryMeta,
+): Promise<{ subscription: SubscriptionRow; secret: string }> {
+  const subscriptionId = randomUUID();
+  const keyId = newSecretKeyId();
+  const secret = input.secret ?? generateSigningSecret();
+  const { appId, enabled, secret: _given, ...fields } = input;
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getApplication(tx, appId))) throw new UnknownApplicationError(appId);
+    await ctx.ledger.record(tx, subscriptionStream(subscriptionId), STREAM_DOES_NOT_EXIST, [
+      { type: "subscription.created", data: { subscription_id: subscriptionId, app_id: appId, enabled, key_id: keyId, ...fields }, meta },
+    ]);
+    await storeSecret(tx, ctx.keyring, subscriptionId, keyId, secret, ctx.now());
+    return { subscription: (await getSubscription(tx, subscriptionId)) as SubscriptionRow, secret };
+  });
+}
+
+export async function updateSubscription(
+  ctx: AppContext,
+  orgId: string,
+  subscriptionId: string,
+  changes: Partial<SubscriptionFields>,
+  meta: EntryMeta,
+): Promise<SubscriptionRow | undefined> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getSubscription(tx, subscriptionId))) return undefined;
+    await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [
+      { type: "subscription.updated", data: { subscription_id: subscriptionId, ...changes }, meta },
+    ]);
+    return getSubscription(tx, subscriptionId);
+  });
+}
+
+/** Appends delivery.cancelled for every open delivery of the subscription. */
+export async function cancelOpenDeliveries(ctx: AppContext, tx: Tx, subscriptionId: string, reason: string, meta: EntryMeta): Promise<number> {
+  const ids = await openDeliveryIds(tx, subscriptionId);
+  await ctx.ledger.recordMany(
+    tx,
+    ids.map((id) => ({ stream: deliveryStream(id), expectedStreamVersion: ANY_VERSION, entries: [{ type: "delivery.cancelled", data: { delivery_id: id, reason }, meta }] })),
+  );
+  return ids.length;
+}
+
+export async function setSubscriptionEnabled(
+  ctx: AppContext,
+  orgId: string,
+  subscriptionId: string,
+  enabled: boolean,
+  meta: EntryMeta,
+): Promise<SubscriptionRow | undefined> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    const current = await getSubscription(tx, subscriptionId);
+    if (!current) return undefined;
+    if (current.enabled !== enabled) {
+      const entry = enabled
+        ? ({ type: "subscription.enabled", data: { subscription_id: subscriptionId }, meta } as const)
+        : ({ type: "subscription.disabled", data: { subscription_id: subscriptionId, reason: "manual" }, meta } as const);
+      await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [entry]);
+      if (!enabled) await cancelOpenDeliveries(ctx, tx, subscriptionId, "subscription disabled", meta);
+    }
+    return getSubscription(tx, subscriptionId);
+  });
+}
+
+export async function deleteSubscription(ctx: AppContext, orgId: string, subscriptionId: string, meta: EntryMeta): Promise<boolean> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getSubscription(tx, subscriptionId))) return false;
+    await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [{ type: "subscription.deleted", data: { subscription_id: subscriptionId }, meta }]);
+    await cancelOpenDeliveries(ctx, tx, subscriptionId, "subscription deleted", meta);
+    return true;
+  });
+}
+
+/**
+ * Rotates the signing secret. Until `overlapSeconds` have passed, deliveries are signed with both the old and
+ * the new secret, so receivers can switch at their own pace. The ledger records key ids, never secrets.
+ */
+export async function rotateSubscriptionSecret(
+  ctx: AppContext,
+  orgId: string,
+  subscriptionId: string,
+  input: { overlapSeconds: number; secret?: string },
+  meta: EntryMeta,
+): Promise<{ keyId: string; secret: string; previousExpiresAt: Date | null } | undefined> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getSubscription(tx, subscriptionId))) return undefined;
+    const now = ctx.now();
+    const previousExpiresAt = new Date(now.getTime() + input.overlapSeconds * 1000);
+    const previousKeyId = await expireCurrentSecrets(tx, subscriptionId, previousExpiresAt);
+    const keyId = newSecretKeyId();
+    const secret = input.secret ?? generateSigningSecret();
+    await storeSecret(tx, ctx.keyring, subscriptionId, keyId, secret, now);
+    await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [
+      {
+        type: "subscription.secret_rotated",
+        data: { subscription_id: subscriptionId, key_id: keyId, previous_key_id: previousKeyId, previous_expires_at: previousKeyId ? previousExpiresAt.toISOString() : null },
+        meta,
+      },
+    ]);
+    return { keyId, secret, previousExpiresAt: previousKeyId ? previousExpiresAt : null };
+  });
+}
+
+/** Returns the current signing secret; every reveal is an audited ledger entry. */
+export async function revealSubscriptionSecret(
+  ctx: AppContext,
+  orgId: string,
+  subscriptionId: string,
+  meta: EntryMeta,
+): Promise<{ keyId: string; secret: string } | undefined> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getSubscription(tx, subscriptionId))) return undefined;
+    const [current] = await signingSecrets(tx, ctx.keyring, subscriptionId, ctx.now());
+    if (!current) return undefined;
+    await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [
+      { type: "subscription.secret_revealed", data: { subscription_id: subscriptionId, key_id: current.keyId }, meta },
+    ]);
+    return { keyId: current.keyId, secret: current.secret };
+  });
+}

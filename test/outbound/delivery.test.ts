@@ -1,0 +1,129 @@
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { verifyHookledgerV1 } from "../../src/crypto/hookledgerV1.ts";
+import { eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { outboundTenant } from "./setup.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let receiver: Receiver;
+let t: Awaited<ReturnType<typeof outboundTenant>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db, { worker: true });
+  receiver = await startReceiver();
+  t = await outboundTenant(app);
+});
+afterAll(async () => {
+  await app?.stop();
+  await receiver?.close();
+  await db.drop();
+});
+
+describe("signed delivery", () => {
+  it("delivers a Standard Webhooks signed event that the reference library verifies", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/std"), headers: { "X-Tenant": "acme" } });
+    expect(sub.secret).toMatch(/^whsec_/);
+    const sent = await t.send({ event_id: "evt_std_1", payload: { amount: 42, currency: "EUR" } });
+    expect(sent.status).toBe(202);
+    expect(sent.body).toEqual({ event_id: "evt_std_1", deliveries_scheduled: 1 });
+
+    const [request] = await receiver.waitFor(1, "/std");
+    const headers = request!.headers as Record<string, string>;
+    const body = request!.body.toString("utf8");
+    expect(body).toBe('{"amount":42,"currency":"EUR"}');
+    expect(new Webhook(sub.secret).verify(body, headers)).toEqual({ amount: 42, currency: "EUR" });
+    expect(headers["webhook-id"]).toBe("evt_std_1");
+    expect(headers["content-type"]).toBe("application/json");
+    expect(headers["user-agent"]).toMatch(/^hookledger\/\d+\.\d+\.\d+$/);
+    expect(headers["x-hookledger-event-type"]).toBe("invoice.paid");
+    expect(headers["x-hookledger-attempt"]).toBe("1");
+    expect(headers["x-tenant"]).toBe("acme");
+
+    const attempt = await eventually(async () => {
+      const list = await app.call("GET", `/v1/attempts?event_id=evt_std_1`, t.token);
+      return list.body.data[0];
+    });
+    expect(attempt).toMatchObject({ outcome: "succeeded", status_code: 200, attempt: 1, error_class: null, response_excerpt: "ok" });
+    expect(attempt.duration_ms).toBeGreaterThanOrEqual(0);
+    const event = await app.call("GET", "/v1/events/evt_std_1", t.token);
+    expect(event.body.deliveries).toEqual([expect.objectContaining({ status: "succeeded", attempts: 1, subscription_id: sub.id })]);
+  });
+
+  it("signs with the hookledger-v1 scheme over chosen headers", async () => {
+    const sub = await t.subscribe({
+      url: receiver.url("/v1sig"),
+      signature_scheme: "hookledger-v1",
+      headers: { "X-Tenant": "acme" },
+      signed_headers: ["x-hookledger-event-id", "x-tenant"],
+    });
+    await t.send({ event_id: "evt_v1_1" });
+    const [request] = await receiver.waitFor(1, "/v1sig");
+    const signature = request!.headers["x-hookledger-signature"] as string;
+    expect(signature).toMatch(/^t=\d+,h=x-hookledger-event-id x-tenant,v1=[0-9a-f]{64}$/);
+    const headers = new Headers(request!.headers as Record<string, string>);
+    expect(verifyHookledgerV1({ signature, headers, body: request!.body, secret: sub.secret })).toBe(true);
+    headers.set("x-tenant", "evil");
+    expect(verifyHookledgerV1({ signature, headers, body: request!.body, secret: sub.secret })).toBe(false);
+  });
+
+  it("delivers text and binary payloads byte-exact with their content type", async () => {
+    await t.subscribe({ url: receiver.url("/raw"), event_types: ["user.created"] });
+    const binary = Buffer.from([0, 1, 2, 250, 251, 255]);
+    expect((await t.send({ event_type: "user.created", payload: undefined, payload_text: "héllo\nwörld" })).status).toBe(202);
+    expect((await t.send({ event_type: "user.created", payload: undefined, payload_base64: binary.toString("base64"), content_type: "application/octet-stream" })).status).toBe(202);
+    const requests = await receiver.waitFor(2, "/raw");
+    const byType = Object.fromEntries(requests.map((r) => [r.headers["content-type"], r.body]));
+    expect(byType["text/plain; charset=utf-8"]?.toString("utf8")).toBe("héllo\nwörld");
+    expect(byType["application/octet-stream"]?.equals(binary)).toBe(true);
+  });
+
+  it("signs with both secrets during a rotation overlap, then with the new one only", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/rotate"), event_types: ["invoice.voided"] });
+    const rotated = await app.call("POST", `/v1/subscriptions/${sub.id}/secret/rotate`, t.token, { overlap_seconds: 3600 });
+    expect(rotated.status).toBe(200);
+    expect(rotated.body.secret).not.toBe(sub.secret);
+    await t.send({ event_type: "invoice.voided", event_id: "evt_rot_1" });
+    const [request] = await receiver.waitFor(1, "/rotate");
+    const headers = request!.headers as Record<string, string>;
+    expect(headers["webhook-signature"]?.split(" ")).toHaveLength(2);
+    expect(() => new Webhook(sub.secret).verify(request!.body.toString(), headers)).not.toThrow();
+    expect(() => new Webhook(rotated.body.secret).verify(request!.body.toString(), headers)).not.toThrow();
+
+    const immediate = await app.call("POST", `/v1/subscriptions/${sub.id}/secret/rotate`, t.token, { overlap_seconds: 0 });
+    await t.send({ event_type: "invoice.voided", event_id: "evt_rot_2" });
+    const second = (await receiver.waitFor(2, "/rotate"))[1]!;
+    const secondHeaders = second.headers as Record<string, string>;
+    expect(secondHeaders["webhook-signature"]?.split(" ")).toHaveLength(1);
+    expect(() => new Webhook(immediate.body.secret).verify(second.body.toString(), secondHeaders)).not.toThrow();
+    expect(() => new Webhook(rotated.body.secret).verify(second.body.toString(), secondHeaders)).toThrow();
+
+    // The ledger records the rotation and key ids, never a secret.
+    const ledger = JSON.stringify(await db.owner`select data, meta from hookledger.ledger`);
+    for (const secret of [sub.secret, rotated.body.secret, immediate.body.secret]) expect(ledger).not.toContain(secret.slice(6));
+    const audit = await app.call("GET", "/v1/audit-log?type=subscription.secret_rotated", t.token);
+    expect(audit.body.data).toHaveLength(2);
+  });
+
+  it("reveals the current secret through an audited call", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/reveal") });
+    const revealed = await app.call("GET", `/v1/subscriptions/${sub.id}/secret`, t.token);
+    expect(revealed.body.secret).toBe(sub.secret);
+    const audit = await app.call("GET", "/v1/audit-log?type=subscription.secret_revealed", t.token);
+    expect(audit.body.data[0]).toMatchObject({ data: { subscription_id: sub.id }, actor: { id: t.tokenId } });
+    expect(JSON.stringify(audit.body)).not.toContain(sub.secret);
+  });
+
+  it("sends a signed ping with /test and returns the attempt", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/ping") });
+    const tested = await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token);
+    expect(tested.status).toBe(200);
+    expect(tested.body).toMatchObject({ outcome: "succeeded", status_code: 200, attempt: 1 });
+    const [ping] = await receiver.waitFor(1, "/ping");
+    const payload = new Webhook(sub.secret).verify(ping!.body.toString(), ping!.headers as Record<string, string>);
+    expect(payload).toMatchObject({ type: "hookledger.ping", subscription_id: sub.id });
+  });
+});
