@@ -58,9 +58,20 @@ export class IngestError extends Error {
   }
 }
 
+/** JSON with object keys sorted at every level: `{"b":2,"a":1}` and `{"a":1,"b":2}` are the same event. */
+function canonicalJson(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
+  if (value !== null && typeof value === "object") {
+    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(",")}}`;
+  }
+  return JSON.stringify(value) ?? "null";
+}
+
 function requestHash(event: IncomingEvent): string {
   const labels = Object.entries(event.labels).sort(([a], [b]) => (a < b ? -1 : 1));
-  return createHash("sha256").update(JSON.stringify([event.appId, event.eventType, event.contentType, event.encoding, event.payload, labels])).digest("hex");
+  const payload = event.encoding === "json" ? canonicalJson(event.parsedPayload) : event.payload;
+  return createHash("sha256").update(JSON.stringify([event.appId, event.eventType, event.contentType, event.encoding, payload, labels])).digest("hex");
 }
 
 export async function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta): Promise<IngestResult & { deprecated: boolean }> {
