@@ -68,7 +68,6 @@ export const configSchema = v.object({
     v.toLowerCase(),
     v.picklist(logLevels, `expected one of ${logLevels.join(", ")}`),
   ),
-  HOOKLEDGER_LOG_PG: boolean(false),
   HOOKLEDGER_DEV_MODE: boolean(false),
   HOOKLEDGER_ADMIN_TOKEN: v.optional(
     v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)")),

@@ -2,7 +2,7 @@
  * Command-line entry: `bun src/main.ts [serve | worker | migrate | rebuild-projection NAME]`.
  * With no command it runs the API and the worker in one process.
  */
-import { readFileSync } from "node:fs";
+import { VERSION as version } from "./version.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { prepareDatabase, resolveDatabase, startServices, type ResolvedDatabase } from "./boot.ts";
 import { connect } from "./db/connect.ts";
@@ -29,7 +29,6 @@ Commands:
 Configuration comes from environment variables; see README.md ("Configuration").
 `;
 
-const version = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 function fail(message: string, code: number): never {
   process.stderr.write(`hookledger: ${message}\n`);
@@ -59,7 +58,12 @@ async function runServices(config: Config, log: Logger, api: boolean, worker: bo
       api && running.server ? `API on http://${config.HOOKLEDGER_HOST.includes(":") ? `[${config.HOOKLEDGER_HOST}]` : config.HOOKLEDGER_HOST}:${running.server.port}` : undefined,
       worker ? `worker running (concurrency ${config.HOOKLEDGER_WORKER_CONCURRENCY})` : undefined,
     ].filter(Boolean);
-    process.stdout.write(`hookledger ${version} on ${runtimeName()}: ${parts.join(", ")}; database: ${db.description}\n`);
+    const warnings = [
+      config.HOOKLEDGER_EGRESS_ALLOW_LOOPBACK ? "WARNING: deliveries to loopback addresses are ALLOWED (HOOKLEDGER_EGRESS_ALLOW_LOOPBACK=true; development only)" : undefined,
+      !config.HOOKLEDGER_EGRESS_HTTPS_ONLY ? "WARNING: plain-http deliveries are allowed (HOOKLEDGER_EGRESS_HTTPS_ONLY=false)" : undefined,
+      config.HOOKLEDGER_DEV_MODE ? "WARNING: development mode (raw: secret references accepted)" : undefined,
+    ].filter(Boolean);
+    process.stdout.write(`hookledger ${version} on ${runtimeName()}: ${parts.join(", ")}; database: ${db.description}${warnings.length ? `; ${warnings.join("; ")}` : ""}\n`);
     if (running.newInstanceAdminToken) {
       process.stdout.write(
         `hookledger: instance admin token (shown once; store it now, e.g. in a password manager):\n  ${running.newInstanceAdminToken}\n`,

@@ -13,9 +13,9 @@ describe("configuration", () => {
   });
 
   it("parses numbers and booleans", () => {
-    const config = loadConfig({ PORT: " 9000 ", HOOKLEDGER_LOG_PG: "yes", HOOKLEDGER_LOG_LEVEL: "DEBUG" });
+    const config = loadConfig({ PORT: " 9000 ", HOOKLEDGER_DEV_MODE: "yes", HOOKLEDGER_LOG_LEVEL: "DEBUG" });
     expect(config.PORT).toBe(9000);
-    expect(config.HOOKLEDGER_LOG_PG).toBe(true);
+    expect(config.HOOKLEDGER_DEV_MODE).toBe(true);
     expect(config.HOOKLEDGER_LOG_LEVEL).toBe("debug");
   });
 
@@ -23,7 +23,7 @@ describe("configuration", () => {
     [{ PORT: "abc" }, 'PORT: expected a whole number between 0 and 65535 (got "abc")'],
     [{ PORT: "70000" }, 'PORT: expected a whole number between 0 and 65535 (got "70000")'],
     [{ HOOKLEDGER_LOG_LEVEL: "loud" }, 'HOOKLEDGER_LOG_LEVEL: expected one of debug, info, warn, error, silent (got "loud")'],
-    [{ HOOKLEDGER_LOG_PG: "maybe" }, 'HOOKLEDGER_LOG_PG: expected true or false (got "maybe")'],
+    [{ HOOKLEDGER_DEV_MODE: "maybe" }, 'HOOKLEDGER_DEV_MODE: expected true or false (got "maybe")'],
   ])("names the setting and the expected form for %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
