@@ -74,6 +74,8 @@ export interface EventFilter {
   since?: Date;
   until?: Date;
   deliveryStatus?: DeliveryStatus;
+  /** The event's labels must contain this one. */
+  label?: { key: string; value: string };
   after?: { receivedAt: string; id: string };
   limit: number;
 }
@@ -84,6 +86,7 @@ export async function listEvents(tx: Queryable, filter: EventFilter): Promise<Ev
     where org_id = hookledger.current_org_id()
       ${filter.appId ? tx`and app_id = ${filter.appId}` : tx``}
       ${filter.eventType ? tx`and event_type = ${filter.eventType}` : tx``}
+      ${filter.label ? tx`and labels @> ${tx.json({ [filter.label.key]: filter.label.value })}` : tx``}
       ${filter.since ? tx`and received_at >= ${filter.since}` : tx``}
       ${filter.until ? tx`and received_at < ${filter.until}` : tx``}
       ${filter.deliveryStatus

@@ -17,7 +17,8 @@ export const eventTypePatternsField = v.pipe(
 
 export const labelsField = v.pipe(
   v.record(
-    v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.:-]{1,64}$/, "label keys are 1-64 characters of letters, digits, _ . : -")),
+    // No colon in keys: `GET /v1/events?label=key:value` splits at the first one.
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "label keys are 1-64 characters of letters, digits, _ . -")),
     v.pipe(v.string("label values must be strings"), v.maxLength(256, "label values are at most 256 characters")),
     "expected an object of string labels",
   ),

@@ -116,7 +116,7 @@ describe("history", () => {
   it("lists events newest first with filters and stable cursors", async () => {
     const h = await outboundTenant(app);
     await h.subscribe({ url: receiver.url("/history") });
-    for (let i = 0; i < 7; i++) await h.send({ event_id: `hist_${i}`, event_type: i % 2 ? "invoice.paid" : "user.created" });
+    for (let i = 0; i < 7; i++) await h.send({ event_id: `hist_${i}`, event_type: i % 2 ? "invoice.paid" : "user.created", labels: { shard: String(i % 3) } });
     const seen: string[] = [];
     let cursor: string | null = null;
     do {
@@ -127,6 +127,8 @@ describe("history", () => {
     expect(seen).toEqual(["hist_6", "hist_5", "hist_4", "hist_3", "hist_2", "hist_1", "hist_0"]);
     const paid = await app.call("GET", "/v1/events?event_type=invoice.paid", h.token);
     expect(paid.body.data.map((e: { id: string }) => e.id)).toEqual(["hist_5", "hist_3", "hist_1"]);
+    const shard = await app.call("GET", "/v1/events?label=shard:0", h.token);
+    expect(shard.body.data.map((e: { id: string }) => e.id)).toEqual(["hist_6", "hist_3", "hist_0"]);
     await eventually(async () => ((await app.call("GET", "/v1/events?status=succeeded", h.token)).body.data.length === 7 ? true : undefined));
     const bad = await app.call("GET", "/v1/events?status=happy&since=never", h.token);
     expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(["query.since", "query.status"]);

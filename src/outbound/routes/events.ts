@@ -70,6 +70,12 @@ function toIncoming(body: v.InferOutput<typeof eventBody>, maxBytes: number): In
 
 const notFound = () => new ProblemError("not-found", "no such event");
 
+/** `region:eu` → { key: "region", value: "eu" }; label keys cannot contain a colon, values may. */
+function splitLabel(raw: string): { key: string; value: string } {
+  const at = raw.indexOf(":");
+  return { key: raw.slice(0, at), value: raw.slice(at + 1) };
+}
+
 export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
 
@@ -111,6 +117,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
         ...paginationQuery,
         app_id: v.optional(uuidField),
         event_type: v.optional(eventTypeNameField),
+        label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "expected key:value, e.g. region:eu"))),
         since: v.optional(timestampField),
         until: v.optional(timestampField),
         status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"], "expected a delivery status")),
@@ -126,6 +133,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
         since: query.since,
         until: query.until,
         deliveryStatus: query.status,
+        ...(query.label ? { label: splitLabel(query.label) } : {}),
         after: cursor && { receivedAt: cursor.k, id: cursor.id },
         limit,
       }),
