@@ -116,6 +116,8 @@ export async function startServices(options: {
         pollIntervalMs: config.HOOKLEDGER_WORKER_POLL_INTERVAL_MS,
         taskList: buildTaskList(ctx),
         crontab,
+        heartbeatMs: config.HOOKLEDGER_WORKER_HEARTBEAT_MS,
+        deadAfterMs: config.HOOKLEDGER_WORKER_DEAD_AFTER_MS,
         log,
       });
     }

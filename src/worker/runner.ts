@@ -9,9 +9,11 @@
  * with. The cost is that a crashed worker leaves a batch locked until graphile-worker's lock timeout, so every
  * task is idempotent (keyed by what it works on).
  */
+import { EventEmitter } from "node:events";
 import pg from "pg";
-import { Logger as WorkerLogger, run, type Runner, type TaskList } from "graphile-worker";
+import { Logger as WorkerLogger, run, type Runner, type TaskList, type WorkerEvents } from "graphile-worker";
 import type { Logger } from "../log.ts";
+import { WorkerHeartbeat } from "./heartbeat.ts";
 
 export interface WorkerHandle {
   readonly runner: Runner;
@@ -25,6 +27,8 @@ export interface WorkerOptions {
   pollIntervalMs: number;
   taskList: TaskList;
   crontab: string;
+  heartbeatMs: number;
+  deadAfterMs: number;
   log: Logger;
 }
 
@@ -48,7 +52,12 @@ function ownerPool(url: string, max: number, log: Logger): pg.Pool {
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const pool = ownerPool(options.ownerUrl, Math.min(options.concurrency + 4, 50), options.log);
   let running = true;
+  const heartbeat = new WorkerHeartbeat(pool, { intervalMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs, log: options.log });
+  const events = new EventEmitter() as WorkerEvents;
+  events.on("pool:create", ({ workerPool }) => heartbeat.track(workerPool.id));
+  events.on("worker:create", ({ worker }) => heartbeat.track(worker.workerId));
   const runner = await run({
+    events,
     pgPool: pool,
     taskList: options.taskList,
     crontab: options.crontab,
@@ -64,6 +73,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       },
     },
   });
+  heartbeat.start();
   runner.promise.then(
     () => (running = false),
     (error: unknown) => {
@@ -79,6 +89,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       stopped ??= (async () => {
         if (running) await runner.stop();
         running = false;
+        await heartbeat.stop();
         await pool.end();
       })();
       return stopped;
