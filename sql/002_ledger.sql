@@ -104,7 +104,23 @@ create trigger ledger_refuse_truncate
   before truncate on hookledger.ledger
   for each statement execute function hookledger_private.refuse_ledger_change();
 
--- Row-level security: a tenant sees and writes only its own rows.
+-- Every tenant table gets the same protection through this one function: RLS enabled AND forced (so the table
+-- owner is subject to it too), the tenant policy on the transaction-local setting, and the service role's grants.
+create function hookledger_private.protect_tenant_table(target regclass) returns void
+language plpgsql as $$
+begin
+  execute format('alter table %s enable row level security', target);
+  execute format('alter table %s force row level security', target);
+  execute format('create policy tenant_isolation on %s using (org_id = hookledger.current_org_id()) '
+                 'with check (org_id = hookledger.current_org_id())', target);
+  execute format('grant select, insert, update, delete on %s to hookledger_app', target);
+end
+$$;
+comment on function hookledger_private.protect_tenant_table(regclass) is
+  'Enables and forces row-level security on a tenant table, adds the tenant_isolation policy and grants the service role.';
+
+-- Row-level security: a tenant sees and writes only its own rows. The ledger's grants are narrower (no UPDATE or
+-- DELETE), so it is set up by hand.
 alter table hookledger.ledger enable row level security;
 alter table hookledger.ledger force row level security;
 create policy tenant_isolation on hookledger.ledger

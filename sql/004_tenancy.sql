@@ -58,18 +58,8 @@ create table hookledger.token_usage (
 );
 comment on table hookledger.token_usage is 'When each token was last used (flushed from memory every few seconds).';
 
-do $$
-declare
-  t text;
-begin
-  foreach t in array array['organizations', 'applications', 'api_tokens', 'token_usage'] loop
-    execute format('alter table hookledger.%I enable row level security', t);
-    execute format('alter table hookledger.%I force row level security', t);
-    execute format('create policy tenant_isolation on hookledger.%I using (org_id = hookledger.current_org_id()) with check (org_id = hookledger.current_org_id())', t);
-    execute format('grant select, insert, update, delete on hookledger.%I to hookledger_app', t);
-  end loop;
-end
-$$;
+select hookledger_private.protect_tenant_table(t)
+from unnest(array['hookledger.organizations', 'hookledger.applications', 'hookledger.api_tokens', 'hookledger.token_usage']::regclass[]) t;
 
 -- Instance administration lists organizations across tenants; it never reads token hashes.
 create policy instance_admin_read on hookledger.organizations for select to hookledger_admin using (true);

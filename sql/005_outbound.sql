@@ -126,15 +126,6 @@ create index delivery_attempts_event_idx on hookledger.delivery_attempts (org_id
 create index delivery_attempts_time_idx on hookledger.delivery_attempts (org_id, attempted_at desc, attempt_id desc);
 comment on table hookledger.delivery_attempts is 'Every delivery attempt, immutable once written: status, duration, response headers and a capped body excerpt, error class.';
 
-do $$
-declare
-  t text;
-begin
-  foreach t in array array['event_types', 'subscriptions', 'subscription_secrets', 'events', 'deliveries', 'delivery_attempts'] loop
-    execute format('alter table hookledger.%I enable row level security', t);
-    execute format('alter table hookledger.%I force row level security', t);
-    execute format('create policy tenant_isolation on hookledger.%I using (org_id = hookledger.current_org_id()) with check (org_id = hookledger.current_org_id())', t);
-    execute format('grant select, insert, update, delete on hookledger.%I to hookledger_app', t);
-  end loop;
-end
-$$;
+select hookledger_private.protect_tenant_table(t)
+from unnest(array['hookledger.event_types', 'hookledger.subscriptions', 'hookledger.subscription_secrets', 'hookledger.events',
+                  'hookledger.deliveries', 'hookledger.delivery_attempts']::regclass[]) t;

@@ -6,28 +6,7 @@
 import * as v from "valibot";
 import { defaultEgressPolicy, type EgressPolicy } from "./policy.ts";
 import { parseOperatorRule } from "./rules.ts";
-
-const rangeMessage = (min: number, max: number) => `expected a whole number between ${min} and ${max}`;
-
-const wholeNumber = (min: number, max: number, fallback: number) =>
-  v.pipe(
-    v.optional(v.string(), String(fallback)),
-    v.trim(),
-    v.regex(/^\d+$/, rangeMessage(min, max)),
-    v.transform(Number),
-    v.number(),
-    v.minValue(min, rangeMessage(min, max)),
-    v.maxValue(max, rangeMessage(min, max)),
-  );
-
-const flag = (fallback: boolean) =>
-  v.pipe(
-    v.optional(v.string(), fallback ? "true" : "false"),
-    v.trim(),
-    v.toLowerCase(),
-    v.picklist(["true", "false", "1", "0", "yes", "no", "on", "off"], "expected true or false"),
-    v.transform((raw) => ["true", "1", "yes", "on"].includes(raw)),
-  );
+import { flagSetting, wholeNumberSetting } from "../settingFields.ts";
 
 function firstInvalidRule(rules: readonly string[]): string | undefined {
   for (const rule of rules) {
@@ -58,13 +37,13 @@ const ruleList = v.pipe(
 export const egressSettings = {
   HOOKLEDGER_EGRESS_ALLOW: ruleList,
   HOOKLEDGER_EGRESS_DENY: ruleList,
-  HOOKLEDGER_EGRESS_HTTPS_ONLY: flag(defaultEgressPolicy.httpsOnly),
-  HOOKLEDGER_EGRESS_FOLLOW_REDIRECTS: flag(defaultEgressPolicy.followRedirects),
-  HOOKLEDGER_EGRESS_ALLOW_LOOPBACK: flag(defaultEgressPolicy.allowLoopback),
-  HOOKLEDGER_EGRESS_CONNECT_TIMEOUT_MS: wholeNumber(100, 120_000, defaultEgressPolicy.connectTimeoutMs),
-  HOOKLEDGER_EGRESS_TIMEOUT_MS: wholeNumber(100, 600_000, defaultEgressPolicy.timeoutMs),
-  HOOKLEDGER_EGRESS_MAX_RESPONSE_BYTES: wholeNumber(0, 16_777_216, defaultEgressPolicy.maxResponseBytes),
-  HOOKLEDGER_EGRESS_MAX_HEADER_BYTES: wholeNumber(1_024, 1_048_576, defaultEgressPolicy.maxHeaderBytes),
+  HOOKLEDGER_EGRESS_HTTPS_ONLY: flagSetting(defaultEgressPolicy.httpsOnly),
+  HOOKLEDGER_EGRESS_FOLLOW_REDIRECTS: flagSetting(defaultEgressPolicy.followRedirects),
+  HOOKLEDGER_EGRESS_ALLOW_LOOPBACK: flagSetting(defaultEgressPolicy.allowLoopback),
+  HOOKLEDGER_EGRESS_CONNECT_TIMEOUT_MS: wholeNumberSetting(100, 120_000, defaultEgressPolicy.connectTimeoutMs),
+  HOOKLEDGER_EGRESS_TIMEOUT_MS: wholeNumberSetting(100, 600_000, defaultEgressPolicy.timeoutMs),
+  HOOKLEDGER_EGRESS_MAX_RESPONSE_BYTES: wholeNumberSetting(0, 16_777_216, defaultEgressPolicy.maxResponseBytes),
+  HOOKLEDGER_EGRESS_MAX_HEADER_BYTES: wholeNumberSetting(1_024, 1_048_576, defaultEgressPolicy.maxHeaderBytes),
 };
 
 export type EgressSettings = { [Name in keyof typeof egressSettings]: v.InferOutput<(typeof egressSettings)[Name]> };

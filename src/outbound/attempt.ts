@@ -21,7 +21,8 @@ import { enqueueDeliveries } from "./jobs.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
 import { signingSecrets } from "./subscriptionSecrets.ts";
 import { getSubscription, type SubscriptionRow } from "./subscriptionStore.ts";
-import { cancelOpenDeliveries, deliveryStream, subscriptionStream } from "./subscriptions.ts";
+import { deliveryStream } from "./appends.ts";
+import { cancelOpenDeliveries, subscriptionStream } from "./subscriptions.ts";
 
 const WORKER_META: EntryMeta = { actor: { kind: "worker" } };
 

@@ -7,10 +7,9 @@
  * a different request with the same id is a conflict. The request is compared by a hash of what defines the
  * event (application, type, content type, payload, labels), not by the raw JSON text.
  */
-import { createHash, randomUUID } from "node:crypto";
+import { createHash } from "node:crypto";
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
-import { STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import { getApplication } from "../tenancy/applications.ts";
@@ -20,9 +19,7 @@ import { enqueueDeliveries } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
 import { payloadViolations } from "./payloadSchema.ts";
 import { enabledSubscriptionsOf } from "./subscriptionStore.ts";
-import { deliveryStream } from "./subscriptions.ts";
-
-export const eventStream = (eventId: string) => `event:${eventId}`;
+import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
 
 export interface IncomingEvent {
   appId: string;
@@ -75,7 +72,7 @@ function requestHash(event: IncomingEvent): string {
 }
 
 export async function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta): Promise<IngestResult & { deprecated: boolean }> {
-  const eventId = event.eventId ?? `evt_${randomUUID().replaceAll("-", "")}`;
+  const eventId = event.eventId ?? newEventId();
   const hash = requestHash(event);
   const replayOf = async (): Promise<(IngestResult & { deprecated: boolean }) | undefined> =>
     withTenant(ctx.sql, orgId, async (tx) => {
@@ -101,42 +98,26 @@ export async function ingestEvent(ctx: AppContext, orgId: string, event: Incomin
       const targets = (await enabledSubscriptionsOf(tx, event.appId)).filter(
         (subscription) => matchesEventType(subscription.event_types, event.eventType) && matchesLabels(subscription.labels, event.labels),
       );
-      const deliveryIds = targets.map(() => randomUUID());
+      const scheduled = deliveriesScheduled({ eventId, appId: event.appId }, targets.map((target) => target.subscription_id), "fanout", meta);
       await ctx.ledger.recordMany(tx, [
-        {
-          stream: eventStream(eventId),
-          expectedStreamVersion: STREAM_DOES_NOT_EXIST,
-          entries: [
-            {
-              type: "event.received",
-              data: {
-                event_id: eventId,
-                app_id: event.appId,
-                event_type: event.eventType,
-                content_type: event.contentType,
-                payload_encoding: event.encoding,
-                payload: event.payload,
-                payload_sha256: hash,
-                labels: event.labels,
-                occurred_at: (event.occurredAt ?? ctx.now()).toISOString(),
-                deliveries_scheduled: targets.length,
-              },
-              meta,
-            },
-          ],
-        },
-        ...targets.map((subscription, i) => ({
-          stream: deliveryStream(deliveryIds[i] as string),
-          expectedStreamVersion: STREAM_DOES_NOT_EXIST,
-          entries: [
-            {
-              type: "delivery.scheduled" as const,
-              data: { delivery_id: deliveryIds[i] as string, event_id: eventId, subscription_id: subscription.subscription_id, app_id: event.appId, reason: "fanout" as const },
-              meta,
-            },
-          ],
-        })),
+        eventReceived(
+          {
+            event_id: eventId,
+            app_id: event.appId,
+            event_type: event.eventType,
+            content_type: event.contentType,
+            payload_encoding: event.encoding,
+            payload: event.payload,
+            payload_sha256: hash,
+            labels: event.labels,
+            occurred_at: (event.occurredAt ?? ctx.now()).toISOString(),
+            deliveries_scheduled: targets.length,
+          },
+          meta,
+        ),
+        ...scheduled.appends,
       ]);
+      const deliveryIds = scheduled.deliveryIds;
       await enqueueDeliveries(tx, orgId, deliveryIds.map((deliveryId) => ({ deliveryId })));
       return { event_id: eventId, deliveries_scheduled: targets.length, duplicate: false, deprecated: eventType.deprecated };
     });

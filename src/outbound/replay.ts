@@ -5,17 +5,15 @@
  *   retry:   one failed/cancelled/retrying delivery, now (the same delivery, its next attempt number)
  *   recover: every failed or cancelled delivery of a subscription since a time
  */
-import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
-import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
+import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getDelivery, getEvent, recoverableDeliveryIds, type DeliveryRow } from "./deliveryStore.ts";
-import { eventStream } from "./ingest.ts";
+import { deliveriesScheduled, deliveryStream, eventReplayed } from "./appends.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
 import { enabledSubscriptionsOf, getSubscription } from "./subscriptionStore.ts";
-import { deliveryStream } from "./subscriptions.ts";
 
 export type ReplayFailure = "event_not_found" | "subscription_not_found" | "subscription_disabled" | "subscription_other_application";
 
@@ -48,19 +46,12 @@ export async function replayEvent(
         .filter((s) => matchesEventType(s.event_types, event.event_type) && matchesLabels(s.labels, event.labels))
         .map((s) => s.subscription_id);
     }
-    const deliveryIds = targets.map(() => randomUUID());
+    const scheduled = deliveriesScheduled({ eventId, appId: event.app_id }, targets, "replay", meta);
     await ctx.ledger.recordMany(tx, [
-      {
-        stream: eventStream(eventId),
-        expectedStreamVersion: ANY_VERSION,
-        entries: [{ type: "event.replayed" as const, data: { event_id: eventId, subscription_id: subscriptionId, deliveries_scheduled: targets.length }, meta }],
-      },
-      ...targets.map((target, i) => ({
-        stream: deliveryStream(deliveryIds[i] as string),
-        expectedStreamVersion: STREAM_DOES_NOT_EXIST,
-        entries: [{ type: "delivery.scheduled" as const, data: { delivery_id: deliveryIds[i] as string, event_id: eventId, subscription_id: target, app_id: event.app_id, reason: "replay" as const }, meta }],
-      })),
+      eventReplayed({ event_id: eventId, subscription_id: subscriptionId, deliveries_scheduled: targets.length }, meta),
+      ...scheduled.appends,
     ]);
+    const deliveryIds = scheduled.deliveryIds;
     await enqueueDeliveries(tx, orgId, deliveryIds.map((deliveryId) => ({ deliveryId })));
     return { deliveryIds };
   });

@@ -12,12 +12,12 @@ import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryData } from "../ledger/catalogue.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getApplication } from "../tenancy/applications.ts";
+import { deliveryStream } from "./appends.ts";
 import { openDeliveryIds } from "./deliveryStore.ts";
 import { expireCurrentSecrets, newSecretKeyId, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
 import { getSubscription, type SubscriptionRow } from "./subscriptionStore.ts";
 
 export const subscriptionStream = (id: string) => `subscription:${id}`;
-export const deliveryStream = (id: string) => `delivery:${id}`;
 
 type SubscriptionFields = Omit<EntryData<"subscription.created">, "subscription_id" | "app_id" | "enabled" | "key_id">;
 

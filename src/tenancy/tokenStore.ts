@@ -4,15 +4,10 @@
  * few columns needed to authenticate across tenants and nothing else.
  */
 import type { Queryable, Sql } from "../db/connect.ts";
+import type { Principal } from "./principal.ts";
 import type { TokenKind } from "./tokenSecrets.ts";
 
-export interface AuthenticatedToken {
-  orgId: string;
-  tokenId: string;
-  kind: TokenKind;
-  appId: string | null;
-  label: string;
-  scopes: string[];
+export interface AuthenticatedToken extends Principal {
   expiresAt: Date | null;
   revokedAt: Date | null;
 }
