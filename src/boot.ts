@@ -20,6 +20,7 @@ import { loadKeyring } from "./keyringSource.ts";
 import type { Keyring } from "./crypto/keyring.ts";
 import { createEgressClient, type EgressClient } from "./egress/client.ts";
 import { egressPolicyFromSettings } from "./egress/settings.ts";
+import { createMetrics } from "./observability/metrics.ts";
 import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
 import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
 import { buildTaskList, crontab } from "./worker/tasks.ts";
@@ -65,6 +66,7 @@ export function createContext(
     ledger: createLedger(projections),
     egress: options.egress ?? createEgressClient(egressPolicyFromSettings(config)),
     keyring: options.keyring,
+    metrics: createMetrics(sql),
     now: options.now ?? (() => new Date()),
   };
 }

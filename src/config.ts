@@ -54,6 +54,9 @@ export const configSchema = v.object({
   HOOKLEDGER_ADMIN_TOKEN: v.optional(
     v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)")),
   ),
+  HOOKLEDGER_METRICS_TOKEN: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)")),
+  ),
   HOOKLEDGER_REQUIRE_AUDIT_REASON: flagSetting(false),
   HOOKLEDGER_TRUST_PROXY: flagSetting(false),
   HOOKLEDGER_HSTS: flagSetting(false),
@@ -88,7 +91,7 @@ export const configSchema = v.object({
 export type Config = v.InferOutput<typeof configSchema>;
 
 /** Settings whose value must never be echoed back, even when it is wrong. */
-const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS"]);
+const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN"]);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -5,6 +5,7 @@ import type { Ledger } from "./ledger/ledger.ts";
 import type { Logger } from "./log.ts";
 import type { EgressClient } from "./egress/client.ts";
 import type { Keyring } from "./crypto/keyring.ts";
+import type { Metrics } from "./observability/metrics.ts";
 
 export interface AppContext {
   readonly config: Config;
@@ -16,6 +17,8 @@ export interface AppContext {
   readonly egress: EgressClient;
   /** Encrypts signing secrets at rest. */
   readonly keyring: Keyring;
+  /** Prometheus counters of this process. */
+  readonly metrics: Metrics;
   /** Clock, injectable so tests control time-dependent behaviour. */
   readonly now: () => Date;
 }

@@ -8,6 +8,8 @@ import { healthRoutes, type ReadinessProbe } from "./health.ts";
 import { ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
+import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
+import { resolveSecretRef } from "../secretRef.ts";
 import { clientAddress, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
 import { TokenBuckets } from "./rateLimit.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
@@ -33,8 +35,13 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
   app.use(requestId());
   app.use(securityHeaders({ hsts: config.HOOKLEDGER_HSTS }));
   app.use(clientAddress(config.HOOKLEDGER_TRUST_PROXY));
+  app.use(countRequests(ctx.metrics));
 
   app.route("/", healthRoutes({ sql: ctx.sql, ...readiness }));
+  const metricsToken = config.HOOKLEDGER_METRICS_TOKEN
+    ? resolveSecretRef(config.HOOKLEDGER_METRICS_TOKEN, { devMode: config.HOOKLEDGER_DEV_MODE })
+    : undefined;
+  app.route("/", metricsRoutes(ctx.metrics, metricsToken));
 
   const v1 = new Hono<HttpEnv>();
   v1.use(rateLimitByIp(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST)));

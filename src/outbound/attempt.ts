@@ -108,6 +108,10 @@ export async function attemptDelivery(ctx: AppContext, orgId: string, deliveryId
     if (error instanceof StreamVersionConflictError) return { kind: "skipped", reason: "another worker recorded this attempt" };
     throw error;
   }
+  ctx.metrics.attempts.inc({ outcome: attempt.outcome, error_class: attempt.error_class ?? "none" });
+  ctx.metrics.attemptDuration.observe({ outcome: attempt.outcome }, attempt.duration_ms / 1000);
+  if (next) ctx.metrics.retriesScheduled.inc();
+  else if (!succeeded) ctx.metrics.deliveriesFailed.inc();
   return { kind: "attempted", attempt: { ...attempt, attempted_at: now } };
 }
 
@@ -127,6 +131,7 @@ async function autoDisableIfUnhealthy(ctx: AppContext, tx: Tx, subscriptionId: s
     },
   ]);
   await cancelOpenDeliveries(ctx, tx, subscriptionId, "subscription auto-disabled", WORKER_META);
+  ctx.metrics.autoDisabled.inc();
   ctx.log.warn("subscription auto-disabled", { subscription_id: subscriptionId, consecutive_failures: subscription.consecutive_failures });
 }
 

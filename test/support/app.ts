@@ -13,6 +13,7 @@ import { generateKeyringSpec } from "../../src/crypto/keyring.ts";
 export const TEST_ADMIN_TOKEN = "hl_adm_test_instance_admin_token_0123456789abcdef";
 process.env.HOOKLEDGER_TEST_ADMIN_TOKEN = TEST_ADMIN_TOKEN;
 process.env.HOOKLEDGER_TEST_KEYRING ??= generateKeyringSpec();
+process.env.HOOKLEDGER_TEST_METRICS_TOKEN ??= "metrics-scraper-token-0123456789";
 
 export interface TestApp extends Running {
   config: Config;

@@ -87,6 +87,8 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     const incoming = toIncoming(body, ctx.config.HOOKLEDGER_MAX_EVENT_BYTES);
     try {
       const result = await ingestEvent(ctx, auth.orgId, incoming, auditMeta(c));
+      ctx.metrics.eventsIngested.inc({ outcome: result.duplicate ? "duplicate" : "new" });
+      if (!result.duplicate) ctx.metrics.deliveriesScheduled.inc(result.deliveries_scheduled);
       if (result.duplicate) c.header("Idempotent-Replayed", "true");
       if (result.deprecated) c.header("Warning", `299 hookledger "event type ${body.event_type} is deprecated"`);
       return c.json({ event_id: result.event_id, deliveries_scheduled: result.deliveries_scheduled }, 202);
@@ -166,6 +168,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     if (!event || (auth.appId !== null && auth.appId !== event.app_id)) throw notFound();
     try {
       const result = await replayEvent(ctx, auth.orgId, eventId, subscriptionId, auditMeta(c));
+      ctx.metrics.deliveriesScheduled.inc(result.deliveryIds.length);
       return c.json({ event_id: eventId, deliveries_scheduled: result.deliveryIds.length, delivery_ids: result.deliveryIds }, 202);
     } catch (error) {
       if (!(error instanceof ReplayError)) throw error;

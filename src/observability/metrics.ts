@@ -1,0 +1,65 @@
+/**
+ * Prometheus metrics of this process. Counters are incremented where things happen (ingestion, delivery
+ * attempts, HTTP); the queue lag is read from Postgres at scrape time, so it is right even when the worker runs
+ * in another process.
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { Sql } from "../db/connect.ts";
+
+export interface Metrics {
+  readonly registry: Registry;
+  readonly eventsIngested: Counter<"outcome">;
+  readonly deliveriesScheduled: Counter;
+  readonly attempts: Counter<"outcome" | "error_class">;
+  readonly attemptDuration: Histogram<"outcome">;
+  readonly retriesScheduled: Counter;
+  readonly deliveriesFailed: Counter;
+  readonly autoDisabled: Counter;
+  readonly ingressVerifications: Counter<"result">;
+  readonly httpRequests: Counter<"method" | "route" | "status">;
+  readonly httpDuration: Histogram<"method" | "route">;
+}
+
+export function createMetrics(sql: Sql): Metrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: "hookledger_process_" });
+  const registers = [registry];
+  new Gauge({
+    name: "hookledger_delivery_queue_lag_seconds",
+    help: "Seconds the oldest due delivery job has been waiting for a worker.",
+    registers,
+    async collect() {
+      try {
+        const [row] = await sql<{ lag: number }[]>`select hookledger.delivery_queue_lag_seconds() as lag`;
+        this.set(row?.lag ?? 0);
+      } catch {
+        this.set(-1);
+      }
+    },
+  });
+  return {
+    registry,
+    eventsIngested: new Counter({ name: "hookledger_events_ingested_total", help: "Events accepted by POST /v1/events (outcome: new or duplicate).", labelNames: ["outcome"], registers }),
+    deliveriesScheduled: new Counter({ name: "hookledger_deliveries_scheduled_total", help: "Deliveries scheduled by fan-out and replay.", registers }),
+    attempts: new Counter({ name: "hookledger_delivery_attempts_total", help: "Delivery attempts by outcome and error class.", labelNames: ["outcome", "error_class"], registers }),
+    attemptDuration: new Histogram({
+      name: "hookledger_delivery_attempt_duration_seconds",
+      help: "Duration of delivery attempts (request sent to response read).",
+      labelNames: ["outcome"],
+      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    }),
+    retriesScheduled: new Counter({ name: "hookledger_delivery_retries_scheduled_total", help: "Retries scheduled after a failed attempt.", registers }),
+    deliveriesFailed: new Counter({ name: "hookledger_deliveries_failed_total", help: "Deliveries that exhausted their attempts.", registers }),
+    autoDisabled: new Counter({ name: "hookledger_subscriptions_auto_disabled_total", help: "Subscriptions auto-disabled for failing.", registers }),
+    ingressVerifications: new Counter({ name: "hookledger_ingress_verifications_total", help: "Inbound webhook verifications by result.", labelNames: ["result"], registers }),
+    httpRequests: new Counter({ name: "hookledger_http_requests_total", help: "HTTP requests by route pattern and status.", labelNames: ["method", "route", "status"], registers }),
+    httpDuration: new Histogram({
+      name: "hookledger_http_request_duration_seconds",
+      help: "HTTP request duration by route pattern.",
+      labelNames: ["method", "route"],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers,
+    }),
+  };
+}
