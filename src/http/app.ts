@@ -10,6 +10,7 @@ import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
 import { resolveSecretRef } from "../secretRef.ts";
+import { openApiRoutes } from "./openapi/routes.ts";
 import { clientAddress, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
 import { TokenBuckets } from "./rateLimit.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
@@ -42,6 +43,7 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
     ? resolveSecretRef(config.HOOKLEDGER_METRICS_TOKEN, { devMode: config.HOOKLEDGER_DEV_MODE })
     : undefined;
   app.route("/", metricsRoutes(ctx.metrics, metricsToken));
+  app.route("/", openApiRoutes(config));
 
   const v1 = new Hono<HttpEnv>();
   v1.use(rateLimitByIp(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST)));

@@ -17,7 +17,7 @@ import { retryDelivery, RetryError } from "../replay.ts";
 import { getSubscription } from "../subscriptionStore.ts";
 import { presentAttempt, presentDelivery } from "./present.ts";
 
-const attemptQuery = v.strictObject({
+export const attemptQuery = v.strictObject({
   ...paginationQuery,
   subscription_id: v.optional(uuidField),
   event_id: v.optional(eventIdField),

@@ -16,13 +16,15 @@ import { eventTypeNameField } from "../fields.ts";
 import { assertValidPayloadSchema, InvalidPayloadSchemaError } from "../payloadSchema.ts";
 
 const schemaField = v.nullable(v.record(v.string(), v.unknown(), "expected a JSON Schema object or null"));
-const createBody = v.strictObject({
+export const eventTypeCreateBody = v.strictObject({
   name: eventTypeNameField,
   description: v.optional(descriptionField, null),
   schema: v.optional(schemaField, null),
   deprecated: v.optional(v.boolean(), false),
 });
-const updateBody = v.strictObject({ description: v.optional(descriptionField), schema: v.optional(schemaField), deprecated: v.optional(v.boolean()) });
+export const eventTypeUpdateBody = v.strictObject({ description: v.optional(descriptionField), schema: v.optional(schemaField), deprecated: v.optional(v.boolean()) });
+
+export const eventTypeListQuery = v.strictObject({ ...paginationQuery, include_deprecated: v.optional(v.picklist(["true", "false"])) });
 
 function checkSchema(schema: Record<string, unknown> | null | undefined): void {
   if (!schema) return;
@@ -55,7 +57,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "applications:write");
     const appId = await appOf(c);
-    const body = await readJson(c, createBody);
+    const body = await readJson(c, eventTypeCreateBody);
     checkSchema(body.schema);
     try {
       return c.json(await createEventType(ctx, auth.orgId, { appId, ...body }, auditMeta(c)), 201);
@@ -69,7 +71,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "applications:read");
     const appId = await appOf(c);
-    const query = readQuery(c, v.strictObject({ ...paginationQuery, include_deprecated: v.optional(v.picklist(["true", "false"])) }));
+    const query = readQuery(c, eventTypeListQuery);
     const limit = query.limit ?? DEFAULT_LIMIT;
     const cursor = decodeCursor(query.after);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
@@ -92,7 +94,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "applications:write");
     const appId = await appOf(c);
     const name = nameOf(c);
-    const body = await readJson(c, updateBody);
+    const body = await readJson(c, eventTypeUpdateBody);
     checkSchema(body.schema);
     const updated = await updateEventType(ctx, auth.orgId, appId, name, body, auditMeta(c));
     if (!updated) throw new ProblemError("not-found", "no such event type");

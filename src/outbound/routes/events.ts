@@ -18,7 +18,7 @@ import { presentDelivery, presentEvent } from "./present.ts";
 
 const contentTypeField = v.pipe(v.string(), v.maxLength(200), v.regex(/^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+))*$/, "expected a media type such as application/xml"));
 
-const eventBody = v.strictObject({
+export const eventBody = v.strictObject({
   app_id: uuidField,
   event_type: eventTypeNameField,
   event_id: v.optional(eventIdField),
@@ -29,6 +29,18 @@ const eventBody = v.strictObject({
   labels: v.optional(labelsField, {}),
   occurred_at: v.optional(timestampField),
 });
+
+export const eventListQuery = v.strictObject({
+  ...paginationQuery,
+  app_id: v.optional(uuidField),
+  event_type: v.optional(eventTypeNameField),
+  label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "expected key:value, e.g. region:eu"))),
+  since: v.optional(timestampField),
+  until: v.optional(timestampField),
+  status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"], "expected a delivery status")),
+});
+
+export const replayBody = v.strictObject({ subscription_id: v.optional(uuidField) });
 
 /** Turns the body's payload variant into what is stored and delivered, refusing ambiguity and excess size. */
 function toIncoming(body: v.InferOutput<typeof eventBody>, maxBytes: number): IncomingEvent {
@@ -113,18 +125,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.get("/events", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "events:read");
-    const query = readQuery(
-      c,
-      v.strictObject({
-        ...paginationQuery,
-        app_id: v.optional(uuidField),
-        event_type: v.optional(eventTypeNameField),
-        label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "expected key:value, e.g. region:eu"))),
-        since: v.optional(timestampField),
-        until: v.optional(timestampField),
-        status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"], "expected a delivery status")),
-      }),
-    );
+    const query = readQuery(c, eventListQuery);
     if (query.app_id) requireAppAccess(auth, query.app_id);
     const limit = query.limit ?? DEFAULT_LIMIT;
     const cursor = decodeCursor(query.after);
@@ -162,7 +163,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "events:write");
     const eventId = c.req.param("event_id");
     if (!v.is(eventIdField, eventId)) throw notFound();
-    const body = await readOptionalJson(c, v.strictObject({ subscription_id: v.optional(uuidField) }));
+    const body = await readOptionalJson(c, replayBody);
     const subscriptionId = body.subscription_id ?? null;
     const event = await withTenant(ctx.sql, auth.orgId, (tx) => getEvent(tx, eventId));
     if (!event || (auth.appId !== null && auth.appId !== event.app_id)) throw notFound();

@@ -2,6 +2,7 @@
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
+import type { Config } from "../../config.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { descriptionField, metadataField, timestampField, uuidField } from "../../http/fields.ts";
@@ -28,9 +29,10 @@ import { presentAttempt, presentDelivery, presentSubscription } from "./present.
 
 const notFound = () => new ProblemError("not-found", "no such subscription");
 
-function bodySchemas(ctx: AppContext) {
-  const maxTimeout = ctx.config.HOOKLEDGER_EGRESS_TIMEOUT_MS;
-  const minDelay = ctx.config.HOOKLEDGER_MIN_RETRY_DELAY_MS / 1000;
+/** Request schemas; their limits come from configuration (the OpenAPI document shows the running ones). */
+export function subscriptionSchemas(config: Config) {
+  const maxTimeout = config.HOOKLEDGER_EGRESS_TIMEOUT_MS;
+  const minDelay = config.HOOKLEDGER_MIN_RETRY_DELAY_MS / 1000;
   const fields = {
     url: urlField,
     event_types: eventTypePatternsField,
@@ -62,12 +64,19 @@ function bodySchemas(ctx: AppContext) {
     signature_scheme: v.optional(fields.signature_scheme, "standard-webhooks"),
     signed_headers: v.optional(fields.signed_headers, []),
     retry_schedule: v.optional(fields.retry_schedule, null),
-    max_attempts: v.optional(fields.max_attempts, ctx.config.HOOKLEDGER_MAX_ATTEMPTS),
-    timeout_ms: v.optional(fields.timeout_ms, Math.min(ctx.config.HOOKLEDGER_DELIVERY_TIMEOUT_MS, maxTimeout)),
+    max_attempts: v.optional(fields.max_attempts, config.HOOKLEDGER_MAX_ATTEMPTS),
+    timeout_ms: v.optional(fields.timeout_ms, Math.min(config.HOOKLEDGER_DELIVERY_TIMEOUT_MS, maxTimeout)),
     secret: v.optional(signingSecretField),
   });
   const update = v.strictObject({ ...v.partial(v.object(fields)).entries });
-  return { create, update };
+  const list = v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField), enabled: v.optional(v.picklist(["true", "false"])) });
+  const rotate = v.strictObject({
+    overlap_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "at least 0"), v.maxValue(30 * 86400, "at most 30 days")), 86400),
+    secret: v.optional(signingSecretField),
+  });
+  const recover = v.strictObject({ since: timestampField });
+  const deliveries = v.strictObject({ ...paginationQuery, status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"])), since: v.optional(timestampField) });
+  return { create, update, list, rotate, recover, deliveries };
 }
 
 /** Signed headers must be ones the request will carry. */
@@ -92,7 +101,7 @@ async function assertDeliverable(ctx: AppContext, url: string): Promise<void> {
 
 export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
-  const schemas = bodySchemas(ctx);
+  const schemas = subscriptionSchemas(ctx.config);
 
   /** Loads a subscription the caller may see, or answers 404. */
   const load = async (c: Context<HttpEnv>): Promise<SubscriptionRow> => {
@@ -125,7 +134,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.get("/subscriptions", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:read");
-    const query = readQuery(c, v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField), enabled: v.optional(v.picklist(["true", "false"])) }));
+    const query = readQuery(c, schemas.list);
     if (query.app_id) requireAppAccess(auth, query.app_id);
     const limit = query.limit ?? DEFAULT_LIMIT;
     const cursor = decodeCursor(query.after);
@@ -191,13 +200,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:write");
     const current = await load(c);
-    const body = await readOptionalJson(
-      c,
-      v.strictObject({
-        overlap_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "at least 0"), v.maxValue(30 * 86400, "at most 30 days")), 86400),
-        secret: v.optional(signingSecretField),
-      }),
-    );
+    const body = await readOptionalJson(c, schemas.rotate);
     const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
     const rotated = await rotateSubscriptionSecret(ctx, auth.orgId, current.subscription_id, { overlapSeconds: body.overlap_seconds, ...(body.secret ? { secret: body.secret } : {}) }, meta);
     if (!rotated) throw notFound();
@@ -219,7 +222,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:write");
     const current = await load(c);
-    const body = await readJson(c, v.strictObject({ since: timestampField }));
+    const body = await readJson(c, schemas.recover);
     try {
       const result = await recoverSubscription(ctx, auth.orgId, current.subscription_id, body.since, auditMeta(c));
       return c.json({ deliveries_requeued: result.deliveries }, 202);
@@ -235,7 +238,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "events:read");
     const current = await load(c);
-    const query = readQuery(c, v.strictObject({ ...paginationQuery, status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"])), since: v.optional(timestampField) }));
+    const query = readQuery(c, schemas.deliveries);
     const limit = query.limit ?? DEFAULT_LIMIT;
     const cursor = decodeCursor(query.after);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>

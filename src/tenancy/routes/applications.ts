@@ -12,16 +12,17 @@ import { createApplication, deleteApplication, getApplication, listApplications,
 import { auditMeta } from "../audit.ts";
 import { requireAppAccess, requireOrganizationToken, requireScope } from "../authorize.ts";
 
-const createBody = v.strictObject({
+export const applicationCreateBody = v.strictObject({
   name: nameField,
   description: v.optional(descriptionField, null),
   metadata: v.optional(metadataField, {}),
 });
-const updateBody = v.strictObject({
+export const applicationUpdateBody = v.strictObject({
   name: v.optional(nameField),
   description: v.optional(descriptionField),
   metadata: v.optional(metadataField),
 });
+export const applicationListQuery = v.strictObject(paginationQuery);
 const notFound = () => new ProblemError("not-found", "no such application");
 
 export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
@@ -31,14 +32,14 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "applications:write");
     requireOrganizationToken(auth);
-    const body = await readJson(c, createBody);
+    const body = await readJson(c, applicationCreateBody);
     return c.json(await createApplication(ctx, auth.orgId, body, auditMeta(c)), 201);
   });
 
   app.get("/applications", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "applications:read");
-    const query = readQuery(c, v.strictObject(paginationQuery));
+    const query = readQuery(c, applicationListQuery);
     const limit = query.limit ?? DEFAULT_LIMIT;
     const cursor = decodeCursor(query.after);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
@@ -62,7 +63,7 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "applications:write");
     const appId = uuidParam(c, "app_id");
     requireAppAccess(auth, appId);
-    const body = await readJson(c, updateBody);
+    const body = await readJson(c, applicationUpdateBody);
     const updated = await updateApplication(ctx, auth.orgId, appId, body, auditMeta(c));
     if (!updated) throw notFound();
     return c.json(updated);

@@ -10,7 +10,7 @@ import { readQuery } from "../../http/validate.ts";
 import { listAuditEntries } from "../auditLog.ts";
 import { requireScope } from "../authorize.ts";
 
-const query = v.strictObject({
+export const auditLogQuery = v.strictObject({
   ...paginationQuery,
   actor: v.optional(uuidField),
   type: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "expected a dotted entry type such as token.created"))),
@@ -30,7 +30,7 @@ export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.get("/audit-log", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "audit:read");
-    const q = readQuery(c, query);
+    const q = readQuery(c, auditLogQuery);
     const limit = q.limit ?? DEFAULT_LIMIT;
     const cursor = decodeCursor(q.after);
     if (cursor && !/^\d{1,19}$/.test(cursor.k)) decodeCursor("not-a-cursor");

@@ -13,8 +13,9 @@ import { requireInstanceAdmin, requireOrgAccess } from "../authorize.ts";
 import { createOrganization, deleteOrganization, getOrganization, listAllOrganizations, updateOrganization } from "../organizations.ts";
 import { hasScope } from "../scopes.ts";
 
-const createBody = v.strictObject({ name: nameField, metadata: v.optional(metadataField, {}) });
-const updateBody = v.strictObject({ name: v.optional(nameField), metadata: v.optional(metadataField) });
+export const organizationCreateBody = v.strictObject({ name: nameField, metadata: v.optional(metadataField, {}) });
+export const organizationUpdateBody = v.strictObject({ name: v.optional(nameField), metadata: v.optional(metadataField) });
+export const listQuery = v.strictObject(paginationQuery);
 const notFound = () => new ProblemError("not-found", "no such organization");
 
 export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
@@ -22,13 +23,13 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
 
   app.post("/organizations", async (c) => {
     requireInstanceAdmin(c.get("auth"));
-    const body = await readJson(c, createBody);
+    const body = await readJson(c, organizationCreateBody);
     return c.json(await createOrganization(ctx, body, auditMeta(c)), 201);
   });
 
   app.get("/organizations", async (c) => {
     const auth = c.get("auth");
-    const query = readQuery(c, v.strictObject(paginationQuery));
+    const query = readQuery(c, listQuery);
     const limit = query.limit ?? DEFAULT_LIMIT;
     if (auth.kind !== "instance_admin") {
       const own = await withTenant(ctx.sql, auth.orgId, (tx) => getOrganization(tx, auth.orgId));
@@ -54,7 +55,7 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
     if (auth.kind === "application" || (auth.kind === "organization" && !hasScope(auth.scopes, "admin"))) {
       throw new ProblemError("forbidden", "this token lacks the admin scope", { required_scope: "admin" });
     }
-    const body = await readJson(c, updateBody);
+    const body = await readJson(c, organizationUpdateBody);
     const org = await updateOrganization(ctx, orgId, body, auditMeta(c));
     if (!org) throw notFound();
     return c.json(org);

@@ -19,7 +19,7 @@ import { SCOPES } from "../scopes.ts";
 import { createToken, revokeToken, UnknownApplicationError } from "../tokens.ts";
 import { getToken, listTokens, type TokenRow } from "../tokenStore.ts";
 
-const createBody = v.strictObject({
+export const tokenCreateBody = v.strictObject({
   label: nameField,
   scopes: v.pipe(
     v.array(v.picklist(SCOPES, `expected one of ${SCOPES.join(", ")}`), "expected an array of scopes"),
@@ -46,13 +46,14 @@ export function presentToken(row: TokenRow) {
   };
 }
 
+export const tokenListQuery = v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField) });
 const notFound = () => new ProblemError("not-found", "no such token");
 
 export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
 
   const create = async (c: Context<HttpEnv>, orgId: string) => {
-    const body = await readJson(c, createBody);
+    const body = await readJson(c, tokenCreateBody);
     if (body.expires_at && body.expires_at <= ctx.now()) {
       throw new ProblemError("validation", "the token would already be expired", { errors: [{ field: "expires_at", message: "must be in the future" }] });
     }
@@ -92,7 +93,7 @@ export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "admin");
     requireOrganizationToken(auth);
-    const query = readQuery(c, v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField) }));
+    const query = readQuery(c, tokenListQuery);
     const limit = query.limit ?? DEFAULT_LIMIT;
     const cursor = decodeCursor(query.after);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
