@@ -11,6 +11,7 @@ import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
 import { resolveSecretRef } from "../secretRef.ts";
 import { openApiRoutes } from "./openapi/routes.ts";
+import { accessLog } from "./accessLog.ts";
 import { clientAddress, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
 import { TokenBuckets } from "./rateLimit.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
@@ -37,6 +38,7 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
   app.use(securityHeaders({ hsts: config.HOOKLEDGER_HSTS }));
   app.use(clientAddress(config.HOOKLEDGER_TRUST_PROXY));
   app.use(countRequests(ctx.metrics));
+  app.use(accessLog(ctx.log));
 
   app.route("/", healthRoutes({ sql: ctx.sql, ...readiness }));
   const metricsToken = config.HOOKLEDGER_METRICS_TOKEN
