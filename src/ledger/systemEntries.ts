@@ -6,4 +6,12 @@ export const systemEntries = {
     partitions: v.array(v.string()),
     months_ahead: v.number(),
   }),
+  "retention.applied": v.strictObject({
+    organizations: v.number(),
+    attempts_deleted: v.number(),
+    deliveries_deleted: v.number(),
+    events_deleted: v.number(),
+    partitions_dropped: v.array(v.string()),
+    partition_cutoff: v.string(),
+  }),
 };

@@ -7,7 +7,12 @@ const metadata = v.record(v.string(), v.string());
 
 export const tenancyEntries = {
   "organization.created": v.strictObject({ org_id: uuid, name: v.string(), metadata }),
-  "organization.updated": v.strictObject({ org_id: uuid, name: v.optional(v.string()), metadata: v.optional(metadata) }),
+  "organization.updated": v.strictObject({
+    org_id: uuid,
+    name: v.optional(v.string()),
+    metadata: v.optional(metadata),
+    retention_days: v.optional(v.nullable(v.number())),
+  }),
   "organization.deleted": v.strictObject({ org_id: uuid }),
   "application.created": v.strictObject({ app_id: uuid, name: v.string(), description: v.nullable(v.string()), metadata }),
   "application.updated": v.strictObject({

@@ -11,6 +11,8 @@ export interface Organization {
   id: string;
   name: string;
   metadata: Record<string, string>;
+  /** Days of history kept; null = the instance default. */
+  retention_days: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -19,6 +21,7 @@ interface OrganizationRow {
   org_id: string;
   name: string;
   metadata: Record<string, string>;
+  retention_days: number | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -27,6 +30,7 @@ const toOrganization = (row: OrganizationRow): Organization => ({
   id: row.org_id,
   name: row.name,
   metadata: row.metadata,
+  retention_days: row.retention_days,
   created_at: row.created_at,
   updated_at: row.updated_at,
 });
@@ -35,7 +39,7 @@ export const organizationStream = (orgId: string) => `organization:${orgId}`;
 
 export async function getOrganization(tx: Queryable, orgId: string): Promise<Organization | undefined> {
   const [row] = await tx<OrganizationRow[]>`
-    select org_id, name, metadata, created_at, updated_at from hookledger.organizations
+    select org_id, name, metadata, retention_days, created_at, updated_at from hookledger.organizations
     where org_id = ${orgId} and deleted_at is null`;
   return row ? toOrganization(row) : undefined;
 }
@@ -47,7 +51,7 @@ export async function listAllOrganizations(
 ): Promise<Organization[]> {
   return withInstanceAdmin(ctx.sql, async (tx) => {
     const rows = await tx<OrganizationRow[]>`
-      select org_id, name, metadata, created_at, updated_at from hookledger.organizations
+      select org_id, name, metadata, retention_days, created_at, updated_at from hookledger.organizations
       where deleted_at is null
         ${options.after ? tx`and (created_at, org_id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)` : tx``}
       order by created_at desc, org_id desc limit ${options.limit + 1}`;
@@ -72,7 +76,7 @@ export async function createOrganization(
 export async function updateOrganization(
   ctx: AppContext,
   orgId: string,
-  changes: { name?: string; metadata?: Record<string, string> },
+  changes: { name?: string; metadata?: Record<string, string>; retention_days?: number | null },
   meta: EntryMeta,
 ): Promise<Organization | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {

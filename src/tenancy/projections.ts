@@ -30,6 +30,7 @@ export const organizationsProjection = defineProjection({
           return tx`update hookledger.organizations set
                       name = coalesce(${data.name ?? null}, name),
                       metadata = coalesce(${data.metadata ? tx.json(data.metadata) : null}::jsonb, metadata),
+                      retention_days = case when ${data.retention_days !== undefined} then ${data.retention_days ?? null}::integer else retention_days end,
                       updated_at = ${entry.recordedAt}
                     where org_id = ${data.org_id}`;
         }

@@ -2,14 +2,16 @@
 import type { TaskList } from "graphile-worker";
 import type { AppContext } from "../context.ts";
 import { ENSURE_PARTITIONS_CRON, ENSURE_PARTITIONS_TASK, ensurePartitionsTask } from "../ledger/partitionTask.ts";
+import { APPLY_RETENTION_CRON, APPLY_RETENTION_TASK, applyRetentionTask } from "../ledger/retentionTask.ts";
 import { deliverTask } from "../outbound/deliverTask.ts";
 import { DELIVER_TASK } from "../outbound/jobs.ts";
 
 export function buildTaskList(ctx: AppContext): TaskList {
   return {
     [ENSURE_PARTITIONS_TASK]: ensurePartitionsTask(ctx),
+    [APPLY_RETENTION_TASK]: applyRetentionTask(ctx),
     [DELIVER_TASK]: deliverTask(ctx),
   };
 }
 
-export const crontab = [ENSURE_PARTITIONS_CRON].join("\n");
+export const crontab = [ENSURE_PARTITIONS_CRON, APPLY_RETENTION_CRON].join("\n");

@@ -14,7 +14,12 @@ import { createOrganization, deleteOrganization, getOrganization, listAllOrganiz
 import { hasScope } from "../scopes.ts";
 
 export const organizationCreateBody = v.strictObject({ name: nameField, metadata: v.optional(metadataField, {}) });
-export const organizationUpdateBody = v.strictObject({ name: v.optional(nameField), metadata: v.optional(metadataField) });
+export const organizationUpdateBody = v.strictObject({
+  name: v.optional(nameField),
+  metadata: v.optional(metadataField),
+  /** Instance admin only: days of delivery history kept (null = the instance default). */
+  retention_days: v.optional(v.nullable(v.pipe(v.number(), v.integer("expected whole days"), v.minValue(1, "at least 1 day"), v.maxValue(3650, "at most 3650 days")))),
+});
 export const listQuery = v.strictObject(paginationQuery);
 const notFound = () => new ProblemError("not-found", "no such organization");
 
@@ -56,6 +61,9 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
       throw new ProblemError("forbidden", "this token lacks the admin scope", { required_scope: "admin" });
     }
     const body = await readJson(c, organizationUpdateBody);
+    if (body.retention_days !== undefined && auth.kind !== "instance_admin") {
+      throw new ProblemError("forbidden", "only the instance admin may change an organization's retention");
+    }
     const org = await updateOrganization(ctx, orgId, body, auditMeta(c));
     if (!org) throw notFound();
     return c.json(org);
