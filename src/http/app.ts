@@ -20,6 +20,7 @@ import { applicationRoutes } from "../tenancy/routes/applications.ts";
 import { auditLogRoutes } from "../tenancy/routes/auditLog.ts";
 import { organizationRoutes } from "../tenancy/routes/organizations.ts";
 import { tokenRoutes } from "../tenancy/routes/tokens.ts";
+import { usageRoutes } from "../tenancy/routes/usage.ts";
 import { deliveryRoutes } from "../outbound/routes/deliveries.ts";
 import { eventRoutes } from "../outbound/routes/events.ts";
 import { eventTypeRoutes } from "../outbound/routes/eventTypes.ts";
@@ -61,6 +62,7 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
   v1.route("/", applicationRoutes(ctx));
   v1.route("/", tokenRoutes(ctx));
   v1.route("/", auditLogRoutes(ctx));
+  v1.route("/", usageRoutes(ctx));
   v1.route("/", eventTypeRoutes(ctx));
   v1.route("/", subscriptionRoutes(ctx));
   v1.route("/", eventRoutes(ctx));

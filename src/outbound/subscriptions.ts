@@ -12,6 +12,7 @@ import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryData } from "../ledger/catalogue.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getApplication } from "../tenancy/applications.ts";
+import { assertBelowQuota, quotasOf, subscriptionCount } from "../tenancy/quotas.ts";
 import { deliveryStream } from "./appends.ts";
 import { openDeliveryIds } from "./deliveryStore.ts";
 import { expireCurrentSecrets, newSecretKeyId, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
@@ -37,6 +38,8 @@ export async function createSubscription(
   const { appId, enabled, secret: _given, ...fields } = input;
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getApplication(tx, appId))) throw new UnknownApplicationError(appId);
+    const quota = (await quotasOf(tx, ctx.config)).subscriptions_per_application;
+    assertBelowQuota("subscriptions_per_application", await subscriptionCount(tx, appId), quota);
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), STREAM_DOES_NOT_EXIST, [
       { type: "subscription.created", data: { subscription_id: subscriptionId, app_id: appId, enabled, key_id: keyId, ...fields }, meta },
     ]);

@@ -5,6 +5,7 @@ import { withTenant } from "../db/tenant.ts";
 import type { AppContext } from "../context.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { applicationCount, assertBelowQuota, quotasOf } from "./quotas.ts";
 
 export interface Application {
   id: string;
@@ -63,6 +64,7 @@ export async function createApplication(
 ): Promise<Application> {
   const appId = randomUUID();
   return withTenant(ctx.sql, orgId, async (tx) => {
+    assertBelowQuota("applications", await applicationCount(tx), (await quotasOf(tx, ctx.config)).applications);
     await ctx.ledger.record(tx, applicationStream(appId), STREAM_DOES_NOT_EXIST, [
       { type: "application.created", data: { app_id: appId, ...input }, meta },
     ]);

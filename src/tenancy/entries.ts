@@ -12,6 +12,7 @@ export const tenancyEntries = {
     name: v.optional(v.string()),
     metadata: v.optional(metadata),
     retention_days: v.optional(v.nullable(v.number())),
+    quotas: v.optional(v.record(v.string(), v.number())),
   }),
   "organization.deleted": v.strictObject({ org_id: uuid }),
   "application.created": v.strictObject({ app_id: uuid, name: v.string(), description: v.nullable(v.string()), metadata }),

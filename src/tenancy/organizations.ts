@@ -13,6 +13,8 @@ export interface Organization {
   metadata: Record<string, string>;
   /** Days of history kept; null = the instance default. */
   retention_days: number | null;
+  /** Quota overrides (missing keys use the instance defaults). */
+  quotas: Record<string, number>;
   created_at: Date;
   updated_at: Date;
 }
@@ -22,6 +24,7 @@ interface OrganizationRow {
   name: string;
   metadata: Record<string, string>;
   retention_days: number | null;
+  quotas: Record<string, number>;
   created_at: Date;
   updated_at: Date;
 }
@@ -31,6 +34,7 @@ const toOrganization = (row: OrganizationRow): Organization => ({
   name: row.name,
   metadata: row.metadata,
   retention_days: row.retention_days,
+  quotas: row.quotas,
   created_at: row.created_at,
   updated_at: row.updated_at,
 });
@@ -39,7 +43,7 @@ export const organizationStream = (orgId: string) => `organization:${orgId}`;
 
 export async function getOrganization(tx: Queryable, orgId: string): Promise<Organization | undefined> {
   const [row] = await tx<OrganizationRow[]>`
-    select org_id, name, metadata, retention_days, created_at, updated_at from hookledger.organizations
+    select org_id, name, metadata, retention_days, quotas, created_at, updated_at from hookledger.organizations
     where org_id = ${orgId} and deleted_at is null`;
   return row ? toOrganization(row) : undefined;
 }
@@ -51,7 +55,7 @@ export async function listAllOrganizations(
 ): Promise<Organization[]> {
   return withInstanceAdmin(ctx.sql, async (tx) => {
     const rows = await tx<OrganizationRow[]>`
-      select org_id, name, metadata, retention_days, created_at, updated_at from hookledger.organizations
+      select org_id, name, metadata, retention_days, quotas, created_at, updated_at from hookledger.organizations
       where deleted_at is null
         ${options.after ? tx`and (created_at, org_id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)` : tx``}
       order by created_at desc, org_id desc limit ${options.limit + 1}`;
@@ -76,7 +80,7 @@ export async function createOrganization(
 export async function updateOrganization(
   ctx: AppContext,
   orgId: string,
-  changes: { name?: string; metadata?: Record<string, string>; retention_days?: number | null },
+  changes: { name?: string; metadata?: Record<string, string>; retention_days?: number | null; quotas?: Record<string, number> },
   meta: EntryMeta,
 ): Promise<Organization | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {

@@ -31,6 +31,7 @@ export const organizationsProjection = defineProjection({
                       name = coalesce(${data.name ?? null}, name),
                       metadata = coalesce(${data.metadata ? tx.json(data.metadata) : null}::jsonb, metadata),
                       retention_days = case when ${data.retention_days !== undefined} then ${data.retention_days ?? null}::integer else retention_days end,
+                      quotas = coalesce(${data.quotas ? tx.json(data.quotas) : null}::jsonb, quotas),
                       updated_at = ${entry.recordedAt}
                     where org_id = ${data.org_id}`;
         }

@@ -6,6 +6,18 @@ import { loadConfig, type Config } from "../../src/config.ts";
 import { createLogger } from "../../src/log.ts";
 import type { TestDatabase } from "./database.ts";
 import { generateKeyringSpec } from "../../src/crypto/keyring.ts";
+import { createEgressClient } from "../../src/egress/client.ts";
+import type { Resolver } from "../../src/egress/resolver.ts";
+import { egressPolicyFromSettings } from "../../src/egress/settings.ts";
+
+/**
+ * Tests talk to 127.0.0.1 only — DNS queries included. Host names other than localhost fail as if they did not
+ * exist (error class "dns"), so no test can make the service resolve, let alone reach, an outside address.
+ */
+export const loopbackOnlyResolver: Resolver = async (hostname) => {
+  if (hostname === "localhost" || hostname.endsWith(".localhost")) return [{ address: "127.0.0.1", family: 4 }];
+  throw Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: "ENOTFOUND", hostname });
+};
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- test helpers return parsed JSON bodies for assertions */
 
@@ -46,6 +58,7 @@ export async function startTestApp(
     ...options.env,
   });
   const running = await startServices({
+    egress: createEgressClient(egressPolicyFromSettings(config), { resolver: loopbackOnlyResolver }),
     config,
     log: createLogger(config.HOOKLEDGER_LOG_LEVEL),
     database: { ownerUrl: db.ownerUrl, serviceUrl: db.serviceUrl, description: db.name },

@@ -92,5 +92,6 @@ export function operations(config: Config): Operation[] {
     op("GET", "/v1/attempts/:attempt_id", "Deliveries", "Get one attempt with its response excerpt.", { scope: "events:read" }),
 
     op("GET", "/v1/audit-log", "Audit", "List the organization's audit entries.", { scope: "audit:read", query: auditLogQuery }),
+    op("GET", "/v1/usage", "Organizations", "Quotas of the organization and today's usage."),
   ];
 }

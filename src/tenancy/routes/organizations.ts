@@ -14,11 +14,14 @@ import { createOrganization, deleteOrganization, getOrganization, listAllOrganiz
 import { hasScope } from "../scopes.ts";
 
 export const organizationCreateBody = v.strictObject({ name: nameField, metadata: v.optional(metadataField, {}) });
+const quotaValue = v.optional(v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(0, "at least 0")));
 export const organizationUpdateBody = v.strictObject({
   name: v.optional(nameField),
   metadata: v.optional(metadataField),
   /** Instance admin only: days of delivery history kept (null = the instance default). */
   retention_days: v.optional(v.nullable(v.pipe(v.number(), v.integer("expected whole days"), v.minValue(1, "at least 1 day"), v.maxValue(3650, "at most 3650 days")))),
+  /** Instance admin only: quota overrides, replacing earlier ones; omitted keys use the instance defaults. */
+  quotas: v.optional(v.strictObject({ events_per_day: quotaValue, applications: quotaValue, subscriptions_per_application: quotaValue })),
 });
 export const listQuery = v.strictObject(paginationQuery);
 const notFound = () => new ProblemError("not-found", "no such organization");
@@ -61,8 +64,8 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
       throw new ProblemError("forbidden", "this token lacks the admin scope", { required_scope: "admin" });
     }
     const body = await readJson(c, organizationUpdateBody);
-    if (body.retention_days !== undefined && auth.kind !== "instance_admin") {
-      throw new ProblemError("forbidden", "only the instance admin may change an organization's retention");
+    if ((body.retention_days !== undefined || body.quotas !== undefined) && auth.kind !== "instance_admin") {
+      throw new ProblemError("forbidden", "only the instance admin may change an organization's retention or quotas");
     }
     const org = await updateOrganization(ctx, orgId, body, auditMeta(c));
     if (!org) throw notFound();

@@ -1,0 +1,73 @@
+/**
+ * Per-organization quotas: defaults from configuration, overrides set by the instance admin. Count quotas
+ * (applications, subscriptions per application) answer 403 `quota-exceeded`; the daily event quota is a rate and
+ * answers 429 with `Retry-After` until the next UTC midnight.
+ */
+import type { Config } from "../config.ts";
+import type { Queryable, Tx } from "../db/connect.ts";
+import { ProblemError } from "../http/problem.ts";
+
+export const QUOTA_NAMES = ["events_per_day", "applications", "subscriptions_per_application"] as const;
+export type QuotaName = (typeof QUOTA_NAMES)[number];
+export type Quotas = Record<QuotaName, number>;
+
+export function defaultQuotas(config: Config): Quotas {
+  return {
+    events_per_day: config.HOOKLEDGER_QUOTA_EVENTS_PER_DAY,
+    applications: config.HOOKLEDGER_QUOTA_APPLICATIONS,
+    subscriptions_per_application: config.HOOKLEDGER_QUOTA_SUBSCRIPTIONS_PER_APPLICATION,
+  };
+}
+
+/** The tenant's effective quotas (overrides on top of the defaults). */
+export async function quotasOf(tx: Queryable, config: Config): Promise<Quotas> {
+  const [row] = await tx<{ quotas: Partial<Quotas> }[]>`
+    select quotas from hookledger.organizations where org_id = hookledger.current_org_id()`;
+  return { ...defaultQuotas(config), ...(row?.quotas ?? {}) };
+}
+
+const utcDay = (now: Date) => now.toISOString().slice(0, 10);
+
+export async function eventsToday(tx: Queryable, now: Date): Promise<number> {
+  const [row] = await tx<{ n: string | null }[]>`
+    select sum(events)::text as n from hookledger.usage_counters where org_id = hookledger.current_org_id() and day = ${utcDay(now)}::date`;
+  return Number(row?.n ?? 0);
+}
+
+/** Refuses the event when today's quota is used up; otherwise counts it (in the ingest transaction). */
+export async function takeEventQuota(tx: Tx, config: Config, now: Date): Promise<void> {
+  const limit = (await quotasOf(tx, config)).events_per_day;
+  if ((await eventsToday(tx, now)) >= limit) {
+    const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
+    const retryAfter = Math.max(1, Math.ceil((midnight - now.getTime()) / 1000));
+    throw new ProblemError("rate-limited", `the organization's quota of ${limit} events per day is used up`, {
+      quota: "events_per_day",
+      limit,
+      headers: { "Retry-After": String(retryAfter) },
+      retry_after_seconds: retryAfter,
+    });
+  }
+  await tx`
+    insert into hookledger.usage_counters (org_id, day, shard, events)
+    values (hookledger.current_org_id(), ${utcDay(now)}::date, ${Math.floor(Math.random() * 8)}, 1)
+    on conflict (org_id, day, shard) do update set events = hookledger.usage_counters.events + 1`;
+}
+
+export async function applicationCount(tx: Queryable): Promise<number> {
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from hookledger.applications where org_id = hookledger.current_org_id() and deleted_at is null`;
+  return row?.n ?? 0;
+}
+
+export async function subscriptionCount(tx: Queryable, appId: string): Promise<number> {
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from hookledger.subscriptions where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null`;
+  return row?.n ?? 0;
+}
+
+/** Throws 403 quota-exceeded when `current` already reaches the quota. */
+export function assertBelowQuota(quota: QuotaName, current: number, limit: number): void {
+  if (current >= limit) {
+    throw new ProblemError("quota-exceeded", `the organization's ${quota} quota (${limit}) is reached`, { quota, limit });
+  }
+}

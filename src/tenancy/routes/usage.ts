@@ -1,0 +1,31 @@
+/** `GET /v1/usage`: the organization's quotas and how much of each it uses. */
+import { Hono } from "hono";
+import type { AppContext } from "../../context.ts";
+import { withTenant } from "../../db/tenant.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { applicationCount, eventsToday, quotasOf } from "../quotas.ts";
+
+export function usageRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  app.get("/usage", async (c) => {
+    const auth = c.get("auth");
+    const now = ctx.now();
+    const result = await withTenant(ctx.sql, auth.orgId, async (tx) => {
+      const quotas = await quotasOf(tx, ctx.config);
+      const perApplication = await tx<{ app_id: string; n: number }[]>`
+        select app_id, count(*)::int as n from hookledger.subscriptions
+        where org_id = hookledger.current_org_id() and deleted_at is null group by app_id order by app_id`;
+      return {
+        day: now.toISOString().slice(0, 10),
+        quotas,
+        usage: {
+          events_today: await eventsToday(tx, now),
+          applications: await applicationCount(tx),
+          subscriptions_per_application: Object.fromEntries(perApplication.map((row) => [row.app_id, row.n])),
+        },
+      };
+    });
+    return c.json(result);
+  });
+  return app;
+}
