@@ -21,6 +21,7 @@ import type { Keyring } from "./crypto/keyring.ts";
 import { createEgressClient, type EgressClient } from "./egress/client.ts";
 import { egressPolicyFromSettings } from "./egress/settings.ts";
 import { createMetrics } from "./observability/metrics.ts";
+import { createSentryReporter, noErrorReporter, type ErrorReporter } from "./observability/errorReporter.ts";
 import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
 import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
 import { buildTaskList, crontab } from "./worker/tasks.ts";
@@ -57,7 +58,7 @@ export function createContext(
   config: Config,
   log: Logger,
   sql: Sql,
-  options: { keyring: Keyring; now?: () => Date; egress?: EgressClient },
+  options: { keyring: Keyring; now?: () => Date; egress?: EgressClient; errors?: ErrorReporter },
 ): AppContext {
   return {
     config,
@@ -67,6 +68,7 @@ export function createContext(
     egress: options.egress ?? createEgressClient(egressPolicyFromSettings(config)),
     keyring: options.keyring,
     metrics: createMetrics(sql),
+    errors: options.errors ?? noErrorReporter,
     now: options.now ?? (() => new Date()),
   };
 }
@@ -99,10 +101,18 @@ export async function startServices(options: {
     applicationName: "hookledger",
     onNotice: (message) => log.debug("postgres notice", { message }),
   });
+  const errors = config.HOOKLEDGER_SENTRY_DSN
+    ? await createSentryReporter({
+        dsn: resolveSecretRef(config.HOOKLEDGER_SENTRY_DSN, { devMode: config.HOOKLEDGER_DEV_MODE }),
+        environment: config.HOOKLEDGER_SENTRY_ENVIRONMENT,
+        tracesSampleRate: config.HOOKLEDGER_SENTRY_TRACES_SAMPLE_RATE,
+      })
+    : noErrorReporter;
   const ctx = createContext(config, log, sql, {
     keyring: loadKeyring(config, database.embedded !== undefined),
     now: options.now,
     egress: options.egress,
+    errors,
   });
   const files = await readMigrationFiles(DEFAULT_MIGRATIONS_DIR);
   let worker: WorkerHandle | undefined;
@@ -155,6 +165,7 @@ export async function startServices(options: {
       await server?.close();
       await tokenUsage.stop();
       await worker?.stop();
+      await errors.flush();
       await sql.end({ timeout: Math.ceil(config.HOOKLEDGER_SHUTDOWN_GRACE_MS / 1000) });
     },
   };

@@ -61,6 +61,16 @@ export const configSchema = v.object({
   HOOKLEDGER_METRICS_TOKEN: v.optional(
     v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)")),
   ),
+  HOOKLEDGER_SENTRY_DSN: v.optional(
+    v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference to the DSN: env:NAME, file:/path or raw:value (development only)")),
+  ),
+  HOOKLEDGER_SENTRY_ENVIRONMENT: v.pipe(v.optional(v.string(), "production"), v.trim(), v.regex(/^[\w.-]{1,64}$/, "expected a short name such as production")),
+  HOOKLEDGER_SENTRY_TRACES_SAMPLE_RATE: v.pipe(
+    v.optional(v.string(), "0"),
+    v.trim(),
+    v.regex(/^(0(\.\d+)?|1(\.0+)?)$/, "expected a number from 0 to 1"),
+    v.transform(Number),
+  ),
   HOOKLEDGER_REQUIRE_AUDIT_REASON: flagSetting(false),
   HOOKLEDGER_TRUST_PROXY: flagSetting(false),
   HOOKLEDGER_HSTS: flagSetting(false),
@@ -95,7 +105,7 @@ export const configSchema = v.object({
 export type Config = v.InferOutput<typeof configSchema>;
 
 /** Settings whose value must never be echoed back, even when it is wrong. */
-const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN"]);
+const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN"]);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -6,6 +6,7 @@ import type { Logger } from "./log.ts";
 import type { EgressClient } from "./egress/client.ts";
 import type { Keyring } from "./crypto/keyring.ts";
 import type { Metrics } from "./observability/metrics.ts";
+import type { ErrorReporter } from "./observability/errorReporter.ts";
 
 export interface AppContext {
   readonly config: Config;
@@ -17,6 +18,8 @@ export interface AppContext {
   readonly egress: EgressClient;
   /** Encrypts signing secrets at rest. */
   readonly keyring: Keyring;
+  /** Sentry when configured, otherwise a no-op: capture errors at our own boundaries. */
+  readonly errors: ErrorReporter;
   /** Prometheus counters of this process. */
   readonly metrics: Metrics;
   /** Clock, injectable so tests control time-dependent behaviour. */

@@ -74,6 +74,7 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
     const path = new URL(c.req.url).pathname;
     if (error instanceof ProblemError) return problemResponse(error, path, c.get("requestId"));
     ctx.log.error("unhandled error", { request_id: c.get("requestId"), path, error });
+    ctx.errors.captureException(error, { requestId: c.get("requestId"), route: c.req.routePath });
     return problemResponse(new ProblemError("internal", "an unexpected error occurred; quote the request id when reporting it"), path, c.get("requestId"));
   });
   return app;

@@ -1,0 +1,57 @@
+/**
+ * Error reports go through the real Sentry SDK into a transport that records envelopes (nothing is sent), so we
+ * can read exactly what would leave the process.
+ */
+import { createTransport } from "@sentry/node";
+import { describe, expect, it } from "vitest";
+import { createSentryReporter } from "../../src/observability/errorReporter.ts";
+import { scrubReport } from "../../src/observability/scrub.ts";
+
+const token = `hl_org_${"Ab3".repeat(14)}X`;
+const secret = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
+
+describe("error reporting", () => {
+  it("sends exceptions and spans with tags, and never a token or secret", async () => {
+    const envelopes: string[] = [];
+    const reporter = await createSentryReporter({
+      dsn: "https://publickey@o0.ingest.sentry.invalid/1",
+      environment: "test",
+      tracesSampleRate: 1,
+      transport: (options: Parameters<typeof createTransport>[0]) =>
+        createTransport(options, async (request) => {
+          envelopes.push(typeof request.body === "string" ? request.body : Buffer.from(request.body).toString("utf8"));
+          return { statusCode: 200 };
+        }),
+    });
+    await reporter.span("deliver", "queue.process", async () => {
+      reporter.captureException(new Error(`upstream refused Bearer ${token} signed with ${secret}`), { requestId: "req_test_0001", task: "deliver" });
+    });
+    await reporter.flush(2000);
+    const sent = envelopes.join("\n");
+    expect(sent).toContain("upstream refused [redacted] signed with [redacted]");
+    expect(sent).toContain("req_test_0001");
+    expect(sent).toContain('"transaction":"deliver"');
+    expect(sent).not.toContain(token);
+    expect(sent).not.toContain(secret.slice(6, 30));
+  });
+
+  it("drops request bodies, query strings and cookies, and redacts credential headers", () => {
+    const event = scrubReport({
+      message: `token ${token}`,
+      request: {
+        url: `https://hooks.example/v1/events?token=${token}`,
+        headers: { authorization: `Bearer ${token}`, "webhook-signature": "v1,abc", "x-request-id": "req_1", cookie: "s=1" },
+        data: '{"card":"4242"}',
+        query_string: `token=${token}`,
+        cookies: { s: "1" },
+      },
+      extra: { payload: { card: "4242" }, subscription_secret: secret, note: `see ${secret}` },
+    });
+    expect(event.request).toEqual({
+      url: "https://hooks.example/v1/events",
+      headers: { authorization: "[redacted]", "webhook-signature": "[redacted]", "x-request-id": "req_1", cookie: "[redacted]" },
+    });
+    expect(event.extra).toEqual({ payload: "[redacted]", subscription_secret: "[redacted]", note: "see [redacted]" });
+    expect(event.message).toBe("token [redacted]");
+  });
+});
