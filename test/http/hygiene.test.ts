@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startReceiver } from "../support/receiver.ts";
 
 let db: TestDatabase;
 let app: TestApp;
@@ -47,6 +48,24 @@ describe("HTTP hygiene", () => {
     expect(text).not.toMatch(/at .*\.ts|postgres|select /i);
     expect(response.headers.get("x-content-type-options")).toBe("nosniff");
     expect(response.headers.get("x-frame-options")).toBe("DENY");
+  });
+
+  it("answers 503 timeout problem+json when a request runs past HOOKLEDGER_REQUEST_TIMEOUT_MS", async () => {
+    const receiver = await startReceiver();
+    const slow = await startTestApp(db, { env: { HOOKLEDGER_REQUEST_TIMEOUT_MS: "300" } });
+    try {
+      receiver.respond("/slow", { status: 200, delayMs: 2000 });
+      const appCreated = await slow.call("POST", "/v1/applications", tenant.token, { name: "slow" });
+      const sub = await slow.call("POST", "/v1/subscriptions", tenant.token, { app_id: appCreated.body.id, url: receiver.url("/slow"), event_types: ["*"] });
+      const started = Date.now();
+      const response = await slow.call("POST", `/v1/subscriptions/${sub.body.id}/test`, tenant.token);
+      expect(response.status).toBe(503);
+      expect(response.body).toMatchObject({ type: "urn:hookledger:problem:timeout" });
+      expect(Date.now() - started).toBeLessThan(1500);
+    } finally {
+      await slow.stop();
+      await receiver.close();
+    }
   });
 
   it("rate-limits per client address and per token with 429 and Retry-After", async () => {
