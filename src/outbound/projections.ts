@@ -10,6 +10,14 @@ import { applyRuns, type EntryOf } from "../ledger/runs.ts";
 const rows = <T extends RecordedEntry["type"]>(run: RecordedEntry[]) =>
   (run as EntryOf<T>[]).map((entry) => ({ ...entry.data, org_id: entry.orgId, at: entry.recordedAt.toISOString() }));
 
+/**
+ * UPDATE … FROM with two source rows for one target row applies an arbitrary one. Live appends carry one attempt
+ * per delivery, but a rebuild page can carry several: keep the last (entries arrive in ledger order).
+ */
+function lastPerDelivery<T extends { delivery_id: string }>(items: T[]): T[] {
+  return [...new Map(items.map((item) => [item.delivery_id, item])).values()];
+}
+
 export const eventTypesProjection = defineProjection({
   name: "event_types",
   handles: ["event_type.created", "event_type.updated", "event_type.deleted", "application.deleted"],
@@ -183,7 +191,7 @@ export const deliveriesProjection = defineProjection({
               last_error_class = r.error_class,
               completed_at = case when r.outcome = 'succeeded' then r.at else d.completed_at end,
               updated_at = r.at
-            from jsonb_to_recordset(${tx.json(rows<"delivery.attempted">(run) as never)}) as r(
+            from jsonb_to_recordset(${tx.json(lastPerDelivery(rows<"delivery.attempted">(run)) as never)}) as r(
               org_id uuid, delivery_id uuid, attempt_number integer, outcome text, status_code integer, error_class text,
               next_attempt_at timestamptz, at timestamptz)
             where d.org_id = r.org_id and d.delivery_id = r.delivery_id`;
