@@ -14,8 +14,8 @@ const rows = <T extends RecordedEntry["type"]>(run: RecordedEntry[]) =>
  * UPDATE … FROM with two source rows for one target row applies an arbitrary one. Live appends carry one attempt
  * per delivery, but a rebuild page can carry several: keep the last (entries arrive in ledger order).
  */
-function lastPerDelivery<T extends { delivery_id: string }>(items: T[]): T[] {
-  return [...new Map(items.map((item) => [item.delivery_id, item])).values()];
+function lastPerDelivery(items: Record<string, unknown>[]): Record<string, unknown>[] {
+  return [...new Map(items.map((item) => [String(item.delivery_id), item])).values()];
 }
 
 export const eventTypesProjection = defineProjection({
