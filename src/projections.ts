@@ -2,5 +2,6 @@
 import type { Projection } from "./ledger/projection.ts";
 import { tenancyProjections } from "./tenancy/projections.ts";
 import { outboundProjections } from "./outbound/projections.ts";
+import { inboundProjections } from "./inbound/projections.ts";
 
-export const projections: readonly Projection[] = [...tenancyProjections, ...outboundProjections];
+export const projections: readonly Projection[] = [...tenancyProjections, ...outboundProjections, ...inboundProjections];

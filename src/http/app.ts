@@ -25,6 +25,10 @@ import { deliveryRoutes } from "../outbound/routes/deliveries.ts";
 import { eventRoutes } from "../outbound/routes/events.ts";
 import { eventTypeRoutes } from "../outbound/routes/eventTypes.ts";
 import { subscriptionRoutes } from "../outbound/routes/subscriptions.ts";
+import { ingressRouteRoutes } from "../inbound/routes/ingressRoutes.ts";
+import { pullRoutes } from "../inbound/routes/pull.ts";
+import { pullQueueRoutes } from "../inbound/routes/pullQueues.ts";
+import { receiveRoutes } from "../inbound/routes/receive.ts";
 
 export interface AppOptions {
   ctx: AppContext;
@@ -48,8 +52,15 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
   app.route("/", metricsRoutes(ctx.metrics, metricsToken));
   app.route("/", openApiRoutes(config));
 
+  // One set of per-IP buckets for /v1 and /in: an address gets one budget, not one per door.
+  const ipBuckets = new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST);
+
+  // Webhooks from third parties authenticate by signature, basic or forward auth, not bearer tokens.
+  app.use("/in/*", rateLimitByIp(ipBuckets), limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
+  app.route("/", receiveRoutes(ctx));
+
   const v1 = new Hono<HttpEnv>();
-  v1.use(rateLimitByIp(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST)));
+  v1.use(rateLimitByIp(ipBuckets));
   v1.use(limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
   // Event bodies may carry payloads up to HOOKLEDGER_MAX_EVENT_BYTES, base64-encoded (4/3 larger) plus fields;
   // the exact payload limit is enforced after decoding, with its own message.
@@ -67,6 +78,9 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
   v1.route("/", subscriptionRoutes(ctx));
   v1.route("/", eventRoutes(ctx));
   v1.route("/", deliveryRoutes(ctx));
+  v1.route("/", ingressRouteRoutes(ctx));
+  v1.route("/", pullQueueRoutes(ctx));
+  v1.route("/", pullRoutes(ctx));
   app.route("/v1", v1);
 
   app.notFound((c) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), undefined, c.get("requestId")));

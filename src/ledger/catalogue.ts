@@ -8,6 +8,7 @@ import * as v from "valibot";
 import { systemEntries } from "./systemEntries.ts";
 import { tenancyEntries } from "../tenancy/entries.ts";
 import { outboundEntries } from "../outbound/entries.ts";
+import { inboundEntries } from "../inbound/entries.ts";
 import { InvalidEntryError } from "./errors.ts";
 import { entryMetaSchema, type EntryMeta } from "./entryMeta.ts";
 
@@ -15,6 +16,7 @@ export const entrySchemas = {
   ...systemEntries,
   ...tenancyEntries,
   ...outboundEntries,
+  ...inboundEntries,
 };
 
 export type EntrySchemas = typeof entrySchemas;

@@ -7,7 +7,7 @@ import type { Config } from "../config.ts";
 import type { Queryable, Tx } from "../db/connect.ts";
 import { ProblemError } from "../http/problem.ts";
 
-export const QUOTA_NAMES = ["events_per_day", "applications", "subscriptions_per_application"] as const;
+export const QUOTA_NAMES = ["events_per_day", "applications", "subscriptions_per_application", "ingress_routes"] as const;
 export type QuotaName = (typeof QUOTA_NAMES)[number];
 export type Quotas = Record<QuotaName, number>;
 
@@ -16,6 +16,7 @@ export function defaultQuotas(config: Config): Quotas {
     events_per_day: config.HOOKLEDGER_QUOTA_EVENTS_PER_DAY,
     applications: config.HOOKLEDGER_QUOTA_APPLICATIONS,
     subscriptions_per_application: config.HOOKLEDGER_QUOTA_SUBSCRIPTIONS_PER_APPLICATION,
+    ingress_routes: config.HOOKLEDGER_QUOTA_INGRESS_ROUTES,
   };
 }
 
@@ -62,6 +63,12 @@ export async function applicationCount(tx: Queryable): Promise<number> {
 export async function subscriptionCount(tx: Queryable, appId: string): Promise<number> {
   const [row] = await tx<{ n: number }[]>`
     select count(*)::int as n from hookledger.subscriptions where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null`;
+  return row?.n ?? 0;
+}
+
+export async function ingressRouteCount(tx: Queryable): Promise<number> {
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from hookledger.ingress_routes where org_id = hookledger.current_org_id() and deleted_at is null`;
   return row?.n ?? 0;
 }
 

@@ -8,6 +8,9 @@ export const SCOPES = [
   "subscriptions:read",
   "subscriptions:write",
   "audit:read",
+  "ingress:read",
+  "ingress:write",
+  "pull:consume",
 ] as const;
 
 export type Scope = (typeof SCOPES)[number];

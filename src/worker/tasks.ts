@@ -5,12 +5,14 @@ import { ENSURE_PARTITIONS_CRON, ENSURE_PARTITIONS_TASK, ensurePartitionsTask } 
 import { APPLY_RETENTION_CRON, APPLY_RETENTION_TASK, applyRetentionTask } from "../ledger/retentionTask.ts";
 import { deliverTask } from "../outbound/deliverTask.ts";
 import { DELIVER_TASK } from "../outbound/jobs.ts";
+import { PUBLISH_TASK, publishTask } from "../inbound/publishTask.ts";
 
 export function buildTaskList(ctx: AppContext): TaskList {
   return {
     [ENSURE_PARTITIONS_TASK]: ensurePartitionsTask(ctx),
     [APPLY_RETENTION_TASK]: applyRetentionTask(ctx),
     [DELIVER_TASK]: deliverTask(ctx),
+    [PUBLISH_TASK]: publishTask(ctx),
   };
 }
 

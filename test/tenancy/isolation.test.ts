@@ -42,6 +42,17 @@ beforeAll(async () => {
   ids.event_id = "evt_tenant_b";
   ids.delivery_id = delivery.id;
   ids.attempt_id = attempts.body.data[0].id;
+  const bQueue = await app.call("POST", "/v1/pull-queues", b.token, { name: "b-queue" });
+  const bRoute = await app.call("POST", "/v1/ingress-routes", b.token, {
+    name: "B's route",
+    auth: { type: "hmac", preset: "github" },
+    queue: "b-queue",
+    secrets: [{ id: "b-secret", value: "B's secret" }],
+  });
+  if (bQueue.status !== 201 || bRoute.status !== 201) throw new Error(`seeding B's inbound resources: ${bQueue.status} ${bRoute.status}`);
+  ids.route_id = bRoute.body.id;
+  ids.secret_id = "b-secret";
+  ids.queue = "b-queue";
 });
 afterAll(async () => {
   await app?.stop();
@@ -80,6 +91,22 @@ const routesWithIds: { method: string; path: string; body?: unknown }[] = [
   { method: "GET", path: "/v1/deliveries/:delivery_id" },
   { method: "POST", path: "/v1/deliveries/:delivery_id/retry" },
   { method: "GET", path: "/v1/attempts/:attempt_id" },
+  { method: "GET", path: "/v1/ingress-routes/:route_id" },
+  { method: "PATCH", path: "/v1/ingress-routes/:route_id", body: { name: "pwned" } },
+  { method: "DELETE", path: "/v1/ingress-routes/:route_id" },
+  { method: "POST", path: "/v1/ingress-routes/:route_id/secrets", body: { value: "pwned" } },
+  { method: "PATCH", path: "/v1/ingress-routes/:route_id/secrets/:secret_id", body: { valid_until: "2000-01-01T00:00:00Z" } },
+  { method: "DELETE", path: "/v1/ingress-routes/:route_id/secrets/:secret_id" },
+  { method: "GET", path: "/v1/ingress-routes/:route_id/receipts" },
+  { method: "GET", path: "/v1/pull-queues/:queue" },
+  { method: "PATCH", path: "/v1/pull-queues/:queue", body: { max_deliveries: 1 } },
+  { method: "POST", path: "/v1/pull/:queue/dequeue", body: {} },
+  { method: "POST", path: "/v1/pull/:queue/ack", body: { lease_ids: [randomUUID()] } },
+  { method: "POST", path: "/v1/pull/:queue/nack", body: { lease_ids: [randomUUID()] } },
+  { method: "POST", path: "/v1/pull/:queue/extend", body: { lease_ids: [randomUUID()], lease_seconds: 30 } },
+  { method: "GET", path: "/v1/pull/:queue/dead-letters" },
+  { method: "POST", path: "/v1/pull/:queue/dead-letters/replay", body: {} },
+  { method: "POST", path: "/v1/pull/:queue/dead-letters/purge", body: {} },
 ];
 
 const tenantTables = async () =>
@@ -106,7 +133,7 @@ describe("tenant isolation", () => {
     expect(response.body.type).toBe("urn:hookledger:problem:not-found");
     // `instance` echoes the caller's own request path; everything else must say nothing about B.
     const { instance: _path, ...rest } = response.body;
-    expect(JSON.stringify(rest)).not.toMatch(/Tenant B|B's app|B reader|B's data|b\.happened/);
+    expect(JSON.stringify(rest)).not.toMatch(/Tenant B|B's app|B reader|B's data|b\.happened|B's route|B's secret/);
     const after = await db.owner`select (select count(*)::int from hookledger.ledger) as n, (select count(*)::int from graphile_worker.jobs) as jobs`;
     expect(after).toEqual(before);
   });

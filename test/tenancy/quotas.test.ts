@@ -50,6 +50,12 @@ describe("quotas", () => {
     expect(second.status).toBe(403);
     expect(second.body).toMatchObject({ quota: "applications", limit: 1 });
     for (let i = 0; i < 5; i++) expect((await t.send({})).status).toBe(202);
+    const noRoutes = await app.call("PATCH", `/v1/organizations/${t.orgId}`, TEST_ADMIN_TOKEN, { quotas: { ingress_routes: 0 } });
+    expect(noRoutes.body.quotas).toEqual({ ingress_routes: 0 });
+    const route = await app.call("POST", "/v1/ingress-routes", t.token, { name: "gh", auth: { type: "hmac", preset: "github" }, secrets: [{ id: "s1", value: "x".repeat(32) }] });
+    expect(route.status).toBe(403);
+    expect(route.body).toMatchObject({ type: "urn:hookledger:problem:quota-exceeded", quota: "ingress_routes", limit: 0 });
+    expect((await app.call("GET", "/v1/usage", t.token)).body.usage.ingress_routes).toBe(0);
     const bad = await app.call("PATCH", `/v1/organizations/${t.orgId}`, TEST_ADMIN_TOKEN, { quotas: { applications: -1, unknown: 5 } });
     expect(bad.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(["quotas.applications", "quotas.unknown"]);
   });

@@ -12,6 +12,7 @@ import { applicationCreateBody, applicationListQuery, applicationUpdateBody } fr
 import { auditLogQuery } from "../../tenancy/routes/auditLog.ts";
 import { listQuery as organizationListQuery, organizationCreateBody, organizationUpdateBody } from "../../tenancy/routes/organizations.ts";
 import { tokenCreateBody, tokenListQuery } from "../../tenancy/routes/tokens.ts";
+import { inboundOperations } from "../../inbound/operations.ts";
 
 export interface Operation {
   method: "GET" | "POST" | "PATCH" | "DELETE";
@@ -93,5 +94,7 @@ export function operations(config: Config): Operation[] {
 
     op("GET", "/v1/audit-log", "Audit", "List the organization's audit entries.", { scope: "audit:read", query: auditLogQuery }),
     op("GET", "/v1/usage", "Organizations", "Quotas of the organization and today's usage."),
+
+    ...inboundOperations(config),
   ];
 }

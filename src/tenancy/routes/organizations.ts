@@ -21,7 +21,9 @@ export const organizationUpdateBody = v.strictObject({
   /** Instance admin only: days of delivery history kept (null = the instance default). */
   retention_days: v.optional(v.nullable(v.pipe(v.number(), v.integer("expected whole days"), v.minValue(1, "at least 1 day"), v.maxValue(3650, "at most 3650 days")))),
   /** Instance admin only: quota overrides, replacing earlier ones; omitted keys use the instance defaults. */
-  quotas: v.optional(v.strictObject({ events_per_day: quotaValue, applications: quotaValue, subscriptions_per_application: quotaValue })),
+  quotas: v.optional(
+    v.strictObject({ events_per_day: quotaValue, applications: quotaValue, subscriptions_per_application: quotaValue, ingress_routes: quotaValue }),
+  ),
 });
 export const listQuery = v.strictObject(paginationQuery);
 const notFound = () => new ProblemError("not-found", "no such organization");

@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { applicationCount, eventsToday, quotasOf } from "../quotas.ts";
+import { applicationCount, eventsToday, ingressRouteCount, quotasOf } from "../quotas.ts";
 
 export function usageRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -21,6 +21,7 @@ export function usageRoutes(ctx: AppContext): Hono<HttpEnv> {
         usage: {
           events_today: await eventsToday(tx, now),
           applications: await applicationCount(tx),
+          ingress_routes: await ingressRouteCount(tx),
           subscriptions_per_application: Object.fromEntries(perApplication.map((row) => [row.app_id, row.n])),
         },
       };

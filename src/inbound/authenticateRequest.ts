@@ -1,0 +1,90 @@
+/**
+ * Authenticating one inbound request by its route's method: an HMAC preset, basic auth, or forward auth. The
+ * outcome carries the precise reason for counters and logs; the HTTP answer never does (see routes/receive.ts).
+ */
+import * as v from "valibot";
+import type { EgressClient } from "../egress/client.ts";
+import type { IngressRouteRow } from "./routeStore.ts";
+import { checkBasicAuth } from "./basicAuth.ts";
+import { checkForwardAuth } from "./forwardAuth.ts";
+import type { RejectionReason } from "./rejections.ts";
+import { DEFAULT_TOLERANCE_SECONDS, genericVerifierConfigSchema, isVerifierPreset, verifierPresets, type VerifierSecret } from "./verifiers/presets.ts";
+
+export interface Verification {
+  method: "hmac" | "basic" | "forward";
+  preset?: string;
+  secret_id?: string;
+  signed_at?: string;
+}
+
+export type AuthOutcome =
+  | { ok: true; verification: Verification; nonce?: { value: string; expiresAt: Date } }
+  | { ok: false; status: 401 | 403 | 503; reason: RejectionReason };
+
+export interface RequestToAuthenticate {
+  headers: Headers;
+  rawBody: Uint8Array;
+  method: string;
+  path: string;
+  clientIp: string;
+}
+
+const refused = (reason: RejectionReason, status: 401 | 403 | 503 = 401): AuthOutcome => ({ ok: false, status, reason });
+
+function verifySignature(route: IngressRouteRow, secrets: readonly VerifierSecret[], request: RequestToAuthenticate, now: Date): AuthOutcome {
+  const auth = route.auth;
+  if (auth.type !== "hmac" || !isVerifierPreset(auth.preset)) return refused("misconfigured");
+  const generic = auth.generic === undefined ? undefined : v.safeParse(genericVerifierConfigSchema, auth.generic);
+  if (generic && !generic.success) return refused("misconfigured");
+  const toleranceSeconds = auth.tolerance_seconds ?? DEFAULT_TOLERANCE_SECONDS;
+  let verdict;
+  try {
+    verdict = verifierPresets[auth.preset]({
+      headers: request.headers,
+      rawBody: request.rawBody,
+      secrets,
+      now,
+      toleranceSeconds,
+      ...(generic?.success ? { genericConfig: generic.output } : {}),
+    });
+  } catch {
+    // A stored secret the preset cannot use (e.g. not whsec_ after the preset changed): refuse, never accept.
+    return refused("misconfigured");
+  }
+  if (!verdict.ok) return refused(verdict.reason);
+  const verification: Verification = { method: "hmac", preset: auth.preset, secret_id: verdict.secretId };
+  if (verdict.signedAt) verification.signed_at = verdict.signedAt.toISOString();
+  if (verdict.nonce === undefined) return { ok: true, verification };
+  // A replay passes the timestamp check until the signed time is `tolerance` old; schemes that sign no time are
+  // remembered for the tolerance from now.
+  const expiresAt = new Date((verdict.signedAt ?? now).getTime() + toleranceSeconds * 1000);
+  return { ok: true, verification, nonce: { value: verdict.nonce, expiresAt } };
+}
+
+/**
+ * @example
+ * const outcome = await authenticateRequest(ctx.egress, route, secrets, request, ctx.now());
+ * if (!outcome.ok) await countRejection(ctx.sql, orgId, route.route_id, outcome.reason, now);
+ */
+export async function authenticateRequest(
+  egress: EgressClient,
+  route: IngressRouteRow,
+  secrets: readonly VerifierSecret[],
+  request: RequestToAuthenticate,
+  now: Date,
+): Promise<AuthOutcome> {
+  const auth = route.auth;
+  switch (auth.type) {
+    case "hmac":
+      return verifySignature(route, secrets, request, now);
+    case "basic": {
+      const secretId = checkBasicAuth(request.headers.get("authorization") ?? undefined, auth.username, secrets, now);
+      return secretId ? { ok: true, verification: { method: "basic", secret_id: secretId } } : refused("basic_auth_failed");
+    }
+    case "forward": {
+      const verdict = await checkForwardAuth(egress, auth, request);
+      if (verdict.kind === "allowed") return { ok: true, verification: { method: "forward" } };
+      return verdict.kind === "denied" ? refused("forward_denied", verdict.status) : refused("forward_unavailable", 503);
+    }
+  }
+}

@@ -1,0 +1,87 @@
+/** Request-body fields specific to ingress routes and pull queues. */
+import * as v from "valibot";
+import type { Config } from "../config.ts";
+import { timestampField } from "../http/fields.ts";
+import { eventTypeNameField, urlField } from "../outbound/fields.ts";
+import { SECRET_REF_PATTERN } from "../secretRef.ts";
+import { DEFAULT_TOLERANCE_SECONDS, genericVerifierConfigSchema, verifierPresetNames } from "./verifiers/presets.ts";
+
+export const QUEUE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+
+export const queueNameField = v.pipe(v.string("expected a queue name"), v.regex(QUEUE_NAME, "1-63 characters of a-z, 0-9, _ . -, starting with a letter or digit"));
+
+/** Forward auth answers within this by default; a slow auth service delays every webhook of the route. */
+export const DEFAULT_FORWARD_TIMEOUT_MS = 5000;
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export function authField(config: Config) {
+  const maxTimeout = config.HOOKLEDGER_EGRESS_TIMEOUT_MS;
+  return v.variant(
+    "type",
+    [
+      v.pipe(
+        v.strictObject({
+          type: v.literal("hmac"),
+          preset: v.picklist(verifierPresetNames, `expected one of ${verifierPresetNames.join(", ")}`),
+          tolerance_seconds: v.optional(
+            v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1 second"), v.maxValue(86400, "at most 1 day")),
+            DEFAULT_TOLERANCE_SECONDS,
+          ),
+          generic: v.optional(genericVerifierConfigSchema),
+        }),
+        v.rawCheck(({ dataset, addIssue }) => {
+          if (!dataset.typed) return;
+          const { preset, generic } = dataset.value;
+          if ((preset === "generic") !== (generic !== undefined)) {
+            addIssue({
+              message: preset === "generic" ? "the generic preset needs its configuration" : "only the generic preset takes a configuration",
+              path: [{ type: "object", origin: "value", input: dataset.value, key: "generic", value: generic }],
+            });
+          }
+        }),
+      ),
+      v.strictObject({
+        type: v.literal("basic"),
+        username: v.pipe(v.string(), v.minLength(1, "must not be empty"), v.maxLength(200, "at most 200 characters"), v.regex(/^[^:\r\n]*$/, "must not contain ':' or line breaks")),
+      }),
+      v.strictObject({
+        type: v.literal("forward"),
+        url: v.pipe(urlField, v.check((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(url), "put credentials in headers the sender sends, not in the URL")),
+        timeout_ms: v.optional(
+          v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(100, "at least 100 ms"), v.maxValue(maxTimeout, `at most ${maxTimeout} ms (HOOKLEDGER_EGRESS_TIMEOUT_MS)`)),
+          Math.min(DEFAULT_FORWARD_TIMEOUT_MS, maxTimeout),
+        ),
+      }),
+    ],
+    'expected auth.type "hmac", "basic" or "forward"',
+  );
+}
+
+export const maxBodyBytesField = (config: Config) =>
+  v.pipe(
+    v.number(),
+    v.integer("expected a whole number"),
+    v.minValue(1, "at least 1 byte"),
+    v.maxValue(config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES, `at most ${config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES} (HOOKLEDGER_INGRESS_MAX_BODY_BYTES)`),
+  );
+
+export const publishField = v.nullable(v.strictObject({ app_id: v.pipe(v.string("expected a UUID"), v.uuid("expected a UUID"), v.toLowerCase()), event_type: eventTypeNameField }));
+
+export const secretIdField = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of letters, digits, _ . -"));
+
+/** A secret as given: a literal `value`, a `ref` (env:NAME, file:/path, raw:… in development), or neither (generated). */
+export const secretBody = v.strictObject({
+  id: v.optional(secretIdField),
+  value: v.optional(v.string("expected a string")),
+  ref: v.optional(v.pipe(v.string(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)"))),
+  valid_from: v.optional(timestampField),
+  valid_until: v.optional(v.nullable(timestampField)),
+});
+
+export const leaseIdsField = v.pipe(
+  v.array(v.pipe(v.string("expected a lease id"), v.uuid("expected a lease id from dequeue"), v.toLowerCase()), "expected an array of lease ids"),
+  v.minLength(1, "give at least one lease id"),
+  v.maxLength(100, "at most 100 lease ids"),
+);
+
+export const leaseSecondsField = v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1 second"), v.maxValue(43200, "at most 12 hours"));

@@ -1,0 +1,43 @@
+/**
+ * Forward authentication: ask the tenant's own auth service whether to accept a request, the way reverse proxies
+ * do (Traefik ForwardAuth, nginx auth_request). The service gets a GET with the request's headers (the body is
+ * not sent) plus X-Forwarded-Method/-Uri/-For, through the egress client like every outbound request.
+ *
+ * It fails closed: only a 2xx accepts. 401 and 403 are passed on to the sender; a transport error, a timeout, a
+ * refused destination, a redirect or any other status answers 503, so an outage of the auth service can never
+ * open the route.
+ */
+import type { EgressClient } from "../egress/client.ts";
+
+export type ForwardVerdict = { kind: "allowed" } | { kind: "denied"; status: 401 | 403 } | { kind: "unavailable" };
+
+/** Not forwarded: they describe this hop's framing, not the sender's credentials. */
+const HOP_HEADERS = new Set([
+  "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host",
+  "content-length", "content-type", "content-encoding", "expect",
+]);
+
+export interface ForwardedRequest {
+  headers: Headers;
+  method: string;
+  path: string;
+  clientIp: string;
+}
+
+/**
+ * @example
+ * const verdict = await checkForwardAuth(ctx.egress, { url: "https://auth.internal/check", timeout_ms: 2000 }, request);
+ * if (verdict.kind === "unavailable") return c.body(null, 503);
+ */
+export async function checkForwardAuth(egress: EgressClient, target: { url: string; timeout_ms: number }, request: ForwardedRequest): Promise<ForwardVerdict> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of request.headers) if (!HOP_HEADERS.has(name)) headers[name] = value;
+  headers["x-forwarded-method"] = request.method;
+  headers["x-forwarded-uri"] = request.path;
+  if (request.clientIp) headers["x-forwarded-for"] = request.clientIp;
+  const result = await egress.send({ url: target.url, method: "GET", headers, timeoutMs: target.timeout_ms });
+  if (!result.ok) return { kind: "unavailable" };
+  if (result.status >= 200 && result.status < 300) return { kind: "allowed" };
+  if (result.status === 401 || result.status === 403) return { kind: "denied", status: result.status };
+  return { kind: "unavailable" };
+}

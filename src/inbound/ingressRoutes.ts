@@ -1,0 +1,88 @@
+/**
+ * Ingress routes: commands. Each records ledger entries on the route's stream; secret values go to
+ * ingress_route_secrets only (see routeSecrets.ts), and the entries name secret ids and windows.
+ *
+ * Where accepted requests go (an application's event type, a pull queue) is checked when the route is saved,
+ * so a typo is a 400 now rather than a failed publish later.
+ */
+import { assertBelowQuota, ingressRouteCount, quotasOf } from "../tenancy/quotas.ts";
+import type { AppContext } from "../context.ts";
+import type { Tx } from "../db/connect.ts";
+import { withTenant } from "../db/tenant.ts";
+import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { getEventType } from "../outbound/eventTypes.ts";
+import { getApplication } from "../tenancy/applications.ts";
+import type { IngressAuth } from "./entries.ts";
+import { newRouteId } from "./ids.ts";
+import { IngressInputError } from "./inputError.ts";
+import { getPullQueue } from "./pullStore.ts";
+import { getRoute, type IngressRouteRow } from "./routeStore.ts";
+import { addSecret, type AddedSecret, type SecretSpec } from "./routeSecretCommands.ts";
+import { ingressRouteStream } from "./streams.ts";
+
+export interface PublishTarget {
+  app_id: string;
+  event_type: string;
+}
+
+export interface RouteSpec {
+  name: string;
+  description: string | null;
+  auth: IngressAuth;
+  max_body_bytes: number;
+  publish: PublishTarget | null;
+  queue: string | null;
+  enabled: boolean;
+}
+
+async function checkTargets(tx: Tx, publish: PublishTarget | null | undefined, queue: string | null | undefined): Promise<void> {
+  if (publish) {
+    if (!(await getApplication(tx, publish.app_id))) throw new IngressInputError("publish.app_id", "no such application");
+    if (!(await getEventType(tx, publish.app_id, publish.event_type))) {
+      throw new IngressInputError("publish.event_type", "not registered for this application; create it first under /v1/applications/{app_id}/event-types");
+    }
+  }
+  if (queue && !(await getPullQueue(tx, queue))) throw new IngressInputError("queue", "no such pull queue; create it first with POST /v1/pull-queues");
+}
+
+export async function createIngressRoute(
+  ctx: AppContext,
+  orgId: string,
+  spec: RouteSpec,
+  secrets: SecretSpec[],
+  meta: EntryMeta,
+): Promise<{ route: IngressRouteRow; secrets: AddedSecret[] }> {
+  const routeId = newRouteId();
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    assertBelowQuota("ingress_routes", await ingressRouteCount(tx), (await quotasOf(tx, ctx.config)).ingress_routes);
+    await checkTargets(tx, spec.publish, spec.queue);
+    await ctx.ledger.record(tx, ingressRouteStream(routeId), STREAM_DOES_NOT_EXIST, [{ type: "ingress_route.created", data: { route_id: routeId, ...spec }, meta }]);
+    const added: AddedSecret[] = [];
+    for (const [i, secret] of secrets.entries()) added.push(await addSecret(ctx, tx, { route_id: routeId, auth: spec.auth }, secret, `secrets.${i}`, meta));
+    return { route: (await getRoute(tx, routeId)) as IngressRouteRow, secrets: added };
+  });
+}
+
+export async function updateIngressRoute(
+  ctx: AppContext,
+  orgId: string,
+  routeId: string,
+  changes: Partial<RouteSpec>,
+  meta: EntryMeta,
+): Promise<IngressRouteRow | undefined> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getRoute(tx, routeId))) return undefined;
+    await checkTargets(tx, changes.publish, changes.queue);
+    await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.updated", data: { route_id: routeId, ...changes }, meta }]);
+    return getRoute(tx, routeId);
+  });
+}
+
+export async function deleteIngressRoute(ctx: AppContext, orgId: string, routeId: string, meta: EntryMeta): Promise<boolean> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    if (!(await getRoute(tx, routeId))) return false;
+    await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.deleted", data: { route_id: routeId }, meta }]);
+    return true;
+  });
+}

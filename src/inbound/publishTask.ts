@@ -1,0 +1,86 @@
+/**
+ * Publishing an accepted webhook as an outbound event (fan-out to the application's subscriptions).
+ *
+ * Why a job rather than a call after the answer: the job is added in the transaction that records the receipt,
+ * so once the sender has its 202 the publish cannot be lost to a crash. It is idempotent because the event id
+ * is the receipt id: a re-run finds the event and `ingestEvent` answers it as a repeat.
+ */
+import type { Task } from "graphile-worker";
+import * as v from "valibot";
+import type { AppContext } from "../context.ts";
+import type { Tx } from "../db/connect.ts";
+import { withTenant } from "../db/tenant.ts";
+import { ANY_VERSION } from "../ledger/append.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { ingestEvent, IngestError, type IncomingEvent } from "../outbound/ingest.ts";
+import { getReceipt, type ReceiptRow } from "./receiptStore.ts";
+import { receiptStream } from "./streams.ts";
+
+export const PUBLISH_TASK = "ingress_publish";
+const CRASH_RETRIES = 10;
+
+const payloadSchema = v.object({
+  org_id: v.pipe(v.string(), v.uuid()),
+  receipt_id: v.string(),
+  app_id: v.pipe(v.string(), v.uuid()),
+  event_type: v.string(),
+});
+
+export async function enqueuePublish(tx: Tx, orgId: string, receiptId: string, target: { app_id: string; event_type: string }): Promise<void> {
+  const spec = {
+    identifier: PUBLISH_TASK,
+    payload: { org_id: orgId, receipt_id: receiptId, ...target },
+    job_key: `ingress_publish:${receiptId}`,
+    max_attempts: CRASH_RETRIES,
+  };
+  await tx`select hookledger.enqueue_jobs(${tx.json([spec])})`;
+}
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/** Text when the bytes are UTF-8 without NUL (which a Postgres text column refuses), else undefined. */
+function asText(body: Buffer): string | undefined {
+  try {
+    const text = utf8.decode(body);
+    return text.includes("\0") ? undefined : text;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The outbound event for a receipt: JSON and text bodies stay text, anything else travels as base64. */
+export function eventFromReceipt(receipt: ReceiptRow, target: { app_id: string; event_type: string }): IncomingEvent {
+  const contentType = receipt.content_type ?? "application/octet-stream";
+  const text = asText(receipt.body);
+  const common = { appId: target.app_id, eventId: receipt.receipt_id, eventType: target.event_type, contentType, labels: { ingress_route: receipt.route_id }, occurredAt: receipt.received_at };
+  if (text !== undefined && /[/+]json\s*(;|$)/i.test(contentType)) {
+    try {
+      return { ...common, encoding: "json", payload: text, parsedPayload: JSON.parse(text) as unknown };
+    } catch {
+      // Not JSON after all: delivered as text, byte-exact.
+    }
+  }
+  if (text !== undefined) return { ...common, encoding: "text", payload: text };
+  return { ...common, encoding: "base64", payload: receipt.body.toString("base64") };
+}
+
+export function publishTask(ctx: AppContext): Task {
+  return async (payload) => {
+    const job = v.parse(payloadSchema, payload);
+    const meta: EntryMeta = { actor: { kind: "worker" } };
+    const receipt = await withTenant(ctx.sql, job.org_id, (tx) => getReceipt(tx, job.receipt_id));
+    if (!receipt) return;
+    try {
+      await ingestEvent(ctx, job.org_id, eventFromReceipt(receipt, job), meta);
+    } catch (error) {
+      if (!(error instanceof IngestError)) throw error;
+      // Retrying cannot fix a deleted event type or a payload its schema refuses; record why and stop.
+      ctx.log.warn("ingress publish failed", { receipt_id: job.receipt_id, reason: error.failure.kind });
+      await withTenant(ctx.sql, job.org_id, (tx) =>
+        ctx.ledger.record(tx, receiptStream(job.receipt_id), ANY_VERSION, [
+          { type: "ingress.publish_failed", data: { receipt_id: job.receipt_id, reason: error.failure.kind }, meta },
+        ]),
+      );
+    }
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * Reads of the pull_queues and pull_messages projections: queue settings, depth and age, and the dead-letter
+ * list. Filters are plain-column equality and ranges (leakproof under row-level security), on indexes that lead
+ * with org_id.
+ */
+import type { Queryable } from "../db/connect.ts";
+
+export interface PullQueueRow {
+  queue: string;
+  description: string | null;
+  max_deliveries: number;
+  lease_seconds: number;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export interface PullQueueStats {
+  /** Visible now: new, nacked without delay, or whose lease expired. */
+  ready: number;
+  /** Nacked with a delay that has not passed. */
+  delayed: number;
+  leased: number;
+  dead: number;
+  oldest_enqueued_at: Date | null;
+}
+
+/** A message with the accepted request it carries. */
+export interface PullMessageRow {
+  message_id: string;
+  queue: string;
+  state: "ready" | "leased" | "dead";
+  deliveries: number;
+  lease_id: string | null;
+  lease_expires_at: Date | null;
+  enqueued_at: Date;
+  dead_at: Date | null;
+  receipt_id: string;
+  route_id: string;
+  content_type: string | null;
+  headers: Record<string, string>;
+  body: Buffer;
+  received_at: Date;
+}
+
+const queueColumns = "queue, description, max_deliveries, lease_seconds, created_at, updated_at";
+
+export const messageColumns = `m.message_id, m.queue, m.state, m.deliveries, m.lease_id, m.lease_expires_at, m.enqueued_at, m.dead_at,
+  m.receipt_id, r.route_id, r.content_type, r.headers, r.body, r.received_at`;
+
+export async function getPullQueue(tx: Queryable, queue: string): Promise<PullQueueRow | undefined> {
+  const [row] = await tx<PullQueueRow[]>`
+    select ${tx.unsafe(queueColumns)} from hookledger.pull_queues where org_id = hookledger.current_org_id() and queue = ${queue}`;
+  return row;
+}
+
+export async function listPullQueues(tx: Queryable, options: { limit: number; after?: { createdAt: string; id: string } }): Promise<PullQueueRow[]> {
+  return tx<PullQueueRow[]>`
+    select ${tx.unsafe(queueColumns)} from hookledger.pull_queues
+    where org_id = hookledger.current_org_id()
+      ${options.after ? tx`and (created_at, queue) < (${options.after.createdAt}::timestamptz, ${options.after.id})` : tx``}
+    order by created_at desc, queue desc limit ${options.limit + 1}`;
+}
+
+/** Depth and age of queues, from the `pull_queue_stats` view that DBAs read too. */
+export async function pullQueueStats(tx: Queryable, queues: string[]): Promise<Map<string, PullQueueStats>> {
+  if (queues.length === 0) return new Map();
+  const rows = await tx<(PullQueueStats & { queue: string })[]>`
+    select queue, ready::int, delayed::int, leased::int, dead::int, oldest_enqueued_at from hookledger.pull_queue_stats
+    where org_id = hookledger.current_org_id() and queue in ${tx(queues)}`;
+  return new Map(rows.map(({ queue, ...stats }) => [queue, stats]));
+}
+
+export async function listDeadLetters(
+  tx: Queryable,
+  queue: string,
+  options: { limit: number; after?: { deadAt: string; id: string } },
+): Promise<PullMessageRow[]> {
+  return tx<PullMessageRow[]>`
+    select ${tx.unsafe(messageColumns)}
+    from hookledger.pull_messages m
+    join hookledger.ingress_receipts r on r.org_id = m.org_id and r.receipt_id = m.receipt_id
+    where m.org_id = hookledger.current_org_id() and m.queue = ${queue} and m.state = 'dead'
+      ${options.after ? tx`and (m.dead_at, m.message_id) < (${options.after.deadAt}::timestamptz, ${options.after.id}::uuid)` : tx``}
+    order by m.dead_at desc, m.message_id desc limit ${options.limit + 1}`;
+}
+
+/** Ids of dead-lettered messages of a queue, oldest first: all of them, or those of `only` that are dead. */
+export async function deadLetterIds(tx: Queryable, queue: string, only: string[] | undefined, limit: number): Promise<string[]> {
+  const rows = await tx<{ message_id: string }[]>`
+    select message_id from hookledger.pull_messages
+    where org_id = hookledger.current_org_id() and queue = ${queue} and state = 'dead'
+      ${only ? tx`and message_id in ${tx(only)}` : tx``}
+    order by dead_at, message_id limit ${limit}
+    for update`;
+  return rows.map((row) => row.message_id);
+}

@@ -1,0 +1,42 @@
+/**
+ * The replay guard: a nonce (message id, or timestamp + digest of the signed content; see the verifiers) may be
+ * accepted once per route while a replay of it could still pass the timestamp check.
+ *
+ * It runs in the transaction that records the webhook, so a request that fails to record does not burn its
+ * nonce, and two copies arriving together serialise on the primary key: the second waits for the first to
+ * commit, then finds the nonce taken. Only a SHA-256 of the nonce is kept: fixed size whatever the sender sent.
+ *
+ * Purging is a bounded delete of this route's expired nonces on every insert: the index on
+ * (org_id, route_id, expires_at) makes it a short range scan, and a route that receives nothing has nothing to
+ * purge. SKIP LOCKED lets concurrent requests of one route purge different rows instead of waiting on (or
+ * deadlocking over) the same ones. An expired nonce met again before the purge reached it is simply taken over.
+ */
+import { createHash } from "node:crypto";
+import type { Tx } from "../db/connect.ts";
+
+/** Expired nonces removed per accepted request: more than arrive per request, so the table cannot grow. */
+const PURGE_BATCH = 20;
+
+/**
+ * Remembers the nonce until `expiresAt`; false when it is already remembered and not yet expired (a replay).
+ *
+ * @example
+ * if (!(await rememberNonce(tx, route.route_id, verdict.nonce, expiresAt, now))) return rejected("replayed");
+ */
+export async function rememberNonce(tx: Tx, routeId: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
+  const nonceHash = createHash("sha256").update(nonce).digest("hex");
+  const inserted = await tx<{ n: number }[]>`
+    insert into hookledger.ingress_nonces as n (org_id, route_id, nonce_hash, expires_at)
+    values (hookledger.current_org_id(), ${routeId}, ${nonceHash}, ${expiresAt})
+    on conflict (org_id, route_id, nonce_hash) do update set expires_at = excluded.expires_at
+      where n.expires_at <= ${now}
+    returning 1 as n`;
+  if (inserted.length === 0) return false;
+  await tx`
+    delete from hookledger.ingress_nonces
+    where ctid in (
+      select ctid from hookledger.ingress_nonces
+      where org_id = hookledger.current_org_id() and route_id = ${routeId} and expires_at <= ${now}
+      limit ${PURGE_BATCH} for update skip locked)`;
+  return true;
+}

@@ -1,0 +1,37 @@
+/**
+ * Which request headers an accepted webhook keeps in the ledger. The ledger is append-only and readable by
+ * auditors, so anything that could authenticate a request is dropped: credentials, cookies, every signature
+ * header (a stored signature plus the stored body is a replayable request), and names that look like secrets.
+ * Hop-by-hop and framing headers say nothing about the webhook and are dropped too.
+ */
+import type { IngressAuth } from "./entries.ts";
+
+const DROPPED = new Set([
+  "authorization", "proxy-authorization", "cookie", "set-cookie",
+  "connection", "keep-alive", "proxy-connection", "transfer-encoding", "te", "trailer", "upgrade", "host", "content-length", "expect",
+  // Signature headers of every preset, whatever the route's own preset: a sender may send several.
+  "x-hub-signature", "x-hub-signature-256", "stripe-signature", "x-slack-signature", "x-shopify-hmac-sha256",
+  "webhook-signature", "svix-signature", "x-hookledger-signature",
+]);
+const CREDENTIAL_LIKE = /authorization|cookie|secret|token|passw|api[-_]?key|signature|session/i;
+
+/** Caps that keep one entry small whatever a sender throws at us. */
+const MAX_HEADERS = 100;
+const MAX_VALUE_LENGTH = 4096;
+
+/**
+ * @example
+ * headersForLedger(request.headers, route.auth); // { "content-type": "application/json", "x-github-event": "push", … }
+ */
+export function headersForLedger(headers: Headers, auth: IngressAuth): Record<string, string> {
+  const genericHeader = auth.type === "hmac" && typeof auth.generic?.["header"] === "string" ? auth.generic["header"].toLowerCase() : undefined;
+  const kept: Record<string, string> = {};
+  let count = 0;
+  for (const [name, value] of headers) {
+    if (DROPPED.has(name) || CREDENTIAL_LIKE.test(name) || name === genericHeader) continue;
+    if (count >= MAX_HEADERS) break;
+    kept[name] = value.length > MAX_VALUE_LENGTH ? value.slice(0, MAX_VALUE_LENGTH) : value;
+    count += 1;
+  }
+  return kept;
+}

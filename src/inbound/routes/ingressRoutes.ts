@@ -1,0 +1,194 @@
+/** `/v1/ingress-routes`: public receive endpoints, their secrets, rejection counters and received requests. */
+import { Hono, type Context } from "hono";
+import * as v from "valibot";
+import type { Config } from "../../config.ts";
+import type { AppContext } from "../../context.ts";
+import { withTenant } from "../../db/tenant.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { descriptionField, nameField, timestampField } from "../../http/fields.ts";
+import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { readJson, readQuery } from "../../http/validate.ts";
+import { auditMeta } from "../../tenancy/audit.ts";
+import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
+import { authField, DEFAULT_MAX_BODY_BYTES, maxBodyBytesField, publishField, queueNameField, secretBody, secretIdField } from "../fields.ts";
+import { ROUTE_ID_PATTERN } from "../ids.ts";
+import { createIngressRoute, deleteIngressRoute, updateIngressRoute, type RouteSpec } from "../ingressRoutes.ts";
+import { IngressInputError } from "../inputError.ts";
+import { listReceipts } from "../receiptStore.ts";
+import { rejectionCounts } from "../rejections.ts";
+import { addIngressRouteSecret, changeIngressRouteSecret, MAX_LIVE_SECRETS, removeIngressRouteSecret, type SecretSpec } from "../routeSecretCommands.ts";
+import { listRouteSecrets } from "../routeSecrets.ts";
+import { getRoute, listRoutes, type IngressRouteRow } from "../routeStore.ts";
+import { presentReceipt, presentRoute, presentSecret } from "./present.ts";
+
+const notFound = () => new ProblemError("not-found", "no such ingress route");
+
+/** Request schemas of these routes, shared with the OpenAPI document. */
+export function ingressRouteSchemas(config: Config) {
+  const fields = {
+    name: nameField,
+    description: descriptionField,
+    auth: authField(config),
+    max_body_bytes: maxBodyBytesField(config),
+    publish: publishField,
+    queue: v.nullable(queueNameField),
+    enabled: v.boolean(),
+  };
+  const create = v.strictObject({
+    name: fields.name,
+    description: v.optional(fields.description, null),
+    auth: fields.auth,
+    max_body_bytes: v.optional(fields.max_body_bytes, Math.min(DEFAULT_MAX_BODY_BYTES, config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES)),
+    publish: v.optional(fields.publish, null),
+    queue: v.optional(fields.queue, null),
+    enabled: v.optional(fields.enabled, true),
+    secrets: v.optional(v.pipe(v.array(secretBody), v.maxLength(MAX_LIVE_SECRETS, `at most ${MAX_LIVE_SECRETS} secrets`)), []),
+  });
+  const update = v.strictObject({ ...v.partial(v.object(fields)).entries });
+  const list = v.strictObject({ ...paginationQuery, queue: v.optional(queueNameField) });
+  const secretWindow = v.strictObject({ valid_from: v.optional(timestampField), valid_until: v.optional(v.nullable(timestampField)) });
+  const receipts = v.strictObject(paginationQuery);
+  return { create, update, list, secret: secretBody, secretWindow, receipts };
+}
+
+const toSecretSpec = (body: v.InferOutput<typeof secretBody>): SecretSpec => ({
+  ...(body.id !== undefined ? { id: body.id } : {}),
+  ...(body.value !== undefined ? { value: body.value } : {}),
+  ...(body.ref !== undefined ? { ref: body.ref } : {}),
+  ...(body.valid_from !== undefined ? { validFrom: body.valid_from } : {}),
+  ...(body.valid_until !== undefined ? { validUntil: body.valid_until } : {}),
+});
+
+/** Runs a command, turning a field that does not fit the current state into a 400 naming it. */
+async function naming<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    if (error instanceof IngressInputError) throw new ProblemError("validation", "one or more fields are invalid", { errors: [{ field: error.field, message: error.message }] });
+    throw error;
+  }
+}
+
+/** Refuses a forward-auth URL the egress policy would block, naming the rule (never an address learned from DNS). */
+async function assertReachable(ctx: AppContext, auth: RouteSpec["auth"] | undefined): Promise<void> {
+  if (auth?.type !== "forward") return;
+  const decision = await ctx.egress.checkDestination(auth.url);
+  if (decision.ok) return;
+  throw new ProblemError("validation", "the forward-auth URL is not an allowed destination", {
+    errors: [{ field: "auth.url", message: `refused by the egress policy (rule ${decision.rule})` }],
+    rule: decision.rule,
+  });
+}
+
+export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  const schemas = ingressRouteSchemas(ctx.config);
+
+  /**
+   * Checks scope (and, for changes, that the token is an organization's: routes belong to the organization, not
+   * to one application), then loads the route or answers 404.
+   */
+  const load = async (c: Context<HttpEnv>, scope: "ingress:read" | "ingress:write"): Promise<IngressRouteRow> => {
+    const auth = c.get("auth");
+    requireScope(auth, scope);
+    if (scope === "ingress:write") requireOrganizationToken(auth);
+    const id = c.req.param("route_id") ?? "";
+    if (!ROUTE_ID_PATTERN.test(id)) throw notFound();
+    const found = await withTenant(ctx.sql, auth.orgId, (tx) => getRoute(tx, id));
+    if (!found) throw notFound();
+    return found;
+  };
+
+  app.post("/ingress-routes", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "ingress:write");
+    requireOrganizationToken(auth);
+    const { secrets, ...spec } = await readJson(c, schemas.create);
+    await assertReachable(ctx, spec.auth);
+    const created = await naming(() => createIngressRoute(ctx, auth.orgId, spec, secrets.map(toSecretSpec), auditMeta(c)));
+    return c.json({ ...presentRoute(created.route), secrets: created.secrets.map(presentSecret) }, 201);
+  });
+
+  app.get("/ingress-routes", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "ingress:read");
+    const query = readQuery(c, schemas.list);
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const cursor = decodeCursor(query.after);
+    const { rows, counts } = await withTenant(ctx.sql, auth.orgId, async (tx) => {
+      const rows = await listRoutes(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, queue: query.queue });
+      return { rows, counts: await rejectionCounts(tx, rows.map((row) => row.route_id)) };
+    });
+    const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.route_id }));
+    return c.json({ data: result.data.map((row) => presentRoute(row, { rejections: counts.get(row.route_id) })), next_cursor: result.next_cursor });
+  });
+
+  app.get("/ingress-routes/:route_id", async (c) => {
+    const route = await load(c, "ingress:read");
+    const details = await withTenant(ctx.sql, c.get("auth").orgId, async (tx) => ({
+      secrets: await listRouteSecrets(tx, route.route_id),
+      rejections: (await rejectionCounts(tx, [route.route_id])).get(route.route_id),
+    }));
+    return c.json(presentRoute(route, details));
+  });
+
+  app.patch("/ingress-routes/:route_id", async (c) => {
+    const route = await load(c, "ingress:write");
+    const changes = await readJson(c, schemas.update);
+    await assertReachable(ctx, changes.auth);
+    const updated = await naming(() => updateIngressRoute(ctx, c.get("auth").orgId, route.route_id, changes, auditMeta(c)));
+    if (!updated) throw notFound();
+    return c.json(presentRoute(updated));
+  });
+
+  app.delete("/ingress-routes/:route_id", async (c) => {
+    const route = await load(c, "ingress:write");
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    if (!(await deleteIngressRoute(ctx, c.get("auth").orgId, route.route_id, meta))) throw notFound();
+    return c.body(null, 204);
+  });
+
+  app.post("/ingress-routes/:route_id/secrets", async (c) => {
+    const route = await load(c, "ingress:write");
+    const body = await readJson(c, secretBody);
+    const added = await naming(() => addIngressRouteSecret(ctx, c.get("auth").orgId, route.route_id, toSecretSpec(body), auditMeta(c)));
+    if (!added) throw notFound();
+    return c.json(presentSecret(added), 201);
+  });
+
+  app.patch("/ingress-routes/:route_id/secrets/:secret_id", async (c) => {
+    const route = await load(c, "ingress:write");
+    const secretId = c.req.param("secret_id");
+    if (!v.is(secretIdField, secretId)) throw new ProblemError("not-found", "no such secret");
+    const body = await readJson(c, schemas.secretWindow);
+    const changed = await naming(() =>
+      changeIngressRouteSecret(ctx, c.get("auth").orgId, route.route_id, secretId, { validFrom: body.valid_from, validUntil: body.valid_until }, auditMeta(c)),
+    );
+    if (!changed) throw new ProblemError("not-found", "no such secret");
+    return c.json(presentSecret(changed));
+  });
+
+  app.delete("/ingress-routes/:route_id/secrets/:secret_id", async (c) => {
+    const route = await load(c, "ingress:write");
+    const secretId = c.req.param("secret_id");
+    if (!v.is(secretIdField, secretId)) throw new ProblemError("not-found", "no such secret");
+    const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    if (!(await removeIngressRouteSecret(ctx, c.get("auth").orgId, route.route_id, secretId, meta))) throw new ProblemError("not-found", "no such secret");
+    return c.body(null, 204);
+  });
+
+  app.get("/ingress-routes/:route_id/receipts", async (c) => {
+    const route = await load(c, "ingress:read");
+    const query = readQuery(c, schemas.receipts);
+    const limit = query.limit ?? DEFAULT_LIMIT;
+    const cursor = decodeCursor(query.after);
+    const rows = await withTenant(ctx.sql, c.get("auth").orgId, (tx) =>
+      listReceipts(tx, route.route_id, { limit, after: cursor && { receivedAt: cursor.k, id: cursor.id } }),
+    );
+    const result = page(rows, limit, (row) => ({ k: row.received_at.toISOString(), id: row.receipt_id }));
+    return c.json({ data: result.data.map((row) => ({ ...presentReceipt(row), verification: row.verification })), next_cursor: result.next_cursor });
+  });
+
+  return app;
+}

@@ -1,0 +1,82 @@
+/**
+ * `POST /in/{route_id}`: the public receive endpoint. It sits outside `/v1` (senders authenticate by signature,
+ * basic auth or forward auth, not bearer tokens) but behind the same per-IP rate limit and request timeout.
+ *
+ * Every authentication failure answers the same 401 whatever failed — missing header, bad signature, stale
+ * timestamp, replayed nonce — so a forger learns nothing from the answer; the reason goes to the route's counters.
+ */
+import { Hono } from "hono";
+import type { AppContext } from "../../context.ts";
+import type { HttpEnv } from "../../http/env.ts";
+import { ProblemError } from "../../http/problem.ts";
+import { receiveWebhook } from "../receive.ts";
+
+/**
+ * Reads a body up to `maxBytes`, stopping (and answering undefined) as soon as it is longer: a chunked body has no
+ * Content-Length to check up front, and must not be buffered in full first.
+ */
+export async function readCappedBody(request: Request, maxBytes: number): Promise<Uint8Array | undefined> {
+  if (!request.body) return new Uint8Array(0);
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      return undefined;
+    }
+    chunks.push(value);
+  }
+  const body = new Uint8Array(total);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return body;
+}
+
+const tooLarge = (maxBytes: number) => new ProblemError("payload-too-large", `the body exceeds ${maxBytes} bytes`, { max_bytes: maxBytes });
+
+export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  const ceiling = ctx.config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES;
+
+  app.post("/in/:route_id", async (c) => {
+    // Before any lookup: a declared size over every route's limit costs us nothing to refuse.
+    if (Number(c.req.header("content-length") ?? "0") > ceiling) throw tooLarge(ceiling);
+    const url = new URL(c.req.url);
+    const userAgent = c.req.header("user-agent");
+    const outcome = await receiveWebhook(ctx, {
+      routeId: c.req.param("route_id"),
+      method: c.req.method,
+      path: url.pathname + url.search,
+      headers: c.req.raw.headers,
+      readBody: (maxBytes) => readCappedBody(c.req.raw, maxBytes),
+      clientIp: c.get("clientIp"),
+      meta: {
+        request_id: c.get("requestId"),
+        ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}),
+        ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}),
+      },
+    });
+    switch (outcome.kind) {
+      case "accepted":
+        return c.json({ receipt_id: outcome.receiptId }, 202);
+      case "not_found":
+        throw new ProblemError("not-found", "no such ingress route");
+      case "rejected":
+        if (outcome.status === 413) throw tooLarge(outcome.maxBytes ?? ceiling);
+        if (outcome.status === 403) throw new ProblemError("forbidden", "the request was refused");
+        if (outcome.status === 503) throw new ProblemError("unavailable", "the request cannot be authenticated right now; try again later");
+        throw new ProblemError("unauthorized", "the request could not be authenticated", {
+          ...(outcome.reason === "basic_auth_failed" ? { headers: { "WWW-Authenticate": 'Basic realm="hookledger"' } } : {}),
+        });
+    }
+  });
+
+  return app;
+}
