@@ -3,21 +3,13 @@
  * the handlers validate with. `http/openapi/operations.ts` spreads them into the catalogue.
  */
 import type { Config } from "../config.ts";
-import type { Operation } from "../http/openapi/operations.ts";
+import { operation as op, type Operation } from "../http/openapi/operation.ts";
 import { ingressRouteSchemas } from "./routes/ingressRoutes.ts";
 import { ackBody, deadLetterBody, deadLetterListQuery, dequeueBody, extendBody, nackBody } from "./routes/pull.ts";
 import { pullQueueCreateBody, pullQueueListQuery, pullQueueUpdateBody } from "./routes/pullQueues.ts";
 
 export function inboundOperations(config: Config): Operation[] {
   const routes = ingressRouteSchemas(config);
-  const op = (method: Operation["method"], path: string, tag: string, summary: string, extra: Partial<Operation> = {}): Operation => ({
-    method,
-    path,
-    tag,
-    summary,
-    success: method === "POST" ? 201 : method === "DELETE" ? 204 : 200,
-    ...extra,
-  });
   return [
     op("POST", "/in/:route_id", "Inbound", "Receive a webhook (any body, kept byte-exact), authenticated by the route's signature preset, basic auth or forward auth; 202 with a receipt id once recorded.", { success: 202 }),
 

@@ -2,8 +2,10 @@
  * Every HTTP operation, described with the same valibot schemas its handler validates with. The OpenAPI document
  * is generated from this list, and a test fails if a served route is missing here (or listed but not served).
  */
-import type * as v from "valibot";
 import type { Config } from "../../config.ts";
+import { operation as op, type Operation } from "./operation.ts";
+
+export type { Operation } from "./operation.ts";
 import { attemptQuery } from "../../outbound/routes/deliveries.ts";
 import { eventBody, eventListQuery, replayBody } from "../../outbound/routes/events.ts";
 import { eventTypeCreateBody, eventTypeListQuery, eventTypeUpdateBody } from "../../outbound/routes/eventTypes.ts";
@@ -14,30 +16,8 @@ import { listQuery as organizationListQuery, organizationCreateBody, organizatio
 import { tokenCreateBody, tokenListQuery } from "../../tenancy/routes/tokens.ts";
 import { inboundOperations } from "../../inbound/operations.ts";
 
-export interface Operation {
-  method: "GET" | "POST" | "PATCH" | "DELETE";
-  /** Hono-style path (`/v1/events/:event_id`). */
-  path: string;
-  tag: string;
-  summary: string;
-  /** Scope the token needs (`instance admin` for the instance admin token); absent for public routes. */
-  scope?: string;
-  body?: v.GenericSchema;
-  query?: v.GenericSchema;
-  /** Status of a successful answer. */
-  success: number;
-}
-
 export function operations(config: Config): Operation[] {
   const sub = subscriptionSchemas(config);
-  const op = (method: Operation["method"], path: string, tag: string, summary: string, extra: Partial<Operation> = {}): Operation => ({
-    method,
-    path,
-    tag,
-    summary,
-    success: method === "POST" ? 201 : method === "DELETE" ? 204 : 200,
-    ...extra,
-  });
   return [
     op("GET", "/health", "Operations", "Liveness: the process answers.", { success: 200 }),
     op("GET", "/ready", "Operations", "Readiness: database, migrations and worker.", { success: 200 }),
