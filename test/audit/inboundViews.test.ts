@@ -39,4 +39,10 @@ describe("inbound audit views", () => {
     const [both] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger_audit.pull_queue_depth where org_id in (${a.orgId}, ${b.orgId})`;
     expect(both?.n).toBe(2);
   });
+
+  it("count verifications by result in /metrics", async () => {
+    const metrics = await (await app.fetch("/metrics")).text();
+    expect(metrics).toContain('hookledger_ingress_verifications_total{result="accepted"} 2');
+    expect(metrics).toContain('hookledger_ingress_verifications_total{result="signature_mismatch"} 2');
+  });
 });
