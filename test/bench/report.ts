@@ -1,0 +1,141 @@
+/**
+ * What a run leaves behind: a table on stdout, and in test/bench/results/ `latest.json` (everything, profiles
+ * included), `latest.md` (the table README's Performance section includes, plus the machine and the profiles of
+ * rows below half their baseline) and `latest.svg` (ratios as bars).
+ */
+import { mkdir, writeFile } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import type { Profile } from "./stats.ts";
+import { ratioChart } from "./svg.ts";
+
+export interface Measure {
+  name: string;
+  value: number;
+  unit: string;
+  p50Ms?: number;
+  p99Ms?: number;
+}
+
+export interface Row {
+  /** "1", "2 (fan-out 10)", … */
+  id: string;
+  scenario: number;
+  name: string;
+  result: Measure;
+  baseline: Measure;
+  /** Performance relative to the baseline: 1 = as fast, below 1 = slower (throughput ÷ throughput, or baseline latency ÷ latency). */
+  ratio: number;
+  note?: string;
+  profile?: Profile;
+}
+
+export interface Machine {
+  date: string;
+  cpus: number;
+  cpuModel: string;
+  memoryGb: number;
+  kernel: string;
+  bun: string;
+  postgres: string;
+  graphileWorker: string;
+  hono: string;
+}
+
+export async function describeMachine(postgresVersion: string): Promise<Machine> {
+  const version = async (pkg: string) => {
+    try {
+      return ((await import(`../../node_modules/${pkg}/package.json`, { with: { type: "json" } })) as { default: { version: string } }).default.version;
+    } catch {
+      return "unknown";
+    }
+  };
+  return {
+    date: new Date().toISOString(),
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? "unknown",
+    memoryGb: Math.round(os.totalmem() / 2 ** 30),
+    kernel: `${os.type()} ${os.release()}`,
+    bun: process.versions.bun ?? "not bun",
+    postgres: postgresVersion,
+    graphileWorker: await version("graphile-worker"),
+    hono: await version("hono"),
+  };
+}
+
+const fmt = (value: number | undefined, digits = 1): string => {
+  if (value === undefined || !Number.isFinite(value)) return "–";
+  if (Math.abs(value) >= 1000) return Math.round(value).toLocaleString("en-US");
+  return value.toFixed(value >= 100 ? 0 : digits);
+};
+const measureText = (m: Measure) => `${fmt(m.value)} ${m.unit}`;
+const ms = (value: number | undefined) => (value === undefined ? "–" : `${fmt(value)} ms`);
+
+export function markdownTable(rows: Row[]): string {
+  const lines = [
+    "| # | Scenario | Result | p50 | p99 | Baseline (same run) | Baseline value | Ratio |",
+    "|---|---|---|---|---|---|---|---|",
+  ];
+  for (const row of rows) {
+    const ratio = Number.isFinite(row.ratio) ? row.ratio.toFixed(3) : "n/a";
+    lines.push(
+      `| ${row.id} | ${row.name} | ${measureText(row.result)} | ${ms(row.result.p50Ms)} | ${ms(row.result.p99Ms)} | ${row.baseline.name} | ${measureText(row.baseline)}${row.baseline.p50Ms !== undefined ? ` (p50 ${ms(row.baseline.p50Ms)})` : ""} | ${row.ratio < 0.5 ? `**${ratio}** ⚠` : ratio} |`,
+    );
+  }
+  return lines.join("\n");
+}
+
+function profileMarkdown(row: Row): string {
+  const p = row.profile;
+  if (!p) return "";
+  const cpu = Object.entries(p.cpuCores).map(([k, v]) => `${k} ${v}`).join(", ");
+  const rss = Object.entries(p.rssPeakMb).map(([k, v]) => `${k} ${v} MB`).join(", ");
+  const waits = p.waits.slice(0, 8).map((w) => `${w.state} ${w.sessions}`).join(", ");
+  const statements = p.topStatements.slice(0, 6).map((s) => `  - ${s.calls} calls, ${s.meanMs} ms mean, ${s.totalMs} ms total, ${s.blocksPerCall} buffers/call: \`${s.query.replace(/`/g, "'").slice(0, 120)}\``);
+  return [
+    `#### ${row.id} ${row.name}`,
+    row.note ? `${row.note}\n` : "",
+    `- window ${p.wallSeconds} s; CPU cores used: ${cpu}; whole machine ${p.machineBusyCores} of ${os.cpus().length} (others' work: ${p.otherCores})`,
+    `- waiting for a CPU (run-queue threads, average): ${Object.entries(p.runQueueWait).map(([k, v]) => `${k} ${v}`).join(", ")}; some task waited for a CPU ${Math.round(p.cpuPressure * 100)}% of the time`,
+    rss ? `- peak RSS: ${rss}` : "",
+    `- ${p.statements} statements and ${p.commits} commits in the window (pg_stat_statements, pg_stat_database)`,
+    `- sequential scans: ${p.seqScans.slice(0, 5).map((t) => `${t.table} ${t.scans}× (${t.rowsPerScan} rows each)`).join(", ") || "none"}`,
+    `- Postgres sessions by state (average over the window): ${waits || "none sampled"}`,
+    statements.length ? `- top statements (pg_stat_statements):\n${statements.join("\n")}` : "",
+  ].filter(Boolean).join("\n");
+}
+
+export function printTable(rows: Row[]): void {
+  const header = ["#", "scenario", "result", "p50", "p99", "baseline", "ratio"];
+  const body = rows.map((r) => [r.id, r.name, measureText(r.result), ms(r.result.p50Ms), ms(r.result.p99Ms), `${r.baseline.name}: ${measureText(r.baseline)}`, Number.isFinite(r.ratio) ? r.ratio.toFixed(3) : "n/a"]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((line) => (line[i] ?? "").length)));
+  const render = (line: string[]) => line.map((cell, i) => cell.padEnd(widths[i] ?? 0)).join("  ");
+  console.log(render(header));
+  console.log(widths.map((w) => "-".repeat(w)).join("  "));
+  for (const line of body) console.log(render(line));
+}
+
+/** `name` is "latest" for reference runs; a profiled run writes under another name, its numbers being perturbed. */
+export async function writeResults(dir: string, name: string, run: { machine: Machine; options: Record<string, unknown>; rows: Row[]; extras: Record<string, unknown> }): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, `${name}.json`), JSON.stringify(run, null, 2) + "\n");
+  const m = run.machine;
+  const flagged = run.rows.filter((row) => row.ratio < 0.5);
+  const md = [
+    `<!-- generated by \`bun run bench\` (test/bench/run.ts); do not edit by hand -->`,
+    `Measured ${m.date.slice(0, 16).replace("T", " ")} UTC on ${m.cpus} × ${m.cpuModel}, ${m.memoryGb} GB RAM, ${m.kernel}; ` +
+      `Bun ${m.bun}, ${m.postgres}, graphile-worker ${m.graphileWorker}, Hono ${m.hono}. Options: \`${JSON.stringify(run.options)}\`.`,
+    "",
+    markdownTable(run.rows),
+    "",
+    "Ratio = performance relative to the baseline measured in the same run (throughput ÷ baseline throughput, or baseline",
+    "latency ÷ latency): 1 means as fast as the baseline; **bold ⚠** marks rows below half their baseline.",
+    "",
+    ...run.rows.filter((r) => r.note && r.ratio >= 0.5).map((r) => `- ${r.id}: ${r.note}`),
+    flagged.length ? `\n### Profiles of rows below half their baseline (every row's profile: ${name}-profiles.md)\n` : "",
+    ...flagged.map(profileMarkdown),
+  ].join("\n");
+  await writeFile(path.join(dir, `${name}.md`), md + "\n");
+  await writeFile(path.join(dir, `${name}-profiles.md`), [`# Profiles of every row (${m.date})`, "", ...run.rows.filter((r) => r.profile).map(profileMarkdown)].join("\n\n") + "\n");
+  await writeFile(path.join(dir, `${name}.svg`), ratioChart(run.rows, `hookledger bench, ${m.date.slice(0, 10)} (${m.cpus} cores)`));
+}

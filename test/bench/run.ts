@@ -1,0 +1,121 @@
+/**
+ * `bun run bench` — hookledger's benchmarks (issue 8), end to end with one command:
+ * its own embedded Postgres in a temp folder, the real service in child processes, a receiver and the load
+ * generators in this process, all on 127.0.0.1. Every scenario reports a ratio against a baseline measured in
+ * the same run, because absolute numbers on a shared 2-core machine drift.
+ *
+ *   bun test/bench/run.ts [--quick] [--only=3,6] [--history=1m,10m] [--profile]
+ *
+ * --quick     small sizes (about 3 minutes)          --only      scenarios to run (1–8)
+ * --history   attempt counts for scenario 6            --profile   Bun CPU profiles of the service processes
+ *                                                                  (Markdown) into results/profiles/; results
+ *                                                                  then go to results/profiled.* (perturbed
+ *                                                                  numbers never overwrite latest.*)
+ */
+import { mkdir, rm } from "node:fs/promises";
+import os from "node:os";
+import path from "node:path";
+import { killLeftoverChildren, startCluster } from "./env.ts";
+import { describeMachine, printTable, writeResults, type Row } from "./report.ts";
+import { FULL, QUICK, type BenchContext } from "./scenarios/common.ts";
+import { scenarioDelivery, scenarioRetryBacklog, scenarioScaling, scenarioSlowEndpoints } from "./scenarios/delivery.ts";
+import { scenarioHistory } from "./scenarios/history.ts";
+import { scenarioHttp } from "./scenarios/http.ts";
+import { scenarioFanout, scenarioIngest } from "./scenarios/ingest.ts";
+
+const SCENARIOS: Record<number, { name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = {
+  1: { name: "ingest", run: scenarioIngest },
+  2: { name: "fan-out", run: scenarioFanout },
+  3: { name: "delivery backlog", run: scenarioDelivery },
+  4: { name: "slow and failing endpoints", run: scenarioSlowEndpoints },
+  5: { name: "retry backlog", run: scenarioRetryBacklog },
+  6: { name: "history queries", run: scenarioHistory },
+  7: { name: "worker scaling", run: scenarioScaling },
+  8: { name: "HTTP overhead", run: scenarioHttp },
+};
+
+function parseArgs(argv: string[]) {
+  const options = { quick: false, only: Object.keys(SCENARIOS).map(Number), history: undefined as number[] | undefined, profile: false };
+  for (const arg of argv) {
+    if (arg === "--quick") options.quick = true;
+    else if (arg === "--profile") options.profile = true;
+    else if (arg.startsWith("--only=")) options.only = arg.slice(7).split(",").map(Number).filter((n) => SCENARIOS[n]);
+    else if (arg.startsWith("--history=")) {
+      options.history = arg.slice(10).split(",").map((raw) => {
+        const match = /^(\d+(?:\.\d+)?)([km]?)$/i.exec(raw.trim());
+        if (!match) throw new Error(`--history: expected sizes such as 1m,10m or 100k, got ${raw}`);
+        return Math.round(Number(match[1]) * ({ k: 1e3, m: 1e6 }[(match[2] ?? "").toLowerCase()] ?? 1));
+      }).sort((a, b) => a - b);
+    } else if (arg === "--help" || arg === "-h") {
+      console.log("usage: bun test/bench/run.ts [--quick] [--only=1,2,…] [--history=1m,10m] [--profile]");
+      process.exit(0);
+    } else throw new Error(`unknown option ${arg} (try --help)`);
+  }
+  return options;
+}
+
+const options = parseArgs(process.argv.slice(2));
+const sizes = { ...(options.quick ? QUICK : FULL), ...(options.history ? { historyRows: options.history } : {}) };
+const resultsDir = path.join(path.dirname(new URL(import.meta.url).pathname), "results");
+const profileDir = options.profile ? path.join(resultsDir, "profiles") : undefined;
+const started = performance.now();
+const log = (line: string) => console.log(`[${((performance.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}`);
+
+await mkdir(resultsDir, { recursive: true });
+if (profileDir) {
+  await rm(profileDir, { recursive: true, force: true });
+  await mkdir(profileDir, { recursive: true });
+}
+log(`hookledger bench: ${options.quick ? "quick" : "full"} run of scenarios ${options.only.join(", ")} on ${os.cpus().length} cores`);
+const cluster = await startCluster(log);
+let stopping = false;
+const shutdown = async (code: number) => {
+  if (stopping) return;
+  stopping = true;
+  killLeftoverChildren();
+  await cluster.stop().catch((error: unknown) => console.error(`could not stop Postgres: ${String(error)}`));
+  process.exit(code);
+};
+process.on("SIGINT", () => void shutdown(130));
+
+const rows: Row[] = [];
+const failures: Record<string, string> = {};
+const ctx: BenchContext = {
+  cluster,
+  sizes,
+  postmasterPid: await cluster.postmasterPid(),
+  profileDir,
+  resultsDir,
+  log,
+  rows,
+  extras: { cpus: os.cpus().length, sizes },
+};
+try {
+  for (const id of options.only) {
+    const scenario = SCENARIOS[id];
+    if (!scenario) continue;
+    const t0 = performance.now();
+    log(`scenario ${id}: ${scenario.name}`);
+    try {
+      rows.push(...(await scenario.run(ctx)));
+    } catch (error) {
+      failures[id] = error instanceof Error ? (error.stack ?? error.message) : String(error);
+      log(`scenario ${id} FAILED: ${failures[id]}`);
+    }
+    log(`scenario ${id} took ${((performance.now() - t0) / 1000).toFixed(0)} s`);
+  }
+  const [version] = await (await cluster.database("hlbench_meta")).owner<{ v: string }[]>`select split_part(version(), ' on ', 1) as v`;
+  const machine = await describeMachine(version?.v ?? "PostgreSQL");
+  console.log("");
+  printTable(rows);
+  const name = options.profile ? "profiled" : "latest";
+  await writeResults(resultsDir, name, {
+    machine,
+    options: { quick: options.quick, only: options.only, historyRows: sizes.historyRows, totalSeconds: Math.round((performance.now() - started) / 1000) },
+    rows,
+    extras: { ...ctx.extras, failures },
+  });
+  log(`results written to ${path.relative(process.cwd(), resultsDir)}/${name}.{json,md,svg} and ${name}-profiles.md`);
+} finally {
+  await shutdown(Object.keys(failures).length > 0 ? 1 : 0);
+}

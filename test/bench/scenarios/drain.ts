@@ -1,0 +1,190 @@
+/**
+ * Building blocks of the delivery scenarios (3, 4, 5, 7): a tenant whose subscriptions point at the receiver,
+ * a backlog ingested through the API while no worker runs, worker processes, a drain measured at the receiver,
+ * fresh-delivery latency under light load, and the raw graphile-worker baseline.
+ */
+import pg from "pg";
+import { makeWorkerUtils } from "graphile-worker";
+import { benchServiceEnv, spawnService, type BenchDatabase, type ServiceProcess } from "../env.ts";
+import { closedLoop, eventBody, openLoop, postEvent, subscribe } from "../load.ts";
+import { startReceiver, type Receiver } from "../receiver.ts";
+import { sleep, summarize, type LatencySummary } from "../stats.ts";
+import { bootApi, profileOptions, type BenchContext, type Booted } from "./common.ts";
+
+/** The no-op task the `noop-worker` role of service.ts runs (kept in step with service.ts). */
+export const NOOP_TASK = "bench_noop";
+
+export interface DeliveryWorld extends Booted {
+  receiver: Receiver;
+  /** event id → performance.now() when POST /v1/events answered 202. */
+  accepted: Map<string, number>;
+  workers: ServiceProcess[];
+  stop(): Promise<void>;
+}
+
+export interface Endpoints {
+  ok: number;
+  hang: number;
+  fail: number;
+  /** A separate subscription on `bench.fresh`, for the fresh-latency probe. */
+  fresh: boolean;
+  timeoutMs?: number;
+}
+
+export async function deliveryWorld(ctx: BenchContext, dbName: string, endpoints: Endpoints): Promise<DeliveryWorld> {
+  const booted = await bootApi(ctx, dbName, ["bench.ping", "bench.fresh"]);
+  const receiver = startReceiver();
+  const workers: ServiceProcess[] = [];
+  const timeout = endpoints.timeoutMs ? { timeout_ms: endpoints.timeoutMs } : {};
+  try {
+    for (const [kind, count] of [["ok", endpoints.ok], ["hang", endpoints.hang], ["fail", endpoints.fail]] as const) {
+      for (let i = 0; i < count; i++) await subscribe(booted.client, booted.tenant, { url: receiver.url(`/${kind}/${i}`), event_types: ["bench.ping"], ...timeout });
+    }
+    if (endpoints.fresh) await subscribe(booted.client, booted.tenant, { url: receiver.url("/ok/fresh"), event_types: ["bench.fresh"] });
+  } catch (error) {
+    await booted.service.stop();
+    await receiver.close();
+    throw error;
+  }
+  return {
+    ...booted,
+    receiver,
+    accepted: new Map(),
+    workers,
+    async stop() {
+      await Promise.all(workers.map((worker) => worker.stop()));
+      await booted.service.stop();
+      await receiver.close();
+    },
+  };
+}
+
+/** Ingests `events` events of `bench.ping` from 16 clients; returns the accept rate. */
+export async function ingestBacklog(world: DeliveryWorld, events: number, tag: string): Promise<number> {
+  const result = await closedLoop({
+    concurrency: 16,
+    durationMs: 15 * 60_000,
+    maxRequests: events,
+    send: async (i) => {
+      const eventId = `evt_${tag}_${i}`;
+      await postEvent(world.service.baseUrl, world.tenant, eventBody(world.tenant, "bench.ping", eventId));
+      world.accepted.set(eventId, performance.now());
+      return true;
+    },
+  });
+  if (result.failed > 0) throw new Error(`backlog ingest: ${result.failed} failed: ${result.errors.join("; ")}`);
+  return result.perSecond;
+}
+
+/** Starts `count` worker processes at once (hookledger defaults: concurrency 16, localQueue, batched completion). */
+export async function startWorkers(ctx: BenchContext, world: DeliveryWorld, count: number, env: Record<string, string> = {}): Promise<void> {
+  const started = await Promise.all(
+    Array.from({ length: count }, (_, i) => spawnService(ctx.cluster, "worker", benchServiceEnv(ctx.cluster, world.db, env), profileOptions(ctx, `${world.db.name}-worker${i}`))),
+  );
+  world.workers.push(...started);
+}
+
+export interface Drain {
+  delivered: number;
+  seconds: number;
+  perSecond: number;
+  /** accept → first arrival, over the deliveries counted. */
+  latency: LatencySummary;
+  done: boolean;
+}
+
+/**
+ * Waits until `expected` ok deliveries arrived or `windowMs` passed, then measures ok deliveries per second from
+ * the first arrival to the last one (done) or to the end of the window (not done).
+ */
+export async function measureDrain(world: DeliveryWorld, expected: number, windowMs: number): Promise<Drain> {
+  const started = performance.now();
+  let done = true;
+  try {
+    await world.receiver.waitFor(expected, windowMs, "ok");
+  } catch {
+    done = false;
+  }
+  const end = performance.now();
+  const ok = [...world.receiver.arrivals.values()].filter((a) => a.kind === "ok" && a.at <= end);
+  const first = ok.reduce((min, a) => Math.min(min, a.at), Number.POSITIVE_INFINITY);
+  const last = done ? ok.reduce((max, a) => Math.max(max, a.at), 0) : Math.min(end, started + windowMs);
+  const seconds = Math.max(0.001, (last - first) / 1000);
+  const latencies = ok.flatMap((a) => {
+    const accepted = world.accepted.get(a.eventId);
+    return accepted === undefined ? [] : [Math.max(0, a.at - accepted)];
+  });
+  return { delivered: ok.length, seconds, perSecond: ok.length / seconds, latency: summarize(latencies), done };
+}
+
+/**
+ * Fresh-delivery latency with an idle worker: `count` events of `bench.fresh` at a fixed rate (open loop), each
+ * measured from its 202 to its arrival at the receiver.
+ */
+export async function freshLatency(world: DeliveryWorld, count: number, perSecond: number, tag: string): Promise<LatencySummary & { lost: number }> {
+  const ids: string[] = [];
+  await openLoop({
+    count,
+    perSecond,
+    send: async (i) => {
+      const eventId = `evt_fresh_${tag}_${i}`;
+      ids.push(eventId);
+      await postEvent(world.service.baseUrl, world.tenant, eventBody(world.tenant, "bench.fresh", eventId));
+      world.accepted.set(eventId, performance.now());
+    },
+  });
+  const wanted = new Set(ids);
+  const deadline = performance.now() + 30_000;
+  let arrived: number[] = [];
+  for (;;) {
+    arrived = [...world.receiver.arrivals.values()].filter((a) => wanted.has(a.eventId)).map((a) => Math.max(0, a.at - (world.accepted.get(a.eventId) ?? a.at)));
+    if (arrived.length >= count || performance.now() > deadline) break;
+    await sleep(50);
+  }
+  return { ...summarize(arrived), lost: count - arrived.length };
+}
+
+/**
+ * The raw graphile-worker baseline: `jobs` no-op jobs added with addJobs in batches of 1000, then drained by the
+ * same runner hookledger uses (src/worker/runner.ts: same pool size, concurrency, localQueue and batching) in
+ * its own process, timed by polling the queue every 100 ms from the first completed job to an empty queue.
+ */
+export async function noopBaseline(ctx: BenchContext, db: BenchDatabase, jobs: number): Promise<{ perSecond: number; seconds: number }> {
+  const pool = new pg.Pool({ connectionString: db.ownerUrl, max: 2 });
+  pool.on("error", () => undefined);
+  pool.on("connect", (client) => client.on("error", () => undefined));
+  const utils = await makeWorkerUtils({ pgPool: pool });
+  try {
+    for (let done = 0; done < jobs; done += 1000) {
+      const size = Math.min(1000, jobs - done);
+      await utils.addJobs(Array.from({ length: size }, (_, i) => ({ identifier: NOOP_TASK, payload: { n: done + i }, maxAttempts: 5 })));
+    }
+  } finally {
+    await utils.release();
+    await pool.end();
+  }
+  const remaining = async () =>
+    Number((await db.owner`select count(*) as n from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+      where t.identifier = ${NOOP_TASK}`)[0]?.n ?? 0);
+  const worker = await spawnService(ctx.cluster, "noop-worker", benchServiceEnv(ctx.cluster, db), profileOptions(ctx, `${db.name}-noop`));
+  try {
+    let firstAt: number | undefined;
+    let firstLeft = jobs;
+    const deadline = performance.now() + 5 * 60_000;
+    for (;;) {
+      const left = await remaining();
+      const now = performance.now();
+      if (firstAt === undefined && left < jobs) {
+        firstAt = now;
+        firstLeft = left;
+      }
+      if (left === 0 || now > deadline) {
+        const seconds = (now - (firstAt ?? now)) / 1000;
+        return { perSecond: seconds > 0 ? (firstLeft - left) / seconds : Number.NaN, seconds };
+      }
+      await sleep(100);
+    }
+  } finally {
+    await worker.stop();
+  }
+}
