@@ -13,7 +13,7 @@ import { withTenant } from "../db/tenant.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import { getApplication } from "../tenancy/applications.ts";
-import { takeEventQuota } from "../tenancy/quotas.ts";
+import { checkEventQuota, countEvent } from "../tenancy/quotas.ts";
 import { getEvent } from "./deliveryStore.ts";
 import { getEventType } from "./eventTypes.ts";
 import { enqueueDeliveries } from "./jobs.ts";
@@ -96,7 +96,7 @@ export async function ingestEvent(ctx: AppContext, orgId: string, event: Incomin
         const errors = payloadViolations(eventType.schema, event.parsedPayload);
         if (errors.length > 0) throw new IngestError({ kind: "schema_violation", errors });
       }
-      await takeEventQuota(tx, ctx.config, ctx.now());
+      await checkEventQuota(tx, ctx.config, ctx.now());
       const targets = (await enabledSubscriptionsOf(tx, event.appId)).filter(
         (subscription) => matchesEventType(subscription.event_types, event.eventType) && matchesLabels(subscription.labels, event.labels),
       );
@@ -121,6 +121,7 @@ export async function ingestEvent(ctx: AppContext, orgId: string, event: Incomin
       ]);
       const deliveryIds = scheduled.deliveryIds;
       await enqueueDeliveries(tx, orgId, deliveryIds.map((deliveryId) => ({ deliveryId })));
+      await countEvent(tx, ctx.now());
       return { event_id: eventId, deliveries_scheduled: targets.length, duplicate: false, deprecated: eventType.deprecated };
     });
   } catch (error) {

@@ -112,8 +112,13 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
     case "delivery.attempted": {
       const d = entry.data;
       if (d.outcome === "succeeded") {
+        // Every success of a busy endpoint would rewrite the same row and serialise all its deliveries on that
+        // row's lock (measured: more workers got slower). Write only when health changes, or to move
+        // last_success_at on by at least a second.
         await tx`update hookledger.subscriptions set consecutive_failures = 0, failing_since = null, last_success_at = ${at}
-                 where org_id = ${entry.orgId} and subscription_id = ${d.subscription_id}`;
+                 where org_id = ${entry.orgId} and subscription_id = ${d.subscription_id}
+                   and (consecutive_failures <> 0 or failing_since is not null or last_success_at is null
+                        or last_success_at <= ${at}::timestamptz - interval '1 second')`;
       } else {
         await tx`update hookledger.subscriptions set consecutive_failures = consecutive_failures + 1,
                    failing_since = coalesce(failing_since, ${at}), last_failure_at = ${at}

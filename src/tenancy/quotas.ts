@@ -35,8 +35,8 @@ export async function eventsToday(tx: Queryable, now: Date): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
-/** Refuses the event when today's quota is used up; otherwise counts it (in the ingest transaction). */
-export async function takeEventQuota(tx: Tx, config: Config, now: Date): Promise<void> {
+/** Refuses the event when today's quota is used up (read only: see countEvent). */
+export async function checkEventQuota(tx: Tx, config: Config, now: Date): Promise<void> {
   const limit = (await quotasOf(tx, config)).events_per_day;
   if ((await eventsToday(tx, now)) >= limit) {
     const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
@@ -48,6 +48,13 @@ export async function takeEventQuota(tx: Tx, config: Config, now: Date): Promise
       retry_after_seconds: retryAfter,
     });
   }
+}
+
+/**
+ * Counts an accepted event. Call it last in the ingest transaction: the counter row stays locked until commit,
+ * so taking it early made concurrent ingests of one tenant queue behind each other's appends (measured).
+ */
+export async function countEvent(tx: Tx, now: Date): Promise<void> {
   await tx`
     insert into hookledger.usage_counters (org_id, day, shard, events)
     values (hookledger.current_org_id(), ${utcDay(now)}::date, ${Math.floor(Math.random() * 8)}, 1)
