@@ -8,7 +8,6 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { chmod, cp, mkdir, mkdtemp, readFile, rm, symlink } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect, serviceUrlFor, withDatabase, type Sql } from "../../src/db/connect.ts";
@@ -16,6 +15,8 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/db/embed
 import { prepareDatabase } from "../../src/db/prepare.ts";
 import { generateKeyringSpec } from "../../src/crypto/keyring.ts";
 import { createLogger } from "../../src/log.ts";
+import { freePort } from "../support/freePort.ts";
+export { freePort };
 
 const TEMPLATE = "hlbench_template";
 export const BENCH_ADMIN_TOKEN = "hl_adm_bench_instance_admin_token_0123456789abcdef";
@@ -38,18 +39,6 @@ async function snapshotSources(root: string): Promise<string> {
   return snapshot;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 export interface BenchDatabase {
   name: string;

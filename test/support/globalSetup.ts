@@ -4,7 +4,6 @@
  * parallel and never see each other's rows.
  */
 import { chmod, mkdtemp, rm } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { TestProject } from "vitest/node";
@@ -12,6 +11,7 @@ import { connect, withDatabase } from "../../src/db/connect.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/db/embedded.ts";
 import { prepareDatabase } from "../../src/db/prepare.ts";
 import { createLogger } from "../../src/log.ts";
+import { freePort } from "./freePort.ts";
 
 export const TEMPLATE_DATABASE = "hookledger_test_template";
 
@@ -21,18 +21,6 @@ declare module "vitest" {
   }
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 let embedded: EmbeddedDatabase | undefined;
 let dataRoot: string | undefined;
