@@ -25,7 +25,7 @@ export function authenticate(ctx: AppContext, usage: TokenUsageTracker): Middlew
     const token = await findTokenByHash(ctx.sql, sha256Hex(match[1]));
     const now = ctx.now();
     if (!token || token.revokedAt || (token.expiresAt && token.expiresAt <= now)) throw unauthorized();
-    c.set("auth", { orgId: token.orgId, tokenId: token.tokenId, kind: token.kind, appId: token.appId, label: token.label, scopes: token.scopes });
+    c.set("auth", { orgId: token.orgId, tokenId: token.tokenId, kind: token.kind, appId: token.appId, label: token.label, scopes: token.scopes, queues: token.queues });
     usage.note(token.orgId, token.tokenId, now);
     await next();
   };

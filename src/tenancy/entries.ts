@@ -33,6 +33,7 @@ export const tenancyEntries = {
     /** SHA-256 of the token, hex. Not the token: it cannot be turned back into one. */
     token_sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
     expires_at: v.nullable(v.string()),
+    queues: v.optional(v.nullable(v.array(v.string()))),
   }),
   "token.revoked": v.strictObject({ token_id: uuid }),
 };

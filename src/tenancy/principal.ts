@@ -9,4 +9,6 @@ export interface Principal {
   appId: string | null;
   label: string;
   scopes: string[];
+  /** Set for queue-scoped tokens: pull routes answer only for these queues. */
+  queues: string[] | null;
 }

@@ -94,10 +94,10 @@ export const tokensProjection = defineProjection({
         case "token.created": {
           const { data } = entry as Of<"token.created">;
           return tx`insert into hookledger.api_tokens
-                      (org_id, token_id, kind, app_id, label, scopes, token_prefix, token_hash, expires_at, created_by, created_at)
+                      (org_id, token_id, kind, app_id, label, scopes, token_prefix, token_hash, expires_at, created_by, created_at, queues)
                     values (${entry.orgId}, ${data.token_id}, ${data.kind}, ${data.app_id}, ${data.label}, ${data.scopes},
                             ${data.token_prefix}, decode(${data.token_sha256}, 'hex'), ${data.expires_at}, ${entry.meta.actor?.id ?? null},
-                            ${entry.recordedAt})`;
+                            ${entry.recordedAt}, ${data.queues ?? null})`;
         }
         case "token.revoked": {
           const { data } = entry as Of<"token.revoked">;

@@ -16,8 +16,8 @@ export async function findTokenByHash(sql: Sql, sha256: string): Promise<Authent
   const rows = await sql.begin(async (tx) => {
     await tx`set local role hookledger_authenticator`;
     return tx<
-      { org_id: string; token_id: string; kind: TokenKind; app_id: string | null; label: string; scopes: string[]; expires_at: Date | null; revoked_at: Date | null }[]
-    >`select org_id, token_id, kind, app_id, label, scopes, expires_at, revoked_at
+      { org_id: string; token_id: string; kind: TokenKind; app_id: string | null; label: string; scopes: string[]; queues: string[] | null; expires_at: Date | null; revoked_at: Date | null }[]
+    >`select org_id, token_id, kind, app_id, label, scopes, queues, expires_at, revoked_at
       from hookledger.api_tokens where token_hash = decode(${sha256}, 'hex')`;
   });
   const row = rows[0];
@@ -29,6 +29,7 @@ export async function findTokenByHash(sql: Sql, sha256: string): Promise<Authent
     appId: row.app_id,
     label: row.label,
     scopes: row.scopes,
+    queues: row.queues,
     expiresAt: row.expires_at,
     revokedAt: row.revoked_at,
   };
@@ -40,6 +41,7 @@ export interface TokenRow {
   app_id: string | null;
   label: string;
   scopes: string[];
+  queues: string[] | null;
   token_prefix: string;
   expires_at: Date | null;
   revoked_at: Date | null;
@@ -48,7 +50,7 @@ export interface TokenRow {
   last_used_at: Date | null;
 }
 
-const tokenColumns = `t.token_id, t.kind, t.app_id, t.label, t.scopes, t.token_prefix, t.expires_at, t.revoked_at, t.created_by,
+const tokenColumns = `t.token_id, t.kind, t.app_id, t.label, t.scopes, t.queues, t.token_prefix, t.expires_at, t.revoked_at, t.created_by,
   t.created_at, u.last_used_at`;
 
 export async function getToken(tx: Queryable, tokenId: string): Promise<TokenRow | undefined> {

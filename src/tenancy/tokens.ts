@@ -25,7 +25,7 @@ export interface CreatedToken {
 export async function createToken(
   ctx: AppContext,
   orgId: string,
-  input: { label: string; scopes: Scope[]; appId: string | null; expiresAt: Date | null },
+  input: { label: string; scopes: Scope[]; appId: string | null; expiresAt: Date | null; queues?: string[] | null },
   meta: EntryMeta,
 ): Promise<CreatedToken> {
   const kind: TokenKind = input.appId ? "application" : "organization";
@@ -45,6 +45,7 @@ export async function createToken(
           token_prefix: generated.prefix,
           token_sha256: generated.sha256,
           expires_at: input.expiresAt?.toISOString() ?? null,
+          queues: input.queues ?? null,
         },
         meta,
       },

@@ -41,9 +41,12 @@ export const deadLetterBody = v.strictObject({
 
 export const deadLetterListQuery = v.strictObject(paginationQuery);
 
+/** The queue in the path; a queue-scoped token sees only its queues (404 for others, like another tenant's). */
 const queueParam = (c: Context<HttpEnv>): string => {
   const queue = c.req.param("queue");
   if (!v.is(queueNameField, queue)) throw notFound();
+  const allowed = c.get("auth").queues;
+  if (allowed && !allowed.includes(queue)) throw notFound();
   return queue;
 };
 

@@ -28,6 +28,17 @@ export const tokenCreateBody = v.strictObject({
   ),
   app_id: v.optional(v.nullable(uuidField), null),
   expires_at: v.optional(v.nullable(timestampField), null),
+  /** Pull queues the token may use; omit for every queue. Same names as pull queues. */
+  queues: v.optional(
+    v.nullable(
+      v.pipe(
+        v.array(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "expected a pull queue name"))),
+        v.minLength(1, "name at least one queue, or omit the field"),
+        v.maxLength(50, "at most 50 queues"),
+      ),
+    ),
+    null,
+  ),
 });
 
 export function presentToken(row: TokenRow) {
@@ -37,6 +48,7 @@ export function presentToken(row: TokenRow) {
     app_id: row.app_id,
     label: row.label,
     scopes: row.scopes,
+    queues: row.queues,
     prefix: row.token_prefix,
     expires_at: row.expires_at,
     revoked_at: row.revoked_at,
@@ -59,7 +71,7 @@ export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
     }
     const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
     try {
-      const created = await createToken(ctx, orgId, { label: body.label, scopes: body.scopes, appId: body.app_id, expiresAt: body.expires_at }, meta);
+      const created = await createToken(ctx, orgId, { label: body.label, scopes: body.scopes, appId: body.app_id, expiresAt: body.expires_at, queues: body.queues }, meta);
       return c.json({ ...presentToken(created.details), token: created.token }, 201);
     } catch (error) {
       if (error instanceof UnknownApplicationError) {
