@@ -115,11 +115,3 @@ export async function migrate(
     lock.release();
   }
 }
-
-/** True when every migration file is recorded as applied: part of `/ready`. */
-export async function migrationsApplied(sql: Sql, directory = DEFAULT_MIGRATIONS_DIR): Promise<boolean> {
-  const files = await readMigrationFiles(directory);
-  const [row] = await sql<{ latest: number | null }[]>`select hookledger.schema_version() as latest`;
-  const latest = files.at(-1)?.version ?? 0;
-  return row?.latest === latest;
-}

@@ -7,6 +7,7 @@ import type { Logger } from "../log.ts";
 import { migrateWorkerSchema } from "../worker/runner.ts";
 import { ensureLedgerPartitions } from "../ledger/partitions.ts";
 import { connect, deriveServicePassword, SERVICE_ROLE } from "./connect.ts";
+import { ownerClientOf } from "./ownerClient.ts";
 import { migrate, type MigrationReport } from "./migrate.ts";
 
 export async function prepareDatabase(options: {
@@ -30,7 +31,7 @@ export async function prepareDatabase(options: {
           if (!/^[A-Za-z0-9_-]+$/.test(password)) throw new Error("derived service password has unexpected characters");
           await sql.unsafe(`alter role ${SERVICE_ROLE} with login password '${password}'`);
         }
-        partitionsCreated = await ensureLedgerPartitions(sql, options.partitionsAhead);
+        partitionsCreated = await ensureLedgerPartitions(ownerClientOf(sql), options.partitionsAhead);
       },
     });
     for (const file of report.applied) options.log.debug("migration applied", { file });

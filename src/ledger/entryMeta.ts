@@ -20,5 +20,3 @@ export const entryMetaSchema = v.strictObject({
 
 export type Actor = v.InferOutput<typeof actorSchema>;
 export type EntryMeta = v.InferOutput<typeof entryMetaSchema>;
-
-export const SYSTEM_ACTOR: Actor = { kind: "system" };

@@ -13,14 +13,11 @@
  */
 import type { AppContext } from "../context.ts";
 import { withInstanceAdmin } from "../db/instanceAdmin.ts";
+import type { OwnerClient } from "../db/ownerClient.ts";
 import { SYSTEM_ORG_ID, withTenant } from "../db/tenant.ts";
 import { pruneDeliveryHistory } from "../outbound/pruneHistory.ts";
 import { ANY_VERSION } from "./append.ts";
 
-/** Runs statements as the ledger's owner (partition DDL needs ownership). */
-export interface OwnerClient {
-  query<R extends Record<string, unknown>>(text: string, values?: unknown[]): Promise<{ rows: R[] }>;
-}
 
 const DAY_MS = 86_400_000;
 const PARTITION_NAME = /^ledger_y(\d{4})m(\d{2})$/;

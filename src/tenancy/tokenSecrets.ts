@@ -9,7 +9,6 @@ export type TokenKind = "instance_admin" | "organization" | "application";
 
 const kindTag: Record<TokenKind, string> = { instance_admin: "adm", organization: "org", application: "app" };
 const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-export const TOKEN_PATTERN = /^hl_(adm|org|app)_[0-9A-Za-z]{43}$/;
 const PREFIX_LENGTH = 12;
 
 function base62(bytes: Uint8Array, length: number): string {

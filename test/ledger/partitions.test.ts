@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { quickAddJob } from "graphile-worker";
 import { SYSTEM_ORG_ID, withTenant } from "../../src/db/tenant.ts";
+import { ownerClientOf } from "../../src/db/ownerClient.ts";
 import { ensureLedgerPartitions } from "../../src/ledger/partitions.ts";
 import { ENSURE_PARTITIONS_TASK } from "../../src/ledger/partitionTask.ts";
 import { eventually, startTestApp } from "../support/app.ts";
@@ -32,8 +33,8 @@ describe("ledger partitions", () => {
   });
 
   it("are created idempotently, with a TRUNCATE guard, for a given month", async () => {
-    expect(await ensureLedgerPartitions(db.owner, 1, new Date("2031-12-15T00:00:00Z"))).toEqual(["ledger_y2031m12", "ledger_y2032m01"]);
-    expect(await ensureLedgerPartitions(db.owner, 1, new Date("2031-12-15T00:00:00Z"))).toEqual([]);
+    expect(await ensureLedgerPartitions(ownerClientOf(db.owner), 1, new Date("2031-12-15T00:00:00Z"))).toEqual(["ledger_y2031m12", "ledger_y2032m01"]);
+    expect(await ensureLedgerPartitions(ownerClientOf(db.owner), 1, new Date("2031-12-15T00:00:00Z"))).toEqual([]);
     const [trigger] = await db.owner<{ n: number }[]>`
       select count(*)::int as n from pg_trigger where tgrelid = 'hookledger.ledger_y2032m01'::regclass and tgname = 'ledger_refuse_truncate'`;
     expect(trigger?.n).toBe(1);

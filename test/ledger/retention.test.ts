@@ -1,6 +1,7 @@
 import { quickAddJob } from "graphile-worker";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { SYSTEM_ORG_ID, withTenant } from "../../src/db/tenant.ts";
+import { ownerClientOf } from "../../src/db/ownerClient.ts";
 import { ensureLedgerPartitions } from "../../src/ledger/partitions.ts";
 import { APPLY_RETENTION_TASK } from "../../src/ledger/retentionTask.ts";
 import { eventually, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
@@ -37,7 +38,7 @@ beforeAll(async () => {
   await receiver.waitFor(4, "/r");
   await eventually(async () => ((await countOf(longLived.orgId)).attempts === 2 && (await countOf(shortLived.orgId)).attempts === 2 ? true : undefined));
   // An old month of ledger entries, as if written in January 2020.
-  await ensureLedgerPartitions(db.owner, 0, new Date("2020-01-15T00:00:00Z"));
+  await ensureLedgerPartitions(ownerClientOf(db.owner), 0, new Date("2020-01-15T00:00:00Z"));
   await db.owner`insert into hookledger.ledger (org_id, stream, version, type, data, recorded_at)
                  values (${shortLived.orgId}, 'old:1', 1, 'ledger.partitions_created', '{"partitions":[],"months_ahead":0}', '2020-01-10T00:00:00Z')`;
 });
