@@ -7,7 +7,7 @@ import type { Config } from "./config.ts";
 import type { AppContext } from "./context.ts";
 import { connect, describeUrl, serviceUrlFor, type Sql } from "./db/connect.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
-import { readMigrationFiles, DEFAULT_MIGRATIONS_DIR } from "./db/migrate.ts";
+import { listMigrations, DEFAULT_MIGRATIONS_DIR } from "./db/migrate.ts";
 import { prepareDatabase } from "./db/prepare.ts";
 import { createApp } from "./http/app.ts";
 import { serve, type HttpServer } from "./http/serve/index.ts";
@@ -114,7 +114,6 @@ export async function startServices(options: {
     egress: options.egress,
     errors,
   });
-  const files = await readMigrationFiles(DEFAULT_MIGRATIONS_DIR);
   let worker: WorkerHandle | undefined;
   let server: HttpServer | undefined;
   const tokenUsage = new TokenUsageTracker(sql, log);
@@ -140,10 +139,11 @@ export async function startServices(options: {
       if (configured !== undefined && configured.length < 32) throw new Error("HOOKLEDGER_ADMIN_TOKEN: the token must be at least 32 characters");
       adminToken = await ensureInstanceAdminToken(ctx, configured);
       tokenUsage.start();
+      const latestMigration = (await listMigrations(DEFAULT_MIGRATIONS_DIR)).at(-1)?.version ?? 0;
       const app = createApp({
         ctx,
         tokenUsage,
-        readiness: { expectedSchemaVersion: files.at(-1)?.version ?? 0, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
+        readiness: { expectedSchemaVersion: latestMigration, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
       });
       routes = app.routes.filter((route) => route.method !== "ALL").map((route) => ({ method: route.method, path: route.path }));
       server = await serve({ hostname: config.HOOKLEDGER_HOST, port: config.PORT, fetch: app.fetch });

@@ -30,10 +30,11 @@ export interface MigrationFile {
   checksum: string;
 }
 
-export async function readMigrationFiles(directory: string): Promise<MigrationFile[]> {
+/** The migration files' versions and names, in order, checked for naming and duplicate versions (no reads). */
+export async function listMigrations(directory: string): Promise<Omit<MigrationFile, "text" | "checksum">[]> {
   const names = (await readdir(directory)).filter((name) => name.endsWith(".sql")).sort();
-  const files: MigrationFile[] = [];
   const seen = new Map<number, string>();
+  const files: Omit<MigrationFile, "text" | "checksum">[] = [];
   for (const name of names) {
     const match = FILE_PATTERN.exec(name);
     if (!match) throw new MigrationError(`${name}: migration files must be named NNN_lower_snake_name.sql`);
@@ -41,11 +42,18 @@ export async function readMigrationFiles(directory: string): Promise<MigrationFi
     const clash = seen.get(version);
     if (clash) throw new MigrationError(`${name} and ${clash} share version ${version}`);
     seen.set(version, name);
-    const text = await readFile(path.join(directory, name), "utf8");
-    const checksum = createHash("sha256").update(text).digest("hex");
-    files.push({ version, name: match[2] ?? name, file: name, text, checksum });
+    files.push({ version, name: match[2] ?? name, file: name });
   }
   return files.sort((a, b) => a.version - b.version);
+}
+
+export async function readMigrationFiles(directory: string): Promise<MigrationFile[]> {
+  const files: MigrationFile[] = [];
+  for (const listed of await listMigrations(directory)) {
+    const text = await readFile(path.join(directory, listed.file), "utf8");
+    files.push({ ...listed, text, checksum: createHash("sha256").update(text).digest("hex") });
+  }
+  return files;
 }
 
 export interface MigrationReport {

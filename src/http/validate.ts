@@ -28,26 +28,21 @@ export async function readJson<S extends v.GenericSchema>(c: Context, schema: S)
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new ProblemError("unsupported-media-type", "send the body as application/json");
   }
-  let body: unknown;
+  return parseOrProblem(schema, parseJsonText(await c.req.text()));
+}
+
+function parseJsonText(text: string): unknown {
   try {
-    body = JSON.parse(await c.req.text());
+    return JSON.parse(text);
   } catch {
     throw new ProblemError("malformed-json", "the body could not be parsed as JSON");
   }
-  return parseOrProblem(schema, body);
 }
 
 /** Validates an optional JSON body: an empty body validates as `{}`. */
 export async function readOptionalJson<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S>> {
   const text = await c.req.text();
-  if (text.trim() === "") return parseOrProblem(schema, {});
-  let body: unknown;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    throw new ProblemError("malformed-json", "the body could not be parsed as JSON");
-  }
-  return parseOrProblem(schema, body);
+  return parseOrProblem(schema, text.trim() === "" ? {} : parseJsonText(text));
 }
 
 /** Validates query parameters (each a single string). */
