@@ -1,25 +1,9 @@
 /**
  * Public identifiers of the inbound capability. Route ids appear in URLs given to third parties and are looked up
- * before any tenant is known, so they must not be guessable or enumerable: 24 base62 characters (about 143 bits),
- * drawn by rejection sampling so every character is equally likely.
+ * before any tenant is known, so they must not be guessable or enumerable: 24 base62 characters (about 143 bits).
  */
 import { randomBytes } from "node:crypto";
-
-const BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-/** 62 × 4 = 248: bytes at or above it are discarded, so `byte % 62` has no bias. */
-const UNBIASED_LIMIT = 248;
-
-function randomBase62(length: number): string {
-  let out = "";
-  while (out.length < length) {
-    for (const byte of randomBytes(length * 2)) {
-      if (byte >= UNBIASED_LIMIT) continue;
-      out += BASE62[byte % 62];
-      if (out.length === length) break;
-    }
-  }
-  return out;
-}
+import { randomBase62 } from "../crypto/randomBase62.ts";
 
 export const ROUTE_ID_PATTERN = /^rt_[0-9A-Za-z]{24}$/;
 

@@ -5,6 +5,7 @@
  * `hookledger_authenticator`, which may read the org id, route id and status columns across tenants and nothing
  * else; everything further is read inside `withTenant`, under row-level security like any other request.
  */
+import { withAuthenticator } from "../db/localRole.ts";
 import type { Queryable, Sql } from "../db/connect.ts";
 import type { IngressAuth } from "./entries.ts";
 
@@ -46,10 +47,7 @@ export async function listRoutes(
 
 /** The tenant of an enabled, undeleted route, found by its public id before any tenant is set. */
 export async function findRouteTenant(sql: Sql, routeId: string): Promise<string | undefined> {
-  const rows = await sql.begin(async (tx) => {
-    await tx`set local role hookledger_authenticator`;
-    return tx<{ org_id: string }[]>`
-      select org_id from hookledger.ingress_routes where route_id = ${routeId} and enabled and deleted_at is null`;
-  });
+  const rows = await withAuthenticator(sql, (tx) => tx<{ org_id: string }[]>`
+    select org_id from hookledger.ingress_routes where route_id = ${routeId} and enabled and deleted_at is null`);
   return rows[0]?.org_id;
 }

@@ -1,6 +1,6 @@
 /** The `rebuild-projection` command: rebuilds one projection for every organization that has ledger entries. */
 import type { AppContext } from "../context.ts";
-import { withInstanceAdmin } from "../db/instanceAdmin.ts";
+import { withInstanceAdmin } from "../db/localRole.ts";
 
 export async function rebuildProjectionForAll(ctx: AppContext, projectionName: string): Promise<{ organizations: number; entries: number }> {
   const orgIds = await withInstanceAdmin(ctx.sql, async (tx) => {

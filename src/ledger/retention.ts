@@ -12,7 +12,7 @@
  * Each run appends `retention.applied` (instance level) with what it removed.
  */
 import type { AppContext } from "../context.ts";
-import { withInstanceAdmin } from "../db/instanceAdmin.ts";
+import { withInstanceAdmin } from "../db/localRole.ts";
 import type { OwnerClient } from "../db/ownerClient.ts";
 import { SYSTEM_ORG_ID, withTenant } from "../db/tenant.ts";
 import { pruneDeliveryHistory } from "../outbound/pruneHistory.ts";

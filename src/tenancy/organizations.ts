@@ -1,7 +1,7 @@
 /** Organizations: commands (ledger entries) and reads of the organizations projection. */
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/connect.ts";
-import { withInstanceAdmin } from "../db/instanceAdmin.ts";
+import { withInstanceAdmin } from "../db/localRole.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { AppContext } from "../context.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";

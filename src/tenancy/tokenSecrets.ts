@@ -1,25 +1,15 @@
 /**
- * API token strings: `hl_<kind>_<43 base62 characters>` (256 random bits). The recognisable `hl_` prefix lets
+ * API token strings: `hl_<kind>_<43 base62 characters>` (about 256 random bits). The recognisable `hl_` prefix lets
  * secret scanners find leaked tokens; only a SHA-256 hash is stored, which is safe for high-entropy secrets
  * (no salt or slow hash needed: there is nothing to brute-force).
  */
-import { createHash, randomBytes } from "node:crypto";
+import { createHash } from "node:crypto";
+import { randomBase62 } from "../crypto/randomBase62.ts";
 
 export type TokenKind = "instance_admin" | "organization" | "application";
 
 const kindTag: Record<TokenKind, string> = { instance_admin: "adm", organization: "org", application: "app" };
-const ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
 const PREFIX_LENGTH = 12;
-
-function base62(bytes: Uint8Array, length: number): string {
-  let value = BigInt(`0x${Buffer.from(bytes).toString("hex")}`);
-  let out = "";
-  for (let i = 0; i < length; i++) {
-    out = ALPHABET[Number(value % 62n)] + out;
-    value /= 62n;
-  }
-  return out;
-}
 
 export function sha256Hex(token: string): string {
   return createHash("sha256").update(token).digest("hex");
@@ -36,7 +26,7 @@ export interface GeneratedToken {
  * const { token, prefix, sha256 } = generateApiToken("organization"); // token: "hl_org_3fZ…"
  */
 export function generateApiToken(kind: TokenKind): GeneratedToken {
-  const token = `hl_${kindTag[kind]}_${base62(randomBytes(32), 43)}`;
+  const token = `hl_${kindTag[kind]}_${randomBase62(43)}`;
   return { token, prefix: token.slice(0, PREFIX_LENGTH), sha256: sha256Hex(token) };
 }
 

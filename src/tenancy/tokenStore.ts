@@ -4,6 +4,7 @@
  * few columns needed to authenticate across tenants and nothing else.
  */
 import type { Queryable, Sql } from "../db/connect.ts";
+import { withAuthenticator } from "../db/localRole.ts";
 import type { Principal } from "./principal.ts";
 import type { TokenKind } from "./tokenSecrets.ts";
 
@@ -13,13 +14,12 @@ export interface AuthenticatedToken extends Principal {
 }
 
 export async function findTokenByHash(sql: Sql, sha256: string): Promise<AuthenticatedToken | undefined> {
-  const rows = await sql.begin(async (tx) => {
-    await tx`set local role hookledger_authenticator`;
-    return tx<
+  const rows = await withAuthenticator(sql, (tx) =>
+    tx<
       { org_id: string; token_id: string; kind: TokenKind; app_id: string | null; label: string; scopes: string[]; queues: string[] | null; expires_at: Date | null; revoked_at: Date | null }[]
     >`select org_id, token_id, kind, app_id, label, scopes, queues, expires_at, revoked_at
-      from hookledger.api_tokens where token_hash = decode(${sha256}, 'hex')`;
-  });
+      from hookledger.api_tokens where token_hash = decode(${sha256}, 'hex')`,
+  );
   const row = rows[0];
   if (!row) return undefined;
   return {
