@@ -5,20 +5,7 @@
  */
 import type { RecordedEntry } from "../ledger/catalogue.ts";
 import { defineProjection } from "../ledger/projection.ts";
-import { applyRuns, type EntryOf } from "../ledger/runs.ts";
-
-const rows = <T extends RecordedEntry["type"]>(run: RecordedEntry[]) =>
-  (run as EntryOf<T>[]).map((entry) => ({ ...entry.data, org_id: entry.orgId, at: entry.recordedAt.toISOString() }));
-
-/**
- * The last entry per message of a run. Why: `UPDATE … FROM` with two source rows for one target row applies an
- * arbitrary one. Live appends never lease one message twice in a batch, but a rebuild replays the ledger in
- * pages, where a lease, its expiry and the next lease of the same message can sit in one run of `pull.message_leased`.
- * Each of these entries sets the whole state it touches, so the last one is the state to keep.
- */
-const lastPerMessage = <T extends RecordedEntry["type"]>(run: RecordedEntry[]) => [
-  ...new Map(rows<T>(run).map((row) => [(row as { message_id: string }).message_id, row])).values(),
-];
+import { applyRuns, entryRows, lastPerKey, type EntryOf } from "../ledger/runs.ts";
 
 export const ingressRoutesProjection = defineProjection({
   name: "ingress_routes",
@@ -68,7 +55,7 @@ export const ingressReceiptsProjection = defineProjection({
     await tx`
       insert into hookledger.ingress_receipts (org_id, receipt_id, route_id, content_type, headers, body, body_sha256, verification, received_at)
       select org_id, receipt_id, route_id, content_type, headers, decode(body_base64, 'base64'), body_sha256, verification, at
-      from jsonb_to_recordset(${tx.json(rows<"ingress.received">(entries) as never)}) as r(
+      from jsonb_to_recordset(${tx.json(entryRows<"ingress.received">(entries) as never)}) as r(
         org_id uuid, receipt_id text, route_id text, content_type text, headers jsonb, body_base64 text, body_sha256 text,
         verification jsonb, at timestamptz)`;
   },
@@ -124,48 +111,48 @@ export const pullMessagesProjection = defineProjection({
           await tx`
             insert into hookledger.pull_messages (org_id, message_id, queue, receipt_id, state, visible_at, enqueued_at, updated_at)
             select org_id, message_id, queue, receipt_id, 'ready', at, at, at
-            from jsonb_to_recordset(${tx.json(rows<"pull.message_enqueued">(run) as never)}) as r(
+            from jsonb_to_recordset(${tx.json(entryRows<"pull.message_enqueued">(run) as never)}) as r(
               org_id uuid, message_id uuid, queue text, receipt_id text, at timestamptz)`;
           return;
         case "pull.message_leased":
           await tx`
             update hookledger.pull_messages m set state = 'leased', deliveries = r.delivery, lease_id = r.lease_id,
               lease_expires_at = r.lease_expires_at, visible_at = r.lease_expires_at, updated_at = r.at
-            from jsonb_to_recordset(${tx.json(lastPerMessage<"pull.message_leased">(run) as never)}) as r(
+            from jsonb_to_recordset(${tx.json(lastPerKey(entryRows<"pull.message_leased">(run), "message_id") as never)}) as r(
               org_id uuid, message_id uuid, lease_id uuid, lease_expires_at timestamptz, delivery integer, at timestamptz)
             where m.org_id = r.org_id and m.message_id = r.message_id`;
           return;
         case "pull.lease_extended":
           await tx`
             update hookledger.pull_messages m set lease_expires_at = r.lease_expires_at, visible_at = r.lease_expires_at, updated_at = r.at
-            from jsonb_to_recordset(${tx.json(lastPerMessage<"pull.lease_extended">(run) as never)}) as r(
+            from jsonb_to_recordset(${tx.json(lastPerKey(entryRows<"pull.lease_extended">(run), "message_id") as never)}) as r(
               org_id uuid, message_id uuid, lease_expires_at timestamptz, at timestamptz)
             where m.org_id = r.org_id and m.message_id = r.message_id`;
           return;
         case "pull.message_nacked":
           await tx`
             update hookledger.pull_messages m set state = 'ready', lease_id = null, lease_expires_at = null, visible_at = r.visible_at, updated_at = r.at
-            from jsonb_to_recordset(${tx.json(lastPerMessage<"pull.message_nacked">(run) as never)}) as r(
+            from jsonb_to_recordset(${tx.json(lastPerKey(entryRows<"pull.message_nacked">(run), "message_id") as never)}) as r(
               org_id uuid, message_id uuid, visible_at timestamptz, at timestamptz)
             where m.org_id = r.org_id and m.message_id = r.message_id`;
           return;
         case "pull.message_dead_lettered":
           await tx`
             update hookledger.pull_messages m set state = 'dead', lease_id = null, lease_expires_at = null, dead_at = r.at, updated_at = r.at
-            from jsonb_to_recordset(${tx.json(lastPerMessage<"pull.message_dead_lettered">(run) as never)}) as r(org_id uuid, message_id uuid, at timestamptz)
+            from jsonb_to_recordset(${tx.json(lastPerKey(entryRows<"pull.message_dead_lettered">(run), "message_id") as never)}) as r(org_id uuid, message_id uuid, at timestamptz)
             where m.org_id = r.org_id and m.message_id = r.message_id`;
           return;
         case "pull.message_replayed":
           await tx`
             update hookledger.pull_messages m set state = 'ready', deliveries = 0, visible_at = r.at, dead_at = null, updated_at = r.at
-            from jsonb_to_recordset(${tx.json(lastPerMessage<"pull.message_replayed">(run) as never)}) as r(org_id uuid, message_id uuid, at timestamptz)
+            from jsonb_to_recordset(${tx.json(lastPerKey(entryRows<"pull.message_replayed">(run), "message_id") as never)}) as r(org_id uuid, message_id uuid, at timestamptz)
             where m.org_id = r.org_id and m.message_id = r.message_id`;
           return;
         default:
           // Acknowledged and purged messages leave the table; their history stays in the ledger.
           await tx`
             delete from hookledger.pull_messages m
-            using jsonb_to_recordset(${tx.json(rows<"pull.message_acked">(run) as never)}) as r(org_id uuid, message_id uuid)
+            using jsonb_to_recordset(${tx.json(entryRows<"pull.message_acked">(run) as never)}) as r(org_id uuid, message_id uuid)
             where m.org_id = r.org_id and m.message_id = r.message_id`;
       }
     }),

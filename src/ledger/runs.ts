@@ -22,3 +22,16 @@ export async function applyRuns(
     }
   }
 }
+
+/** A run's entries as rows for `jsonb_to_recordset`: the entry data plus its tenant and time. */
+export const entryRows = <T extends EntryType>(run: RecordedEntry[]) =>
+  (run as EntryOf<T>[]).map((entry) => ({ ...entry.data, org_id: entry.orgId, at: entry.recordedAt.toISOString() }));
+
+/**
+ * The last row per key, in ledger order. Why: `UPDATE … FROM` with two source rows for one target row applies an
+ * arbitrary one. Live appends carry one entry per target, but a rebuild replays the ledger in pages, where several
+ * entries for one delivery or message can sit in one run.
+ */
+export function lastPerKey(rows: Record<string, unknown>[], key: string): Record<string, unknown>[] {
+  return [...new Map(rows.map((row) => [String(row[key]), row])).values()];
+}

@@ -5,18 +5,8 @@
 import type { Tx } from "../db/connect.ts";
 import type { RecordedEntry } from "../ledger/catalogue.ts";
 import { defineProjection } from "../ledger/projection.ts";
-import { applyRuns, type EntryOf } from "../ledger/runs.ts";
+import { applyRuns, entryRows, lastPerKey, type EntryOf } from "../ledger/runs.ts";
 
-const rows = <T extends RecordedEntry["type"]>(run: RecordedEntry[]) =>
-  (run as EntryOf<T>[]).map((entry) => ({ ...entry.data, org_id: entry.orgId, at: entry.recordedAt.toISOString() }));
-
-/**
- * UPDATE … FROM with two source rows for one target row applies an arbitrary one. Live appends carry one attempt
- * per delivery, but a rebuild page can carry several: keep the last (entries arrive in ledger order).
- */
-function lastPerDelivery(items: Record<string, unknown>[]): Record<string, unknown>[] {
-  return [...new Map(items.map((item) => [String(item.delivery_id), item])).values()];
-}
 
 export const eventTypesProjection = defineProjection({
   name: "event_types",
@@ -162,7 +152,7 @@ export const eventsProjection = defineProjection({
         labels, occurred_at, received_at, deliveries_scheduled)
       select org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
         labels, occurred_at, at, deliveries_scheduled
-      from jsonb_to_recordset(${tx.json(rows<"event.received">(entries) as never)}) as r(
+      from jsonb_to_recordset(${tx.json(entryRows<"event.received">(entries) as never)}) as r(
         org_id uuid, event_id text, app_id uuid, event_type text, content_type text, payload_encoding text, payload text,
         payload_sha256 text, labels jsonb, occurred_at timestamptz, at timestamptz, deliveries_scheduled integer)`;
   },
@@ -182,7 +172,7 @@ export const deliveriesProjection = defineProjection({
           await tx`
             insert into hookledger.deliveries (org_id, delivery_id, event_id, subscription_id, app_id, status, reason, next_attempt_at, created_at, updated_at)
             select org_id, delivery_id, event_id, subscription_id, app_id, 'pending', reason, at, at, at
-            from jsonb_to_recordset(${tx.json(rows<"delivery.scheduled">(run) as never)}) as r(
+            from jsonb_to_recordset(${tx.json(entryRows<"delivery.scheduled">(run) as never)}) as r(
               org_id uuid, delivery_id uuid, event_id text, subscription_id uuid, app_id uuid, reason text, at timestamptz)`;
           return;
         case "delivery.attempted":
@@ -196,7 +186,7 @@ export const deliveriesProjection = defineProjection({
               last_error_class = r.error_class,
               completed_at = case when r.outcome = 'succeeded' then r.at else d.completed_at end,
               updated_at = r.at
-            from jsonb_to_recordset(${tx.json(lastPerDelivery(rows<"delivery.attempted">(run)) as never)}) as r(
+            from jsonb_to_recordset(${tx.json(lastPerKey(entryRows<"delivery.attempted">(run), "delivery_id") as never)}) as r(
               org_id uuid, delivery_id uuid, attempt_number integer, outcome text, status_code integer, error_class text,
               next_attempt_at timestamptz, at timestamptz)
             where d.org_id = r.org_id and d.delivery_id = r.delivery_id`;
@@ -233,7 +223,7 @@ export const attemptsProjection = defineProjection({
         status_code, error_class, error_message, duration_ms, response_headers, response_excerpt, attempted_at, next_attempt_at)
       select org_id, attempt_id, delivery_id, event_id, subscription_id, attempt_number, outcome, status_code, error_class,
         error_message, duration_ms, response_headers, response_excerpt, at, next_attempt_at
-      from jsonb_to_recordset(${tx.json(rows<"delivery.attempted">(entries) as never)}) as r(
+      from jsonb_to_recordset(${tx.json(entryRows<"delivery.attempted">(entries) as never)}) as r(
         org_id uuid, attempt_id uuid, delivery_id uuid, event_id text, subscription_id uuid, attempt_number integer, outcome text,
         status_code integer, error_class text, error_message text, duration_ms integer, response_headers jsonb, response_excerpt text,
         at timestamptz, next_attempt_at timestamptz)`;
