@@ -9,6 +9,7 @@
  */
 import { createHash } from "node:crypto";
 import type { AppContext } from "../context.ts";
+import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
@@ -75,20 +76,18 @@ function requestHash(event: IncomingEvent): string {
 export async function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta): Promise<IngestResult & { deprecated: boolean }> {
   const eventId = event.eventId ?? newEventId();
   const hash = requestHash(event);
-  const replayOf = async (): Promise<(IngestResult & { deprecated: boolean }) | undefined> =>
-    withTenant(ctx.sql, orgId, async (tx) => {
-      const existing = await getEvent(tx, eventId);
-      if (!existing) return undefined;
-      if (existing.payload_sha256 !== hash) throw new IngestError({ kind: "idempotency_conflict" });
-      return { event_id: eventId, deliveries_scheduled: existing.deliveries_scheduled, duplicate: true, deprecated: false };
-    });
+  /** The earlier result when this event_id was already accepted (same event), or a conflict (different one). */
+  const earlierResult = async (tx: Tx): Promise<(IngestResult & { deprecated: boolean }) | undefined> => {
+    const existing = await getEvent(tx, eventId);
+    if (!existing) return undefined;
+    if (existing.payload_sha256 !== hash) throw new IngestError({ kind: "idempotency_conflict" });
+    return { event_id: eventId, deliveries_scheduled: existing.deliveries_scheduled, duplicate: true, deprecated: false };
+  };
 
-  if (event.eventId) {
-    const earlier = await replayOf();
-    if (earlier) return earlier;
-  }
   try {
     return await withTenant(ctx.sql, orgId, async (tx) => {
+      const earlier = event.eventId ? await earlierResult(tx) : undefined;
+      if (earlier) return earlier;
       if (!(await getApplication(tx, event.appId))) throw new IngestError({ kind: "unknown_application" });
       const eventType = await getEventType(tx, event.appId, event.eventType);
       if (!eventType) throw new IngestError({ kind: "unknown_event_type" });
@@ -127,7 +126,7 @@ export async function ingestEvent(ctx: AppContext, orgId: string, event: Incomin
   } catch (error) {
     // Two requests with the same new event_id raced: the loser answers like a repeat (or a conflict).
     if (error instanceof StreamVersionConflictError && event.eventId) {
-      const earlier = await replayOf();
+      const earlier = await withTenant(ctx.sql, orgId, earlierResult);
       if (earlier) return earlier;
     }
     throw error;
