@@ -15,7 +15,8 @@ import { createLedger } from "./ledger/ledger.ts";
 import { projections } from "./projections.ts";
 import type { Logger } from "./log.ts";
 import { startWorker, type WorkerHandle } from "./worker/runner.ts";
-import { resolveSecretRef } from "./secretRef.ts";
+import { createSecretResolver, resolveSetting, type SecretResolver } from "./secrets/references.ts";
+import { vaultReaderFromSettings } from "./secrets/vaultSettings.ts";
 import { loadKeyring } from "./keyringSource.ts";
 import type { Keyring } from "./crypto/keyring.ts";
 import { createEgressClient, type EgressClient } from "./egress/client.ts";
@@ -58,12 +59,13 @@ export function createContext(
   config: Config,
   log: Logger,
   sql: Sql,
-  options: { keyring: Keyring; now?: () => Date; egress?: EgressClient; errors?: ErrorReporter },
+  options: { keyring: Keyring; secrets: SecretResolver; now?: () => Date; egress?: EgressClient; errors?: ErrorReporter },
 ): AppContext {
   return {
     config,
     log,
     sql,
+    secrets: options.secrets,
     ledger: createLedger(projections),
     egress: options.egress ?? createEgressClient(egressPolicyFromSettings(config)),
     keyring: options.keyring,
@@ -71,6 +73,20 @@ export function createContext(
     errors: options.errors ?? noErrorReporter,
     now: options.now ?? (() => new Date()),
   };
+}
+
+/**
+ * The resolver for secret references in settings and in the API: environment, files, and Vault when
+ * HOOKLEDGER_VAULT_ADDR is set. A Vault configuration that does not fit together stops start-up here.
+ */
+export async function secretResolverFromConfig(config: Config): Promise<SecretResolver> {
+  return createSecretResolver({ devMode: config.HOOKLEDGER_DEV_MODE, vault: await vaultReaderFromSettings(config) });
+}
+
+/** A context for one-off commands (rebuild-projection, admin-token): the service's secrets and keyring. */
+export async function createCommandContext(config: Config, log: Logger, sql: Sql, embedded: boolean): Promise<AppContext> {
+  const secrets = await secretResolverFromConfig(config);
+  return createContext(config, log, sql, { keyring: await loadKeyring(config, embedded, secrets), secrets });
 }
 
 export interface Running {
@@ -96,20 +112,25 @@ export async function startServices(options: {
   egress?: EgressClient;
 }): Promise<Running> {
   const { config, log, database } = options;
+  // References first: an unresolvable one stops start-up before anything is opened.
+  const secrets = await secretResolverFromConfig(config);
+  const keyring = await loadKeyring(config, database.embedded !== undefined, secrets);
+  const sentryDsn = config.HOOKLEDGER_SENTRY_DSN ? await resolveSetting(secrets, "HOOKLEDGER_SENTRY_DSN", config.HOOKLEDGER_SENTRY_DSN) : undefined;
   const sql = connect(database.serviceUrl, {
     max: config.HOOKLEDGER_DB_POOL_SIZE,
     applicationName: "hookledger",
     onNotice: (message) => log.debug("postgres notice", { message }),
   });
-  const errors = config.HOOKLEDGER_SENTRY_DSN
+  const errors = sentryDsn
     ? await createSentryReporter({
-        dsn: resolveSecretRef(config.HOOKLEDGER_SENTRY_DSN, { devMode: config.HOOKLEDGER_DEV_MODE }),
+        dsn: sentryDsn,
         environment: config.HOOKLEDGER_SENTRY_ENVIRONMENT,
         tracesSampleRate: config.HOOKLEDGER_SENTRY_TRACES_SAMPLE_RATE,
       })
     : noErrorReporter;
   const ctx = createContext(config, log, sql, {
-    keyring: loadKeyring(config, database.embedded !== undefined),
+    keyring,
+    secrets,
     now: options.now,
     egress: options.egress,
     errors,
@@ -134,7 +155,7 @@ export async function startServices(options: {
     }
     if (options.api) {
       const configured = config.HOOKLEDGER_ADMIN_TOKEN
-        ? resolveSecretRef(config.HOOKLEDGER_ADMIN_TOKEN, { devMode: config.HOOKLEDGER_DEV_MODE })
+        ? await resolveSetting(secrets, "HOOKLEDGER_ADMIN_TOKEN", config.HOOKLEDGER_ADMIN_TOKEN)
         : undefined;
       if (configured !== undefined && configured.length < 32) throw new Error("HOOKLEDGER_ADMIN_TOKEN: the token must be at least 32 characters");
       adminToken = await ensureInstanceAdminToken(ctx, configured);
@@ -142,6 +163,7 @@ export async function startServices(options: {
       const latestMigration = (await listMigrations(DEFAULT_MIGRATIONS_DIR)).at(-1)?.version ?? 0;
       const app = createApp({
         ctx,
+        metricsToken: config.HOOKLEDGER_METRICS_TOKEN ? await resolveSetting(secrets, "HOOKLEDGER_METRICS_TOKEN", config.HOOKLEDGER_METRICS_TOKEN) : undefined,
         tokenUsage,
         readiness: { expectedSchemaVersion: latestMigration, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
       });

@@ -6,7 +6,9 @@
  * the value itself is echoed only for settings that are not secret.
  */
 import * as v from "valibot";
-import { SECRET_REF_PATTERN } from "./secretRef.ts";
+import { SECRET_REF_FORMS, SECRET_REF_PATTERN } from "./secrets/references.ts";
+import { tenantReferenceSettings } from "./secrets/tenantReferences.ts";
+import { vaultSettings } from "./secrets/vaultSettings.ts";
 import { egressSettings } from "./egress/settings.ts";
 import { flagSetting, wholeNumberSetting } from "./settingFields.ts";
 
@@ -22,6 +24,10 @@ const postgresUrl = v.pipe(
     }
   }, "expected a URL of the form postgres://user:password@host:5432/database"),
 );
+
+/** A setting holding a secret reference (see secrets/references.ts), never the secret itself. */
+const secretReferenceSetting = (to: string) =>
+  v.optional(v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, `expected a secret reference${to}: ${SECRET_REF_FORMS}`)));
 
 const logLevels = ["debug", "info", "warn", "error", "silent"] as const;
 
@@ -56,15 +62,9 @@ export const configSchema = v.object({
     v.picklist(logLevels, `expected one of ${logLevels.join(", ")}`),
   ),
   HOOKLEDGER_DEV_MODE: flagSetting(false),
-  HOOKLEDGER_ADMIN_TOKEN: v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)")),
-  ),
-  HOOKLEDGER_METRICS_TOKEN: v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)")),
-  ),
-  HOOKLEDGER_SENTRY_DSN: v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference to the DSN: env:NAME, file:/path or raw:value (development only)")),
-  ),
+  HOOKLEDGER_ADMIN_TOKEN: secretReferenceSetting(""),
+  HOOKLEDGER_METRICS_TOKEN: secretReferenceSetting(""),
+  HOOKLEDGER_SENTRY_DSN: secretReferenceSetting(" to the DSN"),
   HOOKLEDGER_SENTRY_ENVIRONMENT: v.pipe(v.optional(v.string(), "production"), v.trim(), v.regex(/^[\w.-]{1,64}$/, "expected a short name such as production")),
   HOOKLEDGER_SENTRY_TRACES_SAMPLE_RATE: v.pipe(
     v.optional(v.string(), "0"),
@@ -82,9 +82,7 @@ export const configSchema = v.object({
   HOOKLEDGER_RATE_LIMIT_IP_RPS: wholeNumberSetting(1, 1000000, 100),
   HOOKLEDGER_RATE_LIMIT_IP_BURST: wholeNumberSetting(1, 1000000, 200),
 
-  HOOKLEDGER_ENCRYPTION_KEYS: v.optional(
-    v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, "expected a secret reference (env:NAME or file:/path) to a keyring kid:base64key[,kid:base64key…]")),
-  ),
+  HOOKLEDGER_ENCRYPTION_KEYS: secretReferenceSetting(" to a keyring kid:base64key[,kid:base64key…]"),
   HOOKLEDGER_MAX_EVENT_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 512 * 1024),
   HOOKLEDGER_RETRY_SCHEDULE: v.pipe(
     v.optional(v.string(), "3,10,180,1800,3600,10800,18000,36000"),
@@ -101,12 +99,14 @@ export const configSchema = v.object({
   HOOKLEDGER_AUTO_DISABLE_PERIOD_SECONDS: wholeNumberSetting(0, 365 * 86400, 5 * 86400),
   HOOKLEDGER_INGRESS_MAX_BODY_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 10 * 1024 * 1024),
   ...egressSettings,
+  ...vaultSettings,
+  ...tenantReferenceSettings,
 });
 
 export type Config = v.InferOutput<typeof configSchema>;
 
 /** Settings whose value must never be echoed back, even when it is wrong. */
-const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN"]);
+const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN", "HOOKLEDGER_VAULT_TOKEN"]);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

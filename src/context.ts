@@ -5,6 +5,7 @@ import type { Ledger } from "./ledger/ledger.ts";
 import type { Logger } from "./log.ts";
 import type { EgressClient } from "./egress/client.ts";
 import type { Keyring } from "./crypto/keyring.ts";
+import type { SecretResolver } from "./secrets/references.ts";
 import type { Metrics } from "./observability/metrics.ts";
 import type { ErrorReporter } from "./observability/errorReporter.ts";
 
@@ -16,6 +17,8 @@ export interface AppContext {
   readonly ledger: Ledger;
   /** The only way to make outbound HTTP requests (SSRF policy enforced). */
   readonly egress: EgressClient;
+  /** Resolves secret references (env:, file:, vault:, raw: in development) when a secret is configured. */
+  readonly secrets: SecretResolver;
   /** Encrypts signing secrets at rest. */
   readonly keyring: Keyring;
   /** Sentry when configured, otherwise a no-op: capture errors at our own boundaries. */

@@ -8,11 +8,11 @@ import { readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import type { Config } from "./config.ts";
 import { generateKeyringSpec, parseKeyring, type Keyring } from "./crypto/keyring.ts";
-import { resolveSecretRef } from "./secretRef.ts";
+import { resolveSetting, type SecretResolver } from "./secrets/references.ts";
 
-export function loadKeyring(config: Config, embedded: boolean): Keyring {
+export async function loadKeyring(config: Config, embedded: boolean, secrets: SecretResolver): Promise<Keyring> {
   if (config.HOOKLEDGER_ENCRYPTION_KEYS) {
-    return parseKeyring(resolveSecretRef(config.HOOKLEDGER_ENCRYPTION_KEYS, { devMode: config.HOOKLEDGER_DEV_MODE }));
+    return parseKeyring(await resolveSetting(secrets, "HOOKLEDGER_ENCRYPTION_KEYS", config.HOOKLEDGER_ENCRYPTION_KEYS));
   }
   if (!embedded) {
     throw new Error("HOOKLEDGER_ENCRYPTION_KEYS: required when DATABASE_URL is set (e.g. file:/etc/hookledger/keys holding kid:base64key)");

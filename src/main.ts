@@ -4,11 +4,9 @@
  */
 import { VERSION as version } from "./version.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
-import { prepareDatabase, resolveDatabase, startServices, type ResolvedDatabase } from "./boot.ts";
+import { createCommandContext, prepareDatabase, resolveDatabase, startServices, type ResolvedDatabase } from "./boot.ts";
 import { connect } from "./db/connect.ts";
 import { createLogger, type Logger } from "./log.ts";
-import { createContext } from "./boot.ts";
-import { loadKeyring } from "./keyringSource.ts";
 import { runtimeName } from "./http/serve/index.ts";
 import { rebuildProjectionForAll } from "./ledger/rebuildAll.ts";
 import { createInstanceAdminToken } from "./tenancy/tokens.ts";
@@ -128,7 +126,7 @@ async function main(argv: string[]): Promise<void> {
       return withDatabase(config, log, async (db) => {
         const sql = connect(db.serviceUrl, { max: 2, applicationName: "hookledger-rebuild" });
         try {
-          const result = await rebuildProjectionForAll(createContext(config, log, sql, { keyring: loadKeyring(config, db.embedded !== undefined) }), name);
+          const result = await rebuildProjectionForAll(await createCommandContext(config, log, sql, db.embedded !== undefined), name);
           process.stdout.write(`hookledger: rebuilt ${name} for ${result.organizations} organization(s) from ${result.entries} entries\n`);
         } finally {
           await sql.end({ timeout: 5 });
@@ -140,7 +138,7 @@ async function main(argv: string[]): Promise<void> {
       return withDatabase(config, log, async (db) => {
         const sql = connect(db.serviceUrl, { max: 2, applicationName: "hookledger-admin" });
         try {
-          const token = await createInstanceAdminToken(createContext(config, log, sql, { keyring: loadKeyring(config, db.embedded !== undefined) }));
+          const token = await createInstanceAdminToken(await createCommandContext(config, log, sql, db.embedded !== undefined));
           process.stdout.write(`hookledger: new instance admin token (shown once):\n  ${token}\n`);
         } finally {
           await sql.end({ timeout: 5 });

@@ -32,6 +32,8 @@ export interface PinnedExchange {
   maxHeaderBytes: number;
   /** PEM roots that replace the system store (private CAs, tests). */
   trustedCertificates?: string[] | undefined;
+  /** PEM certificate and key presented to a server that asks for one (mutual TLS). */
+  clientCertificate?: { cert: string; key: string } | undefined;
 }
 
 export type ExchangeOutcome =
@@ -140,6 +142,7 @@ export function exchangePinned(exchange: PinnedExchange): Promise<ExchangeOutcom
       maxHeaderSize: exchange.maxHeaderBytes,
       ...(secure && !isLiteral ? { servername: hostname } : {}),
       ...(secure && exchange.trustedCertificates ? { ca: exchange.trustedCertificates } : {}),
+      ...(secure && exchange.clientCertificate ? { cert: exchange.clientCertificate.cert, key: exchange.clientCertificate.key } : {}),
     };
 
     try {

@@ -9,7 +9,6 @@ import { ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
-import { resolveSecretRef } from "../secretRef.ts";
 import { openApiRoutes } from "./openapi/routes.ts";
 import { accessLog } from "./accessLog.ts";
 import { clientAddress, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
@@ -34,9 +33,11 @@ export interface AppOptions {
   ctx: AppContext;
   readiness: Omit<ReadinessProbe, "sql">;
   tokenUsage: TokenUsageTracker;
+  /** Resolved HOOKLEDGER_METRICS_TOKEN: /metrics answers it, or loopback clients when unset. */
+  metricsToken?: string | undefined;
 }
 
-export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<HttpEnv> {
+export function createApp({ ctx, readiness, tokenUsage, metricsToken }: AppOptions): Hono<HttpEnv> {
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
@@ -46,9 +47,6 @@ export function createApp({ ctx, readiness, tokenUsage }: AppOptions): Hono<Http
   app.use(accessLog(ctx.log));
 
   app.route("/", healthRoutes({ sql: ctx.sql, ...readiness }));
-  const metricsToken = config.HOOKLEDGER_METRICS_TOKEN
-    ? resolveSecretRef(config.HOOKLEDGER_METRICS_TOKEN, { devMode: config.HOOKLEDGER_DEV_MODE })
-    : undefined;
   app.route("/", metricsRoutes(ctx.metrics, metricsToken));
   app.route("/", openApiRoutes(config));
 

@@ -42,7 +42,7 @@ export const inboundEntries = {
   "ingress_route.secret_added": v.strictObject({
     route_id: v.string(),
     secret_id: v.string(),
-    source: v.picklist(["value", "generated", "env", "file", "raw"]),
+    source: v.picklist(["value", "generated", "env", "file", "vault", "raw"]),
     ...secretWindow,
   }),
   "ingress_route.secret_changed": v.strictObject({ route_id: v.string(), secret_id: v.string(), ...secretWindow }),

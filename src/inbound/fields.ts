@@ -3,7 +3,7 @@ import * as v from "valibot";
 import type { Config } from "../config.ts";
 import { timestampField } from "../http/fields.ts";
 import { eventTypeNameField, urlField } from "../outbound/fields.ts";
-import { SECRET_REF_PATTERN } from "../secretRef.ts";
+import { SECRET_REF_FORMS, SECRET_REF_PATTERN } from "../secrets/references.ts";
 import { DEFAULT_TOLERANCE_SECONDS, genericVerifierConfigSchema, verifierPresetNames } from "./verifiers/presets.ts";
 
 export const QUEUE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -69,11 +69,11 @@ export const publishField = v.nullable(v.strictObject({ app_id: v.pipe(v.string(
 
 export const secretIdField = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of letters, digits, _ . -"));
 
-/** A secret as given: a literal `value`, a `ref` (env:NAME, file:/path, raw:… in development), or neither (generated). */
+/** A secret as given: a literal `value`, a `ref` (env:NAME, file:/path, vault:path#key, raw:… in development), or neither (generated). */
 export const secretBody = v.strictObject({
   id: v.optional(secretIdField),
   value: v.optional(v.string("expected a string")),
-  ref: v.optional(v.pipe(v.string(), v.regex(SECRET_REF_PATTERN, "expected a secret reference: env:NAME, file:/path or raw:value (development only)"))),
+  ref: v.optional(v.pipe(v.string(), v.regex(SECRET_REF_PATTERN, `expected a secret reference: ${SECRET_REF_FORMS}`))),
   valid_from: v.optional(timestampField),
   valid_until: v.optional(v.nullable(timestampField)),
 });

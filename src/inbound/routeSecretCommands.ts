@@ -13,7 +13,7 @@ import { newSecretId } from "./ids.ts";
 import { IngressInputError } from "./inputError.ts";
 import { countLiveRouteSecrets, getRouteSecretInfo, removeRouteSecret, setRouteSecretWindow, storeRouteSecret, type RouteSecretInfo } from "./routeSecrets.ts";
 import { getRoute } from "./routeStore.ts";
-import { resolveSecretInput, SecretInputError } from "./secretInput.ts";
+import { fetchSecretMaterial, resolveSecretInput, SecretInputError, type SecretMaterial } from "./secretInput.ts";
 import { ingressRouteStream } from "./streams.ts";
 
 /** Secrets a route may hold at once that have not ended (current, upcoming, and inside rotation windows). */
@@ -21,8 +21,8 @@ export const MAX_LIVE_SECRETS = 10;
 
 export interface SecretSpec {
   id?: string;
-  value?: string;
-  ref?: string;
+  /** The value, given or fetched from a reference by `fetchSecretSpec`; none means generate one. */
+  material?: SecretMaterial;
   validFrom?: Date;
   validUntil?: Date | null;
 }
@@ -31,6 +31,31 @@ export interface SecretSpec {
 export type AddedSecret = RouteSecretInfo & { value?: string };
 
 const fieldName = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
+
+/**
+ * A secret as given in the API, with its reference (if any) resolved. Runs before the command's transaction: a
+ * `vault:` reference is a network call.
+ */
+export async function fetchSecretSpec(
+  ctx: AppContext,
+  orgId: string,
+  input: { id?: string | undefined; value?: string | undefined; ref?: string | undefined; valid_from?: Date | undefined; valid_until?: Date | null | undefined },
+  prefix: string,
+): Promise<SecretSpec> {
+  let material: SecretMaterial | undefined;
+  try {
+    material = await fetchSecretMaterial(input, { orgId, secrets: ctx.secrets, allowedReferences: ctx.config.HOOKLEDGER_TENANT_SECRET_REFS });
+  } catch (error) {
+    if (error instanceof SecretInputError) throw new IngressInputError(fieldName(prefix, error.field), error.message);
+    throw error;
+  }
+  return {
+    ...(input.id !== undefined ? { id: input.id } : {}),
+    ...(material !== undefined ? { material } : {}),
+    ...(input.valid_from !== undefined ? { validFrom: input.valid_from } : {}),
+    ...(input.valid_until !== undefined ? { validUntil: input.valid_until } : {}),
+  };
+}
 
 /** Stores one secret and records `ingress_route.secret_added`, in the caller's transaction. */
 export async function addSecret(
@@ -45,7 +70,7 @@ export async function addSecret(
   const now = ctx.now();
   let resolved;
   try {
-    resolved = resolveSecretInput(spec, route.auth, { devMode: ctx.config.HOOKLEDGER_DEV_MODE });
+    resolved = resolveSecretInput(spec.material, route.auth);
   } catch (error) {
     if (error instanceof SecretInputError) throw new IngressInputError(fieldName(prefix, error.field), error.message);
     throw error;

@@ -12,7 +12,7 @@ import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
 import type { VerifierSecret } from "./verifiers/types.ts";
 
-export type SecretSource = "value" | "generated" | "env" | "file" | "raw";
+export type SecretSource = "value" | "generated" | "env" | "file" | "vault" | "raw";
 
 export interface RouteSecretInfo {
   secret_id: string;

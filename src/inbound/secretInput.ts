@@ -2,16 +2,18 @@
  * Turning a secret as given in the API (a literal value, a secret reference, or nothing: generate one) into the
  * value to store, checked for the route's authentication method.
  *
- * A reference (`env:NAME`, `file:/path`, `raw:value` in development mode) is resolved once, here, so an
- * unresolvable reference is a 400 when the secret is added, never a rejected webhook later. The resolved value is
- * stored encrypted like any other; to pick up a changed value, add it as a new secret.
+ * A reference (`env:NAME`, `file:/path`, `vault:path#key`, `raw:value` in development mode) is resolved once,
+ * here, so an unresolvable reference is a 400 when the secret is added, never a rejected webhook later. It is
+ * fetched before the command's transaction opens (`vault:` is a network call, and no transaction waits on one),
+ * and only if the organization may use it (secrets/tenantReferences.ts). The resolved value is stored encrypted
+ * like any other; to pick up a changed value, add it as a new secret.
  */
 import { decodeSigningSecret, generateSigningSecret } from "../crypto/secrets.ts";
-import { resolveSecretRef, SecretReferenceError } from "../secretRef.ts";
+import { referenceScheme, SecretReferenceError, type SecretResolver } from "../secrets/references.ts";
+import { tenantReferenceRefusal } from "../secrets/tenantReferences.ts";
 import type { IngressAuth } from "./entries.ts";
 import { newRouteSecretValue } from "./ids.ts";
 import type { SecretSource } from "./routeSecrets.ts";
-
 /** A bad secret input; `field` names the body field (relative to the secret object). */
 export class SecretInputError extends Error {
   override readonly name = "SecretInputError";
@@ -46,31 +48,48 @@ function checkValue(value: string, auth: IngressAuth, field: string): void {
   }
 }
 
+/** A secret's value and where it came from, fetched before any transaction. */
+export interface SecretMaterial {
+  value: string;
+  source: Exclude<SecretSource, "generated">;
+}
+
 /**
+ * Fetches what a secret input names: its value, what its reference points at, or undefined (generate one).
+ *
  * @example
- * resolveSecretInput({ ref: "env:GITHUB_HOOK_SECRET" }, route.auth, { devMode: false });
- * // { value: "…", source: "env" }
+ * await fetchSecretMaterial({ ref: "vault:secret/data/tenants/o1/github#key" }, { orgId: "o1", secrets, allowedReferences });
+ * // { value: "…", source: "vault" }
  */
-export function resolveSecretInput(
-  input: { value?: string; ref?: string },
-  auth: IngressAuth,
-  options: { devMode: boolean; env?: Record<string, string | undefined> },
-): ResolvedSecret & { generated: boolean } {
+export async function fetchSecretMaterial(
+  input: { value?: string | undefined; ref?: string | undefined },
+  options: { orgId: string; secrets: SecretResolver; allowedReferences: readonly string[] },
+): Promise<SecretMaterial | undefined> {
   if (input.value !== undefined && input.ref !== undefined) throw new SecretInputError("value", "give either value or ref, not both");
-  if (input.value !== undefined) {
-    checkValue(input.value, auth, "value");
-    return { value: input.value, source: "value", generated: false };
+  if (input.value !== undefined) return { value: input.value, source: "value" };
+  if (input.ref === undefined) return undefined;
+  const source = referenceScheme(input.ref);
+  if (source === undefined) throw new SecretInputError("ref", "expected a secret reference");
+  const refusal = tenantReferenceRefusal(input.ref, options.orgId, options.allowedReferences);
+  if (refusal !== undefined) throw new SecretInputError("ref", refusal);
+  try {
+    return { value: await options.secrets(input.ref), source };
+  } catch (error) {
+    if (error instanceof SecretReferenceError) throw new SecretInputError("ref", `cannot be resolved: ${error.message}`);
+    throw error;
   }
-  if (input.ref !== undefined) {
-    let value: string;
-    try {
-      value = resolveSecretRef(input.ref, options);
-    } catch (error) {
-      if (error instanceof SecretReferenceError) throw new SecretInputError("ref", `cannot be resolved: ${error.message}`);
-      throw error;
-    }
-    checkValue(value, auth, "ref");
-    return { value, source: input.ref.slice(0, input.ref.indexOf(":")) as "env" | "file" | "raw", generated: false };
+}
+
+/**
+ * Checks fetched material against the route's authentication, or generates a secret when there is none.
+ *
+ * @example
+ * resolveSecretInput({ value: "…", source: "vault" }, route.auth); // { value: "…", source: "vault", generated: false }
+ */
+export function resolveSecretInput(material: SecretMaterial | undefined, auth: IngressAuth): ResolvedSecret & { generated: boolean } {
+  if (material !== undefined) {
+    checkValue(material.value, auth, material.source === "value" ? "value" : "ref");
+    return { ...material, generated: false };
   }
   if (auth.type === "forward") throw new SecretInputError("value", "forward-auth routes have no secrets");
   const value = needsWhsec(auth) ? generateSigningSecret() : newRouteSecretValue();

@@ -64,32 +64,22 @@ describe("secrets", () => {
     expect(receipts.body.data.map((r: { verification: { secret_id: string } }) => r.verification.secret_id).sort()).toEqual(["new", "old"]);
   });
 
-  it("resolves env: and file: references once, refuses raw: outside development mode, and names the bad field", async () => {
+  it("refuses references on an instance that allows none (the default), and raw: outside development mode, naming the field", async () => {
     process.env.HOOKLEDGER_TEST_INGRESS_SECRET = "from-the-environment";
     const file = path.join(folder, "secret.txt");
     await writeFile(file, "from-a-file\n");
-    const route = await t.createRoute({
-      auth: { type: "hmac", preset: "github" },
-      secrets: [{ id: "env", ref: "env:HOOKLEDGER_TEST_INGRESS_SECRET" }, { id: "file", ref: `file:${file}` }],
-    });
-    expect(route.secrets.map((s) => [s.id, s.source])).toEqual([["env", "env"], ["file", "file"]]);
-    for (const secret of ["from-the-environment", "from-a-file"]) {
-      const body = JSON.stringify({ secret: secret.length });
-      expect((await postWebhook(app, route.id, body, { "X-Hub-Signature-256": await signGithub(secret, body) })).status).toBe(202);
+    for (const ref of ["env:HOOKLEDGER_TEST_INGRESS_SECRET", `file:${file}`, "vault:secret/data/app#key"]) {
+      const refused = await app.call("POST", "/v1/ingress-routes", t.token, { name: "bad refs", auth: { type: "hmac", preset: "github" }, secrets: [{ ref }] });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([{ field: "secrets.0.ref", message: "secret references are not enabled for organizations on this instance; give the value instead" }]);
     }
-
-    const refused = await app.call("POST", "/v1/ingress-routes", t.token, {
-      name: "bad refs",
-      auth: { type: "hmac", preset: "github" },
-      secrets: [{ ref: "env:HOOKLEDGER_TEST_NOT_SET" }],
-    });
-    expect(refused.status).toBe(400);
-    expect(refused.body.errors).toEqual([{ field: "secrets.0.ref", message: "cannot be resolved: env:HOOKLEDGER_TEST_NOT_SET is not set" }]);
+    const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, secrets: [{ value: "given" }] });
     const raw = await app.call("POST", `/v1/ingress-routes/${route.id}/secrets`, t.token, { ref: "raw:inline" });
     expect(raw.status).toBe(400);
     expect(raw.body.errors[0]).toMatchObject({ field: "ref", message: expect.stringMatching(/HOOKLEDGER_DEV_MODE/) });
     // Nothing of the refused requests was kept.
     expect((await app.call("GET", "/v1/ingress-routes", t.token)).body.data.some((r: { name: string }) => r.name === "bad refs")).toBe(false);
+    expect((await app.call("GET", `/v1/ingress-routes/${route.id}`, t.token)).body.secrets).toHaveLength(1);
   });
 
   it("generates a secret when none is given, shows it once, and never writes a secret to the ledger", async () => {

@@ -17,7 +17,7 @@ import { createIngressRoute, deleteIngressRoute, updateIngressRoute, type RouteS
 import { IngressInputError } from "../inputError.ts";
 import { listReceipts } from "../receiptStore.ts";
 import { rejectionCounts } from "../rejections.ts";
-import { addIngressRouteSecret, changeIngressRouteSecret, MAX_LIVE_SECRETS, removeIngressRouteSecret, type SecretSpec } from "../routeSecretCommands.ts";
+import { addIngressRouteSecret, changeIngressRouteSecret, fetchSecretSpec, MAX_LIVE_SECRETS, removeIngressRouteSecret } from "../routeSecretCommands.ts";
 import { listRouteSecrets } from "../routeSecrets.ts";
 import { getRoute, listRoutes, type IngressRouteRow } from "../routeStore.ts";
 import { presentReceipt, presentRoute, presentSecret } from "./present.ts";
@@ -52,15 +52,10 @@ export function ingressRouteSchemas(config: Config) {
   return { create, update, list, secret: secretBody, secretWindow, receipts };
 }
 
-const toSecretSpec = (body: v.InferOutput<typeof secretBody>): SecretSpec => ({
-  ...(body.id !== undefined ? { id: body.id } : {}),
-  ...(body.value !== undefined ? { value: body.value } : {}),
-  ...(body.ref !== undefined ? { ref: body.ref } : {}),
-  ...(body.valid_from !== undefined ? { validFrom: body.valid_from } : {}),
-  ...(body.valid_until !== undefined ? { validUntil: body.valid_until } : {}),
-});
-
-/** Runs a command, turning a field that does not fit the current state into a 400 naming it. */
+/**
+ * Runs a command, turning a field that does not fit the current state into a 400 naming it, and a custom path
+ * another live route holds into a 409 naming `path`.
+ */
 async function naming<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
@@ -106,7 +101,10 @@ export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireOrganizationToken(auth);
     const { secrets, ...spec } = await readJson(c, schemas.create);
     await assertReachable(ctx, spec.auth);
-    const created = await naming(() => createIngressRoute(ctx, auth.orgId, spec, secrets.map(toSecretSpec), auditMeta(c)));
+    const created = await naming(async () => {
+      const specs = await Promise.all(secrets.map((secret, i) => fetchSecretSpec(ctx, auth.orgId, secret, `secrets.${i}`)));
+      return createIngressRoute(ctx, auth.orgId, spec, specs, auditMeta(c));
+    });
     return c.json({ ...presentRoute(created.route), secrets: created.secrets.map(presentSecret) }, 201);
   });
 
@@ -152,7 +150,8 @@ export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.post("/ingress-routes/:route_id/secrets", async (c) => {
     const route = await load(c, "ingress:write");
     const body = await readJson(c, secretBody);
-    const added = await naming(() => addIngressRouteSecret(ctx, c.get("auth").orgId, route.route_id, toSecretSpec(body), auditMeta(c)));
+    const orgId = c.get("auth").orgId;
+    const added = await naming(async () => addIngressRouteSecret(ctx, orgId, route.route_id, await fetchSecretSpec(ctx, orgId, body, ""), auditMeta(c)));
     if (!added) throw notFound();
     return c.json(presentSecret(added), 201);
   });
