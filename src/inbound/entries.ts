@@ -33,11 +33,14 @@ const routeFields = {
   queue: v.nullable(v.string()),
 };
 
+/** Added after the first routes were recorded: an entry without it means the route has no custom path. */
+const routePath = v.optional(v.nullable(v.string()));
+
 const secretWindow = { valid_from: timestamp, valid_until: v.nullable(timestamp) };
 
 export const inboundEntries = {
-  "ingress_route.created": v.strictObject({ route_id: v.string(), enabled: v.boolean(), ...routeFields }),
-  "ingress_route.updated": v.strictObject({ route_id: v.string(), enabled: v.optional(v.boolean()), ...v.partial(v.object(routeFields)).entries }),
+  "ingress_route.created": v.strictObject({ route_id: v.string(), enabled: v.boolean(), ...routeFields, path: routePath }),
+  "ingress_route.updated": v.strictObject({ route_id: v.string(), enabled: v.optional(v.boolean()), ...v.partial(v.object(routeFields)).entries, path: routePath }),
   "ingress_route.deleted": v.strictObject({ route_id: v.string() }),
   "ingress_route.secret_added": v.strictObject({
     route_id: v.string(),

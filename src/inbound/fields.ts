@@ -10,6 +10,23 @@ export const QUEUE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
 export const queueNameField = v.pipe(v.string("expected a queue name"), v.regex(QUEUE_NAME, "1-63 characters of a-z, 0-9, _ . -, starting with a letter or digit"));
 
+const ROUTE_PATH_SEGMENT = /^[A-Za-z0-9._~-]+$/;
+
+/**
+ * A route's custom receive path, served at `/in/{org_id}/{path}`. Only RFC 3986 unreserved characters, so the URL
+ * a tenant pastes into a provider never needs percent-encoding; no `.` or `..` segment, because clients and the
+ * server resolve those away before routing, so such a path could never be reached as written.
+ */
+export const routePathField = v.pipe(
+  v.string("expected a path such as github/main"),
+  v.minLength(1, "must not be empty"),
+  v.maxLength(200, "at most 200 characters"),
+  v.check((path) => !path.startsWith("/") && !path.endsWith("/"), "must not start or end with /"),
+  v.check((path) => !path.includes("//"), "segments are separated by a single /"),
+  v.check((path) => path.split("/").every((segment) => segment === "" || ROUTE_PATH_SEGMENT.test(segment)), "segments are letters, digits, . _ ~ - only"),
+  v.check((path) => path.split("/").every((segment) => segment !== "." && segment !== ".."), "no . or .. segments"),
+);
+
 /** Forward auth answers within this by default; a slow auth service delays every webhook of the route. */
 export const DEFAULT_FORWARD_TIMEOUT_MS = 5000;
 export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;

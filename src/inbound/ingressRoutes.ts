@@ -3,7 +3,8 @@
  * ingress_route_secrets only (see routeSecrets.ts), and the entries name secret ids and windows.
  *
  * Where accepted requests go (an application's event type, a pull queue) is checked when the route is saved,
- * so a typo is a 400 now rather than a failed publish later.
+ * so a typo is a 400 now rather than a failed publish later. A custom path another live route of the organization
+ * holds is refused by the projection's unique index, in the same transaction as the append, so nothing is written.
  */
 import { assertBelowQuota, ingressRouteCount, quotasOf } from "../tenancy/quotas.ts";
 import type { AppContext } from "../context.ts";
@@ -17,7 +18,7 @@ import type { IngressAuth } from "./entries.ts";
 import { newRouteId } from "./ids.ts";
 import { IngressInputError } from "./inputError.ts";
 import { getPullQueue } from "./pullStore.ts";
-import { getRoute, type IngressRouteRow } from "./routeStore.ts";
+import { getRoute, lockRouteChanges, type IngressRouteRow } from "./routeStore.ts";
 import { addSecret, type AddedSecret, type SecretSpec } from "./routeSecretCommands.ts";
 import { ingressRouteStream } from "./streams.ts";
 
@@ -33,7 +34,34 @@ export interface RouteSpec {
   max_body_bytes: number;
   publish: PublishTarget | null;
   queue: string | null;
+  /** Custom receive path (`/in/{org_id}/{path}`), unique among the organization's live routes. */
+  path: string | null;
   enabled: boolean;
+}
+
+/** Another live route of the organization already has the custom path. */
+export class RoutePathTakenError extends Error {
+  override readonly name = "RoutePathTakenError";
+}
+
+/** The partial unique index of sql/015_ingress_route_paths.sql on live routes' (org_id, path). */
+const ROUTE_PATH_INDEX = "ingress_routes_path_idx";
+
+/**
+ * Runs a route command in the tenant's transaction after taking the organization's route lock (see
+ * lockRouteChanges), and turns a violation of the custom-path index into RoutePathTakenError.
+ */
+async function inRouteTransaction<T>(ctx: AppContext, orgId: string, command: (tx: Tx) => Promise<T>): Promise<T> {
+  try {
+    return await withTenant(ctx.sql, orgId, async (tx) => {
+      await lockRouteChanges(tx);
+      return command(tx);
+    });
+  } catch (error) {
+    const pgError = error as { code?: string; constraint_name?: string } | null;
+    if (pgError?.code === "23505" && pgError.constraint_name === ROUTE_PATH_INDEX) throw new RoutePathTakenError("the path is in use by another route");
+    throw error;
+  }
 }
 
 async function checkTargets(tx: Tx, publish: PublishTarget | null | undefined, queue: string | null | undefined): Promise<void> {
@@ -54,7 +82,7 @@ export async function createIngressRoute(
   meta: EntryMeta,
 ): Promise<{ route: IngressRouteRow; secrets: AddedSecret[] }> {
   const routeId = newRouteId();
-  return withTenant(ctx.sql, orgId, async (tx) => {
+  return inRouteTransaction(ctx, orgId, async (tx) => {
     assertBelowQuota("ingress_routes", await ingressRouteCount(tx), (await quotasOf(tx, ctx.config)).ingress_routes);
     await checkTargets(tx, spec.publish, spec.queue);
     await ctx.ledger.record(tx, ingressRouteStream(routeId), STREAM_DOES_NOT_EXIST, [{ type: "ingress_route.created", data: { route_id: routeId, ...spec }, meta }]);
@@ -71,7 +99,7 @@ export async function updateIngressRoute(
   changes: Partial<RouteSpec>,
   meta: EntryMeta,
 ): Promise<IngressRouteRow | undefined> {
-  return withTenant(ctx.sql, orgId, async (tx) => {
+  return inRouteTransaction(ctx, orgId, async (tx) => {
     if (!(await getRoute(tx, routeId))) return undefined;
     await checkTargets(tx, changes.publish, changes.queue);
     await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.updated", data: { route_id: routeId, ...changes }, meta }]);
@@ -80,7 +108,7 @@ export async function updateIngressRoute(
 }
 
 export async function deleteIngressRoute(ctx: AppContext, orgId: string, routeId: string, meta: EntryMeta): Promise<boolean> {
-  return withTenant(ctx.sql, orgId, async (tx) => {
+  return inRouteTransaction(ctx, orgId, async (tx) => {
     if (!(await getRoute(tx, routeId))) return false;
     await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.deleted", data: { route_id: routeId }, meta }]);
     return true;

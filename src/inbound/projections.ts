@@ -18,9 +18,9 @@ export const ingressRoutesProjection = defineProjection({
         if (type === "ingress_route.created") {
           const d = (entry as EntryOf<"ingress_route.created">).data;
           await tx`insert into hookledger.ingress_routes (org_id, route_id, name, description, auth, max_body_bytes, publish_app_id,
-                     publish_event_type, queue, enabled, created_at, updated_at)
+                     publish_event_type, queue, path, enabled, created_at, updated_at)
                    values (${entry.orgId}, ${d.route_id}, ${d.name}, ${d.description}, ${tx.json(d.auth as never)}, ${d.max_body_bytes},
-                     ${d.publish?.app_id ?? null}, ${d.publish?.event_type ?? null}, ${d.queue}, ${d.enabled}, ${at}, ${at})`;
+                     ${d.publish?.app_id ?? null}, ${d.publish?.event_type ?? null}, ${d.queue}, ${d.path ?? null}, ${d.enabled}, ${at}, ${at})`;
         } else if (type === "ingress_route.updated") {
           const d = (entry as EntryOf<"ingress_route.updated">).data;
           const publishGiven = d.publish !== undefined;
@@ -32,6 +32,7 @@ export const ingressRoutesProjection = defineProjection({
                      publish_app_id = case when ${publishGiven} then ${d.publish?.app_id ?? null}::uuid else publish_app_id end,
                      publish_event_type = case when ${publishGiven} then ${d.publish?.event_type ?? null} else publish_event_type end,
                      queue = case when ${d.queue !== undefined} then ${d.queue ?? null} else queue end,
+                     path = case when ${d.path !== undefined} then ${d.path ?? null} else path end,
                      enabled = coalesce(${d.enabled ?? null}, enabled),
                      updated_at = ${at}
                    where org_id = ${entry.orgId} and route_id = ${d.route_id}`;

@@ -1,30 +1,37 @@
 /**
- * Receiving one webhook on `POST /in/{route_id}`: find the route, check the size, authenticate, then — in ONE
- * transaction — remember the nonce, append `ingress.received` (plus `pull.message_enqueued` when the route feeds
- * a queue) and add the publish job. The caller answers 202 only after that commits.
+ * Receiving one webhook on `POST /in/{route_id}` or `POST /in/{org_id}/{path}`: find the route, check the size,
+ * authenticate, then — in ONE transaction — remember the nonce, append `ingress.received` (plus
+ * `pull.message_enqueued` when the route feeds a queue) and add the publish job. The caller answers 202 only after
+ * that commits.
  *
  * No transaction is open while the body is read or while forward auth calls out: a slow sender or auth service
  * must not pin a pooled connection. Refusals are counted (rejections.ts), never appended.
  */
 import { createHash, randomUUID } from "node:crypto";
+import * as v from "valibot";
 import type { AppContext } from "../context.ts";
-import type { Tx } from "../db/connect.ts";
+import type { Sql, Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
+import { uuidField } from "../http/fields.ts";
 import { STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { authenticateRequest, type Verification } from "./authenticateRequest.ts";
+import { routePathField } from "./fields.ts";
 import { newReceiptId, ROUTE_ID_PATTERN } from "./ids.ts";
 import { enqueuePublish } from "./publishTask.ts";
 import { countRejection, type RejectionReason } from "./rejections.ts";
 import { rememberNonce } from "./replayGuard.ts";
 import { headersForLedger } from "./requestHeaders.ts";
 import { secretsForVerification } from "./routeSecrets.ts";
-import { findRouteTenant, getRoute, type IngressRouteRow } from "./routeStore.ts";
+import { findRouteByPath, findRouteTenant, getRoute, type IngressRouteRow } from "./routeStore.ts";
 import { pullMessageStream, receiptStream } from "./streams.ts";
 import { DEFAULT_TOLERANCE_SECONDS } from "./verifiers/types.ts";
 
+/** How the URL names the route: by its public id, or by its organization's id and its custom path. */
+export type ReceiveTarget = { routeId: string } | { orgId: string; path: string };
+
 export interface IncomingRequest {
-  routeId: string;
+  target: ReceiveTarget;
   method: string;
   /** Path and query as received, for forward auth. */
   path: string;
@@ -86,11 +93,26 @@ async function recordReceipt(
   if (publish) await enqueuePublish(tx, input.orgId, receiptId, publish);
 }
 
+/**
+ * The route a URL names and its tenant, or undefined, alike for a malformed id, org id or path and for one that
+ * names nothing: the answer must not tell which part was wrong. Malformed input never reaches Postgres.
+ */
+async function findTarget(sql: Sql, target: ReceiveTarget): Promise<{ orgId: string; routeId: string } | undefined> {
+  if ("routeId" in target) {
+    if (!ROUTE_ID_PATTERN.test(target.routeId)) return undefined;
+    const orgId = await findRouteTenant(sql, target.routeId);
+    return orgId ? { orgId, routeId: target.routeId } : undefined;
+  }
+  if (!v.is(uuidField, target.orgId) || !v.is(routePathField, target.path)) return undefined;
+  const orgId = target.orgId.toLowerCase();
+  const routeId = await findRouteByPath(sql, orgId, target.path);
+  return routeId ? { orgId, routeId } : undefined;
+}
+
 export async function receiveWebhook(ctx: AppContext, request: IncomingRequest): Promise<ReceiveOutcome> {
-  const { routeId } = request;
-  if (!ROUTE_ID_PATTERN.test(routeId)) return { kind: "not_found" };
-  const orgId = await findRouteTenant(ctx.sql, routeId);
-  if (!orgId) return { kind: "not_found" };
+  const found = await findTarget(ctx.sql, request.target);
+  if (!found) return { kind: "not_found" };
+  const { orgId, routeId } = found;
   const now = ctx.now();
   const loaded = await withTenant(ctx.sql, orgId, async (tx) => {
     const route = await getRoute(tx, routeId);

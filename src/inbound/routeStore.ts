@@ -1,15 +1,18 @@
 /**
- * Reads of the ingress_routes projection (writes happen only in inbound/projections.ts).
+ * Reads of the ingress_routes projection (writes happen only in inbound/projections.ts), and the lock that orders
+ * route commands.
  *
- * The public receive endpoint knows only a route id, not the tenant, so `findRouteTenant` runs as
- * `hookledger_authenticator`, which may read the org id, route id and status columns across tenants and nothing
- * else; everything further is read inside `withTenant`, under row-level security like any other request.
+ * The public receive endpoint finds the route before any tenant is set, from its id or from an organization id
+ * and custom path, so `findRouteTenant` and `findRouteByPath` run as `hookledger_authenticator`, which may read the
+ * org id, route id, path and status columns across tenants and nothing else; everything further is read inside
+ * `withTenant`, under row-level security like any other request.
  */
 import { withAuthenticator } from "../db/localRole.ts";
 import type { Queryable, Sql } from "../db/connect.ts";
 import type { IngressAuth } from "./entries.ts";
 
 export interface IngressRouteRow {
+  org_id: string;
   route_id: string;
   name: string;
   description: string | null;
@@ -18,13 +21,14 @@ export interface IngressRouteRow {
   publish_app_id: string | null;
   publish_event_type: string | null;
   queue: string | null;
+  path: string | null;
   enabled: boolean;
   created_at: Date;
   updated_at: Date;
 }
 
-const columns = `route_id, name, description, auth, max_body_bytes, publish_app_id, publish_event_type, queue, enabled,
-  created_at, updated_at`;
+const columns = `org_id, route_id, name, description, auth, max_body_bytes, publish_app_id, publish_event_type, queue, path,
+  enabled, created_at, updated_at`;
 
 export async function getRoute(tx: Queryable, routeId: string): Promise<IngressRouteRow | undefined> {
   const [row] = await tx<IngressRouteRow[]>`
@@ -50,4 +54,25 @@ export async function findRouteTenant(sql: Sql, routeId: string): Promise<string
   const rows = await withAuthenticator(sql, (tx) => tx<{ org_id: string }[]>`
     select org_id from hookledger.ingress_routes where route_id = ${routeId} and enabled and deleted_at is null`);
   return rows[0]?.org_id;
+}
+
+/**
+ * The id of an organization's enabled, undeleted route with this custom path, found before any tenant is set.
+ * The caller checks that `orgId` is a UUID first: a malformed one would make Postgres throw, not find nothing.
+ */
+export async function findRouteByPath(sql: Sql, orgId: string, path: string): Promise<string | undefined> {
+  const rows = await withAuthenticator(sql, (tx) => tx<{ route_id: string }[]>`
+    select route_id from hookledger.ingress_routes
+    where org_id = ${orgId} and path = ${path} and enabled and deleted_at is null`);
+  return rows[0]?.route_id;
+}
+
+/**
+ * Serialises the route commands of the current organization until the transaction ends. A path freed by one
+ * command (delete, change) and claimed by another must reach the ledger in the order the two commit: a rebuild
+ * replays by position, and would otherwise meet the claim while the old holder is still live and hit the unique
+ * index. Route changes are rare, so one lock per organization costs nothing that matters.
+ */
+export async function lockRouteChanges(tx: Queryable): Promise<void> {
+  await tx`select pg_advisory_xact_lock(hashtextextended('hookledger.ingress_routes:' || hookledger.current_org_id()::text, 0))`;
 }

@@ -21,7 +21,7 @@ export async function inboundTenant(app: TestApp, name = "Acme") {
   const createRoute = async (body: Record<string, unknown>) => {
     const created = await app.call("POST", "/v1/ingress-routes", tenant.token, { name: "route", ...body });
     if (created.status !== 201) throw new Error(`ingress route: ${created.status} ${JSON.stringify(created.body)}`);
-    return created.body as { id: string; path: string; secrets: { id: string; source: string; value?: string }[] } & Record<string, any>;
+    return created.body as { id: string; path: string | null; receive_path: string; custom_receive_path: string | null; secrets: { id: string; source: string; value?: string }[] } & Record<string, any>;
   };
   return { ...tenant, appId: application.body.id as string, createQueue, createRoute };
 }

@@ -12,7 +12,8 @@ type JsonObject = Record<string, unknown>;
 const jsonSchemaOf = (schema: v.GenericSchema): JsonObject =>
   toJsonSchema(schema, { target: "draft-2020-12", typeMode: "input", errorMode: "ignore" }) as JsonObject;
 
-const openApiPath = (path: string) => path.replace(/:(\w+)/g, "{$1}");
+/** `/v1/events/:event_id` → `/v1/events/{event_id}`; a Hono regex (`:path{.+}`) is the handler's business, not the document's. */
+const openApiPath = (path: string) => path.replace(/:(\w+)(?:\{[^}]*\})?/g, "{$1}");
 
 function queryParameters(schema: v.GenericSchema | undefined): JsonObject[] {
   if (!schema) return [];

@@ -11,9 +11,9 @@ import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
-import { authField, DEFAULT_MAX_BODY_BYTES, maxBodyBytesField, publishField, queueNameField, secretBody, secretIdField } from "../fields.ts";
+import { authField, DEFAULT_MAX_BODY_BYTES, maxBodyBytesField, publishField, queueNameField, routePathField, secretBody, secretIdField } from "../fields.ts";
 import { ROUTE_ID_PATTERN } from "../ids.ts";
-import { createIngressRoute, deleteIngressRoute, updateIngressRoute, type RouteSpec } from "../ingressRoutes.ts";
+import { createIngressRoute, deleteIngressRoute, RoutePathTakenError, updateIngressRoute, type RouteSpec } from "../ingressRoutes.ts";
 import { IngressInputError } from "../inputError.ts";
 import { listReceipts } from "../receiptStore.ts";
 import { rejectionCounts } from "../rejections.ts";
@@ -33,6 +33,7 @@ export function ingressRouteSchemas(config: Config) {
     max_body_bytes: maxBodyBytesField(config),
     publish: publishField,
     queue: v.nullable(queueNameField),
+    path: v.nullable(routePathField),
     enabled: v.boolean(),
   };
   const create = v.strictObject({
@@ -42,6 +43,7 @@ export function ingressRouteSchemas(config: Config) {
     max_body_bytes: v.optional(fields.max_body_bytes, Math.min(DEFAULT_MAX_BODY_BYTES, config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES)),
     publish: v.optional(fields.publish, null),
     queue: v.optional(fields.queue, null),
+    path: v.optional(fields.path, null),
     enabled: v.optional(fields.enabled, true),
     secrets: v.optional(v.pipe(v.array(secretBody), v.maxLength(MAX_LIVE_SECRETS, `at most ${MAX_LIVE_SECRETS} secrets`)), []),
   });
@@ -61,6 +63,9 @@ async function naming<T>(work: () => Promise<T>): Promise<T> {
     return await work();
   } catch (error) {
     if (error instanceof IngressInputError) throw new ProblemError("validation", "one or more fields are invalid", { errors: [{ field: error.field, message: error.message }] });
+    if (error instanceof RoutePathTakenError) {
+      throw new ProblemError("conflict", "another route of this organization has this path", { errors: [{ field: "path", message: "already in use" }] });
+    }
     throw error;
   }
 }

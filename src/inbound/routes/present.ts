@@ -6,13 +6,17 @@ import type { AddedSecret } from "../routeSecretCommands.ts";
 import type { RouteSecretInfo } from "../routeSecrets.ts";
 import type { IngressRouteRow } from "../routeStore.ts";
 
-/** The path senders post to; the scheme and host are wherever this instance is published. */
+/** The paths senders post to; the scheme and host are wherever this instance is published. */
 export const receivePath = (routeId: string) => `/in/${routeId}`;
+export const customReceivePath = (orgId: string, path: string) => `/in/${orgId}/${path}`;
 
+/** `path` is the tenant's custom path as set (null when unset); the *_receive_path fields are the URLs to post to. */
 export function presentRoute(row: IngressRouteRow, extras: { secrets?: RouteSecretInfo[]; rejections?: RejectionCounts } = {}) {
   return {
     id: row.route_id,
-    path: receivePath(row.route_id),
+    path: row.path,
+    receive_path: receivePath(row.route_id),
+    custom_receive_path: row.path === null ? null : customReceivePath(row.org_id, row.path),
     name: row.name,
     description: row.description,
     auth: row.auth,

@@ -1,15 +1,17 @@
 /**
- * `POST /in/{route_id}`: the public receive endpoint. It sits outside `/v1` (senders authenticate by signature,
- * basic auth or forward auth, not bearer tokens) but behind the same per-IP rate limit and request timeout.
+ * `POST /in/{route_id}` and `POST /in/{org_id}/{path}`: the public receive endpoint, by route id or by a route's
+ * custom path. It sits outside `/v1` (senders authenticate by signature, basic auth or forward auth, not bearer
+ * tokens) but behind the same per-IP rate limit and request timeout. Both URLs share one handler; an unknown or
+ * malformed id, org id or path answers the same 404.
  *
  * Every authentication failure answers the same 401 whatever failed — missing header, bad signature, stale
  * timestamp, replayed nonce — so a forger learns nothing from the answer; the reason goes to the route's counters.
  */
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
 import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { receiveWebhook } from "../receive.ts";
+import { receiveWebhook, type ReceiveTarget } from "../receive.ts";
 
 /**
  * Reads a body up to `maxBytes`, stopping (and answering undefined) as soon as it is longer: a chunked body has no
@@ -39,19 +41,34 @@ export async function readCappedBody(request: Request, maxBytes: number): Promis
   return body;
 }
 
+/**
+ * The org id and custom path of `/in/{org_id}/{path}` as sent, not as Hono decodes parameters: `%2F` is data
+ * within a segment, not a separator, so `a%2Fb` must not become the path `a/b`. Only percent-encoded unreserved
+ * characters are decoded (RFC 3986 §6.2.2.2: `%7E` is `~`); anything else left encoded makes the path invalid,
+ * hence not found.
+ */
+function customPathTarget(pathname: string): ReceiveTarget {
+  const [, , orgId = "", ...segments] = pathname.split("/");
+  const path = segments.join("/").replace(/%([0-9A-Fa-f]{2})/g, (escape, hex: string) => {
+    const char = String.fromCharCode(Number.parseInt(hex, 16));
+    return /^[A-Za-z0-9._~-]$/.test(char) ? char : escape;
+  });
+  return { orgId, path };
+}
+
 const tooLarge = (maxBytes: number) => new ProblemError("payload-too-large", `the body exceeds ${maxBytes} bytes`, { max_bytes: maxBytes });
 
 export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   const ceiling = ctx.config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES;
 
-  app.post("/in/:route_id", async (c) => {
+  const receive = async (c: Context<HttpEnv>, target: ReceiveTarget) => {
     // Before any lookup: a declared size over every route's limit costs us nothing to refuse.
     if (Number(c.req.header("content-length") ?? "0") > ceiling) throw tooLarge(ceiling);
     const url = new URL(c.req.url);
     const userAgent = c.req.header("user-agent");
     const outcome = await receiveWebhook(ctx, {
-      routeId: c.req.param("route_id"),
+      target,
       method: c.req.method,
       path: url.pathname + url.search,
       headers: c.req.raw.headers,
@@ -76,7 +93,12 @@ export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
           ...(outcome.reason === "basic_auth_failed" ? { headers: { "WWW-Authenticate": 'Basic realm="hookledger"' } } : {}),
         });
     }
-  });
+  };
+
+  app.post("/in/:route_id", (c) => receive(c, { routeId: c.req.param("route_id") }));
+  // `{.+}` lets the path span segments. The runtime resolves `.` and `..` segments (`%2e` spellings too) when it
+  // parses the URL, and the lookup compares a validated path for equality, so no spelling reaches another route.
+  app.post("/in/:org_id/:path{.+}", (c) => receive(c, customPathTarget(new URL(c.req.url).pathname)));
 
   return app;
 }
