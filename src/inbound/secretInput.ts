@@ -14,6 +14,7 @@ import { tenantReferenceRefusal } from "../secrets/tenantReferences.ts";
 import type { IngressAuth } from "./entries.ts";
 import { newRouteSecretValue } from "./ids.ts";
 import type { SecretSource } from "./routeSecrets.ts";
+
 /** A bad secret input; `field` names the body field (relative to the secret object). */
 export class SecretInputError extends Error {
   override readonly name = "SecretInputError";
