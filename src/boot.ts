@@ -78,12 +78,26 @@ export function createContext(
 /**
  * The resolver for secret references in settings and in the API: environment, files, and Vault when
  * HOOKLEDGER_VAULT_ADDR is set. A Vault configuration that does not fit together stops start-up here.
+ *
+ * @example
+ * const resolve = await secretResolverFromConfig(loadConfig(process.env));
+ * await resolve("vault:secret/data/hookledger#admin_token"); // "…"
  */
 export async function secretResolverFromConfig(config: Config): Promise<SecretResolver> {
+  // A route secret added through the API is read from Vault inside that request; a read outlasting the request
+  // would be answered 503 while the command still completes behind it.
+  if (config.HOOKLEDGER_VAULT_ADDR && config.HOOKLEDGER_VAULT_TIMEOUT >= config.HOOKLEDGER_REQUEST_TIMEOUT_MS) {
+    throw new Error(`HOOKLEDGER_VAULT_TIMEOUT: must be shorter than HOOKLEDGER_REQUEST_TIMEOUT_MS (${config.HOOKLEDGER_REQUEST_TIMEOUT_MS} ms)`);
+  }
   return createSecretResolver({ devMode: config.HOOKLEDGER_DEV_MODE, vault: await vaultReaderFromSettings(config) });
 }
 
-/** A context for one-off commands (rebuild-projection, admin-token): the service's secrets and keyring. */
+/**
+ * A context for one-off commands (rebuild-projection, admin-token): the service's secrets and keyring.
+ *
+ * @example
+ * const token = await createInstanceAdminToken(await createCommandContext(config, log, sql, false));
+ */
 export async function createCommandContext(config: Config, log: Logger, sql: Sql, embedded: boolean): Promise<AppContext> {
   const secrets = await secretResolverFromConfig(config);
   return createContext(config, log, sql, { keyring: await loadKeyring(config, embedded, secrets), secrets });
@@ -112,15 +126,17 @@ export async function startServices(options: {
   egress?: EgressClient;
 }): Promise<Running> {
   const { config, log, database } = options;
-  // References first: an unresolvable one stops start-up before anything is opened.
+  // References first (a vault: one is a network call): an unresolvable one stops start-up before anything opens.
   const secrets = await secretResolverFromConfig(config);
   const keyring = await loadKeyring(config, database.embedded !== undefined, secrets);
-  const sentryDsn = config.HOOKLEDGER_SENTRY_DSN ? await resolveSetting(secrets, "HOOKLEDGER_SENTRY_DSN", config.HOOKLEDGER_SENTRY_DSN) : undefined;
-  const sql = connect(database.serviceUrl, {
-    max: config.HOOKLEDGER_DB_POOL_SIZE,
-    applicationName: "hookledger",
-    onNotice: (message) => log.debug("postgres notice", { message }),
-  });
+  const setting = async (name: "HOOKLEDGER_SENTRY_DSN" | "HOOKLEDGER_ADMIN_TOKEN" | "HOOKLEDGER_METRICS_TOKEN") => {
+    const reference = config[name];
+    return reference === undefined ? undefined : resolveSetting(secrets, name, reference);
+  };
+  const sentryDsn = await setting("HOOKLEDGER_SENTRY_DSN");
+  const configuredAdminToken = options.api ? await setting("HOOKLEDGER_ADMIN_TOKEN") : undefined;
+  if (configuredAdminToken !== undefined && configuredAdminToken.length < 32) throw new Error("HOOKLEDGER_ADMIN_TOKEN: the token must be at least 32 characters");
+  const metricsToken = options.api ? await setting("HOOKLEDGER_METRICS_TOKEN") : undefined;
   const errors = sentryDsn
     ? await createSentryReporter({
         dsn: sentryDsn,
@@ -128,6 +144,11 @@ export async function startServices(options: {
         tracesSampleRate: config.HOOKLEDGER_SENTRY_TRACES_SAMPLE_RATE,
       })
     : noErrorReporter;
+  const sql = connect(database.serviceUrl, {
+    max: config.HOOKLEDGER_DB_POOL_SIZE,
+    applicationName: "hookledger",
+    onNotice: (message) => log.debug("postgres notice", { message }),
+  });
   const ctx = createContext(config, log, sql, {
     keyring,
     secrets,
@@ -154,16 +175,12 @@ export async function startServices(options: {
       });
     }
     if (options.api) {
-      const configured = config.HOOKLEDGER_ADMIN_TOKEN
-        ? await resolveSetting(secrets, "HOOKLEDGER_ADMIN_TOKEN", config.HOOKLEDGER_ADMIN_TOKEN)
-        : undefined;
-      if (configured !== undefined && configured.length < 32) throw new Error("HOOKLEDGER_ADMIN_TOKEN: the token must be at least 32 characters");
-      adminToken = await ensureInstanceAdminToken(ctx, configured);
+      adminToken = await ensureInstanceAdminToken(ctx, configuredAdminToken);
       tokenUsage.start();
       const latestMigration = (await listMigrations(DEFAULT_MIGRATIONS_DIR)).at(-1)?.version ?? 0;
       const app = createApp({
         ctx,
-        metricsToken: config.HOOKLEDGER_METRICS_TOKEN ? await resolveSetting(secrets, "HOOKLEDGER_METRICS_TOKEN", config.HOOKLEDGER_METRICS_TOKEN) : undefined,
+        metricsToken,
         tokenUsage,
         readiness: { expectedSchemaVersion: latestMigration, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
       });
@@ -171,6 +188,7 @@ export async function startServices(options: {
       server = await serve({ hostname: config.HOOKLEDGER_HOST, port: config.PORT, fetch: app.fetch });
     }
   } catch (error) {
+    await tokenUsage.stop().catch(() => undefined);
     await worker?.stop().catch(() => undefined);
     await sql.end({ timeout: 5 });
     throw error;

@@ -57,11 +57,16 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** The key/value map of a KV answer, version 1 or 2. */
+/**
+ * The key/value map of a KV answer, version 1 or 2. Version 2 is recognised by its metadata (a version number and a
+ * creation time), so a version 1 secret that merely has keys named `data` and `metadata` is not mistaken for it.
+ */
 function secretData(body: unknown): Record<string, unknown> | undefined {
   if (!isRecord(body) || !isRecord(body.data)) return undefined;
   const data = body.data;
-  return isRecord(data.data) && isRecord(data.metadata) ? data.data : data;
+  const metadata = data.metadata;
+  const versioned = isRecord(data.data) && isRecord(metadata) && typeof metadata.version === "number" && typeof metadata.created_time === "string";
+  return versioned && isRecord(data.data) ? data.data : data;
 }
 
 async function addressesOf(url: URL, resolver: Resolver, deadline: number): Promise<ResolvedAddress[]> {
@@ -107,6 +112,7 @@ export function createVaultReader(options: VaultReaderOptions): VaultReader {
           ...(options.namespace ? { "x-vault-namespace": options.namespace } : {}),
         },
         body: undefined,
+        // One limit, as Vault's own clients have: connecting is part of the whole read.
         connectTimeoutMs: options.timeoutMs,
         deadline,
         totalTimeoutMs: options.timeoutMs,
@@ -128,7 +134,7 @@ export function createVaultReader(options: VaultReaderOptions): VaultReader {
       }
       const data = secretData(body);
       if (!data) throw new VaultReadError("Vault's answer holds no secret data (is this a KV path?)");
-      const value = data[key];
+      const value = Object.hasOwn(data, key) ? data[key] : undefined;
       if (value === undefined) throw new VaultReadError(`the secret has no key "${key}"`);
       if (typeof value !== "string" || value === "") throw new VaultReadError(`the value of key "${key}" is not a non-empty string`);
       return value;

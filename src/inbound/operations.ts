@@ -12,7 +12,7 @@ export function inboundOperations(config: Config): Operation[] {
   const routes = ingressRouteSchemas(config);
   return [
     op("POST", "/in/:route_id", "Inbound", "Receive a webhook (any body, kept byte-exact), authenticated by the route's signature preset, basic auth or forward auth; 202 with a receipt id once recorded.", { success: 202 }),
-    op("POST", "/in/:org_id/:path{.+}", "Inbound", "Receive a webhook at a route's custom path (one or more segments) in its organization; otherwise exactly like /in/{route_id}.", { success: 202 }),
+    op("POST", "/in/:org_id/:path{.+}", "Inbound", "Receive a webhook at a route's custom path (one or more segments, their `/` sent as is: `%2F` is data, not a separator) in its organization; otherwise exactly like /in/{route_id}.", { success: 202 }),
 
     op("POST", "/v1/ingress-routes", "Ingress routes", "Create an ingress route; generated secrets are in the response, shown once.", { scope: "ingress:write", body: routes.create }),
     op("GET", "/v1/ingress-routes", "Ingress routes", "List ingress routes with their rejection counters.", { scope: "ingress:read", query: routes.list }),

@@ -35,6 +35,10 @@ const fieldName = (prefix: string, name: string) => (prefix ? `${prefix}.${name}
 /**
  * A secret as given in the API, with its reference (if any) resolved. Runs before the command's transaction: a
  * `vault:` reference is a network call.
+ *
+ * @example
+ * const spec = await fetchSecretSpec(ctx, orgId, { id: "gh-2026", ref: `vault:secret/data/tenants/${orgId}/github#key` }, "secrets.0");
+ * // { id: "gh-2026", material: { value: "…", source: "vault" } }
  */
 export async function fetchSecretSpec(
   ctx: AppContext,

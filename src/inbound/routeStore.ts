@@ -59,6 +59,9 @@ export async function findRouteTenant(sql: Sql, routeId: string): Promise<string
 /**
  * The id of an organization's enabled, undeleted route with this custom path, found before any tenant is set.
  * The caller checks that `orgId` is a UUID first: a malformed one would make Postgres throw, not find nothing.
+ *
+ * @example
+ * await findRouteByPath(sql, "0b6a5f5e-8d5c-4f37-9a57-3f6f1f0e2a11", "github/main"); // "rt_…" or undefined
  */
 export async function findRouteByPath(sql: Sql, orgId: string, path: string): Promise<string | undefined> {
   const rows = await withAuthenticator(sql, (tx) => tx<{ route_id: string }[]>`
@@ -72,6 +75,9 @@ export async function findRouteByPath(sql: Sql, orgId: string, path: string): Pr
  * command (delete, change) and claimed by another must reach the ledger in the order the two commit: a rebuild
  * replays by position, and would otherwise meet the claim while the old holder is still live and hit the unique
  * index. Route changes are rare, so one lock per organization costs nothing that matters.
+ *
+ * @example
+ * await withTenant(sql, orgId, async (tx) => { await lockRouteChanges(tx); … });
  */
 export async function lockRouteChanges(tx: Queryable): Promise<void> {
   await tx`select pg_advisory_xact_lock(hashtextextended('hookledger.ingress_routes:' || hookledger.current_org_id()::text, 0))`;

@@ -28,7 +28,9 @@ export type SecretResolver = (reference: string) => Promise<string>;
  * referenceScheme("vault:secret/data/app#key"); // "vault"
  */
 export function referenceScheme(reference: string): ReferenceScheme | undefined {
-  const scheme = reference.slice(0, reference.indexOf(":"));
+  const colon = reference.indexOf(":");
+  if (colon < 0) return undefined;
+  const scheme = reference.slice(0, colon);
   return scheme === "env" || scheme === "file" || scheme === "vault" || scheme === "raw" ? scheme : undefined;
 }
 

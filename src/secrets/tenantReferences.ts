@@ -7,6 +7,9 @@
  * operator lists prefixes they may start with; `{org_id}` in a prefix stands for the requesting organization, which
  * gives each tenant its own corner of Vault or of a secrets folder. `raw:` is a value, not a reference, and follows
  * HOOKLEDGER_DEV_MODE as everywhere else.
+ *
+ * Matching is on the reference as written, in canonical form; a `file:` folder is the operator's, so a symbolic
+ * link placed inside it is the operator's decision too.
  */
 import path from "node:path";
 import * as v from "valibot";
@@ -20,6 +23,8 @@ export const tenantReferenceSettings = {
       (prefixes) => prefixes.every((prefix) => /^(env:[A-Za-z_]|file:\/|vault:[A-Za-z0-9])/.test(prefix)),
       "expected comma-separated env:, file:/ or vault: prefixes, e.g. vault:secret/data/tenants/{org_id}/",
     ),
+    // Organization ids are UUIDs, whose hyphens no environment variable name can hold.
+    v.check((prefixes) => !prefixes.some((prefix) => prefix.startsWith("env:") && prefix.includes("{org_id}")), "{org_id} fits file: and vault: prefixes, not env: names"),
   ),
 };
 
@@ -40,12 +45,25 @@ function isCanonical(reference: string): boolean {
   }
 }
 
-/** A path-like prefix covers what is under it, not a sibling that merely shares its spelling. */
+/**
+ * A path-like prefix covers what is under it, not a sibling that merely shares its spelling: after a file: prefix
+ * comes `/` or nothing, after a vault: path `/` or `#`, and a prefix that already names a key (`…#key`) covers only
+ * that key. An env: prefix is a plain name prefix.
+ */
 function covers(prefix: string, reference: string): boolean {
   if (!reference.startsWith(prefix)) return false;
-  if (prefix.startsWith("env:") || prefix.endsWith("/")) return true;
   const next = reference.charAt(prefix.length);
-  return next === "" || next === "/" || next === "#";
+  switch (referenceScheme(prefix)) {
+    case "env":
+      return true;
+    case "file":
+      return prefix.endsWith("/") || next === "" || next === "/";
+    case "vault":
+      if (prefix.includes("#")) return next === "";
+      return prefix.endsWith("/") || next === "/" || next === "#";
+    default:
+      return false;
+  }
 }
 
 /**

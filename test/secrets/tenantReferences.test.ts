@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
+import { referenceScheme } from "../../src/secrets/references.ts";
 import { tenantReferenceRefusal } from "../../src/secrets/tenantReferences.ts";
 
 const ORG = "0b6a5f5e-8d5c-4f37-9a57-3f6f1f0e2a11";
@@ -49,11 +50,25 @@ describe("tenant secret references", () => {
     ]) expect(tenantReferenceRefusal(reference, ORG, prefixes)).toBe("the reference is not in canonical form (no relative segments, repeated slashes or odd names)");
   });
 
+  it("cover what lies under a prefix, never a sibling or another key that shares its spelling", () => {
+    const loose = ["file:/run/t", "vault:secret/data/shared#{org_id}", "vault:secret/data/t/{org_id}"];
+    expect(tenantReferenceRefusal("file:/run/t/github", ORG, loose)).toBeUndefined();
+    expect(tenantReferenceRefusal("file:/run/t", ORG, loose)).toBeUndefined();
+    expect(tenantReferenceRefusal(`vault:secret/data/shared#${ORG}`, ORG, loose)).toBeUndefined();
+    expect(tenantReferenceRefusal(`vault:secret/data/t/${ORG}#key`, ORG, loose)).toBeUndefined();
+    for (const reference of ["file:/run/t2/github", "file:/run/t#evil", `vault:secret/data/shared#${ORG}x`, `vault:secret/data/t/${ORG}x#key`]) {
+      expect(tenantReferenceRefusal(reference, ORG, loose), reference).toMatch(/^this reference is outside/);
+    }
+    expect(referenceScheme("rawX")).toBeUndefined();
+    expect(referenceScheme("envNAME")).toBeUndefined();
+  });
+
   it("HOOKLEDGER_TENANT_SECRET_REFS accepts env:, file:/ and vault: prefixes only", () => {
     expect(loadConfig({ HOOKLEDGER_TENANT_SECRET_REFS: " vault:secret/data/tenants/{org_id}/ , env:HOOK_ " }).HOOKLEDGER_TENANT_SECRET_REFS).toEqual(["vault:secret/data/tenants/{org_id}/", "env:HOOK_"]);
     expect(loadConfig({}).HOOKLEDGER_TENANT_SECRET_REFS).toEqual([]);
     for (const bad of ["raw:", "file:relative/", "env:", "https://vault/"]) {
       expect(() => loadConfig({ HOOKLEDGER_TENANT_SECRET_REFS: bad })).toThrow(/^HOOKLEDGER_TENANT_SECRET_REFS: expected comma-separated env:, file:\/ or vault: prefixes/);
     }
+    expect(() => loadConfig({ HOOKLEDGER_TENANT_SECRET_REFS: "env:TENANT_{org_id}_" })).toThrow("HOOKLEDGER_TENANT_SECRET_REFS: {org_id} fits file: and vault: prefixes, not env: names");
   });
 });

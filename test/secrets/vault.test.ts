@@ -10,6 +10,7 @@ import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { secretResolverFromConfig } from "../../src/boot.ts";
 import { loadConfig } from "../../src/config.ts";
 import { createSecretResolver, type SecretResolver } from "../../src/secrets/references.ts";
 import { vaultReaderFromSettings } from "../../src/secrets/vaultSettings.ts";
@@ -24,6 +25,8 @@ beforeAll(async () => {
   folder = mkdtempSync(path.join(tmpdir(), "hookledger-vault-"));
   vault.put("secret/data/hookledger/github", { webhook_secret: "from-kv-v2", count: 3, empty: "" });
   vault.put("kv1/hookledger/stripe", { signing_key: "from-kv-v1" }, 1);
+  // A version 1 secret whose own keys look like version 2's wrapper.
+  vault.put("kv1/lookalike", { data: { inner: "x" }, metadata: { note: "y" }, token: "v1-token" }, 1);
 });
 afterAll(async () => {
   await vault?.close();
@@ -62,18 +65,27 @@ describe("vault: references", () => {
     const resolve = await resolverFor(vaultEnv(), { TEST_VAULT_TOKEN: TOKEN });
     expect(await resolve("vault:kv1/hookledger/stripe#signing_key")).toBe("from-kv-v1");
     expect(vault.requests.at(-1)?.namespace).toBeUndefined();
+    expect(await resolve("vault:kv1/lookalike#token")).toBe("v1-token");
+  });
+
+  it("keeps a path prefix in HOOKLEDGER_VAULT_ADDR (Vault behind a proxy path)", async () => {
+    const resolve = await resolverFor(vaultEnv({ HOOKLEDGER_VAULT_ADDR: `${vault.url}/vault-proxy` }), { TEST_VAULT_TOKEN: TOKEN });
+    expect(await resolve("vault:secret/data/hookledger/github#webhook_secret")).toBe("from-kv-v2");
+    expect(vault.requests.at(-1)?.url).toBe("/vault-proxy/v1/secret/data/hookledger/github");
   });
 
   it("names what is wrong — missing key, non-string, empty, no such path, refused token, sealed — and never the token", async () => {
     const resolve = await resolverFor(vaultEnv(), { TEST_VAULT_TOKEN: TOKEN });
     const messages = [
       await failure(resolve, "vault:secret/data/hookledger/github#nope"),
+      await failure(resolve, "vault:secret/data/hookledger/github#constructor"),
       await failure(resolve, "vault:secret/data/hookledger/github#count"),
       await failure(resolve, "vault:secret/data/hookledger/github#empty"),
       await failure(resolve, "vault:secret/hookledger/github#webhook_secret"),
     ];
     expect(messages).toEqual([
       'vault:secret/data/hookledger/github#nope: the secret has no key "nope"',
+      'vault:secret/data/hookledger/github#constructor: the secret has no key "constructor"',
       'vault:secret/data/hookledger/github#count: the value of key "count" is not a non-empty string',
       'vault:secret/data/hookledger/github#empty: the value of key "empty" is not a non-empty string',
       "vault:secret/hookledger/github#webhook_secret: Vault has no secret at this path (404; for a KV version 2 engine the path includes data/, e.g. secret/data/app)",
@@ -135,6 +147,15 @@ describe("vault: references", () => {
       for (const socket of held) socket.destroy();
       await new Promise<void>((resolve) => silent.close(() => resolve()));
     }
+    const unresolvable = async (resolver: (hostname: string) => Promise<never>) => {
+      const config = loadConfig({ HOOKLEDGER_VAULT_ADDR: "https://vault.test:8200", HOOKLEDGER_VAULT_TOKEN: "env:TEST_VAULT_TOKEN", HOOKLEDGER_VAULT_TIMEOUT: "200ms" });
+      const reader = await vaultReaderFromSettings(config, { env: { TEST_VAULT_TOKEN: TOKEN }, resolver });
+      return failure(createSecretResolver({ devMode: false, vault: reader }), "vault:secret/data/app#key");
+    };
+    expect(await unresolvable(() => new Promise<never>(() => undefined))).toBe("vault:secret/data/app#key: resolving Vault's host name took too long");
+    expect(await unresolvable(() => Promise.reject(Object.assign(new Error("getaddrinfo ENOTFOUND vault.test"), { code: "ENOTFOUND" })))).toBe(
+      "vault:secret/data/app#key: Vault's host name could not be resolved",
+    );
     const closed = await resolverFor({ HOOKLEDGER_VAULT_ADDR: `http://127.0.0.1:${silentPort}`, HOOKLEDGER_VAULT_TOKEN: "env:TEST_VAULT_TOKEN" }, { TEST_VAULT_TOKEN: TOKEN });
     expect(await failure(closed, "vault:secret/data/app#key")).toBe("vault:secret/data/app#key: cannot reach Vault: the destination refused the connection");
   });
@@ -159,6 +180,9 @@ describe("HOOKLEDGER_VAULT_* settings", () => {
     expect(await startUpError({ HOOKLEDGER_VAULT_ADDR: "https://vault.internal:8200", HOOKLEDGER_VAULT_TOKEN: "env:TEST_VAULT_TOKEN", HOOKLEDGER_VAULT_CACERT: path.join(folder, "missing.pem") })).toMatch(/^HOOKLEDGER_VAULT_CACERT: .* cannot be read$/);
     expect(await startUpError({ HOOKLEDGER_VAULT_TOKEN: "env:TEST_VAULT_TOKEN" })).toBe("HOOKLEDGER_VAULT_TOKEN: set HOOKLEDGER_VAULT_ADDR too, or remove it");
     expect(await startUpError({})).toBe("started");
+    await expect(secretResolverFromConfig(loadConfig({ ...vaultEnv(), HOOKLEDGER_VAULT_TIMEOUT: "30s" }))).rejects.toThrow(
+      "HOOKLEDGER_VAULT_TIMEOUT: must be shorter than HOOKLEDGER_REQUEST_TIMEOUT_MS (30000 ms)",
+    );
   });
 
   it("validates each setting on its own, never echoing the token", () => {
@@ -215,6 +239,9 @@ describe.skipIf(!hasOpenssl)("vault over TLS with a private CA and a client cert
     const untrusted = await resolverFor({ ...vaultEnv(), HOOKLEDGER_VAULT_ADDR: tlsVault.url }, { TEST_VAULT_TOKEN: TOKEN });
     expect(await failure(untrusted, "vault:secret/data/app#key")).toMatch(/^vault:secret\/data\/app#key: cannot reach Vault: .*certificate/);
     const anonymous = await resolverFor({ ...vaultEnv(), HOOKLEDGER_VAULT_ADDR: tlsVault.url, HOOKLEDGER_VAULT_CACERT: file("ca.pem") }, { TEST_VAULT_TOKEN: TOKEN });
+    const served = tlsVault.requests.length;
     expect(await failure(anonymous, "vault:secret/data/app#key")).toMatch(/^vault:secret\/data\/app#key: cannot reach Vault: /);
+    // Refused in the handshake: no request reached Vault without the client certificate.
+    expect(tlsVault.requests.length).toBe(served);
   });
 });

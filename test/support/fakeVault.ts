@@ -10,7 +10,7 @@ import type { AddressInfo } from "node:net";
 export interface FakeVault {
   url: string;
   /** Every request seen: path, the headers Vault cares about, and whether a verified client certificate came with it. */
-  requests: { path: string; token: string | undefined; namespace: string | undefined; clientCertificate: boolean }[];
+  requests: { url: string; path: string; token: string | undefined; namespace: string | undefined; clientCertificate: boolean }[];
   /** Sets the secret at `path` (the API path after /v1/, e.g. "secret/data/app" for KV v2). */
   put(path: string, data: Record<string, unknown>, engine?: 1 | 2): void;
   /** The token the server accepts from now on. */
@@ -27,12 +27,14 @@ export async function startFakeVault(options: { token: string; tls?: { key: stri
   let failure: number | undefined;
 
   const handler: http.RequestListener = (request, response) => {
-    const path = decodeURIComponent((request.url ?? "").replace(/^\/v1\//, "").split("?")[0] ?? "");
+    // Everything after the first /v1/, so an address with a path prefix (behind a proxy) is served too.
+    const path = decodeURIComponent((request.url ?? "").replace(/^.*?\/v1\//, "").split("?")[0] ?? "");
     const given = request.headers["x-vault-token"];
     const namespace = request.headers["x-vault-namespace"];
     // `authorized` is set once a client certificate verified against `ca` (getPeerCertificate differs on Bun).
     const socket = request.socket as { authorized?: boolean };
     requests.push({
+      url: request.url ?? "",
       path,
       token: typeof given === "string" ? given : undefined,
       namespace: typeof namespace === "string" ? namespace : undefined,

@@ -6,7 +6,13 @@ import type { AddedSecret } from "../routeSecretCommands.ts";
 import type { RouteSecretInfo } from "../routeSecrets.ts";
 import type { IngressRouteRow } from "../routeStore.ts";
 
-/** The paths senders post to; the scheme and host are wherever this instance is published. */
+/**
+ * The paths senders post to; the scheme and host are wherever this instance is published.
+ *
+ * @example
+ * receivePath("rt_4eC39HqLyjWDarjtT1zdp7dc"); // "/in/rt_4eC39HqLyjWDarjtT1zdp7dc"
+ * customReceivePath("0b6a5f5e-8d5c-4f37-9a57-3f6f1f0e2a11", "github/main"); // "/in/0b6a5f5e-…/github/main"
+ */
 export const receivePath = (routeId: string) => `/in/${routeId}`;
 export const customReceivePath = (orgId: string, path: string) => `/in/${orgId}/${path}`;
 
