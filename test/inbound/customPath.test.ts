@@ -347,6 +347,24 @@ describe("404s that tell nothing", () => {
 });
 
 describe("ledger and projection", () => {
+  it("hands a path from a route being deleted to one created at the same moment: the claim is refused or waits, never a 500", async () => {
+    // The rebuild test below replays these hand-overs too. (The interleaving the per-organization route lock exists
+    // for — a claim appended before the delete that frees the path — is too narrow to force from outside.)
+    for (let round = 0; round < 8; round += 1) {
+      const path = `handover/${round}`;
+      const holder = await githubRoute(a, "holder", { path });
+      const [deleted, claimed] = await Promise.all([
+        app.call("DELETE", `/v1/ingress-routes/${holder.id}`, a.token),
+        create(a, { path, secrets: [{ value: "claimer" }] }),
+      ]);
+      expect(deleted.status).toBe(204);
+      // Either order is correct: after the delete the path is free (201); before it, still held (409).
+      expect([201, 409]).toContain(claimed.status);
+      if (claimed.status === 409) expect((await create(a, { path, secrets: [{ value: "claimer" }] })).status).toBe(201);
+      expect((await send(`${a.orgId}/${path}`, "claimer")).status).toBe(202);
+    }
+  });
+
   it("records the path in route entries, projects old entries without one as null, and rebuilds to the live table", async () => {
     const route = await githubRoute(a, "ledgered", { path: "ledgered/path" });
     await app.call("PATCH", `/v1/ingress-routes/${route.id}`, a.token, { path: "ledgered/moved" });
