@@ -6,7 +6,7 @@ import { classifyEgressError, EgressTimeoutError, type EgressErrorClass } from "
 import { parseIPAddress } from "./normalise.ts";
 import { checkAddress, checkUrl, type EgressPolicy, type PolicyDecision } from "./policy.ts";
 import { MAX_REDIRECTS, nextHop, type HopRequest } from "./redirects.ts";
-import { preferIPv4, resolveHost, systemResolver, type ResolvedAddress, type Resolver } from "./resolver.ts";
+import { preferIPv4, resolveUrlHost, systemResolver, type ResolvedAddress, type Resolver } from "./resolver.ts";
 import { compileOperatorRules } from "./rules.ts";
 import { exchangePinned } from "./transport.ts";
 
@@ -73,14 +73,6 @@ function blocked(rule: string, detail: string, redirected: boolean): Admission {
   return { ok: false, detail, failure: { ok: false, errorClass: "blocked", rule, message: blockedMessage(rule, detail, redirected) } };
 }
 
-function withDeadline<T>(work: Promise<T>, deadline: number, limitMs: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const expiry = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new EgressTimeoutError("dns", limitMs)), Math.max(0, deadline - performance.now()));
-  });
-  return Promise.race([work, expiry]).finally(() => clearTimeout(timer));
-}
-
 /**
  * Creates the egress client for one policy. The policy's rules are parsed up front, so a bad rule fails at
  * start-up rather than on the first delivery.
@@ -106,8 +98,7 @@ export function createEgressClient(policy: EgressPolicy, options: EgressClientOp
     const literal = parseIPAddress(url.hostname);
     let answers: ResolvedAddress[];
     try {
-      answers = literal ? [{ address: literal.toString(), family: literal.kind() === "ipv4" ? 4 : 6 }]
-        : await withDeadline(resolveHost(url.hostname, resolver), deadline, limitMs);
+      answers = await resolveUrlHost(url, resolver, deadline, limitMs);
     } catch (error) {
       // Whatever a resolver throws (ENOTFOUND, SERVFAIL, a bug in an injected one) is a DNS failure, except our timer.
       const failure: Omit<EgressFailure, "durationMs"> = error instanceof EgressTimeoutError

@@ -6,7 +6,8 @@
  * short-TTL record answers a public address to the check and 169.254.169.254 to the connect.
  */
 import { lookup } from "node:dns/promises";
-import { isLoopbackName } from "./normalise.ts";
+import { EgressTimeoutError } from "./errors.ts";
+import { isLoopbackName, parseIPAddress } from "./normalise.ts";
 
 export interface ResolvedAddress {
   address: string;
@@ -54,4 +55,22 @@ export async function resolveHost(hostname: string, resolver: Resolver): Promise
  */
 export function preferIPv4(addresses: readonly ResolvedAddress[]): ResolvedAddress[] {
   return [...addresses.filter((entry) => entry.family === 4), ...addresses.filter((entry) => entry.family === 6)];
+}
+
+/**
+ * The addresses a URL's host stands for: an IP literal is itself, `localhost` names are loopback, anything else is
+ * asked of `resolver`, which must answer by `deadline` (a `performance.now()` value) or the call rejects with
+ * EgressTimeoutError("dns"). A resolver's own failure rejects as it is; the caller says what it means.
+ *
+ * @example
+ * await resolveUrlHost(new URL("https://[::1]:8200/"), systemResolver, performance.now() + 1000, 1000); // [{ address: "::1", family: 6 }]
+ */
+export async function resolveUrlHost(url: URL, resolver: Resolver, deadline: number, limitMs: number): Promise<ResolvedAddress[]> {
+  const literal = parseIPAddress(url.hostname);
+  if (literal) return [{ address: literal.toString(), family: literal.kind() === "ipv4" ? 4 : 6 }];
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expiry = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new EgressTimeoutError("dns", limitMs)), Math.max(0, deadline - performance.now()));
+  });
+  return Promise.race([resolveHost(url.hostname, resolver), expiry]).finally(() => clearTimeout(timer));
 }

@@ -12,9 +12,8 @@
  * `{"data":{"data":{key:value},"metadata":{…}}}` for paths that include `data/` (`secret/data/app`), as in
  * Vault's own HTTP API. Errors say what went wrong in a fixed sentence: never the token, never Vault's body.
  */
-import { classifyEgressError } from "./errors.ts";
-import { parseIPAddress } from "./normalise.ts";
-import { preferIPv4, resolveHost, systemResolver, type ResolvedAddress, type Resolver } from "./resolver.ts";
+import { classifyEgressError, EgressTimeoutError } from "./errors.ts";
+import { preferIPv4, resolveUrlHost, systemResolver, type ResolvedAddress, type Resolver } from "./resolver.ts";
 import { exchangePinned } from "./transport.ts";
 
 export interface VaultReaderOptions {
@@ -69,24 +68,15 @@ function secretData(body: unknown): Record<string, unknown> | undefined {
   return versioned && isRecord(data.data) ? data.data : data;
 }
 
-async function addressesOf(url: URL, resolver: Resolver, deadline: number): Promise<ResolvedAddress[]> {
-  const hostname = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  const literal = parseIPAddress(hostname);
-  if (literal) return [{ address: hostname, family: literal.kind() === "ipv6" ? 6 : 4 }];
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new VaultReadError("resolving Vault's host name took too long")), Math.max(0, deadline - performance.now()));
-  });
+async function addressesOf(url: URL, resolver: Resolver, deadline: number, limitMs: number): Promise<ResolvedAddress[]> {
+  let found: ResolvedAddress[];
   try {
-    const found = await Promise.race([resolveHost(hostname, resolver), timeout]);
-    if (found.length === 0) throw new VaultReadError("Vault's host name has no address");
-    return preferIPv4(found);
+    found = await resolveUrlHost(url, resolver, deadline, limitMs);
   } catch (error) {
-    if (error instanceof VaultReadError) throw error;
-    throw new VaultReadError("Vault's host name could not be resolved");
-  } finally {
-    clearTimeout(timer);
+    throw new VaultReadError(error instanceof EgressTimeoutError ? "resolving Vault's host name took too long" : "Vault's host name could not be resolved");
   }
+  if (found.length === 0) throw new VaultReadError("Vault's host name has no address");
+  return preferIPv4(found);
 }
 
 /**
@@ -104,7 +94,7 @@ export function createVaultReader(options: VaultReaderOptions): VaultReader {
       const token = await options.token();
       const outcome = await exchangePinned({
         url,
-        addresses: await addressesOf(url, resolver, deadline),
+        addresses: await addressesOf(url, resolver, deadline, options.timeoutMs),
         method: "GET",
         headers: {
           accept: "application/json",
