@@ -32,6 +32,16 @@ export type AddedSecret = RouteSecretInfo & { value?: string };
 
 const fieldName = (prefix: string, name: string) => (prefix ? `${prefix}.${name}` : name);
 
+/** Runs a secret-input step, naming a bad field by its place in the request body (`secrets.0.ref`). */
+async function atField<T>(prefix: string, step: () => T | Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (error) {
+    if (error instanceof SecretInputError) throw new IngressInputError(fieldName(prefix, error.field), error.message);
+    throw error;
+  }
+}
+
 /**
  * A secret as given in the API, with its reference (if any) resolved. Runs before the command's transaction: a
  * `vault:` reference is a network call.
@@ -46,13 +56,9 @@ export async function fetchSecretSpec(
   input: { id?: string | undefined; value?: string | undefined; ref?: string | undefined; valid_from?: Date | undefined; valid_until?: Date | null | undefined },
   prefix: string,
 ): Promise<SecretSpec> {
-  let material: SecretMaterial | undefined;
-  try {
-    material = await fetchSecretMaterial(input, { orgId, secrets: ctx.secrets, allowedReferences: ctx.config.HOOKLEDGER_TENANT_SECRET_REFS });
-  } catch (error) {
-    if (error instanceof SecretInputError) throw new IngressInputError(fieldName(prefix, error.field), error.message);
-    throw error;
-  }
+  const material = await atField(prefix, () =>
+    fetchSecretMaterial(input, { orgId, secrets: ctx.secrets, allowedReferences: ctx.config.HOOKLEDGER_TENANT_SECRET_REFS }),
+  );
   return {
     ...(input.id !== undefined ? { id: input.id } : {}),
     ...(material !== undefined ? { material } : {}),
@@ -72,13 +78,7 @@ export async function addSecret(
 ): Promise<AddedSecret> {
   if (route.auth.type === "forward") throw new IngressInputError(prefix || "(body)", "forward-auth routes have no secrets");
   const now = ctx.now();
-  let resolved;
-  try {
-    resolved = resolveSecretInput(spec.material, route.auth);
-  } catch (error) {
-    if (error instanceof SecretInputError) throw new IngressInputError(fieldName(prefix, error.field), error.message);
-    throw error;
-  }
+  const resolved = await atField(prefix, () => resolveSecretInput(spec.material, route.auth));
   const secretId = spec.id ?? newSecretId();
   // By default a new key also verifies requests signed up to one tolerance before it was added: a sender that
   // switches at once, with its clock a little behind, or a second-resolution timestamp, is not refused. It
