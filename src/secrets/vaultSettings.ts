@@ -9,6 +9,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { isLoopbackName, parseIPAddress } from "../egress/normalise.ts";
+import { isPlainLoopback } from "../egress/ranges.ts";
 import { createVaultReader, VaultReadError, type VaultReader } from "../egress/vault.ts";
 import type { Resolver } from "../egress/resolver.ts";
 import { createSecretResolver, resolveSetting } from "./references.ts";
@@ -66,9 +67,10 @@ function readPem(setting: string, file: string): string {
   }
 }
 
+/** Loopback as the egress policy means it (127.0.0.0/8, ::1, `localhost` names): the token never leaves the host. */
 function isLocal(url: URL): boolean {
-  const host = url.hostname.startsWith("[") ? url.hostname.slice(1, -1) : url.hostname;
-  return isLoopbackName(host) || parseIPAddress(host)?.range() === "loopback";
+  const address = parseIPAddress(url.hostname);
+  return address ? isPlainLoopback(address) : isLoopbackName(url.hostname);
 }
 
 /**
