@@ -19,15 +19,8 @@ export interface Organization {
   updated_at: Date;
 }
 
-interface OrganizationRow {
-  org_id: string;
-  name: string;
-  metadata: Record<string, string>;
-  retention_days: number | null;
-  quotas: Record<string, number>;
-  created_at: Date;
-  updated_at: Date;
-}
+/** The table's row: the organization with its id under the column name. */
+type OrganizationRow = Omit<Organization, "id"> & { org_id: string };
 
 const toOrganization = (row: OrganizationRow): Organization => ({
   id: row.org_id,
