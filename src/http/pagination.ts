@@ -45,6 +45,16 @@ export function decodeCursor(raw: string | undefined): Cursor | undefined {
   });
 }
 
+/**
+ * The page a list request asks for: its size (DEFAULT_LIMIT unless given) and the decoded cursor, if any.
+ *
+ * @example
+ * const { limit, cursor } = pageRequest(readQuery(c, listQuery)); // { limit: 50, cursor: undefined }
+ */
+export function pageRequest(query: { limit?: number | undefined; after?: string | undefined }): { limit: number; cursor: Cursor | undefined } {
+  return { limit: query.limit ?? DEFAULT_LIMIT, cursor: decodeCursor(query.after) };
+}
+
 /** Builds `{ data, next_cursor }` from `limit + 1` fetched rows. */
 export function page<T>(rows: T[], limit: number, cursorOf: (row: T) => Cursor): { data: T[]; next_cursor: string | null } {
   const data = rows.slice(0, limit);

@@ -6,7 +6,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { descriptionField, nameField, timestampField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
@@ -117,8 +117,7 @@ export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
     const query = readQuery(c, schemas.list);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const { rows, counts } = await withTenant(ctx.sql, auth.orgId, async (tx) => {
       const rows = await listRoutes(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, queue: query.queue });
       return { rows, counts: await rejectionCounts(tx, rows.map((row) => row.route_id)) };
@@ -185,8 +184,7 @@ export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.get("/ingress-routes/:route_id/receipts", async (c) => {
     const route = await load(c, "ingress:read");
     const query = readQuery(c, schemas.receipts);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, c.get("auth").orgId, (tx) =>
       listReceipts(tx, route.route_id, { limit, after: cursor && { receivedAt: cursor.k, id: cursor.id } }),
     );

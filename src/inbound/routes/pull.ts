@@ -7,7 +7,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
@@ -90,8 +90,7 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "ingress:read");
     const queue = queueParam(c);
     const query = readQuery(c, deadLetterListQuery);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, auth.orgId, async (tx) =>
       (await getPullQueue(tx, queue)) ? listDeadLetters(tx, queue, { limit, after: cursor && { deadAt: cursor.k, id: cursor.id } }) : undefined,
     );

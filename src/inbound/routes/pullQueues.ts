@@ -5,7 +5,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { descriptionField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
@@ -57,8 +57,7 @@ export function pullQueueRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
     const query = readQuery(c, pullQueueListQuery);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const { rows, stats } = await withTenant(ctx.sql, auth.orgId, async (tx) => {
       const rows = await listPullQueues(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id } });
       return { rows, stats: await pullQueueStats(tx, rows.slice(0, limit).map((row) => row.queue)) };

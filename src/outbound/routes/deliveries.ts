@@ -5,7 +5,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { timestampField, uuidField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
@@ -66,8 +66,7 @@ export function deliveryRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "events:read");
     const query = readQuery(c, attemptQuery);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, auth.orgId, async (tx) => {
       // An application token may only list its application's attempts: pin the query to its subscriptions.
       if (auth.appId !== null) {

@@ -5,7 +5,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { descriptionField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { getApplication } from "../../tenancy/applications.ts";
@@ -72,8 +72,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "applications:read");
     const appId = await appOf(c);
     const query = readQuery(c, eventTypeListQuery);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listEventTypes(tx, appId, { limit, afterName: cursor?.k, includeDeprecated: query.include_deprecated !== "false" }),
     );

@@ -5,7 +5,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { timestampField, uuidField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
@@ -127,8 +127,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "events:read");
     const query = readQuery(c, eventListQuery);
     if (query.app_id) requireAppAccess(auth, query.app_id);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listEvents(tx, {
         appId: auth.appId ?? query.app_id,

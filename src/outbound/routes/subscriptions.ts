@@ -6,7 +6,7 @@ import type { Config } from "../../config.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { descriptionField, metadataField, timestampField, uuidField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
@@ -136,8 +136,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "subscriptions:read");
     const query = readQuery(c, schemas.list);
     if (query.app_id) requireAppAccess(auth, query.app_id);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listSubscriptions(tx, {
         limit,
@@ -239,8 +238,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "events:read");
     const current = await load(c);
     const query = readQuery(c, schemas.deliveries);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listDeliveriesOfSubscription(tx, { subscriptionId: current.subscription_id, status: query.status, since: query.since, after: cursor && { createdAt: cursor.k, id: cursor.id }, limit }),
     );

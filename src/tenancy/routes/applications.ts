@@ -5,7 +5,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { descriptionField, metadataField, nameField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { createApplication, deleteApplication, getApplication, listApplications, updateApplication } from "../applications.ts";
@@ -40,8 +40,7 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "applications:read");
     const query = readQuery(c, applicationListQuery);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listApplications(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, onlyAppId: auth.appId }),
     );

@@ -5,7 +5,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { timestampField, uuidField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { decodeCursor, page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { readQuery } from "../../http/validate.ts";
 import { listAuditEntries } from "../auditLog.ts";
 import { requireScope } from "../authorize.ts";
@@ -31,8 +31,7 @@ export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "audit:read");
     const q = readQuery(c, auditLogQuery);
-    const limit = q.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(q.after);
+    const { limit, cursor } = pageRequest(q);
     if (cursor && !/^\d{1,19}$/.test(cursor.k)) decodeCursor("not-a-cursor");
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listAuditEntries(tx, { actorId: q.actor, type: q.type, since: q.since, until: q.until, beforePosition: cursor?.k, limit }),

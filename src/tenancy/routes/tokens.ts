@@ -9,7 +9,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { nameField, timestampField, uuidField } from "../../http/fields.ts";
-import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../audit.ts";
@@ -106,8 +106,7 @@ export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "admin");
     requireOrganizationToken(auth);
     const query = readQuery(c, tokenListQuery);
-    const limit = query.limit ?? DEFAULT_LIMIT;
-    const cursor = decodeCursor(query.after);
+    const { limit, cursor } = pageRequest(query);
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listTokens(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, appId: query.app_id }),
     );
