@@ -24,9 +24,16 @@ export function defineProjection(projection: Projection): Projection {
   return projection;
 }
 
+/**
+ * Applies entries to every projection that handles them. Projections write disjoint tables, so they are issued
+ * together: postgres.js pipelines their statements on the transaction's connection instead of waiting a round
+ * trip for each projection in turn.
+ */
 export async function applyProjections(tx: Tx, projections: readonly Projection[], entries: RecordedEntry[]): Promise<void> {
-  for (const projection of projections) {
-    const relevant = entries.filter((entry) => projection.handles.includes(entry.type));
-    if (relevant.length > 0) await projection.apply(tx, relevant);
-  }
+  await Promise.all(
+    projections.map((projection) => {
+      const relevant = entries.filter((entry) => projection.handles.includes(entry.type));
+      return relevant.length > 0 ? projection.apply(tx, relevant) : undefined;
+    }),
+  );
 }

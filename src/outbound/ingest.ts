@@ -1,7 +1,10 @@
 /**
- * Event ingestion: in ONE transaction, `event.received`, a `delivery.scheduled` per matching enabled subscription,
- * their projection rows and their delivery jobs — each kind written with a single statement, whatever the
- * number of subscriptions. Commit, then the caller answers 202.
+ * Event ingestion, in batches: concurrent requests of one organization are written by one transaction (group
+ * commit, see db/groupCommit.ts) holding, for every event of the batch, `event.received`, a `delivery.scheduled`
+ * per matching enabled subscription, their projection rows and their delivery jobs — each kind written with one
+ * statement for the whole batch. Commit, then each caller answers 202. An event that fails its own checks
+ * (unknown type, schema, quota, a repeated event_id with other content) fails alone; if the batch transaction
+ * itself fails, its events are written one by one so a bad one cannot fail its neighbours.
  *
  * Idempotency: a producer-chosen `event_id` may be sent again. The same request returns the original result;
  * a different request with the same id is a conflict. The request is compared by a hash of what defines the
@@ -10,17 +13,17 @@
 import { createHash } from "node:crypto";
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
+import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { withTenant } from "../db/tenant.ts";
+import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
-import { getApplication } from "../tenancy/applications.ts";
-import { checkEventQuota, countEvent } from "../tenancy/quotas.ts";
+import { countEvents, eventQuotaExceeded } from "../tenancy/quotas.ts";
 import { getEvent } from "./deliveryStore.ts";
-import { getEventType } from "./eventTypes.ts";
-import { enqueueDeliveries } from "./jobs.ts";
+import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
+import { enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
 import { payloadViolations } from "./payloadSchema.ts";
-import { enabledSubscriptionsOf } from "./subscriptionStore.ts";
 import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
 
 export interface IncomingEvent {
@@ -42,6 +45,8 @@ export interface IngestResult {
   deliveries_scheduled: number;
   /** True when this request repeated an earlier one with the same event_id. */
   duplicate: boolean;
+  /** The event type is deprecated (answered with a Warning header). */
+  deprecated: boolean;
 }
 
 export type IngestFailure =
@@ -73,62 +78,158 @@ function requestHash(event: IncomingEvent): string {
   return createHash("sha256").update(JSON.stringify([event.appId, event.eventType, event.contentType, event.encoding, payload, labels])).digest("hex");
 }
 
-export async function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta): Promise<IngestResult & { deprecated: boolean }> {
-  const eventId = event.eventId ?? newEventId();
-  const hash = requestHash(event);
-  /** The earlier result when this event_id was already accepted (same event), or a conflict (different one). */
-  const earlierResult = async (tx: Tx): Promise<(IngestResult & { deprecated: boolean }) | undefined> => {
-    const existing = await getEvent(tx, eventId);
-    if (!existing) return undefined;
-    if (existing.payload_sha256 !== hash) throw new IngestError({ kind: "idempotency_conflict" });
-    return { event_id: eventId, deliveries_scheduled: existing.deliveries_scheduled, duplicate: true, deprecated: false };
-  };
 
-  try {
-    return await withTenant(ctx.sql, orgId, async (tx) => {
-      const earlier = event.eventId ? await earlierResult(tx) : undefined;
-      if (earlier) return earlier;
-      if (!(await getApplication(tx, event.appId))) throw new IngestError({ kind: "unknown_application" });
-      const eventType = await getEventType(tx, event.appId, event.eventType);
-      if (!eventType) throw new IngestError({ kind: "unknown_event_type" });
-      if (eventType.schema && event.encoding === "json") {
-        const errors = payloadViolations(eventType.schema, event.parsedPayload);
-        if (errors.length > 0) throw new IngestError({ kind: "schema_violation", errors });
+/** An event on its way into a batch, with its id drawn and its fingerprint computed outside the transaction. */
+interface PendingEvent {
+  event: IncomingEvent;
+  meta: EntryMeta;
+  eventId: string;
+  fingerprint: string;
+}
+
+const MAX_BATCH = 256;
+
+/** Outcome of one event inside a batch, before the batch commits. */
+type Decision = { accept: true; targets: string[]; deprecated: boolean } | { accept: false; outcome: ItemOutcome<IngestResult> };
+
+function decide(item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: number }, now: Date): Decision {
+  const { event } = item;
+  const earlier = lookups.existing.get(item.eventId);
+  if (earlier) {
+    if (earlier.fingerprint !== item.fingerprint) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "idempotency_conflict" }) } };
+    return { accept: false, outcome: { ok: true, value: { event_id: item.eventId, deliveries_scheduled: earlier.deliveries_scheduled, duplicate: true, deprecated: false } } };
+  }
+  if (!lookups.liveApps.has(event.appId)) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "unknown_application" }) } };
+  const eventType = lookups.eventTypes.get(eventTypeKey(event.appId, event.eventType));
+  if (!eventType) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "unknown_event_type" }) } };
+  if (eventType.schema && event.encoding === "json") {
+    const errors = payloadViolations(eventType.schema, event.parsedPayload);
+    if (errors.length > 0) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "schema_violation", errors }) } };
+  }
+  if (quotaLeft.n <= 0) return { accept: false, outcome: { ok: false, error: eventQuotaExceeded(lookups.quotas.events_per_day, now) } };
+  quotaLeft.n -= 1;
+  const targets = (lookups.subscriptionsByApp.get(event.appId) ?? []).filter(
+    (subscription) => matchesEventType(subscription.event_types, event.eventType) && matchesLabels(subscription.labels, event.labels),
+  );
+  return { accept: true, targets: targets.map((target) => target.subscription_id), deprecated: eventType.deprecated };
+}
+
+/** One transaction for a batch of one organization's events whose event ids are all different. */
+async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
+  return withTenant(ctx.sql, orgId, async (tx: Tx) => {
+    const now = ctx.now();
+    const lookups = await readIngestLookups(tx, ctx.config, now, {
+      appIds: [...new Set(items.map((item) => item.event.appId))],
+      types: items.map((item) => ({ appId: item.event.appId, name: item.event.eventType })),
+      eventIds: items.filter((item) => item.event.eventId !== undefined).map((item) => item.eventId),
+    });
+    const quotaLeft = { n: lookups.quotas.events_per_day - lookups.eventsToday };
+    const outcomes: ItemOutcome<IngestResult>[] = [];
+    const appends: StreamAppend[] = [];
+    const deliveries: ScheduledDelivery[] = [];
+    for (const item of items) {
+      const decision = decide(item, lookups, quotaLeft, now);
+      if (!decision.accept) {
+        outcomes.push(decision.outcome);
+        continue;
       }
-      await checkEventQuota(tx, ctx.config, ctx.now());
-      const targets = (await enabledSubscriptionsOf(tx, event.appId)).filter(
-        (subscription) => matchesEventType(subscription.event_types, event.eventType) && matchesLabels(subscription.labels, event.labels),
-      );
-      const scheduled = deliveriesScheduled({ eventId, appId: event.appId }, targets.map((target) => target.subscription_id), "fanout", meta);
-      await ctx.ledger.recordMany(tx, [
+      const { event } = item;
+      const scheduled = deliveriesScheduled({ eventId: item.eventId, appId: event.appId }, decision.targets, "fanout", item.meta);
+      appends.push(
         eventReceived(
           {
-            event_id: eventId,
+            event_id: item.eventId,
             app_id: event.appId,
             event_type: event.eventType,
             content_type: event.contentType,
             payload_encoding: event.encoding,
             payload: event.payload,
-            payload_sha256: hash,
+            payload_sha256: item.fingerprint,
             labels: event.labels,
-            occurred_at: (event.occurredAt ?? ctx.now()).toISOString(),
-            deliveries_scheduled: targets.length,
+            occurred_at: (event.occurredAt ?? now).toISOString(),
+            deliveries_scheduled: decision.targets.length,
           },
-          meta,
+          item.meta,
         ),
         ...scheduled.appends,
-      ]);
-      const deliveryIds = scheduled.deliveryIds;
-      await enqueueDeliveries(tx, orgId, deliveryIds.map((deliveryId) => ({ deliveryId })));
-      await countEvent(tx, ctx.now());
-      return { event_id: eventId, deliveries_scheduled: targets.length, duplicate: false, deprecated: eventType.deprecated };
-    });
-  } catch (error) {
-    // Two requests with the same new event_id raced: the loser answers like a repeat (or a conflict).
-    if (error instanceof StreamVersionConflictError && event.eventId) {
-      const earlier = await withTenant(ctx.sql, orgId, earlierResult);
-      if (earlier) return earlier;
+      );
+      deliveries.push(...scheduled.deliveryIds.map((deliveryId) => ({ deliveryId, attempt: 1 })));
+      outcomes.push({ ok: true, value: { event_id: item.eventId, deliveries_scheduled: decision.targets.length, duplicate: false, deprecated: decision.deprecated } });
     }
-    throw error;
+    const accepted = appends.filter((append) => append.entries[0]?.type === "event.received").length;
+    // Issued together: postgres.js pipelines them on the transaction's connection, one round trip for all.
+    await Promise.all([ctx.ledger.recordMany(tx, appends), enqueueDeliveries(tx, orgId, deliveries, now), countEvents(tx, now, accepted)]);
+    return outcomes;
+  });
+}
+
+/**
+ * Runs one flush: the first event of each event_id is written in one transaction; a repeat of an id inside the
+ * same flush is run after it commits, so it is answered as the repeat (or conflict) it is.
+ */
+async function ingestBatch(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
+  const seen = new Set<string>();
+  const first: number[] = [];
+  const repeats: number[] = [];
+  items.forEach((item, i) => {
+    if (seen.has(item.eventId)) repeats.push(i);
+    else {
+      seen.add(item.eventId);
+      first.push(i);
+    }
+  });
+  const outcomes: ItemOutcome<IngestResult>[] = new Array(items.length);
+  const firstItems = first.map((i) => items[i] as PendingEvent);
+  let written: ItemOutcome<IngestResult>[];
+  try {
+    written = await writeBatch(ctx, orgId, firstItems);
+  } catch (error) {
+    if (firstItems.length === 1) written = [await singleFailure(ctx, orgId, firstItems[0] as PendingEvent, error)];
+    else {
+      // Something in the batch broke the transaction (a concurrent writer took an event_id, a database error):
+      // write each event alone, so only the one that causes it fails.
+      written = [];
+      for (const item of firstItems) written.push(...(await ingestBatch(ctx, orgId, [item])));
+    }
   }
+  first.forEach((index, j) => (outcomes[index] = written[j] as ItemOutcome<IngestResult>));
+  if (repeats.length > 0) {
+    const again = await ingestBatch(ctx, orgId, repeats.map((i) => items[i] as PendingEvent));
+    repeats.forEach((index, j) => (outcomes[index] = again[j] as ItemOutcome<IngestResult>));
+  }
+  return outcomes;
+}
+
+/** A lone event's transaction failed: a concurrent request with its event_id won the race, or a real error. */
+async function singleFailure(ctx: AppContext, orgId: string, item: PendingEvent, error: unknown): Promise<ItemOutcome<IngestResult>> {
+  if (error instanceof StreamVersionConflictError && item.event.eventId) {
+    const existing = await withTenant(ctx.sql, orgId, (tx) => getEvent(tx, item.eventId));
+    if (existing) {
+      if (existing.payload_sha256 !== item.fingerprint) return { ok: false, error: new IngestError({ kind: "idempotency_conflict" }) };
+      return { ok: true, value: { event_id: item.eventId, deliveries_scheduled: existing.deliveries_scheduled, duplicate: true, deprecated: false } };
+    }
+  }
+  return { ok: false, error };
+}
+
+/** Group commit per context (one per process): tests that build several contexts get one each. */
+const batchers = new WeakMap<AppContext, GroupCommit<PendingEvent, IngestResult>>();
+
+function batcherOf(ctx: AppContext): GroupCommit<PendingEvent, IngestResult> {
+  let batcher = batchers.get(ctx);
+  if (!batcher) {
+    batcher = new GroupCommit((orgId, items) => ingestBatch(ctx, orgId, items), { maxBatch: MAX_BATCH, maxConcurrentFlushes: 2 });
+    batchers.set(ctx, batcher);
+  }
+  return batcher;
+}
+
+/**
+ * Accepts one event; resolves after the transaction holding it has committed. Concurrent calls for the same
+ * organization share that transaction.
+ *
+ * @throws IngestError for the event's own failures, ProblemError (429) when the daily quota is used up.
+ */
+export function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta): Promise<IngestResult> {
+  return batcherOf(ctx).submit(orgId, { event, meta, eventId: event.eventId ?? newEventId(), fingerprint: requestHash(event) });
 }

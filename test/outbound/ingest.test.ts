@@ -50,9 +50,16 @@ describe("fan-out", () => {
              count(*) filter (where type = 'delivery.scheduled' and data->>'event_id' = 'fan_2')::int as scheduled
       from hookledger.ledger where org_id = ${t.orgId}`;
     expect(entries).toEqual({ received: 4, scheduled: 3 });
-    // ...and one delivery job per delivery, committed with them.
-    const [jobs] = await db.owner<{ n: number }[]>`select count(*)::int as n from graphile_worker.jobs where task_identifier = 'deliver'`;
-    expect(jobs?.n).toBe(3 + 3 + 2 + 1);
+    // ...and every delivery in a batch delivery job, committed with them: one job per accepted request here (the
+    // requests came one after another), each item naming the tenant and the first attempt.
+    const jobs = await db.owner<{ payload: { org_id: string; delivery_id: string; attempt: number }[] }[]>`
+      select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+      where t.identifier = 'deliver' order by j.id`;
+    expect(jobs.map((job) => job.payload.length)).toEqual([3, 3, 2, 1]);
+    const items = jobs.flatMap((job) => job.payload);
+    expect(new Set(items.map((item) => item.org_id))).toEqual(new Set([t.orgId]));
+    expect(items.every((item) => item.attempt === 1)).toBe(true);
+    expect(new Set(items.map((item) => item.delivery_id)).size).toBe(9);
   });
 });
 

@@ -1,0 +1,69 @@
+/**
+ * Everything a batch of incoming events must be checked against, read with one statement per table and sent
+ * together (postgres.js pipelines statements issued without awaiting each other), so a batch pays one round trip
+ * for its reads whatever its size.
+ */
+import type { Tx } from "../db/connect.ts";
+import type { Quotas } from "../tenancy/quotas.ts";
+import { eventsToday, quotasOf } from "../tenancy/quotas.ts";
+import type { Config } from "../config.ts";
+
+export interface TargetSubscription {
+  subscription_id: string;
+  app_id: string;
+  event_types: string[];
+  labels: Record<string, string>;
+}
+
+export interface IngestLookups {
+  liveApps: Set<string>;
+  /** `${app_id} ${name}` → the type's schema and deprecation. */
+  eventTypes: Map<string, { schema: Record<string, unknown> | null; deprecated: boolean }>;
+  /** Events already accepted under a requested event_id: their request fingerprint and fan-out count. */
+  existing: Map<string, { fingerprint: string; deliveries_scheduled: number }>;
+  subscriptionsByApp: Map<string, TargetSubscription[]>;
+  quotas: Quotas;
+  eventsToday: number;
+}
+
+export const eventTypeKey = (appId: string, name: string) => `${appId} ${name}`;
+
+export async function readIngestLookups(
+  tx: Tx,
+  config: Config,
+  now: Date,
+  wanted: { appIds: string[]; types: { appId: string; name: string }[]; eventIds: string[] },
+): Promise<IngestLookups> {
+  const [apps, types, existing, subscriptions, quotas, today] = await Promise.all([
+    tx<{ app_id: string }[]>`
+      select app_id from hookledger.applications
+      where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and deleted_at is null`,
+    tx<{ app_id: string; name: string; schema: Record<string, unknown> | null; deprecated: boolean }[]>`
+      select t.app_id, t.name, t.schema, t.deprecated from hookledger.event_types t
+      join unnest(${wanted.types.map((type) => type.appId)}::uuid[], ${wanted.types.map((type) => type.name)}::text[]) as w(app_id, name)
+        on t.app_id = w.app_id and t.name = w.name
+      where t.org_id = hookledger.current_org_id() and t.deleted_at is null`,
+    wanted.eventIds.length === 0
+      ? Promise.resolve([])
+      : tx<{ event_id: string; payload_sha256: string; deliveries_scheduled: number }[]>`
+      select event_id, payload_sha256, deliveries_scheduled from hookledger.events
+      where org_id = hookledger.current_org_id() and event_id = any(${wanted.eventIds}::text[])`,
+    tx<TargetSubscription[]>`
+      select subscription_id, app_id, event_types, labels from hookledger.subscriptions
+      where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and enabled and deleted_at is null`,
+    quotasOf(tx, config),
+    eventsToday(tx, now),
+  ]);
+  const subscriptionsByApp = new Map<string, TargetSubscription[]>();
+  for (const subscription of subscriptions) {
+    subscriptionsByApp.set(subscription.app_id, [...(subscriptionsByApp.get(subscription.app_id) ?? []), subscription]);
+  }
+  return {
+    liveApps: new Set(apps.map((row) => row.app_id)),
+    eventTypes: new Map(types.map((row) => [eventTypeKey(row.app_id, row.name), { schema: row.schema, deprecated: row.deprecated }])),
+    existing: new Map(existing.map((row) => [row.event_id, { fingerprint: row.payload_sha256, deliveries_scheduled: row.deliveries_scheduled }])),
+    subscriptionsByApp,
+    quotas,
+    eventsToday: today,
+  };
+}
