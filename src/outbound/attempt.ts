@@ -1,34 +1,44 @@
 /**
- * One delivery attempt, in three steps so that no transaction or pooled connection is held during the HTTP call:
- *   1. load the delivery, event, subscription and secrets (short transaction);
- *   2. sign and send through the egress client (no database);
- *   3. record `delivery.attempted` — and the next retry's job, or `delivery.failed` when the attempts are
- *      exhausted, and `subscription.auto_disabled` when the endpoint has failed long enough (short transaction).
- * Step 3 appends at the delivery stream version read in step 1, so a duplicate run of the same job (at-least-once)
- * cannot record a second outcome for the same attempt.
+ * Delivery attempts, in batches, in three steps so that no transaction or pooled connection is held during an
+ * HTTP call:
+ *   1. load every delivery of the batch with what it needs (one short transaction, see attemptLoad.ts);
+ *   2. sign and send them concurrently through the egress client (no database), at most a few at a time per
+ *      endpoint (endpointSlots.ts); one that gets no slot in time goes back to the queue, unattempted;
+ *   3. record the outcomes together (attemptRecord.ts), in groups as they finish, so that a slow endpoint in the
+ *      batch does not hold back the records of fast ones for longer than RECORD_WINDOW_MS.
  */
 import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.ts";
-import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
-import { ANY_VERSION } from "../ledger/append.ts";
-import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { StreamVersionConflictError } from "../ledger/errors.ts";
-import type { NewEntry } from "../ledger/catalogue.ts";
+import { loadAttempts, type AttemptRequest, type LoadedAttempt } from "./attemptLoad.ts";
+import { recordAttempts, type AttemptData, type AttemptResult } from "./attemptRecord.ts";
 import { buildDeliveryRequest } from "./deliveryRequest.ts";
-import { getDelivery, getEvent, type AttemptRow } from "./deliveryStore.ts";
+import type { EndpointSlots } from "./endpointSlots.ts";
+import { reserveSlots } from "./endpointPacing.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
-import { signingSecrets } from "./subscriptionSecrets.ts";
-import { getSubscription, type SubscriptionRow } from "./subscriptionStore.ts";
-import { deliveryStream } from "./appends.ts";
-import { cancelOpenDeliveries, subscriptionStream } from "./subscriptions.ts";
+import type { SubscriptionRow } from "./subscriptionStore.ts";
 
-const WORKER_META: EntryMeta = { actor: { kind: "worker" } };
+/** Longest a finished attempt waits for others of its batch before its outcome is recorded. */
+const RECORD_WINDOW_MS = 100;
+/** How long a delivery waits for a free slot of its endpoint before it goes back to the queue. */
+const SLOT_WAIT_MS = 250;
+/** When a delivery that found its endpoint busy is tried again. */
+const BUSY_REQUEUE_MS = 1000;
+/** When a delivery held back by another process's circuit probe is tried again. */
+const PROBE_REQUEUE_MS = 2000;
 
 export type AttemptOutcome =
   | { kind: "skipped"; reason: string }
-  | { kind: "attempted"; attempt: Omit<AttemptRow, "attempted_at"> & { attempted_at?: Date } };
+  | { kind: "deferred"; reason: string }
+  | { kind: "attempted"; attempt: AttemptData & { attempted_at: Date } };
+
+export interface AttemptOptions {
+  /** False for the subscription test ping: record the outcome, schedule no further try. */
+  retry: boolean;
+  /** The worker's per-endpoint slots; without them (the test ping) nothing is limited. */
+  slots?: EndpointSlots | undefined;
+}
 
 function retryPolicyFor(ctx: AppContext, subscription: SubscriptionRow): RetryPolicy {
   return {
@@ -40,98 +50,213 @@ function retryPolicyFor(ctx: AppContext, subscription: SubscriptionRow): RetryPo
   };
 }
 
-/** Step 1. */
-async function loadAttempt(ctx: AppContext, orgId: string, deliveryId: string) {
-  return withTenant(ctx.sql, orgId, async (tx) => {
-    const delivery = await getDelivery(tx, deliveryId);
-    if (!delivery || (delivery.status !== "pending" && delivery.status !== "retrying")) return { skip: `delivery is ${delivery?.status ?? "missing"}` } as const;
-    const subscription = await getSubscription(tx, delivery.subscription_id);
-    if (!subscription || !subscription.enabled) {
-      const reason = subscription ? "subscription disabled" : "subscription deleted";
-      await ctx.ledger.record(tx, deliveryStream(deliveryId), ANY_VERSION, [{ type: "delivery.cancelled", data: { delivery_id: deliveryId, reason }, meta: WORKER_META }]);
-      return { skip: reason } as const;
-    }
-    const event = await getEvent(tx, delivery.event_id);
-    if (!event) return { skip: "event missing" } as const;
-    const secrets = await signingSecrets(tx, ctx.keyring, subscription.subscription_id, ctx.now());
-    const [stream] = await tx<{ version: number }[]>`
-      select version from hookledger.ledger_streams where org_id = hookledger.current_org_id() and stream = ${deliveryStream(deliveryId)}`;
-    return { delivery, subscription, event, secrets: secrets.map((s) => s.secret), version: stream?.version ?? 0 } as const;
-  });
-}
-
-/**
- * Makes one attempt of a delivery. `retry: false` (subscription tests) records the outcome without scheduling
- * another try.
- */
-export async function attemptDelivery(ctx: AppContext, orgId: string, deliveryId: string, options: { retry: boolean } = { retry: true }): Promise<AttemptOutcome> {
-  const loaded = await loadAttempt(ctx, orgId, deliveryId);
-  if ("skip" in loaded) return { kind: "skipped", reason: loaded.skip ?? "" };
-  const { delivery, subscription, event, secrets, version } = loaded;
-  const attemptNumber = delivery.attempts + 1;
-  const request = buildDeliveryRequest({ event, subscription, deliveryId, attemptNumber, secrets, now: ctx.now() });
-
+/** Step 2 for one delivery: sign, send, and turn the response into the attempt to record. */
+async function send(ctx: AppContext, loaded: LoadedAttempt, retry: boolean): Promise<AttemptResult> {
+  const { event, subscription, deliveryId, attemptNumber } = loaded;
+  const request = buildDeliveryRequest({ event, subscription, deliveryId, attemptNumber, secrets: loaded.secrets, now: ctx.now() });
   const result = await ctx.egress.send({ url: request.url, method: "POST", headers: request.headers, body: request.body, timeoutMs: subscription.timeout_ms });
-
   const now = ctx.now();
   const succeeded = result.ok && result.status >= 200 && result.status < 300;
   const statusCode = result.ok ? result.status : null;
-  const next = succeeded || !options.retry
+  const next = succeeded || !retry
     ? undefined
     : nextAttemptAt(retryPolicyFor(ctx, subscription), attemptNumber, now, { statusCode, retryAfter: result.ok ? result.headers["retry-after"] : undefined });
   const excerptLimit = ctx.config.HOOKLEDGER_RESPONSE_EXCERPT_BYTES;
-  const attempt = {
-    attempt_id: randomUUID(),
-    delivery_id: deliveryId,
-    event_id: event.event_id,
-    subscription_id: subscription.subscription_id,
-    attempt_number: attemptNumber,
-    outcome: succeeded ? ("succeeded" as const) : ("failed" as const),
-    status_code: statusCode,
-    error_class: result.ok ? (succeeded ? null : ("http_status" as const)) : result.errorClass,
-    error_message: result.ok ? (succeeded ? null : `endpoint answered ${result.status}`) : result.message,
-    duration_ms: Math.round(result.durationMs),
-    response_headers: result.ok ? result.headers : {},
-    response_excerpt: result.ok ? Buffer.from(result.bodyExcerpt).subarray(0, excerptLimit).toString("utf8") : null,
-    next_attempt_at: next ?? null,
-  };
-
-  const entries: NewEntry[] = [{ type: "delivery.attempted", data: { ...attempt, next_attempt_at: next?.toISOString() ?? null }, meta: WORKER_META }];
-  if (!succeeded && !next) entries.push({ type: "delivery.failed", data: { delivery_id: deliveryId, attempts: attemptNumber }, meta: WORKER_META });
-  try {
-    await withTenant(ctx.sql, orgId, async (tx) => {
-      await ctx.ledger.record(tx, deliveryStream(deliveryId), version, entries);
-      if (next) await enqueueDeliveries(tx, orgId, [{ deliveryId, runAt: next }]);
-      if (!succeeded) await autoDisableIfUnhealthy(ctx, tx, subscription.subscription_id, now);
-    });
-  } catch (error) {
-    if (error instanceof StreamVersionConflictError) return { kind: "skipped", reason: "another worker recorded this attempt" };
-    throw error;
-  }
-  ctx.metrics.attempts.inc({ outcome: attempt.outcome, error_class: attempt.error_class ?? "none" });
-  ctx.metrics.attemptDuration.observe({ outcome: attempt.outcome }, attempt.duration_ms / 1000);
-  if (next) ctx.metrics.retriesScheduled.inc();
-  else if (!succeeded) ctx.metrics.deliveriesFailed.inc();
-  return { kind: "attempted", attempt: { ...attempt, attempted_at: now } };
-}
-
-/** Auto-disables a subscription after N consecutive failed attempts spanning at least T (both configurable). */
-async function autoDisableIfUnhealthy(ctx: AppContext, tx: Tx, subscriptionId: string, now: Date): Promise<void> {
-  const threshold = ctx.config.HOOKLEDGER_AUTO_DISABLE_FAILURES;
-  if (threshold === 0) return;
-  const subscription = await getSubscription(tx, subscriptionId);
-  if (!subscription?.enabled || !subscription.failing_since) return;
-  const failingForMs = now.getTime() - subscription.failing_since.getTime();
-  if (subscription.consecutive_failures < threshold || failingForMs < ctx.config.HOOKLEDGER_AUTO_DISABLE_PERIOD_SECONDS * 1000) return;
-  await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [
-    {
-      type: "subscription.auto_disabled",
-      data: { subscription_id: subscriptionId, consecutive_failures: subscription.consecutive_failures, failing_since: subscription.failing_since.toISOString() },
-      meta: WORKER_META,
+  return {
+    loaded,
+    succeeded,
+    next,
+    attempt: {
+      attempt_id: randomUUID(),
+      delivery_id: deliveryId,
+      event_id: event.event_id,
+      subscription_id: subscription.subscription_id,
+      attempt_number: attemptNumber,
+      outcome: succeeded ? "succeeded" : "failed",
+      status_code: statusCode,
+      error_class: result.ok ? (succeeded ? null : "http_status") : result.errorClass,
+      error_message: result.ok ? (succeeded ? null : `endpoint answered ${result.status}`) : result.message,
+      duration_ms: Math.round(result.durationMs),
+      response_headers: result.ok ? result.headers : {},
+      response_excerpt: result.ok ? Buffer.from(result.bodyExcerpt).subarray(0, excerptLimit).toString("utf8") : null,
+      next_attempt_at: next ?? null,
     },
-  ]);
-  await cancelOpenDeliveries(ctx, tx, subscriptionId, "subscription auto-disabled", WORKER_META);
-  ctx.metrics.autoDisabled.inc();
-  ctx.log.warn("subscription auto-disabled", { subscription_id: subscriptionId, consecutive_failures: subscription.consecutive_failures });
+  };
 }
 
+/**
+ * Collects finished attempts and records them in groups: everything that finished within RECORD_WINDOW_MS of the
+ * first unrecorded one goes into one transaction. Groups are recorded one after another, in order.
+ */
+class OutcomeRecorder {
+  private buffer: AttemptResult[] = [];
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  private chain: Promise<void> = Promise.resolve();
+  private failure: unknown;
+  readonly recorded = new Set<string>();
+
+  constructor(
+    private readonly ctx: AppContext,
+    private readonly orgId: string,
+  ) {}
+
+  add(result: AttemptResult, last: boolean): void {
+    this.buffer.push(result);
+    if (last) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), RECORD_WINDOW_MS);
+  }
+
+  private flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const group = this.buffer;
+    this.buffer = [];
+    if (group.length === 0) return;
+    this.chain = this.chain.then(async () => {
+      if (this.failure) return;
+      try {
+        for (const result of await recordAttempts(this.ctx, this.orgId, group)) this.recorded.add(result.loaded.deliveryId);
+      } catch (error) {
+        this.failure = error;
+      }
+    });
+  }
+
+  /** Waits for every group; throws the first recording failure (the job is then run again). */
+  async settled(): Promise<void> {
+    this.flush();
+    await this.chain;
+    if (this.failure) throw this.failure;
+  }
+}
+
+interface Planned {
+  loaded: LoadedAttempt;
+  /** Epoch ms before which it must not be sent (its rate-limit slot). */
+  notBefore?: number;
+  /** Holds the half-open circuit's probe slot of this process. */
+  probe?: boolean;
+}
+
+interface Deferred {
+  loaded: LoadedAttempt;
+  at: Date;
+  reason: string;
+}
+
+/**
+ * Which loaded deliveries go out now, and which wait (no attempt recorded, schedule kept): an open circuit holds
+ * its endpoint's deliveries until its retry time, then lets one probe through per process; a rate-limited
+ * endpoint gets the slots of the next second, the rest come back about when their turn is.
+ */
+async function plan(ctx: AppContext, orgId: string, ready: LoadedAttempt[], slots: EndpointSlots): Promise<{ send: Planned[]; deferred: Deferred[] }> {
+  const now = ctx.now();
+  const send: Planned[] = [];
+  const deferred: Deferred[] = [];
+  const open: LoadedAttempt[] = [];
+  for (const loaded of ready) {
+    const { subscription } = loaded;
+    if (subscription.circuit_state !== "open") send.push({ loaded });
+    else if (subscription.circuit_retry_at && subscription.circuit_retry_at > now) deferred.push({ loaded, at: subscription.circuit_retry_at, reason: "circuit open" });
+    else open.push(loaded);
+  }
+  for (const loaded of open) {
+    const probe = await slots.acquire(`probe:${loaded.subscription.subscription_id}`, 1, 0);
+    if (probe) send.push({ loaded, probe });
+    else deferred.push({ loaded, at: new Date(now.getTime() + PROBE_REQUEUE_MS), reason: "circuit half-open, probe in flight" });
+  }
+  const paced = new Map<string, Planned[]>();
+  for (const planned of send) {
+    if (planned.loaded.subscription.rate_limit_per_second === null) continue;
+    const id = planned.loaded.subscription.subscription_id;
+    paced.set(id, [...(paced.get(id) ?? []), planned]);
+  }
+  if (paced.size === 0) return { send, deferred };
+  const grants = await withTenant(ctx.sql, orgId, (tx) =>
+    reserveSlots(tx, [...paced].map(([subscriptionId, group]) => ({ subscriptionId, count: group.length, rate: group[0]?.loaded.subscription.rate_limit_per_second ?? 1 }))),
+  );
+  const later = new Set<Planned>();
+  for (const [subscriptionId, group] of paced) {
+    const grant = grants.get(subscriptionId);
+    if (!grant) continue;
+    group.forEach((planned, j) => {
+      const slot = grant.start.getTime() + (j * 1000) / grant.rate;
+      if (j < grant.granted) planned.notBefore = slot;
+      else {
+        later.add(planned);
+        deferred.push({ loaded: planned.loaded, at: new Date(slot), reason: "rate limit" });
+      }
+    });
+  }
+  return { send: send.filter((planned) => !later.has(planned)), deferred };
+}
+
+/**
+ * Makes one attempt of each requested delivery of one organization and records the outcomes; answers one
+ * outcome per request, in order.
+ */
+export async function attemptDeliveries(ctx: AppContext, orgId: string, requests: AttemptRequest[], options: AttemptOptions): Promise<AttemptOutcome[]> {
+  const { ready, skipped } = await loadAttempts(ctx, orgId, requests);
+  const outcomes = new Map<string, AttemptOutcome>(skipped.map((skip) => [skip.deliveryId, { kind: "skipped", reason: skip.reason }]));
+  const { slots } = options;
+  const { send: planned, deferred }: { send: Planned[]; deferred: Deferred[] } = slots ? await plan(ctx, orgId, ready, slots) : { send: ready.map((loaded) => ({ loaded })), deferred: [] };
+  const recorder = new OutcomeRecorder(ctx, orgId);
+  const results = new Map<string, AttemptResult>();
+  let unfinished = planned.length;
+  const finish = (result: AttemptResult | undefined) => {
+    unfinished -= 1;
+    if (!result) return;
+    results.set(result.loaded.deliveryId, result);
+    recorder.add(result, unfinished === 0);
+  };
+  await Promise.all(
+    planned.map(async ({ loaded, notBefore, probe }) => {
+      const endpoint = loaded.subscription.subscription_id;
+      try {
+        const wait = (notBefore ?? 0) - Date.now();
+        if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+        const limit = loaded.subscription.max_concurrency ?? ctx.config.HOOKLEDGER_ENDPOINT_CONCURRENCY;
+        if (slots && !(await slots.acquire(endpoint, limit, SLOT_WAIT_MS))) {
+          deferred.push({ loaded, at: new Date(ctx.now().getTime() + BUSY_REQUEUE_MS), reason: "endpoint busy" });
+          finish(undefined);
+          return;
+        }
+        try {
+          finish(await send(ctx, loaded, options.retry));
+        } finally {
+          slots?.release(endpoint);
+        }
+      } finally {
+        if (probe) slots?.release(`probe:${endpoint}`);
+      }
+    }),
+  );
+  await recorder.settled();
+  if (deferred.length > 0) {
+    await withTenant(ctx.sql, orgId, (tx) =>
+      enqueueDeliveries(tx, orgId, deferred.map(({ loaded, at }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at })), ctx.now()),
+    );
+    for (const { loaded, reason } of deferred) {
+      outcomes.set(loaded.deliveryId, { kind: "deferred", reason });
+      ctx.metrics.deliveriesDeferred.inc({ reason });
+    }
+  }
+  const recordedAt = ctx.now();
+  for (const [deliveryId, result] of results) {
+    if (!recorder.recorded.has(deliveryId)) outcomes.set(deliveryId, { kind: "skipped", reason: "another worker recorded this attempt" });
+    else {
+      outcomes.set(deliveryId, { kind: "attempted", attempt: { ...result.attempt, attempted_at: recordedAt } });
+      ctx.metrics.attempts.inc({ outcome: result.attempt.outcome, error_class: result.attempt.error_class ?? "none" });
+      ctx.metrics.attemptDuration.observe({ outcome: result.attempt.outcome }, result.attempt.duration_ms / 1000);
+      if (result.next) ctx.metrics.retriesScheduled.inc();
+      else if (!result.succeeded) ctx.metrics.deliveriesFailed.inc();
+    }
+  }
+  return requests.map((request) => outcomes.get(request.deliveryId) ?? { kind: "skipped", reason: "delivery is missing" });
+}
+
+/** One attempt of one delivery (the subscription test ping). */
+export async function attemptDelivery(ctx: AppContext, orgId: string, deliveryId: string, options: { retry: boolean } = { retry: true }): Promise<AttemptOutcome> {
+  const [outcome] = await attemptDeliveries(ctx, orgId, [{ deliveryId }], options);
+  return outcome ?? { kind: "skipped", reason: "delivery is missing" };
+}

@@ -1,21 +1,36 @@
-/** The `deliver` graphile-worker task: one attempt of one delivery (see attempt.ts). */
+/**
+ * The `deliver` graphile-worker task: one attempt of each delivery in the job (see attempt.ts and jobs.ts).
+ * Jobs queued before batching carried one `{ org_id, delivery_id }` object; they still run, as a batch of one.
+ */
 import type { Task } from "graphile-worker";
 import * as v from "valibot";
 import type { AppContext } from "../context.ts";
-import { attemptDelivery } from "./attempt.ts";
+import { attemptDeliveries } from "./attempt.ts";
+import { EndpointSlots } from "./endpointSlots.ts";
 
-const payloadSchema = v.object({ org_id: v.pipe(v.string(), v.uuid()), delivery_id: v.pipe(v.string(), v.uuid()) });
+const uuid = v.pipe(v.string(), v.uuid());
+const itemSchema = v.object({ org_id: uuid, delivery_id: uuid, attempt: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))) });
+const payloadSchema = v.union([v.array(itemSchema), itemSchema]);
 
 export function deliverTask(ctx: AppContext): Task {
+  // One set of slots per worker process: the per-endpoint limit holds across every job this process runs.
+  const slots = new EndpointSlots();
   return async (payload) => {
-    const job = v.parse(payloadSchema, payload);
-    try {
-      const outcome = await ctx.errors.span("deliver", "queue.process", () => attemptDelivery(ctx, job.org_id, job.delivery_id));
-      if (outcome.kind === "skipped") ctx.log.debug("delivery skipped", { delivery_id: job.delivery_id, reason: outcome.reason });
-    } catch (error) {
-      // A failed endpoint is an outcome, not an error; reaching here means our side failed (database, bug).
-      ctx.errors.captureException(error, { task: "deliver", orgId: job.org_id });
-      throw error;
-    }
+    const parsed = v.parse(payloadSchema, payload);
+    const items = Array.isArray(parsed) ? parsed : [parsed];
+    const byOrg = new Map<string, { deliveryId: string; attempt: number | undefined }[]>();
+    for (const item of items) byOrg.set(item.org_id, [...(byOrg.get(item.org_id) ?? []), { deliveryId: item.delivery_id, attempt: item.attempt }]);
+    await Promise.all(
+      [...byOrg].map(async ([orgId, requests]) => {
+        try {
+          await ctx.errors.span("deliver", "queue.process", () => attemptDeliveries(ctx, orgId, requests, { retry: true, slots }));
+        } catch (error) {
+          // A failed endpoint is an outcome, not an error; reaching here means our side failed (database, bug).
+          // The job runs again; attempts already recorded are skipped by their attempt number.
+          ctx.errors.captureException(error, { task: "deliver", orgId });
+          throw error;
+        }
+      }),
+    );
   };
 }

@@ -129,13 +129,12 @@ export async function openDeliveryIds(tx: Queryable, subscriptionId: string): Pr
 }
 
 /** Failed or cancelled deliveries of a subscription created since a time: what "recover" sends again. */
-export async function recoverableDeliveryIds(tx: Queryable, subscriptionId: string, since: Date): Promise<string[]> {
-  const rows = await tx<{ delivery_id: string }[]>`
-    select delivery_id from hookledger.deliveries
+export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, since: Date): Promise<{ delivery_id: string; attempts: number }[]> {
+  return tx<{ delivery_id: string; attempts: number }[]>`
+    select delivery_id, attempts from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
       and status in ('failed', 'cancelled') and created_at >= ${since}
     order by created_at`;
-  return rows.map((row) => row.delivery_id);
 }
 
 export interface AttemptFilter {

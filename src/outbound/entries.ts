@@ -18,6 +18,9 @@ const subscriptionFields = {
   retry_schedule: v.nullable(v.array(v.number())),
   max_attempts: v.number(),
   timeout_ms: v.number(),
+  // Added with batched delivery: entries recorded before carry neither (null = the instance default).
+  max_concurrency: v.optional(v.nullable(v.number())),
+  rate_limit_per_second: v.optional(v.nullable(v.number())),
 };
 
 export const outboundEntries = {
@@ -43,6 +46,14 @@ export const outboundEntries = {
   "subscription.disabled": v.strictObject({ subscription_id: uuid, reason: v.string() }),
   "subscription.auto_disabled": v.strictObject({ subscription_id: uuid, consecutive_failures: v.number(), failing_since: v.string() }),
   "subscription.deleted": v.strictObject({ subscription_id: uuid }),
+  "subscription.circuit_opened": v.strictObject({
+    subscription_id: uuid,
+    consecutive_failures: v.number(),
+    last_error_class: v.nullable(v.string()),
+    retry_at: v.string(),
+    opens: v.number(),
+  }),
+  "subscription.circuit_closed": v.strictObject({ subscription_id: uuid }),
   "subscription.secret_rotated": v.strictObject({
     subscription_id: uuid,
     key_id: v.string(),

@@ -53,10 +53,11 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
     case "subscription.created": {
       const d = entry.data;
       await tx`insert into hookledger.subscriptions (org_id, subscription_id, app_id, url, event_types, labels, headers, description,
-                 metadata, enabled, signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, created_at, updated_at)
+                 metadata, enabled, signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, max_concurrency, rate_limit_per_second,
+                 created_at, updated_at)
                values (${entry.orgId}, ${d.subscription_id}, ${d.app_id}, ${d.url}, ${d.event_types}, ${tx.json(d.labels)}, ${tx.json(d.headers)},
                  ${d.description}, ${tx.json(d.metadata)}, ${d.enabled}, ${d.signature_scheme}, ${d.signed_headers}, ${d.retry_schedule},
-                 ${d.max_attempts}, ${d.timeout_ms}, ${at}, ${at})`;
+                 ${d.max_attempts}, ${d.timeout_ms}, ${d.max_concurrency ?? null}, ${d.rate_limit_per_second ?? null}, ${at}, ${at})`;
       return;
     }
     case "subscription.updated": {
@@ -74,13 +75,24 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
                  retry_schedule = case when ${set(d.retry_schedule)} then ${d.retry_schedule ?? null}::double precision[] else retry_schedule end,
                  max_attempts = coalesce(${d.max_attempts ?? null}, max_attempts),
                  timeout_ms = coalesce(${d.timeout_ms ?? null}, timeout_ms),
+                 max_concurrency = case when ${set(d.max_concurrency)} then ${d.max_concurrency ?? null}::integer else max_concurrency end,
+                 rate_limit_per_second = case when ${set(d.rate_limit_per_second)} then ${d.rate_limit_per_second ?? null}::double precision else rate_limit_per_second end,
                  updated_at = ${at}
                where org_id = ${entry.orgId} and subscription_id = ${d.subscription_id}`;
       return;
     }
+    case "subscription.circuit_opened":
+      await tx`update hookledger.subscriptions set circuit_state = 'open', circuit_opened_at = ${at},
+                 circuit_retry_at = ${entry.data.retry_at}::timestamptz, circuit_opens = ${entry.data.opens}
+               where org_id = ${entry.orgId} and subscription_id = ${entry.data.subscription_id}`;
+      return;
+    case "subscription.circuit_closed":
+      await tx`update hookledger.subscriptions set circuit_state = 'closed', circuit_retry_at = null, circuit_opens = 0
+               where org_id = ${entry.orgId} and subscription_id = ${entry.data.subscription_id}`;
+      return;
     case "subscription.enabled":
       await tx`update hookledger.subscriptions set enabled = true, disabled_reason = null, auto_disabled_at = null,
-                 consecutive_failures = 0, failing_since = null, updated_at = ${at}
+                 consecutive_failures = 0, failing_since = null, circuit_state = 'closed', circuit_retry_at = null, circuit_opens = 0, updated_at = ${at}
                where org_id = ${entry.orgId} and subscription_id = ${entry.data.subscription_id}`;
       return;
     case "subscription.disabled":
@@ -99,26 +111,43 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
       await tx`update hookledger.subscriptions set enabled = false, deleted_at = ${at}, updated_at = ${at}
                where org_id = ${entry.orgId} and app_id = ${entry.data.app_id} and deleted_at is null`;
       return;
-    case "delivery.attempted": {
-      const d = entry.data;
-      if (d.outcome === "succeeded") {
-        // Every success of a busy endpoint would rewrite the same row and serialise all its deliveries on that
-        // row's lock (measured: more workers got slower). Write only when health changes, or to move
-        // last_success_at on by at least a second.
-        await tx`update hookledger.subscriptions set consecutive_failures = 0, failing_since = null, last_success_at = ${at}
-                 where org_id = ${entry.orgId} and subscription_id = ${d.subscription_id}
-                   and (consecutive_failures <> 0 or failing_since is not null or last_success_at is null
-                        or last_success_at <= ${at}::timestamptz - interval '1 second')`;
-      } else {
-        await tx`update hookledger.subscriptions set consecutive_failures = consecutive_failures + 1,
-                   failing_since = coalesce(failing_since, ${at}), last_failure_at = ${at}
-                 where org_id = ${entry.orgId} and subscription_id = ${d.subscription_id}`;
-      }
-      return;
-    }
     default:
       return;
   }
+}
+
+/**
+ * Endpoint health from a run of attempts, one statement for the run: per subscription, the failures after its last
+ * success in the run (or all of them, added to the current count, when the run has no success).
+ *
+ * Why the condition on healthy rows: every success of a busy endpoint would rewrite the same row and serialise
+ * all its deliveries on that row's lock (measured: more workers got slower). A row is written only when health
+ * changes, or when last_success_at moves into a new second: it is kept to the second, which also makes the
+ * result the same however entries are grouped into runs (live groups differ from a rebuild's pages).
+ */
+async function applyEndpointHealth(tx: Tx, run: EntryOf<"delivery.attempted">[]): Promise<void> {
+  const bySubscription = new Map<string, { org_id: string; subscription_id: string; last_success_at: string | null; failures: number; first_failure_at: string | null; last_failure_at: string | null }>();
+  for (const entry of run) {
+    const id = entry.data.subscription_id;
+    const at = entry.recordedAt.toISOString();
+    const health = bySubscription.get(id) ?? { org_id: entry.orgId, subscription_id: id, last_success_at: null, failures: 0, first_failure_at: null, last_failure_at: null };
+    if (entry.data.outcome === "succeeded") Object.assign(health, { last_success_at: at, failures: 0, first_failure_at: null });
+    else Object.assign(health, { failures: health.failures + 1, first_failure_at: health.first_failure_at ?? at, last_failure_at: at });
+    bySubscription.set(id, health);
+  }
+  await tx`
+    update hookledger.subscriptions s set
+      consecutive_failures = case when r.last_success_at is null then s.consecutive_failures + r.failures else r.failures end,
+      failing_since = case when r.failures = 0 then null
+                           when r.last_success_at is null then coalesce(s.failing_since, r.first_failure_at)
+                           else r.first_failure_at end,
+      last_success_at = coalesce(date_trunc('second', r.last_success_at), s.last_success_at),
+      last_failure_at = coalesce(r.last_failure_at, s.last_failure_at)
+    from jsonb_to_recordset(${tx.json([...bySubscription.values()] as never)}) as r(
+      org_id uuid, subscription_id uuid, last_success_at timestamptz, failures integer, first_failure_at timestamptz, last_failure_at timestamptz)
+    where s.org_id = r.org_id and s.subscription_id = r.subscription_id
+      and (r.failures > 0 or s.consecutive_failures <> 0 or s.failing_since is not null or s.last_success_at is null
+           or s.last_success_at < date_trunc('second', r.last_success_at))`;
 }
 
 export const subscriptionsProjection = defineProjection({
@@ -130,13 +159,17 @@ export const subscriptionsProjection = defineProjection({
     "subscription.disabled",
     "subscription.auto_disabled",
     "subscription.deleted",
+    "subscription.circuit_opened",
+    "subscription.circuit_closed",
     "application.deleted",
     "delivery.attempted",
   ],
   tables: ["hookledger.subscriptions"],
-  apply: async (tx, entries) => {
-    for (const entry of entries) await applySubscriptionEntry(tx, entry);
-  },
+  apply: (tx, entries) =>
+    applyRuns(tx, entries, async (tx, type, run) => {
+      if (type === "delivery.attempted") await applyEndpointHealth(tx, run as EntryOf<"delivery.attempted">[]);
+      else for (const entry of run) await applySubscriptionEntry(tx, entry);
+    }),
   clear: async (tx) => {
     await tx`delete from hookledger.subscriptions where org_id = hookledger.current_org_id()`;
   },

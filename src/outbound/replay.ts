@@ -9,7 +9,7 @@ import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { getDelivery, getEvent, recoverableDeliveryIds, type DeliveryRow } from "./deliveryStore.ts";
+import { getDelivery, getEvent, recoverableDeliveries, type DeliveryRow } from "./deliveryStore.ts";
 import { deliveriesScheduled, deliveryStream, eventReplayed } from "./appends.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
@@ -52,7 +52,7 @@ export async function replayEvent(
       ...scheduled.appends,
     ]);
     const deliveryIds = scheduled.deliveryIds;
-    await enqueueDeliveries(tx, orgId, deliveryIds.map((deliveryId) => ({ deliveryId })));
+    await enqueueDeliveries(tx, orgId, deliveryIds.map((deliveryId) => ({ deliveryId, attempt: 1 })), ctx.now());
     return { deliveryIds };
   });
 }
@@ -74,7 +74,7 @@ export async function retryDelivery(ctx: AppContext, orgId: string, deliveryId: 
     const subscription = await getSubscription(tx, delivery.subscription_id);
     if (!subscription?.enabled) throw new RetryError("subscription_disabled");
     await ctx.ledger.record(tx, deliveryStream(deliveryId), ANY_VERSION, [{ type: "delivery.retry_requested", data: { delivery_id: deliveryId, reason: "manual" }, meta }]);
-    await enqueueDeliveries(tx, orgId, [{ deliveryId, runAt: ctx.now() }]);
+    await enqueueDeliveries(tx, orgId, [{ deliveryId, attempt: delivery.attempts + 1 }], ctx.now());
     return (await getDelivery(tx, deliveryId)) as DeliveryRow;
   });
 }
@@ -84,12 +84,13 @@ export async function recoverSubscription(ctx: AppContext, orgId: string, subscr
     const subscription = await getSubscription(tx, subscriptionId);
     if (!subscription) throw new RetryError("delivery_not_found");
     if (!subscription.enabled) throw new RetryError("subscription_disabled");
-    const ids = await recoverableDeliveryIds(tx, subscriptionId, since);
+    const recoverable = await recoverableDeliveries(tx, subscriptionId, since);
+    const ids = recoverable.map((delivery) => delivery.delivery_id);
     await ctx.ledger.recordMany(
       tx,
       ids.map((id) => ({ stream: deliveryStream(id), expectedStreamVersion: ANY_VERSION, entries: [{ type: "delivery.retry_requested" as const, data: { delivery_id: id, reason: "recover" as const }, meta }] })),
     );
-    await enqueueDeliveries(tx, orgId, ids.map((deliveryId) => ({ deliveryId, runAt: ctx.now() })));
+    await enqueueDeliveries(tx, orgId, recoverable.map((delivery) => ({ deliveryId: delivery.delivery_id, attempt: delivery.attempts + 1 })), ctx.now());
     return { deliveries: ids.length };
   });
 }

@@ -48,14 +48,20 @@ export interface SigningSecret {
 
 /** Secrets that sign at `now`, newest first: the current one, plus any still inside a rotation overlap. */
 export async function signingSecrets(tx: Queryable, keyring: Keyring, subscriptionId: string, now: Date): Promise<SigningSecret[]> {
-  const rows = await tx<{ key_id: string; ciphertext: string; expires_at: Date | null }[]>`
-    select key_id, ciphertext, expires_at from hookledger.subscription_secrets
-    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
+  return (await signingSecretsOf(tx, keyring, [subscriptionId], now)).get(subscriptionId) ?? [];
+}
+
+/** `signingSecrets` for many subscriptions with one statement (a delivery batch spans several endpoints). */
+export async function signingSecretsOf(tx: Queryable, keyring: Keyring, subscriptionIds: readonly string[], now: Date): Promise<Map<string, SigningSecret[]>> {
+  const rows = await tx<{ subscription_id: string; key_id: string; ciphertext: string; expires_at: Date | null }[]>`
+    select subscription_id, key_id, ciphertext, expires_at from hookledger.subscription_secrets
+    where org_id = hookledger.current_org_id() and subscription_id = any(${subscriptionIds as string[]}::uuid[])
       and (expires_at is null or expires_at > ${now})
     order by created_at desc`;
-  return rows.map((row) => ({
-    keyId: row.key_id,
-    secret: decryptSecret(row.ciphertext, keyring, associatedData(subscriptionId, row.key_id)),
-    expiresAt: row.expires_at,
-  }));
+  const bySubscription = new Map<string, SigningSecret[]>();
+  for (const row of rows) {
+    const secret = { keyId: row.key_id, secret: decryptSecret(row.ciphertext, keyring, associatedData(row.subscription_id, row.key_id)), expiresAt: row.expires_at };
+    bySubscription.set(row.subscription_id, [...(bySubscription.get(row.subscription_id) ?? []), secret]);
+  }
+  return bySubscription;
 }

@@ -22,17 +22,24 @@ export interface SubscriptionRow {
   last_success_at: Date | null;
   last_failure_at: Date | null;
   auto_disabled_at: Date | null;
+  max_concurrency: number | null;
+  rate_limit_per_second: number | null;
+  circuit_state: "closed" | "open";
+  circuit_opened_at: Date | null;
+  circuit_retry_at: Date | null;
+  circuit_opens: number;
   created_at: Date;
   updated_at: Date;
 }
 
-const columns = `subscription_id, app_id, url, event_types, labels, headers, description, metadata, enabled, disabled_reason,
+export const subscriptionColumns = `subscription_id, app_id, url, event_types, labels, headers, description, metadata, enabled, disabled_reason,
   signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, consecutive_failures, failing_since,
-  last_success_at, last_failure_at, auto_disabled_at, created_at, updated_at`;
+  last_success_at, last_failure_at, auto_disabled_at, max_concurrency, rate_limit_per_second, circuit_state, circuit_opened_at,
+  circuit_retry_at, circuit_opens, created_at, updated_at`;
 
 export async function getSubscription(tx: Queryable, subscriptionId: string): Promise<SubscriptionRow | undefined> {
   const [row] = await tx<SubscriptionRow[]>`
-    select ${tx.unsafe(columns)} from hookledger.subscriptions
+    select ${tx.unsafe(subscriptionColumns)} from hookledger.subscriptions
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and deleted_at is null`;
   return row;
 }
@@ -42,7 +49,7 @@ export async function listSubscriptions(
   options: { limit: number; appId?: string | null; after?: { createdAt: string; id: string }; enabled?: boolean },
 ): Promise<SubscriptionRow[]> {
   return tx<SubscriptionRow[]>`
-    select ${tx.unsafe(columns)} from hookledger.subscriptions
+    select ${tx.unsafe(subscriptionColumns)} from hookledger.subscriptions
     where org_id = hookledger.current_org_id() and deleted_at is null
       ${options.appId ? tx`and app_id = ${options.appId}` : tx``}
       ${options.enabled !== undefined ? tx`and enabled = ${options.enabled}` : tx``}

@@ -4,7 +4,8 @@ import type { AppContext } from "../context.ts";
 import { ENSURE_PARTITIONS_CRON, ENSURE_PARTITIONS_TASK, ensurePartitionsTask } from "../ledger/partitionTask.ts";
 import { APPLY_RETENTION_CRON, APPLY_RETENTION_TASK, applyRetentionTask } from "../ledger/retentionTask.ts";
 import { deliverTask } from "../outbound/deliverTask.ts";
-import { DELIVER_TASK } from "../outbound/jobs.ts";
+import { DELIVER_TASK, PROMOTE_RETRIES_TASK } from "../outbound/jobs.ts";
+import { promoteRetriesTask } from "../outbound/promoteRetriesTask.ts";
 import { PUBLISH_TASK, publishTask } from "../inbound/publishTask.ts";
 
 export function buildTaskList(ctx: AppContext): TaskList {
@@ -12,6 +13,7 @@ export function buildTaskList(ctx: AppContext): TaskList {
     [ENSURE_PARTITIONS_TASK]: ensurePartitionsTask(ctx),
     [APPLY_RETENTION_TASK]: applyRetentionTask(ctx),
     [DELIVER_TASK]: deliverTask(ctx),
+    [PROMOTE_RETRIES_TASK]: promoteRetriesTask(ctx),
     [PUBLISH_TASK]: publishTask(ctx),
   };
 }

@@ -51,6 +51,8 @@ export function subscriptionSchemas(config: Config) {
     ),
     max_attempts: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(100, "at most 100")),
     timeout_ms: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(100, "at least 100 ms"), v.maxValue(maxTimeout, `at most ${maxTimeout} ms (HOOKLEDGER_EGRESS_TIMEOUT_MS)`)),
+    max_concurrency: v.nullable(v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(1000, "at most 1000"))),
+    rate_limit_per_second: v.nullable(v.pipe(v.number("expected deliveries per second"), v.gtValue(0, "more than 0"), v.maxValue(10000, "at most 10000"))),
   };
   const create = v.strictObject({
     app_id: uuidField,
@@ -66,6 +68,8 @@ export function subscriptionSchemas(config: Config) {
     retry_schedule: v.optional(fields.retry_schedule, null),
     max_attempts: v.optional(fields.max_attempts, config.HOOKLEDGER_MAX_ATTEMPTS),
     timeout_ms: v.optional(fields.timeout_ms, Math.min(config.HOOKLEDGER_DELIVERY_TIMEOUT_MS, maxTimeout)),
+    max_concurrency: v.optional(fields.max_concurrency, null),
+    rate_limit_per_second: v.optional(fields.rate_limit_per_second, null),
     secret: v.optional(signingSecretField),
   });
   const update = v.strictObject({ ...v.partial(v.object(fields)).entries });
@@ -213,8 +217,8 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     if (!current.enabled) throw new ProblemError("conflict", "the subscription is disabled; enable it to test it");
     const outcome = await testSubscription(ctx, auth.orgId, current.subscription_id, auditMeta(c));
     if (!outcome) throw notFound();
-    if (outcome.kind === "skipped") throw new ProblemError("conflict", `the test was not sent: ${outcome.reason}`);
-    return c.json(presentAttempt({ ...outcome.attempt, attempted_at: outcome.attempt.attempted_at ?? ctx.now() }));
+    if (outcome.kind !== "attempted") throw new ProblemError("conflict", `the test was not sent: ${outcome.reason}`);
+    return c.json(presentAttempt(outcome.attempt));
   });
 
   app.post("/subscriptions/:subscription_id/recover", async (c) => {

@@ -1,0 +1,173 @@
+/**
+ * Recording the outcomes of a group of attempts in ONE transaction: their `delivery.attempted` entries (and
+ * `delivery.failed` where attempts are exhausted), projections, next tries, and auto-disable of endpoints that
+ * have failed long enough.
+ *
+ * Each outcome is appended at the delivery-stream version read before the send, so a second run of the same
+ * attempt (at-least-once) cannot record a second outcome: its append conflicts, and it is dropped from the group
+ * while the others are recorded.
+ */
+import type { AppContext } from "../context.ts";
+import type { Tx } from "../db/connect.ts";
+import { withTenant } from "../db/tenant.ts";
+import { ANY_VERSION, type StreamAppend } from "../ledger/append.ts";
+import type { EntryData, NewEntry } from "../ledger/catalogue.ts";
+import { StreamVersionConflictError } from "../ledger/errors.ts";
+import { deliveryStream } from "./appends.ts";
+import { WORKER_META, type LoadedAttempt } from "./attemptLoad.ts";
+import type { AttemptRow } from "./deliveryStore.ts";
+import { scheduleRetries } from "./jobs.ts";
+import { cancelOpenDeliveries, subscriptionStream } from "./subscriptions.ts";
+
+export type AttemptData = Omit<AttemptRow, "attempted_at" | "error_class"> & { error_class: EntryData<"delivery.attempted">["error_class"] };
+
+export interface AttemptResult {
+  loaded: LoadedAttempt;
+  attempt: AttemptData;
+  succeeded: boolean;
+  next: Date | undefined;
+}
+
+function appendsOf(result: AttemptResult): StreamAppend {
+  const { attempt, loaded } = result;
+  const entries: NewEntry[] = [{ type: "delivery.attempted", data: { ...attempt, next_attempt_at: result.next?.toISOString() ?? null }, meta: WORKER_META }];
+  if (!result.succeeded && !result.next) entries.push({ type: "delivery.failed", data: { delivery_id: loaded.deliveryId, attempts: attempt.attempt_number }, meta: WORKER_META });
+  return { stream: deliveryStream(loaded.deliveryId), expectedStreamVersion: loaded.version, entries };
+}
+
+/**
+ * Records the results; answers those recorded (a result whose attempt another run recorded first is left out).
+ */
+export async function recordAttempts(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<AttemptResult[]> {
+  let remaining = results;
+  // Each conflict removes one result; a group cannot conflict more often than it has members.
+  for (let round = 0; remaining.length > 0 && round <= results.length; round++) {
+    try {
+      await withTenant(ctx.sql, orgId, (tx) => writeAttempts(ctx, tx, orgId, remaining));
+      return remaining;
+    } catch (error) {
+      if (!(error instanceof StreamVersionConflictError)) throw error;
+      remaining = remaining.filter((result) => deliveryStream(result.loaded.deliveryId) !== error.stream);
+    }
+  }
+  return remaining;
+}
+
+async function writeAttempts(ctx: AppContext, tx: Tx, orgId: string, results: AttemptResult[]): Promise<void> {
+  const now = ctx.now();
+  const retries = results.filter((result) => result.next).map((result) => ({ deliveryId: result.loaded.deliveryId, attempt: result.attempt.attempt_number + 1, runAt: result.next }));
+  // Endpoint health is a running total over attempts in ledger order. Taking the endpoints' rows before appending
+  // makes concurrent groups of one endpoint append and update in the same order, so a rebuild (which replays by
+  // position) reaches the same health as the live rows. Sorted, so two groups cannot deadlock.
+  const endpoints = [...new Set(results.map((result) => result.loaded.subscription.subscription_id))].sort();
+  await tx`select 1 from hookledger.subscriptions where org_id = hookledger.current_org_id() and subscription_id = any(${endpoints}::uuid[])
+           order by subscription_id for no key update`;
+  await Promise.all([ctx.ledger.recordMany(tx, results.map(appendsOf)), scheduleRetries(tx, orgId, retries, now)]);
+  await updateEndpointHealth(ctx, tx, results, now);
+}
+
+interface EndpointHealth {
+  subscription_id: string;
+  enabled: boolean;
+  consecutive_failures: number;
+  failing_since: Date | null;
+  circuit_state: "closed" | "open";
+  circuit_retry_at: Date | null;
+  circuit_opens: number;
+}
+
+/**
+ * After the attempts' projections: opens or closes circuits, and auto-disables endpoints that have failed for
+ * long enough, reading every endpoint of the group with one statement.
+ */
+async function updateEndpointHealth(ctx: AppContext, tx: Tx, results: AttemptResult[], now: Date): Promise<void> {
+  const lastBySubscription = new Map<string, AttemptResult>();
+  const succeeded = new Set<string>();
+  for (const result of results) {
+    const id = result.loaded.subscription.subscription_id;
+    lastBySubscription.set(id, result);
+    if (result.succeeded) succeeded.add(id);
+  }
+  const failing = [...lastBySubscription].filter(([, result]) => !result.succeeded).map(([id]) => id);
+  const reopenable = [...succeeded].filter((id) => lastBySubscription.get(id)?.loaded.subscription.circuit_state === "open");
+  if (failing.length === 0 && reopenable.length === 0) return;
+  const rows = await tx<EndpointHealth[]>`
+    select subscription_id, enabled, consecutive_failures, failing_since, circuit_state, circuit_retry_at, circuit_opens
+    from hookledger.subscriptions
+    where org_id = hookledger.current_org_id() and subscription_id = any(${[...failing, ...reopenable]}::uuid[]) and deleted_at is null`;
+  const circuitEntries: StreamAppend[] = [];
+  const threshold = ctx.config.HOOKLEDGER_CIRCUIT_FAILURES;
+  for (const row of rows) {
+    const last = lastBySubscription.get(row.subscription_id);
+    if (!last || !row.enabled) continue;
+    if (last.succeeded) {
+      if (row.circuit_state === "open") circuitEntries.push(circuitClosed(row.subscription_id));
+      continue;
+    }
+    // A failure: open a closed circuit at the threshold; re-open an open one whose probe (retry time passed) failed.
+    const probeFailed = row.circuit_state === "open" && (!row.circuit_retry_at || row.circuit_retry_at <= now);
+    const tripped = row.circuit_state === "closed" && threshold > 0 && row.consecutive_failures >= threshold;
+    if (tripped || probeFailed) circuitEntries.push(circuitOpened(ctx, row, last, now));
+  }
+  if (circuitEntries.length > 0) {
+    await ctx.ledger.recordMany(tx, circuitEntries);
+    for (const entry of circuitEntries) {
+      const state = entry.entries[0]?.type === "subscription.circuit_opened" ? "open" : "closed";
+      ctx.metrics.circuitTransitions.inc({ state });
+      ctx.log.info(`endpoint circuit ${state === "open" ? "opened" : "closed"}`, { subscription_id: entry.stream.slice("subscription:".length) });
+    }
+  }
+  await autoDisableUnhealthy(ctx, tx, rows.filter((row) => failing.includes(row.subscription_id)), now);
+}
+
+function circuitOpened(ctx: AppContext, row: EndpointHealth, last: AttemptResult, now: Date): StreamAppend {
+  const opens = row.circuit_state === "open" ? row.circuit_opens + 1 : 1;
+  const cooldownSeconds = Math.min(ctx.config.HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS * 2 ** (opens - 1), ctx.config.HOOKLEDGER_CIRCUIT_MAX_COOLDOWN_SECONDS);
+  return {
+    stream: subscriptionStream(row.subscription_id),
+    expectedStreamVersion: ANY_VERSION,
+    entries: [
+      {
+        type: "subscription.circuit_opened",
+        data: {
+          subscription_id: row.subscription_id,
+          consecutive_failures: row.consecutive_failures,
+          last_error_class: last.attempt.error_class,
+          retry_at: new Date(now.getTime() + cooldownSeconds * 1000).toISOString(),
+          opens,
+        },
+        meta: WORKER_META,
+      },
+    ],
+  };
+}
+
+function circuitClosed(subscriptionId: string): StreamAppend {
+  return {
+    stream: subscriptionStream(subscriptionId),
+    expectedStreamVersion: ANY_VERSION,
+    entries: [{ type: "subscription.circuit_closed", data: { subscription_id: subscriptionId }, meta: WORKER_META }],
+  };
+}
+
+/** Auto-disables subscriptions after N consecutive failed attempts spanning at least T (both configurable). */
+async function autoDisableUnhealthy(ctx: AppContext, tx: Tx, endpoints: EndpointHealth[], now: Date): Promise<void> {
+  const threshold = ctx.config.HOOKLEDGER_AUTO_DISABLE_FAILURES;
+  if (threshold === 0) return;
+  const periodMs = ctx.config.HOOKLEDGER_AUTO_DISABLE_PERIOD_SECONDS * 1000;
+  const unhealthy = endpoints.filter(
+    (row) => row.enabled && row.failing_since && row.consecutive_failures >= threshold && now.getTime() - row.failing_since.getTime() >= periodMs,
+  );
+  for (const subscription of unhealthy) {
+    await ctx.ledger.record(tx, subscriptionStream(subscription.subscription_id), ANY_VERSION, [
+      {
+        type: "subscription.auto_disabled",
+        data: { subscription_id: subscription.subscription_id, consecutive_failures: subscription.consecutive_failures, failing_since: (subscription.failing_since as Date).toISOString() },
+        meta: WORKER_META,
+      },
+    ]);
+    await cancelOpenDeliveries(ctx, tx, subscription.subscription_id, "subscription auto-disabled", WORKER_META);
+    ctx.metrics.autoDisabled.inc();
+    ctx.log.warn("subscription auto-disabled", { subscription_id: subscription.subscription_id, consecutive_failures: subscription.consecutive_failures });
+  }
+}

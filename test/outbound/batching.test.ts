@@ -1,0 +1,99 @@
+/**
+ * Batched ingestion and delivery, as a user relies on them: concurrent requests share a transaction yet each is
+ * answered for its own event, a bad event fails alone, and a batch delivery job records exactly one outcome per
+ * attempt even when it runs twice.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { outboundTenant } from "./setup.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let receiver: Receiver;
+let t: Awaited<ReturnType<typeof outboundTenant>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db);
+  receiver = await startReceiver();
+  t = await outboundTenant(app);
+});
+afterAll(async () => {
+  await app?.stop();
+  await receiver?.close();
+  await db.drop();
+});
+
+describe("group commit", () => {
+  it("writes concurrent events in shared transactions, answers each for its own event, and fails a bad one alone", async () => {
+    await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, {
+      name: "order.placed",
+      schema: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
+    });
+    await t.subscribe({ url: receiver.url("/batch"), event_types: ["order.placed"] });
+    const sends = Array.from({ length: 40 }, (_, i) =>
+      t.send({ event_type: "order.placed", event_id: `gc_${i}`, payload: i === 17 ? { id: 17 } : { id: `o${i}` } }),
+    );
+    // A repeat of one id inside the same burst, and a conflicting one.
+    sends.push(t.send({ event_type: "order.placed", event_id: "gc_3", payload: { id: "o3" } }));
+    sends.push(t.send({ event_type: "order.placed", event_id: "gc_4", payload: { id: "other" } }));
+    const answers = await Promise.all(sends);
+
+    answers.slice(0, 40).forEach((answer, i) => {
+      if (i === 17) {
+        expect(answer.status).toBe(422);
+        expect(answer.body.errors[0].field).toBe("payload.id");
+      } else {
+        expect(answer.status).toBe(202);
+        expect(answer.body).toEqual({ event_id: `gc_${i}`, deliveries_scheduled: 1 });
+      }
+    });
+    expect(answers[40]?.status).toBe(202);
+    expect(answers[40]?.body).toEqual({ event_id: "gc_3", deliveries_scheduled: 1 });
+    expect(answers[41]?.status).toBe(409);
+
+    // Every accepted event is committed with its delivery, exactly once, and batches really were shared.
+    const rows = await db.owner<{ event_id: string; deliveries: number; xact: string }[]>`
+      select e.event_id, (select count(*)::int from hookledger.deliveries d where d.org_id = e.org_id and d.event_id = e.event_id) as deliveries,
+             (select l.xact_id::text from hookledger.ledger l where l.org_id = e.org_id and l.stream = 'event:' || e.event_id) as xact
+      from hookledger.events e where e.org_id = ${t.orgId} and e.event_id like 'gc_%'`;
+    expect(rows.map((row) => row.event_id).sort()).toEqual(Array.from({ length: 40 }, (_, i) => `gc_${i}`).filter((id) => id !== "gc_17").sort());
+    expect(rows.every((row) => row.deliveries === 1)).toBe(true);
+    expect(new Set(rows.map((row) => row.xact)).size).toBeLessThan(rows.length);
+    const [usage] = await db.owner<{ n: number }[]>`select sum(events)::int as n from hookledger.usage_counters where org_id = ${t.orgId}`;
+    expect(usage?.n).toBe(39);
+  });
+});
+
+describe("batch delivery jobs", () => {
+  it("delivers every item of one job, and a second run of the same job records nothing twice", async () => {
+    await t.subscribe({ url: receiver.url("/twice"), event_types: ["invoice.voided"] });
+    const sent = await Promise.all(Array.from({ length: 12 }, (_, i) => t.send({ event_type: "invoice.voided", event_id: `bj_${i}` })));
+    expect(sent.every((answer) => answer.status === 202)).toBe(true);
+    const jobs = await db.owner<{ payload: unknown }[]>`
+      select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
+      where k.identifier = 'deliver' and j.payload::text like '%' || ${t.orgId} || '%'`;
+    const items = jobs.flatMap((job) => job.payload as { delivery_id: string }[]);
+    const worker = await startTestApp(db, { api: false, worker: true });
+    try {
+      await receiver.waitFor(12, "/twice");
+      // The same job again, as after a crash before its completion was recorded: everything is skipped.
+      const [again] = await db.owner<{ id: string }[]>`
+        select id::text from graphile_worker.add_job('deliver', ${db.owner.json(items as never)}::json)`;
+      expect(again?.id).toBeDefined();
+      await eventually(async () => {
+        const [left] = await db.owner<{ n: number }[]>`select count(*)::int as n from graphile_worker._private_jobs where id = ${again?.id ?? "0"}::bigint`;
+        return left?.n === 0 ? true : undefined;
+      });
+    } finally {
+      await worker.stop();
+    }
+    expect(receiver.requests.filter((request) => request.path === "/twice")).toHaveLength(12);
+    const [attempts] = await db.owner<{ n: number; entries: number }[]>`
+      select (select count(*)::int from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'bj_%') as n,
+             (select count(*)::int from hookledger.ledger where org_id = ${t.orgId} and type = 'delivery.attempted' and data->>'event_id' like 'bj_%') as entries`;
+    expect(attempts).toEqual({ n: 12, entries: 12 });
+  });
+});

@@ -1,0 +1,166 @@
+/**
+ * A slow or failing endpoint must not hold the worker: per-endpoint concurrency, the circuit breaker, rate limits,
+ * and retries far ahead kept out of the job queue until they are nearly due.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { outboundTenant } from "./setup.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let receiver: Receiver;
+let t: Awaited<ReturnType<typeof outboundTenant>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db, {
+    worker: true,
+    env: { HOOKLEDGER_WORKER_CONCURRENCY: "8", HOOKLEDGER_CIRCUIT_FAILURES: "3", HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS: "2" },
+  });
+  receiver = await startReceiver();
+  t = await outboundTenant(app, ["invoice.paid", "slow.one", "fail.one", "paced.one", "later.one"]);
+});
+afterAll(async () => {
+  await app?.stop();
+  await receiver?.close();
+  await db.drop();
+});
+
+/** A receiver that answers after `delayMs` and remembers the most requests it had in flight at once. */
+async function slowReceiver(delayMs: number): Promise<{ url: string; peak: () => number; count: () => number; close: () => Promise<void> }> {
+  let inFlight = 0;
+  let peak = 0;
+  let count = 0;
+  const server: Server = createServer((req, res) => {
+    inFlight += 1;
+    peak = Math.max(peak, inFlight);
+    req.resume();
+    setTimeout(() => {
+      inFlight -= 1;
+      count += 1;
+      res.end("ok");
+    }, delayMs);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/slow`,
+    peak: () => peak,
+    count: () => count,
+    close: () => new Promise<void>((resolve) => (server.closeAllConnections(), server.close(() => resolve()))),
+  };
+}
+
+describe("per-endpoint concurrency", () => {
+  it("keeps at most max_concurrency requests in flight to one endpoint, delivers them all, and a healthy endpoint is not held up", async () => {
+    const slow = await slowReceiver(300);
+    try {
+      await t.subscribe({ url: slow.url, event_types: ["slow.one"], max_concurrency: 2 });
+      await t.subscribe({ url: receiver.url("/healthy"), event_types: ["slow.one"] });
+      const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => t.send({ event_type: "slow.one", event_id: `slow_${i}` })));
+      expect(answers.every((answer) => answer.status === 202)).toBe(true);
+      // The healthy endpoint gets all ten while the slow one is still working through its queue.
+      await receiver.waitFor(10, "/healthy", 5000);
+      expect(slow.count()).toBeLessThan(10);
+      await eventually(async () => (slow.count() >= 10 ? true : undefined), 20_000, "the slow endpoint's deliveries");
+      expect(slow.peak()).toBeLessThanOrEqual(2);
+      const [row] = await db.owner<{ attempts: number }[]>`
+        select count(*)::int as attempts from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'slow_%'`;
+      expect(row?.attempts).toBe(20); // one attempt each: waiting for a slot is not an attempt
+    } finally {
+      await slow.close();
+    }
+  });
+
+  it("refuses a max_concurrency outside 1–1000 and shows the setting", async () => {
+    const bad = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: receiver.url("/x"), event_types: ["*"], max_concurrency: 0 });
+    expect(bad.status).toBe(400);
+    expect(bad.body.errors[0].field).toBe("max_concurrency");
+    const sub = await t.subscribe({ url: receiver.url("/x"), max_concurrency: 3, rate_limit_per_second: 2.5 });
+    expect(sub).toMatchObject({ max_concurrency: 3, rate_limit_per_second: 2.5 });
+    const patched = await app.call("PATCH", `/v1/subscriptions/${sub.id}`, t.token, { max_concurrency: null });
+    expect(patched.body).toMatchObject({ max_concurrency: null, rate_limit_per_second: 2.5 });
+  });
+});
+
+describe("circuit breaker", () => {
+  it("opens after repeated failures, holds deliveries without attempting them, probes after the cooldown and closes on success", async () => {
+    receiver.respond("/flaky", { status: 503 }, { status: 503 }, { status: 503 }, { status: 503 }, { status: 200, body: "ok" });
+    const sub = await t.subscribe({ url: receiver.url("/flaky"), event_types: ["fail.one"], retry_schedule: [0.05], max_attempts: 50 });
+    for (let i = 0; i < 3; i++) expect((await t.send({ event_type: "fail.one", event_id: `cb_${i}` })).status).toBe(202);
+
+    const opened = await eventually(async () => {
+      const current = await app.call("GET", `/v1/subscriptions/${sub.id}`, t.token);
+      return current.body.health.circuit.state === "open" ? current.body : undefined;
+    }, 15_000, "the circuit to open");
+    expect(new Date(opened.health.circuit.retry_at).getTime()).toBeGreaterThan(Date.now() - 1000);
+    const whileOpen = receiver.requests.filter((request) => request.path === "/flaky").length;
+    await new Promise((resolve) => setTimeout(resolve, 800));
+    // Deliveries wait while the circuit is open: no attempt is made (or recorded) before the retry time.
+    const retryAt = new Date(opened.health.circuit.retry_at).getTime();
+    if (Date.now() < retryAt - 100) expect(receiver.requests.filter((request) => request.path === "/flaky").length).toBe(whileOpen);
+
+    // After the cooldown a probe goes through; the endpoint recovers (the 5th answer is 200) and the circuit closes.
+    await eventually(async () => {
+      const current = await app.call("GET", `/v1/subscriptions/${sub.id}`, t.token);
+      return current.body.health.circuit.state === "closed" ? true : undefined;
+    }, 30_000, "the circuit to close");
+    await eventually(async () => {
+      const events = await Promise.all([0, 1, 2].map((i) => app.call("GET", `/v1/events/cb_${i}`, t.token)));
+      return events.every((event) => event.body.deliveries[0].status === "succeeded") ? true : undefined;
+    }, 30_000, "every delivery to succeed");
+    const entries = await db.owner<{ type: string }[]>`
+      select type from hookledger.ledger where org_id = ${t.orgId} and stream = ${`subscription:${sub.id}`} and type like 'subscription.circuit_%' order by position`;
+    expect(entries.map((entry) => entry.type)).toContain("subscription.circuit_opened");
+    expect(entries.at(-1)?.type).toBe("subscription.circuit_closed");
+    const [view] = await db.owner<{ state: string }[]>`select circuit_state as state from hookledger.subscriptions where subscription_id = ${sub.id}`;
+    expect(view?.state).toBe("closed");
+  });
+});
+
+describe("rate limit", () => {
+  it("spreads deliveries to rate_limit_per_second and drops none", async () => {
+    await t.subscribe({ url: receiver.url("/paced"), event_types: ["paced.one"], rate_limit_per_second: 4 });
+    const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => t.send({ event_type: "paced.one", event_id: `rl_${i}` })));
+    expect(answers.every((answer) => answer.status === 202)).toBe(true);
+    const arrived = await receiver.waitFor(10, "/paced", 20_000);
+    const times = arrived.map((request) => request.at.getTime()).sort((a, b) => a - b);
+    // 10 deliveries at 4/s: at least 9 intervals of 250 ms (a little slack for timer granularity).
+    expect((times.at(-1) ?? 0) - (times[0] ?? 0)).toBeGreaterThanOrEqual(2000);
+    expect(new Set(arrived.map((request) => request.headers["webhook-id"])).size).toBe(10);
+  });
+});
+
+describe("retries far ahead", () => {
+  it("keeps a retry due in minutes out of the job queue, and a promotion job brings it back when due", async () => {
+    receiver.respond("/later", { status: 500 }, { status: 200, body: "ok" });
+    await t.subscribe({ url: receiver.url("/later"), event_types: ["later.one"], retry_schedule: [600] });
+    expect((await t.send({ event_type: "later.one", event_id: "far_1" })).status).toBe(202);
+    const delivery = await eventually(async () => {
+      const event = await app.call("GET", "/v1/events/far_1", t.token);
+      return event.body.deliveries[0]?.status === "retrying" ? event.body.deliveries[0] : undefined;
+    });
+    const jobs = await db.owner<{ identifier: string; key: string | null; run_at: Date; payload: { from: string; until: string } }[]>`
+      select k.identifier, j.key, j.run_at, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
+      where j.payload::text like '%' || ${t.orgId} || '%'`;
+    expect(jobs.filter((job) => job.identifier === "deliver" && JSON.stringify(job.payload).includes(delivery.id))).toEqual([]);
+    const promotion = jobs.find((job) => job.identifier === "promote_retries" && new Date(job.payload.until).getTime() > new Date(delivery.next_attempt_at).getTime());
+    expect(promotion?.key).toMatch(new RegExp(`^promote:${t.orgId}:\\d+$`));
+    const due = new Date(delivery.next_attempt_at).getTime();
+    expect(new Date(promotion?.payload.from ?? 0).getTime()).toBeLessThanOrEqual(due);
+    expect(new Date(promotion?.payload.until ?? 0).getTime()).toBeGreaterThan(due);
+
+    // Ten minutes pass: the delivery is due now, and its bucket's promotion runs.
+    await db.owner`update hookledger.deliveries set next_attempt_at = now() where delivery_id = ${delivery.id}`;
+    const window = { org_id: t.orgId, from: new Date(Date.now() - 60_000).toISOString(), until: new Date(Date.now() + 60_000).toISOString() };
+    await db.owner`update graphile_worker._private_jobs set run_at = now(), payload = ${db.owner.json(window)}::json where key = ${promotion?.key ?? ""}`;
+    await receiver.waitFor(2, "/later", 15_000);
+    await eventually(async () => {
+      const event = await app.call("GET", "/v1/events/far_1", t.token);
+      return event.body.deliveries[0]?.status === "succeeded" ? true : undefined;
+    });
+  });
+});
