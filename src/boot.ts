@@ -25,6 +25,7 @@ import { createMetrics } from "./observability/metrics.ts";
 import { createSentryReporter, noErrorReporter, type ErrorReporter } from "./observability/errorReporter.ts";
 import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
 import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
+import { TokenCache } from "./tenancy/tokenCache.ts";
 import { buildTaskList, crontab } from "./worker/tasks.ts";
 
 export interface ResolvedDatabase {
@@ -159,6 +160,7 @@ export async function startServices(options: {
   let worker: WorkerHandle | undefined;
   let server: HttpServer | undefined;
   const tokenUsage = new TokenUsageTracker(sql, log);
+  const tokenCache = new TokenCache(sql, log);
   let adminToken: string | undefined;
   let routes: { method: string; path: string }[] = [];
   try {
@@ -177,11 +179,13 @@ export async function startServices(options: {
     if (options.api) {
       adminToken = await ensureInstanceAdminToken(ctx, configuredAdminToken);
       tokenUsage.start();
+      await tokenCache.start();
       const latestMigration = (await listMigrations(DEFAULT_MIGRATIONS_DIR)).at(-1)?.version ?? 0;
       const app = createApp({
         ctx,
         metricsToken,
         tokenUsage,
+        tokenCache,
         readiness: { expectedSchemaVersion: latestMigration, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
       });
       routes = app.routes.filter((route) => route.method !== "ALL").map((route) => ({ method: route.method, path: route.path }));
@@ -189,6 +193,7 @@ export async function startServices(options: {
     }
   } catch (error) {
     await tokenUsage.stop().catch(() => undefined);
+    await tokenCache.stop();
     await worker?.stop().catch(() => undefined);
     await sql.end({ timeout: 5 });
     throw error;
@@ -204,6 +209,7 @@ export async function startServices(options: {
       // then close the pool they both used.
       await server?.close();
       await tokenUsage.stop();
+      await tokenCache.stop();
       await worker?.stop();
       await errors.flush();
       await sql.end({ timeout: Math.ceil(config.HOOKLEDGER_SHUTDOWN_GRACE_MS / 1000) });

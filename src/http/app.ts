@@ -15,6 +15,7 @@ import { clientAddress, limitBody, limitTime, rateLimitByIp, rateLimitByToken } 
 import { TokenBuckets } from "./rateLimit.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
 import type { TokenUsageTracker } from "../tenancy/tokenUsage.ts";
+import type { TokenCache } from "../tenancy/tokenCache.ts";
 import { applicationRoutes } from "../tenancy/routes/applications.ts";
 import { auditLogRoutes } from "../tenancy/routes/auditLog.ts";
 import { organizationRoutes } from "../tenancy/routes/organizations.ts";
@@ -33,11 +34,12 @@ export interface AppOptions {
   ctx: AppContext;
   readiness: Omit<ReadinessProbe, "sql">;
   tokenUsage: TokenUsageTracker;
+  tokenCache: TokenCache;
   /** Resolved HOOKLEDGER_METRICS_TOKEN: /metrics answers it, or loopback clients when unset. */
   metricsToken?: string | undefined;
 }
 
-export function createApp({ ctx, readiness, tokenUsage, metricsToken }: AppOptions): Hono<HttpEnv> {
+export function createApp({ ctx, readiness, tokenUsage, tokenCache, metricsToken }: AppOptions): Hono<HttpEnv> {
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
@@ -65,7 +67,7 @@ export function createApp({ ctx, readiness, tokenUsage, metricsToken }: AppOptio
   const eventBodyLimit = limitBody(Math.ceil(config.HOOKLEDGER_MAX_EVENT_BYTES * 1.4) + 64 * 1024);
   const bodyLimit = limitBody(config.HOOKLEDGER_MAX_BODY_BYTES);
   v1.use((c, next) => (c.req.method === "POST" && c.req.path === "/v1/events" ? eventBodyLimit(c, next) : bodyLimit(c, next)));
-  v1.use(authenticate(ctx, tokenUsage));
+  v1.use(authenticate(ctx, tokenUsage, tokenCache));
   v1.use(rateLimitByToken(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_TOKEN_RPS, config.HOOKLEDGER_RATE_LIMIT_TOKEN_BURST)));
   v1.route("/", organizationRoutes(ctx));
   v1.route("/", applicationRoutes(ctx));

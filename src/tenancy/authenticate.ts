@@ -9,7 +9,7 @@ import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { ProblemError } from "../http/problem.ts";
 import { sha256Hex } from "./tokenSecrets.ts";
-import { findTokenByHash } from "./tokenStore.ts";
+import type { TokenCache } from "./tokenCache.ts";
 import type { TokenUsageTracker } from "./tokenUsage.ts";
 
 const unauthorized = () =>
@@ -17,12 +17,12 @@ const unauthorized = () =>
     headers: { "WWW-Authenticate": 'Bearer realm="hookledger"' },
   });
 
-export function authenticate(ctx: AppContext, usage: TokenUsageTracker): MiddlewareHandler<HttpEnv> {
+export function authenticate(ctx: AppContext, usage: TokenUsageTracker, tokens: TokenCache): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const header = c.req.header("authorization") ?? "";
     const match = /^Bearer\s+(\S{16,512})$/i.exec(header);
     if (!match?.[1]) throw unauthorized();
-    const token = await findTokenByHash(ctx.sql, sha256Hex(match[1]));
+    const token = await tokens.find(sha256Hex(match[1]));
     const now = ctx.now();
     if (!token || token.revokedAt || (token.expiresAt && token.expiresAt <= now)) throw unauthorized();
     c.set("auth", { orgId: token.orgId, tokenId: token.tokenId, kind: token.kind, appId: token.appId, label: token.label, scopes: token.scopes, queues: token.queues });
