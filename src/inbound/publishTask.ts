@@ -26,14 +26,16 @@ const payloadSchema = v.object({
   event_type: v.string(),
 });
 
-export async function enqueuePublish(tx: Tx, orgId: string, receiptId: string, target: { app_id: string; event_type: string }): Promise<void> {
-  const spec = {
+/** Publish jobs for accepted receipts, one `add_jobs` call for the batch. */
+export async function enqueuePublishes(tx: Tx, orgId: string, publishes: { receiptId: string; target: { app_id: string; event_type: string } }[]): Promise<void> {
+  if (publishes.length === 0) return;
+  const specs = publishes.map(({ receiptId, target }) => ({
     identifier: PUBLISH_TASK,
     payload: { org_id: orgId, receipt_id: receiptId, ...target },
     job_key: `ingress_publish:${receiptId}`,
     max_attempts: CRASH_RETRIES,
-  };
-  await tx`select hookledger.enqueue_jobs(${tx.json([spec])})`;
+  }));
+  await tx`select hookledger.enqueue_jobs(${tx.json(specs)})`;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

@@ -1,8 +1,11 @@
 /**
- * Receiving one webhook on `POST /in/{route_id}` or `POST /in/{org_id}/{path}`: find the route, check the size,
- * authenticate, then — in ONE transaction — remember the nonce, append `ingress.received` (plus
- * `pull.message_enqueued` when the route feeds a queue) and add the publish job. The caller answers 202 only after
- * that commits.
+ * Receiving webhooks on `POST /in/{route_id}` or `POST /in/{org_id}/{path}`: find the route, check the size,
+ * authenticate, then remember the nonce, append `ingress.received` (plus `pull.message_enqueued` when the route
+ * feeds a queue) and add the publish job, in one transaction. The caller answers 202 only after that commits.
+ *
+ * In batches: concurrent requests of one organization load their routes and secrets in one read transaction, and
+ * are recorded by one write transaction (group commit, db/groupCommit.ts), one statement per table for the batch.
+ * Measured before batching: 549 receipts/s from 16 GitHub-signed clients, three transactions per request.
  *
  * No transaction is open while the body is read or while forward auth calls out: a slow sender or auth service
  * must not pin a pooled connection. Refusals are counted (rejections.ts), never appended.
@@ -10,7 +13,8 @@
 import { createHash, randomUUID } from "node:crypto";
 import * as v from "valibot";
 import type { AppContext } from "../context.ts";
-import type { Sql, Tx } from "../db/connect.ts";
+import type { Sql } from "../db/connect.ts";
+import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { withTenant } from "../db/tenant.ts";
 import { uuidField } from "../http/fields.ts";
 import { STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
@@ -18,12 +22,13 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { authenticateRequest, type Verification } from "./authenticateRequest.ts";
 import { routePathField } from "./fields.ts";
 import { newReceiptId, ROUTE_ID_PATTERN } from "./ids.ts";
-import { enqueuePublish } from "./publishTask.ts";
+import { enqueuePublishes } from "./publishTask.ts";
 import { countRejection, type RejectionReason } from "./rejections.ts";
-import { rememberNonce } from "./replayGuard.ts";
+import { rememberNonces } from "./replayGuard.ts";
 import { headersForLedger } from "./requestHeaders.ts";
-import { secretsForVerification } from "./routeSecrets.ts";
-import { findRouteByPath, findRouteTenant, getRoute, type IngressRouteRow } from "./routeStore.ts";
+import { secretsForVerificationOf } from "./routeSecrets.ts";
+import type { VerifierSecret } from "./verifiers/types.ts";
+import { findRouteByPath, findRouteTenant, getRoutes, type IngressRouteRow } from "./routeStore.ts";
 import { pullMessageStream, receiptStream } from "./streams.ts";
 import { DEFAULT_TOLERANCE_SECONDS } from "./verifiers/types.ts";
 
@@ -48,16 +53,20 @@ export type ReceiveOutcome =
   | { kind: "not_found" }
   | { kind: "rejected"; status: 401 | 403 | 413 | 503; reason: RejectionReason; maxBytes?: number };
 
-class ReplayedNonce extends Error {}
+/** A verified request, ready to be recorded. */
+interface VerifiedReceipt {
+  route: IngressRouteRow;
+  receiptId: string;
+  headers: Headers;
+  rawBody: Uint8Array;
+  verification: Verification;
+  nonce?: { value: string; expiresAt: Date } | undefined;
+  meta: EntryMeta;
+}
 
-/** Appends the receipt (and its queue message) and adds the publish job, in the caller's transaction. */
-async function recordReceipt(
-  ctx: AppContext,
-  tx: Tx,
-  input: { orgId: string; route: IngressRouteRow; receiptId: string; headers: Headers; rawBody: Uint8Array; verification: Verification; meta: EntryMeta },
-): Promise<void> {
-  const { route, receiptId, meta } = input;
-  const publish = route.publish_app_id && route.publish_event_type ? { app_id: route.publish_app_id, event_type: route.publish_event_type } : null;
+/** The receipt's entries: `ingress.received`, and `pull.message_enqueued` when the route feeds a queue. */
+function receiptAppends(receipt: VerifiedReceipt): StreamAppend[] {
+  const { route, receiptId, meta } = receipt;
   const appends: StreamAppend[] = [
     {
       stream: receiptStream(receiptId),
@@ -68,12 +77,12 @@ async function recordReceipt(
           data: {
             receipt_id: receiptId,
             route_id: route.route_id,
-            content_type: input.headers.get("content-type"),
-            headers: headersForLedger(input.headers, route.auth),
-            body_base64: Buffer.from(input.rawBody).toString("base64"),
-            body_sha256: createHash("sha256").update(input.rawBody).digest("hex"),
-            verification: input.verification,
-            publish,
+            content_type: receipt.headers.get("content-type"),
+            headers: headersForLedger(receipt.headers, route.auth),
+            body_base64: Buffer.from(receipt.rawBody).toString("base64"),
+            body_sha256: createHash("sha256").update(receipt.rawBody).digest("hex"),
+            verification: receipt.verification,
+            publish: publishTarget(route),
             queue: route.queue,
           },
           meta,
@@ -89,8 +98,66 @@ async function recordReceipt(
       entries: [{ type: "pull.message_enqueued", data: { message_id: messageId, queue: route.queue, receipt_id: receiptId }, meta }],
     });
   }
-  await ctx.ledger.recordMany(tx, appends);
-  if (publish) await enqueuePublish(tx, input.orgId, receiptId, publish);
+  return appends;
+}
+
+const publishTarget = (route: IngressRouteRow) =>
+  route.publish_app_id && route.publish_event_type ? { app_id: route.publish_app_id, event_type: route.publish_event_type } : null;
+
+/**
+ * Records a batch of one organization's verified receipts in one transaction: nonces, entries and publish jobs,
+ * one statement each. Answers, per receipt, whether it was recorded (false: its nonce was a replay).
+ */
+async function recordReceipts(ctx: AppContext, orgId: string, receipts: VerifiedReceipt[]): Promise<ItemOutcome<boolean>[]> {
+  const now = ctx.now();
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    const withNonce = receipts.filter((receipt) => receipt.nonce);
+    const fresh = await rememberNonces(tx, withNonce.map((receipt) => ({ routeId: receipt.route.route_id, nonce: receipt.nonce?.value ?? "", expiresAt: receipt.nonce?.expiresAt ?? now })), now);
+    const replayed = new Set(withNonce.filter((_, i) => !fresh[i]));
+    const accepted = receipts.filter((receipt) => !replayed.has(receipt));
+    const publishes = accepted.flatMap((receipt) => {
+      const target = publishTarget(receipt.route);
+      return target ? [{ receiptId: receipt.receiptId, target }] : [];
+    });
+    await Promise.all([ctx.ledger.recordMany(tx, accepted.flatMap(receiptAppends)), enqueuePublishes(tx, orgId, publishes)]);
+    return receipts.map((receipt) => ({ ok: true as const, value: !replayed.has(receipt) }));
+  });
+}
+
+/** A batch whose transaction failed is written receipt by receipt, so one cause fails one request. */
+async function recordReceiptsAlone(ctx: AppContext, orgId: string, receipts: VerifiedReceipt[]): Promise<ItemOutcome<boolean>[]> {
+  try {
+    return await recordReceipts(ctx, orgId, receipts);
+  } catch (error) {
+    if (receipts.length === 1) return [{ ok: false, error }];
+    const outcomes: ItemOutcome<boolean>[] = [];
+    for (const receipt of receipts) outcomes.push(...(await recordReceiptsAlone(ctx, orgId, [receipt])));
+    return outcomes;
+  }
+}
+
+interface LoadedRoute {
+  route: IngressRouteRow;
+  secrets: VerifierSecret[];
+}
+
+/** Routes and their verification secrets for a batch of requests of one organization, in one read transaction. */
+async function loadRoutes(ctx: AppContext, orgId: string, routeIds: string[]): Promise<ItemOutcome<LoadedRoute | undefined>[]> {
+  const now = ctx.now();
+  const found = await withTenant(ctx.sql, orgId, async (tx) => {
+    const routes = await getRoutes(tx, [...new Set(routeIds)]);
+    const keyed = routes.filter((route) => route.enabled && route.auth.type !== "forward");
+    const secrets = keyed.length === 0 ? new Map<string, VerifierSecret[]>() : await secretsForVerificationOf(
+      tx,
+      ctx.keyring,
+      keyed.map((route) => {
+        const toleranceMs = (route.auth.type === "hmac" ? route.auth.tolerance_seconds : DEFAULT_TOLERANCE_SECONDS) * 1000;
+        return { routeId: route.route_id, endedAfter: new Date(now.getTime() - toleranceMs) };
+      }),
+    );
+    return new Map(routes.filter((route) => route.enabled).map((route) => [route.route_id, { route, secrets: secrets.get(route.route_id) ?? [] }]));
+  });
+  return routeIds.map((routeId) => ({ ok: true as const, value: found.get(routeId) }));
 }
 
 /**
@@ -109,45 +176,72 @@ async function findTarget(sql: Sql, target: ReceiveTarget): Promise<{ orgId: str
   return routeId ? { orgId, routeId } : undefined;
 }
 
-export async function receiveWebhook(ctx: AppContext, request: IncomingRequest): Promise<ReceiveOutcome> {
-  const found = await findTarget(ctx.sql, request.target);
-  if (!found) return { kind: "not_found" };
-  const { orgId, routeId } = found;
-  const now = ctx.now();
-  const loaded = await withTenant(ctx.sql, orgId, async (tx) => {
-    const route = await getRoute(tx, routeId);
-    if (!route?.enabled) return undefined;
-    const toleranceMs = (route.auth.type === "hmac" ? route.auth.tolerance_seconds : DEFAULT_TOLERANCE_SECONDS) * 1000;
-    const secrets = route.auth.type === "forward" ? [] : await secretsForVerification(tx, ctx.keyring, routeId, new Date(now.getTime() - toleranceMs));
-    return { route, secrets };
-  });
-  if (!loaded) return { kind: "not_found" };
-  const { route, secrets } = loaded;
-  const reject = async (status: 401 | 403 | 413 | 503, reason: RejectionReason): Promise<ReceiveOutcome> => {
-    ctx.metrics.ingressVerifications.inc({ result: reason });
-    ctx.log.debug("ingress request refused", { route_id: routeId, reason, request_id: request.meta.request_id });
-    await countRejection(ctx.sql, orgId, routeId, reason, now);
-    return { kind: "rejected", status, reason, ...(status === 413 ? { maxBytes: route.max_body_bytes } : {}) };
+/** How long a URL's route lookup is remembered: a route deleted or moved meanwhile is still checked on load. */
+const LOOKUP_TTL_MS = 5000;
+const LOOKUP_MAX = 10_000;
+
+export interface WebhookReceiver {
+  receive(request: IncomingRequest): Promise<ReceiveOutcome>;
+}
+
+/**
+ * The receiving side of one process: its route-lookup cache and its group commits for loads and records.
+ *
+ * @example
+ * const receiver = createWebhookReceiver(ctx);
+ * const outcome = await receiver.receive(request); // { kind: "accepted", receiptId } …
+ */
+export function createWebhookReceiver(ctx: AppContext): WebhookReceiver {
+  const lookups = new Map<string, { found: { orgId: string; routeId: string }; at: number }>();
+  const loads = new GroupCommit<string, LoadedRoute | undefined>((orgId, routeIds) => loadRoutes(ctx, orgId, routeIds), { maxBatch: 256, maxConcurrentFlushes: 2 });
+  const records = new GroupCommit<VerifiedReceipt, boolean>((orgId, receipts) => recordReceiptsAlone(ctx, orgId, receipts), { maxBatch: 256, maxConcurrentFlushes: 2 });
+
+  /** Only found routes are remembered: a route created a moment ago must be found at once. */
+  const lookup = async (target: ReceiveTarget) => {
+    const key = "routeId" in target ? target.routeId : `${target.orgId}/${target.path}`;
+    const cached = lookups.get(key);
+    if (cached && performance.now() - cached.at < LOOKUP_TTL_MS) return { key, found: cached.found };
+    const found = await findTarget(ctx.sql, target);
+    if (found) {
+      if (lookups.size >= LOOKUP_MAX) lookups.delete(lookups.keys().next().value as string);
+      lookups.set(key, { found, at: performance.now() });
+    }
+    return { key, found };
   };
 
-  const declared = Number(request.headers.get("content-length") ?? "0");
-  if (declared > route.max_body_bytes) return reject(413, "too_large");
-  const rawBody = await request.readBody(route.max_body_bytes);
-  if (!rawBody) return reject(413, "too_large");
+  return {
+    async receive(request) {
+      const { key, found } = await lookup(request.target);
+      if (!found) return { kind: "not_found" };
+      const { orgId, routeId } = found;
+      const now = ctx.now();
+      const loaded = await loads.submit(orgId, routeId);
+      // The lookup may be a few seconds old: the route must still be live and, when named by path, still have it.
+      if (!loaded || ("path" in request.target && loaded.route.path !== request.target.path)) {
+        lookups.delete(key);
+        return { kind: "not_found" };
+      }
+      const { route, secrets } = loaded;
+      const reject = async (status: 401 | 403 | 413 | 503, reason: RejectionReason): Promise<ReceiveOutcome> => {
+        ctx.metrics.ingressVerifications.inc({ result: reason });
+        ctx.log.debug("ingress request refused", { route_id: routeId, reason, request_id: request.meta.request_id });
+        await countRejection(ctx.sql, orgId, routeId, reason, now);
+        return { kind: "rejected", status, reason, ...(status === 413 ? { maxBytes: route.max_body_bytes } : {}) };
+      };
 
-  const auth = await authenticateRequest(ctx.egress, route, secrets, { headers: request.headers, rawBody, method: request.method, path: request.path, clientIp: request.clientIp }, now);
-  if (!auth.ok) return reject(auth.status, auth.reason);
+      const declared = Number(request.headers.get("content-length") ?? "0");
+      if (declared > route.max_body_bytes) return reject(413, "too_large");
+      const rawBody = await request.readBody(route.max_body_bytes);
+      if (!rawBody) return reject(413, "too_large");
 
-  const receiptId = newReceiptId();
-  try {
-    await withTenant(ctx.sql, orgId, async (tx) => {
-      if (auth.nonce && !(await rememberNonce(tx, routeId, auth.nonce.value, auth.nonce.expiresAt, now))) throw new ReplayedNonce();
-      await recordReceipt(ctx, tx, { orgId, route, receiptId, headers: request.headers, rawBody, verification: auth.verification, meta: request.meta });
-    });
-  } catch (error) {
-    if (error instanceof ReplayedNonce) return reject(401, "replayed");
-    throw error;
-  }
-  ctx.metrics.ingressVerifications.inc({ result: "accepted" });
-  return { kind: "accepted", receiptId };
+      const auth = await authenticateRequest(ctx.egress, route, secrets, { headers: request.headers, rawBody, method: request.method, path: request.path, clientIp: request.clientIp }, now);
+      if (!auth.ok) return reject(auth.status, auth.reason);
+
+      const receiptId = newReceiptId();
+      const recorded = await records.submit(orgId, { route, receiptId, headers: request.headers, rawBody, verification: auth.verification, nonce: auth.nonce, meta: request.meta });
+      if (!recorded) return reject(401, "replayed");
+      ctx.metrics.ingressVerifications.inc({ result: "accepted" });
+      return { kind: "accepted", receiptId };
+    },
+  };
 }

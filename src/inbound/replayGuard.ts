@@ -24,19 +24,42 @@ const PURGE_BATCH = 20;
  * if (!(await rememberNonce(tx, route.route_id, verdict.nonce, expiresAt, now))) return rejected("replayed");
  */
 export async function rememberNonce(tx: Tx, routeId: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
-  const nonceHash = createHash("sha256").update(nonce).digest("hex");
-  const inserted = await tx<{ n: number }[]>`
+  const [remembered] = await rememberNonces(tx, [{ routeId, nonce, expiresAt }], now);
+  return remembered ?? false;
+}
+
+/**
+ * `rememberNonce` for a batch of receipts, with one insert and one purge for all of them. A nonce repeated inside
+ * the batch is a replay of its first occurrence.
+ */
+export async function rememberNonces(tx: Tx, nonces: { routeId: string; nonce: string; expiresAt: Date }[], now: Date): Promise<boolean[]> {
+  if (nonces.length === 0) return [];
+  const keyed = nonces.map((item) => ({ ...item, hash: createHash("sha256").update(item.nonce).digest("hex") }));
+  const key = (routeId: string, hash: string) => `${routeId} ${hash}`;
+  const firsts = [...new Map(keyed.map((item) => [key(item.routeId, item.hash), item])).values()];
+  const inserted = await tx<{ route_id: string; nonce_hash: string }[]>`
     insert into hookledger.ingress_nonces as n (org_id, route_id, nonce_hash, expires_at)
-    values (hookledger.current_org_id(), ${routeId}, ${nonceHash}, ${expiresAt})
+    select hookledger.current_org_id(), r.route_id, r.nonce_hash, r.expires_at
+    from unnest(${firsts.map((item) => item.routeId)}::text[], ${firsts.map((item) => item.hash)}::text[], ${firsts.map((item) => item.expiresAt.toISOString())}::timestamptz[])
+      as r(route_id, nonce_hash, expires_at)
     on conflict (org_id, route_id, nonce_hash) do update set expires_at = excluded.expires_at
       where n.expires_at <= ${now}
-    returning 1 as n`;
-  if (inserted.length === 0) return false;
-  await tx`
-    delete from hookledger.ingress_nonces
-    where ctid in (
-      select ctid from hookledger.ingress_nonces
-      where org_id = hookledger.current_org_id() and route_id = ${routeId} and expires_at <= ${now}
-      limit ${PURGE_BATCH} for update skip locked)`;
-  return true;
+    returning n.route_id, n.nonce_hash`;
+  const accepted = new Set(inserted.map((row) => key(row.route_id, row.nonce_hash)));
+  const routes = [...new Set(firsts.map((item) => item.routeId))];
+  if (accepted.size > 0) {
+    await tx`
+      delete from hookledger.ingress_nonces
+      where ctid in (
+        select ctid from hookledger.ingress_nonces
+        where org_id = hookledger.current_org_id() and route_id = any(${routes}::text[]) and expires_at <= ${now}
+        limit ${PURGE_BATCH * accepted.size} for update skip locked)`;
+  }
+  const claimed = new Set<string>();
+  return keyed.map((item) => {
+    const k = key(item.routeId, item.hash);
+    if (!accepted.has(k) || claimed.has(k)) return false;
+    claimed.add(k);
+    return true;
+  });
 }

@@ -55,17 +55,28 @@ export async function getRouteSecretInfo(tx: Queryable, routeId: string, secretI
  * the tolerance, since a request may be signed that long ago). The verifier picks among them by signed time.
  */
 export async function secretsForVerification(tx: Queryable, keyring: Keyring, routeId: string, endedAfter: Date): Promise<VerifierSecret[]> {
-  const rows = await tx<{ secret_id: string; ciphertext: string; valid_from: Date; valid_until: Date | null }[]>`
-    select secret_id, ciphertext, valid_from, valid_until from hookledger.ingress_route_secrets
-    where org_id = hookledger.current_org_id() and route_id = ${routeId}
-      and (valid_until is null or valid_until > ${endedAfter})
-    order by valid_from desc`;
-  return rows.map((row) => ({
-    id: row.secret_id,
-    value: decryptSecret(row.ciphertext, keyring, associatedData(routeId, row.secret_id)),
-    validFrom: row.valid_from,
-    ...(row.valid_until ? { validUntil: row.valid_until } : {}),
-  }));
+  return (await secretsForVerificationOf(tx, keyring, [{ routeId, endedAfter }])).get(routeId) ?? [];
+}
+
+/** `secretsForVerification` for several routes with one statement (a batch of receipts spans routes). */
+export async function secretsForVerificationOf(tx: Queryable, keyring: Keyring, routes: { routeId: string; endedAfter: Date }[]): Promise<Map<string, VerifierSecret[]>> {
+  const rows = await tx<{ route_id: string; secret_id: string; ciphertext: string; valid_from: Date; valid_until: Date | null }[]>`
+    select s.route_id, s.secret_id, s.ciphertext, s.valid_from, s.valid_until from hookledger.ingress_route_secrets s
+    join unnest(${routes.map((route) => route.routeId)}::text[], ${routes.map((route) => route.endedAfter.toISOString())}::timestamptz[]) as w(route_id, ended_after)
+      on w.route_id = s.route_id
+    where s.org_id = hookledger.current_org_id() and (s.valid_until is null or s.valid_until > w.ended_after)
+    order by s.valid_from desc`;
+  const byRoute = new Map<string, VerifierSecret[]>();
+  for (const row of rows) {
+    const secret: VerifierSecret = {
+      id: row.secret_id,
+      value: decryptSecret(row.ciphertext, keyring, associatedData(row.route_id, row.secret_id)),
+      validFrom: row.valid_from,
+      ...(row.valid_until ? { validUntil: row.valid_until } : {}),
+    };
+    byRoute.set(row.route_id, [...(byRoute.get(row.route_id) ?? []), secret]);
+  }
+  return byRoute;
 }
 
 export async function setRouteSecretWindow(tx: Queryable, routeId: string, secretId: string, validFrom: Date, validUntil: Date | null): Promise<void> {

@@ -37,6 +37,13 @@ export async function getRoute(tx: Queryable, routeId: string): Promise<IngressR
   return row;
 }
 
+/** Several routes of the current tenant with one statement; deleted ones are left out. */
+export async function getRoutes(tx: Queryable, routeIds: string[]): Promise<IngressRouteRow[]> {
+  return tx<IngressRouteRow[]>`
+    select ${tx.unsafe(columns)} from hookledger.ingress_routes
+    where org_id = hookledger.current_org_id() and route_id = any(${routeIds}::text[]) and deleted_at is null`;
+}
+
 export async function listRoutes(
   tx: Queryable,
   options: { limit: number; after?: { createdAt: string; id: string }; queue?: string },

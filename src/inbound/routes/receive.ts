@@ -11,7 +11,7 @@ import { Hono, type Context } from "hono";
 import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { receiveWebhook, type ReceiveTarget } from "../receive.ts";
+import { createWebhookReceiver, type ReceiveTarget } from "../receive.ts";
 
 /**
  * Reads a body up to `maxBytes`, stopping (and answering undefined) as soon as it is longer: a chunked body has no
@@ -61,13 +61,14 @@ const tooLarge = (maxBytes: number) => new ProblemError("payload-too-large", `th
 export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   const ceiling = ctx.config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES;
+  const receiver = createWebhookReceiver(ctx);
 
   const receive = async (c: Context<HttpEnv>, target: ReceiveTarget) => {
     // Before any lookup: a declared size over every route's limit costs us nothing to refuse.
     if (Number(c.req.header("content-length") ?? "0") > ceiling) throw tooLarge(ceiling);
     const url = new URL(c.req.url);
     const userAgent = c.req.header("user-agent");
-    const outcome = await receiveWebhook(ctx, {
+    const outcome = await receiver.receive({
       target,
       method: c.req.method,
       path: url.pathname + url.search,
