@@ -5,6 +5,7 @@
 import { classifyEgressError, EgressTimeoutError, type EgressErrorClass } from "./errors.ts";
 import { parseIPAddress } from "./normalise.ts";
 import { checkAddress, checkUrl, type EgressPolicy, type PolicyDecision } from "./policy.ts";
+import { createConnectionPool, type ConnectionPool } from "./pool.ts";
 import { MAX_REDIRECTS, nextHop, type HopRequest } from "./redirects.ts";
 import { preferIPv4, resolveUrlHost, systemResolver, type ResolvedAddress, type Resolver } from "./resolver.ts";
 import { compileOperatorRules } from "./rules.ts";
@@ -49,6 +50,12 @@ export interface EgressClient {
   send(request: EgressRequest): Promise<EgressResult>;
   /** Static check, resolution and address check without sending anything: for validating a new subscription. */
   checkDestination(url: string): Promise<PolicyDecision>;
+  /**
+   * Closes the kept-alive connections, for shutdown: idle ones at once, those carrying a request when it ends
+   * (within its timeout); resolves when none is left. Later sends still work, each on a connection of its own
+   * closed after it, so a request that races shutdown is not failed for it.
+   */
+  close(): Promise<void>;
 }
 
 export interface EgressClientOptions {
@@ -75,7 +82,8 @@ function blocked(rule: string, detail: string, redirected: boolean): Admission {
 
 /**
  * Creates the egress client for one policy. The policy's rules are parsed up front, so a bad rule fails at
- * start-up rather than on the first delivery.
+ * start-up rather than on the first delivery. Connections are kept alive per pinned destination (pool.ts) within
+ * `policy.connectionPool`; `close()` releases them at shutdown.
  *
  * @example
  * const egress = createEgressClient(policy);
@@ -89,6 +97,7 @@ export function createEgressClient(policy: EgressPolicy, options: EgressClientOp
   compileOperatorRules(policy.deny);
   const resolver = options.resolver ?? systemResolver;
   const errorContext = { maxHeaderBytes: policy.maxHeaderBytes };
+  let pool: ConnectionPool | undefined = policy.connectionPool.idleTimeoutMs > 0 ? createConnectionPool(policy.connectionPool) : undefined;
 
   /** Everything before the socket: the only place addresses come from, so every one of them is checked. */
   async function admit(rawUrl: string, deadline: number, limitMs: number, redirected: boolean): Promise<Admission> {
@@ -142,6 +151,7 @@ export function createEgressClient(policy: EgressPolicy, options: EgressClientOp
         maxResponseBytes: policy.maxResponseBytes,
         maxHeaderBytes: policy.maxHeaderBytes,
         trustedCertificates: options.trustedCertificates,
+        pool,
       });
       if (!outcome.ok) return { ok: false, ...classifyEgressError(outcome.error, errorContext), durationMs: elapsed() };
       const following = policy.followRedirects && redirects < MAX_REDIRECTS
@@ -160,5 +170,11 @@ export function createEgressClient(policy: EgressPolicy, options: EgressClientOp
     return { ok: false, rule: failure.errorClass, detail: failure.message };
   }
 
-  return { send, checkDestination };
+  async function close(): Promise<void> {
+    const closing = pool;
+    pool = undefined;
+    await closing?.close();
+  }
+
+  return { send, checkDestination, close };
 }

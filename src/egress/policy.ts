@@ -4,6 +4,7 @@
  * the documented one: operator deny rules, then operator allow rules, then the built-in default-deny table.
  */
 import { parseIPAddress, parseTargetUrl } from "./normalise.ts";
+import type { ConnectionPoolLimits } from "./pool.ts";
 import { findDefaultDenial, isPlainLoopback } from "./ranges.ts";
 import { compileOperatorRules, ruleMatchesAddress, ruleMatchesHost, type OperatorRule } from "./rules.ts";
 
@@ -21,6 +22,8 @@ export interface EgressPolicy {
   timeoutMs: number;
   maxResponseBytes: number;
   maxHeaderBytes: number;
+  /** Keep-alive limits (pool.ts); a connection is only reused for a request whose check produced its address. */
+  connectionPool: ConnectionPoolLimits;
 }
 
 export type PolicyDecision = { ok: true } | { ok: false; rule: string; detail: string };
@@ -36,6 +39,14 @@ export const defaultEgressPolicy: Readonly<EgressPolicy> = Object.freeze({
   timeoutMs: 15_000,
   maxResponseBytes: 65_536,
   maxHeaderBytes: 16_384,
+  connectionPool: Object.freeze({
+    // As many as one worker process has deliveries in flight (HOOKLEDGER_WORKER_CONCURRENCY's default), idle ones
+    // included, so a batch that went to one endpoint finds all its connections again for the next batch.
+    maxSocketsPerDestination: 16,
+    maxIdleSocketsPerDestination: 16,
+    idleTimeoutMs: 4_000,
+    maxDestinations: 128,
+  }),
 });
 
 interface CompiledRules {

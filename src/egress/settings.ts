@@ -8,6 +8,8 @@ import { defaultEgressPolicy, type EgressPolicy } from "./policy.ts";
 import { parseOperatorRule } from "./rules.ts";
 import { flagSetting, wholeNumberSetting } from "../settingFields.ts";
 
+const pool = defaultEgressPolicy.connectionPool;
+
 function firstInvalidRule(rules: readonly string[]): string | undefined {
   for (const rule of rules) {
     const parsed = parseOperatorRule(rule);
@@ -44,6 +46,10 @@ export const egressSettings = {
   HOOKLEDGER_EGRESS_TIMEOUT_MS: wholeNumberSetting(100, 600_000, defaultEgressPolicy.timeoutMs),
   HOOKLEDGER_EGRESS_MAX_RESPONSE_BYTES: wholeNumberSetting(0, 16_777_216, defaultEgressPolicy.maxResponseBytes),
   HOOKLEDGER_EGRESS_MAX_HEADER_BYTES: wholeNumberSetting(1_024, 1_048_576, defaultEgressPolicy.maxHeaderBytes),
+  HOOKLEDGER_EGRESS_MAX_SOCKETS_PER_DESTINATION: wholeNumberSetting(1, 1_024, pool.maxSocketsPerDestination),
+  HOOKLEDGER_EGRESS_MAX_IDLE_SOCKETS_PER_DESTINATION: wholeNumberSetting(1, 1_024, pool.maxIdleSocketsPerDestination),
+  HOOKLEDGER_EGRESS_IDLE_SOCKET_TIMEOUT_MS: wholeNumberSetting(0, 60_000, pool.idleTimeoutMs),
+  HOOKLEDGER_EGRESS_MAX_POOLED_DESTINATIONS: wholeNumberSetting(1, 100_000, pool.maxDestinations),
 };
 
 export type EgressSettings = { [Name in keyof typeof egressSettings]: v.InferOutput<(typeof egressSettings)[Name]> };
@@ -66,5 +72,11 @@ export function egressPolicyFromSettings(settings: EgressSettings): EgressPolicy
     timeoutMs: settings.HOOKLEDGER_EGRESS_TIMEOUT_MS,
     maxResponseBytes: settings.HOOKLEDGER_EGRESS_MAX_RESPONSE_BYTES,
     maxHeaderBytes: settings.HOOKLEDGER_EGRESS_MAX_HEADER_BYTES,
+    connectionPool: {
+      maxSocketsPerDestination: settings.HOOKLEDGER_EGRESS_MAX_SOCKETS_PER_DESTINATION,
+      maxIdleSocketsPerDestination: settings.HOOKLEDGER_EGRESS_MAX_IDLE_SOCKETS_PER_DESTINATION,
+      idleTimeoutMs: settings.HOOKLEDGER_EGRESS_IDLE_SOCKET_TIMEOUT_MS,
+      maxDestinations: settings.HOOKLEDGER_EGRESS_MAX_POOLED_DESTINATIONS,
+    },
   };
 }

@@ -18,6 +18,17 @@ afterAll(() => server.close());
 /** `.invalid` never resolves (RFC 6761): a request that arrives proves the HTTP stack did not look it up itself. */
 const loopback = () => scriptedResolver(v4("127.0.0.1"));
 
+/** What a delivery carries that only its configured endpoint may see: a tenant's custom header and the signatures. */
+const credentialHeaders: Record<string, string> = {
+  "content-type": "application/json",
+  "x-api-key": "tenant-secret-key",
+  authorization: "Bearer tenant-token",
+  "webhook-id": "msg_2mXo1",
+  "webhook-timestamp": "1700000000",
+  "webhook-signature": "v1,K5oZfzN95Z9UVu1EsfQmfVNQhnkZ2pj9o9NDN/H/pI4=",
+  "x-hookledger-signature": "t=1700000000,h=content-type,v1=abc",
+};
+
 describe("sending to a loopback server (allowLoopback, http)", () => {
   it("returns status, headers, body and the pinned address, resolving once", async () => {
     const { resolver, calls } = loopback();
@@ -172,16 +183,51 @@ describe("redirects", () => {
     expect(calls).toEqual(["hooks.invalid", "hooks.invalid"]);
   });
 
-  it("when enabled, refuse a hop to a denied address", async () => {
-    const egress = createEgressClient({ ...loopbackPolicy, followRedirects: true }, loopback());
-    const literal = await egress.send({ url: `${base}/redirect?to=${encodeURIComponent("http://169.254.169.254/latest/meta-data/")}` });
-    expect(literal).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:link_local" });
-    expect(literal.ok ? "" : literal.message).toMatch(/^a redirect was refused/);
-
+  it("when enabled, refuse a same-origin hop whose name now resolves to a denied address", async () => {
     const { resolver } = scriptedResolver(v4("127.0.0.1"), v4("10.0.0.5"));
-    const resolved = await createEgressClient({ ...loopbackPolicy, followRedirects: true }, { resolver })
-      .send({ url: `${base}/redirect?to=${encodeURIComponent("http://internal.invalid/")}` });
-    expect(resolved).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:private" });
+    const before = server.seen.length;
+    const result = await createEgressClient({ ...loopbackPolicy, followRedirects: true }, { resolver })
+      .send({ url: `${base}/redirect?to=/echo` });
+    expect(result).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:private" });
+    expect(result.ok ? "" : result.message).toMatch(/^a redirect was refused/);
+    expect(server.seen.length - before).toBe(1);
+  });
+
+  it("when enabled, forward every header on a same-origin hop: it is the receiver the tenant configured", async () => {
+    const egress = createEgressClient({ ...loopbackPolicy, followRedirects: true }, loopback());
+    const before = server.headers.length;
+    const result = await egress.send({ url: `${base}/redirect?status=307&to=/echo`, body: "{}", headers: credentialHeaders });
+    expect(result).toMatchObject({ ok: true, status: 201 });
+    const [first, second] = server.headers.slice(before);
+    for (const [name, value] of Object.entries(credentialHeaders)) {
+      expect(first?.[name]).toBe(value);
+      expect(second?.[name]).toBe(value);
+    }
+  });
+
+  describe("to another origin, are not followed: the 3xx is the answer and the other origin receives nothing", () => {
+    let other: TestServer;
+    beforeAll(async () => {
+      other = await startTestServer();
+    });
+    afterAll(() => other.close());
+
+    it.each([
+      ["another port", () => `http://hooks.invalid:${other.port}/echo`],
+      ["another host", () => `http://elsewhere.invalid:${server.port}/echo`],
+      ["another scheme", () => `https://hooks.invalid:${server.port}/echo`],
+      ["a denied address", () => "http://169.254.169.254/latest/meta-data/"],
+    ])("%s", async (_, target) => {
+      const { resolver, calls } = loopback();
+      const egress = createEgressClient({ ...loopbackPolicy, followRedirects: true }, { resolver });
+      const before = { server: server.seen.length, other: other.seen.length };
+      const location = target();
+      const result = await egress.send({ url: `${base}/redirect?status=307&to=${encodeURIComponent(location)}`, body: "{}", headers: credentialHeaders });
+      expect(result).toMatchObject({ ok: true, status: 307, headers: { location } });
+      expect(server.seen.length - before.server).toBe(1);
+      expect(other.seen.length - before.other).toBe(0);
+      expect(calls).toEqual(["hooks.invalid"]);
+    });
   });
 
   it("stop after five hops and return the last redirect", async () => {

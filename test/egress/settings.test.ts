@@ -29,6 +29,10 @@ describe("egress settings", () => {
       HOOKLEDGER_EGRESS_TIMEOUT_MS: " 30000 ",
       HOOKLEDGER_EGRESS_MAX_RESPONSE_BYTES: "0",
       HOOKLEDGER_EGRESS_MAX_HEADER_BYTES: "8192",
+      HOOKLEDGER_EGRESS_MAX_SOCKETS_PER_DESTINATION: "32",
+      HOOKLEDGER_EGRESS_MAX_IDLE_SOCKETS_PER_DESTINATION: "4",
+      HOOKLEDGER_EGRESS_IDLE_SOCKET_TIMEOUT_MS: "0",
+      HOOKLEDGER_EGRESS_MAX_POOLED_DESTINATIONS: "1000",
     });
     expect(egressPolicyFromSettings(settings)).toEqual({
       allow: ["10.0.0.0/8", "hooks.partner.example"],
@@ -40,6 +44,7 @@ describe("egress settings", () => {
       timeoutMs: 30000,
       maxResponseBytes: 0,
       maxHeaderBytes: 8192,
+      connectionPool: { maxSocketsPerDestination: 32, maxIdleSocketsPerDestination: 4, idleTimeoutMs: 0, maxDestinations: 1000 },
     });
   });
 
@@ -53,6 +58,9 @@ describe("egress settings", () => {
     [{ HOOKLEDGER_EGRESS_TIMEOUT_MS: "15s" }, "HOOKLEDGER_EGRESS_TIMEOUT_MS: expected a whole number between 100 and 600000"],
     [{ HOOKLEDGER_EGRESS_CONNECT_TIMEOUT_MS: "0" }, "HOOKLEDGER_EGRESS_CONNECT_TIMEOUT_MS: expected a whole number between 100 and 120000"],
     [{ HOOKLEDGER_EGRESS_MAX_HEADER_BYTES: "999999999" }, "HOOKLEDGER_EGRESS_MAX_HEADER_BYTES: expected a whole number between 1024 and 1048576"],
+    [{ HOOKLEDGER_EGRESS_MAX_SOCKETS_PER_DESTINATION: "0" }, "HOOKLEDGER_EGRESS_MAX_SOCKETS_PER_DESTINATION: expected a whole number between 1 and 1024"],
+    [{ HOOKLEDGER_EGRESS_IDLE_SOCKET_TIMEOUT_MS: "5s" }, "HOOKLEDGER_EGRESS_IDLE_SOCKET_TIMEOUT_MS: expected a whole number between 0 and 60000"],
+    [{ HOOKLEDGER_EGRESS_MAX_POOLED_DESTINATIONS: "0" }, "HOOKLEDGER_EGRESS_MAX_POOLED_DESTINATIONS: expected a whole number between 1 and 100000"],
   ])("refuse %j with a message naming the problem", (env, message) => {
     expect(firstIssue(env)).toBe(message);
   });

@@ -1,6 +1,7 @@
 /**
- * Loopback-only fixtures for the egress tests: an HTTP server with misbehaving routes, and resolvers that
- * count their calls. Nothing here ever talks to an address other than 127.0.0.1.
+ * Loopback-only fixtures for the egress tests: an HTTP server with misbehaving routes, a hand-written HTTP/1.1
+ * server that decides when a kept-alive connection dies, and resolvers that count their calls. Nothing here ever
+ * talks to an address outside 127.0.0.0/8.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -20,10 +21,16 @@ export const loopbackPolicy: EgressPolicy = {
 
 export interface TestServer {
   port: number;
+  /** The loopback address it listens on. */
+  host: string;
   /** Every request the server saw, in order. */
   seen: { method: string; url: string; host: string; body: string; remoteAddress: string }[];
   /** Connections accepted, whether or not a request followed. */
   connections: () => number;
+  /** Connections accepted and not closed yet. */
+  openConnections: () => number;
+  /** Request headers as received, in order. */
+  headers: http.IncomingHttpHeaders[];
   closedEarly: () => number;
   close: () => Promise<void>;
 }
@@ -36,8 +43,11 @@ function readBody(request: http.IncomingMessage): Promise<string> {
   });
 }
 
-export async function startTestServer(): Promise<TestServer> {
+/** `host` and `port` let two servers share a port on different loopback addresses (one name, two answers). */
+export async function startTestServer(listen: { host?: string; port?: number } = {}): Promise<TestServer> {
+  const host = listen.host ?? "127.0.0.1";
   const seen: TestServer["seen"] = [];
+  const headers: http.IncomingHttpHeaders[] = [];
   const sockets = new Set<net.Socket>();
   let connections = 0;
   let closedEarly = 0;
@@ -45,6 +55,7 @@ export async function startTestServer(): Promise<TestServer> {
     const url = new URL(request.url ?? "/", "http://placeholder");
     const body = await readBody(request);
     seen.push({ method: request.method ?? "", url: request.url ?? "", host: request.headers.host ?? "", body, remoteAddress: request.socket.remoteAddress ?? "" });
+    headers.push(request.headers);
     const path = url.pathname;
     if (path === "/echo") {
       response.writeHead(201, { "content-type": "application/json", "x-test": "yes", "set-cookie": ["a=1", "b=2"] });
@@ -87,11 +98,17 @@ export async function startTestServer(): Promise<TestServer> {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(listen.port ?? 0, host, resolve);
+  });
   return {
     port: (server.address() as AddressInfo).port,
+    host,
     seen,
+    headers,
     connections: () => connections,
+    openConnections: () => sockets.size,
     closedEarly: () => closedEarly,
     close: () => new Promise<void>((resolve) => {
       for (const socket of sockets) socket.destroy();
@@ -110,6 +127,67 @@ export async function startSilentServer(): Promise<{ port: number; close: () => 
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => {
+      for (const socket of sockets) socket.destroy();
+      server.close(() => resolve());
+    }),
+  };
+}
+
+export interface RawServer {
+  port: number;
+  connections: () => number;
+  /** Requests read, including the ones answered by a reset. */
+  requests: () => number;
+  close: () => Promise<void>;
+}
+
+/**
+ * A bare HTTP/1.1 server that answers `200 ok` and keeps the connection, sending no `Keep-Alive` hint (so the
+ * client cannot see its idle limit coming). `resetRequest: n` drops the connection instead of answering its n-th
+ * request (1-based), as a server does when it closes an idle connection just as our request arrives;
+ * `idleCloseMs` closes a connection that has been idle that long.
+ */
+export async function startRawServer(behaviour: { resetRequest?: number; idleCloseMs?: number }): Promise<RawServer> {
+  const sockets = new Set<net.Socket>();
+  let connections = 0;
+  let requests = 0;
+  const server = net.createServer((socket) => {
+    connections += 1;
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => {});
+    let onThisConnection = 0;
+    let pending = Buffer.alloc(0);
+    let idleTimer: ReturnType<typeof setTimeout> | undefined;
+    const armIdleTimer = (): void => {
+      if (behaviour.idleCloseMs !== undefined) idleTimer = setTimeout(() => socket.end(), behaviour.idleCloseMs);
+    };
+    socket.on("data", (chunk: Buffer) => {
+      clearTimeout(idleTimer);
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        const headEnd = pending.indexOf("\r\n\r\n");
+        if (headEnd < 0) return;
+        const length = Number(/content-length:\s*(\d+)/i.exec(pending.subarray(0, headEnd).toString("latin1"))?.[1] ?? 0);
+        if (pending.length < headEnd + 4 + length) return;
+        pending = pending.subarray(headEnd + 4 + length);
+        requests += 1;
+        onThisConnection += 1;
+        if (onThisConnection === behaviour.resetRequest) {
+          socket.destroy();
+          return;
+        }
+        socket.write("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok");
+        armIdleTimer();
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    port: (server.address() as AddressInfo).port,
+    connections: () => connections,
+    requests: () => requests,
     close: () => new Promise<void>((resolve) => {
       for (const socket of sockets) socket.destroy();
       server.close(() => resolve());
@@ -142,3 +220,11 @@ export function scriptedResolver(...answers: ResolvedAddress[][]): CountingResol
 }
 
 export const v4 = (address: string): ResolvedAddress[] => [{ address, family: 4 }];
+
+/** Answers each name from a fixed table, and nothing for any other name. */
+export function resolverByName(table: Record<string, string>): Resolver {
+  return async (hostname) => {
+    const address = table[hostname];
+    return address === undefined ? [] : v4(address);
+  };
+}
