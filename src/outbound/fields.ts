@@ -85,10 +85,10 @@ function requestedUrl(text: string): string {
 }
 
 /**
- * A destination URL, stored exactly as it will be requested: its WHATWG serialisation (`http://h/a b` becomes
- * `http://h/a%20b`, `HTTP://H:80` becomes `http://h/`, `\` becomes `/`, a non-ASCII host its punycode, `0x7f.1` 127.0.0.1). Stored
- * raw, `http://h/a b` was shown and audited as one URL while `/a%20b` was requested. Control characters (tab, CR,
- * LF…) are refused rather than normalised: the parser deletes them, so the URL would silently become another one.
+ * A destination URL, stored exactly as it will be requested (`http://h/a b` becomes `http://h/a%20b`, `HTTP://H:80`
+ * `http://h/`, `\` a `/`, a non-ASCII host its punycode, `0x7f.1` 127.0.0.1). Stored raw, `http://h/a b` was shown
+ * and audited as one URL while `/a%20b` was requested. Control characters (tab, CR, LF…) are refused rather than
+ * normalised: the parser deletes them, so the URL would silently become another one.
  */
 export const urlField = v.pipe(
   v.string("expected a URL"),
