@@ -1,6 +1,11 @@
 /**
  * Request ids: `X-Request-ID` is accepted when well-formed (so a caller can correlate across systems), generated
  * otherwise, echoed on every response and recorded in the ledger meta of every mutation.
+ *
+ * Why the header is set after `next()`: a header set before it only reaches responses built with `c.json()` and
+ * friends. Errors (auth, body limit, validation, not-found, 500) answer with a `Response` built by problem.ts,
+ * which Hono takes as it is, so every error went out without the id its body quoted. Setting it on the final
+ * response covers every path, whoever built it.
  */
 import type { MiddlewareHandler } from "hono";
 import type { HttpEnv } from "./env.ts";
@@ -12,7 +17,7 @@ export function requestId(): MiddlewareHandler<HttpEnv> {
     const offered = c.req.header("x-request-id");
     const id = offered && wellFormed.test(offered) ? offered : `req_${crypto.randomUUID().replaceAll("-", "")}`;
     c.set("requestId", id);
-    c.header("X-Request-ID", id);
     await next();
+    c.header("X-Request-ID", id);
   };
 }

@@ -1,6 +1,7 @@
 /** Request-body fields specific to outbound resources. */
 import * as v from "valibot";
 import { decodeSigningSecret } from "../crypto/secrets.ts";
+import { parseTargetUrl } from "../egress/normalise.ts";
 import { EVENT_TYPE_NAME, EVENT_TYPE_PATTERN } from "./matching.ts";
 
 export const eventTypeNameField = v.pipe(
@@ -71,7 +72,33 @@ export const signingSecretField = v.pipe(
 
 export const signatureSchemeField = v.picklist(["standard-webhooks", "hookledger-v1"], "expected standard-webhooks or hookledger-v1");
 
-export const urlField = v.pipe(v.string("expected a URL"), v.trim(), v.maxLength(2048, "at most 2048 characters"), v.url("expected an absolute http(s) URL"));
+/**
+ * The URL as the egress client requests it: parsed and normalised by the same function (parseTargetUrl), without
+ * the fragment, which is never sent. A URL it refuses is kept as the WHATWG parser spells it; the egress check
+ * then refuses it, naming the reason.
+ */
+function requestedUrl(text: string): string {
+  const parsed = parseTargetUrl(text);
+  const url = parsed.ok ? parsed.url : new URL(text);
+  url.hash = "";
+  return url.href;
+}
+
+/**
+ * A destination URL, stored exactly as it will be requested (`http://h/a b` becomes `http://h/a%20b`, `HTTP://H:80`
+ * `http://h/`, `\` a `/`, a non-ASCII host its punycode, `0x7f.1` 127.0.0.1). Stored raw, `http://h/a b` was shown
+ * and audited as one URL while `/a%20b` was requested. Control characters (tab, CR, LF…) are refused rather than
+ * normalised: the parser deletes them, so the URL would silently become another one.
+ */
+export const urlField = v.pipe(
+  v.string("expected a URL"),
+  v.trim(),
+  v.maxLength(2048, "at most 2048 characters"),
+  v.regex(/^[^\u0000-\u001f\u007f]*$/, "must not contain control characters such as tabs or line breaks"),
+  v.url("expected an absolute http(s) URL"),
+  v.transform(requestedUrl),
+  v.maxLength(2048, "at most 2048 characters once normalised"),
+);
 
 /** Producer-chosen event ids double as Standard Webhooks message ids: no dots, no whitespace. */
 export const eventIdField = v.pipe(v.string("expected a string"), v.regex(/^[A-Za-z0-9_:-]{1,128}$/, "1-128 characters of letters, digits, _ : -"));

@@ -1,5 +1,16 @@
 /**
- * The audit log: mutations made through the API (entries whose actor is a token), newest first.
+ * The audit log: mutations made through the API (entries whose actor is a token or the instance admin), newest
+ * first. Read from the `hookledger_audit.audit_log` view, so the API shows exactly what a DBA's auditor sees: the
+ * ledger's `redacted_data` (no token hashes, message bodies or header values; sql/030), never raw `data`.
+ *
+ * Application tokens see their own application's entries only. An entry belongs to an application when its stream
+ * is one of the application's resources (application, event type, subscription, event, delivery) and the
+ * application is the `app_id` of the entry, or, for entries that carry none (subscription.updated,
+ * event.replayed, delivery.cancelled…), of its stream's first entry (subscription.created, event.received,
+ * delivery.scheduled), which always names it. Everything else (the organization, tokens, ingress routes and
+ * receipts, pull queues) is organization-level: organization tokens manage it, and application tokens cannot
+ * read it through any other route either.
+ *
  * Filters use the ledger's plain actor and type columns so they run on indexes under row-level security.
  */
 import type { Queryable } from "../db/connect.ts";
@@ -10,22 +21,37 @@ export interface AuditEntry {
   stream: string;
   recorded_at: Date;
   data: unknown;
-  meta: unknown;
+  actor_kind: string;
+  actor_id: string | null;
+  actor_label: string | null;
+  request_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  reason: string | null;
 }
+
+/** Stream kinds (`kind:id`) whose entries belong to one application. */
+const APPLICATION_STREAM_KINDS = ["application", "event_type", "subscription", "event", "delivery"];
 
 export async function listAuditEntries(
   tx: Queryable,
-  filter: { actorId?: string; type?: string; since?: Date; until?: Date; beforePosition?: string; limit: number },
+  filter: { appId: string | null; actorId?: string; type?: string; since?: Date; until?: Date; beforePosition?: string; limit: number },
 ): Promise<AuditEntry[]> {
   return tx<AuditEntry[]>`
-    select l.position::text as position, l.type, l.stream, l.recorded_at, l.data, l.meta
-    from hookledger.ledger l
-    where l.org_id = hookledger.current_org_id() and actor_kind in ('token', 'instance_admin')
-      ${filter.actorId ? tx`and actor_id = ${filter.actorId}` : tx``}
-      ${filter.type ? tx`and type = ${filter.type}` : tx``}
-      ${filter.since ? tx`and recorded_at >= ${filter.since}` : tx``}
-      ${filter.until ? tx`and recorded_at < ${filter.until}` : tx``}
-      ${filter.beforePosition ? tx`and l.position < ${filter.beforePosition}::bigint` : tx``}
-    order by l.position desc
+    select a.position::text as position, a.type, a.stream, a.recorded_at, a.data,
+           a.actor_kind, a.actor_id, a.actor_label, a.request_id, a.ip, a.user_agent, a.reason
+    from hookledger_audit.audit_log a
+    where a.org_id = hookledger.current_org_id()
+      ${filter.actorId ? tx`and a.actor_id = ${filter.actorId}` : tx``}
+      ${filter.type ? tx`and a.type = ${filter.type}` : tx``}
+      ${filter.since ? tx`and a.recorded_at >= ${filter.since}` : tx``}
+      ${filter.until ? tx`and a.recorded_at < ${filter.until}` : tx``}
+      ${filter.beforePosition ? tx`and a.position < ${filter.beforePosition}::bigint` : tx``}
+      ${filter.appId ? tx`
+        and split_part(a.stream, ':', 1) in ${tx(APPLICATION_STREAM_KINDS)}
+        and coalesce(a.data ->> 'app_id', (
+              select opening.redacted_data ->> 'app_id' from hookledger.ledger opening
+              where opening.org_id = a.org_id and opening.stream = a.stream and opening.version = 1)) = ${filter.appId}` : tx``}
+    order by a.position desc
     limit ${filter.limit + 1}`;
 }

@@ -174,8 +174,10 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
       if (!(error instanceof ReplayError)) throw error;
       if (error.failure === "event_not_found") throw notFound();
       if (error.failure === "subscription_disabled") throw new ProblemError("conflict", "the subscription is disabled; enable it first");
+      // Another application's subscription answers exactly like an unknown id: an application token must not
+      // learn that a sibling's subscription exists.
       throw new ProblemError("validation", "the subscription cannot receive this event", {
-        errors: [{ field: "subscription_id", message: error.failure === "subscription_not_found" ? "no such subscription" : "belongs to another application" }],
+        errors: [{ field: "subscription_id", message: "no such subscription in the event's application" }],
       });
     }
   });

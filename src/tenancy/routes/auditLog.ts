@@ -1,4 +1,7 @@
-/** `GET /v1/audit-log`: who changed what, when, from where and why, newest first. */
+/**
+ * `GET /v1/audit-log`: who changed what, when, from where and why, newest first; redacted and scoped to an
+ * application token's application as described in ../auditLog.ts.
+ */
 import { Hono } from "hono";
 import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
@@ -7,7 +10,7 @@ import type { HttpEnv } from "../../http/env.ts";
 import { timestampField, uuidField } from "../../http/fields.ts";
 import { decodeCursor, page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { readQuery } from "../../http/validate.ts";
-import { listAuditEntries } from "../auditLog.ts";
+import { listAuditEntries, type AuditEntry } from "../auditLog.ts";
 import { requireScope } from "../authorize.ts";
 
 export const auditLogQuery = v.strictObject({
@@ -18,11 +21,20 @@ export const auditLogQuery = v.strictObject({
   until: v.optional(timestampField),
 });
 
-/** A token hash cannot be turned back into the token, but an audit reader has no use for it either. */
-function withoutTokenHash(data: unknown): unknown {
-  if (data === null || typeof data !== "object" || !("token_sha256" in data)) return data;
-  const { token_sha256: _hash, ...rest } = data as Record<string, unknown>;
-  return rest;
+/** The entry as the API shows it: the view's columns, with the actor and request metadata spelled as in `meta`. */
+function presentAuditEntry(row: AuditEntry) {
+  return {
+    position: row.position,
+    type: row.type,
+    stream: row.stream,
+    recorded_at: row.recorded_at,
+    data: row.data,
+    actor: { kind: row.actor_kind, ...(row.actor_id !== null ? { id: row.actor_id } : {}), ...(row.actor_label !== null ? { label: row.actor_label } : {}) },
+    ...(row.request_id !== null ? { request_id: row.request_id } : {}),
+    ...(row.ip !== null ? { ip: row.ip } : {}),
+    ...(row.user_agent !== null ? { user_agent: row.user_agent } : {}),
+    ...(row.reason !== null ? { reason: row.reason } : {}),
+  };
 }
 
 export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
@@ -34,18 +46,11 @@ export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
     const { limit, cursor } = pageRequest(q);
     if (cursor && !/^\d{1,19}$/.test(cursor.k)) decodeCursor("not-a-cursor");
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
-      listAuditEntries(tx, { actorId: q.actor, type: q.type, since: q.since, until: q.until, beforePosition: cursor?.k, limit }),
+      listAuditEntries(tx, { appId: auth.appId, actorId: q.actor, type: q.type, since: q.since, until: q.until, beforePosition: cursor?.k, limit }),
     );
     const result = page(rows, limit, (row) => ({ k: row.position, id: row.position }));
     return c.json({
-      data: result.data.map((row) => ({
-        position: row.position,
-        type: row.type,
-        stream: row.stream,
-        recorded_at: row.recorded_at,
-        data: withoutTokenHash(row.data),
-        ...(row.meta as object),
-      })),
+      data: result.data.map(presentAuditEntry),
       next_cursor: result.next_cursor,
     });
   });
