@@ -44,7 +44,8 @@ export async function resolveDatabase(config: Config, log: Logger): Promise<Reso
     const dataDir = path.join(config.HOOKLEDGER_DATA_DIR, "pg");
     embedded = await startEmbeddedPostgres({ dataDir, port: config.HOOKLEDGER_EMBEDDED_PG_PORT });
     ownerUrl = embedded.url;
-    description = `embedded Postgres in ${dataDir} on 127.0.0.1:${embedded.port}`;
+    const shared = embedded.sharedWith === undefined ? "" : ` (started by process ${embedded.sharedWith}, left running)`;
+    description = `embedded Postgres in ${dataDir} on 127.0.0.1:${embedded.port}${shared}`;
   } else {
     description = `Postgres at ${describeUrl(ownerUrl)}`;
   }

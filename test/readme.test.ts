@@ -1,10 +1,12 @@
 /**
  * The README's configuration table is the operator's reference: it must list every setting the config schema
- * reads, and nothing the schema does not read.
+ * reads, and nothing the schema does not read. Likewise its list of projections names exactly those
+ * `rebuild-projection` takes.
  */
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../src/config.ts";
+import { projections } from "../src/projections.ts";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("### Running with your own Postgres"));
@@ -29,5 +31,14 @@ describe("README configuration table", () => {
     expect(documented.size).toBeGreaterThan(50);
     expect(read.filter((name) => !documented.has(name))).toEqual([]);
     expect([...documented].filter((name) => !read.includes(name))).toEqual([]);
+  });
+});
+
+describe("README projection list", () => {
+  it("names every projection rebuild-projection takes, in order, and nothing else", () => {
+    const start = readme.indexOf("Projections, by the name `rebuild-projection` takes:");
+    expect(start).toBeGreaterThan(0);
+    const list = readme.slice(readme.indexOf(":", start) + 1, readme.indexOf(". ", start));
+    expect([...list.matchAll(/`([a-z_]+)`/g)].map((match) => match[1])).toEqual(projections.map((projection) => projection.name));
   });
 });

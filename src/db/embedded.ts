@@ -8,6 +8,11 @@
  * - its `start()` runs Postgres as our child in our process group, so Ctrl-C in a terminal fast-stops Postgres
  *   under in-flight work. `pg_ctl` puts the postmaster in its own session; we stop it last, on our own terms.
  * The superuser password is generated with a CSPRNG on first start and kept beside the data (mode 0600).
+ *
+ * One server serves every hookledger process on the folder: `admin-token`, `migrate` or `rebuild-projection` run
+ * while the service is up reuse its server, and so does a second start that then fails on a busy port. Only the
+ * process that owns the server stops it — the one that started it, recorded in a file beside the data. A server
+ * whose recorded owner is gone (a killed hookledger) is adopted by the next process, so it does not run forever.
  */
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -20,6 +25,9 @@ export interface EmbeddedDatabase {
   readonly url: string;
   readonly dataDir: string;
   readonly port: number;
+  /** The pid of the live process that owns the server, when that is another process (we only use its server). */
+  readonly sharedWith: number | undefined;
+  /** Stops the server if this process owns it; a server another live process owns keeps running. */
   stop(): Promise<void>;
 }
 
@@ -141,8 +149,22 @@ async function runningPort(bin: Binaries, dataDir: string, runAs: RunAs | undefi
   return Number.isInteger(port) && port > 0 ? port : undefined;
 }
 
+/** The pid recorded as the running server's owner, if that process is still alive (and is not this one). */
+async function liveOwner(ownerFile: string): Promise<number | undefined> {
+  const pid = Number((await readFile(ownerFile, "utf8").catch(() => "")).trim());
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (error) {
+    // EPERM: the process exists but belongs to another user — alive all the same.
+    return (error as NodeJS.ErrnoException).code === "EPERM" ? pid : undefined;
+  }
+}
+
 /**
- * Initialises the cluster on first use, then starts it (or reuses one already running on the folder).
+ * Initialises the cluster on first use, then starts it (or reuses one already running on the folder; see the
+ * module comment for who stops it).
  *
  * @example
  * const db = await startEmbeddedPostgres({ dataDir: ".hookledger/pg", port: 54320 });
@@ -160,7 +182,9 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
 
   if (!(await exists(path.join(dataDir, "PG_VERSION")))) await initialise(bin, dataDir, password, runAs);
 
+  const ownerFile = path.join(parent, "postgres-owner");
   let port = await runningPort(bin, dataDir, runAs);
+  const owner = port === undefined ? undefined : await liveOwner(ownerFile);
   if (port === undefined) {
     port = options.port;
     const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
@@ -172,12 +196,18 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
       );
     }
   }
+  if (owner === undefined) await writeFile(ownerFile, `${process.pid}\n`, { mode: 0o600 });
+  let stopped = false;
   return {
     url: `postgres://postgres:${encodeURIComponent(password)}@127.0.0.1:${port}/postgres`,
     dataDir,
     port,
+    sharedWith: owner,
     async stop() {
+      if (owner !== undefined || stopped) return;
+      stopped = true;
       await run(bin.pg_ctl, ["stop", "-D", dataDir, "-m", "fast", "-w", "-t", "60", "-s"], runAs);
+      await rm(ownerFile, { force: true });
     },
   };
 }

@@ -5,7 +5,7 @@ import { Hono } from "hono";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
-import { ProblemError, problemResponse } from "./problem.ts";
+import { databaseUnavailableProblem, ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
@@ -87,6 +87,8 @@ export function createApp({ ctx, readiness, tokenUsage, tokenCache, metricsToken
   app.onError((error, c) => {
     const path = new URL(c.req.url).pathname;
     if (error instanceof ProblemError) return problemResponse(error, path, c.get("requestId"));
+    const unavailable = databaseUnavailableProblem(error);
+    if (unavailable) return problemResponse(unavailable, path, c.get("requestId"));
     ctx.log.error("unhandled error", { request_id: c.get("requestId"), path, error });
     ctx.errors.captureException(error, { requestId: c.get("requestId"), route: c.req.routePath });
     return problemResponse(new ProblemError("internal", "an unexpected error occurred; quote the request id when reporting it"), path, c.get("requestId"));

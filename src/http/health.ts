@@ -1,6 +1,7 @@
 /**
  * `GET /health` answers while the process is alive; `GET /ready` answers 200 only when the database answers,
- * every migration this build knows is applied, and — in a process that runs one — the worker is running.
+ * every migration this build knows is applied, and — in a process that runs one — the worker is running (a
+ * worker counts as failing while the database does not answer).
  */
 import { Hono } from "hono";
 import type { Sql } from "../db/connect.ts";
@@ -28,7 +29,8 @@ export function healthRoutes(probe: ReadinessProbe): Hono<HttpEnv> {
     } catch {
       database = "failing";
     }
-    const worker: CheckResult = probe.workerRunning ? (probe.workerRunning() ? "ok" : "failing") : "not_in_this_process";
+    // A worker that cannot reach the database takes no jobs, even while its runner is alive and retrying.
+    const worker: CheckResult = probe.workerRunning ? (probe.workerRunning() && database === "ok" ? "ok" : "failing") : "not_in_this_process";
     const ready = database === "ok" && migrations === "ok" && worker !== "failing";
     return c.json({ status: ready ? "ready" : "not_ready", checks: { database, migrations, worker } }, ready ? 200 : 503);
   });

@@ -4,6 +4,8 @@
  * Types are stable URNs (`urn:hookledger:problem:<slug>`), so clients can branch on them; the list below is the
  * complete catalogue, and the README documents it. `errors` names each bad field and why.
  */
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from "../db/unavailable.ts";
+
 export const problemCatalogue = {
   "validation": { status: 400, title: "The request is not valid" },
   "malformed-json": { status: 400, title: "The request body is not valid JSON" },
@@ -77,4 +79,18 @@ export const PROBLEM_CONTENT_TYPE = "application/problem+json";
 export function problemResponse(problem: ProblemError, instance?: string, requestId?: string): Response {
   const headers = new Headers({ "content-type": PROBLEM_CONTENT_TYPE, ...(problem.extras.headers ?? {}) });
   return new Response(JSON.stringify(problem.toBody(instance, requestId)), { status: problem.status, headers });
+}
+
+/**
+ * The answer for an error no handler expected, when the client can act on it: while the database cannot be
+ * reached, 503 `unavailable` with Retry-After (it comes back by itself); undefined for everything else.
+ *
+ * @example
+ * const problem = databaseUnavailableProblem(error) ?? new ProblemError("internal");
+ */
+export function databaseUnavailableProblem(error: unknown): ProblemError | undefined {
+  if (!isDatabaseUnavailable(error)) return undefined;
+  return new ProblemError("unavailable", "the database cannot be reached right now; retry later", {
+    headers: { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) },
+  });
 }

@@ -24,7 +24,9 @@ export interface Metrics {
 
 export function createMetrics(sql: Sql): Metrics {
   const registry = new Registry();
-  collectDefaultMetrics({ register: registry, prefix: "hookledger_process_" });
+  // prom-client's process and runtime metrics keep their conventional names (process_cpu_seconds_total,
+  // nodejs_heap_size_used_bytes, …) so stock dashboards and alerts find them; the hookledger_ prefix marks our own.
+  collectDefaultMetrics({ register: registry });
   const registers = [registry];
   new Gauge({
     name: "hookledger_delivery_queue_lag_seconds",

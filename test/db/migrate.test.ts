@@ -1,4 +1,4 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -9,16 +9,26 @@ import { createEmptyDatabase } from "../support/database.ts";
 let db: Awaited<ReturnType<typeof createEmptyDatabase>>;
 let owner: Sql;
 let dir: string;
+/** Every migrations folder a test made; removed after it, so runs leave nothing in the system temp folder. */
+let folders: string[] = [];
+
+const migrationsFolder = async () => {
+  const folder = await mkdtemp(path.join(tmpdir(), "hl-migrations-"));
+  folders.push(folder);
+  return folder;
+};
 
 beforeEach(async () => {
   db = await createEmptyDatabase();
   owner = connect(db.url, { max: 4, applicationName: "migrate-test" });
-  dir = await mkdtemp(path.join(tmpdir(), "hl-migrations-"));
+  dir = await migrationsFolder();
 });
 
 afterEach(async () => {
   await owner.end();
   await db.drop();
+  await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })));
+  folders = [];
 });
 
 const applied = async () =>
@@ -60,7 +70,7 @@ describe("migrations", () => {
   it("refuses badly named files and duplicate versions", async () => {
     await writeFile(path.join(dir, "1-first.sql"), "select 1;");
     await expect(migrate(owner, { directory: dir })).rejects.toThrow(/must be named NNN_lower_snake_name.sql/);
-    const other = await mkdtemp(path.join(tmpdir(), "hl-migrations-"));
+    const other = await migrationsFolder();
     await writeFile(path.join(other, "001_a.sql"), "select 1;");
     await writeFile(path.join(other, "001_b.sql"), "select 1;");
     await expect(migrate(owner, { directory: other })).rejects.toThrow(/share version 1/);
@@ -70,7 +80,7 @@ describe("migrations", () => {
     await writeFile(path.join(dir, "001_first.sql"), "select 1;");
     await writeFile(path.join(dir, "002_second.sql"), "select 2;");
     await migrate(owner, { directory: dir });
-    const older = await mkdtemp(path.join(tmpdir(), "hl-migrations-"));
+    const older = await migrationsFolder();
     await writeFile(path.join(older, "001_first.sql"), "select 1;");
     await expect(migrate(owner, { directory: older })).rejects.toThrow(/has migration 2 \(second\) that this build of hookledger does not contain/);
   });

@@ -55,10 +55,18 @@ describe("GET /metrics", () => {
       expect((await scrape(tokened, { authorization: "Bearer wrong-token" })).status).toBe(401);
       const ok = await scrape(tokened, { authorization: `Bearer ${process.env.HOOKLEDGER_TEST_METRICS_TOKEN}` });
       expect(ok.status).toBe(200);
-      expect(ok.text).toContain("hookledger_process_");
+      expect(ok.text).toContain("# TYPE process_cpu_seconds_total counter");
     } finally {
       await proxied.stop();
       await tokened.stop();
     }
+  });
+
+  it("names process and runtime metrics conventionally and prefixes only hookledger's own", async () => {
+    const { text } = await scrape();
+    const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map((match) => match[1] ?? "");
+    expect(names).toEqual(expect.arrayContaining(["process_cpu_seconds_total", "process_resident_memory_bytes", "nodejs_heap_size_used_bytes", "hookledger_http_requests_total"]));
+    expect(names.filter((name) => !/^(hookledger|process|nodejs)_/.test(name))).toEqual([]);
+    expect(names.filter((name) => /^hookledger_(process|nodejs)_/.test(name))).toEqual([]);
   });
 });

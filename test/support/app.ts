@@ -37,7 +37,7 @@ export interface TestApp extends Running {
 }
 
 export async function startTestApp(
-  db: TestDatabase,
+  db: Pick<TestDatabase, "name" | "ownerUrl" | "serviceUrl">,
   options: { env?: Record<string, string>; api?: boolean; worker?: boolean; now?: () => Date } = {},
 ): Promise<TestApp> {
   const config = loadConfig({
