@@ -1,6 +1,6 @@
 /**
  * The inbound capability's HTTP operations for the OpenAPI document, described with the same valibot schemas
- * the handlers validate with. `http/openapi/operations.ts` spreads them into the catalogue.
+ * the handlers validate with. src/compose/operations.ts assembles every capability's list.
  */
 import type { Config } from "../config.ts";
 import { operation as op, type Operation } from "../http/openapi/operation.ts";

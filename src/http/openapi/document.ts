@@ -1,10 +1,9 @@
 /** Builds the OpenAPI 3.1 document from the operation catalogue and the handlers' valibot schemas. */
 import { toJsonSchema } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import type { Config } from "../../config.ts";
 import { VERSION } from "../../version.ts";
 import { problemCatalogue, problemType } from "../problem.ts";
-import { operations, type Operation } from "./operations.ts";
+import type { Operation } from "./operation.ts";
 
 type JsonObject = Record<string, unknown>;
 
@@ -44,9 +43,9 @@ function operationObject(operation: Operation): JsonObject {
   };
 }
 
-export function openApiDocument(config: Config): JsonObject {
+export function openApiDocument(operations: readonly Operation[]): JsonObject {
   const paths: Record<string, JsonObject> = {};
-  for (const operation of operations(config)) {
+  for (const operation of operations) {
     const path = openApiPath(operation.path);
     paths[path] = { ...(paths[path] ?? {}), [operation.method.toLowerCase()]: operationObject(operation) };
   }

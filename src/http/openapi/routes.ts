@@ -3,9 +3,9 @@
  * (hookledger itself makes no request); its CSP allows exactly that script and nothing else.
  */
 import { Hono } from "hono";
-import type { Config } from "../../config.ts";
 import type { HttpEnv } from "../env.ts";
 import { openApiDocument } from "./document.ts";
+import type { Operation } from "./operation.ts";
 
 const SCALAR = "https://cdn.jsdelivr.net/npm/@scalar/api-reference@1";
 
@@ -14,9 +14,9 @@ const page = `<!doctype html>
 <meta name="viewport" content="width=device-width, initial-scale=1"></head>
 <body><script id="api-reference" data-url="/openapi.json"></script><script src="${SCALAR}"></script></body></html>`;
 
-export function openApiRoutes(config: Config): Hono<HttpEnv> {
+export function openApiRoutes(operations: readonly Operation[]): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
-  const document = JSON.stringify(openApiDocument(config));
+  const document = JSON.stringify(openApiDocument(operations));
   app.get("/openapi.json", (c) => c.body(document, 200, { "content-type": "application/json" }));
   app.get("/docs", (c) => {
     c.header("Content-Security-Policy", `default-src 'none'; script-src https://cdn.jsdelivr.net; style-src 'unsafe-inline' https://cdn.jsdelivr.net; font-src https://cdn.jsdelivr.net data:; img-src data: https:; connect-src 'self'; frame-ancestors 'none'`);

@@ -95,10 +95,11 @@ export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
     }
   };
 
-  app.post("/in/:route_id", (c) => receive(c, { routeId: c.req.param("route_id") }));
+  // Mounted at /in (src/compose/routes.ts): these answer /in/{route_id} and /in/{org_id}/{path}.
+  app.post("/:route_id", (c) => receive(c, { routeId: c.req.param("route_id") }));
   // `{.+}` lets the path span segments. The runtime resolves `.` and `..` segments (`%2e` spellings too) when it
   // parses the URL, and the lookup compares a validated path for equality, so no spelling reaches another route.
-  app.post("/in/:org_id/:path{.+}", (c) => receive(c, customPathTarget(new URL(c.req.url).pathname)));
+  app.post("/:org_id/:path{.+}", (c) => receive(c, customPathTarget(new URL(c.req.url).pathname)));
 
   return app;
 }
