@@ -3,8 +3,10 @@
  * every migration this build knows is applied, and — in a process that runs one — the worker is running.
  */
 import { Hono } from "hono";
+import * as v from "valibot";
 import type { Sql } from "../db/connect.ts";
 import type { HttpEnv } from "./env.ts";
+import { named } from "./responses.ts";
 
 export interface ReadinessProbe {
   sql: Sql;
@@ -13,11 +15,19 @@ export interface ReadinessProbe {
   workerRunning?: () => boolean;
 }
 
-type CheckResult = "ok" | "failing" | "not_in_this_process";
+const checkResult = v.picklist(["ok", "failing", "not_in_this_process"]);
+type CheckResult = v.InferOutput<typeof checkResult>;
+
+export const healthJson = named("Health", v.object({ status: v.literal("ok") }));
+/** The answer of /ready: 200 when ready, 503 with the same shape when not. */
+export const readinessJson = named(
+  "Readiness",
+  v.object({ status: v.picklist(["ready", "not_ready"]), checks: v.object({ database: checkResult, migrations: checkResult, worker: checkResult }) }),
+);
 
 export function healthRoutes(probe: ReadinessProbe): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/health", (c) => c.json<v.InferOutput<typeof healthJson>>({ status: "ok" }));
   app.get("/ready", async (c) => {
     let database: CheckResult = "failing";
     let migrations: CheckResult = "failing";
@@ -30,7 +40,8 @@ export function healthRoutes(probe: ReadinessProbe): Hono<HttpEnv> {
     }
     const worker: CheckResult = probe.workerRunning ? (probe.workerRunning() ? "ok" : "failing") : "not_in_this_process";
     const ready = database === "ok" && migrations === "ok" && worker !== "failing";
-    return c.json({ status: ready ? "ready" : "not_ready", checks: { database, migrations, worker } }, ready ? 200 : 503);
+    const reply: v.InferOutput<typeof readinessJson> = { status: ready ? "ready" : "not_ready", checks: { database, migrations, worker } };
+    return c.json(reply, ready ? 200 : 503);
   });
   return app;
 }

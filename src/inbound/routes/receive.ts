@@ -12,6 +12,7 @@ import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { receiveWebhook, type ReceiveTarget } from "../receive.ts";
+import type { AcceptedReceiptJson } from "./present.ts";
 
 /**
  * Reads a body up to `maxBytes`, stopping (and answering undefined) as soon as it is longer: a chunked body has no
@@ -81,8 +82,10 @@ export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
       },
     });
     switch (outcome.kind) {
-      case "accepted":
-        return c.json({ receipt_id: outcome.receiptId }, 202);
+      case "accepted": {
+        const reply: AcceptedReceiptJson = { receipt_id: outcome.receiptId };
+        return c.json(reply, 202);
+      }
       case "not_found":
         throw new ProblemError("not-found", "no such ingress route");
       case "rejected":

@@ -9,6 +9,7 @@ import { decodeCursor, page, pageRequest, paginationQuery } from "../../http/pag
 import { readQuery } from "../../http/validate.ts";
 import { listAuditEntries } from "../auditLog.ts";
 import { requireScope } from "../authorize.ts";
+import { presentAuditEntry } from "./present.ts";
 
 export const auditLogQuery = v.strictObject({
   ...paginationQuery,
@@ -17,13 +18,6 @@ export const auditLogQuery = v.strictObject({
   since: v.optional(timestampField),
   until: v.optional(timestampField),
 });
-
-/** A token hash cannot be turned back into the token, but an audit reader has no use for it either. */
-function withoutTokenHash(data: unknown): unknown {
-  if (data === null || typeof data !== "object" || !("token_sha256" in data)) return data;
-  const { token_sha256: _hash, ...rest } = data as Record<string, unknown>;
-  return rest;
-}
 
 export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -37,17 +31,7 @@ export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
       listAuditEntries(tx, { actorId: q.actor, type: q.type, since: q.since, until: q.until, beforePosition: cursor?.k, limit }),
     );
     const result = page(rows, limit, (row) => ({ k: row.position, id: row.position }));
-    return c.json({
-      data: result.data.map((row) => ({
-        position: row.position,
-        type: row.type,
-        stream: row.stream,
-        recorded_at: row.recorded_at,
-        data: withoutTokenHash(row.data),
-        ...(row.meta as object),
-      })),
-      next_cursor: result.next_cursor,
-    });
+    return c.json({ data: result.data.map(presentAuditEntry), next_cursor: result.next_cursor });
   });
   return app;
 }
