@@ -8,11 +8,10 @@ import type { AppContext } from "./context.ts";
 import { connect, describeUrl, serviceUrlFor, type Sql } from "./db/connect.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
 import { listMigrations, DEFAULT_MIGRATIONS_DIR } from "./db/migrate.ts";
-import { prepareDatabase } from "./db/prepare.ts";
-import { createApp } from "./http/app.ts";
+import { prepareDatabase } from "./compose/database.ts";
+import { composeApp } from "./compose/app.ts";
 import { serve, type HttpServer } from "./http/serve/index.ts";
-import { createLedger } from "./ledger/ledger.ts";
-import { projections } from "./projections.ts";
+import { composeLedger } from "./compose/ledger.ts";
 import type { Logger } from "./log.ts";
 import { startWorker, type WorkerHandle } from "./worker/runner.ts";
 import { createSecretResolver, resolveSetting, type SecretResolver } from "./secrets/references.ts";
@@ -68,7 +67,7 @@ export function createContext(
     log,
     sql,
     secrets: options.secrets,
-    ledger: createLedger(projections),
+    ledger: composeLedger(),
     egress: options.egress ?? createEgressClient(egressPolicyFromSettings(config)),
     keyring: options.keyring,
     metrics: createMetrics(sql),
@@ -182,7 +181,7 @@ export async function startServices(options: {
       tokenUsage.start();
       await tokenCache.start();
       const latestMigration = (await listMigrations(DEFAULT_MIGRATIONS_DIR)).at(-1)?.version ?? 0;
-      const app = createApp({
+      const app = composeApp({
         ctx,
         metricsToken,
         tokenUsage,
@@ -212,6 +211,7 @@ export async function startServices(options: {
       await tokenUsage.stop();
       await tokenCache.stop();
       await worker?.stop();
+      await ctx.egress.close();
       await errors.flush();
       await sql.end({ timeout: Math.ceil(config.HOOKLEDGER_SHUTDOWN_GRACE_MS / 1000) });
     },

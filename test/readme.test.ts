@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { configSchema } from "../src/config.ts";
-import { projections } from "../src/projections.ts";
+import { projections } from "../src/compose/projections.ts";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 const table = readme.slice(readme.indexOf("## Configuration"), readme.indexOf("### Running with your own Postgres"));

@@ -1,11 +1,18 @@
 /** Hono environment shared by every route: what middleware puts on the context. */
-import type { Principal } from "../tenancy/principal.ts";
+
+/**
+ * Who the bearer token belongs to. This layer needs only the token id (per-token rate limits); the capability that
+ * authenticates adds the rest by declaration merging (tenancy/principal.ts), Hono's own way of typing variables.
+ */
+export interface AuthenticatedCaller {
+  tokenId: string;
+}
 
 export interface HttpVariables {
   requestId: string;
   clientIp: string;
   /** Set by the bearer-token middleware on every `/v1` route. */
-  auth: Principal;
+  auth: AuthenticatedCaller;
 }
 
 export interface HttpBindings {

@@ -4,8 +4,10 @@
  * worker counts as failing while the database does not answer).
  */
 import { Hono } from "hono";
+import * as v from "valibot";
 import type { Sql } from "../db/connect.ts";
 import type { HttpEnv } from "./env.ts";
+import { named } from "./responses.ts";
 
 export interface ReadinessProbe {
   sql: Sql;
@@ -14,11 +16,19 @@ export interface ReadinessProbe {
   workerRunning?: () => boolean;
 }
 
-type CheckResult = "ok" | "failing" | "not_in_this_process";
+const checkResult = v.picklist(["ok", "failing", "not_in_this_process"]);
+type CheckResult = v.InferOutput<typeof checkResult>;
+
+export const healthJson = named("Health", v.object({ status: v.literal("ok") }));
+/** The answer of /ready: 200 when ready, 503 with the same shape when not. */
+export const readinessJson = named(
+  "Readiness",
+  v.object({ status: v.picklist(["ready", "not_ready"]), checks: v.object({ database: checkResult, migrations: checkResult, worker: checkResult }) }),
+);
 
 export function healthRoutes(probe: ReadinessProbe): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
-  app.get("/health", (c) => c.json({ status: "ok" }));
+  app.get("/health", (c) => c.json<v.InferOutput<typeof healthJson>>({ status: "ok" }));
   app.get("/ready", async (c) => {
     let database: CheckResult = "failing";
     let migrations: CheckResult = "failing";
@@ -32,7 +42,8 @@ export function healthRoutes(probe: ReadinessProbe): Hono<HttpEnv> {
     // A worker that cannot reach the database takes no jobs, even while its runner is alive and retrying.
     const worker: CheckResult = probe.workerRunning ? (probe.workerRunning() && database === "ok" ? "ok" : "failing") : "not_in_this_process";
     const ready = database === "ok" && migrations === "ok" && worker !== "failing";
-    return c.json({ status: ready ? "ready" : "not_ready", checks: { database, migrations, worker } }, ready ? 200 : 503);
+    const reply: v.InferOutput<typeof readinessJson> = { status: ready ? "ready" : "not_ready", checks: { database, migrations, worker } };
+    return c.json(reply, ready ? 200 : 503);
   });
   return app;
 }

@@ -87,3 +87,10 @@ export const inboundEntries = {
   "pull.message_replayed": v.strictObject({ message_id: uuid }),
   "pull.message_purged": v.strictObject({ message_id: uuid }),
 };
+
+type InboundEntrySchemas = typeof inboundEntries;
+
+/** Adds these types to the ledger's catalogue types; their schemas reach it at start-up (src/compose/entryTypes.ts). */
+declare module "../ledger/catalogue.ts" {
+  interface EntrySchemas extends InboundEntrySchemas {}
+}

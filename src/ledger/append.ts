@@ -6,7 +6,7 @@
  * The tenant is the transaction's (see db/tenant.ts); append never takes an org id it could get wrong.
  */
 import type { Tx } from "../db/connect.ts";
-import { validateEntry, type NewEntry, type RecordedEntry } from "./catalogue.ts";
+import { systemEntryCatalogue, type EntryCatalogue, type NewEntry, type RecordedEntry } from "./catalogue.ts";
 import { StreamVersionConflictError } from "./errors.ts";
 
 /** The stream must not exist yet. */
@@ -50,7 +50,8 @@ function asConflict(error: unknown, appends: StreamAppend[]): StreamVersionConfl
 /**
  * Appends entries to several streams in one statement. On a version conflict it throws
  * `StreamVersionConflictError`; the statement failed, so the surrounding transaction must roll back and nothing
- * of this call (or the transaction) is written.
+ * of this call (or the transaction) is written. Entries are checked against `catalogue`: the ledger's own types
+ * unless the caller passes the application's (the ledger built at start-up does).
  *
  * @example
  * await appendToStreams(tx, [
@@ -58,7 +59,7 @@ function asConflict(error: unknown, appends: StreamAppend[]): StreamVersionConfl
  *   { stream: `delivery:${d}`, expectedStreamVersion: STREAM_DOES_NOT_EXIST, entries: [scheduled] },
  * ]);
  */
-export async function appendToStreams(tx: Tx, appends: StreamAppend[]): Promise<RecordedEntry[]> {
+export async function appendToStreams(tx: Tx, appends: StreamAppend[], catalogue: EntryCatalogue = systemEntryCatalogue): Promise<RecordedEntry[]> {
   const streams: string[] = [];
   const expected: number[] = [];
   const counts: number[] = [];
@@ -72,7 +73,7 @@ export async function appendToStreams(tx: Tx, appends: StreamAppend[]): Promise<
     expected.push(encodeExpected(item.expectedStreamVersion));
     counts.push(item.entries.length);
     for (const entry of item.entries) {
-      const clean = validateEntry(entry);
+      const clean = catalogue.validate(entry);
       rows.push({ s: index, type: entry.type, data: clean.data, meta: clean.meta });
       validated.push({ type: entry.type, data: clean.data, meta: clean.meta });
     }
@@ -111,6 +112,6 @@ export async function appendToStreams(tx: Tx, appends: StreamAppend[]): Promise<
  * @example
  * await append(tx, `organization:${id}`, STREAM_DOES_NOT_EXIST, [{ type: "organization.created", data }]);
  */
-export function append(tx: Tx, stream: string, expectedStreamVersion: ExpectedStreamVersion, entries: NewEntry[]): Promise<RecordedEntry[]> {
-  return appendToStreams(tx, [{ stream, expectedStreamVersion, entries }]);
+export function append(tx: Tx, stream: string, expectedStreamVersion: ExpectedStreamVersion, entries: NewEntry[], catalogue: EntryCatalogue = systemEntryCatalogue): Promise<RecordedEntry[]> {
+  return appendToStreams(tx, [{ stream, expectedStreamVersion, entries }], catalogue);
 }

@@ -1,15 +1,19 @@
 /**
- * The ledger as the rest of the code uses it: append and project in one step, and rebuild projections.
+ * The ledger as the rest of the code uses it: append and project in one step, rebuild projections, and the
+ * pruners retention runs. The application builds it once at start-up from what each capability hands over.
  */
 import type { Sql, Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { append as appendOne, appendToStreams, type ExpectedStreamVersion, type StreamAppend } from "./append.ts";
-import type { NewEntry, RecordedEntry } from "./catalogue.ts";
+import type { EntryCatalogue, NewEntry, RecordedEntry } from "./catalogue.ts";
+import type { HistoryPruner } from "./historyPruner.ts";
 import { applyProjections, type Projection } from "./projection.ts";
 import { ledgerColumns, toRecordedEntry, type LedgerRow } from "./rows.ts";
 
 export interface Ledger {
   readonly projections: readonly Projection[];
+  /** Run per tenant by retention, in this order. */
+  readonly historyPruners: readonly HistoryPruner[];
   /** Appends to one stream and updates every projection, in the caller's transaction. */
   record(tx: Tx, stream: string, expectedStreamVersion: ExpectedStreamVersion, entries: NewEntry[]): Promise<RecordedEntry[]>;
   /** Appends to several streams in one statement and updates every projection. */
@@ -24,17 +28,26 @@ export class UnknownProjectionError extends Error {
 
 const REBUILD_PAGE = 1000;
 
-export function createLedger(projections: readonly Projection[]): Ledger {
+export interface LedgerParts {
+  /** Every entry type the application appends, with its schema. */
+  entries: EntryCatalogue;
+  /** Every projection, in the order they apply. */
+  projections: readonly Projection[];
+  historyPruners: readonly HistoryPruner[];
+}
+
+export function createLedger({ entries: catalogue, projections, historyPruners }: LedgerParts): Ledger {
   const byName = new Map(projections.map((projection) => [projection.name, projection]));
   return {
     projections,
+    historyPruners,
     async record(tx, stream, expectedStreamVersion, entries) {
-      const recorded = await appendOne(tx, stream, expectedStreamVersion, entries);
+      const recorded = await appendOne(tx, stream, expectedStreamVersion, entries, catalogue);
       await applyProjections(tx, projections, recorded);
       return recorded;
     },
     async recordMany(tx, appends) {
-      const recorded = await appendToStreams(tx, appends);
+      const recorded = await appendToStreams(tx, appends, catalogue);
       await applyProjections(tx, projections, recorded);
       return recorded;
     },

@@ -4,7 +4,8 @@
  * Two layers, because tenants may keep history for different lengths of time and ledger rows are never updated
  * or deleted one by one:
  * 1. Per tenant, projection rows (attempts, finished deliveries, events) older than the tenant's retention are
- *    deleted, so the API and audit views stop showing them on time.
+ *    deleted by the ledger's history pruners (each capability hands over its own), so the API and audit views stop
+ *    showing them on time.
  * 2. A monthly ledger partition is detached and dropped once it is older than the LONGEST retention of any
  *    tenant: only then is every tenant in it past retention. Until then a tenant with a shorter retention still
  *    has old entries in the ledger; a projection rebuild would bring their rows back, and the next run removes
@@ -15,9 +16,8 @@ import type { AppContext } from "../context.ts";
 import { withInstanceAdmin } from "../db/localRole.ts";
 import type { OwnerClient } from "../db/ownerClient.ts";
 import { SYSTEM_ORG_ID, withTenant } from "../db/tenant.ts";
-import { pruneDeliveryHistory } from "../outbound/pruneHistory.ts";
 import { ANY_VERSION } from "./append.ts";
-
+import type { PrunedRows } from "./historyPruner.ts";
 
 const DAY_MS = 86_400_000;
 const PARTITION_NAME = /^ledger_y(\d{4})m(\d{2})$/;
@@ -57,10 +57,17 @@ export async function applyRetention(ctx: AppContext, owner: OwnerClient): Promi
   for (const org of organizations) {
     const days = org.retention_days ?? defaultDays;
     longestDays = Math.max(longestDays, days);
-    const pruned = await withTenant(ctx.sql, org.org_id, (tx) => pruneDeliveryHistory(tx, new Date(now.getTime() - days * DAY_MS)));
-    report.attemptsDeleted += pruned.attempts;
-    report.deliveriesDeleted += pruned.deliveries;
-    report.eventsDeleted += pruned.events;
+    const cutoff = new Date(now.getTime() - days * DAY_MS);
+    const pruned = await withTenant(ctx.sql, org.org_id, async (tx) => {
+      const counts: PrunedRows[] = [];
+      for (const prune of ctx.ledger.historyPruners) counts.push(await prune(tx, cutoff));
+      return counts;
+    });
+    for (const counts of pruned) {
+      report.attemptsDeleted += counts.attempts ?? 0;
+      report.deliveriesDeleted += counts.deliveries ?? 0;
+      report.eventsDeleted += counts.events ?? 0;
+    }
   }
   report.partitionCutoff = new Date(now.getTime() - longestDays * DAY_MS);
   for (const partition of await expiredPartitions(owner, report.partitionCutoff)) {

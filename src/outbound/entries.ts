@@ -102,3 +102,10 @@ export const outboundEntries = {
   "delivery.retry_requested": v.strictObject({ delivery_id: uuid, reason: v.picklist(["manual", "recover"]) }),
   "delivery.cancelled": v.strictObject({ delivery_id: uuid, reason: v.string() }),
 };
+
+type OutboundEntrySchemas = typeof outboundEntries;
+
+/** Adds these types to the ledger's catalogue types; their schemas reach it at start-up (src/compose/entryTypes.ts). */
+declare module "../ledger/catalogue.ts" {
+  interface EntrySchemas extends OutboundEntrySchemas {}
+}

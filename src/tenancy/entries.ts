@@ -37,3 +37,10 @@ export const tenancyEntries = {
   }),
   "token.revoked": v.strictObject({ token_id: uuid }),
 };
+
+type TenancyEntrySchemas = typeof tenancyEntries;
+
+/** Adds these types to the ledger's catalogue types; their schemas reach it at start-up (src/compose/entryTypes.ts). */
+declare module "../ledger/catalogue.ts" {
+  interface EntrySchemas extends TenancyEntrySchemas {}
+}

@@ -12,3 +12,8 @@ export interface Principal {
   /** Set for queue-scoped tokens: pull routes answer only for these queues. */
   queues: string[] | null;
 }
+
+/** What `authenticate` puts on every `/v1` request's context (`c.get("auth")`). */
+declare module "../http/env.ts" {
+  interface AuthenticatedCaller extends Principal {}
+}

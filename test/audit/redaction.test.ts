@@ -12,7 +12,8 @@ import { createHash, randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withTenant } from "../../src/db/tenant.ts";
 import { appendToStreams, STREAM_DOES_NOT_EXIST } from "../../src/ledger/append.ts";
-import { entrySchemas, validateEntry, type NewEntry } from "../../src/ledger/catalogue.ts";
+import { entryCatalogue, entrySchemas } from "../../src/compose/entryTypes.ts";
+import type { NewEntry } from "../../src/ledger/catalogue.ts";
 import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
@@ -192,13 +193,13 @@ describe("what auditors and the audit API see of every entry type", () => {
       for (let shape = 0; shape < shapes(schema); shape++) {
         const markers = new Map<string, string>();
         // Validated by the catalogue itself: each sample is an entry the ledger accepts.
-        const { data } = validateEntry({ type, data: sampleValue(schema, "", shape, markers) });
+        const { data } = entryCatalogue.validate({ type, data: sampleValue(schema, "", shape, markers) });
         samples.push({ type, stream: `redaction:${type}:${shape}`, data, markers });
       }
     }
     const meta = { actor: { kind: "token" as const, id: tenant.tokenId, label: "redaction suite" }, request_id: "redaction-suite-0001" };
     await withTenant(db.service, tenant.orgId, (tx) =>
-      appendToStreams(tx, samples.map((s) => ({ stream: s.stream, expectedStreamVersion: STREAM_DOES_NOT_EXIST, entries: [{ type: s.type, data: s.data, meta } as NewEntry] }))),
+      appendToStreams(tx, samples.map((s) => ({ stream: s.stream, expectedStreamVersion: STREAM_DOES_NOT_EXIST, entries: [{ type: s.type, data: s.data, meta } as NewEntry] })), entryCatalogue),
     );
     const byStream = (rows: any[]) => new Map(rows.filter((r) => r.stream.startsWith("redaction:")).map((r) => [r.stream, r]));
     eventLog = byStream(await withTenant(db.service, tenant.orgId, (tx) => tx`select stream, type, data from hookledger_audit.event_log`));

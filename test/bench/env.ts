@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { connect, serviceUrlFor, withDatabase, type Sql } from "../../src/db/connect.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/db/embedded.ts";
-import { prepareDatabase } from "../../src/db/prepare.ts";
+import { prepareDatabase } from "../../src/compose/database.ts";
 import { generateKeyringSpec } from "../../src/crypto/keyring.ts";
 import { createLogger } from "../../src/log.ts";
 import { freePort } from "../support/freePort.ts";

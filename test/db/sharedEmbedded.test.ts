@@ -11,7 +11,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, serviceUrlFor } from "../../src/db/connect.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/db/embedded.ts";
-import { prepareDatabase } from "../../src/db/prepare.ts";
+import { prepareDatabase } from "../../src/compose/database.ts";
 import { newRouteId } from "../../src/inbound/ids.ts";
 import { createLogger } from "../../src/log.ts";
 import { eventually, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";

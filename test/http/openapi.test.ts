@@ -1,10 +1,22 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { problemCatalogue, problemType, type ProblemSlug } from "../../src/http/problem.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 
 let db: TestDatabase;
 let app: TestApp;
-let document: { openapi: string; paths: Record<string, Record<string, { requestBody?: { content: Record<string, { schema: { properties?: Record<string, unknown>; required?: string[] } }> } }>> };
+interface MediaType {
+  schema?: { $ref?: string; type?: string; properties?: Record<string, unknown>; required?: string[] };
+}
+interface OperationObject {
+  requestBody?: { content: Record<string, MediaType> };
+  responses: Record<string, { description: string; content?: Record<string, MediaType> }>;
+}
+let document: {
+  openapi: string;
+  paths: Record<string, Record<string, OperationObject>>;
+  components: { schemas: Record<string, { properties?: Record<string, { enum?: string[] }>; required?: string[] }> };
+};
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -35,4 +47,50 @@ describe("OpenAPI document", () => {
     const event = document.paths["/v1/events"]?.post?.requestBody?.content["application/json"]?.schema;
     expect(Object.keys(event?.properties ?? {})).toEqual(expect.arrayContaining(["payload", "payload_text", "payload_base64", "event_id", "labels"]));
   });
+
+  it("gives every operation a successful answer with a JSON schema, unless it has no body or is not JSON", () => {
+    const notJson: Record<string, string> = { "GET /metrics": "text/plain", "GET /docs": "text/html" };
+    const missing: string[] = [];
+    for (const [path, methods] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const name = `${method.toUpperCase()} ${path}`;
+        const successes = Object.keys(operation.responses).filter((status) => /^2\d\d$/.test(status));
+        if (successes.length === 0) missing.push(`${name}: no 2xx answer`);
+        for (const status of successes) {
+          const content = operation.responses[status]?.content;
+          if (status === "204") {
+            if (content) missing.push(`${name} 204 has a body`);
+            continue;
+          }
+          const mediaType = notJson[name] ?? "application/json";
+          if (!content?.[mediaType]?.schema) missing.push(`${name} ${status}: no ${mediaType} schema`);
+          else if (mediaType === "application/json" && !content[mediaType].schema.$ref && !content[mediaType].schema.type) missing.push(`${name} ${status}: an empty schema`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("describes every problem answer with the RFC 9457 body, whose types are the catalogue's", () => {
+    const problem = document.components.schemas.Problem;
+    expect(problem?.required).toEqual(["type", "title", "status"]);
+    expect(problem?.properties?.type?.enum).toEqual(Object.keys(problemCatalogue).map((slug) => problemType(slug as ProblemSlug)));
+    const wrong: string[] = [];
+    for (const [path, methods] of Object.entries(document.paths)) {
+      for (const [method, operation] of Object.entries(methods)) {
+        const problems = Object.entries(operation.responses).filter(([status]) => status === "default" || (Number(status) >= 400 && !(path === "/ready" && status === "503")));
+        for (const [status, response] of problems) {
+          if (response.content?.["application/problem+json"]?.schema?.$ref !== "#/components/schemas/Problem") wrong.push(`${method.toUpperCase()} ${path} ${status}`);
+        }
+        if (path.startsWith("/v1/") && !operation.responses["401"]) wrong.push(`${method.toUpperCase()} ${path}: no 401`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    // Statuses come from what the operation can meet: a conflict where one exists, not everywhere.
+    expect(Object.keys(document.paths["/v1/applications/{app_id}/event-types"]?.post?.responses ?? {})).toEqual(
+      expect.arrayContaining(["201", "400", "401", "403", "404", "409", "413", "415", "429", "500", "503"]),
+    );
+    expect(document.paths["/v1/usage"]?.get?.responses["409"]).toBeUndefined();
+  });
+
 });

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { TestProject } from "vitest/node";
 import { connect, withDatabase } from "../../src/db/connect.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "../../src/db/embedded.ts";
-import { prepareDatabase } from "../../src/db/prepare.ts";
+import { prepareDatabase } from "../../src/compose/database.ts";
 import { createLogger } from "../../src/log.ts";
 import { freePort } from "./freePort.ts";
 

@@ -1,10 +1,10 @@
 /** Builds the OpenAPI 3.1 document from the operation catalogue and the handlers' valibot schemas. */
-import { toJsonSchema } from "@valibot/to-json-schema";
+import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig } from "@valibot/to-json-schema";
 import type * as v from "valibot";
-import type { Config } from "../../config.ts";
 import { VERSION } from "../../version.ts";
-import { problemCatalogue, problemType } from "../problem.ts";
-import { operations, type Operation } from "./operations.ts";
+import { PROBLEM_CONTENT_TYPE, problemCatalogue, type ProblemSlug } from "../problem.ts";
+import { problemJson, schemaName } from "../responses.ts";
+import type { Operation } from "./operation.ts";
 
 type JsonObject = Record<string, unknown>;
 
@@ -14,6 +14,8 @@ const jsonSchemaOf = (schema: v.GenericSchema): JsonObject =>
 
 /** `/v1/events/:event_id` → `/v1/events/{event_id}`; a Hono regex (`:path{.+}`) is the handler's business, not the document's. */
 const openApiPath = (path: string) => path.replace(/:(\w+)(?:\{[^}]*\})?/g, "{$1}");
+
+const PROBLEM_REF = { $ref: "#/components/schemas/Problem" };
 
 function queryParameters(schema: v.GenericSchema | undefined): JsonObject[] {
   if (!schema) return [];
@@ -26,9 +28,110 @@ function queryParameters(schema: v.GenericSchema | undefined): JsonObject[] {
   }));
 }
 
-function operationObject(operation: Operation): JsonObject {
+const isSchema = (value: unknown): value is v.GenericSchema =>
+  typeof value === "object" && value !== null && (value as { kind?: unknown }).kind === "schema";
+
+/** The schemas directly inside one: object entries, array items, wrapped, union options, record parts, pipe. */
+function childSchemas(schema: v.GenericSchema): v.GenericSchema[] {
+  const node = schema as unknown as Record<string, unknown>;
+  const children: unknown[] = [node.wrapped, node.item, node.key, node.value, node.rest];
+  if (typeof node.entries === "object" && node.entries !== null) children.push(...Object.values(node.entries));
+  if (Array.isArray(node.options)) children.push(...(node.options as unknown[]));
+  if (Array.isArray(node.pipe)) children.push(...(node.pipe as unknown[]));
+  return children.filter(isSchema);
+}
+
+/** Every schema `named()` reachable from these roots, by name; the same name on two schemas is a bug. */
+function namedSchemas(roots: readonly v.GenericSchema[]): Record<string, v.GenericSchema> {
+  const found: Record<string, v.GenericSchema> = {};
+  const seen = new Set<v.GenericSchema>();
+  const visit = (schema: v.GenericSchema): void => {
+    if (seen.has(schema)) return;
+    seen.add(schema);
+    const name = schemaName(schema);
+    if (name !== undefined) {
+      if (found[name] && found[name] !== schema) throw new Error(`two response schemas are named ${name}`);
+      found[name] = schema;
+    }
+    childSchemas(schema).forEach(visit);
+  };
+  roots.forEach(visit);
+  return found;
+}
+
+/**
+ * Response shapes: the output side of each schema, named schemas as `$ref`s to `components.schemas`. A schema
+ * that cannot be expressed as JSON Schema throws here, at start-up, rather than being documented as anything.
+ */
+function responseConverter(operations: readonly Operation[]) {
+  const roots = operations.flatMap((operation) => [operation.response, ...Object.values(operation.otherResponses ?? {}).map((other) => other.response)]).filter(isSchema);
+  const config = (definitions: Record<string, v.GenericSchema>): ConversionConfig => ({
+    target: "draft-2020-12",
+    typeMode: "output",
+    errorMode: "throw",
+    definitions,
+    overrideRef: ({ referenceId }) => `#/components/schemas/${referenceId}`,
+  });
+  return {
+    // Only the named schemas inside this one: converting all of them for every operation took 100 ms at start-up.
+    convert(schema: v.GenericSchema): JsonObject {
+      const { $schema: _dialect, $defs: _definitions, ...json } = toJsonSchema(schema, config(namedSchemas([schema]))) as JsonObject;
+      return json;
+    },
+    components: toJsonSchemaDefs(namedSchemas([problemJson, ...roots]), config(namedSchemas([problemJson, ...roots]))) as Record<string, JsonObject>,
+  };
+}
+
+/**
+ * The problems an operation may answer: every one can fail internally; every `/v1` one needs a token, is rate
+ * limited and can time out; a scope can be missing; a body or query can be invalid; a path parameter can name
+ * nothing; every `/v1` change may carry an X-Audit-Reason that is too long. Anything else the operation declares.
+ */
+function problemsOf(operation: Operation): ProblemSlug[] {
+  const slugs = new Set<ProblemSlug>(operation.problems ?? []);
+  if (operation.path.startsWith("/v1/")) {
+    for (const slug of ["unauthorized", "rate-limited", "timeout"] as const) slugs.add(slug);
+    if (operation.scope) slugs.add("forbidden");
+    if (operation.method !== "GET") slugs.add("validation");
+  }
+  if (operation.body) for (const slug of ["validation", "malformed-json", "unsupported-media-type", "payload-too-large"] as const) slugs.add(slug);
+  if (operation.query) slugs.add("validation");
+  if (/:\w+/.test(operation.path)) slugs.add("not-found");
+  slugs.add("internal");
+  return [...slugs];
+}
+
+function problemResponses(operation: Operation): Record<string, JsonObject> {
+  const byStatus = new Map<number, ProblemSlug[]>();
+  for (const slug of problemsOf(operation)) {
+    const status = problemCatalogue[slug].status;
+    byStatus.set(status, [...(byStatus.get(status) ?? []), slug]);
+  }
+  return Object.fromEntries(
+    [...byStatus.entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([status, slugs]) => [
+        String(status),
+        {
+          description: slugs.map((slug) => `${problemCatalogue[slug].title} (${slug})`).join("; "),
+          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+        },
+      ]),
+  );
+}
+
+function successResponse(operation: Operation, convert: (schema: v.GenericSchema) => JsonObject): JsonObject {
+  if (!operation.response) return { description: operation.success === 204 ? "No content" : "Success" };
+  return { description: "Success", content: { [operation.mediaType ?? "application/json"]: { schema: convert(operation.response) } } };
+}
+
+function operationObject(operation: Operation, convert: (schema: v.GenericSchema) => JsonObject): JsonObject {
   const pathParameters = [...operation.path.matchAll(/:(\w+)/g)].map((match) => ({ name: match[1], in: "path", required: true, schema: { type: "string" } }));
   const isPublic = !operation.path.startsWith("/v1/");
+  const otherResponses = Object.entries(operation.otherResponses ?? {}).map(([status, other]) => [
+    status,
+    { description: other.description, content: { "application/json": { schema: convert(other.response) } } },
+  ]);
   return {
     tags: [operation.tag],
     summary: operation.summary,
@@ -38,17 +141,20 @@ function operationObject(operation: Operation): JsonObject {
     parameters: [...pathParameters, ...queryParameters(operation.query)],
     ...(operation.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchemaOf(operation.body) } } } } : {}),
     responses: {
-      [String(operation.success)]: { description: operation.success === 204 ? "No content" : "Success" },
-      default: { description: "A problem", content: { "application/problem+json": { schema: { $ref: "#/components/schemas/Problem" } } } },
+      [String(operation.success)]: successResponse(operation, convert),
+      ...problemResponses(operation),
+      ...Object.fromEntries(otherResponses),
+      default: { description: "A problem", content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } } },
     },
   };
 }
 
-export function openApiDocument(config: Config): JsonObject {
+export function openApiDocument(operations: readonly Operation[]): JsonObject {
+  const responses = responseConverter(operations);
   const paths: Record<string, JsonObject> = {};
-  for (const operation of operations(config)) {
+  for (const operation of operations) {
     const path = openApiPath(operation.path);
-    paths[path] = { ...(paths[path] ?? {}), [operation.method.toLowerCase()]: operationObject(operation) };
+    paths[path] = { ...(paths[path] ?? {}), [operation.method.toLowerCase()]: operationObject(operation, responses.convert) };
   }
   return {
     openapi: "3.1.0",
@@ -62,21 +168,7 @@ export function openApiDocument(config: Config): JsonObject {
     paths,
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token (hl_adm_…, hl_org_… or hl_app_…)." } },
-      schemas: {
-        Problem: {
-          type: "object",
-          required: ["type", "title", "status"],
-          properties: {
-            type: { type: "string", enum: Object.keys(problemCatalogue).map((slug) => problemType(slug as keyof typeof problemCatalogue)) },
-            title: { type: "string" },
-            status: { type: "integer" },
-            detail: { type: "string" },
-            instance: { type: "string" },
-            request_id: { type: "string" },
-            errors: { type: "array", items: { type: "object", properties: { field: { type: "string" }, message: { type: "string" } } } },
-          },
-        },
-      },
+      schemas: responses.components,
     },
   };
 }

@@ -1,5 +1,6 @@
 /** One documented HTTP operation, and the builder every capability's operation list uses. */
 import type * as v from "valibot";
+import type { ProblemSlug } from "../problem.ts";
 
 export interface Operation {
   method: "GET" | "POST" | "PATCH" | "DELETE";
@@ -13,6 +14,17 @@ export interface Operation {
   query?: v.GenericSchema;
   /** Status of a successful answer. */
   success: number;
+  /** Body of a successful answer, the schema its handler's `present*` function returns; none for 204. */
+  response?: v.GenericSchema;
+  /** Media type of `response` when it is not JSON (`text/html`). */
+  mediaType?: string;
+  /**
+   * Problems this operation answers besides those implied by its door, scope, body, query and path parameters
+   * (see document.ts): `conflict`, `quota-exceeded`, …
+   */
+  problems?: readonly ProblemSlug[];
+  /** Answers that are neither the success nor a problem, by status (`/ready` answers 503 with its checks). */
+  otherResponses?: Readonly<Record<number, { description: string; response: v.GenericSchema }>>;
 }
 
 /** Successful status defaults: 201 for POST, 204 for DELETE, 200 otherwise. */

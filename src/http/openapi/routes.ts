@@ -9,9 +9,9 @@ import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { Hono } from "hono";
-import type { Config } from "../../config.ts";
 import type { HttpEnv } from "../env.ts";
 import { openApiDocument } from "./document.ts";
+import type { Operation } from "./operation.ts";
 
 interface Asset {
   readonly path: string;
@@ -58,9 +58,9 @@ const pagePolicy = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-export function openApiRoutes(config: Config): Hono<HttpEnv> {
+export function openApiRoutes(operations: readonly Operation[]): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
-  const document = JSON.stringify(openApiDocument(config));
+  const document = JSON.stringify(openApiDocument(operations));
   const asset = scalarRenderer();
   app.get("/openapi.json", (c) => c.body(document, 200, { "content-type": "application/json" }));
   const html = page(asset);

@@ -20,7 +20,7 @@ import { rejectionCounts } from "../rejections.ts";
 import { addIngressRouteSecret, changeIngressRouteSecret, fetchSecretSpec, MAX_LIVE_SECRETS, removeIngressRouteSecret } from "../routeSecretCommands.ts";
 import { listRouteSecrets } from "../routeSecrets.ts";
 import { getRoute, listRoutes, type IngressRouteRow } from "../routeStore.ts";
-import { presentReceipt, presentRoute, presentSecret } from "./present.ts";
+import { presentReceipt, presentRoute, presentSecret, type CreatedRouteJson, type VerifiedReceiptJson } from "./present.ts";
 
 const notFound = () => new ProblemError("not-found", "no such ingress route");
 
@@ -110,7 +110,8 @@ export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
       const specs = await Promise.all(secrets.map((secret, i) => fetchSecretSpec(ctx, auth.orgId, secret, `secrets.${i}`)));
       return createIngressRoute(ctx, auth.orgId, spec, specs, auditMeta(c));
     });
-    return c.json({ ...presentRoute(created.route), secrets: created.secrets.map(presentSecret) }, 201);
+    const reply: CreatedRouteJson = { ...presentRoute(created.route), secrets: created.secrets.map(presentSecret) };
+    return c.json(reply, 201);
   });
 
   app.get("/ingress-routes", async (c) => {
@@ -189,7 +190,8 @@ export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
       listReceipts(tx, route.route_id, { limit, after: cursor && { receivedAt: cursor.k, id: cursor.id } }),
     );
     const result = page(rows, limit, (row) => ({ k: row.received_at.toISOString(), id: row.receipt_id }));
-    return c.json({ data: result.data.map((row) => ({ ...presentReceipt(row), verification: row.verification })), next_cursor: result.next_cursor });
+    const data = result.data.map((row): VerifiedReceiptJson => ({ ...presentReceipt(row), verification: row.verification }));
+    return c.json({ data, next_cursor: result.next_cursor });
   });
 
   return app;

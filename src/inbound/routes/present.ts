@@ -1,4 +1,11 @@
-/** JSON shapes of inbound resources, in one place so every route answers the same shape. Never a secret value. */
+/**
+ * JSON shapes of inbound resources: one valibot schema each, which the OpenAPI document publishes, and the
+ * `present*` function every route answers through, typed by that schema. Never a secret value, except a generated
+ * one in the answer that created it.
+ */
+import * as v from "valibot";
+import { iso, isoOrNull, named, nullableTimestamp, stringMap, timestamp } from "../../http/responses.ts";
+import { ingressAuthSchema } from "../entries.ts";
 import type { PullMessageRow, PullQueueRow, PullQueueStats } from "../pullStore.ts";
 import type { ReceiptRow } from "../receiptStore.ts";
 import type { RejectionCounts } from "../rejections.ts";
@@ -16,8 +23,66 @@ import type { IngressRouteRow } from "../routeStore.ts";
 export const receivePath = (routeId: string) => `/in/${routeId}`;
 export const customReceivePath = (orgId: string, path: string) => `/in/${orgId}/${path}`;
 
+export const routeSecretJson = named(
+  "IngressRouteSecret",
+  v.object({
+    id: v.string(),
+    source: v.picklist(["value", "generated", "env", "file", "vault", "raw"]),
+    valid_from: timestamp,
+    /** Exclusive; null = no end. */
+    valid_until: nullableTimestamp,
+    created_at: timestamp,
+    /** A secret hookledger generated, in the answer that created it only. */
+    value: v.optional(v.string()),
+  }),
+);
+export type RouteSecretJson = v.InferOutput<typeof routeSecretJson>;
+
+/** A generated secret's value appears once, in the response that created it. */
+export function presentSecret(secret: AddedSecret): RouteSecretJson {
+  return {
+    id: secret.secret_id,
+    source: secret.source,
+    valid_from: iso(secret.valid_from),
+    valid_until: isoOrNull(secret.valid_until),
+    created_at: iso(secret.created_at),
+    ...(secret.value !== undefined ? { value: secret.value } : {}),
+  };
+}
+
+const rejectionsJson = v.object({
+  total: v.number(),
+  /** Refused requests by reason (missing_header, signature_mismatch, replayed, …). */
+  by_reason: v.record(v.string(), v.optional(v.number())),
+  last_rejected_at: nullableTimestamp,
+});
+
+const routeFields = {
+  id: v.string(),
+  /** The custom path as set; null when unset. */
+  path: v.nullable(v.string()),
+  receive_path: v.string(),
+  custom_receive_path: v.nullable(v.string()),
+  name: v.string(),
+  description: v.nullable(v.string()),
+  auth: ingressAuthSchema,
+  max_body_bytes: v.number(),
+  publish: v.nullable(v.object({ app_id: v.string(), event_type: v.string() })),
+  queue: v.nullable(v.string()),
+  enabled: v.boolean(),
+  created_at: timestamp,
+  updated_at: timestamp,
+};
+/** `secrets` (ids and windows) on the route itself; `rejections` on it and in lists. */
+export const routeJson = named("IngressRoute", v.object({ ...routeFields, secrets: v.optional(v.array(routeSecretJson)), rejections: v.optional(rejectionsJson) }));
+export type RouteJson = v.InferOutput<typeof routeJson>;
+
+/** The creation answer: the route with its secrets, generated values included. */
+export const createdRouteJson = named("CreatedIngressRoute", v.object({ ...routeFields, secrets: v.array(routeSecretJson) }));
+export type CreatedRouteJson = v.InferOutput<typeof createdRouteJson>;
+
 /** `path` is the tenant's custom path as set (null when unset); the *_receive_path fields are the URLs to post to. */
-export function presentRoute(row: IngressRouteRow, extras: { secrets?: RouteSecretInfo[]; rejections?: RejectionCounts } = {}) {
+export function presentRoute(row: IngressRouteRow, extras: { secrets?: RouteSecretInfo[]; rejections?: RejectionCounts } = {}): RouteJson {
   return {
     id: row.route_id,
     path: row.path,
@@ -27,40 +92,72 @@ export function presentRoute(row: IngressRouteRow, extras: { secrets?: RouteSecr
     description: row.description,
     auth: row.auth,
     max_body_bytes: row.max_body_bytes,
-    publish: row.publish_app_id ? { app_id: row.publish_app_id, event_type: row.publish_event_type } : null,
+    // Both columns are set or both null (a check constraint).
+    publish: row.publish_app_id && row.publish_event_type ? { app_id: row.publish_app_id, event_type: row.publish_event_type } : null,
     queue: row.queue,
     enabled: row.enabled,
     ...(extras.secrets ? { secrets: extras.secrets.map((secret) => presentSecret(secret)) } : {}),
-    ...(extras.rejections ? { rejections: extras.rejections } : {}),
-    created_at: row.created_at,
-    updated_at: row.updated_at,
+    ...(extras.rejections
+      ? { rejections: { total: extras.rejections.total, by_reason: extras.rejections.by_reason, last_rejected_at: isoOrNull(extras.rejections.last_rejected_at) } }
+      : {}),
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
   };
 }
 
-/** A generated secret's value appears once, in the response that created it. */
-export function presentSecret(secret: AddedSecret) {
-  return {
-    id: secret.secret_id,
-    source: secret.source,
-    valid_from: secret.valid_from,
-    valid_until: secret.valid_until,
-    created_at: secret.created_at,
-    ...(secret.value !== undefined ? { value: secret.value } : {}),
-  };
-}
+const receiptFields = {
+  id: v.string(),
+  route_id: v.string(),
+  received_at: timestamp,
+  content_type: v.nullable(v.string()),
+  /** Request headers without credentials, cookies, signatures or hop-by-hop headers. */
+  headers: stringMap,
+  /** The body exactly as received. */
+  body_base64: v.string(),
+};
+export const receiptJson = named("Receipt", v.object(receiptFields));
+export type ReceiptJson = v.InferOutput<typeof receiptJson>;
 
-export function presentReceipt(row: Pick<ReceiptRow, "receipt_id" | "route_id" | "content_type" | "headers" | "body" | "received_at">) {
+/** A receipt with how its request was authenticated (method, preset, secret id, signed time). */
+export const verifiedReceiptJson = named("VerifiedReceipt", v.object({ ...receiptFields, verification: stringMap }));
+export type VerifiedReceiptJson = v.InferOutput<typeof verifiedReceiptJson>;
+
+export function presentReceipt(row: Pick<ReceiptRow, "receipt_id" | "route_id" | "content_type" | "headers" | "body" | "received_at">): ReceiptJson {
   return {
     id: row.receipt_id,
     route_id: row.route_id,
-    received_at: row.received_at,
+    received_at: iso(row.received_at),
     content_type: row.content_type,
     headers: row.headers,
     body_base64: row.body.toString("base64"),
   };
 }
 
-export function presentQueue(row: PullQueueRow, stats: PullQueueStats | undefined, now: Date) {
+export const acceptedReceiptJson = named("AcceptedReceipt", v.object({ receipt_id: v.string() }));
+export type AcceptedReceiptJson = v.InferOutput<typeof acceptedReceiptJson>;
+
+export const queueJson = named(
+  "PullQueue",
+  v.object({
+    name: v.string(),
+    description: v.nullable(v.string()),
+    max_deliveries: v.number(),
+    lease_seconds: v.number(),
+    depth: v.object({
+      ready: v.number(),
+      delayed: v.number(),
+      leased: v.number(),
+      dead: v.number(),
+      oldest_enqueued_at: nullableTimestamp,
+      oldest_age_seconds: v.nullable(v.number()),
+    }),
+    created_at: timestamp,
+    updated_at: timestamp,
+  }),
+);
+export type QueueJson = v.InferOutput<typeof queueJson>;
+
+export function presentQueue(row: PullQueueRow, stats: PullQueueStats | undefined, now: Date): QueueJson {
   const oldest = stats?.oldest_enqueued_at ?? null;
   return {
     name: row.queue,
@@ -72,31 +169,67 @@ export function presentQueue(row: PullQueueRow, stats: PullQueueStats | undefine
       delayed: stats?.delayed ?? 0,
       leased: stats?.leased ?? 0,
       dead: stats?.dead ?? 0,
-      oldest_enqueued_at: oldest,
+      oldest_enqueued_at: isoOrNull(oldest),
       oldest_age_seconds: oldest ? Math.max(0, Math.floor((now.getTime() - oldest.getTime()) / 1000)) : null,
     },
-    created_at: row.created_at,
-    updated_at: row.updated_at,
+    created_at: iso(row.created_at),
+    updated_at: iso(row.updated_at),
   };
 }
 
-export function presentLeasedMessage(row: PullMessageRow) {
+export const leasedMessageJson = named(
+  "LeasedMessage",
+  v.object({
+    id: v.string(),
+    /** Send it to ack, nack or extend before `lease_expires_at`. */
+    lease_id: v.nullable(v.string()),
+    lease_expires_at: nullableTimestamp,
+    /** 1 on the first lease, counting every lease since. */
+    delivery: v.number(),
+    enqueued_at: timestamp,
+    receipt: receiptJson,
+  }),
+);
+export type LeasedMessageJson = v.InferOutput<typeof leasedMessageJson>;
+
+export function presentLeasedMessage(row: PullMessageRow): LeasedMessageJson {
   return {
     id: row.message_id,
     lease_id: row.lease_id,
-    lease_expires_at: row.lease_expires_at,
+    lease_expires_at: isoOrNull(row.lease_expires_at),
     delivery: row.deliveries,
-    enqueued_at: row.enqueued_at,
+    enqueued_at: iso(row.enqueued_at),
     receipt: presentReceipt({ ...row }),
   };
 }
 
-export function presentDeadLetter(row: PullMessageRow) {
+export const leasedMessagesJson = named("LeasedMessages", v.object({ messages: v.array(leasedMessageJson) }));
+export type LeasedMessagesJson = v.InferOutput<typeof leasedMessagesJson>;
+
+export const settledLeasesJson = named(
+  "SettledLeases",
+  /** `lost`: leases no longer held (unknown, expired and leased again, or already acknowledged). */
+  v.object({ done: v.array(v.string()), lost: v.array(v.string()) }),
+);
+export type SettledLeasesJson = v.InferOutput<typeof settledLeasesJson>;
+
+export const deadLetterJson = named(
+  "DeadLetter",
+  v.object({ id: v.string(), deliveries: v.number(), enqueued_at: timestamp, dead_at: nullableTimestamp, receipt: receiptJson }),
+);
+export type DeadLetterJson = v.InferOutput<typeof deadLetterJson>;
+
+export function presentDeadLetter(row: PullMessageRow): DeadLetterJson {
   return {
     id: row.message_id,
     deliveries: row.deliveries,
-    enqueued_at: row.enqueued_at,
-    dead_at: row.dead_at,
+    enqueued_at: iso(row.enqueued_at),
+    dead_at: isoOrNull(row.dead_at),
     receipt: presentReceipt({ ...row }),
   };
 }
+
+export const replayedDeadLettersJson = named("ReplayedDeadLetters", v.object({ replayed: v.number() }));
+export type ReplayedDeadLettersJson = v.InferOutput<typeof replayedDeadLettersJson>;
+export const purgedDeadLettersJson = named("PurgedDeadLetters", v.object({ purged: v.number() }));
+export type PurgedDeadLettersJson = v.InferOutput<typeof purgedDeadLettersJson>;

@@ -16,7 +16,14 @@ import { DEAD_LETTER_BATCH, settleDeadLetters } from "../deadLetters.ts";
 import { leaseIdsField, leaseSecondsField, queueNameField } from "../fields.ts";
 import { dequeue, settleLeases, type LeaseAction } from "../pullLeases.ts";
 import { getPullQueue, listDeadLetters } from "../pullStore.ts";
-import { presentDeadLetter, presentLeasedMessage } from "./present.ts";
+import {
+  presentDeadLetter,
+  presentLeasedMessage,
+  type LeasedMessagesJson,
+  type PurgedDeadLettersJson,
+  type ReplayedDeadLettersJson,
+  type SettledLeasesJson,
+} from "./present.ts";
 
 /** Long polls wait at most this long: under common proxy and load-balancer idle timeouts. */
 const MAX_WAIT_SECONDS = 20;
@@ -68,7 +75,8 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
       auditMeta(c),
     );
     if (!messages) throw notFound();
-    return c.json({ messages: messages.map(presentLeasedMessage) });
+    const reply: LeasedMessagesJson = { messages: messages.map(presentLeasedMessage) };
+    return c.json(reply);
   });
 
   const settle = <S extends v.GenericSchema<unknown, { lease_ids: string[] }>>(action: string, schema: S, toAction: (body: v.InferOutput<S>) => LeaseAction) =>
@@ -79,7 +87,8 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
       const body = await readJson(c, schema);
       const result = await settleLeases(ctx, auth.orgId, queue, body.lease_ids, toAction(body), auditMeta(c));
       if (!result) throw notFound();
-      return c.json({ done: result.done, lost: result.lost });
+      const reply: SettledLeasesJson = { done: result.done, lost: result.lost };
+      return c.json(reply);
     });
   settle("ack", ackBody, () => ({ kind: "ack" }));
   settle("nack", nackBody, (body) => ({ kind: "nack", delaySeconds: body.delay_seconds }));
@@ -109,7 +118,8 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
       const meta = auditMeta(c, { reasonRequired: action === "purge" && ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
       const count = await settleDeadLetters(ctx, auth.orgId, queue, action, body.message_ids, meta);
       if (count === undefined) throw notFound();
-      return c.json(action === "replay" ? { replayed: count } : { purged: count });
+      const reply: ReplayedDeadLettersJson | PurgedDeadLettersJson = action === "replay" ? { replayed: count } : { purged: count };
+      return c.json(reply);
     });
   }
 

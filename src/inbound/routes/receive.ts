@@ -12,6 +12,7 @@ import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { createWebhookReceiver, type ReceiveTarget } from "../receive.ts";
+import type { AcceptedReceiptJson } from "./present.ts";
 
 /**
  * Reads a body up to `maxBytes`, stopping (and answering undefined) as soon as it is longer: a chunked body has no
@@ -82,8 +83,10 @@ export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
       },
     });
     switch (outcome.kind) {
-      case "accepted":
-        return c.json({ receipt_id: outcome.receiptId }, 202);
+      case "accepted": {
+        const reply: AcceptedReceiptJson = { receipt_id: outcome.receiptId };
+        return c.json(reply, 202);
+      }
       case "not_found":
         throw new ProblemError("not-found", "no such ingress route");
       case "rejected":
@@ -96,10 +99,11 @@ export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
     }
   };
 
-  app.post("/in/:route_id", (c) => receive(c, { routeId: c.req.param("route_id") }));
+  // Mounted at /in (src/compose/routes.ts): these answer /in/{route_id} and /in/{org_id}/{path}.
+  app.post("/:route_id", (c) => receive(c, { routeId: c.req.param("route_id") }));
   // `{.+}` lets the path span segments. The runtime resolves `.` and `..` segments (`%2e` spellings too) when it
   // parses the URL, and the lookup compares a validated path for equality, so no spelling reaches another route.
-  app.post("/in/:org_id/:path{.+}", (c) => receive(c, customPathTarget(new URL(c.req.url).pathname)));
+  app.post("/:org_id/:path{.+}", (c) => receive(c, customPathTarget(new URL(c.req.url).pathname)));
 
   return app;
 }

@@ -15,7 +15,7 @@ import { getAttempt, getDelivery, listAttempts } from "../deliveryStore.ts";
 import { eventIdField } from "../fields.ts";
 import { retryDelivery, RetryError } from "../replay.ts";
 import { getSubscription } from "../subscriptionStore.ts";
-import { presentAttempt, presentDelivery } from "./present.ts";
+import { presentAttempt, presentDelivery, type DeliveryWithAttemptsJson } from "./present.ts";
 
 export const attemptQuery = v.strictObject({
   ...paginationQuery,
@@ -43,7 +43,8 @@ export function deliveryRoutes(ctx: AppContext): Hono<HttpEnv> {
       return delivery && { delivery, attempts: await listAttempts(tx, { deliveryId: id, limit: 100 }) };
     });
     if (!found || !visible(auth, found.delivery.app_id)) throw new ProblemError("not-found", "no such delivery");
-    return c.json({ ...presentDelivery(found.delivery), attempt_history: found.attempts.slice(0, 100).map(presentAttempt) });
+    const reply: DeliveryWithAttemptsJson = { ...presentDelivery(found.delivery), attempt_history: found.attempts.slice(0, 100).map(presentAttempt) };
+    return c.json(reply);
   });
 
   app.post("/deliveries/:delivery_id/retry", async (c) => {

@@ -14,6 +14,7 @@ import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { createEventType, deleteEventType, EventTypeExistsError, getEventType, listEventTypes, updateEventType } from "../eventTypes.ts";
 import { eventTypeNameField } from "../fields.ts";
 import { assertValidPayloadSchema, InvalidPayloadSchemaError } from "../payloadSchema.ts";
+import { presentEventType } from "./present.ts";
 
 const schemaField = v.nullable(v.record(v.string(), v.unknown(), "expected a JSON Schema object or null"));
 export const eventTypeCreateBody = v.strictObject({
@@ -60,7 +61,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     const body = await readJson(c, eventTypeCreateBody);
     checkSchema(body.schema);
     try {
-      return c.json(await createEventType(ctx, auth.orgId, { appId, ...body }, auditMeta(c)), 201);
+      return c.json(presentEventType(await createEventType(ctx, auth.orgId, { appId, ...body }, auditMeta(c))), 201);
     } catch (error) {
       if (error instanceof EventTypeExistsError) throw new ProblemError("conflict", `event type ${body.name} already exists`);
       throw error;
@@ -76,7 +77,8 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listEventTypes(tx, appId, { limit, afterName: cursor?.k, includeDeprecated: query.include_deprecated !== "false" }),
     );
-    return c.json(page(rows, limit, (row) => ({ k: row.name, id: row.name })));
+    const result = page(rows, limit, (row) => ({ k: row.name, id: row.name }));
+    return c.json({ data: result.data.map(presentEventType), next_cursor: result.next_cursor });
   });
 
   app.get("/applications/:app_id/event-types/:name", async (c) => {
@@ -85,7 +87,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     const appId = await appOf(c);
     const found = await withTenant(ctx.sql, auth.orgId, (tx) => getEventType(tx, appId, nameOf(c)));
     if (!found) throw new ProblemError("not-found", "no such event type");
-    return c.json(found);
+    return c.json(presentEventType(found));
   });
 
   app.patch("/applications/:app_id/event-types/:name", async (c) => {
@@ -97,7 +99,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     checkSchema(body.schema);
     const updated = await updateEventType(ctx, auth.orgId, appId, name, body, auditMeta(c));
     if (!updated) throw new ProblemError("not-found", "no such event type");
-    return c.json(updated);
+    return c.json(presentEventType(updated));
   });
 
   app.delete("/applications/:app_id/event-types/:name", async (c) => {

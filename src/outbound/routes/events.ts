@@ -14,7 +14,7 @@ import { deliveriesOfEvent, getEvent, listEvents } from "../deliveryStore.ts";
 import { eventIdField, eventTypeNameField, labelsField } from "../fields.ts";
 import { ingestEvent, IngestError, type IncomingEvent } from "../ingest.ts";
 import { replayEvent, ReplayError } from "../replay.ts";
-import { presentDelivery, presentEvent } from "./present.ts";
+import { presentDelivery, presentEvent, type AcceptedEventJson, type EventWithDeliveriesJson, type ReplayedEventJson } from "./present.ts";
 
 const contentTypeField = v.pipe(v.string(), v.maxLength(200), v.regex(/^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+))*$/, "expected a media type such as application/xml"));
 
@@ -103,7 +103,8 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
       if (!result.duplicate) ctx.metrics.deliveriesScheduled.inc(result.deliveries_scheduled);
       if (result.duplicate) c.header("Idempotent-Replayed", "true");
       if (result.deprecated) c.header("Warning", `299 hookledger "event type ${body.event_type} is deprecated"`);
-      return c.json({ event_id: result.event_id, deliveries_scheduled: result.deliveries_scheduled }, 202);
+      const reply: AcceptedEventJson = { event_id: result.event_id, deliveries_scheduled: result.deliveries_scheduled };
+      return c.json(reply, 202);
     } catch (error) {
       if (!(error instanceof IngestError)) throw error;
       const failure = error.failure;
@@ -154,7 +155,8 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
       return event && { event, deliveries: await deliveriesOfEvent(tx, eventId) };
     });
     if (!found || (auth.appId !== null && auth.appId !== found.event.app_id)) throw notFound();
-    return c.json({ ...presentEvent(found.event), deliveries: found.deliveries.map(presentDelivery) });
+    const reply: EventWithDeliveriesJson = { ...presentEvent(found.event), deliveries: found.deliveries.map(presentDelivery) };
+    return c.json(reply);
   });
 
   app.post("/events/:event_id/replay", async (c) => {
@@ -169,7 +171,8 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     try {
       const result = await replayEvent(ctx, auth.orgId, eventId, subscriptionId, auditMeta(c));
       ctx.metrics.deliveriesScheduled.inc(result.deliveryIds.length);
-      return c.json({ event_id: eventId, deliveries_scheduled: result.deliveryIds.length, delivery_ids: result.deliveryIds }, 202);
+      const reply: ReplayedEventJson = { event_id: eventId, deliveries_scheduled: result.deliveryIds.length, delivery_ids: result.deliveryIds };
+      return c.json(reply, 202);
     } catch (error) {
       if (!(error instanceof ReplayError)) throw error;
       if (error.failure === "event_not_found") throw notFound();

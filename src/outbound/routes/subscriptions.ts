@@ -8,6 +8,7 @@ import type { HttpEnv } from "../../http/env.ts";
 import { descriptionField, metadataField, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
+import { isoOrNull } from "../../http/responses.ts";
 import { readJson, readOptionalJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
@@ -25,7 +26,15 @@ import {
   updateSubscription,
 } from "../subscriptions.ts";
 import { testSubscription } from "../subscriptionTest.ts";
-import { presentAttempt, presentDelivery, presentSubscription } from "./present.ts";
+import {
+  presentAttempt,
+  presentDelivery,
+  presentSubscription,
+  type CreatedSubscriptionJson,
+  type RecoveredJson,
+  type RotatedSecretJson,
+  type SubscriptionSecretJson,
+} from "./present.ts";
 
 const notFound = () => new ProblemError("not-found", "no such subscription");
 
@@ -126,7 +135,8 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const { app_id, secret, ...fields } = body;
     try {
       const created = await createSubscription(ctx, auth.orgId, { ...fields, appId: app_id, ...(secret ? { secret } : {}) }, auditMeta(c));
-      return c.json({ ...presentSubscription(created.subscription, { revealHeaders: true }), secret: created.secret }, 201);
+      const reply: CreatedSubscriptionJson = { ...presentSubscription(created.subscription, { revealHeaders: true }), secret: created.secret };
+      return c.json(reply, 201);
     } catch (error) {
       if (error instanceof UnknownApplicationError) {
         throw new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
@@ -196,7 +206,8 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const current = await load(c);
     const revealed = await revealSubscriptionSecret(ctx, auth.orgId, current.subscription_id, auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON }));
     if (!revealed) throw notFound();
-    return c.json({ key_id: revealed.keyId, secret: revealed.secret });
+    const reply: SubscriptionSecretJson = { key_id: revealed.keyId, secret: revealed.secret };
+    return c.json(reply);
   });
 
   app.post("/subscriptions/:subscription_id/secret/rotate", async (c) => {
@@ -207,7 +218,8 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
     const rotated = await rotateSubscriptionSecret(ctx, auth.orgId, current.subscription_id, { overlapSeconds: body.overlap_seconds, ...(body.secret ? { secret: body.secret } : {}) }, meta);
     if (!rotated) throw notFound();
-    return c.json({ key_id: rotated.keyId, secret: rotated.secret, previous_secret_expires_at: rotated.previousExpiresAt });
+    const reply: RotatedSecretJson = { key_id: rotated.keyId, secret: rotated.secret, previous_secret_expires_at: isoOrNull(rotated.previousExpiresAt) };
+    return c.json(reply);
   });
 
   app.post("/subscriptions/:subscription_id/test", async (c) => {
@@ -228,7 +240,8 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const body = await readJson(c, schemas.recover);
     try {
       const result = await recoverSubscription(ctx, auth.orgId, current.subscription_id, body.since, auditMeta(c));
-      return c.json({ deliveries_requeued: result.deliveries }, 202);
+      const reply: RecoveredJson = { deliveries_requeued: result.deliveries };
+      return c.json(reply, 202);
     } catch (error) {
       if (error instanceof RetryError && error.failure === "subscription_disabled") {
         throw new ProblemError("conflict", "the subscription is disabled; enable it before recovering its deliveries");

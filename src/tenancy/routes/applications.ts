@@ -11,6 +11,7 @@ import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { createApplication, deleteApplication, getApplication, listApplications, updateApplication } from "../applications.ts";
 import { auditMeta } from "../audit.ts";
 import { requireAppAccess, requireOrganizationToken, requireScope } from "../authorize.ts";
+import { presentApplication } from "./present.ts";
 
 export const applicationCreateBody = v.strictObject({
   name: nameField,
@@ -33,7 +34,7 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "applications:write");
     requireOrganizationToken(auth);
     const body = await readJson(c, applicationCreateBody);
-    return c.json(await createApplication(ctx, auth.orgId, body, auditMeta(c)), 201);
+    return c.json(presentApplication(await createApplication(ctx, auth.orgId, body, auditMeta(c))), 201);
   });
 
   app.get("/applications", async (c) => {
@@ -44,7 +45,8 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listApplications(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, onlyAppId: auth.appId }),
     );
-    return c.json(page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.id })));
+    const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.id }));
+    return c.json({ data: result.data.map(presentApplication), next_cursor: result.next_cursor });
   });
 
   app.get("/applications/:app_id", async (c) => {
@@ -54,7 +56,7 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireAppAccess(auth, appId);
     const found = await withTenant(ctx.sql, auth.orgId, (tx) => getApplication(tx, appId));
     if (!found) throw notFound();
-    return c.json(found);
+    return c.json(presentApplication(found));
   });
 
   app.patch("/applications/:app_id", async (c) => {
@@ -65,7 +67,7 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     const body = await readJson(c, applicationUpdateBody);
     const updated = await updateApplication(ctx, auth.orgId, appId, body, auditMeta(c));
     if (!updated) throw notFound();
-    return c.json(updated);
+    return c.json(presentApplication(updated));
   });
 
   app.delete("/applications/:app_id", async (c) => {

@@ -12,6 +12,7 @@ import { decodeCursor, page, pageRequest, paginationQuery } from "../../http/pag
 import { readQuery } from "../../http/validate.ts";
 import { listAuditEntries, type AuditEntry } from "../auditLog.ts";
 import { requireScope } from "../authorize.ts";
+import { presentAuditEntry } from "./present.ts";
 
 export const auditLogQuery = v.strictObject({
   ...paginationQuery,
@@ -20,22 +21,6 @@ export const auditLogQuery = v.strictObject({
   since: v.optional(timestampField),
   until: v.optional(timestampField),
 });
-
-/** The entry as the API shows it: the view's columns, with the actor and request metadata spelled as in `meta`. */
-function presentAuditEntry(row: AuditEntry) {
-  return {
-    position: row.position,
-    type: row.type,
-    stream: row.stream,
-    recorded_at: row.recorded_at,
-    data: row.data,
-    actor: { kind: row.actor_kind, ...(row.actor_id !== null ? { id: row.actor_id } : {}), ...(row.actor_label !== null ? { label: row.actor_label } : {}) },
-    ...(row.request_id !== null ? { request_id: row.request_id } : {}),
-    ...(row.ip !== null ? { ip: row.ip } : {}),
-    ...(row.user_agent !== null ? { user_agent: row.user_agent } : {}),
-    ...(row.reason !== null ? { reason: row.reason } : {}),
-  };
-}
 
 export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -49,10 +34,7 @@ export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
       listAuditEntries(tx, { appId: auth.appId, actorId: q.actor, type: q.type, since: q.since, until: q.until, beforePosition: cursor?.k, limit }),
     );
     const result = page(rows, limit, (row) => ({ k: row.position, id: row.position }));
-    return c.json({
-      data: result.data.map(presentAuditEntry),
-      next_cursor: result.next_cursor,
-    });
+    return c.json({ data: result.data.map(presentAuditEntry), next_cursor: result.next_cursor });
   });
   return app;
 }

@@ -12,6 +12,7 @@ import { auditMeta } from "../audit.ts";
 import { requireInstanceAdmin, requireOrgAccess } from "../authorize.ts";
 import { createOrganization, deleteOrganization, getOrganization, listAllOrganizations, updateOrganization } from "../organizations.ts";
 import { hasScope } from "../scopes.ts";
+import { presentOrganization } from "./present.ts";
 
 export const organizationCreateBody = v.strictObject({ name: nameField, metadata: v.optional(metadataField, {}) });
 const quotaValue = v.optional(v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(0, "at least 0")));
@@ -34,7 +35,7 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.post("/organizations", async (c) => {
     requireInstanceAdmin(c.get("auth"));
     const body = await readJson(c, organizationCreateBody);
-    return c.json(await createOrganization(ctx, body, auditMeta(c)), 201);
+    return c.json(presentOrganization(await createOrganization(ctx, body, auditMeta(c))), 201);
   });
 
   app.get("/organizations", async (c) => {
@@ -43,11 +44,12 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
     const limit = query.limit ?? DEFAULT_LIMIT;
     if (auth.kind !== "instance_admin") {
       const own = await withTenant(ctx.sql, auth.orgId, (tx) => getOrganization(tx, auth.orgId));
-      return c.json({ data: own && !query.after ? [own] : [], next_cursor: null });
+      return c.json({ data: own && !query.after ? [presentOrganization(own)] : [], next_cursor: null });
     }
     const cursor = decodeCursor(query.after);
     const rows = await listAllOrganizations(ctx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id } });
-    return c.json(page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.id })));
+    const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.id }));
+    return c.json({ data: result.data.map(presentOrganization), next_cursor: result.next_cursor });
   });
 
   app.get("/organizations/:org_id", async (c) => {
@@ -55,7 +57,7 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireOrgAccess(c.get("auth"), orgId);
     const org = await withTenant(ctx.sql, orgId, (tx) => getOrganization(tx, orgId));
     if (!org) throw notFound();
-    return c.json(org);
+    return c.json(presentOrganization(org));
   });
 
   app.patch("/organizations/:org_id", async (c) => {
@@ -71,7 +73,7 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
     }
     const org = await updateOrganization(ctx, orgId, body, auditMeta(c));
     if (!org) throw notFound();
-    return c.json(org);
+    return c.json(presentOrganization(org));
   });
 
   app.delete("/organizations/:org_id", async (c) => {

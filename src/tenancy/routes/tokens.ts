@@ -17,7 +17,8 @@ import { requireOrgAccess, requireOrganizationToken, requireScope } from "../aut
 import { getOrganization } from "../organizations.ts";
 import { SCOPES } from "../scopes.ts";
 import { createToken, revokeToken, UnknownApplicationError } from "../tokens.ts";
-import { getToken, listTokens, type TokenRow } from "../tokenStore.ts";
+import { getToken, listTokens } from "../tokenStore.ts";
+import { presentToken, type CreatedTokenJson } from "./present.ts";
 
 export const tokenCreateBody = v.strictObject({
   label: nameField,
@@ -41,23 +42,6 @@ export const tokenCreateBody = v.strictObject({
   ),
 });
 
-export function presentToken(row: TokenRow) {
-  return {
-    id: row.token_id,
-    kind: row.kind,
-    app_id: row.app_id,
-    label: row.label,
-    scopes: row.scopes,
-    queues: row.queues,
-    prefix: row.token_prefix,
-    expires_at: row.expires_at,
-    revoked_at: row.revoked_at,
-    created_by: row.created_by,
-    created_at: row.created_at,
-    last_used_at: row.last_used_at,
-  };
-}
-
 export const tokenListQuery = v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField) });
 const notFound = () => new ProblemError("not-found", "no such token");
 
@@ -72,7 +56,8 @@ export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
     const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
     try {
       const created = await createToken(ctx, orgId, { label: body.label, scopes: body.scopes, appId: body.app_id, expiresAt: body.expires_at, queues: body.queues }, meta);
-      return c.json({ ...presentToken(created.details), token: created.token }, 201);
+      const reply: CreatedTokenJson = { ...presentToken(created.details), token: created.token };
+      return c.json(reply, 201);
     } catch (error) {
       if (error instanceof UnknownApplicationError) {
         throw new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });

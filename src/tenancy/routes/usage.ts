@@ -10,6 +10,7 @@ import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { requireScope } from "../authorize.ts";
 import { applicationCount, eventsToday, ingressRouteCount, quotasOf } from "../quotas.ts";
+import type { UsageJson } from "./present.ts";
 
 export function usageRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -17,7 +18,7 @@ export function usageRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "applications:read");
     const now = ctx.now();
-    const result = await withTenant(ctx.sql, auth.orgId, async (tx) => {
+    const result = await withTenant(ctx.sql, auth.orgId, async (tx): Promise<UsageJson> => {
       const quotas = await quotasOf(tx, ctx.config);
       const perApplication = await tx<{ app_id: string; n: number }[]>`
         select app_id, count(*)::int as n from hookledger.subscriptions

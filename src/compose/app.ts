@@ -1,0 +1,29 @@
+/** The HTTP application with every capability's routes, bearer-token authentication and OpenAPI operations. */
+import type { Hono } from "hono";
+import type { AppContext } from "../context.ts";
+import { createApp, type AppOptions } from "../http/app.ts";
+import type { HttpEnv } from "../http/env.ts";
+import { authenticate } from "../tenancy/authenticate.ts";
+import type { TokenCache } from "../tenancy/tokenCache.ts";
+import type { TokenUsageTracker } from "../tenancy/tokenUsage.ts";
+import { capabilityOperations } from "./operations.ts";
+import { apiRoutes, publicRoutes } from "./routes.ts";
+
+export function composeApp(options: {
+  ctx: AppContext;
+  readiness: AppOptions["readiness"];
+  tokenUsage: TokenUsageTracker;
+  tokenCache: TokenCache;
+  metricsToken?: string | undefined;
+}): Hono<HttpEnv> {
+  const { ctx, tokenUsage, tokenCache } = options;
+  return createApp({
+    ctx,
+    readiness: options.readiness,
+    metricsToken: options.metricsToken,
+    authenticate: authenticate(ctx, tokenUsage, tokenCache),
+    publicRoutes: publicRoutes(ctx),
+    apiRoutes: apiRoutes(ctx),
+    operations: capabilityOperations(ctx.config),
+  });
+}

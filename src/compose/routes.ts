@@ -1,0 +1,42 @@
+/**
+ * Every capability's HTTP routes, in the order they are matched: the public receive door, then the `/v1` API
+ * (tenancy, outbound, inbound).
+ */
+import type { AppContext } from "../context.ts";
+import type { ApiRoutes, MountedRoutes } from "../http/app.ts";
+import { applicationRoutes } from "../tenancy/routes/applications.ts";
+import { auditLogRoutes } from "../tenancy/routes/auditLog.ts";
+import { organizationRoutes } from "../tenancy/routes/organizations.ts";
+import { tokenRoutes } from "../tenancy/routes/tokens.ts";
+import { usageRoutes } from "../tenancy/routes/usage.ts";
+import { deliveryRoutes } from "../outbound/routes/deliveries.ts";
+import { eventRoutes } from "../outbound/routes/events.ts";
+import { eventTypeRoutes } from "../outbound/routes/eventTypes.ts";
+import { subscriptionRoutes } from "../outbound/routes/subscriptions.ts";
+import { ingressRouteRoutes } from "../inbound/routes/ingressRoutes.ts";
+import { pullRoutes } from "../inbound/routes/pull.ts";
+import { pullQueueRoutes } from "../inbound/routes/pullQueues.ts";
+import { receiveRoutes } from "../inbound/routes/receive.ts";
+
+/** Webhooks from third parties authenticate by signature, basic or forward auth, not bearer tokens. */
+export const publicRoutes = (ctx: AppContext): MountedRoutes[] => [{ mount: "/in", routes: receiveRoutes(ctx) }];
+
+export function apiRoutes(ctx: AppContext): ApiRoutes[] {
+  // Event bodies may carry payloads up to HOOKLEDGER_MAX_EVENT_BYTES, base64-encoded (4/3 larger) plus fields;
+  // the exact payload limit is enforced after decoding, with its own message.
+  const eventBodyBytes = Math.ceil(ctx.config.HOOKLEDGER_MAX_EVENT_BYTES * 1.4) + 64 * 1024;
+  return [
+    { routes: organizationRoutes(ctx) },
+    { routes: applicationRoutes(ctx) },
+    { routes: tokenRoutes(ctx) },
+    { routes: auditLogRoutes(ctx) },
+    { routes: usageRoutes(ctx) },
+    { routes: eventTypeRoutes(ctx) },
+    { routes: subscriptionRoutes(ctx) },
+    { routes: eventRoutes(ctx), largeBodies: [{ method: "POST", path: "/v1/events", maxBytes: eventBodyBytes }] },
+    { routes: deliveryRoutes(ctx) },
+    { routes: ingressRouteRoutes(ctx) },
+    { routes: pullQueueRoutes(ctx) },
+    { routes: pullRoutes(ctx) },
+  ];
+}

@@ -1,0 +1,66 @@
+/**
+ * The outbound capability's HTTP operations for the OpenAPI document, described with the same valibot schemas
+ * the handlers validate with. src/compose/operations.ts assembles every capability's list.
+ */
+import type { Config } from "../config.ts";
+import { operation as op, type Operation } from "../http/openapi/operation.ts";
+import { listOf } from "../http/responses.ts";
+import { attemptQuery } from "./routes/deliveries.ts";
+import { eventBody, eventListQuery, replayBody } from "./routes/events.ts";
+import { eventTypeCreateBody, eventTypeListQuery, eventTypeUpdateBody } from "./routes/eventTypes.ts";
+import { subscriptionSchemas } from "./routes/subscriptions.ts";
+import {
+  acceptedEventJson,
+  attemptJson,
+  createdSubscriptionJson,
+  deliveryJson,
+  deliveryWithAttemptsJson,
+  eventJson,
+  eventTypeJson,
+  eventWithDeliveriesJson,
+  recoveredJson,
+  replayedEventJson,
+  rotatedSecretJson,
+  subscriptionJson,
+  subscriptionSecretJson,
+} from "./routes/present.ts";
+
+export function outboundOperations(config: Config): Operation[] {
+  const sub = subscriptionSchemas(config);
+  return [
+    op("POST", "/v1/applications/:app_id/event-types", "Event types", "Create an event type, optionally with a JSON Schema for payloads.", { scope: "applications:write", body: eventTypeCreateBody, response: eventTypeJson, problems: ["conflict"] }),
+    op("GET", "/v1/applications/:app_id/event-types", "Event types", "List event types.", { scope: "applications:read", query: eventTypeListQuery, response: listOf(eventTypeJson) }),
+    op("GET", "/v1/applications/:app_id/event-types/:name", "Event types", "Get an event type.", { scope: "applications:read", response: eventTypeJson }),
+    op("PATCH", "/v1/applications/:app_id/event-types/:name", "Event types", "Update (or deprecate) an event type.", { scope: "applications:write", body: eventTypeUpdateBody, response: eventTypeJson }),
+    op("DELETE", "/v1/applications/:app_id/event-types/:name", "Event types", "Delete an event type.", { scope: "applications:write" }),
+
+    op("POST", "/v1/subscriptions", "Subscriptions", "Create a subscription; the response holds its signing secret.", { scope: "subscriptions:write", body: sub.create, response: createdSubscriptionJson, problems: ["quota-exceeded"] }),
+    op("GET", "/v1/subscriptions", "Subscriptions", "List subscriptions.", { scope: "subscriptions:read", query: sub.list, response: listOf(subscriptionJson) }),
+    op("GET", "/v1/subscriptions/:subscription_id", "Subscriptions", "Get a subscription with its health.", { scope: "subscriptions:read", response: subscriptionJson }),
+    op("PATCH", "/v1/subscriptions/:subscription_id", "Subscriptions", "Update a subscription.", { scope: "subscriptions:write", body: sub.update, response: subscriptionJson }),
+    op("DELETE", "/v1/subscriptions/:subscription_id", "Subscriptions", "Delete a subscription and cancel its open deliveries.", { scope: "subscriptions:write" }),
+    op("POST", "/v1/subscriptions/:subscription_id/enable", "Subscriptions", "Enable a subscription.", { scope: "subscriptions:write", success: 200, response: subscriptionJson }),
+    op("POST", "/v1/subscriptions/:subscription_id/disable", "Subscriptions", "Disable a subscription and cancel its open deliveries.", { scope: "subscriptions:write", success: 200, response: subscriptionJson }),
+    op("GET", "/v1/subscriptions/:subscription_id/secret", "Subscriptions", "Reveal the current signing secret (audited).", { scope: "subscriptions:write", response: subscriptionSecretJson, problems: ["validation"] }),
+    op("POST", "/v1/subscriptions/:subscription_id/secret/rotate", "Subscriptions", "Rotate the signing secret with an overlap window.", { scope: "subscriptions:write", body: sub.rotate, success: 200, response: rotatedSecretJson }),
+    op("POST", "/v1/subscriptions/:subscription_id/test", "Subscriptions", "Send a signed ping now and return the attempt.", { scope: "subscriptions:write", success: 200, response: attemptJson, problems: ["conflict"] }),
+    op("POST", "/v1/subscriptions/:subscription_id/recover", "Subscriptions", "Re-send every failed or cancelled delivery since a time.", { scope: "subscriptions:write", body: sub.recover, success: 202, response: recoveredJson, problems: ["conflict"] }),
+    op("GET", "/v1/subscriptions/:subscription_id/deliveries", "Deliveries", "List a subscription's deliveries with their state.", { scope: "events:read", query: sub.deliveries, response: listOf(deliveryJson) }),
+
+    op("POST", "/v1/events", "Events", "Publish an event: fan-out to matching subscriptions (202).", {
+      scope: "events:write",
+      body: eventBody,
+      success: 202,
+      response: acceptedEventJson,
+      problems: ["unprocessable", "idempotency-conflict"],
+    }),
+    op("GET", "/v1/events", "Events", "List events.", { scope: "events:read", query: eventListQuery, response: listOf(eventJson) }),
+    op("GET", "/v1/events/:event_id", "Events", "Get an event with its deliveries.", { scope: "events:read", response: eventWithDeliveriesJson }),
+    op("POST", "/v1/events/:event_id/replay", "Events", "Replay an event to every matching subscription, or to one.", { scope: "events:write", body: replayBody, success: 202, response: replayedEventJson, problems: ["conflict"] }),
+
+    op("GET", "/v1/deliveries/:delivery_id", "Deliveries", "Get a delivery with its attempts.", { scope: "events:read", response: deliveryWithAttemptsJson }),
+    op("POST", "/v1/deliveries/:delivery_id/retry", "Deliveries", "Retry one delivery now.", { scope: "subscriptions:write", success: 202, response: deliveryJson, problems: ["conflict"] }),
+    op("GET", "/v1/attempts", "Deliveries", "List delivery attempts.", { scope: "events:read", query: attemptQuery, response: listOf(attemptJson) }),
+    op("GET", "/v1/attempts/:attempt_id", "Deliveries", "Get one attempt with its response excerpt.", { scope: "events:read", response: attemptJson }),
+  ];
+}
