@@ -24,6 +24,18 @@ export class WorkerHeartbeat {
     this.ids.add(id);
   }
 
+  /**
+   * Forgets ids whose pool has died (its runner stopped on a database outage), and releases their jobs now rather
+   * than after the dead-after window; if the database is still away, their heartbeats age out and any process's
+   * sweep releases them.
+   */
+  async retire(ids: readonly string[]): Promise<void> {
+    for (const id of ids) this.ids.delete(id);
+    if (ids.length === 0) return;
+    await this.pool.query("select graphile_worker.force_unlock_workers($1::text[])", [ids]).catch((error: unknown) => this.options.log.warn("could not release the jobs of a stopped worker pool yet", { error }));
+    await this.pool.query("delete from hookledger_private.worker_heartbeats where worker_id = any($1::text[])", [ids]).catch(() => undefined);
+  }
+
   start(): void {
     this.timer ??= setInterval(() => void this.beat(), this.options.intervalMs);
     void this.beat();

@@ -49,45 +49,116 @@ function ownerPool(url: string, max: number, log: Logger): pg.Pool {
   return pool;
 }
 
+/** The part of graphile-worker's LocalQueue that a clean stop needs; see `returnLocalJobs`. */
+interface LocalQueueState {
+  readonly mode: string;
+  readonly jobQueue: readonly unknown[];
+  fetchInProgress: boolean;
+  readonly fetchTimer: unknown;
+}
+
+/**
+ * Hands the jobs waiting in the local queue back to the database before the runner is stopped.
+ *
+ * Why: in graphile-worker 0.17.3, releasing a local queue in WAITING mode marks it RELEASED before returning its
+ * jobs, and the return then throws "Cannot background something when the queue is already released" ("Releasing
+ * local queue failed" in the log): nothing waits for the return, which can then lose the race with `pool.end()`
+ * and leave the jobs locked until the dead-worker sweep. Moving the queue to TTL_EXPIRED first (what its own TTL
+ * timer does) returns them as tracked work that `release()` then waits for.
+ */
+function returnLocalJobs(queue: LocalQueueState | undefined, log: Logger): void {
+  if (!queue || queue.mode !== "WAITING" || queue.jobQueue.length === 0 || queue.fetchInProgress || queue.fetchTimer) return;
+  const expire = (queue as unknown as { setModeTtlExpired?: () => void }).setModeTtlExpired;
+  if (typeof expire !== "function") return;
+  try {
+    expire();
+  } catch (error) {
+    log.debug("could not hand the local queue's jobs back before stopping", { error });
+  }
+}
+
+const RESTART_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
+
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const pool = ownerPool(options.ownerUrl, Math.min(options.concurrency + 4, 50), options.log);
-  let running = true;
   const heartbeat = new WorkerHeartbeat(pool, { intervalMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs, log: options.log });
-  const events = new EventEmitter() as WorkerEvents;
-  events.on("pool:create", ({ workerPool }) => heartbeat.track(workerPool.id));
-  events.on("worker:create", ({ worker }) => heartbeat.track(worker.workerId));
-  const runner = await run({
-    events,
-    pgPool: pool,
-    taskList: options.taskList,
-    crontab: options.crontab,
-    concurrency: options.concurrency,
-    pollInterval: options.pollIntervalMs,
-    noHandleSignals: true,
-    logger: workerLogger(options.log),
-    preset: {
-      worker: {
-        localQueue: { size: Math.max(options.concurrency, 8) },
-        completeJobBatchDelay: 0,
-        failJobBatchDelay: 0,
+  let current: { runner: Runner; ids: string[]; queues: LocalQueueState[] };
+  let stopping = false;
+  let running = true;
+
+  const start = async (): Promise<Runner> => {
+    const events = new EventEmitter() as WorkerEvents;
+    const ids: string[] = [];
+    const queues: LocalQueueState[] = [];
+    events.on("pool:create", ({ workerPool }) => (ids.push(workerPool.id), heartbeat.track(workerPool.id)));
+    events.on("worker:create", ({ worker }) => (ids.push(worker.workerId), heartbeat.track(worker.workerId)));
+    events.on("localQueue:init", ({ localQueue }) => queues.push(localQueue as unknown as LocalQueueState));
+    const runner = await run({
+      events,
+      pgPool: pool,
+      taskList: options.taskList,
+      crontab: options.crontab,
+      concurrency: options.concurrency,
+      pollInterval: options.pollIntervalMs,
+      noHandleSignals: true,
+      logger: workerLogger(options.log),
+      preset: {
+        worker: {
+          localQueue: { size: Math.max(options.concurrency, 8) },
+          completeJobBatchDelay: 0,
+          failJobBatchDelay: 0,
+        },
       },
-    },
-  });
+    });
+    current = { runner, ids, queues };
+    runner.promise.then(
+      () => void supervise(undefined),
+      (error: unknown) => void supervise(error),
+    );
+    return runner;
+  };
+
+  /**
+   * A runner that ends without being asked to (its batched job completion failed while the database was away) is
+   * replaced: its pool's jobs are released and a new runner starts on the same pool, with backoff, until the
+   * database answers again. Without this the process kept answering /health with no worker behind it.
+   */
+  const supervise = async (error: unknown): Promise<void> => {
+    if (stopping) return;
+    running = false;
+    options.log.error("worker stopped unexpectedly; restarting it", { error });
+    const dead = current.ids;
+    for (let attempt = 0; !stopping; attempt++) {
+      await new Promise((resolve) => setTimeout(resolve, RESTART_DELAYS_MS[Math.min(attempt, RESTART_DELAYS_MS.length - 1)]));
+      if (stopping) return;
+      try {
+        await pool.query("select 1");
+        await heartbeat.retire(dead);
+        await start();
+        running = true;
+        options.log.info("worker restarted", { attempt: attempt + 1 });
+        return;
+      } catch (restartError) {
+        options.log.warn("worker restart failed; retrying", { error: restartError });
+      }
+    }
+  };
+
+  await start();
   heartbeat.start();
-  runner.promise.then(
-    () => (running = false),
-    (error: unknown) => {
-      running = false;
-      options.log.error("worker stopped unexpectedly", { error });
-    },
-  );
   let stopped: Promise<void> | undefined;
   return {
-    runner,
+    get runner() {
+      return current.runner;
+    },
     isRunning: () => running,
     stop() {
       stopped ??= (async () => {
-        if (running) await runner.stop();
+        stopping = true;
+        if (running) {
+          for (const queue of current.queues) returnLocalJobs(queue, options.log);
+          await current.runner.stop();
+        }
         running = false;
         await heartbeat.stop();
         await pool.end();
