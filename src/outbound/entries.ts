@@ -49,7 +49,7 @@ export const outboundEntries = {
   "subscription.circuit_opened": v.strictObject({
     subscription_id: uuid,
     consecutive_failures: v.number(),
-    last_error_class: v.nullable(v.string()),
+    last_error_class: v.nullable(errorClass),
     retry_at: v.string(),
     opens: v.number(),
   }),

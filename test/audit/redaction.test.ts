@@ -30,7 +30,7 @@ const SAFE_FIELDS = new Set([
   "url", "path", "auth.preset", "auth.generic", "auth.username", "auth.url", "verification.preset", "signed_headers",
   // times
   "expires_at", "previous_expires_at", "failing_since", "occurred_at", "next_attempt_at", "valid_from", "valid_until",
-  "lease_expires_at", "visible_at", "verification.signed_at", "partition_cutoff",
+  "lease_expires_at", "visible_at", "verification.signed_at", "partition_cutoff", "retry_at",
   // what hookledger itself wrote: media types, digests of bodies, reasons and error summaries, partition names
   "content_type", "payload_sha256", "body_sha256", "reason", "error_message", "partitions", "partitions_dropped",
 ]);
