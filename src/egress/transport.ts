@@ -228,7 +228,9 @@ function attempt(exchange: PinnedExchange, mayUsePool: boolean): Promise<Attempt
     request.on("socket", (socket: Socket) => {
       connection = socket;
       if (settled) return;
-      if (request?.reusedSocket) {
+      // `reusedSocket` alone is not enough: Bun 1.4 reports false for a pooled socket handed to a request that was
+      // queued for a free one; a connect listener on it never fires and piles up (11 per socket in the bench).
+      if (request?.reusedSocket || !socket.connecting) {
         // Already connected (and checked, see pool.ts): there is no connect phase to time.
         reused = true;
         if (socket.remoteAddress) remoteAddress = socket.remoteAddress;

@@ -123,6 +123,23 @@ describe("limits", () => {
     expect(server.connections() - before).toBe(2);
   });
 
+  it("a queued request that gets a pooled connection adds no connect listener to it (none piles up on a busy destination)", async () => {
+    const egress = pooledClient({ maxSocketsPerDestination: 2 });
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning.message);
+    process.on("warning", onWarning);
+    try {
+      for (let round = 0; round < 3; round += 1) {
+        const results = await Promise.all(Array.from({ length: 30 }, () => egress.send({ url: `http://hooks.invalid:${server.port}/echo`, body: "x" })));
+        expect(results.every((result) => result.ok)).toBe(true);
+      }
+      await sleep(50);
+    } finally {
+      process.off("warning", onWarning);
+    }
+    expect(warnings.filter((message) => message.includes("listeners"))).toEqual([]);
+  });
+
   it("closes a connection idle for idleTimeoutMs, and the next request opens a new one", async () => {
     const egress = pooledClient({ idleTimeoutMs: 200 });
     const before = server.connections();
