@@ -79,7 +79,12 @@ describe("batch delivery jobs", () => {
     const worker = await startTestApp(db, { api: false, worker: true });
     try {
       await receiver.waitFor(12, "/twice");
-      // The same job again, as after a crash before its completion was recorded: everything is skipped.
+      await eventually(async () => {
+        const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'bj_%'`;
+        return row?.n === 12 ? true : undefined;
+      });
+      // The same job again, as after a crash between recording the outcomes and completing the job: every item
+      // names an attempt already made, so nothing is sent or recorded again.
       const [again] = await db.owner<{ id: string }[]>`
         select id::text from graphile_worker.add_job('deliver', ${db.owner.json(items as never)}::json)`;
       expect(again?.id).toBeDefined();
@@ -95,5 +100,32 @@ describe("batch delivery jobs", () => {
       select (select count(*)::int from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'bj_%') as n,
              (select count(*)::int from hookledger.ledger where org_id = ${t.orgId} and type = 'delivery.attempted' and data->>'event_id' like 'bj_%') as entries`;
     expect(attempts).toEqual({ n: 12, entries: 12 });
+  });
+
+  it("records one outcome per attempt when a job and its twin run at the same time", async () => {
+    receiver.respond("/race", { status: 200, body: "ok", delayMs: 300 });
+    await t.subscribe({ url: receiver.url("/race"), event_types: ["user.created"] });
+    const sent = await Promise.all(Array.from({ length: 6 }, (_, i) => t.send({ event_type: "user.created", event_id: `race_${i}` })));
+    expect(sent.every((answer) => answer.status === 202)).toBe(true);
+    const jobs = await db.owner<{ payload: unknown }[]>`
+      select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
+      where k.identifier = 'deliver' and j.payload::text like '%' || ${t.orgId} || '%'`;
+    // Each job twice, before any worker runs: both copies load the same deliveries and send them.
+    for (const job of jobs) await db.owner`select graphile_worker.add_job('deliver', ${db.owner.json(job.payload as never)}::json)`;
+    const worker = await startTestApp(db, { api: false, worker: true });
+    try {
+      await eventually(async () => {
+        const [left] = await db.owner<{ n: number }[]>`
+          select count(*)::int as n from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id where k.identifier = 'deliver'`;
+        return left?.n === 0 ? true : undefined;
+      }, 20_000, "every job to complete");
+    } finally {
+      await worker.stop();
+    }
+    const [counts] = await db.owner<{ attempts: number; entries: number; succeeded: number }[]>`
+      select (select count(*)::int from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'race_%') as attempts,
+             (select count(*)::int from hookledger.ledger where org_id = ${t.orgId} and type = 'delivery.attempted' and data->>'event_id' like 'race_%') as entries,
+             (select count(*)::int from hookledger.deliveries where org_id = ${t.orgId} and event_id like 'race_%' and status = 'succeeded') as succeeded`;
+    expect(counts).toEqual({ attempts: 6, entries: 6, succeeded: 6 });
   });
 });
