@@ -51,7 +51,7 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
     const [deliveries, subscriptions] = await Promise.all([
       tx<DeliveryWithEvent[]>`
         select d.delivery_id, d.status, d.attempts, d.subscription_id, s.version, e.event_id, e.app_id, e.event_type, e.content_type,
-          e.payload_encoding, e.payload, e.payload_sha256, e.labels, e.occurred_at, e.received_at, e.deliveries_scheduled
+          e.payload_encoding, e.payload, e.payload_sha256, e.request_fingerprint, e.labels, e.occurred_at, e.received_at, e.deliveries_scheduled
         from hookledger.deliveries d
         join hookledger.events e on e.org_id = d.org_id and e.event_id = d.event_id
         join hookledger.ledger_streams s on s.org_id = d.org_id and s.stream = 'delivery:' || d.delivery_id::text

@@ -13,6 +13,7 @@ export interface EventRow {
   payload_encoding: "json" | "text" | "base64";
   payload: string;
   payload_sha256: string;
+  request_fingerprint: string;
   labels: Record<string, string>;
   occurred_at: Date;
   received_at: Date;
@@ -55,7 +56,7 @@ export interface AttemptRow {
   next_attempt_at: Date | null;
 }
 
-const eventColumns = `event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256, labels, occurred_at,
+const eventColumns = `event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256, request_fingerprint, labels, occurred_at,
   received_at, deliveries_scheduled`;
 const deliveryColumns = `delivery_id, event_id, subscription_id, app_id, status, reason, attempts, next_attempt_at, last_attempt_at,
   last_status_code, last_error_class, created_at, updated_at, completed_at`;

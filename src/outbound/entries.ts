@@ -69,7 +69,10 @@ export const outboundEntries = {
     content_type: v.string(),
     payload_encoding: v.picklist(["json", "text", "base64"]),
     payload: v.string(),
+    /** SHA-256 of the delivered payload bytes (before migration 020: the request fingerprint). */
     payload_sha256: v.string(),
+    /** Idempotency fingerprint of the request; absent on entries recorded before it had its own field. */
+    request_fingerprint: v.optional(v.string()),
     labels: stringMap,
     occurred_at: v.string(),
     deliveries_scheduled: v.number(),

@@ -72,6 +72,13 @@ function canonicalJson(value: unknown): string {
   return JSON.stringify(value) ?? "null";
 }
 
+/** SHA-256 of the payload bytes as they are delivered (base64 payloads decoded). */
+export function payloadSha256(event: Pick<IncomingEvent, "encoding" | "payload">): string {
+  const bytes = event.encoding === "base64" ? Buffer.from(event.payload, "base64") : Buffer.from(event.payload, "utf8");
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+/** The idempotency fingerprint: what defines the event, with JSON compared by content rather than spelling. */
 function requestHash(event: IncomingEvent): string {
   const labels = Object.entries(event.labels).sort(([a], [b]) => (a < b ? -1 : 1));
   const payload = event.encoding === "json" ? canonicalJson(event.parsedPayload) : event.payload;
@@ -144,7 +151,8 @@ async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[])
             content_type: event.contentType,
             payload_encoding: event.encoding,
             payload: event.payload,
-            payload_sha256: item.fingerprint,
+            payload_sha256: payloadSha256(event),
+            request_fingerprint: item.fingerprint,
             labels: event.labels,
             occurred_at: (event.occurredAt ?? now).toISOString(),
             deliveries_scheduled: decision.targets.length,
@@ -205,7 +213,7 @@ async function singleFailure(ctx: AppContext, orgId: string, item: PendingEvent,
   if (error instanceof StreamVersionConflictError && item.event.eventId) {
     const existing = await withTenant(ctx.sql, orgId, (tx) => getEvent(tx, item.eventId));
     if (existing) {
-      if (existing.payload_sha256 !== item.fingerprint) return { ok: false, error: new IngestError({ kind: "idempotency_conflict" }) };
+      if (existing.request_fingerprint !== item.fingerprint) return { ok: false, error: new IngestError({ kind: "idempotency_conflict" }) };
       return { ok: true, value: { event_id: item.eventId, deliveries_scheduled: existing.deliveries_scheduled, duplicate: true, deprecated: false } };
     }
   }

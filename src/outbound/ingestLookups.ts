@@ -45,8 +45,8 @@ export async function readIngestLookups(
       where t.org_id = hookledger.current_org_id() and t.deleted_at is null`,
     wanted.eventIds.length === 0
       ? Promise.resolve([])
-      : tx<{ event_id: string; payload_sha256: string; deliveries_scheduled: number }[]>`
-      select event_id, payload_sha256, deliveries_scheduled from hookledger.events
+      : tx<{ event_id: string; request_fingerprint: string; deliveries_scheduled: number }[]>`
+      select event_id, request_fingerprint, deliveries_scheduled from hookledger.events
       where org_id = hookledger.current_org_id() and event_id = any(${wanted.eventIds}::text[])`,
     tx<TargetSubscription[]>`
       select subscription_id, app_id, event_types, labels from hookledger.subscriptions
@@ -61,7 +61,7 @@ export async function readIngestLookups(
   return {
     liveApps: new Set(apps.map((row) => row.app_id)),
     eventTypes: new Map(types.map((row) => [eventTypeKey(row.app_id, row.name), { schema: row.schema, deprecated: row.deprecated }])),
-    existing: new Map(existing.map((row) => [row.event_id, { fingerprint: row.payload_sha256, deliveries_scheduled: row.deliveries_scheduled }])),
+    existing: new Map(existing.map((row) => [row.event_id, { fingerprint: row.request_fingerprint, deliveries_scheduled: row.deliveries_scheduled }])),
     subscriptionsByApp,
     quotas,
     eventsToday: today,

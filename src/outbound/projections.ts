@@ -182,12 +182,12 @@ export const eventsProjection = defineProjection({
   apply: async (tx, entries) => {
     await tx`
       insert into hookledger.events (org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
-        labels, occurred_at, received_at, deliveries_scheduled)
+        request_fingerprint, labels, occurred_at, received_at, deliveries_scheduled)
       select org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
-        labels, occurred_at, at, deliveries_scheduled
+        coalesce(request_fingerprint, payload_sha256), labels, occurred_at, at, deliveries_scheduled
       from jsonb_to_recordset(${tx.json(entryRows<"event.received">(entries) as never)}) as r(
         org_id uuid, event_id text, app_id uuid, event_type text, content_type text, payload_encoding text, payload text,
-        payload_sha256 text, labels jsonb, occurred_at timestamptz, at timestamptz, deliveries_scheduled integer)`;
+        payload_sha256 text, request_fingerprint text, labels jsonb, occurred_at timestamptz, at timestamptz, deliveries_scheduled integer)`;
   },
   clear: async (tx) => {
     await tx`delete from hookledger.events where org_id = hookledger.current_org_id()`;

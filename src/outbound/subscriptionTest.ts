@@ -7,6 +7,7 @@ import { withTenant } from "../db/tenant.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { attemptDelivery, type AttemptOutcome } from "./attempt.ts";
 import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
+import { payloadSha256 } from "./ingest.ts";
 import { getSubscription } from "./subscriptionStore.ts";
 
 export const PING_EVENT_TYPE = "hookledger.ping";
@@ -17,6 +18,7 @@ export async function testSubscription(ctx: AppContext, orgId: string, subscript
     const subscription = await getSubscription(tx, subscriptionId);
     if (!subscription) return undefined;
     const now = ctx.now().toISOString();
+    const payload = JSON.stringify({ type: PING_EVENT_TYPE, subscription_id: subscriptionId, sent_at: now });
     const scheduled = deliveriesScheduled({ eventId, appId: subscription.app_id }, [subscriptionId], "test", meta);
     await ctx.ledger.recordMany(tx, [
       eventReceived(
@@ -26,8 +28,9 @@ export async function testSubscription(ctx: AppContext, orgId: string, subscript
           event_type: PING_EVENT_TYPE,
           content_type: "application/json",
           payload_encoding: "json",
-          payload: JSON.stringify({ type: PING_EVENT_TYPE, subscription_id: subscriptionId, sent_at: now }),
-          payload_sha256: "test",
+          payload,
+          payload_sha256: payloadSha256({ encoding: "json", payload }),
+          request_fingerprint: payloadSha256({ encoding: "json", payload }),
           labels: {},
           occurred_at: now,
           deliveries_scheduled: 1,

@@ -32,7 +32,7 @@ const SAFE_FIELDS = new Set([
   "expires_at", "previous_expires_at", "failing_since", "occurred_at", "next_attempt_at", "valid_from", "valid_until",
   "lease_expires_at", "visible_at", "verification.signed_at", "partition_cutoff", "retry_at",
   // what hookledger itself wrote: media types, digests of bodies, reasons and error summaries, partition names
-  "content_type", "payload_sha256", "body_sha256", "reason", "error_message", "partitions", "partitions_dropped",
+  "content_type", "payload_sha256", "request_fingerprint", "body_sha256", "reason", "error_message", "partitions", "partitions_dropped",
 ]);
 
 /** Fields that carry a body, a credential or a header value, and what the audit data keeps of them. */

@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -89,6 +90,18 @@ describe("idempotent ingestion", () => {
 });
 
 describe("payload rules", () => {
+  it("records payload_sha256 as the SHA-256 of the delivered bytes, and the request fingerprint apart from it", async () => {
+    const sha = (bytes: string | Buffer) => createHash("sha256").update(bytes).digest("hex");
+    expect((await t.send({ event_id: "hash_json", payload: { b: 2, a: 1 } })).status).toBe(202);
+    expect((await t.send({ event_id: "hash_bin", payload: undefined, payload_base64: Buffer.from([0, 1, 2, 255]).toString("base64"), content_type: "application/octet-stream" })).status).toBe(202);
+    const rows = await db.owner<{ event_id: string; payload_sha256: string; request_fingerprint: string }[]>`
+      select data->>'event_id' as event_id, data->>'payload_sha256' as payload_sha256, data->>'request_fingerprint' as request_fingerprint
+      from hookledger.ledger where org_id = ${t.orgId} and type = 'event.received' and data->>'event_id' like 'hash_%' order by position`;
+    expect(rows[0]).toMatchObject({ event_id: "hash_json", payload_sha256: sha('{"b":2,"a":1}') });
+    expect(rows[1]).toMatchObject({ event_id: "hash_bin", payload_sha256: sha(Buffer.from([0, 1, 2, 255])) });
+    expect(rows.every((row) => /^[0-9a-f]{64}$/.test(row.request_fingerprint) && row.request_fingerprint !== row.payload_sha256)).toBe(true);
+  });
+
   it("refuses payloads that do not match the event type's JSON Schema, listing the violations", async () => {
     const schema = { type: "object", required: ["amount", "currency"], properties: { amount: { type: "integer", minimum: 0 }, currency: { type: "string", pattern: "^[A-Z]{3}$" } } };
     const created = await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: "payment.captured", schema });
