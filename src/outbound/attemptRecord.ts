@@ -56,12 +56,20 @@ export async function recordAttempts(ctx: AppContext, orgId: string, results: At
 async function writeAttempts(ctx: AppContext, tx: Tx, orgId: string, results: AttemptResult[]): Promise<void> {
   const now = ctx.now();
   const retries = results.filter((result) => result.next).map((result) => ({ deliveryId: result.loaded.deliveryId, attempt: result.attempt.attempt_number + 1, runAt: result.next }));
-  // Endpoint health is a running total over attempts in ledger order. Taking the endpoints' rows before appending
-  // makes concurrent groups of one endpoint append and update in the same order, so a rebuild (which replays by
-  // position) reaches the same health as the live rows. Sorted, so two groups cannot deadlock.
-  const endpoints = [...new Set(results.map((result) => result.loaded.subscription.subscription_id))].sort();
-  await tx`select 1 from hookledger.subscriptions where org_id = hookledger.current_org_id() and subscription_id = any(${endpoints}::uuid[])
-           order by subscription_id for no key update`;
+  // Endpoint health is a running total over attempts in ledger order. Taking an endpoint's row before appending
+  // makes concurrent groups of it append and update in the same order, so a rebuild (which replays by position)
+  // reaches the same health as the live row. Only where the order matters: a group with a failure, or an endpoint
+  // that was failing when loaded. Successes of a healthy endpoint only move last_success_at forward, whatever the
+  // order, and taking the row for them would serialise every worker's records on a busy endpoint. Sorted, so two
+  // groups cannot deadlock.
+  const ordered = [
+    ...new Set(results.filter((result) => !result.succeeded || result.loaded.subscription.consecutive_failures > 0 || result.loaded.subscription.circuit_state === "open")
+      .map((result) => result.loaded.subscription.subscription_id)),
+  ].sort();
+  if (ordered.length > 0) {
+    await tx`select 1 from hookledger.subscriptions where org_id = hookledger.current_org_id() and subscription_id = any(${ordered}::uuid[])
+             order by subscription_id for no key update`;
+  }
   await Promise.all([ctx.ledger.recordMany(tx, results.map(appendsOf)), scheduleRetries(tx, orgId, retries, now)]);
   await updateEndpointHealth(ctx, tx, results, now);
 }
