@@ -57,12 +57,16 @@ function bucketWidthMs(delayMs: number): number {
   return 15 * 60_000;
 }
 
-/** Jobs that run the given deliveries at their due time (1-second buckets), DELIVERY_JOB_SIZE per job. */
+/**
+ * Jobs that run the given deliveries at their due time, DELIVERY_JOB_SIZE per job: those due now at once, later ones
+ * in 1-second buckets (rounded up, so none runs early). Due-now jobs carry no run_at: graphile-worker's insert
+ * notification wakes a worker at once, where a run_at even a fraction of a second ahead waits for the next poll.
+ */
 function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Date): JobSpec[] {
   const bySecond = new Map<number, ScheduledDelivery[]>();
   for (const delivery of deliveries) {
-    const due = Math.max(now.getTime(), delivery.runAt?.getTime() ?? 0);
-    const second = Math.ceil(due / 1000) * 1000;
+    const due = delivery.runAt?.getTime() ?? 0;
+    const second = due <= now.getTime() ? 0 : Math.ceil(due / 1000) * 1000;
     bySecond.set(second, [...(bySecond.get(second) ?? []), delivery]);
   }
   const specs: JobSpec[] = [];
@@ -73,7 +77,7 @@ function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Da
         identifier: DELIVER_TASK,
         payload: items,
         max_attempts: CRASH_RETRIES,
-        ...(second > now.getTime() ? { run_at: new Date(second).toISOString() } : {}),
+        ...(second > 0 ? { run_at: new Date(second).toISOString() } : {}),
       });
     }
   }
