@@ -72,7 +72,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "applications:read");
     const appId = await appOf(c);
     const query = readQuery(c, eventTypeListQuery);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "name", id: "name" });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listEventTypes(tx, appId, { limit, afterName: cursor?.k, includeDeprecated: query.include_deprecated !== "false" }),
     );

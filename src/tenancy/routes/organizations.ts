@@ -45,7 +45,7 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
       const own = await withTenant(ctx.sql, auth.orgId, (tx) => getOrganization(tx, auth.orgId));
       return c.json({ data: own && !query.after ? [own] : [], next_cursor: null });
     }
-    const cursor = decodeCursor(query.after);
+    const cursor = decodeCursor(query.after, { k: "timestamp", id: "uuid" });
     const rows = await listAllOrganizations(ctx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id } });
     return c.json(page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.id })));
   });
