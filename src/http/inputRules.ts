@@ -90,3 +90,18 @@ export function jsonHazards(root: unknown, options: { maxDepth: number; rootLeve
   }
   return errors;
 }
+
+/**
+ * Whether containers nest deeper than `maxDepth` levels (the root container is level 1), found without
+ * recursion; for values that did not come through a request body, such as published inbound webhooks.
+ */
+export function nestsDeeperThan(root: unknown, maxDepth: number): boolean {
+  const pending: [unknown, number][] = [[root, 0]];
+  while (pending.length > 0) {
+    const [value, outer] = pending.pop() as [unknown, number];
+    if (typeof value !== "object" || value === null) continue;
+    if (outer + 1 > maxDepth) return true;
+    for (const item of Array.isArray(value) ? value : Object.values(value)) pending.push([item, outer + 1]);
+  }
+  return false;
+}
