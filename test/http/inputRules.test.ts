@@ -30,8 +30,8 @@ afterAll(async () => {
 });
 
 /** Rows of every table a refused request could have written to, the ledger first. */
-async function rowCounts(): Promise<Record<string, number>> {
-  const [counts] = await db.owner<Record<string, number>[]>`
+async function rowCounts(): Promise<Record<"ledger" | "applications" | "event_types" | "subscriptions" | "events" | "tokens" | "ingress_routes" | "pull_queues", number>> {
+  const [counts] = await db.owner`
     select (select count(*)::int from hookledger.ledger) as ledger,
            (select count(*)::int from hookledger.applications) as applications,
            (select count(*)::int from hookledger.event_types) as event_types,
@@ -40,7 +40,7 @@ async function rowCounts(): Promise<Record<string, number>> {
            (select count(*)::int from hookledger.api_tokens) as tokens,
            (select count(*)::int from hookledger.ingress_routes) as ingress_routes,
            (select count(*)::int from hookledger.pull_queues) as pull_queues`;
-  return counts as Record<string, number>;
+  return counts as Awaited<ReturnType<typeof rowCounts>>;
 }
 
 /** Sends `body` verbatim (already JSON text), so tests control escapes and bytes exactly. */
