@@ -61,10 +61,11 @@ function re2Engine(compiled: Map<string, RE2JS>): NonNullable<CodeOptions["regEx
 }
 
 function compile(schema: Record<string, unknown>): ValidateFunction {
-  const metaProblems = metaSchemaProblems(schema);
-  if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
+  // The structure first: it is cheap, and it refuses schemas too large for the meta-schema check and Ajv.
   const { nodes, problems } = analyseSchema(schema);
   if (problems.length > 0) throw new InvalidPayloadSchemaError(problems);
+  const metaProblems = metaSchemaProblems(schema);
+  if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
   const patterns = compileSchemaPatterns(nodes);
   if (patterns.problems.length > 0) throw new InvalidPayloadSchemaError(patterns.problems);
   const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false, meta: false, validateSchema: false, code: { regExp: re2Engine(patterns.compiled) } }));

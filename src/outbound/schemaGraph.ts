@@ -26,6 +26,11 @@ export interface SchemaProblem {
 // Relative `$id`s and references need an absolute base; this one names nothing that could be fetched.
 const DOCUMENT_BASE = "https://schema.hookledger.invalid/payload.json";
 const MAX_PROBLEMS = 20;
+/**
+ * Ajv's compiler costs ~0.3 ms per subschema on Bun (8,000 took 4 s), all of it on the event loop, at every
+ * create or PATCH and once per process for each schema in use; this caps that at about half a second.
+ */
+export const MAX_SUBSCHEMAS = 2000;
 
 type Edge = "same" | "into" | "none";
 const KEYWORDS: Record<Edge, { single: string[]; list: string[]; map: string[] }> = {
@@ -87,7 +92,11 @@ export function analyseSchema(root: Record<string, unknown>): { nodes: SchemaNod
   const pending: SchemaNode[] = [];
   const dynamicRefs: { node: SchemaNode; via: string; name: string }[] = [];
 
-  const addLink = (from: SchemaNode, link: Link) => links.set(from, [...(links.get(from) ?? []), link]);
+  const addLink = (from: SchemaNode, link: Link) => {
+    const existing = links.get(from);
+    if (existing) existing.push(link);
+    else links.set(from, [link]);
+  };
 
   /** Registers a subschema found at `pointer` under a parent whose base is `parentBase`. */
   const register = (schema: Record<string, unknown>, pointer: string, parentBase: string): SchemaNode => {
@@ -108,7 +117,9 @@ export function analyseSchema(root: Record<string, unknown>): { nodes: SchemaNod
     if (typeof schema.$anchor === "string") anchors.set(`${base}#${schema.$anchor}`, node);
     if (typeof schema.$dynamicAnchor === "string") {
       anchors.set(`${base}#${schema.$dynamicAnchor}`, node);
-      dynamicAnchors.set(schema.$dynamicAnchor, [...(dynamicAnchors.get(schema.$dynamicAnchor) ?? []), node]);
+      const named = dynamicAnchors.get(schema.$dynamicAnchor);
+      if (named) named.push(node);
+      else dynamicAnchors.set(schema.$dynamicAnchor, [node]);
     }
     pending.push(node);
     return node;
@@ -172,6 +183,7 @@ export function analyseSchema(root: Record<string, unknown>): { nodes: SchemaNod
   // Structure first, so every subschema is known by its place in the document before references are followed.
   const walkStructure = () => {
     while (pending.length > 0) {
+      if (nodes.size > MAX_SUBSCHEMAS) return;
       const node = pending.pop() as SchemaNode;
       walked.push(node);
       // Registered in reverse so that the stack hands them out, and problems are reported, in document order.
@@ -187,6 +199,7 @@ export function analyseSchema(root: Record<string, unknown>): { nodes: SchemaNod
     linkReferences(walked[linked] as SchemaNode);
     walkStructure();
   }
+  if (nodes.size > MAX_SUBSCHEMAS) return { nodes: walked, problems: [{ pointer: "", message: `has more than ${MAX_SUBSCHEMAS} subschemas; split the event type or simplify its schema` }] };
   // A $dynamicRef may land on any $dynamicAnchor of its name, depending on the path taken: assume each.
   for (const { node, via, name } of dynamicRefs) for (const target of dynamicAnchors.get(name) ?? []) addLink(node, { via, target, isReference: true });
 
