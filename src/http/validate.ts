@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import * as v from "valibot";
-import { jsonHazards, MAX_JSON_NESTING, textHazard } from "./inputRules.ts";
+import { firstInvalidUtf8Byte, jsonHazards, MAX_JSON_NESTING, textHazard } from "./inputRules.ts";
 import { ProblemError, type FieldError } from "./problem.ts";
 
 export function fieldErrors(issues: readonly v.BaseIssue<unknown>[], prefix = ""): FieldError[] {
@@ -43,11 +43,14 @@ export async function readOptionalJson<S extends v.GenericSchema>(c: Context, sc
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 async function readUtf8Body(c: Context): Promise<string> {
-  const bytes = await c.req.arrayBuffer();
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
   try {
     return utf8.decode(bytes);
   } catch {
-    throw new ProblemError("malformed-json", "the body is not valid UTF-8", { errors: [{ field: "(body)", message: "JSON bodies must be encoded in UTF-8" }] });
+    const at = firstInvalidUtf8Byte(bytes);
+    throw new ProblemError("malformed-json", "the body is not valid UTF-8", {
+      errors: [{ field: "(body)", message: `byte ${at} is not valid UTF-8 (JSON bodies must be UTF-8, where an unpaired surrogate cannot be written)` }],
+    });
   }
 }
 

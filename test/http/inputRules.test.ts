@@ -89,11 +89,12 @@ describe("text Postgres cannot store", () => {
     expectRefused(await app.call("POST", "/v1/applications", t.token, { name: "\ud800" }), "name", /unpaired UTF-16 surrogate \(U\+D800\)/);
     expectRefused(await app.call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: "invoice.paid", payload: { x: "a\udc00b" } }), "payload.x", /surrogate/);
     // A surrogate written as raw (CESU-8) bytes, and stray bytes: not UTF-8 at all.
-    for (const bytes of [[0xed, 0xa0, 0x80], [0xff], [0xc3]]) {
-      const body = Buffer.concat([Buffer.from('{"name":"'), Buffer.from(bytes), Buffer.from('"}')]);
+    for (const bytes of [[0xed, 0xa0, 0x80], [0xff], [0xc3], [0xc0, 0xaf], [0xf4, 0x90, 0x80, 0x80]]) {
+      const body = Buffer.concat([Buffer.from('{"name":"é'), Buffer.from(bytes), Buffer.from('"}')]);
       const response = await sendRaw("POST", "/v1/applications", body);
       expect(response.status).toBe(400);
       expect(response.body).toMatchObject({ type: "urn:hookledger:problem:malformed-json", detail: "the body is not valid UTF-8" });
+      expect(response.body.errors).toEqual([{ field: "(body)", message: expect.stringMatching(/^byte 11 is not valid UTF-8/) }]);
     }
     // Well-formed astral characters and odd-but-valid code points are ordinary text.
     const fine = await app.call("POST", "/v1/applications", t.token, { name: "😀 \u202e\ufeff\uffff" });
