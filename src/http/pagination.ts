@@ -1,6 +1,10 @@
 /**
  * Keyset pagination: lists are newest first; the cursor is an opaque token for the last item's sort key, so
  * pages stay stable while rows are added (unlike OFFSET).
+ *
+ * The cursor comes back from the client, so it is input like any other: each list declares the shape of its
+ * cursor (a timestamp or a name for the key, a uuid or a name for the tie-breaker) and a cursor of another shape
+ * is refused here, before its parts reach a `timestamptz` or `uuid` comparison in SQL (which answered 500).
  */
 import * as v from "valibot";
 import { ProblemError } from "./problem.ts";
@@ -32,11 +36,40 @@ export function encodeCursor(cursor: Cursor): string {
   return Buffer.from(JSON.stringify(cursor)).toString("base64url");
 }
 
-export function decodeCursor(raw: string | undefined): Cursor | undefined {
+/**
+ * What one part of a cursor holds: `timestamp` an ISO instant as `Date#toISOString` writes it, `uuid` a UUID,
+ * `position` a bigint ledger position, `name` a name or prefixed id (event type and queue names, event, route and
+ * receipt ids: letters, digits and `_ . : -`).
+ */
+export type CursorPart = "timestamp" | "uuid" | "position" | "name";
+
+export interface CursorShape {
+  k: CursorPart;
+  id: CursorPart;
+}
+
+const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_BIGINT = 9223372036854775807n;
+
+const partIsValid: Record<CursorPart, (value: string) => boolean> = {
+  // The round trip refuses dates that match the shape but do not exist (2026-02-30).
+  timestamp: (value) => ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value,
+  uuid: (value) => UUID.test(value),
+  position: (value) => /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT,
+  name: (value) => /^[A-Za-z0-9_.:-]{1,256}$/.test(value),
+};
+
+/** Lists keyed by name alone; the default only for lists that validate their cursor themselves. */
+const NAME_CURSOR: CursorShape = { k: "name", id: "name" };
+
+export function decodeCursor(raw: string | undefined, shape: CursorShape = NAME_CURSOR): Cursor | undefined {
   if (raw === undefined) return undefined;
   try {
-    const parsed = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Partial<Cursor>;
-    if (typeof parsed.k === "string" && typeof parsed.id === "string") return { k: parsed.k, id: parsed.id };
+    const parsed = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as Partial<Cursor> | null;
+    const k = parsed?.k;
+    const id = parsed?.id;
+    if (typeof k === "string" && typeof id === "string" && partIsValid[shape.k](k) && partIsValid[shape.id](id)) return { k, id };
   } catch {
     // fall through to the problem below
   }
@@ -46,13 +79,17 @@ export function decodeCursor(raw: string | undefined): Cursor | undefined {
 }
 
 /**
- * The page a list request asks for: its size (DEFAULT_LIMIT unless given) and the decoded cursor, if any.
+ * The page a list request asks for: its size (DEFAULT_LIMIT unless given) and the decoded cursor, if any, which
+ * must have the list's shape.
  *
  * @example
- * const { limit, cursor } = pageRequest(readQuery(c, listQuery)); // { limit: 50, cursor: undefined }
+ * const { limit, cursor } = pageRequest(readQuery(c, listQuery), { k: "timestamp", id: "uuid" }); // { limit: 50, cursor: undefined }
  */
-export function pageRequest(query: { limit?: number | undefined; after?: string | undefined }): { limit: number; cursor: Cursor | undefined } {
-  return { limit: query.limit ?? DEFAULT_LIMIT, cursor: decodeCursor(query.after) };
+export function pageRequest(
+  query: { limit?: number | undefined; after?: string | undefined },
+  shape: CursorShape,
+): { limit: number; cursor: Cursor | undefined } {
+  return { limit: query.limit ?? DEFAULT_LIMIT, cursor: decodeCursor(query.after, shape) };
 }
 
 /** Builds `{ data, next_cursor }` from `limit + 1` fetched rows. */

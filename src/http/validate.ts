@@ -1,9 +1,11 @@
 /**
  * Input validation at the edge: JSON bodies and query strings are parsed with valibot schemas, and every
- * failure becomes a problem+json naming each bad field and why.
+ * failure becomes a problem+json naming each bad field and why. Before any schema sees a value, the input rules
+ * (inputRules.ts) refuse what no route can store: invalid UTF-8, NUL, unpaired surrogates, runaway nesting.
  */
 import type { Context } from "hono";
 import * as v from "valibot";
+import { firstInvalidUtf8Byte, jsonHazards, MAX_JSON_NESTING, textHazard } from "./inputRules.ts";
 import { ProblemError, type FieldError } from "./problem.ts";
 
 export function fieldErrors(issues: readonly v.BaseIssue<unknown>[], prefix = ""): FieldError[] {
@@ -28,26 +30,53 @@ export async function readJson<S extends v.GenericSchema>(c: Context, schema: S)
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new ProblemError("unsupported-media-type", "send the body as application/json");
   }
-  return parseOrProblem(schema, parseJsonText(await c.req.text()));
-}
-
-function parseJsonText(text: string): unknown {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new ProblemError("malformed-json", "the body could not be parsed as JSON");
-  }
+  return parseOrProblem(schema, parseJsonBody(await readUtf8Body(c)));
 }
 
 /** Validates an optional JSON body: an empty body validates as `{}`. */
 export async function readOptionalJson<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S>> {
-  const text = await c.req.text();
-  return parseOrProblem(schema, text.trim() === "" ? {} : parseJsonText(text));
+  const text = await readUtf8Body(c);
+  return parseOrProblem(schema, text.trim() === "" ? {} : parseJsonBody(text));
 }
 
-/** Validates query parameters (each a single string). */
+// Fatal, unlike Request.text(): a body that is not UTF-8 is refused instead of silently turned into U+FFFD.
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+async function readUtf8Body(c: Context): Promise<string> {
+  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8Byte(bytes);
+    throw new ProblemError("malformed-json", "the body is not valid UTF-8", {
+      errors: [{ field: "(body)", message: `byte ${at} is not valid UTF-8 (JSON bodies must be UTF-8, where an unpaired surrogate cannot be written)` }],
+    });
+  }
+}
+
+/** Parses a body and applies the input rules before anything recursive (valibot, hashing, storage) touches it. */
+function parseJsonBody(text: string): unknown {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new ProblemError("malformed-json", "the body could not be parsed as JSON");
+  }
+  const errors = jsonHazards(value, { maxDepth: MAX_JSON_NESTING, rootLevel: 0 });
+  if (errors.length > 0) throw new ProblemError("validation", "the body holds values the API does not accept", { errors });
+  return value;
+}
+
+/** Validates query parameters (each a single string); names and values follow the input rules. */
 export function readQuery<S extends v.GenericSchema>(c: Context, schema: S): v.InferOutput<S> {
-  return parseOrProblem(schema, c.req.query(), "query");
+  const query = c.req.query();
+  const errors: FieldError[] = [];
+  for (const [name, value] of Object.entries(query)) {
+    const hazard = textHazard(name) ?? textHazard(value);
+    if (hazard) errors.push({ field: `query.${name.replace(/[\u0000\uD800-\uDFFF]/g, "?")}`, message: hazard });
+  }
+  if (errors.length > 0) throw new ProblemError("validation", "the query string holds values the API does not accept", { errors });
+  return parseOrProblem(schema, query, "query");
 }
 
 /** Validates a path parameter as a UUID; a malformed id is simply not found (it cannot exist). */

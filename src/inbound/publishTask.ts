@@ -8,6 +8,7 @@
 import type { Task } from "graphile-worker";
 import * as v from "valibot";
 import type { AppContext } from "../context.ts";
+import { MAX_JSON_NESTING, nestsDeeperThan } from "../http/inputRules.ts";
 import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
@@ -57,7 +58,9 @@ export function eventFromReceipt(receipt: ReceiptRow, target: { app_id: string; 
   const common = { appId: target.app_id, eventId: receipt.receipt_id, eventType: target.event_type, contentType, labels: { ingress_route: receipt.route_id }, occurredAt: receipt.received_at };
   if (text !== undefined && /[/+]json\s*(;|$)/i.test(contentType)) {
     try {
-      return { ...common, encoding: "json", payload: text, parsedPayload: JSON.parse(text) as unknown };
+      const parsed = JSON.parse(text) as unknown;
+      // Deeper than events may nest (the fingerprint and schema checks recurse): delivered as text, byte-exact.
+      if (!nestsDeeperThan(parsed, MAX_JSON_NESTING)) return { ...common, encoding: "json", payload: text, parsedPayload: parsed };
     } catch {
       // Not JSON after all: delivered as text, byte-exact.
     }

@@ -1,42 +1,119 @@
 /**
- * JSON Schema (draft 2020-12) for event payloads. Compiled validators are cached by schema text: compiling is
- * far slower than validating, and an event type's schema changes rarely.
+ * JSON Schema (draft 2020-12) for event payloads. A tenant's schema runs inside our process on every event of its
+ * type, so it is checked before it is accepted and compiled so that it cannot stall or crash the service:
+ * patterns and formats run on RE2 in linear time (schemaPatterns.ts, schemaFormats.ts), references must stay
+ * inside the schema and may not loop without moving into the payload (schemaGraph.ts), and each schema gets its
+ * own Ajv instance, so one tenant's `$id` can neither collide with nor be referenced by another's.
+ *
+ * Compiled validators are cached by schema text: compiling is far slower than validating, and an event type's
+ * schema changes rarely. A schema stored before these rules and refused by them is cached as refused, and its
+ * events are answered 422 naming the event type, not 500.
  */
-import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import { Ajv2020, type CodeOptions, type ErrorObject, type ValidateFunction } from "ajv/dist/2020.js";
 import addFormatsModule from "ajv-formats";
+import type { RE2JS } from "re2js";
+import { MAX_JSON_NESTING, nestsDeeperThan } from "../http/inputRules.ts";
+import type { FieldError } from "../http/problem.ts";
+import { linearTimeFormats } from "./schemaFormats.ts";
+import { analyseSchema, type SchemaProblem } from "./schemaGraph.ts";
+import { compileSchemaPatterns } from "./schemaPatterns.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
-const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false }));
-const cache = new Map<string, ValidateFunction>();
+const DIALECT = "https://json-schema.org/draft/2020-12/schema";
 const MAX_CACHED = 1000;
 
 export class InvalidPayloadSchemaError extends Error {
   override readonly name = "InvalidPayloadSchemaError";
+  constructor(readonly problems: SchemaProblem[]) {
+    super("the schema cannot be used");
+  }
 }
+
+// Only validates schemas against the draft 2020-12 meta-schema; it never compiles a tenant's schema, so it holds
+// no tenant state. Formats are not checked there: its `uri-reference` regex backtracks.
+const metaSchemaChecker = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+
+function describeMetaError(error: ErrorObject): string {
+  const allowed = error.keyword === "enum" && Array.isArray(error.params.allowedValues) ? `must be one of ${error.params.allowedValues.map(String).join(", ")}` : error.message;
+  return `is not valid JSON Schema (draft 2020-12): ${allowed ?? "does not match the meta-schema"}`;
+}
+
+function metaSchemaProblems(schema: Record<string, unknown>): SchemaProblem[] {
+  if (schema.$schema !== undefined && schema.$schema !== DIALECT && schema.$schema !== `${DIALECT}#`) {
+    return [{ pointer: "/$schema", message: `only JSON Schema draft 2020-12 is supported; omit $schema or use ${DIALECT}` }];
+  }
+  if (metaSchemaChecker.validateSchema(schema) === true) return [];
+  // The meta-schema reports one mistake several ways (enum, then type, then anyOf); the first says it best.
+  const firstPerPlace = new Map<string, ErrorObject>();
+  for (const error of metaSchemaChecker.errors ?? []) if (!firstPerPlace.has(error.instancePath)) firstPerPlace.set(error.instancePath, error);
+  return [...firstPerPlace.entries()].slice(0, 20).map(([pointer, error]) => ({ pointer, message: describeMetaError(error) }));
+}
+
+/** Ajv's custom RegExp hook, answering with the RE2 programs checked beforehand. */
+function re2Engine(compiled: Map<string, RE2JS>): NonNullable<CodeOptions["regExp"]> {
+  const engine = (pattern: string) => {
+    const regExp = compiled.get(pattern);
+    if (!regExp) throw new Error("pattern was not checked before compiling");
+    return regExp;
+  };
+  // Ajv writes this name into generated code only for standalone modules, which are never generated here.
+  return Object.assign(engine, { code: "hookledgerRe2Pattern" });
+}
+
+function compile(schema: Record<string, unknown>): ValidateFunction {
+  // The structure first: it is cheap, and it refuses schemas too large for the meta-schema check and Ajv.
+  const { nodes, problems } = analyseSchema(schema);
+  if (problems.length > 0) throw new InvalidPayloadSchemaError(problems);
+  const metaProblems = metaSchemaProblems(schema);
+  if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
+  const patterns = compileSchemaPatterns(nodes);
+  if (patterns.problems.length > 0) throw new InvalidPayloadSchemaError(patterns.problems);
+  const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false, meta: false, validateSchema: false, code: { regExp: re2Engine(patterns.compiled) } }));
+  for (const [name, format] of Object.entries(linearTimeFormats)) ajv.addFormat(name, format);
+  try {
+    return ajv.compile(schema);
+  } catch {
+    // Whatever else Ajv refuses, its own message names its internals, not the tenant's mistake.
+    throw new InvalidPayloadSchemaError([{ pointer: "", message: "could not be compiled as JSON Schema draft 2020-12" }]);
+  }
+}
+
+const cache = new Map<string, ValidateFunction | InvalidPayloadSchemaError>();
 
 function compiled(schema: object): ValidateFunction {
   const key = JSON.stringify(schema);
-  let validate = cache.get(key);
-  if (!validate) {
+  let entry = cache.get(key);
+  if (!entry) {
     try {
-      validate = ajv.compile(schema);
+      entry = compile(schema as Record<string, unknown>);
     } catch (error) {
-      throw new InvalidPayloadSchemaError(error instanceof Error ? error.message : "not a valid JSON Schema");
+      if (!(error instanceof InvalidPayloadSchemaError)) throw error;
+      entry = error;
     }
     if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-    cache.set(key, validate);
+    cache.set(key, entry);
   }
-  return validate;
+  if (entry instanceof InvalidPayloadSchemaError) throw entry;
+  return entry;
 }
 
-/** Throws InvalidPayloadSchemaError when `schema` is not a usable JSON Schema. */
+/** Throws InvalidPayloadSchemaError, listing each problem by JSON pointer, when `schema` cannot be used. */
 export function assertValidPayloadSchema(schema: object): void {
   compiled(schema);
 }
 
 /** The payload's schema violations, as field/message pairs (empty when it conforms). */
-export function payloadViolations(schema: object, payload: unknown): { field: string; message: string }[] {
-  const validate = compiled(schema);
+export function payloadViolations(schema: object, payload: unknown): FieldError[] {
+  // Ajv recurses per level; payloads published from inbound webhooks did not pass the request-body rules.
+  if (nestsDeeperThan(payload, MAX_JSON_NESTING)) return [{ field: "payload", message: `nests deeper than ${MAX_JSON_NESTING} levels of objects and arrays` }];
+  let validate: ValidateFunction;
+  try {
+    validate = compiled(schema);
+  } catch (error) {
+    if (!(error instanceof InvalidPayloadSchemaError)) throw error;
+    const [first] = error.problems;
+    return [{ field: "event_type", message: `the event type's schema can no longer be used (schema${first?.pointer ?? ""}: ${first?.message ?? "invalid"}); update the event type` }];
+  }
   if (validate(payload)) return [];
   return (validate.errors ?? []).slice(0, 20).map((error) => ({
     field: `payload${error.instancePath.replace(/\//g, ".")}`,

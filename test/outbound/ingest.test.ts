@@ -118,7 +118,7 @@ describe("payload rules", () => {
     expect(good.status).toBe(202);
     const invalidSchema = await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: "broken.schema", schema: { type: "nonsense" } });
     expect(invalidSchema.status).toBe(400);
-    expect(invalidSchema.body.errors[0].field).toBe("schema");
+    expect(invalidSchema.body.errors[0].field).toBe("schema/type");
   });
 
   it("refuses unknown event types, unknown applications and ambiguous payloads", async () => {

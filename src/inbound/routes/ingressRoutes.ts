@@ -118,7 +118,7 @@ export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
     const query = readQuery(c, schemas.list);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
     const { rows, counts } = await withTenant(ctx.sql, auth.orgId, async (tx) => {
       const rows = await listRoutes(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, queue: query.queue });
       return { rows, counts: await rejectionCounts(tx, rows.map((row) => row.route_id)) };
@@ -185,7 +185,7 @@ export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.get("/ingress-routes/:route_id/receipts", async (c) => {
     const route = await load(c, "ingress:read");
     const query = readQuery(c, schemas.receipts);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
     const rows = await withTenant(ctx.sql, c.get("auth").orgId, (tx) =>
       listReceipts(tx, route.route_id, { limit, after: cursor && { receivedAt: cursor.k, id: cursor.id } }),
     );

@@ -99,7 +99,7 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "ingress:read");
     const queue = queueParam(c);
     const query = readQuery(c, deadLetterListQuery);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
     const rows = await withTenant(ctx.sql, auth.orgId, async (tx) =>
       (await getPullQueue(tx, queue)) ? listDeadLetters(tx, queue, { limit, after: cursor && { deadAt: cursor.k, id: cursor.id } }) : undefined,
     );

@@ -57,7 +57,7 @@ export function pullQueueRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
     const query = readQuery(c, pullQueueListQuery);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
     const { rows, stats } = await withTenant(ctx.sql, auth.orgId, async (tx) => {
       const rows = await listPullQueues(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id } });
       return { rows, stats: await pullQueueStats(tx, rows.slice(0, limit).map((row) => row.queue)) };

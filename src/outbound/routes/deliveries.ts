@@ -67,7 +67,7 @@ export function deliveryRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "events:read");
     const query = readQuery(c, attemptQuery);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
     const rows = await withTenant(ctx.sql, auth.orgId, async (tx) => {
       // An application token may only list its application's attempts: pin the query to its subscriptions.
       if (auth.appId !== null) {

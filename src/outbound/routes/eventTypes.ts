@@ -27,13 +27,16 @@ export const eventTypeUpdateBody = v.strictObject({ description: v.optional(desc
 
 export const eventTypeListQuery = v.strictObject({ ...paginationQuery, include_deprecated: v.optional(v.picklist(["true", "false"])) });
 
+/** Refuses a schema the service cannot run safely, naming each problem as `schema` plus its JSON pointer. */
 function checkSchema(schema: Record<string, unknown> | null | undefined): void {
   if (!schema) return;
   try {
     assertValidPayloadSchema(schema);
   } catch (error) {
-    if (error instanceof InvalidPayloadSchemaError) throw new ProblemError("validation", "the schema is not a valid JSON Schema", { errors: [{ field: "schema", message: error.message }] });
-    throw error;
+    if (!(error instanceof InvalidPayloadSchemaError)) throw error;
+    throw new ProblemError("validation", "the schema cannot be used to validate payloads", {
+      errors: error.problems.map((problem) => ({ field: `schema${problem.pointer}`, message: problem.message })),
+    });
   }
 }
 
@@ -73,7 +76,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "applications:read");
     const appId = await appOf(c);
     const query = readQuery(c, eventTypeListQuery);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "name", id: "name" });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listEventTypes(tx, appId, { limit, afterName: cursor?.k, includeDeprecated: query.include_deprecated !== "false" }),
     );

@@ -128,7 +128,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "events:read");
     const query = readQuery(c, eventListQuery);
     if (query.app_id) requireAppAccess(auth, query.app_id);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listEvents(tx, {
         appId: auth.appId ?? query.app_id,

@@ -150,7 +150,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "subscriptions:read");
     const query = readQuery(c, schemas.list);
     if (query.app_id) requireAppAccess(auth, query.app_id);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listSubscriptions(tx, {
         limit,
@@ -255,7 +255,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "events:read");
     const current = await load(c);
     const query = readQuery(c, schemas.deliveries);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listDeliveriesOfSubscription(tx, { subscriptionId: current.subscription_id, status: query.status, since: query.since, after: cursor && { createdAt: cursor.k, id: cursor.id }, limit }),
     );

@@ -41,7 +41,7 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "applications:read");
     const query = readQuery(c, applicationListQuery);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listApplications(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, onlyAppId: auth.appId }),
     );

@@ -8,7 +8,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { timestampField, uuidField } from "../../http/fields.ts";
-import { decodeCursor, page, pageRequest, paginationQuery } from "../../http/pagination.ts";
+import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { readQuery } from "../../http/validate.ts";
 import { listAuditEntries, type AuditEntry } from "../auditLog.ts";
 import { requireScope } from "../authorize.ts";
@@ -28,8 +28,7 @@ export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "audit:read");
     const q = readQuery(c, auditLogQuery);
-    const { limit, cursor } = pageRequest(q);
-    if (cursor && !/^\d{1,19}$/.test(cursor.k)) decodeCursor("not-a-cursor");
+    const { limit, cursor } = pageRequest(q, { k: "position", id: "position" });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listAuditEntries(tx, { appId: auth.appId, actorId: q.actor, type: q.type, since: q.since, until: q.until, beforePosition: cursor?.k, limit }),
     );

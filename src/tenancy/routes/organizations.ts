@@ -46,7 +46,7 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
       const own = await withTenant(ctx.sql, auth.orgId, (tx) => getOrganization(tx, auth.orgId));
       return c.json({ data: own && !query.after ? [presentOrganization(own)] : [], next_cursor: null });
     }
-    const cursor = decodeCursor(query.after);
+    const cursor = decodeCursor(query.after, { k: "timestamp", id: "uuid" });
     const rows = await listAllOrganizations(ctx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id } });
     const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.id }));
     return c.json({ data: result.data.map(presentOrganization), next_cursor: result.next_cursor });

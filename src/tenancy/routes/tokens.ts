@@ -91,7 +91,7 @@ export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "admin");
     requireOrganizationToken(auth);
     const query = readQuery(c, tokenListQuery);
-    const { limit, cursor } = pageRequest(query);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listTokens(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, appId: query.app_id }),
     );

@@ -1,0 +1,30 @@
+/** A received webhook becomes an outbound event; JSON nested deeper than events may be is kept as text, byte-exact. */
+import { describe, expect, it } from "vitest";
+import { eventFromReceipt } from "../../src/inbound/publishTask.ts";
+import type { ReceiptRow } from "../../src/inbound/receiptStore.ts";
+
+const receipt = (body: string): ReceiptRow => ({
+  receipt_id: "rcpt_test",
+  route_id: "rt_000000000000000000000000",
+  content_type: "application/json",
+  headers: {},
+  body: Buffer.from(body),
+  body_sha256: "",
+  verification: {},
+  received_at: new Date("2026-12-02T00:00:00Z"),
+});
+const target = { app_id: "00000000-0000-4000-8000-000000000000", event_type: "github.push" };
+
+describe("publishing a receipt", () => {
+  it("publishes ordinary JSON as JSON", () => {
+    expect(eventFromReceipt(receipt('{"a":[1,{"b":2}]}'), target)).toMatchObject({ encoding: "json", payload: '{"a":[1,{"b":2}]}', parsedPayload: { a: [1, { b: 2 }] } });
+  });
+
+  it("publishes JSON nested 20,000 deep as text, the bytes unchanged, so nothing recursive walks it", () => {
+    const deep = `${"[".repeat(20_000)}${"]".repeat(20_000)}`;
+    const event = eventFromReceipt(receipt(deep), target);
+    expect(event.encoding).toBe("text");
+    expect(event.payload).toBe(deep);
+    expect(event.parsedPayload).toBeUndefined();
+  });
+});
