@@ -16,6 +16,7 @@ import { mkdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { killLeftoverChildren, startCluster } from "./env.ts";
+import { pgbenchBinary } from "./commitBaseline.ts";
 import { describeMachine, printTable, writeResults, type Row } from "./report.ts";
 import { FULL, QUICK, type BenchContext } from "./scenarios/common.ts";
 import { scenarioDelivery, scenarioRetryBacklog, scenarioScaling, scenarioSlowEndpoints } from "./scenarios/delivery.ts";
@@ -88,8 +89,9 @@ const ctx: BenchContext = {
   resultsDir,
   log,
   rows,
-  extras: { cpus: os.cpus().length, sizes },
+  extras: { cpus: os.cpus().length, sizes, pgbench: (await pgbenchBinary()) ?? "not found: commit baselines fall back to postgres.js" },
 };
+log(`commit baseline client: ${JSON.stringify(ctx.extras.pgbench)}`);
 try {
   for (const id of options.only) {
     const scenario = SCENARIOS[id];
