@@ -19,10 +19,11 @@ import { killLeftoverChildren, startCluster } from "./env.ts";
 import { pgbenchBinary } from "./commitBaseline.ts";
 import { describeMachine, printTable, writeResults, type Row } from "./report.ts";
 import { FULL, QUICK, type BenchContext } from "./scenarios/common.ts";
-import { scenarioDelivery, scenarioRetryBacklog, scenarioScaling, scenarioSlowEndpoints } from "./scenarios/delivery.ts";
+import { scenarioDelivery, scenarioScaling, scenarioSlowEndpoints } from "./scenarios/delivery.ts";
 import { scenarioHistory } from "./scenarios/history.ts";
 import { scenarioHttp } from "./scenarios/http.ts";
 import { scenarioFanout, scenarioIngest } from "./scenarios/ingest.ts";
+import { scenarioRetryBacklog } from "./scenarios/retries.ts";
 
 const SCENARIOS: Record<number, { name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = {
   1: { name: "ingest", run: scenarioIngest },

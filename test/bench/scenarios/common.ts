@@ -15,7 +15,7 @@ export interface Sizes {
   noopJobs: number;
   freshEvents: number;
   freshPerSecond: number;
-  /** Scenario 4: events in the backlog (× 20 endpoints), measuring window, endpoint timeout. */
+  /** Scenario 4: events in the backlog (× 20 endpoints; enough to outlast the window), measuring window, endpoint timeout. */
   slowEvents: number;
   slowWindowSeconds: number;
   slowTimeoutMs: number;
@@ -35,7 +35,7 @@ export const QUICK: Sizes = {
   noopJobs: 10_000,
   freshEvents: 40,
   freshPerSecond: 20,
-  slowEvents: 150,
+  slowEvents: 400,
   slowWindowSeconds: 6,
   slowTimeoutMs: 5_000,
   futureRetries: 20_000,
@@ -55,7 +55,7 @@ export const FULL: Sizes = {
   noopJobs: 20_000,
   freshEvents: 200,
   freshPerSecond: 20,
-  slowEvents: 600,
+  slowEvents: 3_000,
   slowWindowSeconds: 30,
   slowTimeoutMs: 5_000,
   futureRetries: 200_000,
