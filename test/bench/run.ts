@@ -6,7 +6,7 @@
  *
  *   bun test/bench/run.ts [--quick] [--only=3,6] [--history=1m,10m] [--profile]
  *
- * --quick     small sizes (about 3 minutes)          --only      scenarios to run (1–8)
+ * --quick     small sizes (about 3 minutes)          --only      scenarios to run (1–10)
  * --history   attempt counts for scenario 6            --profile   Bun CPU profiles of the service processes
  *                                                                  (Markdown) into results/profiles/; results
  *                                                                  then go to results/profiled.* (perturbed
@@ -23,7 +23,9 @@ import { scenarioDelivery, scenarioScaling, scenarioSlowEndpoints } from "./scen
 import { scenarioHistory } from "./scenarios/history.ts";
 import { scenarioHttp } from "./scenarios/http.ts";
 import { scenarioFanout, scenarioIngest } from "./scenarios/ingest.ts";
+import { scenarioIngress } from "./scenarios/ingress.ts";
 import { scenarioRetryBacklog } from "./scenarios/retries.ts";
+import { scenarioSteady } from "./scenarios/steady.ts";
 
 const SCENARIOS: Record<number, { name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = {
   1: { name: "ingest", run: scenarioIngest },
@@ -34,6 +36,8 @@ const SCENARIOS: Record<number, { name: string; run: (ctx: BenchContext) => Prom
   6: { name: "history queries", run: scenarioHistory },
   7: { name: "worker scaling", run: scenarioScaling },
   8: { name: "HTTP overhead", run: scenarioHttp },
+  9: { name: "ingress receive", run: scenarioIngress },
+  10: { name: "steady state", run: scenarioSteady },
 };
 
 function parseArgs(argv: string[]) {

@@ -24,6 +24,10 @@ export interface Sizes {
   historyQueries: number;
   scalingDeliveries: number;
   httpSeconds: number;
+  /** Scenario 10: warm-up and measuring window under load, then the longest wait for the remaining deliveries. */
+  steadyWarmupSeconds: number;
+  steadySeconds: number;
+  steadyDrainSeconds: number;
 }
 
 export const QUICK: Sizes = {
@@ -43,6 +47,9 @@ export const QUICK: Sizes = {
   historyQueries: 40,
   scalingDeliveries: 1_500,
   httpSeconds: 2,
+  steadyWarmupSeconds: 2,
+  steadySeconds: 5,
+  steadyDrainSeconds: 60,
 };
 
 export const FULL: Sizes = {
@@ -63,6 +70,9 @@ export const FULL: Sizes = {
   historyQueries: 200,
   scalingDeliveries: 6_000,
   httpSeconds: 8,
+  steadyWarmupSeconds: 5,
+  steadySeconds: 20,
+  steadyDrainSeconds: 120,
 };
 
 export interface BenchContext {
