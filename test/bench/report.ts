@@ -85,6 +85,14 @@ export function markdownTable(rows: Row[]): string {
   return lines.join("\n");
 }
 
+const percent = (share: number) => `${Math.round(share * 100)}%`;
+
+/** The row's note with the machine's idle share appended: a CPU-bound row on a busy box reads lower. */
+function noteOf(row: Row): string {
+  const idle = row.profile ? `machine idle ${percent(row.profile.idleShare)} during the row` : "";
+  return [row.note, idle].filter(Boolean).join("; ");
+}
+
 function profileMarkdown(row: Row): string {
   const p = row.profile;
   if (!p) return "";
@@ -94,8 +102,8 @@ function profileMarkdown(row: Row): string {
   const statements = p.topStatements.slice(0, 6).map((s) => `  - ${s.calls} calls, ${s.meanMs} ms mean, ${s.totalMs} ms total, ${s.blocksPerCall} buffers/call: \`${s.query.replace(/`/g, "'").slice(0, 120)}\``);
   return [
     `#### ${row.id} ${row.name}`,
-    row.note ? `${row.note}\n` : "",
-    `- window ${p.wallSeconds} s; CPU cores used: ${cpu}; whole machine ${p.machineBusyCores} of ${os.cpus().length} (others' work: ${p.otherCores})`,
+    `${noteOf(row)}\n`,
+    `- window ${p.wallSeconds} s; CPU cores used: ${cpu}; whole machine ${p.machineBusyCores} of ${os.cpus().length} (others' work: ${p.otherCores}; idle share ${percent(p.idleShare)})`,
     `- waiting for a CPU (run-queue threads, average): ${Object.entries(p.runQueueWait).map(([k, v]) => `${k} ${v}`).join(", ")}; some task waited for a CPU ${Math.round(p.cpuPressure * 100)}% of the time`,
     rss ? `- peak RSS: ${rss}` : "",
     `- ${p.statements} statements and ${p.commits} commits in the window (pg_stat_statements, pg_stat_database)`,
@@ -131,7 +139,7 @@ export async function writeResults(dir: string, name: string, run: { machine: Ma
     "Ratio = performance relative to the baseline measured in the same run (throughput ÷ baseline throughput, or baseline",
     "latency ÷ latency): 1 means as fast as the baseline; **bold ⚠** marks rows below half their baseline.",
     "",
-    ...run.rows.filter((r) => r.note && r.ratio >= 0.5).map((r) => `- ${r.id}: ${r.note}`),
+    ...run.rows.filter((r) => r.ratio >= 0.5 && noteOf(r)).map((r) => `- ${r.id}: ${noteOf(r)}`),
     flagged.length ? `\n### Profiles of rows below half their baseline (every row's profile: ${name}-profiles.md)\n` : "",
     ...flagged.map(profileMarkdown),
   ].join("\n");

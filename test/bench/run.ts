@@ -6,7 +6,7 @@
  *
  *   bun test/bench/run.ts [--quick] [--only=3,6] [--history=1m,10m] [--profile]
  *
- * --quick     small sizes (about 3 minutes)          --only      scenarios to run (1–8)
+ * --quick     small sizes (about 3 minutes)          --only      scenarios to run (1–10)
  * --history   attempt counts for scenario 6            --profile   Bun CPU profiles of the service processes
  *                                                                  (Markdown) into results/profiles/; results
  *                                                                  then go to results/profiled.* (perturbed
@@ -16,12 +16,16 @@ import { mkdir, rm } from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
 import { killLeftoverChildren, startCluster } from "./env.ts";
+import { pgbenchBinary } from "./commitBaseline.ts";
 import { describeMachine, printTable, writeResults, type Row } from "./report.ts";
 import { FULL, QUICK, type BenchContext } from "./scenarios/common.ts";
-import { scenarioDelivery, scenarioRetryBacklog, scenarioScaling, scenarioSlowEndpoints } from "./scenarios/delivery.ts";
+import { scenarioDelivery, scenarioScaling, scenarioSlowEndpoints } from "./scenarios/delivery.ts";
 import { scenarioHistory } from "./scenarios/history.ts";
 import { scenarioHttp } from "./scenarios/http.ts";
 import { scenarioFanout, scenarioIngest } from "./scenarios/ingest.ts";
+import { scenarioIngress } from "./scenarios/ingress.ts";
+import { scenarioRetryBacklog } from "./scenarios/retries.ts";
+import { scenarioSteady } from "./scenarios/steady.ts";
 
 const SCENARIOS: Record<number, { name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = {
   1: { name: "ingest", run: scenarioIngest },
@@ -32,6 +36,8 @@ const SCENARIOS: Record<number, { name: string; run: (ctx: BenchContext) => Prom
   6: { name: "history queries", run: scenarioHistory },
   7: { name: "worker scaling", run: scenarioScaling },
   8: { name: "HTTP overhead", run: scenarioHttp },
+  9: { name: "ingress receive", run: scenarioIngress },
+  10: { name: "steady state", run: scenarioSteady },
 };
 
 function parseArgs(argv: string[]) {
@@ -88,8 +94,9 @@ const ctx: BenchContext = {
   resultsDir,
   log,
   rows,
-  extras: { cpus: os.cpus().length, sizes },
+  extras: { cpus: os.cpus().length, sizes, pgbench: (await pgbenchBinary()) ?? "not found: commit baselines fall back to postgres.js" },
 };
+log(`commit baseline client: ${JSON.stringify(ctx.extras.pgbench)}`);
 try {
   for (const id of options.only) {
     const scenario = SCENARIOS[id];

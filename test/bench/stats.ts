@@ -31,7 +31,7 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 const TICKS_PER_SECOND = 100;
 
 /** utime + stime in seconds, or undefined when the process is gone. */
-async function cpuSeconds(pid: number): Promise<number | undefined> {
+export async function cpuSeconds(pid: number): Promise<number | undefined> {
   try {
     const stat = await readFile(`/proc/${pid}/stat`, "utf8");
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
@@ -99,7 +99,11 @@ export interface Profile {
   wallSeconds: number;
   /** CPU cores used on average by each group over the window (1.0 = one core busy the whole time). */
   cpuCores: Record<string, number>;
+  /** CPU seconds each group used in the window (cpuCores × wallSeconds, unrounded): for core-ms per unit of work. */
+  cpuSeconds: Record<string, number>;
   machineBusyCores: number;
+  /** 1 − whole machine busy ÷ cores: the share of the box nobody used. Near 0 means the row was CPU-bound. */
+  idleShare: number;
   /** Busy cores not accounted for by our groups: other engineers' work on this shared box. */
   otherCores: number;
   /** Average number of each group's threads that were ready to run but waiting for a CPU (schedstat). */
@@ -220,10 +224,12 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
       for (const [label, seconds] of perGroup(beforeWait, afterWait)) runQueueWait[label] = round(seconds / wallSeconds);
       const afterMachine = await machineTicks();
       const cpuCores: Record<string, number> = {};
+      const cpuSeconds: Record<string, number> = {};
       let ours = 0;
       for (const [label, seconds] of perGroup(beforeCpu, afterCpu)) {
         const used = seconds / wallSeconds;
         cpuCores[label] = round(used);
+        cpuSeconds[label] = round(seconds, 3);
         ours += used;
       }
       const cores = (afterMachine.total - beforeMachine.total) / TICKS_PER_SECOND / wallSeconds;
@@ -246,7 +252,9 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
       return {
         wallSeconds: round(wallSeconds),
         cpuCores,
+        cpuSeconds,
         machineBusyCores: round(machineBusyCores),
+        idleShare: round(Math.max(0, 1 - machineBusyCores / Math.max(1, cores))),
         otherCores: round(Math.max(0, machineBusyCores - ours)),
         runQueueWait,
         cpuPressure: round(pressure / wallSeconds),
@@ -265,6 +273,16 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
       };
     },
   };
+}
+
+/**
+ * Milliseconds of CPU the system under test spent per unit of work in a profiled window: every group except the
+ * bench process itself (load generator and receiver), i.e. API, worker(s) and Postgres. `excludeSeconds` takes
+ * out work that is not the measured one (a worker's start-up).
+ */
+export function coreMsPer(profile: Profile, units: number, excludeSeconds = 0): number {
+  const seconds = Object.entries(profile.cpuSeconds).filter(([label]) => !label.startsWith("self")).reduce((sum, [, s]) => sum + s, 0);
+  return units > 0 ? (Math.max(0, seconds - excludeSeconds) * 1000) / units : Number.NaN;
 }
 
 export function round(value: number, digits = 2): number {

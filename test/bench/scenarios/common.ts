@@ -15,7 +15,7 @@ export interface Sizes {
   noopJobs: number;
   freshEvents: number;
   freshPerSecond: number;
-  /** Scenario 4: events in the backlog (× 20 endpoints), measuring window, endpoint timeout. */
+  /** Scenario 4: events in the backlog (× 20 endpoints; enough to outlast the window), measuring window, endpoint timeout. */
   slowEvents: number;
   slowWindowSeconds: number;
   slowTimeoutMs: number;
@@ -24,6 +24,10 @@ export interface Sizes {
   historyQueries: number;
   scalingDeliveries: number;
   httpSeconds: number;
+  /** Scenario 10: warm-up and measuring window under load, then the longest wait for the remaining deliveries. */
+  steadyWarmupSeconds: number;
+  steadySeconds: number;
+  steadyDrainSeconds: number;
 }
 
 export const QUICK: Sizes = {
@@ -35,7 +39,7 @@ export const QUICK: Sizes = {
   noopJobs: 10_000,
   freshEvents: 40,
   freshPerSecond: 20,
-  slowEvents: 150,
+  slowEvents: 400,
   slowWindowSeconds: 6,
   slowTimeoutMs: 5_000,
   futureRetries: 20_000,
@@ -43,6 +47,9 @@ export const QUICK: Sizes = {
   historyQueries: 40,
   scalingDeliveries: 1_500,
   httpSeconds: 2,
+  steadyWarmupSeconds: 2,
+  steadySeconds: 5,
+  steadyDrainSeconds: 60,
 };
 
 export const FULL: Sizes = {
@@ -55,7 +62,7 @@ export const FULL: Sizes = {
   noopJobs: 20_000,
   freshEvents: 200,
   freshPerSecond: 20,
-  slowEvents: 600,
+  slowEvents: 3_000,
   slowWindowSeconds: 30,
   slowTimeoutMs: 5_000,
   futureRetries: 200_000,
@@ -63,6 +70,9 @@ export const FULL: Sizes = {
   historyQueries: 200,
   scalingDeliveries: 6_000,
   httpSeconds: 8,
+  steadyWarmupSeconds: 5,
+  steadySeconds: 20,
+  steadyDrainSeconds: 120,
 };
 
 export interface BenchContext {

@@ -2,30 +2,21 @@
  * Scenario 1 (ingest) and 2 (fan-out). No worker runs: we measure the write path alone.
  *
  * Baselines, same database, same concurrency, same durability (fsync and synchronous_commit untouched):
- *   1: single-row INSERT, one commit each, from N clients — what one durable commit costs on this box;
- *   2: graphile-worker's own addJobs of F jobs per transaction — the least work that schedules F deliveries.
+ *   1: single-row INSERT commits from N connections (commitBaseline.ts): pgbench, the honest ceiling, for the
+ *      ratio; postgres.js, the service's own client, in the note;
+ *   2: the rows fan-out must write — one `event.received` and F `delivery.scheduled` ledger rows and F delivery
+ *      rows — inserted straight into hookledger's tables with one multi-row INSERT per table per transaction,
+ *      one event per transaction: what the storage costs without hookledger's logic around it.
  */
-import pg from "pg";
-import { makeWorkerUtils } from "graphile-worker";
+import { randomUUID } from "node:crypto";
 import { connect } from "../../../src/db/connect.ts";
-import { closedLoop, eventBody, postEvent, subscribe, type LoadResult } from "../load.ts";
+import { commitBaseline, commitMeasure, postgresJsInserts } from "../commitBaseline.ts";
+import { closedLoop, eventBody, postEvent, subscribe, type LoadResult, type Tenant } from "../load.ts";
 import type { Row } from "../report.ts";
+import { coreMsPer } from "../stats.ts";
 import { bootApi, profiled, type BenchContext } from "./common.ts";
 
 const latency = (result: LoadResult) => ({ p50Ms: result.latency.p50, p99Ms: result.latency.p99 });
-
-async function insertBaseline(ownerUrl: string, concurrency: number, seconds: number): Promise<LoadResult> {
-  const sql = connect(ownerUrl, { max: concurrency, applicationName: "hlbench-baseline" });
-  try {
-    await sql`create table if not exists bench_commit (id bigserial primary key, payload jsonb not null, created_at timestamptz not null default now())`;
-    const payload = { invoice_id: "x", amount_cents: 4200, currency: "EUR" };
-    // warm every connection first, so connection set-up is not measured
-    await Promise.all(Array.from({ length: concurrency }, () => sql`select 1`));
-    return await closedLoop({ concurrency, durationMs: seconds * 1000, send: async () => (await sql`insert into bench_commit (payload) values (${sql.json(payload)})`, true) });
-  } finally {
-    await sql.end({ timeout: 5 });
-  }
-}
 
 export async function scenarioIngest(ctx: BenchContext): Promise<Row[]> {
   const { sizes } = ctx;
@@ -43,15 +34,20 @@ export async function scenarioIngest(ctx: BenchContext): Promise<Row[]> {
       const { value: result, profile } = await profiled(ctx, db, [{ label: "api", pid: service.pid }], () =>
         closedLoop({ concurrency, durationMs: sizes.ingestSeconds * 1000, send }),
       );
-      const baseline = await insertBaseline(db.ownerUrl, concurrency, sizes.ingestSeconds);
+      const baseline = await commitBaseline(db.ownerUrl, concurrency, sizes.ingestSeconds);
+      const viaPostgresJs = await postgresJsInserts(db.ownerUrl, concurrency, sizes.ingestSeconds);
       rows.push({
         id: `1 (N=${concurrency})`,
         scenario: 1,
         name: `ingest POST /v1/events, ${concurrency} clients`,
         result: { name: "accepted", value: result.perSecond, unit: "events/s", ...latency(result) },
-        baseline: { name: "single-row INSERT commits", value: baseline.perSecond, unit: "commits/s", ...latency(baseline) },
+        baseline: commitMeasure(baseline, concurrency),
         ratio: result.perSecond / baseline.perSecond,
-        note: `${(profile.statements / result.ok).toFixed(1)} SQL statements and ${(profile.commits / result.ok).toFixed(1)} commits per accepted event` +
+        note:
+          `${(profile.statements / result.ok).toFixed(1)} SQL statements and ${(profile.commits / result.ok).toFixed(2)} commits per accepted event; ` +
+          `${coreMsPer(profile, result.ok).toFixed(2)} core-ms per event (API + Postgres); ` +
+          (baseline.averageMs !== undefined ? `pgbench latency average ${baseline.averageMs.toFixed(2)} ms; ` : "") +
+          `postgres.js single-row commits ${viaPostgresJs.perSecond.toFixed(0)}/s (p50 ${viaPostgresJs.p50Ms?.toFixed(1)} ms), ratio to it ${(result.perSecond / viaPostgresJs.perSecond).toFixed(3)}` +
           (result.failed ? `; ${result.failed} requests failed: ${result.errors.join("; ")}` : ""),
         profile,
       });
@@ -62,25 +58,49 @@ export async function scenarioIngest(ctx: BenchContext): Promise<Row[]> {
   return rows;
 }
 
-async function addJobsBaseline(ownerUrl: string, fanout: number, concurrency: number, seconds: number): Promise<LoadResult> {
-  const pool = new pg.Pool({ connectionString: ownerUrl, max: concurrency });
-  pool.on("error", () => undefined);
-  pool.on("connect", (client) => client.on("error", () => undefined));
-  const utils = await makeWorkerUtils({ pgPool: pool });
+/**
+ * Scenario 2's baseline: per transaction, one event's ledger rows (event.received + F delivery.scheduled, with
+ * entry data and meta shaped like the service's) in one INSERT and its F delivery rows in another, the two
+ * statements pipelined. As the owner, so row-level security's checks are not in it.
+ */
+async function multiRowInsertBaseline(ownerUrl: string, tenant: Tenant, subscriptionIds: string[], concurrency: number, seconds: number): Promise<LoadResult> {
+  const sql = connect(ownerUrl, { max: concurrency, applicationName: "hlbench-baseline" });
+  const meta = { actor: { kind: "token", id: randomUUID(), label: "bench" }, request_id: randomUUID(), ip: "127.0.0.1", user_agent: "hlbench" };
   try {
+    await Promise.all(Array.from({ length: concurrency }, () => sql`select 1`));
     let seq = 0;
     return await closedLoop({
       concurrency,
       durationMs: seconds * 1000,
       send: async () => {
-        const batch = seq++;
-        await utils.addJobs(Array.from({ length: fanout }, (_, i) => ({ identifier: "bench_baseline", payload: { batch, i }, jobKey: `b:${fanout}:${batch}:${i}`, maxAttempts: 5 })));
+        const eventId = `evt_s2_baseline_${seq++}`;
+        const payload = JSON.stringify(JSON.parse(eventBody(tenant, "bench.ping", eventId)).payload);
+        const deliveries = subscriptionIds.map((subscriptionId) => ({ delivery_id: randomUUID(), subscription_id: subscriptionId }));
+        const ledger = [
+          {
+            stream: `event:${eventId}`,
+            type: "event.received",
+            data: { event_id: eventId, app_id: tenant.appId, event_type: "bench.ping", content_type: "application/json", payload_encoding: "json", payload, payload_sha256: "0".repeat(64), labels: {}, occurred_at: new Date().toISOString(), deliveries_scheduled: deliveries.length },
+          },
+          ...deliveries.map((d) => ({
+            stream: `delivery:${d.delivery_id}`,
+            type: "delivery.scheduled",
+            data: { delivery_id: d.delivery_id, event_id: eventId, subscription_id: d.subscription_id, app_id: tenant.appId, reason: "fanout" },
+          })),
+        ];
+        await sql.begin((tx) => [
+          tx`insert into hookledger.ledger (org_id, stream, version, type, data, meta)
+             select ${tenant.orgId}::uuid, stream, 1, type, data, ${tx.json(meta)}
+             from jsonb_to_recordset(${tx.json(ledger as never)}) as r(stream text, type text, data jsonb)`,
+          tx`insert into hookledger.deliveries (org_id, delivery_id, event_id, subscription_id, app_id, status, reason, next_attempt_at, created_at, updated_at)
+             select ${tenant.orgId}::uuid, delivery_id, ${eventId}, subscription_id, ${tenant.appId}::uuid, 'pending', 'fanout', now(), now(), now()
+             from jsonb_to_recordset(${tx.json(deliveries)}) as r(delivery_id uuid, subscription_id uuid)`,
+        ]);
         return true;
       },
     });
   } finally {
-    await utils.release();
-    await pool.end();
+    await sql.end({ timeout: 5 });
   }
 }
 
@@ -91,8 +111,11 @@ export async function scenarioFanout(ctx: BenchContext): Promise<Row[]> {
   const { db, service, tenant, client } = booted;
   const rows: Row[] = [];
   try {
+    const subscriptionsOf = new Map<number, string[]>();
     for (const fanout of fanouts) {
-      for (let i = 0; i < fanout; i++) await subscribe(client, tenant, { url: `http://127.0.0.1:9/ok/${fanout}-${i}`, event_types: [`fan.f${fanout}`] });
+      const ids: string[] = [];
+      for (let i = 0; i < fanout; i++) ids.push(await subscribe(client, tenant, { url: `http://127.0.0.1:9/ok/${fanout}-${i}`, event_types: [`fan.f${fanout}`] }));
+      subscriptionsOf.set(fanout, ids);
     }
     let seq = 0;
     for (const fanout of fanouts) {
@@ -102,7 +125,7 @@ export async function scenarioFanout(ctx: BenchContext): Promise<Row[]> {
       const { value: result, profile } = await profiled(ctx, db, [{ label: "api", pid: service.pid }], () =>
         closedLoop({ concurrency: sizes.fanoutConcurrency, durationMs: sizes.fanoutSeconds * 1000, send }),
       );
-      const baseline = await addJobsBaseline(db.ownerUrl, fanout, sizes.fanoutConcurrency, sizes.fanoutSeconds);
+      const baseline = await multiRowInsertBaseline(db.ownerUrl, tenant, subscriptionsOf.get(fanout) ?? [], sizes.fanoutConcurrency, sizes.fanoutSeconds);
       const scheduled = result.perSecond * fanout;
       const raw = baseline.perSecond * fanout;
       rows.push({
@@ -110,9 +133,12 @@ export async function scenarioFanout(ctx: BenchContext): Promise<Row[]> {
         scenario: 2,
         name: `fan-out to ${fanout} subscription${fanout > 1 ? "s" : ""}, ${sizes.fanoutConcurrency} clients`,
         result: { name: "scheduled", value: scheduled, unit: "deliveries/s", ...latency(result) },
-        baseline: { name: `graphile-worker addJobs (${fanout}/tx)`, value: raw, unit: "jobs/s", ...latency(baseline) },
+        baseline: { name: `same ledger + delivery rows, multi-row INSERTs (1 event/tx)`, value: raw, unit: "deliveries/s", ...latency(baseline) },
         ratio: scheduled / raw,
-        note: `${result.perSecond.toFixed(0)} events/s${result.failed ? `; ${result.failed} failed: ${result.errors.join("; ")}` : ""}`,
+        note: `${result.perSecond.toFixed(0)} events/s vs ${baseline.perSecond.toFixed(0)} baseline transactions/s; ` +
+          `${coreMsPer(profile, result.ok * fanout).toFixed(3)} core-ms per scheduled delivery (API + Postgres)` +
+          (result.failed ? `; ${result.failed} failed: ${result.errors.join("; ")}` : "") +
+          (baseline.failed ? `; baseline: ${baseline.failed} failed: ${baseline.errors.join("; ")}` : ""),
         profile,
       });
     }
