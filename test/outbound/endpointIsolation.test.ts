@@ -79,7 +79,7 @@ describe("per-endpoint concurrency", () => {
     const bad = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: receiver.url("/x"), event_types: ["*"], max_concurrency: 0 });
     expect(bad.status).toBe(400);
     expect(bad.body.errors[0].field).toBe("max_concurrency");
-    const sub = await t.subscribe({ url: receiver.url("/x"), max_concurrency: 3, rate_limit_per_second: 2.5 });
+    const sub = await t.subscribe({ url: receiver.url("/x"), event_types: ["invoice.paid"], max_concurrency: 3, rate_limit_per_second: 2.5 });
     expect(sub).toMatchObject({ max_concurrency: 3, rate_limit_per_second: 2.5 });
     const patched = await app.call("PATCH", `/v1/subscriptions/${sub.id}`, t.token, { max_concurrency: null });
     expect(patched.body).toMatchObject({ max_concurrency: null, rate_limit_per_second: 2.5 });
@@ -137,11 +137,13 @@ describe("rate limit", () => {
 describe("retries far ahead", () => {
   it("keeps a retry due in minutes out of the job queue, and a promotion job brings it back when due", async () => {
     receiver.respond("/later", { status: 500 }, { status: 200, body: "ok" });
-    await t.subscribe({ url: receiver.url("/later"), event_types: ["later.one"], retry_schedule: [600] });
+    const later = await t.subscribe({ url: receiver.url("/later"), event_types: ["later.one"], retry_schedule: [600] });
     expect((await t.send({ event_type: "later.one", event_id: "far_1" })).status).toBe(202);
+    // Follow this subscription's delivery (an event may match other tests' subscriptions too).
+    const deliveryOf = async () => (await app.call("GET", "/v1/events/far_1", t.token)).body.deliveries.find((d: { subscription_id: string }) => d.subscription_id === later.id);
     const delivery = await eventually(async () => {
-      const event = await app.call("GET", "/v1/events/far_1", t.token);
-      return event.body.deliveries[0]?.status === "retrying" ? event.body.deliveries[0] : undefined;
+      const current = await deliveryOf();
+      return current?.status === "retrying" ? current : undefined;
     });
     const jobs = await db.owner<{ identifier: string; key: string | null; run_at: Date; payload: { from: string; until: string } }[]>`
       select k.identifier, j.key, j.run_at, j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
@@ -158,9 +160,6 @@ describe("retries far ahead", () => {
     const window = { org_id: t.orgId, from: new Date(Date.now() - 60_000).toISOString(), until: new Date(Date.now() + 60_000).toISOString() };
     await db.owner`update graphile_worker._private_jobs set run_at = now(), payload = ${db.owner.json(window)}::json where key = ${promotion?.key ?? ""}`;
     await receiver.waitFor(2, "/later", 15_000);
-    await eventually(async () => {
-      const event = await app.call("GET", "/v1/events/far_1", t.token);
-      return event.body.deliveries[0]?.status === "succeeded" ? true : undefined;
-    });
+    await eventually(async () => ((await deliveryOf())?.status === "succeeded" ? true : undefined));
   });
 });
