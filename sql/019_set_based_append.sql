@@ -13,6 +13,7 @@ language plpgsql as $$
 declare
   p_org_id uuid := hookledger.current_org_id();
   bases integer[];
+  exact_streams text[];
   failed integer;
   actual integer;
 begin
@@ -20,11 +21,14 @@ begin
     raise exception 'append_entries: no tenant set for this transaction' using errcode = '42501';
   end if;
 
+  -- Existing streams are found through `stream = any(array)`, an index condition: joined to the input set, the
+  -- planner chose a sequential scan of ledger_streams (5.9 ms per call at 9k streams in the steady-state bench).
+  exact_streams := array(select p_streams[i] from generate_subscripts(p_streams, 1) as i where p_expected[i] > 0);
   with want as (
     select i, p_streams[i] as stream, p_expected[i] as expected, p_counts[i] as n from generate_subscripts(p_streams, 1) as i
   ), locked as (
-    select s.stream from hookledger.ledger_streams s join want w on w.stream = s.stream
-    where s.org_id = p_org_id and w.expected > 0
+    select s.stream from hookledger.ledger_streams s
+    where s.org_id = p_org_id and s.stream = any(exact_streams)
     order by s.stream
     for update of s
   ), created as (
@@ -35,7 +39,7 @@ begin
   ), moved as (
     update hookledger.ledger_streams s set version = s.version + w.n, updated_at = now()
     from want w
-    where w.expected > 0 and s.org_id = p_org_id and s.stream = w.stream and s.version = w.expected
+    where w.expected > 0 and s.org_id = p_org_id and s.stream = any(exact_streams) and s.stream = w.stream and s.version = w.expected
       and s.stream in (select stream from locked)
     returning s.stream, w.expected as base
   ), any_version as (

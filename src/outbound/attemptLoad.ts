@@ -54,7 +54,11 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
           e.payload_encoding, e.payload, e.payload_sha256, e.request_fingerprint, e.labels, e.occurred_at, e.received_at, e.deliveries_scheduled
         from hookledger.deliveries d
         join hookledger.events e on e.org_id = d.org_id and e.event_id = d.event_id
-        join hookledger.ledger_streams s on s.org_id = d.org_id and s.stream = 'delivery:' || d.delivery_id::text
+        join lateral (
+          -- A probe of the (org_id, stream) key per delivery: as a plain join on the built stream name the planner
+          -- read the whole streams table (13 ms per batch at 9k streams in the steady-state bench).
+          select version from hookledger.ledger_streams ls where ls.org_id = d.org_id and ls.stream = 'delivery:' || d.delivery_id::text
+        ) s on true
         where d.org_id = hookledger.current_org_id() and d.delivery_id = any(${ids}::uuid[])`,
       tx<(SubscriptionRow & { deleted: boolean })[]>`
         select ${tx.unsafe(subscriptionColumns)}, deleted_at is not null as deleted from hookledger.subscriptions

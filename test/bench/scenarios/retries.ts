@@ -30,9 +30,9 @@ async function insertRetryingDeliveries(world: DeliveryWorld, count: number): Pr
   await owner.begin(async (tx) => {
     await tx`
       insert into hookledger.events (org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
-        labels, occurred_at, received_at, deliveries_scheduled)
+        request_fingerprint, labels, occurred_at, received_at, deliveries_scheduled)
       select ${orgId}::uuid, 'evt_retry_' || g, ${appId}::uuid, 'bench.ping', 'application/json', 'json', p.payload,
-        encode(sha256(convert_to(p.payload, 'UTF8')), 'hex'), '{}', now() - interval '10 minutes', now() - interval '10 minutes', 1
+        encode(sha256(convert_to(p.payload, 'UTF8')), 'hex'), encode(sha256(convert_to('evt_retry_' || g, 'UTF8')), 'hex'), '{}', now() - interval '10 minutes', now() - interval '10 minutes', 1
       from generate_series(1, ${count}::integer) g,
         lateral (select json_build_object('invoice_id', 'evt_retry_' || g, 'amount_cents', 4200, 'currency', 'EUR')::text as payload) p`;
     await tx`
