@@ -8,7 +8,6 @@
  * Unknown tokens are never cached: a token created a moment ago must work on every process at once.
  */
 import type { Sql } from "../db/connect.ts";
-import type { Logger } from "../log.ts";
 import { findTokenByHash, type AuthenticatedToken } from "./tokenStore.ts";
 
 export const TOKEN_CHANGED_CHANNEL = "hookledger_token_changed";
@@ -21,10 +20,7 @@ export class TokenCache {
   /** Bumped on every invalidation, so a lookup that raced one does not store what it read before it. */
   private generation = 0;
 
-  constructor(
-    private readonly sql: Sql,
-    private readonly log: Logger,
-  ) {}
+  constructor(private readonly sql: Sql) {}
 
   /** Starts listening for token changes; resolves once the listener is registered. */
   async start(): Promise<void> {
@@ -35,8 +31,11 @@ export class TokenCache {
     );
   }
 
-  async stop(): Promise<void> {
-    await this.listening?.unlisten().catch((error: unknown) => this.log.debug("token cache: unlisten failed", { error }));
+  /**
+   * Stops using the cache. The listening connection is not sent an UNLISTEN: it closes with the pool, and a query
+   * written to it while the database is going away made postgres.js throw outside any promise on Bun.
+   */
+  stop(): void {
     this.listening = undefined;
     this.clear();
   }
