@@ -160,7 +160,7 @@ export async function startServices(options: {
   let worker: WorkerHandle | undefined;
   let server: HttpServer | undefined;
   const tokenUsage = new TokenUsageTracker(sql, log);
-  const tokenCache = new TokenCache(sql);
+  const tokenCache = new TokenCache(sql, { url: database.serviceUrl, log });
   let adminToken: string | undefined;
   let routes: { method: string; path: string }[] = [];
   try {
@@ -193,7 +193,7 @@ export async function startServices(options: {
     }
   } catch (error) {
     await tokenUsage.stop().catch(() => undefined);
-    tokenCache.stop();
+    await tokenCache.stop();
     await worker?.stop().catch(() => undefined);
     await sql.end({ timeout: 5 });
     throw error;
@@ -209,7 +209,7 @@ export async function startServices(options: {
       // then close the pool they both used.
       await server?.close();
       await tokenUsage.stop();
-      tokenCache.stop();
+      await tokenCache.stop();
       await worker?.stop();
       await ctx.egress.close();
       await errors.flush();
