@@ -18,19 +18,12 @@ import type { Tx } from "../db/connect.ts";
 const PURGE_BATCH = 20;
 
 /**
- * Remembers the nonce until `expiresAt`; false when it is already remembered and not yet expired (a replay).
+ * Remembers each receipt's nonce until its `expiresAt`, with one insert and one purge for the batch; answers, per
+ * nonce, false when it is already remembered and not yet expired (a replay). A nonce repeated inside the batch is a
+ * replay of its first occurrence.
  *
  * @example
- * if (!(await rememberNonce(tx, route.route_id, verdict.nonce, expiresAt, now))) return rejected("replayed");
- */
-export async function rememberNonce(tx: Tx, routeId: string, nonce: string, expiresAt: Date, now: Date): Promise<boolean> {
-  const [remembered] = await rememberNonces(tx, [{ routeId, nonce, expiresAt }], now);
-  return remembered ?? false;
-}
-
-/**
- * `rememberNonce` for a batch of receipts, with one insert and one purge for all of them. A nonce repeated inside
- * the batch is a replay of its first occurrence.
+ * const [fresh] = await rememberNonces(tx, [{ routeId, nonce: verdict.nonce, expiresAt }], now); // false: replayed
  */
 export async function rememberNonces(tx: Tx, nonces: { routeId: string; nonce: string; expiresAt: Date }[], now: Date): Promise<boolean[]> {
   if (nonces.length === 0) return [];

@@ -54,11 +54,10 @@ export async function getRouteSecretInfo(tx: Queryable, routeId: string, secretI
  * Decrypted secrets that may still verify a request received now: those not ended before `endedAfter` (now minus
  * the tolerance, since a request may be signed that long ago). The verifier picks among them by signed time.
  */
-export async function secretsForVerification(tx: Queryable, keyring: Keyring, routeId: string, endedAfter: Date): Promise<VerifierSecret[]> {
-  return (await secretsForVerificationOf(tx, keyring, [{ routeId, endedAfter }])).get(routeId) ?? [];
-}
-
-/** `secretsForVerification` for several routes with one statement (a batch of receipts spans routes). */
+/**
+ * The secrets that may verify requests to each route: those still valid after `endedAfter` (now minus the route's
+ * timestamp tolerance), newest first, decrypted; one statement for all routes of a batch of receipts.
+ */
 export async function secretsForVerificationOf(tx: Queryable, keyring: Keyring, routes: { routeId: string; endedAfter: Date }[]): Promise<Map<string, VerifierSecret[]>> {
   const rows = await tx<{ route_id: string; secret_id: string; ciphertext: string; valid_from: Date; valid_until: Date | null }[]>`
     select s.route_id, s.secret_id, s.ciphertext, s.valid_from, s.valid_until from hookledger.ingress_route_secrets s

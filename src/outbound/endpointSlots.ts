@@ -53,9 +53,4 @@ export class EndpointSlots {
     if (used <= 0) this.inUse.delete(endpoint);
     else this.inUse.set(endpoint, used);
   }
-
-  /** Requests in flight to `endpoint` from this process. */
-  inFlight(endpoint: string): number {
-    return this.inUse.get(endpoint) ?? 0;
-  }
 }
