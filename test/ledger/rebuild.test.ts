@@ -12,7 +12,9 @@ let receiver: Receiver;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  app = await startTestApp(db, { worker: true });
+  // /dead fails 6 times in all; whether its circuit opens before the last attempt depends on timing, so the
+  // cool-down is short enough for every delivery to settle either way.
+  app = await startTestApp(db, { worker: true, env: { HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS: "1", HOOKLEDGER_CIRCUIT_MAX_COOLDOWN_SECONDS: "1" } });
   receiver = await startReceiver();
   receiver.respond("/flaky", { status: 500 }, { status: 200 });
   receiver.respond("/dead", { status: 410 });
