@@ -39,12 +39,44 @@ interface PostgresErrorLike {
   detail?: string;
 }
 
-function asConflict(error: unknown, appends: StreamAppend[]): StreamVersionConflictError | undefined {
+/** The conflict a failed `append_entries` call reports, as StreamVersionConflictError; undefined for other errors. */
+export function appendConflict(error: unknown, appends: StreamAppend[]): StreamVersionConflictError | undefined {
   const pgError = error as PostgresErrorLike;
   if (pgError?.code !== CONFLICT_SQLSTATE || !pgError.detail) return undefined;
   const detail = JSON.parse(pgError.detail) as { stream: string; actual: number | null };
   const expected = appends.find((item) => item.stream === detail.stream)?.expectedStreamVersion ?? ANY_VERSION;
   return new StreamVersionConflictError(detail.stream, expected, detail.actual ?? 0);
+}
+
+/** Appends encoded for `hookledger.append_entries`: one array per argument, entries checked against the catalogue. */
+export interface EncodedAppends {
+  streams: string[];
+  expected: number[];
+  counts: number[];
+  /** Entries in stream order: `s` is the stream's index. */
+  rows: { s: number; type: string; data: unknown; meta: unknown }[];
+  validated: { type: string; data: unknown; meta: NewEntry["meta"] }[];
+}
+
+/** Checks every entry against the catalogue and lays the appends out as `append_entries` takes them. */
+export function encodeAppends(appends: StreamAppend[], catalogue: EntryCatalogue = systemEntryCatalogue): EncodedAppends {
+  const encoded: EncodedAppends = { streams: [], expected: [], counts: [], rows: [], validated: [] };
+  const seen = new Set<string>();
+  for (const item of appends) {
+    if (item.entries.length === 0) continue;
+    if (seen.has(item.stream)) throw new RangeError(`stream ${item.stream} appears twice in one append`);
+    seen.add(item.stream);
+    const index = encoded.streams.length;
+    encoded.streams.push(item.stream);
+    encoded.expected.push(encodeExpected(item.expectedStreamVersion));
+    encoded.counts.push(item.entries.length);
+    for (const entry of item.entries) {
+      const clean = catalogue.validate(entry);
+      encoded.rows.push({ s: index, type: entry.type, data: clean.data, meta: clean.meta });
+      encoded.validated.push({ type: entry.type, data: clean.data, meta: clean.meta });
+    }
+  }
+  return encoded;
 }
 
 /**
@@ -60,24 +92,7 @@ function asConflict(error: unknown, appends: StreamAppend[]): StreamVersionConfl
  * ]);
  */
 export async function appendToStreams(tx: Tx, appends: StreamAppend[], catalogue: EntryCatalogue = systemEntryCatalogue): Promise<RecordedEntry[]> {
-  const streams: string[] = [];
-  const expected: number[] = [];
-  const counts: number[] = [];
-  const rows: { s: number; type: string; data: unknown; meta: unknown }[] = [];
-  const validated: { type: string; data: unknown; meta: NewEntry["meta"] }[] = [];
-  for (const item of appends) {
-    if (item.entries.length === 0) continue;
-    if (streams.includes(item.stream)) throw new RangeError(`stream ${item.stream} appears twice in one append`);
-    const index = streams.length;
-    streams.push(item.stream);
-    expected.push(encodeExpected(item.expectedStreamVersion));
-    counts.push(item.entries.length);
-    for (const entry of item.entries) {
-      const clean = catalogue.validate(entry);
-      rows.push({ s: index, type: entry.type, data: clean.data, meta: clean.meta });
-      validated.push({ type: entry.type, data: clean.data, meta: clean.meta });
-    }
-  }
+  const { streams, expected, counts, rows, validated } = encodeAppends(appends, catalogue);
   if (rows.length === 0) return [];
 
   let result: { entry_position: string; entry_org_id: string; entry_stream: string; entry_version: number; entry_recorded_at: Date }[];
@@ -86,7 +101,7 @@ export async function appendToStreams(tx: Tx, appends: StreamAppend[], catalogue
       select entry_position, entry_org_id, entry_stream, entry_version, entry_recorded_at
       from hookledger.append_entries(${streams}::text[], ${expected}::int[], ${counts}::int[], ${tx.json(rows as never)})`;
   } catch (error) {
-    throw asConflict(error, appends) ?? error;
+    throw appendConflict(error, appends) ?? error;
   }
   // Positions are drawn in input order (the insert selects in ordinality order), so sorting by position
   // lines the rows up with the entries we sent.

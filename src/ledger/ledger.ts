@@ -4,7 +4,7 @@
  */
 import type { Sql, Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
-import { append as appendOne, appendToStreams, type ExpectedStreamVersion, type StreamAppend } from "./append.ts";
+import { append as appendOne, appendToStreams, encodeAppends, type EncodedAppends, type ExpectedStreamVersion, type StreamAppend } from "./append.ts";
 import type { EntryCatalogue, NewEntry, RecordedEntry } from "./catalogue.ts";
 import type { HistoryPruner } from "./historyPruner.ts";
 import { applyProjections, type Projection } from "./projection.ts";
@@ -18,6 +18,11 @@ export interface Ledger {
   record(tx: Tx, stream: string, expectedStreamVersion: ExpectedStreamVersion, entries: NewEntry[]): Promise<RecordedEntry[]>;
   /** Appends to several streams in one statement and updates every projection. */
   recordMany(tx: Tx, appends: StreamAppend[]): Promise<RecordedEntry[]>;
+  /**
+   * Checks appends against the catalogue and lays them out for `hookledger.append_entries`, for a caller that
+   * appends inside a SQL function of its own (ingest_batch) and projects there.
+   */
+  encode(appends: StreamAppend[]): EncodedAppends;
   /** Clears one projection for a tenant and replays that tenant's ledger into it, in one transaction. */
   rebuild(sql: Sql, orgId: string, projectionName: string): Promise<{ entries: number }>;
 }
@@ -51,6 +56,7 @@ export function createLedger({ entries: catalogue, projections, historyPruners }
       await applyProjections(tx, projections, recorded);
       return recorded;
     },
+    encode: (appends) => encodeAppends(appends, catalogue),
     async rebuild(sql, orgId, projectionName) {
       const projection = byName.get(projectionName);
       if (!projection) {

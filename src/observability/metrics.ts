@@ -10,6 +10,7 @@ export interface Metrics {
   readonly registry: Registry;
   readonly eventsIngested: Counter<"outcome">;
   readonly deliveriesScheduled: Counter;
+  readonly ingestBatches: Counter<"path">;
   readonly attempts: Counter<"outcome" | "error_class">;
   readonly attemptDuration: Histogram<"outcome">;
   readonly retriesScheduled: Counter;
@@ -45,6 +46,12 @@ export function createMetrics(sql: Sql): Metrics {
     registry,
     eventsIngested: new Counter({ name: "hookledger_events_ingested_total", help: "Events accepted by POST /v1/events (outcome: new or duplicate).", labelNames: ["outcome"], registers }),
     deliveriesScheduled: new Counter({ name: "hookledger_deliveries_scheduled_total", help: "Deliveries scheduled by fan-out and replay.", registers }),
+    ingestBatches: new Counter({
+      name: "hookledger_ingest_batches_total",
+      help: "Ingest batches written (path: one_statement, the common case; transaction, when a batch needed fresh reads: a refusal, a repeated event id, the quota, a configuration change).",
+      labelNames: ["path"],
+      registers,
+    }),
     attempts: new Counter({ name: "hookledger_delivery_attempts_total", help: "Delivery attempts by outcome and error class.", labelNames: ["outcome", "error_class"], registers }),
     attemptDuration: new Histogram({
       name: "hookledger_delivery_attempt_duration_seconds",

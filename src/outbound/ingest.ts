@@ -18,10 +18,12 @@ import { withTenant } from "../db/tenant.ts";
 import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
-import { countEvents, eventQuotaExceeded } from "../tenancy/quotas.ts";
+import type { EntryType } from "../ledger/catalogue.ts";
+import { countEvents, eventQuotaExceeded, usageShard, utcDay } from "../tenancy/quotas.ts";
 import { getEvent } from "./deliveryStore.ts";
 import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
-import { enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
+import { fanoutCacheOf } from "./fanoutCache.ts";
+import { deliverJobSpecs, enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
 import { payloadViolations } from "./payloadSchema.ts";
 import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
@@ -121,7 +123,106 @@ function decide(item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: numb
   return { accept: true, targets: targets.map((target) => target.subscription_id), deprecated: eventType.deprecated };
 }
 
-/** One transaction for a batch of one organization's events whose event ids are all different. */
+/** A batch decided: each item's outcome (accepted ones answered once the batch commits) and what to write. */
+interface Plan {
+  outcomes: ItemOutcome<IngestResult>[];
+  appends: StreamAppend[];
+  deliveries: ScheduledDelivery[];
+  accepted: number;
+  refused: number;
+}
+
+function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n: number }, now: Date): Plan {
+  const plan: Plan = { outcomes: [], appends: [], deliveries: [], accepted: 0, refused: 0 };
+  for (const item of items) {
+    const decision = decide(item, lookups, quotaLeft, now);
+    if (!decision.accept) {
+      plan.outcomes.push(decision.outcome);
+      plan.refused += 1;
+      continue;
+    }
+    const { event } = item;
+    const scheduled = deliveriesScheduled({ eventId: item.eventId, appId: event.appId }, decision.targets, "fanout", item.meta);
+    plan.appends.push(
+      eventReceived(
+        {
+          event_id: item.eventId,
+          app_id: event.appId,
+          event_type: event.eventType,
+          content_type: event.contentType,
+          payload_encoding: event.encoding,
+          payload: event.payload,
+          payload_sha256: payloadSha256(event),
+          request_fingerprint: item.fingerprint,
+          labels: event.labels,
+          occurred_at: (event.occurredAt ?? now).toISOString(),
+          deliveries_scheduled: decision.targets.length,
+        },
+        item.meta,
+      ),
+      ...scheduled.appends,
+    );
+    plan.deliveries.push(...scheduled.deliveryIds.map((deliveryId) => ({ deliveryId, attempt: 1 })));
+    plan.accepted += 1;
+    plan.outcomes.push({ ok: true, value: { event_id: item.eventId, deliveries_scheduled: decision.targets.length, duplicate: false, deprecated: decision.deprecated } });
+  }
+  return plan;
+}
+
+/** SQLSTATEs with which ingest_batch declines a batch the transactional path must decide (sql/031). */
+const FANOUT_CHANGED = "HL412";
+const DECLINED = new Set([FANOUT_CHANGED, "HL429", "HL409"]);
+/** A batch the memory would refuse is decided on fresh reads; the memory is read again at most this often for it. */
+const REFUSAL_REREAD_MS = 1_000;
+
+/** Whether the events and deliveries projections are the only ones new events touch, as ingest_batch assumes. */
+const fastPathFits = new WeakMap<AppContext, boolean>();
+
+function fastPathUsable(ctx: AppContext): boolean {
+  let fits = fastPathFits.get(ctx);
+  if (fits === undefined) {
+    const handling = (type: EntryType) => ctx.ledger.projections.filter((projection) => projection.handles.includes(type)).map((projection) => projection.name);
+    fits = handling("event.received").join() === "events" && handling("delivery.scheduled").join() === "deliveries";
+    fastPathFits.set(ctx, fits);
+  }
+  return fits;
+}
+
+/**
+ * The common case in one statement: events the fan-out memory accepts, with new event ids, within the quota, are
+ * written by `hookledger.ingest_batch` in autocommit — one round trip and one commit for the batch. Answers
+ * undefined when the batch must be decided by the transactional path instead (a refusal, a taken event id, the
+ * quota, a configuration change since the memory was read).
+ */
+async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[] | undefined> {
+  if (!fastPathUsable(ctx)) return undefined;
+  const cache = fanoutCacheOf(ctx);
+  const fanout = await cache.of(orgId, [...new Set(items.map((item) => item.event.appId))]);
+  const now = ctx.now();
+  const lookups: IngestLookups = { ...fanout, existing: new Map(), eventsToday: 0 };
+  const plan = planBatch(items, lookups, { n: Number.POSITIVE_INFINITY }, now);
+  if (plan.refused > 0) {
+    cache.forgetIfOlderThan(orgId, REFUSAL_REREAD_MS);
+    return undefined;
+  }
+  const encoded = ctx.ledger.encode(plan.appends);
+  const jobs = deliverJobSpecs(orgId, plan.deliveries, now);
+  try {
+    await ctx.sql`
+      select hookledger.ingest_batch(${orgId}::uuid, ${fanout.version}::bigint, ${fanout.quotas.events_per_day}::bigint, ${utcDay(now)}::date,
+        ${usageShard()}::int, ${plan.accepted}::int, ${encoded.streams}::text[], ${encoded.counts}::int[],
+        ${ctx.sql.json(encoded.rows as never)}::jsonb, ${ctx.sql.json(jobs as never)}::jsonb)`;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (typeof code !== "string" || !DECLINED.has(code)) throw error;
+    if (code === FANOUT_CHANGED) cache.forget(orgId);
+    return undefined;
+  }
+  ctx.metrics.ingestBatches.inc({ path: "one_statement" });
+  return plan.outcomes;
+}
+
+/** One transaction for a batch of one organization's events whose event ids are all different, on fresh reads. */
 async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
   return withTenant(ctx.sql, orgId, async (tx: Tx) => {
     const now = ctx.now();
@@ -130,44 +231,11 @@ async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[])
       types: items.map((item) => ({ appId: item.event.appId, name: item.event.eventType })),
       eventIds: items.filter((item) => item.event.eventId !== undefined).map((item) => item.eventId),
     });
-    const quotaLeft = { n: lookups.quotas.events_per_day - lookups.eventsToday };
-    const outcomes: ItemOutcome<IngestResult>[] = [];
-    const appends: StreamAppend[] = [];
-    const deliveries: ScheduledDelivery[] = [];
-    for (const item of items) {
-      const decision = decide(item, lookups, quotaLeft, now);
-      if (!decision.accept) {
-        outcomes.push(decision.outcome);
-        continue;
-      }
-      const { event } = item;
-      const scheduled = deliveriesScheduled({ eventId: item.eventId, appId: event.appId }, decision.targets, "fanout", item.meta);
-      appends.push(
-        eventReceived(
-          {
-            event_id: item.eventId,
-            app_id: event.appId,
-            event_type: event.eventType,
-            content_type: event.contentType,
-            payload_encoding: event.encoding,
-            payload: event.payload,
-            payload_sha256: payloadSha256(event),
-            request_fingerprint: item.fingerprint,
-            labels: event.labels,
-            occurred_at: (event.occurredAt ?? now).toISOString(),
-            deliveries_scheduled: decision.targets.length,
-          },
-          item.meta,
-        ),
-        ...scheduled.appends,
-      );
-      deliveries.push(...scheduled.deliveryIds.map((deliveryId) => ({ deliveryId, attempt: 1 })));
-      outcomes.push({ ok: true, value: { event_id: item.eventId, deliveries_scheduled: decision.targets.length, duplicate: false, deprecated: decision.deprecated } });
-    }
-    const accepted = appends.filter((append) => append.entries[0]?.type === "event.received").length;
+    const plan = planBatch(items, lookups, { n: lookups.quotas.events_per_day - lookups.eventsToday }, now);
     // Issued together: postgres.js pipelines them on the transaction's connection, one round trip for all.
-    await Promise.all([ctx.ledger.recordMany(tx, appends), enqueueDeliveries(tx, orgId, deliveries, now), countEvents(tx, now, accepted)]);
-    return outcomes;
+    await Promise.all([ctx.ledger.recordMany(tx, plan.appends), enqueueDeliveries(tx, orgId, plan.deliveries, now), countEvents(tx, now, plan.accepted)]);
+    ctx.metrics.ingestBatches.inc({ path: "transaction" });
+    return plan.outcomes;
   });
 }
 
@@ -190,7 +258,7 @@ async function ingestBatch(ctx: AppContext, orgId: string, items: PendingEvent[]
   const firstItems = first.map((i) => items[i] as PendingEvent);
   let written: ItemOutcome<IngestResult>[];
   try {
-    written = await writeBatch(ctx, orgId, firstItems);
+    written = (await writeBatchInOneStatement(ctx, orgId, firstItems)) ?? (await writeBatch(ctx, orgId, firstItems));
   } catch (error) {
     if (firstItems.length === 1) written = [await singleFailure(ctx, orgId, firstItems[0] as PendingEvent, error)];
     else {

@@ -42,7 +42,7 @@ export interface ScheduledDelivery {
   runAt?: Date | undefined;
 }
 
-interface JobSpec {
+export interface JobSpec {
   identifier: string;
   payload: unknown;
   run_at?: string;
@@ -62,7 +62,7 @@ function bucketWidthMs(delayMs: number): number {
  * in 1-second buckets (rounded up, so none runs early). Due-now jobs carry no run_at: graphile-worker's insert
  * notification wakes a worker at once, where a run_at even a fraction of a second ahead waits for the next poll.
  */
-function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Date): JobSpec[] {
+export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Date): JobSpec[] {
   const bySecond = new Map<number, ScheduledDelivery[]>();
   for (const delivery of deliveries) {
     const due = delivery.runAt?.getTime() ?? 0;

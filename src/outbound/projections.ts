@@ -180,14 +180,8 @@ export const eventsProjection = defineProjection({
   handles: ["event.received"],
   tables: ["hookledger.events"],
   apply: async (tx, entries) => {
-    await tx`
-      insert into hookledger.events (org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
-        request_fingerprint, labels, occurred_at, received_at, deliveries_scheduled)
-      select org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
-        coalesce(request_fingerprint, payload_sha256), labels, occurred_at, at, deliveries_scheduled
-      from jsonb_to_recordset(${tx.json(entryRows<"event.received">(entries) as never)}) as r(
-        org_id uuid, event_id text, app_id uuid, event_type text, content_type text, payload_encoding text, payload text,
-        payload_sha256 text, request_fingerprint text, labels jsonb, occurred_at timestamptz, at timestamptz, deliveries_scheduled integer)`;
+    // The statement lives in SQL (sql/031) because ingest_batch projects new events with it too.
+    await tx`select hookledger.project_events_received(${tx.json(entryRows<"event.received">(entries) as never)})`;
   },
   clear: async (tx) => {
     await tx`delete from hookledger.events where org_id = hookledger.current_org_id()`;
@@ -202,11 +196,7 @@ export const deliveriesProjection = defineProjection({
     applyRuns(tx, entries, async (tx, type, run) => {
       switch (type) {
         case "delivery.scheduled":
-          await tx`
-            insert into hookledger.deliveries (org_id, delivery_id, event_id, subscription_id, app_id, status, reason, next_attempt_at, created_at, updated_at)
-            select org_id, delivery_id, event_id, subscription_id, app_id, 'pending', reason, at, at, at
-            from jsonb_to_recordset(${tx.json(entryRows<"delivery.scheduled">(run) as never)}) as r(
-              org_id uuid, delivery_id uuid, event_id text, subscription_id uuid, app_id uuid, reason text, at timestamptz)`;
+          await tx`select hookledger.project_deliveries_scheduled(${tx.json(entryRows<"delivery.scheduled">(run) as never)})`;
           return;
         case "delivery.attempted":
           await tx`

@@ -28,5 +28,14 @@ export function authenticate(ctx: AppContext, usage: TokenUsageTracker, tokens: 
     c.set("auth", { orgId: token.orgId, tokenId: token.tokenId, kind: token.kind, appId: token.appId, label: token.label, scopes: token.scopes, queues: token.queues });
     usage.note(token.orgId, token.tokenId, now);
     await next();
+    // Read your own writes: the change notification reaches this process's listener a moment after the commit,
+    // and the caller's next request may come first. Requests that can revoke or change tokens (deleting an
+    // application or organization, any token change) forget the cache here once they have succeeded.
+    if (c.res.status < 400 && changesTokens(c.req.method, c.req.path)) tokens.forgetAll();
   };
+}
+
+function changesTokens(method: string, path: string): boolean {
+  if (method === "GET" || method === "HEAD") return false;
+  return method === "DELETE" || method === "PATCH" || path.startsWith("/v1/tokens") || path.startsWith("/v1/organizations");
 }

@@ -27,7 +27,8 @@ export async function quotasOf(tx: Queryable, config: Config): Promise<Quotas> {
   return { ...defaultQuotas(config), ...(row?.quotas ?? {}) };
 }
 
-const utcDay = (now: Date) => now.toISOString().slice(0, 10);
+/** The UTC day `now` falls in, as the usage counters key it. */
+export const utcDay = (now: Date) => now.toISOString().slice(0, 10);
 
 export async function eventsToday(tx: Queryable, now: Date): Promise<number> {
   const [row] = await tx<{ n: string | null }[]>`
@@ -52,11 +53,14 @@ export function eventQuotaExceeded(limit: number, now: Date): ProblemError {
  * locked until commit, so taking it early made concurrent ingests of one tenant queue behind each other's
  * appends (measured). Eight shards spread concurrent batches over eight rows.
  */
+/** A usage-counter shard picked at random (see sql/011 for why there are eight). */
+export const usageShard = () => Math.floor(Math.random() * 8);
+
 export async function countEvents(tx: Tx, now: Date, count: number): Promise<void> {
   if (count === 0) return;
   await tx`
     insert into hookledger.usage_counters (org_id, day, shard, events)
-    values (hookledger.current_org_id(), ${utcDay(now)}::date, ${Math.floor(Math.random() * 8)}, ${count})
+    values (hookledger.current_org_id(), ${utcDay(now)}::date, ${usageShard()}, ${count})
     on conflict (org_id, day, shard) do update set events = hookledger.usage_counters.events + excluded.events`;
 }
 

@@ -64,6 +64,11 @@ export class TokenCache {
     this.entries.delete(sha256);
   }
 
+  /** Drops every cached token (this process changed tokens and must not wait for its own notification). */
+  forgetAll(): void {
+    this.clear();
+  }
+
   private clear(): void {
     this.generation += 1;
     this.entries.clear();
