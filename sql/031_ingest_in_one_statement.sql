@@ -84,6 +84,47 @@ grant execute on function hookledger.project_events_received(jsonb), hookledger.
 -- with sequential scans off for this call it uses the key index.
 alter function hookledger.enqueue_jobs(jsonb) set enable_seqscan = off;
 
+-- Deliver jobs of a new batch, inserted as graphile-worker's add_jobs would insert unkeyed, unqueued jobs, without
+-- its notification. Why: pg_notify takes a database-wide lock from before commit until the commit's WAL flush, so
+-- every ingest transaction that notified waited for the previous one's flush (measured: 0.28 sessions waiting on
+-- it on average, ingest serialised). The service notifies on its own, after commit and at most every few
+-- milliseconds per process (outbound/jobWakeups.ts). The columns written are graphile-worker's public job spec;
+-- test/outbound/ingestOneStatement.test.ts proves the jobs run.
+create function hookledger.insert_deliver_jobs(p_jobs jsonb) returns integer
+language plpgsql security definer set search_path = pg_catalog, pg_temp
+as $$
+declare
+  added integer;
+begin
+  if hookledger.current_org_id() is null then
+    raise exception 'insert_deliver_jobs: no tenant set for this transaction' using errcode = '42501';
+  end if;
+  if exists (
+    select from jsonb_array_elements(p_jobs) j
+    where j->>'identifier' is distinct from 'deliver' or j ? 'job_key' or j ? 'queue_name' or jsonb_typeof(j->'payload') is distinct from 'array'
+  ) then
+    raise exception 'insert_deliver_jobs: only unkeyed, unqueued deliver jobs with a batch payload' using errcode = '42501';
+  end if;
+  if exists (
+    select from jsonb_array_elements(p_jobs) j cross join lateral jsonb_array_elements(j->'payload') item
+    where item->>'org_id' is distinct from hookledger.current_org_id()::text
+  ) then
+    raise exception 'insert_deliver_jobs: every item must carry the org_id of this transaction' using errcode = '42501';
+  end if;
+  insert into graphile_worker._private_tasks (identifier) values ('deliver') on conflict do nothing;
+  insert into graphile_worker._private_jobs (task_id, payload, run_at, max_attempts)
+  select t.id, (j->'payload')::json, coalesce((j->>'run_at')::timestamptz, now()), (j->>'max_attempts')::smallint
+  from jsonb_array_elements(p_jobs) with ordinality as x(j, o)
+  cross join graphile_worker._private_tasks t
+  where t.identifier = 'deliver'
+  order by o;
+  get diagnostics added = row_count;
+  return added;
+end
+$$;
+revoke all on function hookledger.insert_deliver_jobs(jsonb) from public;
+grant execute on function hookledger.insert_deliver_jobs(jsonb) to hookledger_app;
+
 -- One batch of new events: entries (event.received on new event streams, delivery.scheduled on new delivery
 -- streams, in stream order), their projection rows, the delivery jobs and the day's counter, in the one
 -- transaction of this statement. Runs as the caller (row-level security applies) with the tenant set here.
@@ -117,7 +158,7 @@ begin
     (select jsonb_agg(e->'data' || jsonb_build_object('org_id', p_org_id, 'at', at_ms) order by o)
      from jsonb_array_elements(p_entries) with ordinality as x(e, o) where e->>'type' = 'delivery.scheduled'), '[]'));
   if jsonb_array_length(p_jobs) > 0 then
-    perform hookledger.enqueue_jobs(p_jobs);
+    perform hookledger.insert_deliver_jobs(p_jobs);
   end if;
   insert into hookledger.usage_counters (org_id, day, shard, events) values (p_org_id, p_day, p_shard, p_accepted)
   on conflict (org_id, day, shard) do update set events = hookledger.usage_counters.events + excluded.events;

@@ -23,6 +23,7 @@ import { countEvents, eventQuotaExceeded, usageShard, utcDay } from "../tenancy/
 import { getEvent } from "./deliveryStore.ts";
 import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
 import { fanoutCacheOf } from "./fanoutCache.ts";
+import { jobWakeupsFor } from "./jobWakeups.ts";
 import { deliverJobSpecs, enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
 import { payloadViolations } from "./payloadSchema.ts";
@@ -218,6 +219,7 @@ async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: P
     if (code === FANOUT_CHANGED) cache.forget(orgId);
     return undefined;
   }
+  jobWakeupsFor(ctx.sql).jobsInserted(jobs.length);
   ctx.metrics.ingestBatches.inc({ path: "one_statement" });
   return plan.outcomes;
 }

@@ -76,6 +76,8 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
   await admin.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
   await admin.unsafe(`alter system set max_connections = 300`);
   await admin.unsafe(`alter system set track_io_timing = on`);
+  // BENCH_NESTED_STATEMENTS=1: profiles list the statements inside SQL functions too (ingest_batch's parts).
+  if (process.env.BENCH_NESTED_STATEMENTS === "1") await admin.unsafe(`alter system set pg_stat_statements.track = 'all'`);
   await admin.end();
   await embedded.stop();
   embedded = await startEmbeddedPostgres({ dataDir, port });
