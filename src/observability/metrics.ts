@@ -11,6 +11,7 @@ export interface Metrics {
   readonly eventsIngested: Counter<"outcome">;
   readonly deliveriesScheduled: Counter;
   readonly ingestBatches: Counter<"path">;
+  readonly attemptGroupsRecorded: Counter<"path">;
   readonly attempts: Counter<"outcome" | "error_class">;
   readonly attemptDuration: Histogram<"outcome">;
   readonly retriesScheduled: Counter;
@@ -49,6 +50,12 @@ export function createMetrics(sql: Sql): Metrics {
     ingestBatches: new Counter({
       name: "hookledger_ingest_batches_total",
       help: "Ingest batches written (path: one_statement, the common case; transaction, when a batch needed fresh reads: a refusal, a repeated event id, the quota, a configuration change).",
+      labelNames: ["path"],
+      registers,
+    }),
+    attemptGroupsRecorded: new Counter({
+      name: "hookledger_attempt_groups_recorded_total",
+      help: "Groups of delivery attempts recorded (path: one_statement, healthy successes; transaction, anything with a failure, a retry or an unhealthy endpoint).",
       labelNames: ["path"],
       registers,
     }),

@@ -10,7 +10,7 @@
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
-import { ANY_VERSION, type StreamAppend } from "../ledger/append.ts";
+import { ANY_VERSION, appendConflict, type StreamAppend } from "../ledger/append.ts";
 import type { EntryData, NewEntry } from "../ledger/catalogue.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import { deliveryStream } from "./appends.ts";
@@ -39,11 +39,13 @@ function appendsOf(result: AttemptResult): StreamAppend {
  * Records the results; answers those recorded (a result whose attempt another run recorded first is left out).
  */
 export async function recordAttempts(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<AttemptResult[]> {
+  if (await recordSuccessesInOneStatement(ctx, orgId, results)) return results;
   let remaining = results;
   // Each conflict removes one result; a group cannot conflict more often than it has members.
   for (let round = 0; remaining.length > 0 && round <= results.length; round++) {
     try {
       await withTenant(ctx.sql, orgId, (tx) => writeAttempts(ctx, tx, orgId, remaining));
+      ctx.metrics.attemptGroupsRecorded.inc({ path: "transaction" });
       return remaining;
     } catch (error) {
       if (!(error instanceof StreamVersionConflictError)) throw error;
@@ -51,6 +53,43 @@ export async function recordAttempts(ctx: AppContext, orgId: string, results: At
     }
   }
   return remaining;
+}
+
+/** The common case: every attempt succeeded, to an endpoint that was healthy (no failures, circuit closed). */
+function healthySuccess(result: AttemptResult): boolean {
+  const { subscription } = result.loaded;
+  return result.succeeded && !result.next && subscription.consecutive_failures === 0 && subscription.circuit_state === "closed";
+}
+
+/** Whether the projections of delivery.attempted are the three record_successes writes (sql/032). */
+const oneStatementFits = new WeakMap<AppContext, boolean>();
+
+function oneStatementUsable(ctx: AppContext): boolean {
+  let fits = oneStatementFits.get(ctx);
+  if (fits === undefined) {
+    const names = ctx.ledger.projections.filter((projection) => projection.handles.includes("delivery.attempted")).map((projection) => projection.name);
+    fits = names.sort().join() === "deliveries,delivery_attempts,subscriptions";
+    oneStatementFits.set(ctx, fits);
+  }
+  return fits;
+}
+
+/**
+ * Healthy successes in one statement (hookledger.record_successes, autocommit): no endpoint health to order, no
+ * circuit to move, no retry to schedule. False when the group is not that, or an attempt was recorded by another
+ * run first (the transactional path then drops it and records the rest).
+ */
+async function recordSuccessesInOneStatement(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<boolean> {
+  if (results.length === 0 || !results.every(healthySuccess) || !oneStatementUsable(ctx)) return false;
+  const encoded = ctx.ledger.encode(results.map(appendsOf));
+  try {
+    await ctx.sql`select hookledger.record_successes(${orgId}::uuid, ${encoded.streams}::text[], ${encoded.expected}::int[], ${ctx.sql.json(encoded.rows as never)}::jsonb)`;
+    ctx.metrics.attemptGroupsRecorded.inc({ path: "one_statement" });
+    return true;
+  } catch (error) {
+    if (appendConflict(error, []) !== undefined) return false;
+    throw error;
+  }
 }
 
 async function writeAttempts(ctx: AppContext, tx: Tx, orgId: string, results: AttemptResult[]): Promise<void> {

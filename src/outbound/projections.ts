@@ -135,19 +135,7 @@ async function applyEndpointHealth(tx: Tx, run: EntryOf<"delivery.attempted">[])
     else Object.assign(health, { failures: health.failures + 1, first_failure_at: health.first_failure_at ?? at, last_failure_at: at });
     bySubscription.set(id, health);
   }
-  await tx`
-    update hookledger.subscriptions s set
-      consecutive_failures = case when r.last_success_at is null then s.consecutive_failures + r.failures else r.failures end,
-      failing_since = case when r.failures = 0 then null
-                           when r.last_success_at is null then coalesce(s.failing_since, r.first_failure_at)
-                           else r.first_failure_at end,
-      last_success_at = coalesce(date_trunc('second', r.last_success_at), s.last_success_at),
-      last_failure_at = coalesce(r.last_failure_at, s.last_failure_at)
-    from jsonb_to_recordset(${tx.json([...bySubscription.values()] as never)}) as r(
-      org_id uuid, subscription_id uuid, last_success_at timestamptz, failures integer, first_failure_at timestamptz, last_failure_at timestamptz)
-    where s.org_id = r.org_id and s.subscription_id = r.subscription_id
-      and (r.failures > 0 or s.consecutive_failures <> 0 or s.failing_since is not null or s.last_success_at is null
-           or s.last_success_at < date_trunc('second', r.last_success_at))`;
+  await tx`select hookledger.project_endpoint_health(${tx.json([...bySubscription.values()] as never)})`;
 }
 
 export const subscriptionsProjection = defineProjection({
@@ -199,20 +187,8 @@ export const deliveriesProjection = defineProjection({
           await tx`select hookledger.project_deliveries_scheduled(${tx.json(entryRows<"delivery.scheduled">(run) as never)})`;
           return;
         case "delivery.attempted":
-          await tx`
-            update hookledger.deliveries d set
-              attempts = r.attempt_number,
-              status = case when r.outcome = 'succeeded' then 'succeeded' when r.next_attempt_at is not null then 'retrying' else d.status end,
-              next_attempt_at = r.next_attempt_at,
-              last_attempt_at = r.at,
-              last_status_code = r.status_code,
-              last_error_class = r.error_class,
-              completed_at = case when r.outcome = 'succeeded' then r.at else d.completed_at end,
-              updated_at = r.at
-            from jsonb_to_recordset(${tx.json(lastPerKey(entryRows<"delivery.attempted">(run), "delivery_id") as never)}) as r(
-              org_id uuid, delivery_id uuid, attempt_number integer, outcome text, status_code integer, error_class text,
-              next_attempt_at timestamptz, at timestamptz)
-            where d.org_id = r.org_id and d.delivery_id = r.delivery_id`;
+          // In SQL (sql/032): record_successes projects with the same statement.
+          await tx`select hookledger.project_deliveries_attempted(${tx.json(lastPerKey(entryRows<"delivery.attempted">(run), "delivery_id") as never)})`;
           return;
         default:
           for (const entry of run) {
@@ -241,15 +217,7 @@ export const attemptsProjection = defineProjection({
   handles: ["delivery.attempted"],
   tables: ["hookledger.delivery_attempts"],
   apply: async (tx, entries) => {
-    await tx`
-      insert into hookledger.delivery_attempts (org_id, attempt_id, delivery_id, event_id, subscription_id, attempt_number, outcome,
-        status_code, error_class, error_message, duration_ms, response_headers, response_excerpt, attempted_at, next_attempt_at)
-      select org_id, attempt_id, delivery_id, event_id, subscription_id, attempt_number, outcome, status_code, error_class,
-        error_message, duration_ms, response_headers, response_excerpt, at, next_attempt_at
-      from jsonb_to_recordset(${tx.json(entryRows<"delivery.attempted">(entries) as never)}) as r(
-        org_id uuid, attempt_id uuid, delivery_id uuid, event_id text, subscription_id uuid, attempt_number integer, outcome text,
-        status_code integer, error_class text, error_message text, duration_ms integer, response_headers jsonb, response_excerpt text,
-        at timestamptz, next_attempt_at timestamptz)`;
+    await tx`select hookledger.project_attempts(${tx.json(entryRows<"delivery.attempted">(entries) as never)})`;
   },
   clear: async (tx) => {
     await tx`delete from hookledger.delivery_attempts where org_id = hookledger.current_org_id()`;

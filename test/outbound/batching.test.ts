@@ -83,6 +83,9 @@ describe("batch delivery jobs", () => {
         const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'bj_%'`;
         return row?.n === 12 ? true : undefined;
       });
+      // Successes to a healthy endpoint were recorded by hookledger.record_successes, one statement per group.
+      const groups = (await worker.ctx.metrics.attemptGroupsRecorded.get()).values;
+      expect(groups.find((value) => value.labels.path === "one_statement")?.value ?? 0).toBeGreaterThan(0);
       // The same job again, as after a crash between recording the outcomes and completing the job: every item
       // names an attempt already made, so nothing is sent or recorded again.
       const [again] = await db.owner<{ id: string }[]>`
