@@ -92,8 +92,9 @@ describe("operational webhooks", () => {
     expect(forged.status).toBeLessThan(500);
     expect((await app.call("DELETE", `/v1/applications/${first.body.app_id}/event-types/endpoint.failing`, t.token)).status).toBe(409);
     expect((await app.call("POST", `/v1/applications/${first.body.app_id}/event-types`, t.token, { name: "endpoint.hacked" })).status).toBe(409);
-    // Other applications are unaffected.
+    // Other applications are unaffected, and the operational one takes no share of the applications quota.
     expect((await app.call("GET", `/v1/applications/${t.appId}`, t.token)).body.operational).toBe(false);
+    expect((await app.call("GET", "/v1/usage", t.token)).body.usage.applications).toBe(1);
   });
 
   it("a tenant receives signed events, in order, as an endpoint fails, recovers, fails again and is disabled", async () => {
