@@ -167,6 +167,14 @@ describe("operational webhooks", () => {
     expect(listed.body.data).toHaveLength(10);
     const succeeded = await app.call("GET", `/v1/subscriptions/${ops.subscriptionId}/deliveries?status=succeeded&limit=100`, t.token);
     expect(succeeded.body.data).toHaveLength(10);
+    // And in the DBA views: the entries (bodies removed, as for every event) and their delivery attempts.
+    const [audit] = await db.owner<{ entries: number; attempts: number }[]>`
+      select (select count(*)::int from hookledger_audit.event_log
+               where org_id = ${t.orgId} and type = 'event.received' and data->>'app_id' = ${ops.appId}
+                 and data->'labels'->>'subscription_id' = ${customer.id} and data->>'payload' is null) as entries,
+             (select count(*)::int from hookledger_audit.delivery_history
+               where org_id = ${t.orgId} and subscription_id = ${ops.subscriptionId} and outcome = 'succeeded') as attempts`;
+    expect(audit).toEqual({ entries: 10, attempts: 10 });
   });
 
   it("endpoint.created, updated (field names only), disabled (manual), enabled and deleted follow the subscriptions API", async () => {
