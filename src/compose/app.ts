@@ -6,7 +6,7 @@ import type { HttpEnv } from "../http/env.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
 import type { TokenCache } from "../tenancy/tokenCache.ts";
 import type { TokenUsageTracker } from "../tenancy/tokenUsage.ts";
-import { capabilityOperations } from "./operations.ts";
+import { capabilityOperations, capabilityWebhooks } from "./operations.ts";
 import { apiRoutes, publicRoutes } from "./routes.ts";
 
 export function composeApp(options: {
@@ -25,5 +25,6 @@ export function composeApp(options: {
     publicRoutes: publicRoutes(ctx),
     apiRoutes: apiRoutes(ctx),
     operations: capabilityOperations(ctx.config),
+    webhooks: capabilityWebhooks(),
   });
 }

@@ -12,6 +12,7 @@ import { usageRoutes } from "../tenancy/routes/usage.ts";
 import { deliveryRoutes } from "../outbound/routes/deliveries.ts";
 import { eventRoutes } from "../outbound/routes/events.ts";
 import { eventTypeRoutes } from "../outbound/routes/eventTypes.ts";
+import { operationalWebhookRoutes } from "../outbound/routes/operationalWebhooks.ts";
 import { subscriptionRoutes } from "../outbound/routes/subscriptions.ts";
 import { ingressRouteRoutes } from "../inbound/routes/ingressRoutes.ts";
 import { pullRoutes } from "../inbound/routes/pull.ts";
@@ -33,6 +34,7 @@ export function apiRoutes(ctx: AppContext): ApiRoutes[] {
     { routes: usageRoutes(ctx) },
     { routes: eventTypeRoutes(ctx) },
     { routes: subscriptionRoutes(ctx) },
+    { routes: operationalWebhookRoutes(ctx) },
     { routes: eventRoutes(ctx), largeBodies: [{ method: "POST", path: "/v1/events", maxBytes: eventBodyBytes }] },
     { routes: deliveryRoutes(ctx) },
     { routes: ingressRouteRoutes(ctx) },

@@ -13,7 +13,7 @@ import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
 import { openApiRoutes } from "./openapi/routes.ts";
 import { serviceOperations } from "./openapi/operations.ts";
-import type { Operation } from "./openapi/operation.ts";
+import type { Operation, WebhookDoc } from "./openapi/operation.ts";
 import { accessLog } from "./accessLog.ts";
 import { clientAddress, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
 import { TokenBuckets } from "./rateLimit.ts";
@@ -50,9 +50,11 @@ export interface AppOptions {
   apiRoutes: readonly ApiRoutes[];
   /** The operations of `publicRoutes` and `apiRoutes`, for /openapi.json (this app adds its own, /health…). */
   operations: readonly Operation[];
+  /** The webhooks the service itself sends (operational events), for /openapi.json's `webhooks`. */
+  webhooks?: readonly WebhookDoc[];
 }
 
-export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations }: AppOptions): Hono<HttpEnv> {
+export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations, webhooks }: AppOptions): Hono<HttpEnv> {
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
@@ -63,7 +65,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
 
   app.route("/", healthRoutes({ sql: ctx.sql, ...readiness }));
   app.route("/", metricsRoutes(ctx.metrics, metricsToken));
-  app.route("/", openApiRoutes([...serviceOperations, ...operations]));
+  app.route("/", openApiRoutes([...serviceOperations, ...operations], webhooks));
 
   // One set of per-IP buckets for /v1 and the public doors: an address gets one budget, not one per door.
   const ipBuckets = new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST);

@@ -15,6 +15,7 @@ import { recordAttempts, type AttemptData, type AttemptResult } from "./attemptR
 import { buildDeliveryRequest } from "./deliveryRequest.ts";
 import type { EndpointSlots } from "./endpointSlots.ts";
 import { reserveSlots } from "./endpointPacing.ts";
+import { receiverControl } from "./receiverControl.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
@@ -58,7 +59,8 @@ async function send(ctx: AppContext, loaded: LoadedAttempt, retry: boolean): Pro
   const now = ctx.now();
   const succeeded = result.ok && result.status >= 200 && result.status < 300;
   const statusCode = result.ok ? result.status : null;
-  const next = succeeded || !retry
+  const control = result.ok && !succeeded ? receiverControl(result.status, result.headers) : null;
+  const next = succeeded || !retry || control
     ? undefined
     : nextAttemptAt(retryPolicyFor(ctx, subscription), attemptNumber, now, { statusCode, retryAfter: result.ok ? result.headers["retry-after"] : undefined });
   const excerptLimit = ctx.config.HOOKLEDGER_RESPONSE_EXCERPT_BYTES;
@@ -66,13 +68,15 @@ async function send(ctx: AppContext, loaded: LoadedAttempt, retry: boolean): Pro
     loaded,
     succeeded,
     next,
+    retry,
+    control,
     attempt: {
       attempt_id: randomUUID(),
       delivery_id: deliveryId,
       event_id: event.event_id,
       subscription_id: subscription.subscription_id,
       attempt_number: attemptNumber,
-      outcome: succeeded ? "succeeded" : "failed",
+      outcome: succeeded ? "succeeded" : control === "abort" ? "aborted" : "failed",
       status_code: statusCode,
       error_class: result.ok ? (succeeded ? null : "http_status") : result.errorClass,
       error_message: result.ok ? (succeeded ? null : `endpoint answered ${result.status}`) : result.message,
@@ -249,7 +253,7 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
       ctx.metrics.attempts.inc({ outcome: result.attempt.outcome, error_class: result.attempt.error_class ?? "none" });
       ctx.metrics.attemptDuration.observe({ outcome: result.attempt.outcome }, result.attempt.duration_ms / 1000);
       if (result.next) ctx.metrics.retriesScheduled.inc();
-      else if (!result.succeeded) ctx.metrics.deliveriesFailed.inc();
+      else if (!result.succeeded && result.control !== "abort") ctx.metrics.deliveriesFailed.inc();
     }
   }
   return requests.map((request) => outcomes.get(request.deliveryId) ?? { kind: "skipped", reason: "delivery is missing" });

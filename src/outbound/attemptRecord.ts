@@ -1,7 +1,8 @@
 /**
  * Recording the outcomes of a group of attempts in ONE transaction: their `delivery.attempted` entries (and
- * `delivery.failed` where attempts are exhausted), projections, next tries, and auto-disable of endpoints that
- * have failed long enough.
+ * `delivery.failed` where attempts are exhausted, `delivery.aborted` where the receiver asked to stop),
+ * projections, next tries, endpoints disabled by a 410 or for failing long enough, and the operational events of
+ * what changed (operationalPublish.ts) — none for successes of a healthy endpoint, which cost nothing extra.
  *
  * Each outcome is appended at the delivery-stream version read before the send, so a second run of the same
  * attempt (at-least-once) cannot record a second outcome: its append conflicts, and it is dropped from the group
@@ -16,7 +17,11 @@ import { StreamVersionConflictError } from "../ledger/errors.ts";
 import { deliveryStream } from "./appends.ts";
 import { WORKER_META, type LoadedAttempt } from "./attemptLoad.ts";
 import type { AttemptRow } from "./deliveryStore.ts";
+import { endpointAlerts, type EndpointBefore } from "./endpointAlerts.ts";
 import { scheduleRetries } from "./jobs.ts";
+import type { OperationalFact } from "./operationalEvents.ts";
+import { publishOperationalEvents } from "./operationalPublish.ts";
+import type { ReceiverControl } from "./receiverControl.ts";
 import { cancelOpenDeliveries, subscriptionStream } from "./subscriptions.ts";
 
 export type AttemptData = Omit<AttemptRow, "attempted_at" | "error_class"> & { error_class: EntryData<"delivery.attempted">["error_class"] };
@@ -26,13 +31,43 @@ export interface AttemptResult {
   attempt: AttemptData;
   succeeded: boolean;
   next: Date | undefined;
+  /** False for the subscription test ping (no retries, so its failure exhausts nothing). */
+  retry: boolean;
+  /** What the receiver's answer asked for beyond success or failure (receiverControl.ts). */
+  control: ReceiverControl | null;
 }
+
+/** A failure for endpoint health: an aborted attempt is not one (the receiver answered, and chose to stop). */
+export const countsAsFailure = (result: AttemptResult) => !result.succeeded && result.control !== "abort";
 
 function appendsOf(result: AttemptResult): StreamAppend {
   const { attempt, loaded } = result;
   const entries: NewEntry[] = [{ type: "delivery.attempted", data: { ...attempt, next_attempt_at: result.next?.toISOString() ?? null }, meta: WORKER_META }];
-  if (!result.succeeded && !result.next) entries.push({ type: "delivery.failed", data: { delivery_id: loaded.deliveryId, attempts: attempt.attempt_number }, meta: WORKER_META });
+  if (result.control === "abort") {
+    entries.push({ type: "delivery.aborted", data: { delivery_id: loaded.deliveryId, attempts: attempt.attempt_number, status_code: attempt.status_code }, meta: WORKER_META });
+  } else if (!result.succeeded && !result.next) {
+    entries.push({ type: "delivery.failed", data: { delivery_id: loaded.deliveryId, attempts: attempt.attempt_number }, meta: WORKER_META });
+  }
   return { stream: deliveryStream(loaded.deliveryId), expectedStreamVersion: loaded.version, entries };
+}
+
+/** delivery.exhausted for each delivery whose retries ran out (not a test ping, not a 410: that one disables). */
+function exhaustedFacts(results: AttemptResult[]): OperationalFact[] {
+  return results
+    .filter((result) => countsAsFailure(result) && !result.next && result.retry && result.control === null)
+    .map(({ loaded, attempt }) => ({
+      type: "delivery.exhausted",
+      data: {
+        app_id: loaded.subscription.app_id,
+        subscription_id: loaded.subscription.subscription_id,
+        delivery_id: loaded.deliveryId,
+        event_id: loaded.event.event_id,
+        event_type: loaded.event.event_type,
+        attempts: attempt.attempt_number,
+        last_status_code: attempt.status_code,
+        last_error_class: attempt.error_class,
+      },
+    }));
 }
 
 /**
@@ -101,16 +136,52 @@ async function writeAttempts(ctx: AppContext, tx: Tx, orgId: string, results: At
   // that was failing when loaded. Successes of a healthy endpoint only move last_success_at forward, whatever the
   // order, and taking the row for them would serialise every worker's records on a busy endpoint. Sorted, so two
   // groups cannot deadlock.
+  // The same read gives each endpoint's failure count before this group, from which the operational events of
+  // its crossings (failing thresholds, recovery) follow, at no extra statement.
   const ordered = [
-    ...new Set(results.filter((result) => !result.succeeded || result.loaded.subscription.consecutive_failures > 0 || result.loaded.subscription.circuit_state === "open")
+    ...new Set(results.filter((result) => countsAsFailure(result) || result.loaded.subscription.consecutive_failures > 0 || result.loaded.subscription.circuit_state === "open")
       .map((result) => result.loaded.subscription.subscription_id)),
   ].sort();
-  if (ordered.length > 0) {
-    await tx`select 1 from hookledger.subscriptions where org_id = hookledger.current_org_id() and subscription_id = any(${ordered}::uuid[])
-             order by subscription_id for no key update`;
-  }
+  const before = ordered.length === 0 ? [] : await tx<EndpointBefore[]>`
+    select subscription_id, consecutive_failures, enabled and deleted_at is null as live from hookledger.subscriptions
+    where org_id = hookledger.current_org_id() and subscription_id = any(${ordered}::uuid[])
+    order by subscription_id for no key update`;
   await Promise.all([ctx.ledger.recordMany(tx, results.map(appendsOf)), scheduleRetries(tx, orgId, retries, now)]);
-  await updateEndpointHealth(ctx, tx, results, now);
+  const facts: OperationalFact[] = [...endpointAlerts(results, before, ctx.config.HOOKLEDGER_AUTO_DISABLE_FAILURES), ...exhaustedFacts(results)];
+  facts.push(...(await disableGoneEndpoints(ctx, tx, results)));
+  facts.push(...(await updateEndpointHealth(ctx, tx, results, now)));
+  await publishOperationalEvents(ctx, tx, orgId, facts, WORKER_META);
+}
+
+/** Disables each endpoint that answered 410 Gone (receiverControl.ts), cancelling its open deliveries. */
+async function disableGoneEndpoints(ctx: AppContext, tx: Tx, results: AttemptResult[]): Promise<OperationalFact[]> {
+  const gone = new Map(results.filter((result) => result.control === "gone").map((result) => [result.loaded.subscription.subscription_id, result]));
+  if (gone.size === 0) return [];
+  const enabled = await tx<{ subscription_id: string; consecutive_failures: number }[]>`
+    select subscription_id, consecutive_failures from hookledger.subscriptions
+    where org_id = hookledger.current_org_id() and subscription_id = any(${[...gone.keys()]}::uuid[]) and enabled and deleted_at is null`;
+  const facts: OperationalFact[] = [];
+  for (const row of enabled) {
+    const result = gone.get(row.subscription_id) as AttemptResult;
+    await ctx.ledger.record(tx, subscriptionStream(row.subscription_id), ANY_VERSION, [
+      { type: "subscription.disabled", data: { subscription_id: row.subscription_id, reason: "gone" }, meta: WORKER_META },
+    ]);
+    await cancelOpenDeliveries(ctx, tx, row.subscription_id, "subscription gone (410)", WORKER_META);
+    ctx.log.warn("subscription disabled: endpoint answered 410 Gone", { subscription_id: row.subscription_id });
+    facts.push({
+      type: "endpoint.disabled",
+      data: {
+        app_id: result.loaded.subscription.app_id,
+        subscription_id: row.subscription_id,
+        reason: "gone",
+        consecutive_failures: row.consecutive_failures,
+        delivery_id: result.loaded.deliveryId,
+        last_status_code: result.attempt.status_code,
+        last_error_class: result.attempt.error_class,
+      },
+    });
+  }
+  return facts;
 }
 
 interface EndpointHealth {
@@ -127,34 +198,47 @@ interface EndpointHealth {
  * After the attempts' projections: opens or closes circuits, and auto-disables endpoints that have failed for
  * long enough, reading every endpoint of the group with one statement.
  */
-async function updateEndpointHealth(ctx: AppContext, tx: Tx, results: AttemptResult[], now: Date): Promise<void> {
+async function updateEndpointHealth(ctx: AppContext, tx: Tx, results: AttemptResult[], now: Date): Promise<OperationalFact[]> {
   const lastBySubscription = new Map<string, AttemptResult>();
   const succeeded = new Set<string>();
   for (const result of results) {
+    if (result.control === "abort") continue;
     const id = result.loaded.subscription.subscription_id;
     lastBySubscription.set(id, result);
     if (result.succeeded) succeeded.add(id);
   }
   const failing = [...lastBySubscription].filter(([, result]) => !result.succeeded).map(([id]) => id);
   const reopenable = [...succeeded].filter((id) => lastBySubscription.get(id)?.loaded.subscription.circuit_state === "open");
-  if (failing.length === 0 && reopenable.length === 0) return;
+  if (failing.length === 0 && reopenable.length === 0) return [];
   const rows = await tx<EndpointHealth[]>`
     select subscription_id, enabled, consecutive_failures, failing_since, circuit_state, circuit_retry_at, circuit_opens
     from hookledger.subscriptions
     where org_id = hookledger.current_org_id() and subscription_id = any(${[...failing, ...reopenable]}::uuid[]) and deleted_at is null`;
   const circuitEntries: StreamAppend[] = [];
+  const facts: OperationalFact[] = [];
   const threshold = ctx.config.HOOKLEDGER_CIRCUIT_FAILURES;
   for (const row of rows) {
     const last = lastBySubscription.get(row.subscription_id);
     if (!last || !row.enabled) continue;
+    const endpoint = { app_id: last.loaded.subscription.app_id, subscription_id: row.subscription_id };
     if (last.succeeded) {
-      if (row.circuit_state === "open") circuitEntries.push(circuitClosed(row.subscription_id));
+      if (row.circuit_state === "open") {
+        circuitEntries.push(circuitClosed(row.subscription_id));
+        facts.push({ type: "endpoint.circuit_closed", data: endpoint });
+      }
       continue;
     }
     // A failure: open a closed circuit at the threshold; re-open an open one whose probe (retry time passed) failed.
     const probeFailed = row.circuit_state === "open" && (!row.circuit_retry_at || row.circuit_retry_at <= now);
     const tripped = row.circuit_state === "closed" && threshold > 0 && row.consecutive_failures >= threshold;
-    if (tripped || probeFailed) circuitEntries.push(circuitOpened(ctx, row, last, now));
+    if (tripped || probeFailed) {
+      const opened = circuitOpened(ctx, row, last, now);
+      circuitEntries.push(opened.append);
+      facts.push({
+        type: "endpoint.circuit_opened",
+        data: { ...endpoint, consecutive_failures: row.consecutive_failures, opens: opened.opens, retry_at: opened.retryAt, last_status_code: last.attempt.status_code, last_error_class: last.attempt.error_class },
+      });
+    }
   }
   if (circuitEntries.length > 0) {
     await ctx.ledger.recordMany(tx, circuitEntries);
@@ -164,13 +248,30 @@ async function updateEndpointHealth(ctx: AppContext, tx: Tx, results: AttemptRes
       ctx.log.info(`endpoint circuit ${state === "open" ? "opened" : "closed"}`, { subscription_id: entry.stream.slice("subscription:".length) });
     }
   }
-  await autoDisableUnhealthy(ctx, tx, rows.filter((row) => failing.includes(row.subscription_id)), now);
+  const disabled = await autoDisableUnhealthy(ctx, tx, rows.filter((row) => failing.includes(row.subscription_id)), now);
+  for (const row of disabled) {
+    const last = lastBySubscription.get(row.subscription_id) as AttemptResult;
+    facts.push({
+      type: "endpoint.disabled",
+      data: {
+        app_id: last.loaded.subscription.app_id,
+        subscription_id: row.subscription_id,
+        reason: "auto_disabled",
+        consecutive_failures: row.consecutive_failures,
+        delivery_id: last.loaded.deliveryId,
+        last_status_code: last.attempt.status_code,
+        last_error_class: last.attempt.error_class,
+      },
+    });
+  }
+  return facts;
 }
 
-function circuitOpened(ctx: AppContext, row: EndpointHealth, last: AttemptResult, now: Date): StreamAppend {
+function circuitOpened(ctx: AppContext, row: EndpointHealth, last: AttemptResult, now: Date): { append: StreamAppend; opens: number; retryAt: string } {
   const opens = row.circuit_state === "open" ? row.circuit_opens + 1 : 1;
   const cooldownSeconds = Math.min(ctx.config.HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS * 2 ** (opens - 1), ctx.config.HOOKLEDGER_CIRCUIT_MAX_COOLDOWN_SECONDS);
-  return {
+  const retryAt = new Date(now.getTime() + cooldownSeconds * 1000).toISOString();
+  const append: StreamAppend = {
     stream: subscriptionStream(row.subscription_id),
     expectedStreamVersion: ANY_VERSION,
     entries: [
@@ -180,13 +281,14 @@ function circuitOpened(ctx: AppContext, row: EndpointHealth, last: AttemptResult
           subscription_id: row.subscription_id,
           consecutive_failures: row.consecutive_failures,
           last_error_class: last.attempt.error_class,
-          retry_at: new Date(now.getTime() + cooldownSeconds * 1000).toISOString(),
+          retry_at: retryAt,
           opens,
         },
         meta: WORKER_META,
       },
     ],
   };
+  return { append, opens, retryAt };
 }
 
 function circuitClosed(subscriptionId: string): StreamAppend {
@@ -197,10 +299,10 @@ function circuitClosed(subscriptionId: string): StreamAppend {
   };
 }
 
-/** Auto-disables subscriptions after N consecutive failed attempts spanning at least T (both configurable). */
-async function autoDisableUnhealthy(ctx: AppContext, tx: Tx, endpoints: EndpointHealth[], now: Date): Promise<void> {
+/** Auto-disables subscriptions after N consecutive failed attempts spanning at least T (both configurable); answers them. */
+async function autoDisableUnhealthy(ctx: AppContext, tx: Tx, endpoints: EndpointHealth[], now: Date): Promise<EndpointHealth[]> {
   const threshold = ctx.config.HOOKLEDGER_AUTO_DISABLE_FAILURES;
-  if (threshold === 0) return;
+  if (threshold === 0) return [];
   const periodMs = ctx.config.HOOKLEDGER_AUTO_DISABLE_PERIOD_SECONDS * 1000;
   const unhealthy = endpoints.filter(
     (row) => row.enabled && row.failing_since && row.consecutive_failures >= threshold && now.getTime() - row.failing_since.getTime() >= periodMs,
@@ -217,4 +319,5 @@ async function autoDisableUnhealthy(ctx: AppContext, tx: Tx, endpoints: Endpoint
     ctx.metrics.autoDisabled.inc();
     ctx.log.warn("subscription auto-disabled", { subscription_id: subscription.subscription_id, consecutive_failures: subscription.consecutive_failures });
   }
+  return unhealthy;
 }

@@ -20,7 +20,7 @@ export interface EventRow {
   deliveries_scheduled: number;
 }
 
-export type DeliveryStatus = "pending" | "retrying" | "succeeded" | "failed" | "cancelled";
+export type DeliveryStatus = "pending" | "retrying" | "succeeded" | "failed" | "cancelled" | "aborted";
 
 export interface DeliveryRow {
   delivery_id: string;
@@ -45,7 +45,7 @@ export interface AttemptRow {
   event_id: string;
   subscription_id: string;
   attempt_number: number;
-  outcome: "succeeded" | "failed";
+  outcome: "succeeded" | "failed" | "aborted";
   status_code: number | null;
   error_class: string | null;
   error_message: string | null;
@@ -142,7 +142,7 @@ export interface AttemptFilter {
   subscriptionId?: string;
   eventId?: string;
   deliveryId?: string;
-  outcome?: "succeeded" | "failed";
+  outcome?: "succeeded" | "failed" | "aborted";
   errorClass?: string;
   since?: Date;
   until?: Date;

@@ -92,7 +92,7 @@ export const outboundEntries = {
     event_id: v.string(),
     subscription_id: uuid,
     attempt_number: v.number(),
-    outcome: v.picklist(["succeeded", "failed"]),
+    outcome: v.picklist(["succeeded", "failed", "aborted"]),
     status_code: v.nullable(v.number()),
     error_class: v.nullable(errorClass),
     error_message: v.nullable(v.string()),
@@ -102,6 +102,8 @@ export const outboundEntries = {
     next_attempt_at: v.nullable(v.string()),
   }),
   "delivery.failed": v.strictObject({ delivery_id: uuid, attempts: v.number() }),
+  /** The receiver answered `webhook-delivery: abort-message`: no further attempt. */
+  "delivery.aborted": v.strictObject({ delivery_id: uuid, attempts: v.number(), status_code: v.nullable(v.number()) }),
   "delivery.retry_requested": v.strictObject({ delivery_id: uuid, reason: v.picklist(["manual", "recover"]) }),
   "delivery.cancelled": v.strictObject({ delivery_id: uuid, reason: v.string() }),
 };

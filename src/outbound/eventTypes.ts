@@ -15,7 +15,7 @@ export interface EventType {
   updated_at: Date;
 }
 
-const stream = (appId: string, name: string) => `event_type:${appId}:${name}`;
+export const eventTypeStream = (appId: string, name: string) => `event_type:${appId}:${name}`;
 
 export async function getEventType(tx: Queryable, appId: string, name: string): Promise<EventType | undefined> {
   const [row] = await tx<EventType[]>`
@@ -49,7 +49,7 @@ export async function createEventType(
 ): Promise<EventType> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (await getEventType(tx, input.appId, input.name)) throw new EventTypeExistsError(input.name);
-    await ctx.ledger.record(tx, stream(input.appId, input.name), ANY_VERSION, [
+    await ctx.ledger.record(tx, eventTypeStream(input.appId, input.name), ANY_VERSION, [
       {
         type: "event_type.created",
         data: { app_id: input.appId, name: input.name, description: input.description, schema: input.schema, deprecated: input.deprecated },
@@ -70,7 +70,7 @@ export async function updateEventType(
 ): Promise<EventType | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getEventType(tx, appId, name))) return undefined;
-    await ctx.ledger.record(tx, stream(appId, name), ANY_VERSION, [{ type: "event_type.updated", data: { app_id: appId, name, ...changes }, meta }]);
+    await ctx.ledger.record(tx, eventTypeStream(appId, name), ANY_VERSION, [{ type: "event_type.updated", data: { app_id: appId, name, ...changes }, meta }]);
     return getEventType(tx, appId, name);
   });
 }
@@ -78,7 +78,7 @@ export async function updateEventType(
 export async function deleteEventType(ctx: AppContext, orgId: string, appId: string, name: string, meta: EntryMeta): Promise<boolean> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getEventType(tx, appId, name))) return false;
-    await ctx.ledger.record(tx, stream(appId, name), ANY_VERSION, [{ type: "event_type.deleted", data: { app_id: appId, name }, meta }]);
+    await ctx.ledger.record(tx, eventTypeStream(appId, name), ANY_VERSION, [{ type: "event_type.deleted", data: { app_id: appId, name }, meta }]);
     return true;
   });
 }

@@ -37,7 +37,7 @@ export async function readIngestLookups(
   const [apps, types, existing, subscriptions, quotas, today] = await Promise.all([
     tx<{ app_id: string }[]>`
       select app_id from hookledger.applications
-      where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and deleted_at is null`,
+      where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and deleted_at is null and not operational`,
     tx<{ app_id: string; name: string; schema: Record<string, unknown> | null; deprecated: boolean }[]>`
       select t.app_id, t.name, t.schema, t.deprecated from hookledger.event_types t
       join unnest(${wanted.types.map((type) => type.appId)}::uuid[], ${wanted.types.map((type) => type.name)}::text[]) as w(app_id, name)

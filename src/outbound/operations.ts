@@ -3,11 +3,13 @@
  * the handlers validate with. src/compose/operations.ts assembles every capability's list.
  */
 import type { Config } from "../config.ts";
-import { operation as op, type Operation } from "../http/openapi/operation.ts";
+import { operation as op, type Operation, type WebhookDoc } from "../http/openapi/operation.ts";
 import { listOf } from "../http/responses.ts";
 import { attemptQuery } from "./routes/deliveries.ts";
 import { eventBody, eventListQuery, replayBody } from "./routes/events.ts";
 import { eventTypeCreateBody, eventTypeListQuery, eventTypeUpdateBody } from "./routes/eventTypes.ts";
+import { OPERATIONAL_EVENT_TYPES, operationalEnvelope, operationalEvents } from "./operationalEvents.ts";
+import { operationalWebhooksJson } from "./routes/operationalWebhooks.ts";
 import { subscriptionSchemas } from "./routes/subscriptions.ts";
 import {
   acceptedEventJson,
@@ -31,8 +33,8 @@ export function outboundOperations(config: Config): Operation[] {
     op("POST", "/v1/applications/:app_id/event-types", "Event types", "Create an event type, optionally with a JSON Schema for payloads.", { scope: "applications:write", body: eventTypeCreateBody, response: eventTypeJson, problems: ["conflict"] }),
     op("GET", "/v1/applications/:app_id/event-types", "Event types", "List event types.", { scope: "applications:read", query: eventTypeListQuery, response: listOf(eventTypeJson) }),
     op("GET", "/v1/applications/:app_id/event-types/:name", "Event types", "Get an event type.", { scope: "applications:read", response: eventTypeJson }),
-    op("PATCH", "/v1/applications/:app_id/event-types/:name", "Event types", "Update (or deprecate) an event type.", { scope: "applications:write", body: eventTypeUpdateBody, response: eventTypeJson }),
-    op("DELETE", "/v1/applications/:app_id/event-types/:name", "Event types", "Delete an event type.", { scope: "applications:write" }),
+    op("PATCH", "/v1/applications/:app_id/event-types/:name", "Event types", "Update (or deprecate) an event type.", { scope: "applications:write", body: eventTypeUpdateBody, response: eventTypeJson, problems: ["conflict"] }),
+    op("DELETE", "/v1/applications/:app_id/event-types/:name", "Event types", "Delete an event type.", { scope: "applications:write", problems: ["conflict"] }),
 
     op("POST", "/v1/subscriptions", "Subscriptions", "Create a subscription; the response holds its signing secret.", { scope: "subscriptions:write", body: sub.create, response: createdSubscriptionJson, problems: ["quota-exceeded"] }),
     op("GET", "/v1/subscriptions", "Subscriptions", "List subscriptions.", { scope: "subscriptions:read", query: sub.list, response: listOf(subscriptionJson) }),
@@ -45,6 +47,8 @@ export function outboundOperations(config: Config): Operation[] {
     op("POST", "/v1/subscriptions/:subscription_id/secret/rotate", "Subscriptions", "Rotate the signing secret with an overlap window.", { scope: "subscriptions:write", body: sub.rotate, success: 200, response: rotatedSecretJson }),
     op("POST", "/v1/subscriptions/:subscription_id/test", "Subscriptions", "Send a signed ping now and return the attempt.", { scope: "subscriptions:write", success: 200, response: attemptJson, problems: ["conflict"] }),
     op("POST", "/v1/subscriptions/:subscription_id/recover", "Subscriptions", "Re-send every failed or cancelled delivery since a time.", { scope: "subscriptions:write", body: sub.recover, success: 202, response: recoveredJson, problems: ["conflict"] }),
+    op("POST", "/v1/operational-webhooks", "Operational webhooks", "Enable operational webhooks: answers the operational application to subscribe to, and its event types (idempotent).", { scope: "subscriptions:write", success: 200, response: operationalWebhooksJson }),
+    op("GET", "/v1/operational-webhooks", "Operational webhooks", "The operational application and its event types (404 until enabled).", { scope: "subscriptions:read", response: operationalWebhooksJson, problems: ["not-found"] }),
     op("GET", "/v1/subscriptions/:subscription_id/deliveries", "Deliveries", "List a subscription's deliveries with their state.", { scope: "events:read", query: sub.deliveries, response: listOf(deliveryJson) }),
 
     op("POST", "/v1/events", "Events", "Publish an event: fan-out to matching subscriptions (202).", {
@@ -63,4 +67,14 @@ export function outboundOperations(config: Config): Operation[] {
     op("GET", "/v1/attempts", "Deliveries", "List delivery attempts.", { scope: "events:read", query: attemptQuery, response: listOf(attemptJson) }),
     op("GET", "/v1/attempts/:attempt_id", "Deliveries", "Get one attempt with its response excerpt.", { scope: "events:read", response: attemptJson }),
   ];
+}
+
+/** Operational events, as the OpenAPI document's `webhooks`: what a subscription to the operational application receives. */
+export function operationalWebhookDocs(): WebhookDoc[] {
+  return OPERATIONAL_EVENT_TYPES.map((name) => ({
+    name,
+    summary: `Operational event ${name}`,
+    description: `${operationalEvents[name].description} Sent to subscriptions of the operational application (POST /v1/operational-webhooks), signed like every delivery.`,
+    body: operationalEnvelope(name),
+  }));
 }

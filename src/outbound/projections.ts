@@ -125,7 +125,10 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
  * changes, or when last_success_at moves into a new second: it is kept to the second, which also makes the
  * result the same however entries are grouped into runs (live groups differ from a rebuild's pages).
  */
-async function applyEndpointHealth(tx: Tx, run: EntryOf<"delivery.attempted">[]): Promise<void> {
+async function applyEndpointHealth(tx: Tx, attempts: EntryOf<"delivery.attempted">[]): Promise<void> {
+  // An aborted attempt (the receiver asked us to stop) says nothing about the endpoint's health.
+  const run = attempts.filter((entry) => entry.data.outcome !== "aborted");
+  if (run.length === 0) return;
   const bySubscription = new Map<string, { org_id: string; subscription_id: string; last_success_at: string | null; failures: number; first_failure_at: string | null; last_failure_at: string | null }>();
   for (const entry of run) {
     const id = entry.data.subscription_id;
@@ -178,7 +181,7 @@ export const eventsProjection = defineProjection({
 
 export const deliveriesProjection = defineProjection({
   name: "deliveries",
-  handles: ["delivery.scheduled", "delivery.attempted", "delivery.failed", "delivery.retry_requested", "delivery.cancelled"],
+  handles: ["delivery.scheduled", "delivery.attempted", "delivery.failed", "delivery.aborted", "delivery.retry_requested", "delivery.cancelled"],
   tables: ["hookledger.deliveries"],
   apply: (tx, entries) =>
     applyRuns(tx, entries, async (tx, type, run) => {
@@ -196,6 +199,9 @@ export const deliveriesProjection = defineProjection({
             const id = (entry.data as { delivery_id: string }).delivery_id;
             if (type === "delivery.failed") {
               await tx`update hookledger.deliveries set status = 'failed', next_attempt_at = null, completed_at = ${at}, updated_at = ${at}
+                       where org_id = ${entry.orgId} and delivery_id = ${id}`;
+            } else if (type === "delivery.aborted") {
+              await tx`update hookledger.deliveries set status = 'aborted', next_attempt_at = null, completed_at = ${at}, updated_at = ${at}
                        where org_id = ${entry.orgId} and delivery_id = ${id}`;
             } else if (type === "delivery.retry_requested") {
               await tx`update hookledger.deliveries set status = 'pending', next_attempt_at = ${at}, completed_at = null, updated_at = ${at}

@@ -14,7 +14,7 @@ export async function pruneDeliveryHistory(tx: Tx, cutoff: Date): Promise<Pruned
   const attempts = await tx`delete from hookledger.delivery_attempts where org_id = hookledger.current_org_id() and attempted_at < ${cutoff}`;
   const deliveries = await tx`
     delete from hookledger.deliveries
-    where org_id = hookledger.current_org_id() and status in ('succeeded', 'failed', 'cancelled') and coalesce(completed_at, updated_at) < ${cutoff}`;
+    where org_id = hookledger.current_org_id() and status in ('succeeded', 'failed', 'cancelled', 'aborted') and coalesce(completed_at, updated_at) < ${cutoff}`;
   const events = await tx`
     delete from hookledger.events e
     where e.org_id = hookledger.current_org_id() and e.received_at < ${cutoff}

@@ -1,7 +1,8 @@
 /**
  * Subscriptions (endpoints): commands. Each records ledger entries; secrets go to subscription_secrets only.
  * Deleting or disabling a subscription cancels its open deliveries in the same transaction, so history shows
- * them as cancelled at once rather than when their jobs come round.
+ * them as cancelled at once rather than when their jobs come round. Each change publishes its operational event
+ * (endpoint.created, updated, disabled, enabled, deleted) in the same transaction.
  */
 import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.ts";
@@ -15,6 +16,7 @@ import { getApplication } from "../tenancy/applications.ts";
 import { assertBelowQuota, quotasOf, subscriptionCount } from "../tenancy/quotas.ts";
 import { deliveryStream } from "./appends.ts";
 import { openDeliveryIds } from "./deliveryStore.ts";
+import { publishOperationalEvents } from "./operationalPublish.ts";
 import { expireCurrentSecrets, newSecretKeyId, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
 import { getSubscription, type SubscriptionRow } from "./subscriptionStore.ts";
 
@@ -44,6 +46,9 @@ export async function createSubscription(
       { type: "subscription.created", data: { subscription_id: subscriptionId, app_id: appId, enabled, key_id: keyId, ...fields }, meta },
     ]);
     await storeSecret(tx, ctx.keyring, subscriptionId, keyId, secret, ctx.now());
+    await publishOperationalEvents(ctx, tx, orgId, [
+      { type: "endpoint.created", data: { app_id: appId, subscription_id: subscriptionId, event_types: fields.event_types, enabled } },
+    ], meta);
     return { subscription: (await getSubscription(tx, subscriptionId)) as SubscriptionRow, secret };
   });
 }
@@ -56,10 +61,13 @@ export async function updateSubscription(
   meta: EntryMeta,
 ): Promise<SubscriptionRow | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getSubscription(tx, subscriptionId))) return undefined;
+    const current = await getSubscription(tx, subscriptionId);
+    if (!current) return undefined;
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [
       { type: "subscription.updated", data: { subscription_id: subscriptionId, ...changes }, meta },
     ]);
+    const changed = Object.keys(changes).filter((key) => changes[key as keyof typeof changes] !== undefined).sort();
+    await publishOperationalEvents(ctx, tx, orgId, [{ type: "endpoint.updated", data: { app_id: current.app_id, subscription_id: subscriptionId, changed } }], meta);
     return getSubscription(tx, subscriptionId);
   });
 }
@@ -90,6 +98,12 @@ export async function setSubscriptionEnabled(
         : ({ type: "subscription.disabled", data: { subscription_id: subscriptionId, reason: "manual" }, meta } as const);
       await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [entry]);
       if (!enabled) await cancelOpenDeliveries(ctx, tx, subscriptionId, "subscription disabled", meta);
+      const endpoint = { app_id: current.app_id, subscription_id: subscriptionId };
+      await publishOperationalEvents(ctx, tx, orgId, [
+        enabled
+          ? { type: "endpoint.enabled", data: endpoint }
+          : { type: "endpoint.disabled", data: { ...endpoint, reason: "manual", consecutive_failures: current.consecutive_failures, delivery_id: null, last_status_code: null, last_error_class: null } },
+      ], meta);
     }
     return getSubscription(tx, subscriptionId);
   });
@@ -97,9 +111,11 @@ export async function setSubscriptionEnabled(
 
 export async function deleteSubscription(ctx: AppContext, orgId: string, subscriptionId: string, meta: EntryMeta): Promise<boolean> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getSubscription(tx, subscriptionId))) return false;
+    const current = await getSubscription(tx, subscriptionId);
+    if (!current) return false;
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [{ type: "subscription.deleted", data: { subscription_id: subscriptionId }, meta }]);
     await cancelOpenDeliveries(ctx, tx, subscriptionId, "subscription deleted", meta);
+    await publishOperationalEvents(ctx, tx, orgId, [{ type: "endpoint.deleted", data: { app_id: current.app_id, subscription_id: subscriptionId } }], meta);
     return true;
   });
 }

@@ -12,6 +12,7 @@ export interface Application {
   name: string;
   description: string | null;
   metadata: Record<string, string>;
+  operational: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -21,6 +22,7 @@ interface ApplicationRow {
   name: string;
   description: string | null;
   metadata: Record<string, string>;
+  operational: boolean;
   created_at: Date;
   updated_at: Date;
 }
@@ -30,6 +32,7 @@ const toApplication = (row: ApplicationRow): Application => ({
   name: row.name,
   description: row.description,
   metadata: row.metadata,
+  operational: row.operational,
   created_at: row.created_at,
   updated_at: row.updated_at,
 });
@@ -38,7 +41,7 @@ export const applicationStream = (appId: string) => `application:${appId}`;
 
 export async function getApplication(tx: Queryable, appId: string): Promise<Application | undefined> {
   const [row] = await tx<ApplicationRow[]>`
-    select app_id, name, description, metadata, created_at, updated_at from hookledger.applications
+    select app_id, name, description, metadata, operational, created_at, updated_at from hookledger.applications
     where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null`;
   return row ? toApplication(row) : undefined;
 }
@@ -48,7 +51,7 @@ export async function listApplications(
   options: { limit: number; after?: { createdAt: string; id: string }; onlyAppId?: string | null },
 ): Promise<Application[]> {
   const rows = await tx<ApplicationRow[]>`
-    select app_id, name, description, metadata, created_at, updated_at from hookledger.applications
+    select app_id, name, description, metadata, operational, created_at, updated_at from hookledger.applications
     where org_id = hookledger.current_org_id() and deleted_at is null
       ${options.onlyAppId ? tx`and app_id = ${options.onlyAppId}` : tx``}
       ${options.after ? tx`and (created_at, app_id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)` : tx``}

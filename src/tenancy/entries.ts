@@ -15,7 +15,14 @@ export const tenancyEntries = {
     quotas: v.optional(v.record(v.string(), v.number())),
   }),
   "organization.deleted": v.strictObject({ org_id: uuid }),
-  "application.created": v.strictObject({ app_id: uuid, name: v.string(), description: v.nullable(v.string()), metadata }),
+  "application.created": v.strictObject({
+    app_id: uuid,
+    name: v.string(),
+    description: v.nullable(v.string()),
+    metadata,
+    /** The organization's operational application (absent on ordinary ones). */
+    operational: v.optional(v.boolean()),
+  }),
   "application.updated": v.strictObject({
     app_id: uuid,
     name: v.optional(v.string()),

@@ -56,8 +56,8 @@ export const applicationsProjection = defineProjection({
       switch (entry.type) {
         case "application.created": {
           const { data } = entry as Of<"application.created">;
-          return tx`insert into hookledger.applications (org_id, app_id, name, description, metadata, created_at, updated_at)
-                    values (${entry.orgId}, ${data.app_id}, ${data.name}, ${data.description}, ${tx.json(data.metadata)},
+          return tx`insert into hookledger.applications (org_id, app_id, name, description, metadata, operational, created_at, updated_at)
+                    values (${entry.orgId}, ${data.app_id}, ${data.name}, ${data.description}, ${tx.json(data.metadata)}, ${data.operational ?? false},
                             ${entry.recordedAt}, ${entry.recordedAt})`;
         }
         case "application.updated": {

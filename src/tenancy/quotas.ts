@@ -66,7 +66,7 @@ export async function countEvents(tx: Tx, now: Date, count: number): Promise<voi
 
 export async function applicationCount(tx: Queryable): Promise<number> {
   const [row] = await tx<{ n: number }[]>`
-    select count(*)::int as n from hookledger.applications where org_id = hookledger.current_org_id() and deleted_at is null`;
+    select count(*)::int as n from hookledger.applications where org_id = hookledger.current_org_id() and deleted_at is null and not operational`;
   return row?.n ?? 0;
 }
 

@@ -52,7 +52,7 @@ export function subscriptionSecret(created: paths["/v1/subscriptions"]["post"]["
 }
 
 export function eventDeliveries(event: Json<"/v1/events/{event_id}", "get", 200>): string[] {
-  const statuses: ("pending" | "retrying" | "succeeded" | "failed" | "cancelled")[] = event.deliveries.map((delivery) => delivery.status);
+  const statuses: ("pending" | "retrying" | "succeeded" | "failed" | "cancelled" | "aborted")[] = event.deliveries.map((delivery) => delivery.status);
   return statuses;
 }
 

@@ -162,6 +162,10 @@ describe("answers match /openapi.json", () => {
     await call("POST", types, { token, params: { app_id }, body: { name: "invoice.voided" } });
     expectStatus(await call("DELETE", `${types}/{name}`, { token, params: { app_id, name: "invoice.voided" } }), 204);
 
+    expectStatus(await call("GET", "/v1/operational-webhooks", { token }), 404);
+    expectStatus(await call("POST", "/v1/operational-webhooks", { token }), 200);
+    expectStatus(await call("GET", "/v1/operational-webhooks", { token }), 200);
+
     const created = await call("POST", "/v1/subscriptions", { token, body: { app_id, url: receiver.url("/hook"), event_types: ["*"], headers: { "X-Api-Key": "k1" } } });
     expectStatus(created, 201);
     const subscription_id = created.body.id as string;

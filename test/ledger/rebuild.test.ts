@@ -20,6 +20,12 @@ beforeAll(async () => {
   receiver.respond("/dead", { status: 410 });
   // Outbound: subscriptions (updated, disabled, rotated), events, deliveries with retries, failures and replays.
   const out = await outboundTenant(app);
+  // Operational webhooks (an operational application, its event types, events and deliveries) and a receiver
+  // that aborts its deliveries.
+  const operational = await app.call("POST", "/v1/operational-webhooks", out.token);
+  await app.call("POST", "/v1/subscriptions", out.token, { app_id: operational.body.app_id, url: receiver.url("/ops"), event_types: ["*"] });
+  receiver.respond("/abort", { status: 409, headers: { "webhook-delivery": "abort-message" } });
+  await out.subscribe({ url: receiver.url("/abort"), event_types: ["invoice.voided"] });
   const ok = await out.subscribe({ url: receiver.url("/ok"), event_types: ["invoice.*"] });
   await out.subscribe({ url: receiver.url("/flaky"), event_types: ["invoice.paid"], retry_schedule: [0.05] });
   const dead = await out.subscribe({ url: receiver.url("/dead"), event_types: ["user.created"], max_attempts: 2, retry_schedule: [0.05] });
@@ -64,6 +70,16 @@ describe("projection rebuild", () => {
   it("the ledger holds a few hundred entries", async () => {
     const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.ledger`;
     expect(row?.n).toBeGreaterThan(200);
+  });
+
+  it("the scenario holds aborted deliveries, an operational application and operational events", async () => {
+    const [row] = await db.owner<{ aborted: number; operational: number; published: number }[]>`
+      select (select count(*)::int from hookledger.deliveries where status = 'aborted') as aborted,
+             (select count(*)::int from hookledger.applications where operational) as operational,
+             (select count(*)::int from hookledger.events e join hookledger.applications a using (org_id, app_id) where a.operational) as published`;
+    expect(row?.aborted).toBeGreaterThan(0);
+    expect(row?.operational).toBe(1);
+    expect(row?.published).toBeGreaterThan(3);
   });
 
   it.each([

@@ -4,7 +4,7 @@ import type * as v from "valibot";
 import { VERSION } from "../../version.ts";
 import { PROBLEM_CONTENT_TYPE, problemCatalogue, type ProblemSlug } from "../problem.ts";
 import { problemJson, schemaName } from "../responses.ts";
-import type { Operation } from "./operation.ts";
+import type { Operation, WebhookDoc } from "./operation.ts";
 
 type JsonObject = Record<string, unknown>;
 
@@ -149,7 +149,25 @@ function operationObject(operation: Operation, convert: (schema: v.GenericSchema
   };
 }
 
-export function openApiDocument(operations: readonly Operation[]): JsonObject {
+/** The webhooks the service sends, as OpenAPI 3.1 describes them: a request it makes, and what it expects back. */
+function webhookObjects(webhooks: readonly WebhookDoc[]): JsonObject {
+  return Object.fromEntries(
+    webhooks.map((webhook) => [
+      webhook.name,
+      {
+        post: {
+          summary: webhook.summary,
+          description: webhook.description,
+          operationId: `webhook${webhook.name.replace(/(?:^|[._-])(\w)/g, (_, c: string) => c.toUpperCase())}`,
+          requestBody: { required: true, content: { "application/json": { schema: jsonSchemaOf(webhook.body) } } },
+          responses: { "2XX": { description: "Received: any 2xx answer ends the delivery." } },
+        },
+      },
+    ]),
+  );
+}
+
+export function openApiDocument(operations: readonly Operation[], webhooks: readonly WebhookDoc[] = []): JsonObject {
   const responses = responseConverter(operations);
   const paths: Record<string, JsonObject> = {};
   for (const operation of operations) {
@@ -166,6 +184,7 @@ export function openApiDocument(operations: readonly Operation[]): JsonObject {
     servers: [{ url: "/" }],
     security: [{ bearer: [] }],
     paths,
+    ...(webhooks.length > 0 ? { webhooks: webhookObjects(webhooks) } : {}),
     components: {
       securitySchemes: { bearer: { type: "http", scheme: "bearer", description: "An API token (hl_adm_…, hl_org_… or hl_app_…)." } },
       schemas: responses.components,

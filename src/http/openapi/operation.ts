@@ -36,3 +36,11 @@ export const operation = (method: Operation["method"], path: string, tag: string
   success: method === "POST" ? 201 : method === "DELETE" ? 204 : 200,
   ...extra,
 });
+
+/** A webhook the service sends (OpenAPI 3.1 `webhooks`): its name, what it means, and the body it carries. */
+export interface WebhookDoc {
+  name: string;
+  summary: string;
+  description: string;
+  body: v.GenericSchema;
+}

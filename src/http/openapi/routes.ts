@@ -11,7 +11,7 @@ import path from "node:path";
 import { Hono } from "hono";
 import type { HttpEnv } from "../env.ts";
 import { openApiDocument } from "./document.ts";
-import type { Operation } from "./operation.ts";
+import type { Operation, WebhookDoc } from "./operation.ts";
 
 interface Asset {
   readonly path: string;
@@ -58,9 +58,9 @@ const pagePolicy = [
   "frame-ancestors 'none'",
 ].join("; ");
 
-export function openApiRoutes(operations: readonly Operation[]): Hono<HttpEnv> {
+export function openApiRoutes(operations: readonly Operation[], webhooks: readonly WebhookDoc[] = []): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
-  const document = JSON.stringify(openApiDocument(operations));
+  const document = JSON.stringify(openApiDocument(operations, webhooks));
   const asset = scalarRenderer();
   app.get("/openapi.json", (c) => c.body(document, 200, { "content-type": "application/json" }));
   const html = page(asset);

@@ -22,7 +22,7 @@ export const attemptQuery = v.strictObject({
   subscription_id: v.optional(uuidField),
   event_id: v.optional(eventIdField),
   delivery_id: v.optional(uuidField),
-  outcome: v.optional(v.picklist(["succeeded", "failed"], "expected succeeded or failed")),
+  outcome: v.optional(v.picklist(["succeeded", "failed", "aborted"], "expected succeeded, failed or aborted")),
   error_class: v.optional(v.picklist(["timeout", "connection", "tls", "dns", "blocked", "http_status"], "expected timeout, connection, tls, dns, blocked or http_status")),
   since: v.optional(timestampField),
   until: v.optional(timestampField),

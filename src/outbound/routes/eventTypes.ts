@@ -44,11 +44,15 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
 
   /** The application in the path, if the caller may see it. */
-  const appOf = async (c: Context<HttpEnv>): Promise<string> => {
+  const appOf = async (c: Context<HttpEnv>, options: { change: boolean } = { change: false }): Promise<string> => {
     const auth = c.get("auth");
     const appId = uuidParam(c, "app_id");
     requireAppAccess(auth, appId);
-    if (!(await withTenant(ctx.sql, auth.orgId, (tx) => getApplication(tx, appId)))) throw new ProblemError("not-found", "no such application");
+    const application = await withTenant(ctx.sql, auth.orgId, (tx) => getApplication(tx, appId));
+    if (!application) throw new ProblemError("not-found", "no such application");
+    if (options.change && application.operational) {
+      throw new ProblemError("conflict", "the operational application's event types are hookledger's: they cannot be created, changed or deleted");
+    }
     return appId;
   };
   const nameOf = (c: Context<HttpEnv>) => {
@@ -60,7 +64,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.post("/applications/:app_id/event-types", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "applications:write");
-    const appId = await appOf(c);
+    const appId = await appOf(c, { change: true });
     const body = await readJson(c, eventTypeCreateBody);
     checkSchema(body.schema);
     try {
@@ -96,7 +100,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.patch("/applications/:app_id/event-types/:name", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "applications:write");
-    const appId = await appOf(c);
+    const appId = await appOf(c, { change: true });
     const name = nameOf(c);
     const body = await readJson(c, eventTypeUpdateBody);
     checkSchema(body.schema);
@@ -108,7 +112,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.delete("/applications/:app_id/event-types/:name", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "applications:write");
-    const appId = await appOf(c);
+    const appId = await appOf(c, { change: true });
     const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
     if (!(await deleteEventType(ctx, auth.orgId, appId, nameOf(c), meta))) throw new ProblemError("not-found", "no such event type");
     return c.body(null, 204);

@@ -37,7 +37,7 @@ export const eventListQuery = v.strictObject({
   label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "expected key:value, e.g. region:eu"))),
   since: v.optional(timestampField),
   until: v.optional(timestampField),
-  status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"], "expected a delivery status")),
+  status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"], "expected a delivery status")),
 });
 
 export const replayBody = v.strictObject({ subscription_id: v.optional(uuidField) });

@@ -10,7 +10,7 @@ import type { SubscriptionRow } from "../subscriptionStore.ts";
 
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password|signature/i;
 
-const deliveryStatus = v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"]);
+const deliveryStatus = v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"]);
 
 const subscriptionFields = {
   id: v.string(),
@@ -216,7 +216,7 @@ export const attemptJson = named(
     event_id: v.string(),
     subscription_id: v.string(),
     attempt: v.number(),
-    outcome: v.picklist(["succeeded", "failed"]),
+    outcome: v.picklist(["succeeded", "failed", "aborted"]),
     status_code: v.nullable(v.number()),
     error_class: v.nullable(v.string()),
     error_message: v.nullable(v.string()),

@@ -88,7 +88,7 @@ export function subscriptionSchemas(config: Config) {
     secret: v.optional(signingSecretField),
   });
   const recover = v.strictObject({ since: timestampField });
-  const deliveries = v.strictObject({ ...paginationQuery, status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"])), since: v.optional(timestampField) });
+  const deliveries = v.strictObject({ ...paginationQuery, status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"])), since: v.optional(timestampField) });
   return { create, update, list, rotate, recover, deliveries };
 }
 

@@ -41,12 +41,29 @@ export function presentOrganization(org: Organization): OrganizationJson {
 
 export const applicationJson = named(
   "Application",
-  v.object({ id: v.string(), name: v.string(), description: v.nullable(v.string()), metadata: stringMap, created_at: timestamp, updated_at: timestamp }),
+  v.object({
+    id: v.string(),
+    name: v.string(),
+    description: v.nullable(v.string()),
+    metadata: stringMap,
+    /** The organization's operational application (see /v1/operational-webhooks): hookledger publishes to it. */
+    operational: v.boolean(),
+    created_at: timestamp,
+    updated_at: timestamp,
+  }),
 );
 export type ApplicationJson = v.InferOutput<typeof applicationJson>;
 
 export function presentApplication(app: Application): ApplicationJson {
-  return { id: app.id, name: app.name, description: app.description, metadata: app.metadata, created_at: iso(app.created_at), updated_at: iso(app.updated_at) };
+  return {
+    id: app.id,
+    name: app.name,
+    description: app.description,
+    metadata: app.metadata,
+    operational: app.operational,
+    created_at: iso(app.created_at),
+    updated_at: iso(app.updated_at),
+  };
 }
 
 const tokenFields = {

@@ -1,0 +1,78 @@
+/**
+ * Publishes operational events inside the transaction of the fact that causes them: each becomes an ordinary
+ * `event.received` of the organization's operational application, fanned out to its enabled subscriptions with
+ * their `delivery.scheduled` entries and delivery jobs, exactly as an ingested event is. So operational events are
+ * ledger entries, in history and the audit views, and delivered, signed and retried like any other.
+ *
+ * Called only when something changed (a threshold crossed, a delivery exhausted, an endpoint disabled…), never for
+ * a success of a healthy endpoint: its cost is one read, and the writes of what it publishes.
+ *
+ * No loops: a fact about a subscription of the operational application itself is dropped, so a failing
+ * operational endpoint produces no operational events about itself.
+ */
+import type { AppContext } from "../context.ts";
+import type { Tx } from "../db/connect.ts";
+import type { StreamAppend } from "../ledger/append.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
+import { payloadSha256 } from "./ingest.ts";
+import { enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
+import { matchesEventType, matchesLabels } from "./matching.ts";
+import type { OperationalFact } from "./operationalEvents.ts";
+
+interface OperationalTarget {
+  app_id: string;
+  subscription_id: string | null;
+  event_types: string[] | null;
+  labels: Record<string, string> | null;
+}
+
+export async function publishOperationalEvents(ctx: AppContext, tx: Tx, orgId: string, facts: readonly OperationalFact[], meta: EntryMeta): Promise<void> {
+  if (facts.length === 0) return;
+  const targets = await tx<OperationalTarget[]>`
+    select a.app_id, s.subscription_id, s.event_types, s.labels
+    from hookledger.applications a
+    left join hookledger.subscriptions s
+      on s.org_id = a.org_id and s.app_id = a.app_id and s.enabled and s.deleted_at is null
+    where a.org_id = hookledger.current_org_id() and a.operational and a.deleted_at is null`;
+  const appId = targets[0]?.app_id;
+  if (appId === undefined) return;
+  const now = ctx.now();
+  const appends: StreamAppend[] = [];
+  const deliveries: ScheduledDelivery[] = [];
+  for (const fact of facts) {
+    if (fact.data.app_id === appId) continue;
+    const payload = JSON.stringify({ type: fact.type, timestamp: now.toISOString(), data: fact.data });
+    // Labels let a subscription take the events of one application or endpoint only.
+    const labels = { app_id: fact.data.app_id, subscription_id: fact.data.subscription_id };
+    const matching = targets.filter(
+      (target) => target.subscription_id !== null && matchesEventType(target.event_types ?? [], fact.type) && matchesLabels(target.labels ?? {}, labels),
+    );
+    const eventId = newEventId();
+    const sha256 = payloadSha256({ encoding: "json", payload });
+    const scheduled = deliveriesScheduled({ eventId, appId }, matching.map((target) => target.subscription_id as string), "fanout", meta);
+    appends.push(
+      eventReceived(
+        {
+          event_id: eventId,
+          app_id: appId,
+          event_type: fact.type,
+          content_type: "application/json",
+          payload_encoding: "json",
+          payload,
+          payload_sha256: sha256,
+          request_fingerprint: sha256,
+          labels,
+          occurred_at: now.toISOString(),
+          deliveries_scheduled: matching.length,
+        },
+        meta,
+      ),
+      ...scheduled.appends,
+    );
+    deliveries.push(...scheduled.deliveryIds.map((deliveryId) => ({ deliveryId, attempt: 1 })));
+  }
+  if (appends.length === 0) return;
+  await Promise.all([ctx.ledger.recordMany(tx, appends), enqueueDeliveries(tx, orgId, deliveries, now)]);
+  ctx.log.info("operational events published", { count: appends.filter((append) => append.entries[0]?.type === "event.received").length });
+}
