@@ -1,5 +1,6 @@
 /**
- * What decides a batch of incoming events — live applications, their event types and enabled subscriptions, the
+ * What decides a batch of incoming events — live applications (producers may not post to an organization's
+ * operational application), their event types and enabled subscriptions, the
  * organization's quotas — kept in memory per organization with the fan-out version it was read at.
  *
  * Why it may be stale without harm: the fast ingest path hands the version to `hookledger.ingest_batch`, which
@@ -104,7 +105,7 @@ export class FanoutCache {
         coalesce((select f.version from hookledger.fanout_versions f where f.org_id = hookledger.current_org_id()), 0)::text as version,
         (select o.quotas from hookledger.organizations o where o.org_id = hookledger.current_org_id()) as quotas,
         coalesce((select json_agg(a.app_id) from hookledger.applications a
-                  where a.org_id = hookledger.current_org_id() and a.app_id = any(${appIds}::uuid[]) and a.deleted_at is null), '[]') as apps,
+                  where a.org_id = hookledger.current_org_id() and a.app_id = any(${appIds}::uuid[]) and a.deleted_at is null and not a.operational), '[]') as apps,
         coalesce((select json_agg(json_build_object('app_id', t.app_id, 'name', t.name, 'schema', t.schema, 'deprecated', t.deprecated))
                   from hookledger.event_types t
                   where t.org_id = hookledger.current_org_id() and t.app_id = any(${appIds}::uuid[]) and t.deleted_at is null), '[]') as event_types,
