@@ -53,12 +53,8 @@ export const ingressReceiptsProjection = defineProjection({
   handles: ["ingress.received"],
   tables: ["hookledger.ingress_receipts"],
   apply: async (tx, entries) => {
-    await tx`
-      insert into hookledger.ingress_receipts (org_id, receipt_id, route_id, content_type, headers, body, body_sha256, verification, received_at)
-      select org_id, receipt_id, route_id, content_type, headers, decode(body_base64, 'base64'), body_sha256, verification, at
-      from jsonb_to_recordset(${tx.json(entryRows<"ingress.received">(entries) as never)}) as r(
-        org_id uuid, receipt_id text, route_id text, content_type text, headers jsonb, body_base64 text, body_sha256 text,
-        verification jsonb, at timestamptz)`;
+    // In SQL (sql/033): receive_batch projects new receipts with the same statement.
+    await tx`select hookledger.project_ingress_receipts(${tx.json(entryRows<"ingress.received">(entries) as never)})`;
   },
   clear: async (tx) => {
     await tx`delete from hookledger.ingress_receipts where org_id = hookledger.current_org_id()`;
@@ -109,11 +105,7 @@ export const pullMessagesProjection = defineProjection({
     applyRuns(tx, entries, async (tx, type, run) => {
       switch (type) {
         case "pull.message_enqueued":
-          await tx`
-            insert into hookledger.pull_messages (org_id, message_id, queue, receipt_id, state, visible_at, enqueued_at, updated_at)
-            select org_id, message_id, queue, receipt_id, 'ready', at, at, at
-            from jsonb_to_recordset(${tx.json(entryRows<"pull.message_enqueued">(run) as never)}) as r(
-              org_id uuid, message_id uuid, queue text, receipt_id text, at timestamptz)`;
+          await tx`select hookledger.project_pull_messages_enqueued(${tx.json(entryRows<"pull.message_enqueued">(run) as never)})`;
           return;
         case "pull.message_leased":
           await tx`

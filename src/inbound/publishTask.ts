@@ -28,15 +28,24 @@ const payloadSchema = v.object({
 });
 
 /** Publish jobs for accepted receipts, one `add_jobs` call for the batch. */
-export async function enqueuePublishes(tx: Tx, orgId: string, publishes: { receiptId: string; target: { app_id: string; event_type: string } }[]): Promise<void> {
-  if (publishes.length === 0) return;
-  const specs = publishes.map(({ receiptId, target }) => ({
+export interface PendingPublish {
+  receiptId: string;
+  target: { app_id: string; event_type: string };
+}
+
+/** The jobs that publish receipts, keyed by receipt (a second add of one receipt's job replaces it). */
+export function publishJobSpecs(orgId: string, publishes: PendingPublish[]) {
+  return publishes.map(({ receiptId, target }) => ({
     identifier: PUBLISH_TASK,
     payload: { org_id: orgId, receipt_id: receiptId, ...target },
     job_key: `ingress_publish:${receiptId}`,
     max_attempts: CRASH_RETRIES,
   }));
-  await tx`select hookledger.enqueue_jobs(${tx.json(specs)})`;
+}
+
+export async function enqueuePublishes(tx: Tx, orgId: string, publishes: PendingPublish[]): Promise<void> {
+  if (publishes.length === 0) return;
+  await tx`select hookledger.enqueue_jobs(${tx.json(publishJobSpecs(orgId, publishes))})`;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

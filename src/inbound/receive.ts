@@ -18,13 +18,15 @@ import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { withTenant } from "../db/tenant.ts";
 import { uuidField } from "../http/fields.ts";
 import { STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
+import type { EntryType } from "../ledger/catalogue.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { jobWakeupsFor } from "../outbound/jobWakeups.ts";
 import { authenticateRequest, type Verification } from "./authenticateRequest.ts";
 import { routePathField } from "./fields.ts";
 import { newReceiptId, ROUTE_ID_PATTERN } from "./ids.ts";
-import { enqueuePublishes } from "./publishTask.ts";
+import { enqueuePublishes, publishJobSpecs } from "./publishTask.ts";
 import { countRejection, type RejectionReason } from "./rejections.ts";
-import { rememberNonces } from "./replayGuard.ts";
+import { nonceHash, PURGE_BATCH, rememberNonces } from "./replayGuard.ts";
 import { headersForLedger } from "./requestHeaders.ts";
 import { secretsForVerificationOf } from "./routeSecrets.ts";
 import type { VerifierSecret } from "./verifiers/types.ts";
@@ -120,14 +122,64 @@ async function recordReceipts(ctx: AppContext, orgId: string, receipts: Verified
       return target ? [{ receiptId: receipt.receiptId, target }] : [];
     });
     await Promise.all([ctx.ledger.recordMany(tx, accepted.flatMap(receiptAppends)), enqueuePublishes(tx, orgId, publishes)]);
+    ctx.metrics.ingressBatches.inc({ path: "transaction" });
     return receipts.map((receipt) => ({ ok: true as const, value: !replayed.has(receipt) }));
   });
 }
 
-/** A batch whose transaction failed is written receipt by receipt, so one cause fails one request. */
+/** SQLSTATE with which receive_batch declines a batch holding a nonce seen before (sql/033). */
+const NONCE_SEEN = "HL425";
+
+/** Whether the receipt and pull-message projections are the only ones new receipts touch, as receive_batch assumes. */
+const oneStatementFits = new WeakMap<AppContext, boolean>();
+
+function oneStatementUsable(ctx: AppContext): boolean {
+  let fits = oneStatementFits.get(ctx);
+  if (fits === undefined) {
+    const handling = (type: EntryType) => ctx.ledger.projections.filter((projection) => projection.handles.includes(type)).map((projection) => projection.name);
+    fits = handling("ingress.received").join() === "ingress_receipts" && handling("pull.message_enqueued").join() === "pull_messages";
+    oneStatementFits.set(ctx, fits);
+  }
+  return fits;
+}
+
+/**
+ * The common case in one statement: receipts whose nonces are all first sightings are written by
+ * `hookledger.receive_batch` in autocommit, one round trip and one commit. Answers undefined when the batch must
+ * be sorted by the transactional path (a nonce repeated within the batch or seen before).
+ */
+async function recordReceiptsInOneStatement(ctx: AppContext, orgId: string, receipts: VerifiedReceipt[]): Promise<ItemOutcome<boolean>[] | undefined> {
+  if (!oneStatementUsable(ctx)) return undefined;
+  const now = ctx.now();
+  const nonces = receipts.flatMap((receipt) => (receipt.nonce ? [{ routeId: receipt.route.route_id, hash: nonceHash(receipt.nonce.value), expiresAt: receipt.nonce.expiresAt }] : []));
+  if (new Set(nonces.map((nonce) => `${nonce.routeId} ${nonce.hash}`)).size < nonces.length) return undefined;
+  const encoded = ctx.ledger.encode(receipts.flatMap(receiptAppends));
+  const publishes = receipts.flatMap((receipt) => {
+    const target = publishTarget(receipt.route);
+    return target ? [{ receiptId: receipt.receiptId, target }] : [];
+  });
+  try {
+    await ctx.sql`
+      select hookledger.receive_batch(${orgId}::uuid, ${now}::timestamptz, ${nonces.map((nonce) => nonce.routeId)}::text[], ${nonces.map((nonce) => nonce.hash)}::text[],
+        ${nonces.map((nonce) => nonce.expiresAt.toISOString())}::timestamptz[], ${PURGE_BATCH * nonces.length}::int,
+        ${encoded.streams}::text[], ${encoded.counts}::int[], ${ctx.sql.json(encoded.rows as never)}::jsonb,
+        ${ctx.sql.json(publishJobSpecs(orgId, publishes) as never)}::jsonb)`;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === NONCE_SEEN) return undefined;
+    throw error;
+  }
+  jobWakeupsFor(ctx.sql).jobsInserted(publishes.length);
+  ctx.metrics.ingressBatches.inc({ path: "one_statement" });
+  return receipts.map(() => ({ ok: true as const, value: true }));
+}
+
+/**
+ * Records a batch: in one statement when it can, else in one transaction; a batch whose transaction failed is
+ * written receipt by receipt, so one cause fails one request.
+ */
 async function recordReceiptsAlone(ctx: AppContext, orgId: string, receipts: VerifiedReceipt[]): Promise<ItemOutcome<boolean>[]> {
   try {
-    return await recordReceipts(ctx, orgId, receipts);
+    return (await recordReceiptsInOneStatement(ctx, orgId, receipts)) ?? (await recordReceipts(ctx, orgId, receipts));
   } catch (error) {
     if (receipts.length === 1) return [{ ok: false, error }];
     const outcomes: ItemOutcome<boolean>[] = [];

@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import type { Tx } from "../db/connect.ts";
 
 /** Expired nonces removed per accepted request: more than arrive per request, so the table cannot grow. */
-const PURGE_BATCH = 20;
+export const PURGE_BATCH = 20;
 
 /**
  * Remembers each receipt's nonce until its `expiresAt`, with one insert and one purge for the batch; answers, per
@@ -25,9 +25,12 @@ const PURGE_BATCH = 20;
  * @example
  * const [fresh] = await rememberNonces(tx, [{ routeId, nonce: verdict.nonce, expiresAt }], now); // false: replayed
  */
+/** How a nonce is stored: its SHA-256 (hex), so the table holds no sender-chosen text. */
+export const nonceHash = (nonce: string) => createHash("sha256").update(nonce).digest("hex");
+
 export async function rememberNonces(tx: Tx, nonces: { routeId: string; nonce: string; expiresAt: Date }[], now: Date): Promise<boolean[]> {
   if (nonces.length === 0) return [];
-  const keyed = nonces.map((item) => ({ ...item, hash: createHash("sha256").update(item.nonce).digest("hex") }));
+  const keyed = nonces.map((item) => ({ ...item, hash: nonceHash(item.nonce) }));
   const key = (routeId: string, hash: string) => `${routeId} ${hash}`;
   const firsts = [...new Map(keyed.map((item) => [key(item.routeId, item.hash), item])).values()];
   const inserted = await tx<{ route_id: string; nonce_hash: string }[]>`

@@ -12,6 +12,7 @@ export interface Metrics {
   readonly deliveriesScheduled: Counter;
   readonly ingestBatches: Counter<"path">;
   readonly attemptGroupsRecorded: Counter<"path">;
+  readonly ingressBatches: Counter<"path">;
   readonly attempts: Counter<"outcome" | "error_class">;
   readonly attemptDuration: Histogram<"outcome">;
   readonly retriesScheduled: Counter;
@@ -50,6 +51,12 @@ export function createMetrics(sql: Sql): Metrics {
     ingestBatches: new Counter({
       name: "hookledger_ingest_batches_total",
       help: "Ingest batches written (path: one_statement, the common case; transaction, when a batch needed fresh reads: a refusal, a repeated event id, the quota, a configuration change).",
+      labelNames: ["path"],
+      registers,
+    }),
+    ingressBatches: new Counter({
+      name: "hookledger_ingress_batches_total",
+      help: "Batches of received webhooks recorded (path: one_statement, the common case; transaction, when a nonce was repeated or seen before).",
       labelNames: ["path"],
       registers,
     }),

@@ -156,8 +156,14 @@ describe("refusals", () => {
   it("refuses a replayed delivery with 401 and records the original once", async () => {
     const body = JSON.stringify({ n: 1 });
     const headers = { "X-Hub-Signature-256": await signGithub("right", body), "X-GitHub-Delivery": "replayed-delivery" };
+    const batches = async () => Object.fromEntries((await app.ctx.metrics.ingressBatches.get()).values.map((value) => [String(value.labels.path), value.value]));
+    const before = await batches();
     expect((await postWebhook(app, route.id, body, headers)).status).toBe(202);
+    // A first sighting is recorded in one statement; the replay is declined there and sorted by a transaction.
+    const between = await batches();
+    expect((between.one_statement ?? 0) - (before.one_statement ?? 0)).toBe(1);
     const replay = await postWebhook(app, route.id, body, headers);
+    expect((await batches()).transaction ?? 0).toBe((between.transaction ?? 0) + 1);
     expect(replay.status).toBe(401);
     expect(replay.body.detail).toBe("the request could not be authenticated");
     const receipts = await app.call("GET", `/v1/ingress-routes/${route.id}/receipts`, t.token);
