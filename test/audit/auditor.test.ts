@@ -131,6 +131,9 @@ describe("a DBA with hookledger_auditor", () => {
   it("cannot append to the ledger, enqueue jobs or create objects", async () => {
     await expect(dba`select hookledger.append_entries('{}', '{}', '{}', '[]')`).rejects.toThrow(/permission denied for function append_entries/);
     await expect(dba`select hookledger.enqueue_jobs('[]')`).rejects.toThrow(/permission denied for function enqueue_jobs/);
+    for (const fn of ["insert_deliver_jobs", "insert_publish_jobs"]) {
+      await expect(dba.unsafe(`select hookledger.${fn}('[]')`)).rejects.toThrow(new RegExp(`permission denied for function ${fn}`));
+    }
     await expect(dba`select graphile_worker.add_job('x')`).rejects.toThrow(/permission denied for schema graphile_worker/);
     for (const schema of ["hookledger_audit", "hookledger", "public"]) {
       await expect(dba.unsafe(`create table ${schema}.dba_scratch (n int)`)).rejects.toThrow(/permission denied for schema/);

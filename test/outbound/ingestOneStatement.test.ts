@@ -123,6 +123,23 @@ describe("ingest in one statement", () => {
     expect(row?.n).toBe(1);
   });
 
+  it("lets the service insert jobs only for the organization of its transaction", async () => {
+    const a = await outboundTenant(app);
+    const b = await outboundTenant(app);
+    const job = (orgId: string) => [{ identifier: "deliver", payload: [{ org_id: orgId, delivery_id: "00000000-0000-0000-0000-000000000001", attempt: 1 }], max_attempts: 5 }];
+    const asTenant = (orgId: string, run: (tx: typeof db.service) => Promise<unknown>) =>
+      db.service.begin(async (tx) => {
+        await tx`select set_config('hookledger.org_id', ${orgId}, true)`;
+        return run(tx as unknown as typeof db.service);
+      });
+    await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_deliver_jobs(${tx.json(job(b.orgId) as never)})`)).rejects.toThrow(/org_id of this transaction/);
+    await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_deliver_jobs(${tx.json([{ ...job(a.orgId)[0], job_key: "k" }] as never)})`)).rejects.toThrow(/only unkeyed/);
+    await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_deliver_jobs(${tx.json([{ ...job(a.orgId)[0], identifier: "ingress_publish" }] as never)})`)).rejects.toThrow(/only unkeyed/);
+    const publish = (orgId: string, receipt: string, key = `ingress_publish:${receipt}`) => [{ identifier: "ingress_publish", payload: { org_id: orgId, receipt_id: receipt }, job_key: key, max_attempts: 5 }];
+    await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_publish_jobs(${tx.json(publish(b.orgId, "r1") as never)})`)).rejects.toThrow(/of this transaction's organization/);
+    await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_publish_jobs(${tx.json(publish(a.orgId, "r1", "other") as never)})`)).rejects.toThrow(/keyed by receipt/);
+  });
+
   it("bumps the fan-out version for configuration changes only, not for delivery outcomes", async () => {
     const t = await outboundTenant(app);
     const sub = await t.subscribe({ url: "http://127.0.0.1:9/a" });
