@@ -56,11 +56,13 @@ const identityOf = (socket: TLSSocket): string | undefined => (socket.authorized
 export function serveTls(options: ServeOptions & { tls: TlsServeOptions }): Promise<HttpServer> {
   const { tls } = options;
   const identities = new WeakMap<Socket, string>();
+  // overrideGlobalObjects off: @hono/node-server would swap the global Response for its own, which Bun.serve (the
+  // runtime's plain listeners, in the same process) refuses to send.
   const http = createHttpServer(
     getRequestListener((request, env) => {
       const socket = "incoming" in env ? env.incoming.socket : undefined;
       return options.fetch(request, { clientIp: socket?.remoteAddress ?? "", clientIdentity: socket ? identities.get(socket) : undefined });
-    }),
+    }, { overrideGlobalObjects: false }),
   );
   // Keep-alive connections must not hold close() open: idle ones are ended when the server stops, busy ones once
   // their response is sent.
