@@ -14,6 +14,7 @@ import { eventRoutes } from "../outbound/routes/events.ts";
 import { eventTypeRoutes } from "../outbound/routes/eventTypes.ts";
 import { subscriptionRoutes } from "../outbound/routes/subscriptions.ts";
 import { ingressRouteRoutes } from "../inbound/routes/ingressRoutes.ts";
+import { manualPublishRoutes } from "../inbound/routes/publish.ts";
 import { pullRoutes } from "../inbound/routes/pull.ts";
 import { pullQueueRoutes } from "../inbound/routes/pullQueues.ts";
 import { receiveRoutes } from "../inbound/routes/receive.ts";
@@ -36,6 +37,7 @@ export function apiRoutes(ctx: AppContext): ApiRoutes[] {
     { routes: eventRoutes(ctx), largeBodies: [{ method: "POST", path: "/v1/events", maxBytes: eventBodyBytes }] },
     { routes: deliveryRoutes(ctx) },
     { routes: ingressRouteRoutes(ctx) },
+    { routes: manualPublishRoutes(ctx) },
     { routes: pullQueueRoutes(ctx) },
     { routes: pullRoutes(ctx) },
   ];
