@@ -7,7 +7,6 @@ import { createSecureContext } from "node:tls";
 import { resolveSetting, type SecretResolver } from "../secrets/references.ts";
 import type { Door, ListenerPlan } from "./listenerSettings.ts";
 import { serve, type FetchHandler, type HttpServer, type TlsServeOptions } from "./serve/index.ts";
-import { UnsupportedTlsError } from "./serve/deno.ts";
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----/;
 const PRIVATE_KEY = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
@@ -71,13 +70,7 @@ export async function openListeners(
   try {
     for (const plan of plans) {
       const tls = tlsByDoor.get(plan.door);
-      let server: HttpServer;
-      try {
-        server = await serve({ hostname: plan.address.hostname, port: plan.address.port, fetch: fetchFor(plan.door), tls });
-      } catch (error) {
-        if (error instanceof UnsupportedTlsError) throw new Error(`${plan.tlsPrefix}CLIENT_AUTH: ${error.message}`);
-        throw error;
-      }
+      const server = await serve({ hostname: plan.address.hostname, port: plan.address.port, fetch: fetchFor(plan.door), tls });
       opened.push({
         door: plan.door,
         url: `${tls ? "https" : "http"}://${hostInUrl(plan.address.hostname)}:${server.port}`,

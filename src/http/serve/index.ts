@@ -1,8 +1,8 @@
 /**
  * Starts an HTTP server for a fetch handler on whichever runtime we are on. Runtime-specific code lives only in
- * this folder (Bun.serve, Deno.serve, @hono/node-server for Node and vitest). TLS listeners on Node and Bun go
- * through node:tls (tls.ts), the one server there that both verifies client certificates in every mode and
- * tells the request which certificate its connection presented.
+ * this folder (Bun.serve, Deno.serve, @hono/node-server for Node and vitest). TLS listeners go through node:tls
+ * on every runtime (tls.ts), the one server that both verifies client certificates in every mode and tells the
+ * request which certificate its connection presented.
  */
 import type { ClientAuthMode } from "../listenerSettings.ts";
 export interface HttpServer {
@@ -44,7 +44,7 @@ export function runtimeName(): "bun" | "deno" | "node" {
 }
 
 export async function serve(options: ServeOptions): Promise<HttpServer> {
-  if (options.tls && runtimeName() !== "deno") return (await import("./tls.ts")).serveTls({ ...options, tls: options.tls });
+  if (options.tls) return (await import("./tls.ts")).serveTls({ ...options, tls: options.tls });
   switch (runtimeName()) {
     case "bun":
       return (await import("./bun.ts")).serveWithBun(options);

@@ -1,10 +1,11 @@
 /**
- * A TLS listener on Node and Bun: node:tls terminates TLS and decides on the client certificate, then hands the
+ * A TLS listener on every runtime: node:tls terminates TLS and decides on the client certificate, then hands the
  * connection to a node:http server that runs the fetch handler.
  *
- * Why not Bun.serve's `tls` option: it verifies client certificates only all-or-nothing (requestCert with
- * rejectUnauthorized) and tells the handler nothing about the certificate, and Bun's node:https sockets have no
- * getPeerCertificate; node:tls sockets have it on both runtimes (checked on Bun 1.4.5 and Node 20).
+ * Why not the runtimes' own servers: Bun.serve's `tls` verifies client certificates only all-or-nothing
+ * (requestCert with rejectUnauthorized) and tells the handler nothing about the certificate, Bun's node:https
+ * sockets have no getPeerCertificate, and Deno.serve takes no client CA at all. node:tls sockets handed to a
+ * node:http server have it on all three (checked on Node 20, Bun 1.4.5 and Deno 2.9.6).
  *
  * Client-auth modes, as Hookaido (and Go's crypto/tls) name them:
  *   none                no certificate asked for
@@ -15,6 +16,7 @@
  * Refusals after the handshake destroy the connection before any request on it is read. In every mode, only a
  * certificate that verifies against the client CA names the connection (its subject becomes `clientIdentity`).
  */
+import { X509Certificate } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { createServer as createTlsServer, type PeerCertificate, type TLSSocket } from "node:tls";
@@ -22,12 +24,18 @@ import { getRequestListener } from "@hono/node-server";
 import type { ClientAuthMode } from "../listenerSettings.ts";
 import type { HttpServer, ServeOptions, TlsServeOptions } from "./index.ts";
 
-/** `CN=deploy-bot, O=Acme`: the subject's attributes in the order the certificate lists them. */
+/**
+ * `CN=deploy-bot, O=Acme`: the subject's attributes in the order the certificate lists them. Read from the DER
+ * bytes, because the parsed `subject` object lists them in a different order on Deno than on Node and Bun.
+ */
 function subjectOf(certificate: PeerCertificate): string | undefined {
-  const subject = certificate.subject as unknown as Record<string, string | string[]> | undefined;
-  if (!subject) return undefined;
-  const parts = Object.entries(subject).flatMap(([name, value]) => (Array.isArray(value) ? value : [value]).map((one) => `${name}=${one}`));
-  return parts.length > 0 ? parts.join(", ") : undefined;
+  if (!certificate.raw) return undefined;
+  try {
+    const subject = new X509Certificate(certificate.raw).subject;
+    return subject ? subject.split("\n").join(", ") : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 const presentedCertificate = (socket: TLSSocket): boolean => {
