@@ -3,10 +3,10 @@
  * before any listener opens, so a wrong file stops start-up with one line naming the setting, not a TLS error at
  * the first connection.
  */
-import { createSecureContext } from "node:tls";
 import { resolveSetting, type SecretResolver } from "../secrets/references.ts";
 import type { Door, ListenerPlan } from "./listenerSettings.ts";
 import { serve, type FetchHandler, type HttpServer, type TlsServeOptions } from "./serve/index.ts";
+import { tlsMaterialProblem } from "./serve/tls.ts";
 
 const CERTIFICATE = /-----BEGIN CERTIFICATE-----/;
 const PRIVATE_KEY = /-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----/;
@@ -30,18 +30,9 @@ export async function loadListenerTls(plan: ListenerPlan, resolve: SecretResolve
   const cert = await readPem(resolve, `${prefix}CERT`, settings.cert, CERTIFICATE, "certificate");
   const key = await readPem(resolve, `${prefix}KEY`, settings.key, PRIVATE_KEY, "private key");
   const ca = settings.clientCa === undefined ? undefined : await readPem(resolve, `${prefix}CLIENT_CA`, settings.clientCa, CERTIFICATE, "CA certificate");
-  try {
-    createSecureContext({ cert, key });
-  } catch (error) {
-    throw new Error(`${prefix}KEY: the key does not fit the certificate of ${prefix}CERT, or one of them cannot be parsed (${error instanceof Error ? error.message.split("\n")[0] : "unreadable"})`);
-  }
-  if (ca !== undefined) {
-    try {
-      createSecureContext({ ca });
-    } catch {
-      throw new Error(`${prefix}CLIENT_CA: the CA certificate cannot be parsed`);
-    }
-  }
+  const problem = tlsMaterialProblem({ cert, key, ca });
+  if (problem?.part === "key") throw new Error(`${prefix}KEY: the key does not fit the certificate of ${prefix}CERT, or one of them cannot be parsed (${problem.reason})`);
+  if (problem?.part === "ca") throw new Error(`${prefix}CLIENT_CA: the CA certificates cannot be parsed (${problem.reason})`);
   return { cert, key, ca, clientAuth: settings.clientAuth };
 }
 

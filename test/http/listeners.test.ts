@@ -4,6 +4,7 @@
  * a certificate of another CA, a good one, plain HTTP), the verified subject in the ledger meta, and the settings
  * that stop start-up.
  */
+import { spawn } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
@@ -171,6 +172,62 @@ describe.skipIf(!hasOpenssl)("client-auth modes on the main listener", () => {
     } finally {
       await app.stop();
     }
+  });
+});
+
+/** Runs `bun src/main.ts serve` until `done` says its output is complete, then stops it; answers output and exit code. */
+function runService(env: Record<string, string>, done: (output: string) => boolean): Promise<{ output: string; code: number | null }> {
+  const child = spawn("node_modules/.bin/bun", ["src/main.ts", "serve"], {
+    env: {
+      ...process.env,
+      DATABASE_URL: db.ownerUrl,
+      HOOKLEDGER_SERVICE_DATABASE_URL: db.serviceUrl,
+      HOOKLEDGER_ENCRYPTION_KEYS: "env:HOOKLEDGER_TEST_KEYRING",
+      HOOKLEDGER_ADMIN_TOKEN: "env:HOOKLEDGER_TEST_ADMIN_TOKEN",
+      HOOKLEDGER_LOG_LEVEL: "warn",
+      PORT: "0",
+      ...env,
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill("SIGKILL"), 30_000);
+    const collect = (chunk: Buffer) => {
+      output += chunk.toString();
+      if (done(output)) child.kill("SIGTERM");
+    };
+    child.stdout.on("data", collect);
+    child.stderr.on("data", collect);
+    child.on("exit", (code) => {
+      clearTimeout(timer);
+      resolve({ output, code });
+    });
+  });
+}
+
+describe.skipIf(!hasOpenssl)("the start-up line", () => {
+  it("names every listener it opened, with its scheme and client-auth mode", async () => {
+    const run = await runService(
+      {
+        HOOKLEDGER_INGRESS_LISTEN: "127.0.0.1:0",
+        HOOKLEDGER_INGRESS_TLS_CERT: pki.file("server.pem"),
+        HOOKLEDGER_INGRESS_TLS_KEY: pki.file("server.key"),
+        HOOKLEDGER_INGRESS_TLS_CLIENT_CA: pki.file("ca.pem"),
+        HOOKLEDGER_ADMIN_LISTEN: "0",
+      },
+      (output) => output.includes("database:"),
+    );
+    expect(run.output).toMatch(
+      /^hookledger \S+ on \w+: API on http:\/\/127\.0\.0\.1:\d+, ingress on https:\/\/127\.0\.0\.1:\d+ \(client certificates: require_and_verify\), admin on http:\/\/127\.0\.0\.1:\d+; database: /m,
+    );
+  });
+
+  it("stops with one line naming the setting, before anything opens", async () => {
+    const combination = await runService({ HOOKLEDGER_ADMIN_TLS_KEY: pki.file("server.key"), HOOKLEDGER_ADMIN_LISTEN: "0" }, () => false);
+    expect(combination).toEqual({ output: "hookledger: configuration error: HOOKLEDGER_ADMIN_TLS_KEY: a key without a certificate; set HOOKLEDGER_ADMIN_TLS_CERT too\n", code: 2 });
+    const unreadable = await runService({ HOOKLEDGER_TLS_CERT: `${pki.folder}/gone.pem`, HOOKLEDGER_TLS_KEY: pki.file("server.key") }, () => false);
+    expect(unreadable).toEqual({ output: `hookledger: HOOKLEDGER_TLS_CERT: file:${pki.folder}/gone.pem cannot be read\n`, code: 1 });
   });
 });
 

@@ -19,7 +19,7 @@
 import { X509Certificate } from "node:crypto";
 import { createServer as createHttpServer } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { createServer as createTlsServer, type PeerCertificate, type TLSSocket } from "node:tls";
+import { createSecureContext, createServer as createTlsServer, type PeerCertificate, type TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { ClientAuthMode } from "../listenerSettings.ts";
 import type { HttpServer, ServeOptions, TlsServeOptions } from "./index.ts";
@@ -60,6 +60,29 @@ function admitted(socket: TLSSocket, mode: ClientAuthMode): boolean {
 
 /** The verified client certificate's subject; unverified certificates name nobody. */
 const identityOf = (socket: TLSSocket): string | undefined => (socket.authorized ? subjectOf(socket.getPeerCertificate()) : undefined);
+
+/**
+ * Which part of a listener's PEM material the TLS library refuses: the certificate and key (unparsable, or not a
+ * pair), the client CA, or nothing. Checked at start-up, so the first client does not find out.
+ *
+ * @example
+ * tlsMaterialProblem({ cert, key: otherKey }); // { part: "key", reason: "key values mismatch" }
+ */
+export function tlsMaterialProblem(material: { cert: string; key: string; ca?: string | undefined }): { part: "key" | "ca"; reason: string } | undefined {
+  const reasonOf = (error: unknown) => (error instanceof Error ? (error.message.split("\n")[0] ?? "unreadable") : "unreadable");
+  try {
+    createSecureContext({ cert: material.cert, key: material.key });
+  } catch (error) {
+    return { part: "key", reason: reasonOf(error) };
+  }
+  if (material.ca === undefined) return undefined;
+  try {
+    createSecureContext({ ca: material.ca });
+  } catch (error) {
+    return { part: "ca", reason: reasonOf(error) };
+  }
+  return undefined;
+}
 
 export function serveTls(options: ServeOptions & { tls: TlsServeOptions }): Promise<HttpServer> {
   const { tls } = options;
