@@ -69,10 +69,22 @@ describe.skipIf(!hasOpenssl)("separate ingress, pull and admin listeners", () =>
   });
 
   it("answers 404 on the main listener for every route that moved, and serves the rest there", async () => {
-    for (const [method, path] of [["POST", "/in/rt_000000000000000000000000"], ["GET", "/metrics"], ["POST", "/v1/organizations"], ["GET", "/v1/organizations"], ["POST", "/v1/pull/jobs/dequeue"]] as const) {
-      const moved = await app.fetch(path, { method, headers: { ...bearer(TEST_ADMIN_TOKEN), "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
-      expect({ path, status: moved.status }).toEqual({ path, status: 404 });
-      expect((await moved.json()).type).toBe("urn:hookledger:problem:not-found");
+    const moved = [
+      ["POST", "/in/rt_000000000000000000000000"],
+      ["GET", "/metrics"],
+      ["POST", "/v1/organizations"],
+      ["GET", "/v1/organizations"],
+      ["POST", "/v1/pull/jobs/dequeue"],
+      // Other spellings of the same routes must not reach them through the main listener either.
+      ["POST", "/v1/%70ull/jobs/dequeue"],
+      ["POST", "/%69n/rt_000000000000000000000000"],
+      ["GET", "/v1/%6Frganizations"],
+      ["GET", "/%6Detrics"],
+    ] as const;
+    for (const [method, path] of moved) {
+      const answer = await app.fetch(path, { method, headers: { ...bearer(TEST_ADMIN_TOKEN), "content-type": "application/json" }, body: method === "POST" ? "{}" : undefined });
+      expect({ path, status: answer.status }).toEqual({ path, status: 404 });
+      expect((await answer.json()).type).toBe("urn:hookledger:problem:not-found");
     }
     expect((await app.call("GET", "/v1/applications", orgToken)).status).toBe(200);
     expect((await app.fetch("/health")).status).toBe(200);
