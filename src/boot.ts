@@ -10,7 +10,9 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
 import { listMigrations, DEFAULT_MIGRATIONS_DIR } from "./db/migrate.ts";
 import { prepareDatabase } from "./compose/database.ts";
 import { composeApp } from "./compose/app.ts";
-import { serve, type HttpServer } from "./http/serve/index.ts";
+import type { HttpServer, TlsServeOptions } from "./http/serve/index.ts";
+import { listenerPlans, type Door } from "./http/listenerSettings.ts";
+import { loadListenerTls, openListeners, type OpenListener } from "./http/listeners.ts";
 import { composeLedger } from "./compose/ledger.ts";
 import type { Logger } from "./log.ts";
 import { startWorker, type WorkerHandle } from "./worker/runner.ts";
@@ -106,7 +108,10 @@ export async function createCommandContext(config: Config, log: Logger, sql: Sql
 
 export interface Running {
   ctx: AppContext;
+  /** The main listener (HOOKLEDGER_HOST/PORT). */
   server?: HttpServer;
+  /** Every listener opened, main first, for the start-up line. */
+  listeners: OpenListener[];
   worker?: WorkerHandle;
   /** Method and path of every HTTP route (for the API description and route-coverage tests). */
   routes: { method: string; path: string }[];
@@ -138,6 +143,14 @@ export async function startServices(options: {
   const configuredAdminToken = options.api ? await setting("HOOKLEDGER_ADMIN_TOKEN") : undefined;
   if (configuredAdminToken !== undefined && configuredAdminToken.length < 32) throw new Error("HOOKLEDGER_ADMIN_TOKEN: the token must be at least 32 characters");
   const metricsToken = options.api ? await setting("HOOKLEDGER_METRICS_TOKEN") : undefined;
+  // Listener TLS material is read and checked before anything opens: a bad file stops start-up naming its setting.
+  const plans = options.api ? listenerPlans(config) : [];
+  if (typeof plans === "string") throw new Error(plans);
+  const listenerTls = new Map<Door, TlsServeOptions>();
+  for (const plan of plans) {
+    const tls = await loadListenerTls(plan, secrets);
+    if (tls) listenerTls.set(plan.door, tls);
+  }
   const errors = sentryDsn
     ? await createSentryReporter({
         dsn: sentryDsn,
@@ -158,7 +171,7 @@ export async function startServices(options: {
     errors,
   });
   let worker: WorkerHandle | undefined;
-  let server: HttpServer | undefined;
+  let listeners: OpenListener[] = [];
   const tokenUsage = new TokenUsageTracker(sql, log);
   const tokenCache = new TokenCache(sql, { url: database.serviceUrl, log });
   let adminToken: string | undefined;
@@ -181,15 +194,19 @@ export async function startServices(options: {
       tokenUsage.start();
       await tokenCache.start();
       const latestMigration = (await listMigrations(DEFAULT_MIGRATIONS_DIR)).at(-1)?.version ?? 0;
+      const separateDoors = new Set<string>(plans.map((plan) => plan.door).filter((door) => door !== "main"));
       const app = composeApp({
         ctx,
         metricsToken,
         tokenUsage,
         tokenCache,
         readiness: { expectedSchemaVersion: latestMigration, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
+        separateDoors: separateDoors.size > 0 ? separateDoors : undefined,
       });
       routes = app.routes.filter((route) => route.method !== "ALL").map((route) => ({ method: route.method, path: route.path }));
-      server = await serve({ hostname: config.HOOKLEDGER_HOST, port: config.PORT, fetch: app.fetch });
+      listeners = await openListeners(plans, listenerTls, (door) =>
+        door === "main" ? app.fetch : (request, connection) => app.fetch(request, { ...connection, listener: door }),
+      );
     }
   } catch (error) {
     await tokenUsage.stop().catch(() => undefined);
@@ -200,14 +217,15 @@ export async function startServices(options: {
   }
   return {
     ctx,
-    server,
+    server: listeners[0]?.server,
+    listeners,
     worker,
     newInstanceAdminToken: adminToken,
     routes,
     async stop() {
       // Order matters: stop taking requests and let in-flight ones finish, then let running jobs finish,
       // then close the pool they both used.
-      await server?.close();
+      await Promise.all(listeners.map((listener) => listener.server.close()));
       await tokenUsage.stop();
       await tokenCache.stop();
       await worker?.stop();

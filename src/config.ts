@@ -11,6 +11,8 @@ import { tenantReferenceSettings } from "./secrets/tenantReferences.ts";
 import { vaultSettings } from "./secrets/vaultSettings.ts";
 import { egressSettings } from "./egress/settings.ts";
 import { flagSetting, wholeNumberSetting } from "./settingFields.ts";
+import { listenerPlans, listenerSettings } from "./http/listenerSettings.ts";
+import { AUDIT_ACTOR_PATTERN } from "./ledger/entryMeta.ts";
 
 const postgresUrl = v.pipe(
   v.string(),
@@ -28,6 +30,14 @@ const postgresUrl = v.pipe(
 /** A setting holding a secret reference (see secrets/references.ts), never the secret itself. */
 const secretReferenceSetting = (to: string) =>
   v.optional(v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, `expected a secret reference${to}: ${SECRET_REF_FORMS}`)));
+
+/** Comma-separated actor names (or prefixes), each as X-Audit-Actor may carry it. */
+const actorList = (message: string) =>
+  v.pipe(
+    v.optional(v.string(), ""),
+    v.transform((raw) => raw.split(",").map((name) => name.trim()).filter((name) => name !== "")),
+    v.check((names) => names.every((name) => AUDIT_ACTOR_PATTERN.test(name)), `${message} (printable ASCII, at most 128 characters each)`),
+  );
 
 const logLevels = ["debug", "info", "warn", "error", "silent"] as const;
 
@@ -73,6 +83,13 @@ export const configSchema = v.object({
     v.transform(Number),
   ),
   HOOKLEDGER_REQUIRE_AUDIT_REASON: flagSetting(false),
+  HOOKLEDGER_PUBLISH_QUEUE_ROUTES: flagSetting(true),
+  HOOKLEDGER_PUBLISH_OUTBOUND_ROUTES: flagSetting(true),
+  HOOKLEDGER_PUBLISH_REQUIRE_ACTOR: flagSetting(false),
+  HOOKLEDGER_PUBLISH_REQUIRE_REQUEST_ID: flagSetting(false),
+  HOOKLEDGER_PUBLISH_ACTOR_ALLOW: actorList("expected comma-separated actor names"),
+  HOOKLEDGER_PUBLISH_ACTOR_PREFIX: actorList("expected comma-separated actor prefixes such as deploy-"),
+  HOOKLEDGER_PUBLISH_FAIL_CLOSED: flagSetting(true),
   HOOKLEDGER_TRUST_PROXY: flagSetting(false),
   HOOKLEDGER_HSTS: flagSetting(false),
   HOOKLEDGER_MAX_BODY_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 1024 * 1024),
@@ -103,6 +120,7 @@ export const configSchema = v.object({
   HOOKLEDGER_CIRCUIT_MAX_COOLDOWN_SECONDS: wholeNumberSetting(1, 86400, 600),
   HOOKLEDGER_INGRESS_MAX_BODY_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 10 * 1024 * 1024),
   ...egressSettings,
+  ...listenerSettings,
   ...vaultSettings,
   ...tenantReferenceSettings,
 });
@@ -110,7 +128,7 @@ export const configSchema = v.object({
 export type Config = v.InferOutput<typeof configSchema>;
 
 /** Settings whose value must never be echoed back, even when it is wrong. */
-const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN", "HOOKLEDGER_VAULT_TOKEN"]);
+const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN", "HOOKLEDGER_VAULT_TOKEN", "HOOKLEDGER_TLS_KEY", "HOOKLEDGER_INGRESS_TLS_KEY", "HOOKLEDGER_PULL_TLS_KEY", "HOOKLEDGER_ADMIN_TLS_KEY"]);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";
@@ -132,7 +150,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (raw !== undefined && raw !== "") input[key] = raw;
   }
   const result = v.safeParse(configSchema, input);
-  if (result.success) return result.output;
+  if (result.success) {
+    const listeners = listenerPlans(result.output);
+    if (typeof listeners === "string") throw new ConfigError(listeners);
+    return result.output;
+  }
   const issue = result.issues[0];
   const key = issue.path?.[0]?.key;
   const setting = typeof key === "string" ? key : "configuration";

@@ -8,6 +8,7 @@ import { createCommandContext, prepareDatabase, resolveDatabase, startServices, 
 import { connect } from "./db/connect.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { runtimeName } from "./http/serve/index.ts";
+import { describeListeners } from "./http/listeners.ts";
 import { rebuildProjectionForAll } from "./ledger/rebuildAll.ts";
 import { createInstanceAdminToken } from "./tenancy/tokens.ts";
 
@@ -53,7 +54,7 @@ async function runServices(config: Config, log: Logger, api: boolean, worker: bo
   await withDatabase(config, log, async (db) => {
     const running = await startServices({ config, log, database: db, api, worker });
     const parts = [
-      api && running.server ? `API on http://${config.HOOKLEDGER_HOST.includes(":") ? `[${config.HOOKLEDGER_HOST}]` : config.HOOKLEDGER_HOST}:${running.server.port}` : undefined,
+      api && running.listeners.length > 0 ? describeListeners(running.listeners) : undefined,
       worker ? `worker running (concurrency ${config.HOOKLEDGER_WORKER_CONCURRENCY})` : undefined,
     ].filter(Boolean);
     const warnings = [

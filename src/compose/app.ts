@@ -4,9 +4,11 @@ import type { AppContext } from "../context.ts";
 import { createApp, type AppOptions } from "../http/app.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
+import { auditRequirements, policyRefusals } from "../tenancy/auditRequirements.ts";
 import type { TokenCache } from "../tenancy/tokenCache.ts";
 import type { TokenUsageTracker } from "../tenancy/tokenUsage.ts";
 import { capabilityOperations, capabilityWebhooks } from "./operations.ts";
+import { doorOf } from "./listeners.ts";
 import { apiRoutes, publicRoutes } from "./routes.ts";
 
 export function composeApp(options: {
@@ -15,6 +17,8 @@ export function composeApp(options: {
   tokenUsage: TokenUsageTracker;
   tokenCache: TokenCache;
   metricsToken?: string | undefined;
+  /** The doors with a listener of their own (ingress, pull, admin); their routes answer 404 elsewhere. */
+  separateDoors?: ReadonlySet<string>;
 }): Hono<HttpEnv> {
   const { ctx, tokenUsage, tokenCache } = options;
   return createApp({
@@ -26,5 +30,7 @@ export function composeApp(options: {
     apiRoutes: apiRoutes(ctx),
     operations: capabilityOperations(ctx.config),
     webhooks: capabilityWebhooks(),
+    listeners: options.separateDoors ? { doorOf, separate: options.separateDoors } : undefined,
+    afterAuthentication: auditRequirements(ctx.config, policyRefusals(ctx.metrics.registry)),
   });
 }

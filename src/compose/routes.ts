@@ -15,6 +15,7 @@ import { eventTypeRoutes } from "../outbound/routes/eventTypes.ts";
 import { operationalWebhookRoutes } from "../outbound/routes/operationalWebhooks.ts";
 import { subscriptionRoutes } from "../outbound/routes/subscriptions.ts";
 import { ingressRouteRoutes } from "../inbound/routes/ingressRoutes.ts";
+import { manualPublishRoutes } from "../inbound/routes/publish.ts";
 import { pullRoutes } from "../inbound/routes/pull.ts";
 import { pullQueueRoutes } from "../inbound/routes/pullQueues.ts";
 import { receiveRoutes } from "../inbound/routes/receive.ts";
@@ -38,6 +39,7 @@ export function apiRoutes(ctx: AppContext): ApiRoutes[] {
     { routes: eventRoutes(ctx), largeBodies: [{ method: "POST", path: "/v1/events", maxBytes: eventBodyBytes }] },
     { routes: deliveryRoutes(ctx) },
     { routes: ingressRouteRoutes(ctx) },
+    { routes: manualPublishRoutes(ctx) },
     { routes: pullQueueRoutes(ctx) },
     { routes: pullRoutes(ctx) },
   ];

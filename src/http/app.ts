@@ -3,7 +3,7 @@
  * src/compose/app.ts). This folder knows no capability: their routes, their authentication and their OpenAPI
  * operations arrive as parameters.
  */
-import { Hono, type MiddlewareHandler } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
@@ -50,11 +50,30 @@ export interface AppOptions {
   apiRoutes: readonly ApiRoutes[];
   /** The operations of `publicRoutes` and `apiRoutes`, for /openapi.json (this app adds its own, /health…). */
   operations: readonly Operation[];
+  /**
+   * When some doors have listeners of their own: which door a request belongs to, and which doors moved. A
+   * request answers 404 on every listener but its door's (the main one for doors that did not move).
+   */
   /** The webhooks the service itself sends (operational events), for /openapi.json's `webhooks`. */
   webhooks?: readonly WebhookDoc[];
+  listeners?: { doorOf(method: string, path: string): string; separate: ReadonlySet<string> } | undefined;
+  /** Checks every `/v1` request passes after authentication and before any handler (audit requirements). */
+  afterAuthentication?: MiddlewareHandler<HttpEnv> | undefined;
 }
 
-export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations, webhooks }: AppOptions): Hono<HttpEnv> {
+const noRoute = (c: Context<HttpEnv>) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), undefined, c.get("requestId"));
+
+/** Serves a request only on its door's listener; without separate listeners this middleware is not installed. */
+function onlyOnItsListener(listeners: NonNullable<AppOptions["listeners"]>): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    const door = listeners.doorOf(c.req.method, c.req.path);
+    const servedBy = listeners.separate.has(door) ? door : "main";
+    if ((c.env?.listener ?? "main") !== servedBy) return noRoute(c);
+    await next();
+  };
+}
+
+export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations, webhooks, listeners, afterAuthentication }: AppOptions): Hono<HttpEnv> {
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
@@ -62,6 +81,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   app.use(clientAddress(config.HOOKLEDGER_TRUST_PROXY));
   app.use(countRequests(ctx.metrics));
   app.use(accessLog(ctx.log));
+  if (listeners && listeners.separate.size > 0) app.use(onlyOnItsListener(listeners));
 
   app.route("/", healthRoutes({ sql: ctx.sql, ...readiness }));
   app.route("/", metricsRoutes(ctx.metrics, metricsToken));
@@ -82,11 +102,12 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   const largeBodyLimits = new Map(apiRoutes.flatMap((api) => api.largeBodies ?? []).map((large) => [`${large.method} ${large.path}`, limitBody(large.maxBytes)]));
   v1.use((c, next) => (largeBodyLimits.get(`${c.req.method} ${c.req.path}`) ?? bodyLimit)(c, next));
   v1.use(authenticate);
+  if (afterAuthentication) v1.use(afterAuthentication);
   v1.use(rateLimitByToken(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_TOKEN_RPS, config.HOOKLEDGER_RATE_LIMIT_TOKEN_BURST)));
   for (const api of apiRoutes) v1.route("/", api.routes);
   app.route("/v1", v1);
 
-  app.notFound((c) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), undefined, c.get("requestId")));
+  app.notFound(noRoute);
   app.onError((error, c) => {
     const path = new URL(c.req.url).pathname;
     if (error instanceof ProblemError) return problemResponse(error, path, c.get("requestId"));

@@ -18,6 +18,10 @@ export interface HttpVariables {
 export interface HttpBindings {
   /** From the runtime adapter (see serve/). */
   clientIp?: string;
+  /** Subject of the verified client certificate, on mutual TLS listeners. */
+  clientIdentity?: string;
+  /** The listener that took the request; absent on the main one. */
+  listener?: string;
 }
 
 export interface HttpEnv {

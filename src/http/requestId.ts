@@ -12,6 +12,9 @@ import type { HttpEnv } from "./env.ts";
 
 const wellFormed = /^[A-Za-z0-9._:-]{8,128}$/;
 
+/** Whether an offered `X-Request-ID` is kept as is (8-128 of letters, digits, `.`, `_`, `:`, `-`). */
+export const isWellFormedRequestId = (offered: string | undefined): boolean => offered !== undefined && wellFormed.test(offered);
+
 export function requestId(): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const offered = c.req.header("x-request-id");

@@ -11,7 +11,8 @@ import type { RejectionReason } from "./rejections.ts";
 import { DEFAULT_TOLERANCE_SECONDS, genericVerifierConfigSchema, isVerifierPreset, verifierPresets, type VerifierSecret } from "./verifiers/presets.ts";
 
 export interface Verification {
-  method: "hmac" | "basic" | "forward";
+  /** `manual`: published by a token holder (POST /v1/ingress-routes/{route_id}/publish), not authenticated here. */
+  method: "hmac" | "basic" | "forward" | "manual";
   preset?: string;
   secret_id?: string;
   signed_at?: string;

@@ -36,11 +36,14 @@ const routeFields = {
 /** Added after the first routes were recorded: an entry without it means the route has no custom path. */
 const routePath = v.optional(v.nullable(v.string()));
 
+/** Added later too: an entry without it means manual publish is allowed (the column's default). */
+const manualPublish = v.optional(v.boolean());
+
 const secretWindow = { valid_from: timestamp, valid_until: v.nullable(timestamp) };
 
 export const inboundEntries = {
-  "ingress_route.created": v.strictObject({ route_id: v.string(), enabled: v.boolean(), ...routeFields, path: routePath }),
-  "ingress_route.updated": v.strictObject({ route_id: v.string(), enabled: v.optional(v.boolean()), ...v.partial(v.object(routeFields)).entries, path: routePath }),
+  "ingress_route.created": v.strictObject({ route_id: v.string(), enabled: v.boolean(), ...routeFields, path: routePath, manual_publish: manualPublish }),
+  "ingress_route.updated": v.strictObject({ route_id: v.string(), enabled: v.optional(v.boolean()), ...v.partial(v.object(routeFields)).entries, path: routePath, manual_publish: manualPublish }),
   "ingress_route.deleted": v.strictObject({ route_id: v.string() }),
   "ingress_route.secret_added": v.strictObject({
     route_id: v.string(),
@@ -60,7 +63,8 @@ export const inboundEntries = {
     body_base64: v.string(),
     body_sha256: v.string(),
     verification: v.strictObject({
-      method: v.picklist(["hmac", "basic", "forward"]),
+      /** `manual`: published by a token holder through POST /v1/ingress-routes/{route_id}/publish. */
+      method: v.picklist(["hmac", "basic", "forward", "manual"]),
       preset: v.optional(v.string()),
       secret_id: v.optional(v.string()),
       signed_at: v.optional(timestamp),

@@ -37,6 +37,8 @@ export interface RouteSpec {
   /** Custom receive path (`/in/{org_id}/{path}`), unique among the organization's live routes. */
   path: string | null;
   enabled: boolean;
+  /** Whether token holders may publish to the route by hand (see publishPolicy.ts). */
+  manual_publish: boolean;
 }
 
 /** Another live route of the organization already has the custom path. */

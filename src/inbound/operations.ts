@@ -7,6 +7,7 @@ import { operation as op, type Operation } from "../http/openapi/operation.ts";
 import type { ProblemSlug } from "../http/problem.ts";
 import { listOf } from "../http/responses.ts";
 import { ingressRouteSchemas } from "./routes/ingressRoutes.ts";
+import { manualPublishBody } from "./routes/publish.ts";
 import { ackBody, deadLetterBody, deadLetterListQuery, dequeueBody, extendBody, nackBody } from "./routes/pull.ts";
 import { pullQueueCreateBody, pullQueueListQuery, pullQueueUpdateBody } from "./routes/pullQueues.ts";
 import {
@@ -43,6 +44,7 @@ export function inboundOperations(config: Config): Operation[] {
     op("POST", "/v1/ingress-routes/:route_id/secrets", "Ingress routes", "Add a secret: a value, a reference (env:, file:) or generated; valid_from inclusive, valid_until exclusive.", { scope: "ingress:write", body: routes.secret, response: routeSecretJson }),
     op("PATCH", "/v1/ingress-routes/:route_id/secrets/:secret_id", "Ingress routes", "Move a secret's validity window (end it to finish a rotation).", { scope: "ingress:write", body: routes.secretWindow, response: routeSecretJson }),
     op("DELETE", "/v1/ingress-routes/:route_id/secrets/:secret_id", "Ingress routes", "Remove a secret.", { scope: "ingress:write" }),
+    op("POST", "/v1/ingress-routes/:route_id/publish", "Ingress routes", "Publish a message to the route by hand: the body and headers given are recorded as ingress.received with the caller as actor, then queued and/or published like a received webhook. The publish policy (HOOKLEDGER_PUBLISH_*, the route's manual_publish) is checked first; a refusal is a 403 whose `rule` names it.", { scope: "ingress:write", body: manualPublishBody, success: 202, response: acceptedReceiptJson, problems: ["forbidden", "conflict", "payload-too-large"] }),
     op("GET", "/v1/ingress-routes/:route_id/receipts", "Ingress routes", "List the requests a route accepted, newest first.", { scope: "ingress:read", query: routes.receipts, response: listOf(verifiedReceiptJson) }),
 
     op("POST", "/v1/pull-queues", "Pull queues", "Create a pull queue.", { scope: "ingress:write", body: pullQueueCreateBody, response: queueJson, problems: ["conflict"] }),

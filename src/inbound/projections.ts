@@ -18,9 +18,9 @@ export const ingressRoutesProjection = defineProjection({
         if (type === "ingress_route.created") {
           const d = (entry as EntryOf<"ingress_route.created">).data;
           await tx`insert into hookledger.ingress_routes (org_id, route_id, name, description, auth, max_body_bytes, publish_app_id,
-                     publish_event_type, queue, path, enabled, created_at, updated_at)
+                     publish_event_type, queue, path, enabled, manual_publish, created_at, updated_at)
                    values (${entry.orgId}, ${d.route_id}, ${d.name}, ${d.description}, ${tx.json(d.auth as never)}, ${d.max_body_bytes},
-                     ${d.publish?.app_id ?? null}, ${d.publish?.event_type ?? null}, ${d.queue}, ${d.path ?? null}, ${d.enabled}, ${at}, ${at})`;
+                     ${d.publish?.app_id ?? null}, ${d.publish?.event_type ?? null}, ${d.queue}, ${d.path ?? null}, ${d.enabled}, ${d.manual_publish ?? true}, ${at}, ${at})`;
         } else if (type === "ingress_route.updated") {
           const d = (entry as EntryOf<"ingress_route.updated">).data;
           const publishGiven = d.publish !== undefined;
@@ -34,6 +34,7 @@ export const ingressRoutesProjection = defineProjection({
                      queue = case when ${d.queue !== undefined} then ${d.queue ?? null} else queue end,
                      path = case when ${d.path !== undefined} then ${d.path ?? null} else path end,
                      enabled = coalesce(${d.enabled ?? null}, enabled),
+                     manual_publish = coalesce(${d.manual_publish ?? null}, manual_publish),
                      updated_at = ${at}
                    where org_id = ${entry.orgId} and route_id = ${d.route_id}`;
         } else {

@@ -232,8 +232,20 @@ async function findTarget(sql: Sql, target: ReceiveTarget): Promise<{ orgId: str
 const LOOKUP_TTL_MS = 5000;
 const LOOKUP_MAX = 10_000;
 
+/** A request a token holder publishes by hand: already authorised, so it is recorded as it is. */
+export interface ManualPublish {
+  orgId: string;
+  route: IngressRouteRow;
+  headers: Headers;
+  rawBody: Uint8Array;
+  /** The token, its actor and the request, as auditMeta builds them. */
+  meta: EntryMeta;
+}
+
 export interface WebhookReceiver {
   receive(request: IncomingRequest): Promise<ReceiveOutcome>;
+  /** Records a manual publish exactly like a verified receipt (queue and/or publish job); answers its receipt id. */
+  publish(request: ManualPublish): Promise<string>;
 }
 
 /**
@@ -294,6 +306,12 @@ export function createWebhookReceiver(ctx: AppContext): WebhookReceiver {
       if (!recorded) return reject(401, "replayed");
       ctx.metrics.ingressVerifications.inc({ result: "accepted" });
       return { kind: "accepted", receiptId };
+    },
+
+    async publish({ orgId, route, headers, rawBody, meta }) {
+      const receiptId = newReceiptId();
+      await records.submit(orgId, { route, receiptId, headers, rawBody, verification: { method: "manual" }, meta });
+      return receiptId;
     },
   };
 }

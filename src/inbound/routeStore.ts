@@ -23,12 +23,14 @@ export interface IngressRouteRow {
   queue: string | null;
   path: string | null;
   enabled: boolean;
+  /** False: POST /v1/ingress-routes/{route_id}/publish is refused for this route. */
+  manual_publish: boolean;
   created_at: Date;
   updated_at: Date;
 }
 
 const columns = `org_id, route_id, name, description, auth, max_body_bytes, publish_app_id, publish_event_type, queue, path,
-  enabled, created_at, updated_at`;
+  enabled, manual_publish, created_at, updated_at`;
 
 export async function getRoute(tx: Queryable, routeId: string): Promise<IngressRouteRow | undefined> {
   const [row] = await tx<IngressRouteRow[]>`

@@ -1,11 +1,29 @@
 /**
- * The `meta` recorded with every mutation: actor (token id and label), request id, client IP, user agent and
- * the optional `X-Audit-Reason`. Built from the request in one place so no handler forgets a field.
+ * The `meta` recorded with every mutation: actor (token id and label), request id, client IP, user agent, the
+ * optional `X-Audit-Reason` and `X-Audit-Actor`, and the verified client certificate's subject on mutual TLS
+ * listeners. Built from the request in one place so no handler forgets a field.
  */
 import type { Context } from "hono";
 import type { HttpEnv } from "../http/env.ts";
 import { ProblemError } from "../http/problem.ts";
-import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { AUDIT_ACTOR_PATTERN, type EntryMeta } from "../ledger/entryMeta.ts";
+
+/**
+ * The `X-Audit-Actor` header, or undefined when absent; a malformed one is a 400 naming the header.
+ *
+ * @example
+ * auditActor(c); // "deploy-ci" for `X-Audit-Actor: deploy-ci`
+ */
+export function auditActor(c: Context<HttpEnv>): string | undefined {
+  const raw = c.req.header("x-audit-actor")?.trim();
+  if (!raw) return undefined;
+  if (!AUDIT_ACTOR_PATTERN.test(raw)) {
+    throw new ProblemError("validation", "the audit actor is not valid", {
+      errors: [{ field: "header.X-Audit-Actor", message: "1-128 printable ASCII characters" }],
+    });
+  }
+  return raw;
+}
 
 export interface AuditOptions {
   /** When true (HOOKLEDGER_REQUIRE_AUDIT_REASON), deletes and token operations must say why. */
@@ -26,11 +44,15 @@ export function auditMeta(c: Context<HttpEnv>, options: { reasonRequired?: boole
     });
   }
   const userAgent = c.req.header("user-agent");
+  const actor = auditActor(c);
+  const identity = c.env?.clientIdentity;
   return {
     actor: { kind: auth.kind === "instance_admin" ? "instance_admin" : "token", id: auth.tokenId, label: auth.label },
     request_id: c.get("requestId"),
     ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}),
     ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}),
     ...(rawReason ? { reason: rawReason } : {}),
+    ...(actor ? { audit_actor: actor } : {}),
+    ...(identity ? { connection_identity: identity.slice(0, 1024) } : {}),
   };
 }

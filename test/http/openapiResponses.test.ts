@@ -250,6 +250,8 @@ describe("answers match /openapi.json", () => {
     await call("POST", `${pull}/dequeue`, { token, params: queue, body: {} });
     expectStatus(await call("POST", `${pull}/dead-letters/purge`, { token, params: queue, body: {} }), 200);
 
+    expectStatus(await call("POST", `${route}/publish`, { token, params: { route_id }, body: { body: '{"n":3}', headers: { "content-type": "application/json" } } }), 202);
+
     const spare = await call("POST", "/v1/ingress-routes", { token, body: { name: "spare", auth: { type: "basic", username: "x" } } });
     expectStatus(await call("DELETE", route, { token, params: { route_id: spare.body.id } }), 204);
   });

@@ -98,6 +98,7 @@ const routesWithIds: { method: string; path: string; body?: unknown }[] = [
   { method: "PATCH", path: "/v1/ingress-routes/:route_id/secrets/:secret_id", body: { valid_until: "2000-01-01T00:00:00Z" } },
   { method: "DELETE", path: "/v1/ingress-routes/:route_id/secrets/:secret_id" },
   { method: "GET", path: "/v1/ingress-routes/:route_id/receipts" },
+  { method: "POST", path: "/v1/ingress-routes/:route_id/publish", body: { body: "pwned" } },
   { method: "GET", path: "/v1/pull-queues/:queue" },
   { method: "PATCH", path: "/v1/pull-queues/:queue", body: { max_deliveries: 1 } },
   { method: "POST", path: "/v1/pull/:queue/dequeue", body: {} },

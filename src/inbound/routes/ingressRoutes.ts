@@ -35,6 +35,7 @@ export function ingressRouteSchemas(config: Config) {
     queue: v.nullable(queueNameField),
     path: v.nullable(routePathField),
     enabled: v.boolean(),
+    manual_publish: v.boolean(),
   };
   const create = v.strictObject({
     name: fields.name,
@@ -45,6 +46,7 @@ export function ingressRouteSchemas(config: Config) {
     queue: v.optional(fields.queue, null),
     path: v.optional(fields.path, null),
     enabled: v.optional(fields.enabled, true),
+    manual_publish: v.optional(fields.manual_publish, true),
     secrets: v.optional(v.pipe(v.array(secretBody), v.maxLength(MAX_LIVE_SECRETS, `at most ${MAX_LIVE_SECRETS} secrets`)), []),
   });
   const update = v.strictObject({ ...v.partial(v.object(fields)).entries });

@@ -70,6 +70,8 @@ const routeFields = {
   publish: v.nullable(v.object({ app_id: v.string(), event_type: v.string() })),
   queue: v.nullable(v.string()),
   enabled: v.boolean(),
+  /** Whether POST /v1/ingress-routes/{id}/publish may publish to this route (the instance's policy still applies). */
+  manual_publish: v.boolean(),
   created_at: timestamp,
   updated_at: timestamp,
 };
@@ -96,6 +98,7 @@ export function presentRoute(row: IngressRouteRow, extras: { secrets?: RouteSecr
     publish: row.publish_app_id && row.publish_event_type ? { app_id: row.publish_app_id, event_type: row.publish_event_type } : null,
     queue: row.queue,
     enabled: row.enabled,
+    manual_publish: row.manual_publish,
     ...(extras.secrets ? { secrets: extras.secrets.map((secret) => presentSecret(secret)) } : {}),
     ...(extras.rejections
       ? { rejections: { total: extras.rejections.total, by_reason: extras.rejections.by_reason, last_rejected_at: isoOrNull(extras.rejections.last_rejected_at) } }
