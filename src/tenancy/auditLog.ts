@@ -28,6 +28,8 @@ export interface AuditEntry {
   ip: string | null;
   user_agent: string | null;
   reason: string | null;
+  audit_actor: string | null;
+  connection_identity: string | null;
 }
 
 /** Stream kinds (`kind:id`) whose entries belong to one application. */
@@ -39,7 +41,7 @@ export async function listAuditEntries(
 ): Promise<AuditEntry[]> {
   return tx<AuditEntry[]>`
     select a.position::text as position, a.type, a.stream, a.recorded_at, a.data,
-           a.actor_kind, a.actor_id, a.actor_label, a.request_id, a.ip, a.user_agent, a.reason
+           a.actor_kind, a.actor_id, a.actor_label, a.request_id, a.ip, a.user_agent, a.reason, a.audit_actor, a.connection_identity
     from hookledger_audit.audit_log a
     where a.org_id = hookledger.current_org_id()
       ${filter.actorId ? tx`and a.actor_id = ${filter.actorId}` : tx``}

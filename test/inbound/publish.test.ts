@@ -59,6 +59,12 @@ describe("manual publish", () => {
     expect(Buffer.from(entry!.data.body_base64 as string, "base64").toString("utf8")).toBe(body);
     expect(entry!.data).toMatchObject({ route_id: routes.both, verification: { method: "manual" }, content_type: "application/json", headers: { "x-github-event": "push" } });
     expect(entry!.meta).toMatchObject({ actor: { kind: "token", id: t.tokenId }, audit_actor: "alice@example.com", request_id: "manual-publish-0001" });
+    // The audit log (API and DBA view) names the actor beside the token.
+    const audit = await app.call("GET", "/v1/audit-log?type=ingress.received", t.token);
+    expect(audit.body.data[0]).toMatchObject({ actor: { kind: "token", id: t.tokenId }, audit_actor: "alice@example.com", request_id: "manual-publish-0001" });
+    const [viewed] = await db.owner<{ audit_actor: string }[]>`
+      select audit_actor from hookledger_audit.audit_log where type = 'ingress.received' and data->>'receipt_id' = ${sent.body.receipt_id}`;
+    expect(viewed?.audit_actor).toBe("alice@example.com");
 
     const pulled = await app.call("POST", "/v1/pull/manual/dequeue", t.token, { max_messages: 10 });
     expect(pulled.body.messages.map((message: { receipt: { id: string } }) => message.receipt.id)).toEqual([sent.body.receipt_id]);

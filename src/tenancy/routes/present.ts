@@ -130,6 +130,8 @@ export function presentAuditEntry(row: AuditEntry): AuditEntryJson {
     ...(row.ip !== null ? { ip: row.ip } : {}),
     ...(row.user_agent !== null ? { user_agent: row.user_agent } : {}),
     ...(row.reason !== null ? { reason: row.reason } : {}),
+    ...(row.audit_actor !== null ? { audit_actor: row.audit_actor } : {}),
+    ...(row.connection_identity !== null ? { connection_identity: row.connection_identity } : {}),
   };
 }
 
