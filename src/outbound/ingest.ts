@@ -18,6 +18,7 @@ import { withTenant } from "../db/tenant.ts";
 import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
+import type { IngestBatchSpan } from "../observability/tracing.ts";
 import { countEvents, eventQuotaExceeded } from "../tenancy/quotas.ts";
 import { getEvent } from "./deliveryStore.ts";
 import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
@@ -92,6 +93,8 @@ interface PendingEvent {
   meta: EntryMeta;
   eventId: string;
   fingerprint: string;
+  /** The request span's traceparent, when traces are exported. */
+  traceparent: string | undefined;
 }
 
 const MAX_BATCH = 256;
@@ -121,8 +124,25 @@ function decide(item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: numb
   return { accept: true, targets: targets.map((target) => target.subscription_id), deprecated: eventType.deprecated };
 }
 
-/** One transaction for a batch of one organization's events whose event ids are all different. */
+/**
+ * One transaction for a batch of one organization's events whose event ids are all different. Traced, it is a
+ * batch span linked to every request it writes for, and a fan-out span per accepted event under its request's
+ * span, ended when the transaction has committed (or failed).
+ */
 async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
+  if (!ctx.tracing.enabled) return writeBatchTransaction(ctx, orgId, items, undefined);
+  const span = ctx.tracing.startIngestBatch(orgId, items.map((item) => item.traceparent));
+  try {
+    const outcomes = await writeBatchTransaction(ctx, orgId, items, span);
+    span.end();
+    return outcomes;
+  } catch (error) {
+    span.end(error);
+    throw error;
+  }
+}
+
+async function writeBatchTransaction(ctx: AppContext, orgId: string, items: PendingEvent[], span: IngestBatchSpan | undefined): Promise<ItemOutcome<IngestResult>[]> {
   return withTenant(ctx.sql, orgId, async (tx: Tx) => {
     const now = ctx.now();
     const lookups = await readIngestLookups(tx, ctx.config, now, {
@@ -142,6 +162,13 @@ async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[])
       }
       const { event } = item;
       const scheduled = deliveriesScheduled({ eventId: item.eventId, appId: event.appId }, decision.targets, "fanout", item.meta);
+      const traceparent = span?.fanout({
+        parent: item.traceparent,
+        eventId: item.eventId,
+        eventType: event.eventType,
+        appId: event.appId,
+        deliveriesScheduled: decision.targets.length,
+      });
       appends.push(
         eventReceived(
           {
@@ -156,6 +183,8 @@ async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[])
             labels: event.labels,
             occurred_at: (event.occurredAt ?? now).toISOString(),
             deliveries_scheduled: decision.targets.length,
+            // Undefined when not traced: JSON leaves the key out of the entry.
+            traceparent,
           },
           item.meta,
         ),
@@ -236,8 +265,9 @@ function batcherOf(ctx: AppContext): GroupCommit<PendingEvent, IngestResult> {
  * Accepts one event; resolves after the transaction holding it has committed. Concurrent calls for the same
  * organization share that transaction.
  *
+ * @param traceparent the request span's, when traces are exported: the event's trace continues it.
  * @throws IngestError for the event's own failures, ProblemError (429) when the daily quota is used up.
  */
-export function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta): Promise<IngestResult> {
-  return batcherOf(ctx).submit(orgId, { event, meta, eventId: event.eventId ?? newEventId(), fingerprint: requestHash(event) });
+export function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta, traceparent?: string): Promise<IngestResult> {
+  return batcherOf(ctx).submit(orgId, { event, meta, eventId: event.eventId ?? newEventId(), fingerprint: requestHash(event), traceparent });
 }

@@ -54,10 +54,10 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
       const d = entry.data;
       await tx`insert into hookledger.subscriptions (org_id, subscription_id, app_id, url, event_types, labels, headers, description,
                  metadata, enabled, signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, max_concurrency, rate_limit_per_second,
-                 created_at, updated_at)
+                 send_traceparent, created_at, updated_at)
                values (${entry.orgId}, ${d.subscription_id}, ${d.app_id}, ${d.url}, ${d.event_types}, ${tx.json(d.labels)}, ${tx.json(d.headers)},
                  ${d.description}, ${tx.json(d.metadata)}, ${d.enabled}, ${d.signature_scheme}, ${d.signed_headers}, ${d.retry_schedule},
-                 ${d.max_attempts}, ${d.timeout_ms}, ${d.max_concurrency ?? null}, ${d.rate_limit_per_second ?? null}, ${at}, ${at})`;
+                 ${d.max_attempts}, ${d.timeout_ms}, ${d.max_concurrency ?? null}, ${d.rate_limit_per_second ?? null}, ${d.send_traceparent ?? false}, ${at}, ${at})`;
       return;
     }
     case "subscription.updated": {
@@ -77,6 +77,7 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
                  timeout_ms = coalesce(${d.timeout_ms ?? null}, timeout_ms),
                  max_concurrency = case when ${set(d.max_concurrency)} then ${d.max_concurrency ?? null}::integer else max_concurrency end,
                  rate_limit_per_second = case when ${set(d.rate_limit_per_second)} then ${d.rate_limit_per_second ?? null}::double precision else rate_limit_per_second end,
+                 send_traceparent = coalesce(${d.send_traceparent ?? null}::boolean, send_traceparent),
                  updated_at = ${at}
                where org_id = ${entry.orgId} and subscription_id = ${d.subscription_id}`;
       return;
@@ -182,12 +183,13 @@ export const eventsProjection = defineProjection({
   apply: async (tx, entries) => {
     await tx`
       insert into hookledger.events (org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
-        request_fingerprint, labels, occurred_at, received_at, deliveries_scheduled)
+        request_fingerprint, labels, occurred_at, received_at, deliveries_scheduled, traceparent)
       select org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
-        coalesce(request_fingerprint, payload_sha256), labels, occurred_at, at, deliveries_scheduled
+        coalesce(request_fingerprint, payload_sha256), labels, occurred_at, at, deliveries_scheduled, traceparent
       from jsonb_to_recordset(${tx.json(entryRows<"event.received">(entries) as never)}) as r(
         org_id uuid, event_id text, app_id uuid, event_type text, content_type text, payload_encoding text, payload text,
-        payload_sha256 text, request_fingerprint text, labels jsonb, occurred_at timestamptz, at timestamptz, deliveries_scheduled integer)`;
+        payload_sha256 text, request_fingerprint text, labels jsonb, occurred_at timestamptz, at timestamptz, deliveries_scheduled integer,
+        traceparent text)`;
   },
   clear: async (tx) => {
     await tx`delete from hookledger.events where org_id = hookledger.current_org_id()`;
