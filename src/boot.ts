@@ -148,7 +148,7 @@ export async function startServices(options: {
         tracesSampleRate: config.HOOKLEDGER_SENTRY_TRACES_SAMPLE_RATE,
       })
     : noErrorReporter;
-  const telemetry: Telemetry = await startTelemetry(config);
+  const telemetry: Telemetry = await startTelemetry(config, log);
   const sql = connect(database.serviceUrl, {
     max: config.HOOKLEDGER_DB_POOL_SIZE,
     applicationName: "hookledger",

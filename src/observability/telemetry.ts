@@ -6,6 +6,7 @@
  */
 import type { Registry } from "prom-client";
 import type { Config } from "../config.ts";
+import type { Logger } from "../log.ts";
 import { otelTargets } from "./otel/settings.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 
@@ -28,12 +29,16 @@ export const noTelemetry: Telemetry = {
 
 /**
  * @example
- * const telemetry = await startTelemetry(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }));
+ * const telemetry = await startTelemetry(loadConfig({ OTEL_EXPORTER_OTLP_ENDPOINT: "http://collector:4318" }), log);
  * telemetry.tracing.enabled; // true
  */
-export async function startTelemetry(config: Config): Promise<Telemetry> {
+export async function startTelemetry(config: Config, log: Logger): Promise<Telemetry> {
   const targets = otelTargets(config);
   if (!targets.traces && !targets.metrics) return noTelemetry;
   const { startOpenTelemetry } = await import("./otel/sdk.ts");
-  return startOpenTelemetry(config, targets);
+  const telemetry = await startOpenTelemetry(config, log, targets);
+  // Origin and path only: an endpoint may carry credentials in its user part or query.
+  const where = (url: string | undefined) => (url === undefined ? null : `${new URL(url).origin}${new URL(url).pathname}`);
+  log.info("exporting OpenTelemetry", { traces: where(targets.traces?.url), metrics: where(targets.metrics?.url), protocol: targets.traces?.protocol ?? targets.metrics?.protocol });
+  return telemetry;
 }

@@ -3,10 +3,12 @@
  * Prometheus registry at every export interval (prometheusBridge.ts). Imported dynamically by ../telemetry.ts,
  * and only when an OTLP endpoint is configured, so a process without one never loads an @opentelemetry module.
  */
+import { diag, DiagLogLevel } from "@opentelemetry/api";
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources";
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { Registry } from "prom-client";
 import type { Config } from "../../config.ts";
+import type { Logger } from "../../log.ts";
 import { VERSION } from "../../version.ts";
 import { noTracing } from "../tracing.ts";
 import type { Telemetry } from "../telemetry.ts";
@@ -30,7 +32,18 @@ async function metricExporter(target: SignalTarget): Promise<PushMetricExporter>
   return new (await import("@opentelemetry/exporter-metrics-otlp-proto")).OTLPMetricExporter(options);
 }
 
-export async function startOpenTelemetry(config: Config, targets: { traces?: SignalTarget | undefined; metrics?: SignalTarget | undefined }): Promise<Telemetry> {
+/**
+ * The SDK reports a failed export (collector down, refused, timed out) through its diagnostics channel, silent by
+ * default: an operator would see nothing but a gap in the traces. Warnings and errors go to our log instead.
+ */
+function logDiagnostics(log: Logger): void {
+  const write = (message: string, ...args: unknown[]) => log.warn(`opentelemetry: ${message}`, { detail: args.map((arg) => (arg instanceof Error ? arg.message : String(arg))) });
+  const ignore = () => undefined;
+  diag.setLogger({ error: write, warn: write, info: ignore, debug: ignore, verbose: ignore }, DiagLogLevel.WARN);
+}
+
+export async function startOpenTelemetry(config: Config, log: Logger, targets: { traces?: SignalTarget | undefined; metrics?: SignalTarget | undefined }): Promise<Telemetry> {
+  logDiagnostics(log);
   const resource = resourceOf(config);
   const tracing = targets.traces ? await createOtelTracing(config, resource, targets.traces) : noTracing;
   const exporter = targets.metrics ? await metricExporter(targets.metrics) : undefined;
