@@ -5,6 +5,7 @@
  */
 import { diag, DiagLogLevel } from "@opentelemetry/api";
 import { resourceFromAttributes, type Resource } from "@opentelemetry/resources";
+import { ATTR_SERVICE_NAME, ATTR_SERVICE_VERSION } from "@opentelemetry/semantic-conventions";
 import { MeterProvider, PeriodicExportingMetricReader, type PushMetricExporter } from "@opentelemetry/sdk-metrics";
 import type { Registry } from "prom-client";
 import type { Config } from "../../config.ts";
@@ -20,9 +21,9 @@ import { createOtelTracing } from "./tracer.ts";
 function resourceOf(config: Config): Resource {
   const attributes = parseKeyValueList(config.OTEL_RESOURCE_ATTRIBUTES);
   return resourceFromAttributes({
-    "service.version": VERSION,
+    [ATTR_SERVICE_VERSION]: VERSION,
     ...attributes,
-    "service.name": config.OTEL_SERVICE_NAME ?? attributes["service.name"] ?? "hookledger",
+    [ATTR_SERVICE_NAME]: config.OTEL_SERVICE_NAME ?? attributes[ATTR_SERVICE_NAME] ?? "hookledger",
   });
 }
 

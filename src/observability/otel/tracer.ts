@@ -9,6 +9,7 @@
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Link, type Span, type SpanContext, type Tracer } from "@opentelemetry/api";
 import { parseTraceParent } from "@opentelemetry/core";
 import type { Resource } from "@opentelemetry/resources";
+import { ATTR_HTTP_REQUEST_METHOD, ATTR_HTTP_RESPONSE_STATUS_CODE, ATTR_HTTP_ROUTE } from "@opentelemetry/semantic-conventions";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -83,7 +84,7 @@ class AttemptSpanOf implements AttemptSpan {
       // As the Prometheus label: "none" when the attempt succeeded.
       error_class: result.errorClass ?? "none",
       duration_ms: result.durationMs,
-      ...(result.statusCode === null ? {} : { status_code: result.statusCode, "http.response.status_code": result.statusCode }),
+      ...(result.statusCode === null ? {} : { status_code: result.statusCode, [ATTR_HTTP_RESPONSE_STATUS_CODE]: result.statusCode }),
       ...(result.nextAttemptAt ? { next_attempt_at: result.nextAttemptAt.toISOString() } : {}),
     });
     if (result.outcome === "failed") this.span.setStatus({ code: SpanStatusCode.ERROR, message: result.errorClass ?? "failed" });
@@ -146,12 +147,12 @@ export async function createOtelTracing(config: Config, resource: Resource, targ
     enabled: true,
     provider,
     startRequest(method, incoming, requestId): RequestSpan {
-      const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { "http.request.method": method, request_id: requestId } }, parentContext(incoming));
+      const span = tracer.startSpan(method, { kind: SpanKind.SERVER, attributes: { [ATTR_HTTP_REQUEST_METHOD]: method, request_id: requestId } }, parentContext(incoming));
       return {
         traceparent: formatTraceparent(span.spanContext()),
         end(route, status) {
           span.updateName(`${method} ${route}`);
-          span.setAttributes({ "http.route": route, "http.response.status_code": status });
+          span.setAttributes({ [ATTR_HTTP_ROUTE]: route, [ATTR_HTTP_RESPONSE_STATUS_CODE]: status });
           if (status >= 500) span.setStatus({ code: SpanStatusCode.ERROR });
           span.end();
         },
@@ -173,7 +174,7 @@ export async function createOtelTracing(config: Config, resource: Resource, targ
             event_id: start.eventId,
             event_type: start.eventType,
             attempt_number: start.attemptNumber,
-            "http.request.method": "POST",
+            [ATTR_HTTP_REQUEST_METHOD]: "POST",
           },
         },
         parentContext(start.parent),
