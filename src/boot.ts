@@ -24,6 +24,8 @@ import { createEgressClient, type EgressClient } from "./egress/client.ts";
 import { egressPolicyFromSettings } from "./egress/settings.ts";
 import { createMetrics } from "./observability/metrics.ts";
 import { createSentryReporter, noErrorReporter, type ErrorReporter } from "./observability/errorReporter.ts";
+import { startTelemetry, type Telemetry } from "./observability/telemetry.ts";
+import { noTracing, type Tracing } from "./observability/tracing.ts";
 import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
 import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
 import { TokenCache } from "./tenancy/tokenCache.ts";
@@ -62,7 +64,7 @@ export function createContext(
   config: Config,
   log: Logger,
   sql: Sql,
-  options: { keyring: Keyring; secrets: SecretResolver; now?: () => Date; egress?: EgressClient; errors?: ErrorReporter },
+  options: { keyring: Keyring; secrets: SecretResolver; now?: () => Date; egress?: EgressClient; errors?: ErrorReporter; tracing?: Tracing },
 ): AppContext {
   return {
     config,
@@ -74,6 +76,7 @@ export function createContext(
     keyring: options.keyring,
     metrics: createMetrics(sql),
     errors: options.errors ?? noErrorReporter,
+    tracing: options.tracing ?? noTracing,
     now: options.now ?? (() => new Date()),
   };
 }
@@ -158,6 +161,7 @@ export async function startServices(options: {
         tracesSampleRate: config.HOOKLEDGER_SENTRY_TRACES_SAMPLE_RATE,
       })
     : noErrorReporter;
+  const telemetry: Telemetry = await startTelemetry(config, log);
   const sql = connect(database.serviceUrl, {
     max: config.HOOKLEDGER_DB_POOL_SIZE,
     applicationName: "hookledger",
@@ -169,7 +173,9 @@ export async function startServices(options: {
     now: options.now,
     egress: options.egress,
     errors,
+    tracing: telemetry.tracing,
   });
+  telemetry.exportMetrics(ctx.metrics.registry);
   let worker: WorkerHandle | undefined;
   let listeners: OpenListener[] = [];
   const tokenUsage = new TokenUsageTracker(sql, log);
@@ -212,6 +218,7 @@ export async function startServices(options: {
     await tokenUsage.stop().catch(() => undefined);
     await tokenCache.stop();
     await worker?.stop().catch(() => undefined);
+    await telemetry.shutdown();
     await sql.end({ timeout: 5 });
     throw error;
   }
@@ -231,6 +238,7 @@ export async function startServices(options: {
       await worker?.stop();
       await ctx.egress.close();
       await errors.flush();
+      await telemetry.shutdown();
       await sql.end({ timeout: Math.ceil(config.HOOKLEDGER_SHUTDOWN_GRACE_MS / 1000) });
     },
   };

@@ -10,6 +10,7 @@ import { SECRET_REF_FORMS, SECRET_REF_PATTERN } from "./secrets/references.ts";
 import { tenantReferenceSettings } from "./secrets/tenantReferences.ts";
 import { vaultSettings } from "./secrets/vaultSettings.ts";
 import { egressSettings } from "./egress/settings.ts";
+import { otelSecretSettings, otelSettings } from "./observability/otel/settings.ts";
 import { flagSetting, wholeNumberSetting } from "./settingFields.ts";
 import { listenerPlans, listenerSettings } from "./http/listenerSettings.ts";
 import { AUDIT_ACTOR_PATTERN } from "./ledger/entryMeta.ts";
@@ -123,12 +124,13 @@ export const configSchema = v.object({
   ...listenerSettings,
   ...vaultSettings,
   ...tenantReferenceSettings,
+  ...otelSettings,
 });
 
 export type Config = v.InferOutput<typeof configSchema>;
 
 /** Settings whose value must never be echoed back, even when it is wrong. */
-const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN", "HOOKLEDGER_VAULT_TOKEN", "HOOKLEDGER_TLS_KEY", "HOOKLEDGER_INGRESS_TLS_KEY", "HOOKLEDGER_PULL_TLS_KEY", "HOOKLEDGER_ADMIN_TLS_KEY"]);
+const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN", "HOOKLEDGER_VAULT_TOKEN", "HOOKLEDGER_TLS_KEY", "HOOKLEDGER_INGRESS_TLS_KEY", "HOOKLEDGER_PULL_TLS_KEY", "HOOKLEDGER_ADMIN_TLS_KEY", ...otelSecretSettings]);
 
 export class ConfigError extends Error {
   override readonly name = "ConfigError";

@@ -8,6 +8,7 @@ import type { Keyring } from "./crypto/keyring.ts";
 import type { SecretResolver } from "./secrets/references.ts";
 import type { Metrics } from "./observability/metrics.ts";
 import type { ErrorReporter } from "./observability/errorReporter.ts";
+import type { Tracing } from "./observability/tracing.ts";
 
 export interface AppContext {
   readonly config: Config;
@@ -25,6 +26,8 @@ export interface AppContext {
   readonly errors: ErrorReporter;
   /** Prometheus counters of this process. */
   readonly metrics: Metrics;
+  /** OpenTelemetry spans when OTLP export is configured; test `enabled` before any tracing work. */
+  readonly tracing: Tracing;
   /** Clock, injectable so tests control time-dependent behaviour. */
   readonly now: () => Date;
 }

@@ -11,6 +11,7 @@ import { databaseUnavailableProblem, ProblemError, problemResponse } from "./pro
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
+import { traceRequests } from "../observability/requestSpans.ts";
 import { openApiRoutes } from "./openapi/routes.ts";
 import { serviceOperations } from "./openapi/operations.ts";
 import type { Operation, WebhookDoc } from "./openapi/operation.ts";
@@ -77,6 +78,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
+  if (ctx.tracing.enabled) app.use(traceRequests(ctx.tracing));
   app.use(securityHeaders({ hsts: config.HOOKLEDGER_HSTS }));
   app.use(clientAddress(config.HOOKLEDGER_TRUST_PROXY));
   app.use(countRequests(ctx.metrics));

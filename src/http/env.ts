@@ -13,6 +13,8 @@ export interface HttpVariables {
   clientIp: string;
   /** Set by the bearer-token middleware on every `/v1` route. */
   auth: AuthenticatedCaller;
+  /** The request span's W3C traceparent, set only while traces are exported (observability/requestSpans.ts). */
+  traceparent?: string;
 }
 
 export interface HttpBindings {

@@ -52,9 +52,35 @@ function retryPolicyFor(ctx: AppContext, subscription: SubscriptionRow): RetryPo
 }
 
 /** Step 2 for one delivery: sign, send, and turn the response into the attempt to record. */
-async function send(ctx: AppContext, loaded: LoadedAttempt, retry: boolean): Promise<AttemptResult> {
+function send(ctx: AppContext, loaded: LoadedAttempt, retry: boolean): Promise<AttemptResult> {
+  return ctx.tracing.enabled ? sendTraced(ctx, loaded, retry) : sendOnce(ctx, loaded, retry, undefined);
+}
+
+/** A span per attempt, in the event's trace (its traceparent was stored at ingestion), ended with its outcome. */
+async function sendTraced(ctx: AppContext, loaded: LoadedAttempt, retry: boolean): Promise<AttemptResult> {
+  const span = ctx.tracing.startAttempt({
+    parent: loaded.traceparent,
+    subscriptionId: loaded.subscription.subscription_id,
+    deliveryId: loaded.deliveryId,
+    eventId: loaded.event.event_id,
+    eventType: loaded.event.event_type,
+    attemptNumber: loaded.attemptNumber,
+  });
+  let result: AttemptResult;
+  try {
+    result = await sendOnce(ctx, loaded, retry, loaded.subscription.send_traceparent ? span.traceparent : undefined);
+  } catch (error) {
+    span.fail(error);
+    throw error;
+  }
+  const { attempt } = result;
+  span.end({ outcome: attempt.outcome, errorClass: attempt.error_class, statusCode: attempt.status_code, durationMs: attempt.duration_ms, nextAttemptAt: result.next ?? null });
+  return result;
+}
+
+async function sendOnce(ctx: AppContext, loaded: LoadedAttempt, retry: boolean, traceparent: string | undefined): Promise<AttemptResult> {
   const { event, subscription, deliveryId, attemptNumber } = loaded;
-  const request = buildDeliveryRequest({ event, subscription, deliveryId, attemptNumber, secrets: loaded.secrets, now: ctx.now() });
+  const request = buildDeliveryRequest({ event, subscription, deliveryId, attemptNumber, secrets: loaded.secrets, now: ctx.now(), traceparent });
   const result = await ctx.egress.send({ url: request.url, method: "POST", headers: request.headers, body: request.body, timeoutMs: subscription.timeout_ms });
   const now = ctx.now();
   const succeeded = result.ok && result.status >= 200 && result.status < 300;

@@ -29,6 +29,8 @@ export interface LoadedAttempt {
   secrets: string[];
   /** The delivery stream's version when loaded: the outcome is appended only if it is still that. */
   version: number;
+  /** The event's trace (its fan-out span), when it was ingested with tracing on: attempt spans join it. */
+  traceparent: string | null;
 }
 
 export type Skipped = { deliveryId: string; reason: string };
@@ -39,6 +41,7 @@ interface DeliveryWithEvent extends EventRow {
   status: string;
   attempts: number;
   subscription_id: string;
+  traceparent: string | null;
 }
 
 export async function loadAttempts(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<{ ready: LoadedAttempt[]; skipped: Skipped[] }> {
@@ -58,7 +61,7 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
           where org_id = hookledger.current_org_id() and stream = any(${ids.map(deliveryStream)}::text[])
         )
         select d.delivery_id, d.status, d.attempts, d.subscription_id, v.version, e.event_id, e.app_id, e.event_type, e.content_type,
-          e.payload_encoding, e.payload, e.payload_sha256, e.request_fingerprint, e.labels, e.occurred_at, e.received_at, e.deliveries_scheduled
+          e.payload_encoding, e.payload, e.payload_sha256, e.request_fingerprint, e.labels, e.occurred_at, e.received_at, e.deliveries_scheduled, e.traceparent
         from hookledger.deliveries d
         join hookledger.events e on e.org_id = d.org_id and e.event_id = d.event_id
         join versions v on v.stream = 'delivery:' || d.delivery_id::text
@@ -93,7 +96,7 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
         skipped.push({ deliveryId: request.deliveryId, reason });
         continue;
       }
-      const { delivery_id, status: _status, attempts, subscription_id, version, ...event } = row;
+      const { delivery_id, status: _status, attempts, subscription_id, version, traceparent, ...event } = row;
       ready.push({
         deliveryId: delivery_id,
         attemptNumber: attempts + 1,
@@ -101,6 +104,7 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
         subscription,
         secrets: (secrets.get(subscription_id) ?? []).map((secret: { secret: string }) => secret.secret),
         version,
+        traceparent,
       });
     }
     if (cancelled.length > 0) {

@@ -28,6 +28,8 @@ export function buildDeliveryRequest(input: {
   attemptNumber: number;
   secrets: readonly string[];
   now: Date;
+  /** The attempt span's, for a subscription that opted in (send_traceparent) while tracing is on. */
+  traceparent?: string | undefined;
 }): DeliveryRequest {
   const { event, subscription } = input;
   const body = deliveryBody(event);
@@ -40,6 +42,7 @@ export function buildDeliveryRequest(input: {
     "x-hookledger-delivery-id": input.deliveryId,
     "x-hookledger-attempt": String(input.attemptNumber),
   };
+  if (input.traceparent !== undefined) headers.traceparent = input.traceparent;
   if (subscription.signature_scheme === "standard-webhooks") {
     Object.assign(headers, signStandardWebhook({ id: event.event_id, timestamp: input.now, body, secrets: input.secrets }));
   } else {

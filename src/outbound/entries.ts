@@ -21,6 +21,8 @@ const subscriptionFields = {
   // Added with batched delivery: entries recorded before carry neither (null = the instance default).
   max_concurrency: v.optional(v.nullable(v.number())),
   rate_limit_per_second: v.optional(v.nullable(v.number())),
+  // Added with OpenTelemetry (migration 050): absent on earlier entries, which means false.
+  send_traceparent: v.optional(v.boolean()),
 };
 
 export const outboundEntries = {
@@ -76,6 +78,8 @@ export const outboundEntries = {
     labels: stringMap,
     occurred_at: v.string(),
     deliveries_scheduled: v.number(),
+    /** W3C traceparent of the fan-out span, recorded only while OpenTelemetry tracing is on. */
+    traceparent: v.optional(v.string()),
   }),
   "event.replayed": v.strictObject({ event_id: v.string(), subscription_id: v.nullable(uuid), deliveries_scheduled: v.number() }),
 

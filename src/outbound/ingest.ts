@@ -19,6 +19,7 @@ import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import type { EntryType } from "../ledger/catalogue.ts";
+import type { IngestBatchSpan } from "../observability/tracing.ts";
 import { countEvents, eventQuotaExceeded, usageShard, utcDay } from "../tenancy/quotas.ts";
 import { getEvent } from "./deliveryStore.ts";
 import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
@@ -95,6 +96,13 @@ interface PendingEvent {
   meta: EntryMeta;
   eventId: string;
   fingerprint: string;
+  /** The request span's traceparent, when traces are exported. */
+  traceparent: string | undefined;
+  /**
+   * This event's fan-out span (its traceparent, stored on the event), started by the first plan that accepts it:
+   * a batch the one-statement path declines is planned again, and must not start a second span.
+   */
+  fanoutTraceparent?: string | undefined;
 }
 
 const MAX_BATCH = 256;
@@ -133,7 +141,7 @@ interface Plan {
   refused: number;
 }
 
-function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n: number }, now: Date): Plan {
+function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n: number }, now: Date, span: IngestBatchSpan | undefined): Plan {
   const plan: Plan = { outcomes: [], appends: [], deliveries: [], accepted: 0, refused: 0 };
   for (const item of items) {
     const decision = decide(item, lookups, quotaLeft, now);
@@ -144,6 +152,15 @@ function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n
     }
     const { event } = item;
     const scheduled = deliveriesScheduled({ eventId: item.eventId, appId: event.appId }, decision.targets, "fanout", item.meta);
+    if (span) {
+      item.fanoutTraceparent ??= span.fanout({
+        parent: item.traceparent,
+        eventId: item.eventId,
+        eventType: event.eventType,
+        appId: event.appId,
+        deliveriesScheduled: decision.targets.length,
+      });
+    }
     plan.appends.push(
       eventReceived(
         {
@@ -158,6 +175,8 @@ function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n
           labels: event.labels,
           occurred_at: (event.occurredAt ?? now).toISOString(),
           deliveries_scheduled: decision.targets.length,
+          // Undefined when not traced: JSON leaves the key out of the entry.
+          traceparent: item.fanoutTraceparent,
         },
         item.meta,
       ),
@@ -195,13 +214,13 @@ function fastPathUsable(ctx: AppContext): boolean {
  * undefined when the batch must be decided by the transactional path instead (a refusal, a taken event id, the
  * quota, a configuration change since the memory was read).
  */
-async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[] | undefined> {
+async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: PendingEvent[], span: IngestBatchSpan | undefined): Promise<ItemOutcome<IngestResult>[] | undefined> {
   if (!fastPathUsable(ctx)) return undefined;
   const cache = fanoutCacheOf(ctx);
   const fanout = await cache.of(orgId, [...new Set(items.map((item) => item.event.appId))]);
   const now = ctx.now();
   const lookups: IngestLookups = { ...fanout, existing: new Map(), eventsToday: 0 };
-  const plan = planBatch(items, lookups, { n: Number.POSITIVE_INFINITY }, now);
+  const plan = planBatch(items, lookups, { n: Number.POSITIVE_INFINITY }, now, span);
   if (plan.refused > 0) {
     cache.forgetIfOlderThan(orgId, REFUSAL_REREAD_MS);
     return undefined;
@@ -224,8 +243,26 @@ async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: P
   return plan.outcomes;
 }
 
-/** One transaction for a batch of one organization's events whose event ids are all different, on fresh reads. */
+/**
+ * Writes a batch of one organization's events whose event ids are all different: in one statement when it can,
+ * else in one transaction on fresh reads. Traced, it is a batch span linked to every request it writes for, and a
+ * fan-out span per accepted event under its request's span, ended when the batch has committed (or failed).
+ */
 async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
+  if (!ctx.tracing.enabled) return (await writeBatchInOneStatement(ctx, orgId, items, undefined)) ?? (await writeBatchTransaction(ctx, orgId, items, undefined));
+  const span = ctx.tracing.startIngestBatch(orgId, items.map((item) => item.traceparent));
+  try {
+    const outcomes = (await writeBatchInOneStatement(ctx, orgId, items, span)) ?? (await writeBatchTransaction(ctx, orgId, items, span));
+    span.end();
+    return outcomes;
+  } catch (error) {
+    span.end(error);
+    throw error;
+  }
+}
+
+/** One transaction for a batch on fresh reads. */
+async function writeBatchTransaction(ctx: AppContext, orgId: string, items: PendingEvent[], span: IngestBatchSpan | undefined): Promise<ItemOutcome<IngestResult>[]> {
   return withTenant(ctx.sql, orgId, async (tx: Tx) => {
     const now = ctx.now();
     const lookups = await readIngestLookups(tx, ctx.config, now, {
@@ -233,7 +270,7 @@ async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[])
       types: items.map((item) => ({ appId: item.event.appId, name: item.event.eventType })),
       eventIds: items.filter((item) => item.event.eventId !== undefined).map((item) => item.eventId),
     });
-    const plan = planBatch(items, lookups, { n: lookups.quotas.events_per_day - lookups.eventsToday }, now);
+    const plan = planBatch(items, lookups, { n: lookups.quotas.events_per_day - lookups.eventsToday }, now, span);
     // Issued together: postgres.js pipelines them on the transaction's connection, one round trip for all.
     await Promise.all([ctx.ledger.recordMany(tx, plan.appends), enqueueDeliveries(tx, orgId, plan.deliveries, now), countEvents(tx, now, plan.accepted)]);
     ctx.metrics.ingestBatches.inc({ path: "transaction" });
@@ -260,7 +297,7 @@ async function ingestBatch(ctx: AppContext, orgId: string, items: PendingEvent[]
   const firstItems = first.map((i) => items[i] as PendingEvent);
   let written: ItemOutcome<IngestResult>[];
   try {
-    written = (await writeBatchInOneStatement(ctx, orgId, firstItems)) ?? (await writeBatch(ctx, orgId, firstItems));
+    written = await writeBatch(ctx, orgId, firstItems);
   } catch (error) {
     if (firstItems.length === 1) written = [await singleFailure(ctx, orgId, firstItems[0] as PendingEvent, error)];
     else {
@@ -303,11 +340,12 @@ function batcherOf(ctx: AppContext): GroupCommit<PendingEvent, IngestResult> {
 }
 
 /**
- * Accepts one event; resolves after the transaction holding it has committed. Concurrent calls for the same
+ * Accepts one event; resolves after the transaction holding it has committed. `traceparent` is the request span's,
+ * when traces are exported: the event's trace continues it. Concurrent calls for the same
  * organization share that transaction.
  *
  * @throws IngestError for the event's own failures, ProblemError (429) when the daily quota is used up.
  */
-export function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta): Promise<IngestResult> {
-  return batcherOf(ctx).submit(orgId, { event, meta, eventId: event.eventId ?? newEventId(), fingerprint: requestHash(event) });
+export function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta, traceparent?: string): Promise<IngestResult> {
+  return batcherOf(ctx).submit(orgId, { event, meta, eventId: event.eventId ?? newEventId(), fingerprint: requestHash(event), traceparent });
 }

@@ -24,6 +24,7 @@ export interface SubscriptionRow {
   auto_disabled_at: Date | null;
   max_concurrency: number | null;
   rate_limit_per_second: number | null;
+  send_traceparent: boolean;
   circuit_state: "closed" | "open";
   circuit_opened_at: Date | null;
   circuit_retry_at: Date | null;
@@ -34,7 +35,7 @@ export interface SubscriptionRow {
 
 export const subscriptionColumns = `subscription_id, app_id, url, event_types, labels, headers, description, metadata, enabled, disabled_reason,
   signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, consecutive_failures, failing_since,
-  last_success_at, last_failure_at, auto_disabled_at, max_concurrency, rate_limit_per_second, circuit_state, circuit_opened_at,
+  last_success_at, last_failure_at, auto_disabled_at, max_concurrency, rate_limit_per_second, send_traceparent, circuit_state, circuit_opened_at,
   circuit_retry_at, circuit_opens, created_at, updated_at`;
 
 export async function getSubscription(tx: Queryable, subscriptionId: string): Promise<SubscriptionRow | undefined> {

@@ -98,7 +98,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireAppAccess(auth, body.app_id);
     const incoming = toIncoming(body, ctx.config.HOOKLEDGER_MAX_EVENT_BYTES);
     try {
-      const result = await ingestEvent(ctx, auth.orgId, incoming, auditMeta(c));
+      const result = await ingestEvent(ctx, auth.orgId, incoming, auditMeta(c), c.get("traceparent"));
       ctx.metrics.eventsIngested.inc({ outcome: result.duplicate ? "duplicate" : "new" });
       if (!result.duplicate) ctx.metrics.deliveriesScheduled.inc(result.deliveries_scheduled);
       if (result.duplicate) c.header("Idempotent-Replayed", "true");

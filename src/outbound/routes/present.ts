@@ -34,6 +34,8 @@ const subscriptionFields = {
   max_concurrency: v.nullable(v.number()),
   /** Deliveries per second across all workers, spread out, never dropped; null = unlimited. */
   rate_limit_per_second: v.nullable(v.number()),
+  /** Deliveries carry the attempt span's W3C `traceparent` header (only while the instance exports OpenTelemetry traces). */
+  send_traceparent: v.boolean(),
   health: v.object({
     consecutive_failures: v.number(),
     failing_since: nullableTimestamp,
@@ -76,6 +78,7 @@ export function presentSubscription(row: SubscriptionRow, options: { revealHeade
     timeout_ms: row.timeout_ms,
     max_concurrency: row.max_concurrency,
     rate_limit_per_second: row.rate_limit_per_second,
+    send_traceparent: row.send_traceparent,
     health: {
       consecutive_failures: row.consecutive_failures,
       failing_since: isoOrNull(row.failing_since),

@@ -62,6 +62,7 @@ export function subscriptionSchemas(config: Config) {
     timeout_ms: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(100, "at least 100 ms"), v.maxValue(maxTimeout, `at most ${maxTimeout} ms (HOOKLEDGER_EGRESS_TIMEOUT_MS)`)),
     max_concurrency: v.nullable(v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(1000, "at most 1000"))),
     rate_limit_per_second: v.nullable(v.pipe(v.number("expected deliveries per second"), v.gtValue(0, "more than 0"), v.maxValue(10000, "at most 10000"))),
+    send_traceparent: v.boolean("expected true or false"),
   };
   const create = v.strictObject({
     app_id: uuidField,
@@ -79,6 +80,7 @@ export function subscriptionSchemas(config: Config) {
     timeout_ms: v.optional(fields.timeout_ms, Math.min(config.HOOKLEDGER_DELIVERY_TIMEOUT_MS, maxTimeout)),
     max_concurrency: v.optional(fields.max_concurrency, null),
     rate_limit_per_second: v.optional(fields.rate_limit_per_second, null),
+    send_traceparent: v.optional(fields.send_traceparent, false),
     secret: v.optional(signingSecretField),
   });
   const update = v.strictObject({ ...v.partial(v.object(fields)).entries });
