@@ -4,5 +4,6 @@ import type { Operation } from "../http/openapi/operation.ts";
 import { tenancyOperations } from "../tenancy/operations.ts";
 import { outboundOperations } from "../outbound/operations.ts";
 import { inboundOperations } from "../inbound/operations.ts";
+import { consoleOperations } from "../console/operations.ts";
 
-export const capabilityOperations = (config: Config): Operation[] => [...tenancyOperations(), ...outboundOperations(config), ...inboundOperations(config)];
+export const capabilityOperations = (config: Config): Operation[] => [...tenancyOperations(), ...outboundOperations(config), ...inboundOperations(config), ...consoleOperations()];

@@ -27,7 +27,7 @@ const SAFE_FIELDS = new Set([
   "event_id", "route_id", "receipt_id", "secret_id", "key_id", "previous_key_id", "token_prefix", "queue", "queues",
   "publish.event_type", "verification.secret_id",
   // destinations and verifier settings (secrets live apart from them; URLs carrying credentials are refused)
-  "url", "path", "auth.preset", "auth.generic", "auth.username", "auth.url", "verification.preset", "signed_headers",
+  "url", "path", "allowed_origins", "auth.preset", "auth.generic", "auth.username", "auth.url", "verification.preset", "signed_headers",
   // times
   "expires_at", "previous_expires_at", "failing_since", "occurred_at", "next_attempt_at", "valid_from", "valid_until",
   "lease_expires_at", "visible_at", "verification.signed_at", "partition_cutoff", "retry_at",
