@@ -14,6 +14,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { h, page } from "./html.ts";
 import { registerActions } from "./actions.ts";
+import { registerSubscriptionForms } from "./subscriptionForms.ts";
 import { registerPages } from "./pages/index.ts";
 import { portalOrigins, redeemPortalLink } from "./portalLinks.ts";
 import { formTokenValid, isSecureRequest, issueSignInToken, pageSecurity, signInTokenValid } from "./security.ts";
@@ -131,6 +132,7 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
   app.get("/", (c) => c.redirect(surface === "console" ? "/console/overview" : `/portal/applications/${c.get("auth").appId ?? ""}`, 303));
   registerPages(app, ctx, surface);
   registerActions(app, ctx, surface);
+  registerSubscriptionForms(app, ctx, surface);
 
   app.notFound((c) => plainPage(c, "Not found", h`<div class="panel"><h1>Not found</h1><p>There is no such page.</p></div>`, 404));
   app.onError((error, c) => {

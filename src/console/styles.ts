@@ -29,7 +29,7 @@ h1{font-size:20px;margin:4px 0 14px}h2{font-size:15px;margin:22px 0 8px}
 table{border-collapse:collapse;width:100%;font-size:13px}
 th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top;white-space:nowrap}
 td.wrap,.wrap{white-space:normal;word-break:break-all}
-.usage th,.usage td{white-space:normal;padding:5px 6px 5px 0;border:0;background:none}.usage td.mono{white-space:nowrap}
+.usage{list-style:none;margin:0;padding:0}.usage li{display:flex;flex-wrap:wrap;align-items:center;gap:4px 10px;padding:5px 0}.usage .what{flex:1 1 170px;font-weight:600;font-size:13px}
 th{background:#f0f2f5;font-weight:600;color:#3a4453}
 tbody tr:last-child td{border-bottom:0}
 tbody tr:hover{background:#fafbfc}

@@ -71,6 +71,7 @@ function doneFlash(done: string | undefined): PageFrame["flash"] | undefined {
     retried: "the delivery is queued for another attempt now.",
     replayed: "the event is queued for delivery again.",
     enabled: "the subscription is enabled.",
+    saved: "the endpoint is saved.",
     disabled: "the subscription is disabled; its pending deliveries were cancelled.",
   };
   const recovered = /^recovered-(\d{1,9})$/.exec(done);

@@ -63,7 +63,7 @@ export async function applicationPage(view: View, appId: string): Promise<Respon
     ["Description", found.app.description ?? "—"],
     ["Created", time(found.app.created_at)],
   ])}</div>
-<div class="actions"><a class="button secondary" href="${base}/events?app_id=${found.app.id}">Events of this application</a>${portal ? h`<a class="button" href="${base}/applications/${found.app.id}/new-subscription">Add endpoint</a>` : ""}</div>
+<div class="actions"><a class="button secondary" href="${base}/events?app_id=${found.app.id}">Events of this application</a>${hasScope(auth.scopes, "subscriptions:write") ? h`<a class="button" href="${base}/applications/${found.app.id}/new-subscription">Add endpoint</a>` : ""}</div>
 <h2>Subscriptions</h2>
 ${table("Subscriptions", ["Endpoint", "Health", "Failures in a row", "Last success", "Circuit", "Event types"], subscriptionRows, "No subscriptions.")}
 <h2>Event types</h2>

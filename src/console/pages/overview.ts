@@ -11,7 +11,7 @@ import { render, type View } from "../view.ts";
 const CHART_HOURS = 3;
 
 function usageRow(label: string, used: number, limit: number): Html {
-  return h`<tr><th scope="row">${label}</th><td><meter min="0" max="${limit}" value="${Math.min(used, limit)}" high="${limit * 0.8}" optimum="0" aria-label="${label}">${used}</meter></td><td class="mono">${used.toLocaleString("en")} / ${limit.toLocaleString("en")}</td></tr>`;
+  return h`<li><span class="what">${label}</span><meter min="0" max="${limit}" value="${Math.min(used, limit)}" high="${limit * 0.8}" optimum="0" aria-label="${label}">${used}</meter><span class="mono">${used.toLocaleString("en")} / ${limit.toLocaleString("en")}</span></li>`;
 }
 
 export async function overviewPage(view: View): Promise<Response> {
@@ -54,12 +54,12 @@ ${oldest
   : h`<p class="stat">None</p><p class="muted">Every delivery has completed.</p>`}
 </section>
 ${quota
-  ? h`<section class="panel" aria-labelledby="quota-h"><h2 id="quota-h">Quota usage</h2><table class="usage"><caption class="sr">Quota usage</caption><tbody>
+  ? h`<section class="panel" aria-labelledby="quota-h"><h2 id="quota-h">Quota usage</h2><ul class="usage">
 ${usageRow("Events today (UTC)", quota.eventsToday, quota.quotas.events_per_day)}
 ${quota.organizationWide ? usageRow("Applications", quota.organizationWide.applications, quota.quotas.applications) : ""}
 ${usageRow("Subscriptions, busiest application", busiest, quota.quotas.subscriptions_per_application)}
 ${quota.organizationWide ? usageRow("Ingress routes", quota.organizationWide.ingressRoutes, quota.quotas.ingress_routes) : ""}
-</tbody></table></section>`
+</ul></section>`
   : ""}
 </div>
 <h2>Failing endpoints</h2>
