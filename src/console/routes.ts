@@ -16,6 +16,7 @@ import { h, page } from "./html.ts";
 import { registerActions } from "./actions.ts";
 import { registerSubscriptionForms } from "./subscriptionForms.ts";
 import { registerPages } from "./pages/index.ts";
+import { registerOrganizationPages } from "./pages/organizations.ts";
 import { portalOrigins, redeemPortalLink } from "./portalLinks.ts";
 import { formTokenValid, isSecureRequest, issueSignInToken, pageSecurity, signInTokenValid } from "./security.ts";
 import { findSession, signOut, type Surface } from "./sessions.ts";
@@ -88,7 +89,7 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
 <form method="post" action="/console/sign-in">
 <input type="hidden" name="csrf" value="${csrf}">
 <p><label for="token">API token</label><input id="token" name="token" type="password" autocomplete="off" required spellcheck="false" size="40" aria-describedby="token-help"></p>
-<p id="token-help" class="muted">An organization or application token. It is exchanged for a session cookie and is not kept in the browser.</p>
+<p id="token-help" class="muted">An organization or application token (or the instance admin token, to create organizations). It is exchanged for a session cookie and is not kept in the browser.</p>
 <button>Sign in</button></form></div>`,
         status,
       );
@@ -99,11 +100,11 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
       if (!signInTokenValid(c, form.csrf)) return signInForm(c, "The form expired. Sign in again.", 403);
       const result = await signIn(ctx, typeof form.token === "string" ? form.token.trim() : "", requestMeta(c));
       if (result.kind === "refused") {
-        return signInForm(c, result.reason === "instance_admin" ? "The instance admin token manages organizations; sign in with an organization or application token." : "That token is not valid.", 401);
+        return signInForm(c, "That token is not valid.", 401);
       }
       sessionCookie(ctx, c, "console", result.credential.value, result.expiresAt);
       deleteCookie(c, "hl_console_form", { path: "/console" });
-      return c.redirect("/console/overview", 303);
+      return c.redirect(result.instanceAdmin ? "/console/organizations" : "/console/overview", 303);
     });
   } else {
     // The link is spent on first use, so a link copied from a log or history is worthless afterwards.
@@ -129,7 +130,12 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
       return c.redirect("/console/sign-in", 303);
     });
   }
-  app.get("/", (c) => c.redirect(surface === "console" ? "/console/overview" : `/portal/applications/${c.get("auth").appId ?? ""}`, 303));
+  app.get("/", (c) => {
+    const auth = c.get("auth");
+    if (surface === "portal") return c.redirect(`/portal/applications/${auth.appId ?? ""}`, 303);
+    return c.redirect(auth.kind === "instance_admin" ? "/console/organizations" : "/console/overview", 303);
+  });
+  if (surface === "console") registerOrganizationPages(app, ctx);
   registerPages(app, ctx, surface);
   registerActions(app, ctx, surface);
   registerSubscriptionForms(app, ctx, surface);

@@ -10,15 +10,13 @@ import { sha256Hex } from "../tenancy/tokenSecrets.ts";
 import type { Credential } from "./credentials.ts";
 import { startSession } from "./sessions.ts";
 
-export type SignInResult = { kind: "signed_in"; credential: Credential; expiresAt: Date } | { kind: "refused"; reason: "invalid" | "instance_admin" };
+export type SignInResult = { kind: "signed_in"; credential: Credential; expiresAt: Date; instanceAdmin: boolean } | { kind: "refused" };
 
 export async function signIn(ctx: AppContext, token: string, meta: Omit<EntryMeta, "actor">): Promise<SignInResult> {
-  if (!/^\S{16,512}$/.test(token)) return { kind: "refused", reason: "invalid" };
+  if (!/^\S{16,512}$/.test(token)) return { kind: "refused" };
   const found = await findTokenByHash(ctx.sql, sha256Hex(token));
   const now = ctx.now();
-  if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= now)) return { kind: "refused", reason: "invalid" };
-  // The instance admin token manages organizations, not a tenant's resources: the console would show it nothing.
-  if (found.kind === "instance_admin") return { kind: "refused", reason: "instance_admin" };
+  if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= now)) return { kind: "refused" };
   const lifetime = new Date(now.getTime() + ctx.config.HOOKLEDGER_CONSOLE_SESSION_MINUTES * 60_000);
   const expiresAt = found.expiresAt && found.expiresAt < lifetime ? found.expiresAt : lifetime;
   const credential = await withTenant(ctx.sql, found.orgId, (tx) =>
@@ -30,5 +28,5 @@ export async function signIn(ctx: AppContext, token: string, meta: Omit<EntryMet
       { ...meta, actor: { kind: "token", id: found.tokenId, label: found.label } },
     ),
   );
-  return { kind: "signed_in", credential, expiresAt };
+  return { kind: "signed_in", credential, expiresAt, instanceAdmin: found.kind === "instance_admin" };
 }

@@ -44,6 +44,7 @@ function navOf(view: View): NavItem[] {
       { href: `${base}/events`, label: "Events" },
     ];
   }
+  if (auth.kind === "instance_admin") return [{ href: `${base}/organizations`, label: "Organizations" }];
   const items: NavItem[] = [
     { href: `${base}/overview`, label: "Overview" },
     { href: `${base}/applications`, label: "Applications" },
@@ -82,7 +83,7 @@ function doneFlash(done: string | undefined): PageFrame["flash"] | undefined {
 
 export function render(view: View, rendered: Rendered): Response {
   const flash = rendered.flash ?? doneFlash(view.c.req.query("done"));
-  const who = view.surface === "portal" ? "Portal" : `${view.auth.label}${view.auth.appId ? " (application token)" : ""}`;
+  const who = view.surface === "portal" ? "Portal" : view.auth.kind === "instance_admin" ? "Instance admin" : `${view.auth.label}${view.auth.appId ? " (application token)" : ""}`;
   const body = page({
     title: rendered.title,
     nonce: view.nonce,

@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Locator, Page } from "playwright-core";
-import { createTenant, eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { createTenant, eventually, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
 import { launchBrowser, type TestBrowser } from "../support/browser.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
@@ -238,8 +238,17 @@ describe("console", () => {
     expect(reasons).toContain("expired");
   });
 
-  it("refuses the instance admin token at sign-in", async () => {
-    await signIn((await import("../support/app.ts")).TEST_ADMIN_TOKEN);
-    expect(await text(page.getByRole("alert"))).toContain("instance admin token manages organizations");
+  it("takes the instance admin token from a first start to a new organization's console", async () => {
+    await signIn(TEST_ADMIN_TOKEN);
+    await page.waitForURL(url("/console/organizations"));
+    await page.getByLabel("New organization").fill("Fresh <b>Org</b>");
+    await page.getByRole("button", { name: "Create organization" }).click();
+    const token = await text(page.locator("#new-token"));
+    expect(token).toMatch(/^hl_org_/);
+    expect(await text(page.locator("h1"))).toBe("Organization Fresh <b>Org</b> created");
+    await page.getByRole("button", { name: /Continue as/ }).click();
+    await page.waitForURL(url("/console/overview"));
+    expect(await text(page.locator(".who"))).toContain("Fresh <b>Org</b> admin (console)");
+    expect((await app.call("GET", "/v1/applications", token)).status).toBe(200);
   });
 });
