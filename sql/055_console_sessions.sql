@@ -52,3 +52,9 @@ comment on table hookledger.console_secrets is 'SHA-256 of each console session 
 
 select hookledger_private.protect_tenant_table(t)
 from unnest(array['hookledger.console_sessions', 'hookledger.portal_links', 'hookledger.portal_settings', 'hookledger.console_secrets']::regclass[]) t;
+
+-- The expiry sweep (console/expireSessionsTask.ts) finds overdue sessions across tenants, reading ids and times only;
+-- it records each expiry inside that session's own tenant.
+create policy expiry_sweep on hookledger.console_sessions for select to hookledger_admin using (true);
+grant select (org_id, session_id, expires_at, ended_at) on hookledger.console_sessions to hookledger_admin;
+create index console_sessions_open_idx on hookledger.console_sessions (expires_at) where ended_at is null;

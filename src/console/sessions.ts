@@ -86,7 +86,7 @@ export async function startSession(
 }
 
 /** Ends a session once: a second end (sign-out racing expiry) finds the stream moved on and writes nothing. */
-async function endSession(ctx: AppContext, orgId: string, sessionId: string, reason: "signed_out" | "expired", meta: EntryMeta): Promise<void> {
+export async function endSession(ctx: AppContext, orgId: string, sessionId: string, reason: "signed_out" | "expired", meta: EntryMeta): Promise<void> {
   try {
     await withTenant(ctx.sql, orgId, (tx) =>
       ctx.ledger.record(tx, sessionStream(sessionId), 1, [{ type: "console.session_ended", data: { session_id: sessionId, reason }, meta }]),

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Locator, Page } from "playwright-core";
 import { createTenant, eventually, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
 import { launchBrowser, type TestBrowser } from "../support/browser.ts";
+import { expireOverdueSessions } from "../../src/console/expireSessionsTask.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 
@@ -236,6 +237,22 @@ describe("console", () => {
     }
     const reasons = (await ledger("console.session_ended")).map((entry) => entry.data.reason);
     expect(reasons).toContain("expired");
+  });
+
+  it("records the expiry of a session nobody presents again (the worker's sweep)", async () => {
+    await signIn(tenant.token);
+    await page.waitForURL(url("/console/overview"));
+    const [open] = await db.owner<{ session_id: string }[]>`select session_id from hookledger.console_sessions where org_id = ${tenant.orgId} and ended_at is null order by started_at desc limit 1`;
+    expect(await expireOverdueSessions(app.ctx)).toBe(0);
+    clockOffsetMs = (app.config.HOOKLEDGER_CONSOLE_SESSION_MINUTES + 1) * 60_000;
+    try {
+      expect(await expireOverdueSessions(app.ctx)).toBeGreaterThanOrEqual(1);
+    } finally {
+      clockOffsetMs = 0;
+    }
+    const ended = (await ledger("console.session_ended")).filter((entry) => entry.data.session_id === open?.session_id);
+    expect(ended.map((entry) => entry.data.reason)).toEqual(["expired"]);
+    expect(ended[0].meta.actor).toEqual({ kind: "system" });
   });
 
   it("takes the instance admin token from a first start to a new organization's console", async () => {
