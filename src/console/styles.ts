@@ -36,7 +36,7 @@ tbody tr:hover{background:#fafbfc}
 .badge{display:inline-block;padding:1px 8px;border-radius:999px;font-size:12px;font-weight:600;border:1px solid transparent}
 .badge.ok{color:var(--ok);background:var(--okbg);border-color:#b7e1c8}.badge.bad{color:var(--bad);background:var(--badbg);border-color:#f4c1bb}
 .badge.warn{color:var(--warn);background:var(--warnbg);border-color:#f0d9a5}.badge.idle{color:var(--idle);background:var(--idlebg);border-color:#d7dbe1}
-.facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(180px,1fr));gap:10px 18px;margin:0}
+.facts{display:grid;grid-template-columns:repeat(auto-fit,minmax(150px,1fr));gap:10px 18px;margin:0}
 .facts dt{font-size:12px;color:var(--muted)}.facts dd{margin:0;word-break:break-word}
 code,.code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;font-size:12.5px}
 .code{background:#0f1620;color:#dbe4f0;padding:12px;border-radius:8px;overflow:auto;max-height:420px;white-space:pre-wrap;word-break:break-all;margin:6px 0}

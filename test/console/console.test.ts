@@ -123,6 +123,15 @@ describe("console", () => {
     await browser.screenshot(page, "console-delivery");
   });
 
+  it("opens an event by its id", async () => {
+    await page.goto(url("/console/events"));
+    await page.getByLabel("Event id").fill("evt_hostile");
+    await page.getByRole("button", { name: "Open" }).click();
+    await page.waitForURL(url("/console/events/evt_hostile"));
+    expect(await page.goto(url("/console/events?event_id=evt_nope")).then((response) => response?.status())).toBe(404);
+    await page.goBack();
+  });
+
   it("retries the delivery after a confirmation with a reason, and it succeeds against the receiver", async () => {
     const deliveryPath = new URL(page.url()).pathname;
     await page.getByRole("link", { name: "Retry now" }).click();
@@ -165,15 +174,15 @@ describe("console", () => {
     );
     expect(unlabelled).toEqual([]);
     const narrow = await browser.newPage({ width: 360, height: 740 });
-    for (const path of ["/console/overview", "/console/events", `/console/subscriptions/${subscriptionId}`]) {
+    for (const [name, path] of [["overview", "/console/overview"], ["events", "/console/events"], ["subscription", `/console/subscriptions/${subscriptionId}`]] as const) {
       await narrow.goto(url(path));
+      await browser.screenshot(narrow, `console-${name}-360px`);
       const widest = await narrow.evaluate(() =>
         [...document.querySelectorAll("body *")].filter((element) => element.getBoundingClientRect().right > 361 && !element.closest(".scroll")).map((element) => element.tagName + "." + element.className).slice(0, 5),
       );
       expect(widest, path).toEqual([]);
       expect(await narrow.evaluate(() => document.documentElement.scrollWidth), path).toBeLessThanOrEqual(360);
     }
-    await browser.screenshot(narrow, "console-overview-360px");
     await narrow.close();
   });
 
