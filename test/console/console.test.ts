@@ -98,6 +98,14 @@ describe("console", () => {
     expect(await page.locator("svg.chart").getAttribute("aria-label")).toMatch(/Delivery attempts per minute.*1 failed/);
   });
 
+  it("opens an event by its id", async () => {
+    await page.goto(url("/console/events"));
+    await page.getByLabel("Event id").fill("evt_hostile");
+    await page.getByRole("button", { name: "Open" }).click();
+    await page.waitForURL(url("/console/events/evt_hostile"));
+    expect(await page.goto(url("/console/events?event_id=evt_nope")).then((response) => response?.status())).toBe(404);
+  });
+
   it("finds the failed delivery through the filters, shows its attempts, and renders hostile content as text", async () => {
     await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name: "Events" }).click();
     await page.getByLabel("Delivery status").selectOption("failed");
@@ -121,15 +129,6 @@ describe("console", () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned)).toBeUndefined();
     expect(await page.locator("body script:not([nonce]), body img[src=x], i").count()).toBe(0);
     await browser.screenshot(page, "console-delivery");
-  });
-
-  it("opens an event by its id", async () => {
-    await page.goto(url("/console/events"));
-    await page.getByLabel("Event id").fill("evt_hostile");
-    await page.getByRole("button", { name: "Open" }).click();
-    await page.waitForURL(url("/console/events/evt_hostile"));
-    expect(await page.goto(url("/console/events?event_id=evt_nope")).then((response) => response?.status())).toBe(404);
-    await page.goBack();
   });
 
   it("retries the delivery after a confirmation with a reason, and it succeeds against the receiver", async () => {

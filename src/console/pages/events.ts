@@ -42,6 +42,9 @@ async function statusesOf(view: View, events: EventRow[]): Promise<Map<string, R
 export async function eventsPage(view: View): Promise<Response> {
   const { ctx, auth, base, c } = view;
   requireScope(auth, "events:read");
+  // "What happened to event X?": an id goes straight to the event (its page applies the visibility rules).
+  const wanted = c.req.query("event_id")?.trim();
+  if (wanted) return c.redirect(`${base}/events/${encodeURIComponent(wanted)}`, 303);
   const { filters, parsed } = readFilters(c.req.query());
   let problem: string | undefined;
   let events: EventRow[] = [];
@@ -86,6 +89,7 @@ export async function eventsPage(view: View): Promise<Response> {
   const nextHref = next ? `${base}/events?${new URLSearchParams({ ...filters, after: next }).toString()}` : undefined;
   const field = (name: string, label: string, input: Html) => h`<div><label for="f-${name}">${label}</label>${input}</div>`;
   const body = h`<h1>Events</h1>
+<form class="filters" method="get" action="${base}/events" aria-label="Find an event"><div><label for="f-event_id">Event id</label><input id="f-event_id" name="event_id" size="24" placeholder="evt_…" required></div><button class="secondary">Open</button></form>
 <form class="filters" method="get" action="${base}/events" aria-label="Filter events">
 ${apps.length > 0 ? field("app_id", "Application", h`<select id="f-app_id" name="app_id"><option value="">all</option>${apps.map((app) => h`<option value="${app.id}"${app.id === filters.app_id ? h` selected` : ""}>${app.name}</option>`)}</select>`) : ""}
 ${field("event_type", "Event type", h`<input id="f-event_type" name="event_type" value="${filters.event_type ?? ""}" placeholder="order.created" size="16">`)}
