@@ -7,8 +7,9 @@ import { systemEntries } from "../ledger/systemEntries.ts";
 import { tenancyEntries } from "../tenancy/entries.ts";
 import { outboundEntries } from "../outbound/entries.ts";
 import { inboundEntries } from "../inbound/entries.ts";
+import { consoleEntries } from "../console/entries.ts";
 
 /** Every entry type's schema, by type. */
-export const entrySchemas = { ...systemEntries, ...tenancyEntries, ...outboundEntries, ...inboundEntries };
+export const entrySchemas = { ...systemEntries, ...tenancyEntries, ...outboundEntries, ...inboundEntries, ...consoleEntries };
 
 export const entryCatalogue: EntryCatalogue = createEntryCatalogue(entrySchemas);

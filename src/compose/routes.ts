@@ -19,9 +19,18 @@ import { manualPublishRoutes } from "../inbound/routes/publish.ts";
 import { pullRoutes } from "../inbound/routes/pull.ts";
 import { pullQueueRoutes } from "../inbound/routes/pullQueues.ts";
 import { receiveRoutes } from "../inbound/routes/receive.ts";
+import { portalApiRoutes } from "../console/portalApi.ts";
+import { surfaceRoutes } from "../console/routes.ts";
 
-/** Webhooks from third parties authenticate by signature, basic or forward auth, not bearer tokens. */
-export const publicRoutes = (ctx: AppContext): MountedRoutes[] => [{ mount: "/in", routes: receiveRoutes(ctx) }];
+/**
+ * Webhooks from third parties authenticate by signature, basic or forward auth, not bearer tokens; the console and
+ * the portal by their session cookie (a token or portal link exchanged at their own door).
+ */
+export const publicRoutes = (ctx: AppContext): MountedRoutes[] => [
+  { mount: "/in", routes: receiveRoutes(ctx) },
+  { mount: "/console", routes: surfaceRoutes(ctx, "console") },
+  { mount: "/portal", routes: surfaceRoutes(ctx, "portal") },
+];
 
 export function apiRoutes(ctx: AppContext): ApiRoutes[] {
   // Event bodies may carry payloads up to HOOKLEDGER_MAX_EVENT_BYTES, base64-encoded (4/3 larger) plus fields;
@@ -42,5 +51,6 @@ export function apiRoutes(ctx: AppContext): ApiRoutes[] {
     { routes: manualPublishRoutes(ctx) },
     { routes: pullQueueRoutes(ctx) },
     { routes: pullRoutes(ctx) },
+    { routes: portalApiRoutes(ctx) },
   ];
 }

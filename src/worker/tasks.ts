@@ -7,6 +7,7 @@ import { deliverTask } from "../outbound/deliverTask.ts";
 import { DELIVER_TASK, PROMOTE_RETRIES_TASK } from "../outbound/jobs.ts";
 import { promoteRetriesTask } from "../outbound/promoteRetriesTask.ts";
 import { PUBLISH_TASK, publishTask } from "../inbound/publishTask.ts";
+import { EXPIRE_SESSIONS_CRON, EXPIRE_SESSIONS_TASK, expireSessionsTask } from "../console/expireSessionsTask.ts";
 
 export function buildTaskList(ctx: AppContext): TaskList {
   return {
@@ -15,7 +16,8 @@ export function buildTaskList(ctx: AppContext): TaskList {
     [DELIVER_TASK]: deliverTask(ctx),
     [PROMOTE_RETRIES_TASK]: promoteRetriesTask(ctx),
     [PUBLISH_TASK]: publishTask(ctx),
+    [EXPIRE_SESSIONS_TASK]: expireSessionsTask(ctx),
   };
 }
 
-export const crontab = [ENSURE_PARTITIONS_CRON, APPLY_RETENTION_CRON].join("\n");
+export const crontab = [ENSURE_PARTITIONS_CRON, APPLY_RETENTION_CRON, EXPIRE_SESSIONS_CRON].join("\n");

@@ -29,7 +29,7 @@ const SAFE_FIELDS = new Set([
   // W3C trace context (trace and span ids) of the event's fan-out span
   "traceparent",
   // destinations and verifier settings (secrets live apart from them; URLs carrying credentials are refused)
-  "url", "path", "auth.preset", "auth.generic", "auth.username", "auth.url", "verification.preset", "signed_headers",
+  "url", "path", "allowed_origins", "auth.preset", "auth.generic", "auth.username", "auth.url", "verification.preset", "signed_headers",
   // times
   "expires_at", "previous_expires_at", "failing_since", "occurred_at", "next_attempt_at", "valid_from", "valid_until",
   "lease_expires_at", "visible_at", "verification.signed_at", "partition_cutoff", "retry_at",

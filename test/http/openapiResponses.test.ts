@@ -256,6 +256,13 @@ describe("answers match /openapi.json", () => {
     expectStatus(await call("DELETE", route, { token, params: { route_id: spare.body.id } }), 204);
   });
 
+  it("portal", async () => {
+    const token = ctx.token!;
+    expectStatus(await call("PATCH", "/v1/portal-settings", { token, body: { allowed_origins: ["https://app.example.com"] } }), 200);
+    expectStatus(await call("GET", "/v1/portal-settings", { token }), 200);
+    expectStatus(await call("POST", "/v1/applications/{app_id}/portal-links", { token, params: { app_id: ctx.app! } }), 201);
+  });
+
   it("problems, as documented per operation", async () => {
     expectStatus(await call("GET", "/v1/applications"), 401);
     expectStatus(await call("GET", "/v1/applications/{app_id}", { token: ctx.token!, params: { app_id: "00000000-0000-4000-8000-000000000000" } }), 404);

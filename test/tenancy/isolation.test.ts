@@ -69,6 +69,7 @@ const routesWithIds: { method: string; path: string; body?: unknown }[] = [
   { method: "GET", path: "/v1/applications/:app_id" },
   { method: "PATCH", path: "/v1/applications/:app_id", body: { name: "pwned" } },
   { method: "DELETE", path: "/v1/applications/:app_id" },
+  { method: "POST", path: "/v1/applications/:app_id/portal-links" },
   { method: "GET", path: "/v1/tokens/:token_id" },
   { method: "DELETE", path: "/v1/tokens/:token_id" },
   { method: "POST", path: "/v1/applications/:app_id/event-types", body: { name: "pwned.type" } },

@@ -105,7 +105,7 @@ function assertSignableHeaders(signed: string[], headers: Record<string, string>
 }
 
 /** Refuses a URL the egress policy would block, naming the rule (and never an address learned from DNS). */
-async function assertDeliverable(ctx: AppContext, url: string): Promise<void> {
+export async function assertDeliverable(ctx: AppContext, url: string): Promise<void> {
   const decision = await ctx.egress.checkDestination(url);
   if (decision.ok) return;
   const message = decision.rule.startsWith("default:") || decision.rule === "dns" || decision.rule === "timeout"

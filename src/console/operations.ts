@@ -1,0 +1,16 @@
+/** The portal's `/v1` operations for the OpenAPI document. The console's and portal's HTML pages are not API. */
+import { operation as op, type Operation } from "../http/openapi/operation.ts";
+import { portalLinkJson, portalSettingsBody, portalSettingsJson } from "./portalApi.ts";
+
+export const consoleOperations = (): Operation[] => [
+  op("POST", "/v1/applications/:app_id/portal-links", "Portal", "Mint a short-lived, single-use link that opens the portal for one application (organization token with the portal's scopes).", {
+    scope: "applications:read, subscriptions:read, subscriptions:write, events:read, events:write",
+    response: portalLinkJson,
+  }),
+  op("GET", "/v1/portal-settings", "Portal", "Origins allowed to embed the organization's portal in a frame.", { scope: "admin", response: portalSettingsJson }),
+  op("PATCH", "/v1/portal-settings", "Portal", "Set the origins allowed to embed the portal (CSP frame-ancestors); an empty list forbids framing.", {
+    scope: "admin",
+    body: portalSettingsBody,
+    response: portalSettingsJson,
+  }),
+];

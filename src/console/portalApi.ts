@@ -1,0 +1,88 @@
+/**
+ * `/v1` routes of the portal: minting portal links, and the origins allowed to embed the portal. Organization
+ * tokens only (a portal is handed to an application's customer by the organization). A link grants the portal's
+ * scopes, so the minting token must hold every one of them: a link never carries more authority than its maker.
+ */
+import { Hono } from "hono";
+import * as v from "valibot";
+import type { AppContext } from "../context.ts";
+import type { HttpEnv } from "../http/env.ts";
+import { named, timestamp } from "../http/responses.ts";
+import { ProblemError } from "../http/problem.ts";
+import { readJson, uuidParam } from "../http/validate.ts";
+import { auditMeta } from "../tenancy/audit.ts";
+import { requireOrganizationToken, requireScope } from "../tenancy/authorize.ts";
+import { createPortalLink, portalOrigins, setPortalOrigins } from "./portalLinks.ts";
+import { PORTAL_SCOPES } from "./sessions.ts";
+
+const MAX_ORIGINS = 20;
+
+/** An origin exactly as a browser sends it (`https://app.example.com[:port]`), the form CSP frame-ancestors takes. */
+const originField = v.pipe(
+  v.string(),
+  v.maxLength(300, "at most 300 characters"),
+  v.check((raw) => {
+    try {
+      const url = new URL(raw);
+      return (url.protocol === "https:" || url.protocol === "http:") && url.origin === raw;
+    } catch {
+      return false;
+    }
+  }, "expected an origin such as https://app.example.com (scheme, host and optional port; no path or trailing slash)"),
+);
+
+export const portalSettingsBody = v.strictObject({
+  allowed_origins: v.pipe(v.array(originField), v.maxLength(MAX_ORIGINS, `at most ${MAX_ORIGINS} origins`)),
+});
+
+export const portalLinkJson = named(
+  "PortalLink",
+  v.object({
+    id: v.string(),
+    app_id: v.string(),
+    /** Open it (or frame it) once, before `expires_at`: it is exchanged for a portal session and spent. */
+    url: v.string(),
+    expires_at: timestamp,
+  }),
+);
+export const portalSettingsJson = named("PortalSettings", v.object({ allowed_origins: v.array(v.string()) }));
+
+export function portalApiRoutes(ctx: AppContext): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+
+  app.post("/applications/:app_id/portal-links", async (c) => {
+    const auth = c.get("auth");
+    requireOrganizationToken(auth);
+    for (const scope of PORTAL_SCOPES) requireScope(auth, scope);
+    const appId = uuidParam(c, "app_id");
+    const created = await createPortalLink(ctx, auth.orgId, auth.tokenId, appId, auditMeta(c));
+    if (!created) throw new ProblemError("not-found", "no such application");
+    const reply: v.InferOutput<typeof portalLinkJson> = {
+      id: created.linkId,
+      app_id: appId,
+      url: `${new URL(c.req.url).origin}/portal/enter?link=${created.link}`,
+      expires_at: created.expiresAt.toISOString(),
+    };
+    return c.json(reply, 201);
+  });
+
+  app.get("/portal-settings", async (c) => {
+    const auth = c.get("auth");
+    requireOrganizationToken(auth);
+    requireScope(auth, "admin");
+    const reply: v.InferOutput<typeof portalSettingsJson> = { allowed_origins: await portalOrigins(ctx, auth.orgId) };
+    return c.json(reply);
+  });
+
+  app.patch("/portal-settings", async (c) => {
+    const auth = c.get("auth");
+    requireOrganizationToken(auth);
+    requireScope(auth, "admin");
+    const body = await readJson(c, portalSettingsBody);
+    const origins = [...new Set(body.allowed_origins)];
+    const reply: v.InferOutput<typeof portalSettingsJson> = { allowed_origins: await setPortalOrigins(ctx, auth.orgId, origins, auditMeta(c)) };
+    return c.json(reply);
+  });
+
+  return app;
+}

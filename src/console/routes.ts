@@ -1,0 +1,155 @@
+/**
+ * The web console (`/console`) and the portal (`/portal`): one router per surface, served by the API process.
+ * Sign-in exchanges a token for a session; every other page runs with the session's principal set as `auth`,
+ * exactly as bearer authentication sets it for `/v1`, so pages and actions go through the JSON API's checks
+ * (requireScope, requireAppAccess) and its stores and commands, under the same row-level security.
+ */
+import { Hono, type Context, type MiddlewareHandler } from "hono";
+import { deleteCookie, getCookie, setCookie } from "hono/cookie";
+import type { AppContext } from "../context.ts";
+import type { HttpEnv } from "../http/env.ts";
+import { limitBody } from "../http/limits.ts";
+import { ProblemError } from "../http/problem.ts";
+import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { auditMeta } from "../tenancy/audit.ts";
+import { h, page } from "./html.ts";
+import { registerActions } from "./actions.ts";
+import { registerSubscriptionForms } from "./subscriptionForms.ts";
+import { registerPages } from "./pages/index.ts";
+import { registerOrganizationPages } from "./pages/organizations.ts";
+import { portalOrigins, redeemPortalLink } from "./portalLinks.ts";
+import { formTokenValid, isSecureRequest, issueSignInToken, pageSecurity, signInTokenValid } from "./security.ts";
+import { findSession, signOut, type Surface } from "./sessions.ts";
+import { signIn } from "./signIn.ts";
+import { render, viewOf } from "./view.ts";
+
+const COOKIE: Record<Surface, string> = { console: "hl_console", portal: "hl_portal" };
+const FORM_BYTES = 64 * 1024;
+
+/** Request facts for ledger meta before anyone is signed in. */
+const requestMeta = (c: Context<HttpEnv>): Omit<EntryMeta, "actor"> => {
+  const userAgent = c.req.header("user-agent");
+  return { request_id: c.get("requestId"), ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}), ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}) };
+};
+
+function plainPage(c: Context<HttpEnv>, title: string, body: ReturnType<typeof h>, status: 200 | 400 | 401 | 403 | 404 | 409 = 200): Response {
+  return c.html(page({ title, nonce: c.get("cspNonce"), body }), status);
+}
+
+function sessionCookie(ctx: AppContext, c: Context<HttpEnv>, surface: Surface, value: string, expiresAt: Date): void {
+  const secure = isSecureRequest(c, ctx.config.HOOKLEDGER_TRUST_PROXY);
+  // A portal framed by the tenant's own site is a third-party context: a Strict cookie would never be sent there.
+  // Over TLS it is SameSite=None and Partitioned (kept apart per embedding site); CSRF tokens guard its forms.
+  const crossSiteFrame = surface === "portal" && secure;
+  setCookie(c, COOKIE[surface], value, {
+    path: `/${surface}`,
+    httpOnly: true,
+    secure,
+    sameSite: crossSiteFrame ? "None" : "Strict",
+    ...(crossSiteFrame ? { partitioned: true } : {}),
+    expires: expiresAt,
+  });
+}
+
+/** Sets the session (and `auth`) for a page, or answers: sign in again, or the portal link has run out. */
+function requireSession(ctx: AppContext, surface: Surface): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    const found = await findSession(ctx, surface, getCookie(c, COOKIE[surface]));
+    if (found.kind !== "active") {
+      if (surface === "console") return c.redirect(`/console/sign-in${found.kind === "expired" ? "?expired=1" : ""}`, 303);
+      return plainPage(c, "Portal session ended", h`<div class="panel signin"><h1>This portal session has ended</h1><p>Open the portal again from the application that sent you here.</p></div>`, 401);
+    }
+    const session = found.session;
+    c.set("consoleSession", session);
+    c.set("auth", session.principal);
+    if (surface === "portal") c.set("frameAncestors", await portalOrigins(ctx, session.principal.orgId));
+    if (c.req.method === "POST") {
+      const form = await c.req.parseBody();
+      if (!formTokenValid(c, session, form.csrf)) {
+        return plainPage(c, "Form refused", h`<div class="panel signin"><h1>This form was refused</h1><p>It did not carry this session's form token (CSRF protection). Reload the page and submit it again.</p></div>`, 403);
+      }
+    }
+    await next();
+  };
+}
+
+export function surfaceRoutes(ctx: AppContext, surface: Surface): Hono<HttpEnv> {
+  const app = new Hono<HttpEnv>();
+  app.use(pageSecurity());
+  app.use(limitBody(FORM_BYTES));
+
+  if (surface === "console") {
+    const signInForm = (c: Context<HttpEnv>, message?: string, status: 200 | 400 | 401 | 403 = 200) => {
+      const csrf = issueSignInToken(c, isSecureRequest(c, ctx.config.HOOKLEDGER_TRUST_PROXY));
+      return plainPage(
+        c,
+        "Sign in",
+        h`<div class="panel signin"><h1>Sign in to hookledger</h1>
+${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
+<form method="post" action="/console/sign-in">
+<input type="hidden" name="csrf" value="${csrf}">
+<p><label for="token">API token</label><input id="token" name="token" type="password" autocomplete="off" required spellcheck="false" size="40" aria-describedby="token-help"></p>
+<p id="token-help" class="muted">An organization or application token (or the instance admin token, to create organizations). It is exchanged for a session cookie and is not kept in the browser.</p>
+<button>Sign in</button></form></div>`,
+        status,
+      );
+    };
+    app.get("/sign-in", (c) => signInForm(c, c.req.query("expired") ? "Your session expired. Sign in again." : undefined));
+    app.post("/sign-in", async (c) => {
+      const form = await c.req.parseBody();
+      if (!signInTokenValid(c, form.csrf)) return signInForm(c, "The form expired. Sign in again.", 403);
+      const result = await signIn(ctx, typeof form.token === "string" ? form.token.trim() : "", requestMeta(c));
+      if (result.kind === "refused") {
+        return signInForm(c, "That token is not valid.", 401);
+      }
+      sessionCookie(ctx, c, "console", result.credential.value, result.expiresAt);
+      deleteCookie(c, "hl_console_form", { path: "/console" });
+      return c.redirect(result.instanceAdmin ? "/console/organizations" : "/console/overview", 303);
+    });
+  } else {
+    // The link is spent on first use, so a link copied from a log or history is worthless afterwards.
+    app.get("/enter", async (c) => {
+      const credential = await redeemPortalLink(ctx, c.req.query("link"), requestMeta(c));
+      if (!credential) {
+        return plainPage(c, "Link not valid", h`<div class="panel signin"><h1>This portal link is not valid</h1><p>Portal links work once and for a few minutes. Ask for a new one.</p></div>`, 404);
+      }
+      c.set("frameAncestors", await portalOrigins(ctx, credential.orgId));
+      const found = await findSession(ctx, "portal", credential.value);
+      if (found.kind !== "active") throw new ProblemError("not-found", "no such session");
+      sessionCookie(ctx, c, "portal", credential.value, found.session.expiresAt);
+      return c.redirect(`/portal/applications/${found.session.principal.appId ?? ""}`, 303);
+    });
+  }
+
+  app.use(requireSession(ctx, surface));
+
+  if (surface === "console") {
+    app.post("/sign-out", async (c) => {
+      await signOut(ctx, c.get("consoleSession"), auditMeta(c));
+      deleteCookie(c, COOKIE.console, { path: "/console" });
+      return c.redirect("/console/sign-in", 303);
+    });
+  }
+  app.get("/", (c) => {
+    const auth = c.get("auth");
+    if (surface === "portal") return c.redirect(`/portal/applications/${auth.appId ?? ""}`, 303);
+    return c.redirect(auth.kind === "instance_admin" ? "/console/organizations" : "/console/overview", 303);
+  });
+  if (surface === "console") registerOrganizationPages(app, ctx);
+  registerPages(app, ctx, surface);
+  registerActions(app, ctx, surface);
+  registerSubscriptionForms(app, ctx, surface);
+
+  app.notFound((c) => plainPage(c, "Not found", h`<div class="panel"><h1>Not found</h1><p>There is no such page.</p></div>`, 404));
+  app.onError((error, c) => {
+    // Refusals a person can act on become a page; anything else (413, 429, 5xx) is answered by the app's handler.
+    if (!(error instanceof ProblemError) || ![400, 403, 404, 409, 422].includes(error.status)) throw error;
+    const status = error.status as 400 | 403 | 404 | 409 | 422;
+    const title = status === 404 ? "Not found" : status === 403 ? "Not allowed" : "Not possible";
+    const body = h`<div class="panel"><h1>${title}</h1><p>${error.message}</p></div>`;
+    if (c.get("consoleSession")) return render(viewOf(ctx, c, surface), { title, current: "", body, status });
+    return plainPage(c, title, body, status === 422 ? 400 : status);
+  });
+  return app;
+}
+
