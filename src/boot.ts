@@ -13,6 +13,7 @@ import { composeApp } from "./compose/app.ts";
 import type { HttpServer, TlsServeOptions } from "./http/serve/index.ts";
 import { listenerPlans, type Door } from "./http/listenerSettings.ts";
 import { loadListenerTls, openListeners, type OpenListener } from "./http/listeners.ts";
+import { applicationDeletionHooks } from "./compose/lifecycle.ts";
 import { composeLedger } from "./compose/ledger.ts";
 import type { Logger } from "./log.ts";
 import { startWorker, type WorkerHandle } from "./worker/runner.ts";
@@ -72,6 +73,7 @@ export function createContext(
     sql,
     secrets: options.secrets,
     ledger: composeLedger(),
+    applicationDeletionHooks,
     egress: options.egress ?? createEgressClient(egressPolicyFromSettings(config)),
     keyring: options.keyring,
     metrics: createMetrics(sql),

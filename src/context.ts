@@ -9,6 +9,15 @@ import type { SecretResolver } from "./secrets/references.ts";
 import type { Metrics } from "./observability/metrics.ts";
 import type { ErrorReporter } from "./observability/errorReporter.ts";
 import type { Tracing } from "./observability/tracing.ts";
+import type { Tx } from "./db/connect.ts";
+import type { EntryMeta } from "./ledger/entryMeta.ts";
+
+/**
+ * Run inside the transaction that deletes an application, before its deletion is appended: how a capability that
+ * owns rows of the application (outbound's subscriptions) says what their deletion means, without tenancy
+ * knowing that capability. Composed at start-up (compose/lifecycle.ts).
+ */
+export type ApplicationDeletionHook = (ctx: AppContext, tx: Tx, orgId: string, appId: string, meta: EntryMeta) => Promise<void>;
 
 export interface AppContext {
   readonly config: Config;
@@ -28,6 +37,8 @@ export interface AppContext {
   readonly metrics: Metrics;
   /** OpenTelemetry spans when OTLP export is configured; test `enabled` before any tracing work. */
   readonly tracing: Tracing;
+  /** What other capabilities do when an application is deleted. */
+  readonly applicationDeletionHooks: readonly ApplicationDeletionHook[];
   /** Clock, injectable so tests control time-dependent behaviour. */
   readonly now: () => Date;
 }

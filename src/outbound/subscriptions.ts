@@ -121,6 +121,17 @@ export async function deleteSubscription(ctx: AppContext, orgId: string, subscri
 }
 
 /**
+ * An application is being deleted, and its subscriptions with it (the application.deleted entry ends them):
+ * announce each live one as endpoint.deleted, as deleting it alone would.
+ */
+export async function announceEndpointsOfDeletedApplication(ctx: AppContext, tx: Tx, orgId: string, appId: string, meta: EntryMeta): Promise<void> {
+  const live = await tx<{ subscription_id: string }[]>`
+    select subscription_id from hookledger.subscriptions
+    where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null order by created_at, subscription_id`;
+  await publishOperationalEvents(ctx, tx, orgId, live.map((row) => ({ type: "endpoint.deleted" as const, data: { app_id: appId, subscription_id: row.subscription_id } })), meta);
+}
+
+/**
  * Rotates the signing secret. Until `overlapSeconds` have passed, deliveries are signed with both the old and
  * the new secret, so receivers can switch at their own pace. The ledger records key ids, never secrets.
  */

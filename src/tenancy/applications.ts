@@ -96,6 +96,7 @@ export async function updateApplication(
 export async function deleteApplication(ctx: AppContext, orgId: string, appId: string, meta: EntryMeta): Promise<boolean> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getApplication(tx, appId))) return false;
+    for (const hook of ctx.applicationDeletionHooks) await hook(ctx, tx, orgId, appId, meta);
     await ctx.ledger.record(tx, applicationStream(appId), ANY_VERSION, [{ type: "application.deleted", data: { app_id: appId }, meta }]);
     return true;
   });

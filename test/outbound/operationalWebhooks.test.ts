@@ -194,6 +194,22 @@ describe("operational webhooks", () => {
     expect((await receiver.waitFor(5, "/ops-crud")).map((request) => request.body.toString()).join("\n")).not.toContain("crud-secret-header");
   });
 
+  it("deleting an application announces each of its endpoints as endpoint.deleted", async () => {
+    const ops = await enableOperational("/ops-app-gone");
+    const doomed = await app.call("POST", "/v1/applications", t.token, { name: "doomed" });
+    const subscribe = (path: string) => app.call("POST", "/v1/subscriptions", t.token, { app_id: doomed.body.id, url: receiver.url(path), event_types: ["*"] });
+    const first = (await subscribe("/gone-1")).body;
+    const second = (await subscribe("/gone-2")).body;
+    expect((await app.call("DELETE", `/v1/applications/${doomed.body.id}`, t.token)).status).toBe(204);
+    const events = await received("/ops-app-gone", ops.secret, 4);
+    const deleted = events.filter((event) => event.type === "endpoint.deleted").map((event) => event.data);
+    expect(deleted).toEqual(expect.arrayContaining([
+      { app_id: doomed.body.id, subscription_id: first.id },
+      { app_id: doomed.body.id, subscription_id: second.id },
+    ]));
+    expect(deleted).toHaveLength(2);
+  });
+
   it("a subscription's label filter takes the operational events of one application's endpoints only", async () => {
     const enabled = await app.call("POST", "/v1/operational-webhooks", t.token);
     const other = await app.call("POST", "/v1/applications", t.token, { name: "other" });
