@@ -84,6 +84,16 @@ grant execute on function hookledger.project_events_received(jsonb), hookledger.
 -- with sequential scans off for this call it uses the key index.
 alter function hookledger.enqueue_jobs(jsonb) set enable_seqscan = off;
 
+-- A batch's entries of one type as projection rows: the entry data plus org_id and `at`, the recorded time (now(),
+-- the transaction's start) at the millisecond, as the TypeScript projections receive it. Order kept.
+create function hookledger.entry_rows(p_entries jsonb, p_org_id uuid, p_type text) returns jsonb
+language sql stable as $$
+  select coalesce(jsonb_agg(e->'data' || jsonb_build_object('org_id', p_org_id, 'at', date_trunc('milliseconds', now())) order by o), '[]')
+  from jsonb_array_elements(p_entries) with ordinality as x(e, o) where e->>'type' = p_type
+$$;
+revoke all on function hookledger.entry_rows(jsonb, uuid, text) from public;
+grant execute on function hookledger.entry_rows(jsonb, uuid, text) to hookledger_app;
+
 -- Deliver jobs of a new batch, inserted as graphile-worker's add_jobs would insert unkeyed, unqueued jobs, without
 -- its notification. Why: pg_notify takes a database-wide lock from before commit until the commit's WAL flush, so
 -- every ingest transaction that notified waited for the previous one's flush (measured: 0.28 sessions waiting on
@@ -136,8 +146,6 @@ create function hookledger.ingest_batch(
   p_streams text[], p_counts integer[], p_entries jsonb, p_jobs jsonb)
 returns void
 language plpgsql as $$
-declare
-  at_ms jsonb;
 begin
   perform set_config('hookledger.org_id', p_org_id::text, true);
   if coalesce((select f.version from hookledger.fanout_versions f where f.org_id = p_org_id), 0) <> p_fanout_version then
@@ -148,15 +156,8 @@ begin
     raise exception 'the batch would pass the daily event quota' using errcode = 'HL429';
   end if;
   perform from hookledger.append_entries(p_streams, array_fill(0, array[cardinality(p_streams)]), p_counts, p_entries);
-  -- The projections' time is the entries' recorded_at (now(), the transaction's start) at the millisecond, as the
-  -- TypeScript projections receive it.
-  at_ms := to_jsonb(date_trunc('milliseconds', now()));
-  perform hookledger.project_events_received(coalesce(
-    (select jsonb_agg(e->'data' || jsonb_build_object('org_id', p_org_id, 'at', at_ms) order by o)
-     from jsonb_array_elements(p_entries) with ordinality as x(e, o) where e->>'type' = 'event.received'), '[]'));
-  perform hookledger.project_deliveries_scheduled(coalesce(
-    (select jsonb_agg(e->'data' || jsonb_build_object('org_id', p_org_id, 'at', at_ms) order by o)
-     from jsonb_array_elements(p_entries) with ordinality as x(e, o) where e->>'type' = 'delivery.scheduled'), '[]'));
+  perform hookledger.project_events_received(hookledger.entry_rows(p_entries, p_org_id, 'event.received'));
+  perform hookledger.project_deliveries_scheduled(hookledger.entry_rows(p_entries, p_org_id, 'delivery.scheduled'));
   if jsonb_array_length(p_jobs) > 0 then
     perform hookledger.insert_deliver_jobs(p_jobs);
   end if;

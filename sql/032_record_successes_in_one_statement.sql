@@ -68,7 +68,6 @@ create function hookledger.record_successes(p_org_id uuid, p_streams text[], p_e
 returns void
 language plpgsql as $$
 declare
-  at_ms jsonb;
   rows jsonb;
 begin
   perform set_config('hookledger.org_id', p_org_id::text, true);
@@ -76,14 +75,12 @@ begin
     raise exception 'record_successes: only delivery.attempted entries of successful attempts' using errcode = '22023';
   end if;
   perform from hookledger.append_entries(p_streams, p_expected, array_fill(1, array[cardinality(p_streams)]), p_entries);
-  at_ms := to_jsonb(date_trunc('milliseconds', now()));
-  rows := coalesce((select jsonb_agg(e->'data' || jsonb_build_object('org_id', p_org_id, 'at', at_ms) order by o)
-                    from jsonb_array_elements(p_entries) with ordinality as x(e, o)), '[]');
+  rows := hookledger.entry_rows(p_entries, p_org_id, 'delivery.attempted');
   perform hookledger.project_attempts(rows);
   perform hookledger.project_deliveries_attempted(rows);
   perform hookledger.project_endpoint_health(coalesce(
     (select jsonb_agg(distinct jsonb_build_object('org_id', p_org_id, 'subscription_id', e->'data'->>'subscription_id',
-       'last_success_at', at_ms, 'failures', 0, 'first_failure_at', null, 'last_failure_at', null))
+       'last_success_at', to_jsonb(date_trunc('milliseconds', now())), 'failures', 0, 'first_failure_at', null, 'last_failure_at', null))
      from jsonb_array_elements(p_entries) e), '[]'));
 end
 $$;

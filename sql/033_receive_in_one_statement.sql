@@ -68,7 +68,6 @@ returns void
 language plpgsql as $$
 declare
   fresh integer;
-  at_ms jsonb;
 begin
   perform set_config('hookledger.org_id', p_org_id::text, true);
   if cardinality(p_nonce_hashes) > 0 then
@@ -91,13 +90,8 @@ begin
       limit p_purge for update skip locked);
   end if;
   perform from hookledger.append_entries(p_streams, array_fill(0, array[cardinality(p_streams)]), p_counts, p_entries);
-  at_ms := to_jsonb(date_trunc('milliseconds', now()));
-  perform hookledger.project_ingress_receipts(coalesce(
-    (select jsonb_agg(e->'data' || jsonb_build_object('org_id', p_org_id, 'at', at_ms) order by o)
-     from jsonb_array_elements(p_entries) with ordinality as x(e, o) where e->>'type' = 'ingress.received'), '[]'));
-  perform hookledger.project_pull_messages_enqueued(coalesce(
-    (select jsonb_agg(e->'data' || jsonb_build_object('org_id', p_org_id, 'at', at_ms) order by o)
-     from jsonb_array_elements(p_entries) with ordinality as x(e, o) where e->>'type' = 'pull.message_enqueued'), '[]'));
+  perform hookledger.project_ingress_receipts(hookledger.entry_rows(p_entries, p_org_id, 'ingress.received'));
+  perform hookledger.project_pull_messages_enqueued(hookledger.entry_rows(p_entries, p_org_id, 'pull.message_enqueued'));
   if jsonb_array_length(p_publish_jobs) > 0 then
     perform hookledger.insert_publish_jobs(p_publish_jobs);
   end if;

@@ -18,7 +18,6 @@ import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { withTenant } from "../db/tenant.ts";
 import { uuidField } from "../http/fields.ts";
 import { STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
-import type { EntryType } from "../ledger/catalogue.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { jobWakeupsFor } from "../outbound/jobWakeups.ts";
 import { authenticateRequest, type Verification } from "./authenticateRequest.ts";
@@ -130,26 +129,14 @@ async function recordReceipts(ctx: AppContext, orgId: string, receipts: Verified
 /** SQLSTATE with which receive_batch declines a batch holding a nonce seen before (sql/033). */
 const NONCE_SEEN = "HL425";
 
-/** Whether the receipt and pull-message projections are the only ones new receipts touch, as receive_batch assumes. */
-const oneStatementFits = new WeakMap<AppContext, boolean>();
-
-function oneStatementUsable(ctx: AppContext): boolean {
-  let fits = oneStatementFits.get(ctx);
-  if (fits === undefined) {
-    const handling = (type: EntryType) => ctx.ledger.projections.filter((projection) => projection.handles.includes(type)).map((projection) => projection.name);
-    fits = handling("ingress.received").join() === "ingress_receipts" && handling("pull.message_enqueued").join() === "pull_messages";
-    oneStatementFits.set(ctx, fits);
-  }
-  return fits;
-}
-
 /**
  * The common case in one statement: receipts whose nonces are all first sightings are written by
  * `hookledger.receive_batch` in autocommit, one round trip and one commit. Answers undefined when the batch must
  * be sorted by the transactional path (a nonce repeated within the batch or seen before).
  */
 async function recordReceiptsInOneStatement(ctx: AppContext, orgId: string, receipts: VerifiedReceipt[]): Promise<ItemOutcome<boolean>[] | undefined> {
-  if (!oneStatementUsable(ctx)) return undefined;
+  // receive_batch writes these two projections itself: only if no other projection wants the entries.
+  if (!ctx.ledger.projectedOnlyBy("ingress.received", ["ingress_receipts"]) || !ctx.ledger.projectedOnlyBy("pull.message_enqueued", ["pull_messages"])) return undefined;
   const now = ctx.now();
   const nonces = receipts.flatMap((receipt) => (receipt.nonce ? [{ routeId: receipt.route.route_id, hash: nonceHash(receipt.nonce.value), expiresAt: receipt.nonce.expiresAt }] : []));
   if (new Set(nonces.map((nonce) => `${nonce.routeId} ${nonce.hash}`)).size < nonces.length) return undefined;

@@ -5,7 +5,7 @@
 import type { Sql, Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { append as appendOne, appendToStreams, encodeAppends, type EncodedAppends, type ExpectedStreamVersion, type StreamAppend } from "./append.ts";
-import type { EntryCatalogue, NewEntry, RecordedEntry } from "./catalogue.ts";
+import type { EntryCatalogue, EntryType, NewEntry, RecordedEntry } from "./catalogue.ts";
 import type { HistoryPruner } from "./historyPruner.ts";
 import { applyProjections, type Projection } from "./projection.ts";
 import { ledgerColumns, toRecordedEntry, type LedgerRow } from "./rows.ts";
@@ -23,6 +23,11 @@ export interface Ledger {
    * appends inside a SQL function of its own (ingest_batch) and projects there.
    */
   encode(appends: StreamAppend[]): EncodedAppends;
+  /**
+   * Whether exactly these projections (by name, any order) handle the entry type: a caller that projects inside a
+   * SQL function of its own checks that it writes every read table the type touches.
+   */
+  projectedOnlyBy(type: EntryType, names: readonly string[]): boolean;
   /** Clears one projection for a tenant and replays that tenant's ledger into it, in one transaction. */
   rebuild(sql: Sql, orgId: string, projectionName: string): Promise<{ entries: number }>;
 }
@@ -57,6 +62,10 @@ export function createLedger({ entries: catalogue, projections, historyPruners }
       return recorded;
     },
     encode: (appends) => encodeAppends(appends, catalogue),
+    projectedOnlyBy(type, names) {
+      const handling = projections.filter((projection) => projection.handles.includes(type)).map((projection) => projection.name);
+      return handling.length === names.length && names.every((name) => handling.includes(name));
+    },
     async rebuild(sql, orgId, projectionName) {
       const projection = byName.get(projectionName);
       if (!projection) {

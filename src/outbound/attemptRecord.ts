@@ -96,26 +96,15 @@ function healthySuccess(result: AttemptResult): boolean {
   return result.succeeded && !result.next && subscription.consecutive_failures === 0 && subscription.circuit_state === "closed";
 }
 
-/** Whether the projections of delivery.attempted are the three record_successes writes (sql/032). */
-const oneStatementFits = new WeakMap<AppContext, boolean>();
-
-function oneStatementUsable(ctx: AppContext): boolean {
-  let fits = oneStatementFits.get(ctx);
-  if (fits === undefined) {
-    const names = ctx.ledger.projections.filter((projection) => projection.handles.includes("delivery.attempted")).map((projection) => projection.name);
-    fits = names.sort().join() === "deliveries,delivery_attempts,subscriptions";
-    oneStatementFits.set(ctx, fits);
-  }
-  return fits;
-}
-
 /**
  * Healthy successes in one statement (hookledger.record_successes, autocommit): no endpoint health to order, no
  * circuit to move, no retry to schedule. False when the group is not that, or an attempt was recorded by another
  * run first (the transactional path then drops it and records the rest).
  */
 async function recordSuccessesInOneStatement(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<boolean> {
-  if (results.length === 0 || !results.every(healthySuccess) || !oneStatementUsable(ctx)) return false;
+  if (results.length === 0 || !results.every(healthySuccess)) return false;
+  // record_successes writes these three projections itself: only if no other projection wants the entries.
+  if (!ctx.ledger.projectedOnlyBy("delivery.attempted", ["delivery_attempts", "deliveries", "subscriptions"])) return false;
   const encoded = ctx.ledger.encode(results.map(appendsOf));
   try {
     await ctx.sql`select hookledger.record_successes(${orgId}::uuid, ${encoded.streams}::text[], ${encoded.expected}::int[], ${ctx.sql.json(encoded.rows as never)}::jsonb)`;

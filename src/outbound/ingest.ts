@@ -18,7 +18,6 @@ import { withTenant } from "../db/tenant.ts";
 import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
-import type { EntryType } from "../ledger/catalogue.ts";
 import type { IngestBatchSpan } from "../observability/tracing.ts";
 import { countEvents, eventQuotaExceeded, usageShard, utcDay } from "../tenancy/quotas.ts";
 import { getEvent } from "./deliveryStore.ts";
@@ -195,19 +194,6 @@ const DECLINED = new Set([FANOUT_CHANGED, "HL429", "HL409"]);
 /** A batch the memory would refuse is decided on fresh reads; the memory is read again at most this often for it. */
 const REFUSAL_REREAD_MS = 1_000;
 
-/** Whether the events and deliveries projections are the only ones new events touch, as ingest_batch assumes. */
-const fastPathFits = new WeakMap<AppContext, boolean>();
-
-function fastPathUsable(ctx: AppContext): boolean {
-  let fits = fastPathFits.get(ctx);
-  if (fits === undefined) {
-    const handling = (type: EntryType) => ctx.ledger.projections.filter((projection) => projection.handles.includes(type)).map((projection) => projection.name);
-    fits = handling("event.received").join() === "events" && handling("delivery.scheduled").join() === "deliveries";
-    fastPathFits.set(ctx, fits);
-  }
-  return fits;
-}
-
 /**
  * The common case in one statement: events the fan-out memory accepts, with new event ids, within the quota, are
  * written by `hookledger.ingest_batch` in autocommit — one round trip and one commit for the batch. Answers
@@ -215,7 +201,8 @@ function fastPathUsable(ctx: AppContext): boolean {
  * quota, a configuration change since the memory was read).
  */
 async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: PendingEvent[], span: IngestBatchSpan | undefined): Promise<ItemOutcome<IngestResult>[] | undefined> {
-  if (!fastPathUsable(ctx)) return undefined;
+  // ingest_batch writes the events and deliveries tables itself: only if no other projection wants these entries.
+  if (!ctx.ledger.projectedOnlyBy("event.received", ["events"]) || !ctx.ledger.projectedOnlyBy("delivery.scheduled", ["deliveries"])) return undefined;
   const cache = fanoutCacheOf(ctx);
   const fanout = await cache.of(orgId, [...new Set(items.map((item) => item.event.appId))]);
   const now = ctx.now();
