@@ -78,6 +78,23 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
   await admin.unsafe(`alter system set track_io_timing = on`);
   // BENCH_NESTED_STATEMENTS=1: profiles list the statements inside SQL functions too (ingest_batch's parts).
   if (process.env.BENCH_NESTED_STATEMENTS === "1") await admin.unsafe(`alter system set pg_stat_statements.track = 'all'`);
+  // BENCH_AUTO_EXPLAIN=<ms>: plans (with buffers) of statements slower than that, nested ones included, are
+  // written to <cluster>/pg/log/ (how a slow statement's plan under real load is read; perturbs the run).
+  const autoExplainMs = Number(process.env.BENCH_AUTO_EXPLAIN ?? "");
+  if (Number.isFinite(autoExplainMs) && autoExplainMs > 0) {
+    await admin.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements', 'auto_explain'`);
+    for (const [name, value] of [
+      ["auto_explain.log_min_duration", `${autoExplainMs}ms`],
+      ["auto_explain.log_analyze", "on"],
+      ["auto_explain.log_buffers", "on"],
+      ["auto_explain.log_nested_statements", "on"],
+      ["auto_explain.sample_rate", "0.2"],
+      ["logging_collector", "on"],
+      ["log_directory", "log"],
+    ]) {
+      await admin.unsafe(`alter system set ${name} = '${value}'`);
+    }
+  }
   await admin.end();
   await embedded.stop();
   embedded = await startEmbeddedPostgres({ dataDir, port });
@@ -127,6 +144,11 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
     async stop() {
       for (const sql of open) await sql.end({ timeout: 5 }).catch(() => undefined);
       await embedded.stop();
+      if (Number(process.env.BENCH_AUTO_EXPLAIN ?? "") > 0) {
+        const kept = path.join(import.meta.dirname, "results", "profiles", "auto-explain");
+        await mkdir(kept, { recursive: true });
+        await cp(path.join(dataDir, "log"), kept, { recursive: true }).catch(() => undefined);
+      }
       await rm(root, { recursive: true, force: true });
     },
   };
