@@ -314,13 +314,22 @@ async function singleFailure(ctx: AppContext, orgId: string, item: PendingEvent,
   return { ok: false, error };
 }
 
+/**
+ * One flush per organization and process at a time: requests arriving meanwhile wait for the next one, so each
+ * commit carries more events. Measured with 16 clients on the 2-core box (bench scenario 1, same run): 2,007
+ * events/s at 0.61 core-ms per event with one flush in flight, 1,699/s at 0.79 with two, 1,475/s at 1.00 with three:
+ * every extra flush is another commit and WAL flush for fewer events. Latency at rest is unchanged (an event
+ * arriving at an idle organization is flushed at once).
+ */
+const ONE_FLUSH_AT_A_TIME = 1;
+
 /** Group commit per context (one per process): tests that build several contexts get one each. */
 const batchers = new WeakMap<AppContext, GroupCommit<PendingEvent, IngestResult>>();
 
 function batcherOf(ctx: AppContext): GroupCommit<PendingEvent, IngestResult> {
   let batcher = batchers.get(ctx);
   if (!batcher) {
-    batcher = new GroupCommit((orgId, items) => ingestBatch(ctx, orgId, items), { maxBatch: MAX_BATCH, maxConcurrentFlushes: 2 });
+    batcher = new GroupCommit((orgId, items) => ingestBatch(ctx, orgId, items), { maxBatch: MAX_BATCH, maxConcurrentFlushes: ONE_FLUSH_AT_A_TIME });
     batchers.set(ctx, batcher);
   }
   return batcher;
