@@ -1,7 +1,8 @@
 /**
  * Delivery attempts, in batches, in three steps so that no transaction or pooled connection is held during an
  * HTTP call:
- *   1. load every delivery of the batch with what it needs (one short transaction, see attemptLoad.ts);
+ *   1. load every delivery of the batch with what it needs (one short transaction, see attemptLoad.ts, shared
+ *      with other jobs of the organization loading at the same time, see sharedBatches.ts);
  *   2. sign and send them concurrently through the egress client (no database), at most a few at a time per
  *      endpoint (endpointSlots.ts); one that gets no slot in time goes back to the queue, unattempted;
  *   3. record the outcomes together (attemptRecord.ts), in groups as they finish, so that a slow endpoint in the
@@ -10,8 +11,8 @@
 import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
-import { loadAttempts, type AttemptRequest, type LoadedAttempt } from "./attemptLoad.ts";
-import { recordAttempts, type AttemptData, type AttemptResult } from "./attemptRecord.ts";
+import type { AttemptRequest, LoadedAttempt } from "./attemptLoad.ts";
+import type { AttemptData, AttemptResult } from "./attemptRecord.ts";
 import { buildDeliveryRequest } from "./deliveryRequest.ts";
 import type { EndpointSlots } from "./endpointSlots.ts";
 import { reserveSlots } from "./endpointPacing.ts";
@@ -19,6 +20,7 @@ import { receiverControl } from "./receiverControl.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
+import { loadShared, recordShared } from "./sharedBatches.ts";
 
 /** Longest a finished attempt waits for others of its batch before its outcome is recorded. */
 const RECORD_WINDOW_MS = 100;
@@ -145,7 +147,7 @@ class OutcomeRecorder {
     this.chain = this.chain.then(async () => {
       if (this.failure) return;
       try {
-        for (const result of await recordAttempts(this.ctx, this.orgId, group)) this.recorded.add(result.loaded.deliveryId);
+        for (const result of await recordShared(this.ctx, this.orgId, group)) this.recorded.add(result.loaded.deliveryId);
       } catch (error) {
         this.failure = error;
       }
@@ -226,7 +228,7 @@ async function plan(ctx: AppContext, orgId: string, ready: LoadedAttempt[], slot
  * outcome per request, in order.
  */
 export async function attemptDeliveries(ctx: AppContext, orgId: string, requests: AttemptRequest[], options: AttemptOptions): Promise<AttemptOutcome[]> {
-  const { ready, skipped } = await loadAttempts(ctx, orgId, requests);
+  const { ready, skipped } = await loadShared(ctx, orgId, requests);
   const outcomes = new Map<string, AttemptOutcome>(skipped.map((skip) => [skip.deliveryId, { kind: "skipped", reason: skip.reason }]));
   const { slots } = options;
   const { send: planned, deferred }: { send: Planned[]; deferred: Deferred[] } = slots ? await plan(ctx, orgId, ready, slots) : { send: ready.map((loaded) => ({ loaded })), deferred: [] };

@@ -134,4 +134,35 @@ describe("batch delivery jobs", () => {
              (select count(*)::int from hookledger.deliveries where org_id = ${t.orgId} and event_id like 'race_%' and status = 'succeeded') as succeeded`;
     expect(counts).toEqual({ attempts: 6, entries: 6, succeeded: 6 });
   });
+
+  it("shares loads and records among jobs that run at the same time", async () => {
+    receiver.respond("/shared", { status: 200, body: "ok", delayMs: 50 });
+    await t.subscribe({ url: receiver.url("/shared"), event_types: ["invoice.paid"] });
+    // One at a time, so each event is its own ingest batch and its own job.
+    for (let i = 0; i < 24; i++) expect((await t.send({ event_type: "invoice.paid", event_id: `sh_${i}` })).status).toBe(202);
+    const [jobs] = await db.owner<{ n: number }[]>`
+      select count(*)::int as n from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id
+      where k.identifier = 'deliver' and j.payload::text like '%' || ${t.orgId} || '%'`;
+    expect(jobs?.n).toBe(24);
+    const worker = await startTestApp(db, { api: false, worker: true });
+    try {
+      await receiver.waitFor(24, "/shared");
+      await eventually(async () => {
+        const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'sh_%'`;
+        return row?.n === 24 ? true : undefined;
+      });
+      // 24 jobs, recorded in fewer statements than jobs: groups of jobs running together were recorded together.
+      const groups = (await worker.ctx.metrics.attemptGroupsRecorded.get()).values.reduce((sum, value) => sum + value.value, 0);
+      expect(groups).toBeGreaterThan(0);
+      expect(groups).toBeLessThan(24);
+    } finally {
+      await worker.stop();
+    }
+    expect(receiver.requests.filter((request) => request.path === "/shared")).toHaveLength(24);
+    const [counts] = await db.owner<{ attempts: number; entries: number; succeeded: number }[]>`
+      select (select count(*)::int from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'sh_%') as attempts,
+             (select count(*)::int from hookledger.ledger where org_id = ${t.orgId} and type = 'delivery.attempted' and data->>'event_id' like 'sh_%') as entries,
+             (select count(*)::int from hookledger.deliveries where org_id = ${t.orgId} and event_id like 'sh_%' and status = 'succeeded') as succeeded`;
+    expect(counts).toEqual({ attempts: 24, entries: 24, succeeded: 24 });
+  });
 });

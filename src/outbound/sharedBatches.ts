@@ -1,0 +1,89 @@
+/**
+ * Concurrent `deliver` jobs of one organization share their database work: the loads of jobs that start while
+ * another job's load is running are made by the next load together, and likewise their records (group commit,
+ * db/groupCommit.ts, one flush per organization at a time).
+ *
+ * Why: under steady load a job carries the few deliveries one ingest batch scheduled (about 4 with 16 producers),
+ * so each delivery paid a quarter of a load transaction and of a record statement. Sharing them makes the batches
+ * as large as the work waiting, whatever size the jobs have.
+ *
+ * Each job still gets exactly its own answers: its requests' loads, and for each of its results whether it was
+ * recorded. A failure of a shared statement fails every job in it, and each is run again (attempts already
+ * recorded are skipped by their attempt number).
+ */
+import type { AppContext } from "../context.ts";
+import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
+import { loadAttempts, type AttemptRequest, type LoadedAttempt, type Skipped } from "./attemptLoad.ts";
+import { recordAttempts, type AttemptResult } from "./attemptRecord.ts";
+
+type Loaded = { ready: LoadedAttempt } | { skipped: Skipped };
+
+interface SharedBatches {
+  loads: GroupCommit<AttemptRequest, Loaded>;
+  records: GroupCommit<AttemptResult, boolean>;
+}
+
+const MAX_SHARED = 256;
+const perContext = new WeakMap<AppContext, SharedBatches>();
+
+/** Loads in one statement set; each request gets its own answer, in the order asked (the same delivery may be asked twice). */
+async function loadTogether(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<ItemOutcome<Loaded>[]> {
+  const { ready, skipped } = await loadAttempts(ctx, orgId, requests);
+  const answers = new Map<string, Loaded[]>();
+  const answer = (deliveryId: string, loaded: Loaded) => answers.set(deliveryId, [...(answers.get(deliveryId) ?? []), loaded]);
+  for (const loaded of ready) answer(loaded.deliveryId, { ready: loaded });
+  for (const skip of skipped) answer(skip.deliveryId, { skipped: skip });
+  return requests.map((request) => {
+    const loaded = answers.get(request.deliveryId)?.shift();
+    return { ok: true, value: loaded ?? { skipped: { deliveryId: request.deliveryId, reason: "delivery is missing" } } };
+  });
+}
+
+/**
+ * Records in one group; each result learns whether it was recorded. Two jobs that made the same attempt of one
+ * delivery (a manual retry racing the scheduled one) both sent it; only the first result is offered for recording,
+ * as if the other job had lost the race to another worker.
+ */
+async function recordTogether(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<ItemOutcome<boolean>[]> {
+  const seen = new Set<string>();
+  const offered = results.filter((result) => {
+    const key = `${result.loaded.deliveryId}#${result.attempt.attempt_number}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+  const recorded = new Set(await recordAttempts(ctx, orgId, offered));
+  return results.map((result) => ({ ok: true, value: recorded.has(result) }));
+}
+
+function sharedOf(ctx: AppContext): SharedBatches {
+  let shared = perContext.get(ctx);
+  if (!shared) {
+    shared = {
+      loads: new GroupCommit((orgId, requests) => loadTogether(ctx, orgId, requests), { maxBatch: MAX_SHARED, maxConcurrentFlushes: 1 }),
+      records: new GroupCommit((orgId, results) => recordTogether(ctx, orgId, results), { maxBatch: MAX_SHARED, maxConcurrentFlushes: 1 }),
+    };
+    perContext.set(ctx, shared);
+  }
+  return shared;
+}
+
+/** A job's loads, made together with those of other jobs of the organization waiting at the same time. */
+export async function loadShared(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<{ ready: LoadedAttempt[]; skipped: Skipped[] }> {
+  const { loads } = sharedOf(ctx);
+  const answers = await Promise.all(requests.map((request) => loads.submit(orgId, request)));
+  const ready: LoadedAttempt[] = [];
+  const skipped: Skipped[] = [];
+  for (const answer of answers) {
+    if ("ready" in answer) ready.push(answer.ready);
+    else skipped.push(answer.skipped);
+  }
+  return { ready, skipped };
+}
+
+/** Records a group of a job's results together with other jobs' groups; answers the results that were recorded. */
+export async function recordShared(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<AttemptResult[]> {
+  const { records } = sharedOf(ctx);
+  const recorded = await Promise.all(results.map((result) => records.submit(orgId, result)));
+  return results.filter((_, i) => recorded[i]);
+}
