@@ -14,6 +14,7 @@ import pg from "pg";
 import { Logger as WorkerLogger, run, type Runner, type TaskList, type WorkerEvents } from "graphile-worker";
 import type { Logger } from "../log.ts";
 import { WorkerHeartbeat } from "./heartbeat.ts";
+import { YoungTableStatistics } from "../db/youngTableStatistics.ts";
 
 export interface WorkerHandle {
   readonly runner: Runner;
@@ -78,10 +79,13 @@ function returnLocalJobs(queue: LocalQueueState | undefined, log: Logger): void 
 }
 
 const RESTART_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** How often the worker looks for young tables whose planner statistics are stale (db/youngTableStatistics.ts). */
+const STATISTICS_CHECK_MS = 2_000;
 
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const pool = ownerPool(options.ownerUrl, Math.min(options.concurrency + 4, 50), options.log);
   const heartbeat = new WorkerHeartbeat(pool, { intervalMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs, log: options.log });
+  const statistics = new YoungTableStatistics(pool, { schemas: ["hookledger"], intervalMs: STATISTICS_CHECK_MS, log: options.log });
   let current: { runner: Runner; ids: string[]; queues: LocalQueueState[] };
   let stopping = false;
   let running = true;
@@ -146,6 +150,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
 
   await start();
   heartbeat.start();
+  statistics.start();
   let stopped: Promise<void> | undefined;
   return {
     get runner() {
@@ -160,6 +165,7 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
           await current.runner.stop();
         }
         running = false;
+        statistics.stop();
         await heartbeat.stop();
         await pool.end();
       })();
