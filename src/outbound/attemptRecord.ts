@@ -91,7 +91,7 @@ export async function recordAttempts(ctx: AppContext, orgId: string, results: At
 }
 
 /** The common case: every attempt succeeded, to an endpoint that was healthy (no failures, circuit closed). */
-function healthySuccess(result: AttemptResult): boolean {
+export function healthySuccess(result: AttemptResult): boolean {
   const { subscription } = result.loaded;
   return result.succeeded && !result.next && subscription.consecutive_failures === 0 && subscription.circuit_state === "closed";
 }

@@ -14,7 +14,7 @@
 import type { AppContext } from "../context.ts";
 import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { loadAttempts, type AttemptRequest, type LoadedAttempt, type Skipped } from "./attemptLoad.ts";
-import { recordAttempts, type AttemptResult } from "./attemptRecord.ts";
+import { healthySuccess, recordAttempts, type AttemptResult } from "./attemptRecord.ts";
 
 type Loaded = { ready: LoadedAttempt } | { skipped: Skipped };
 
@@ -52,7 +52,12 @@ async function recordTogether(ctx: AppContext, orgId: string, results: AttemptRe
     seen.add(key);
     return true;
   });
-  const recorded = new Set(await recordAttempts(ctx, orgId, offered));
+  // Healthy successes go in one statement; the rest (failures, retries, circuits) in the transaction that orders
+  // their endpoints' health. Mixed, one failing delivery of one job would send every job's successes that way.
+  const healthy = offered.filter(healthySuccess);
+  const others = offered.filter((result) => !healthySuccess(result));
+  const [a, b] = await Promise.all([healthy.length > 0 ? recordAttempts(ctx, orgId, healthy) : [], others.length > 0 ? recordAttempts(ctx, orgId, others) : []]);
+  const recorded = new Set([...a, ...b]);
   return results.map((result) => ({ ok: true, value: recorded.has(result) }));
 }
 
