@@ -31,6 +31,7 @@ import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
 import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
 import { TokenCache } from "./tenancy/tokenCache.ts";
 import { buildTaskList, crontab } from "./worker/tasks.ts";
+import { settleHandedOverSends } from "./outbound/attempt.ts";
 
 export interface ResolvedDatabase {
   ownerUrl: string;
@@ -238,6 +239,8 @@ export async function startServices(options: {
       await tokenUsage.stop();
       await tokenCache.stop();
       await worker?.stop();
+      // Sends that outlived their jobs (outbound/attempt.ts) end and are recorded before the pool closes.
+      await settleHandedOverSends(ctx);
       await ctx.egress.close();
       await errors.flush();
       await telemetry.shutdown();

@@ -11,8 +11,8 @@
  * Doubling keeps the count of analyses logarithmic in the table's size; once the table is large, autovacuum's own
  * 10% threshold is the stricter rule and this one stops firing.
  *
- * Runs as the owner (ANALYZE needs it), in the worker process, on a timer; one process at a time per database
- * (a transaction-scoped advisory lock), so N workers do not analyse the same table N times.
+ * Runs as the owner (ANALYZE needs it), in the worker process, at start and on a timer; one process at a time per
+ * database (a session advisory lock held for the round), so N workers do not analyse the same table N times.
  */
 import type pg from "pg";
 import type { Logger } from "../log.ts";
@@ -33,9 +33,12 @@ export class YoungTableStatistics {
     private readonly options: { schemas: readonly string[]; intervalMs: number; log: Logger },
   ) {}
 
+  /** Checks at once (a worker starting on a backlog loads it with the plans it makes now), then on the timer. */
   start(): void {
-    this.timer ??= setInterval(() => void this.check(), this.options.intervalMs);
+    if (this.timer) return;
+    this.timer = setInterval(() => void this.check(), this.options.intervalMs);
     this.timer.unref?.();
+    void this.check();
   }
 
   stop(): void {
@@ -43,7 +46,10 @@ export class YoungTableStatistics {
     this.timer = undefined;
   }
 
-  /** Analyses the tables that need it now; answers their names (empty when another process holds the turn). */
+  /**
+   * Analyses the tables that need it now, most changed first, each in its own statement so its plans improve as
+   * soon as it is done; answers their names (empty when another process holds the turn).
+   */
   async check(): Promise<string[]> {
     if (this.running) return [];
     this.running = true;
@@ -52,13 +58,11 @@ export class YoungTableStatistics {
       this.running = false;
       return [];
     }
+    let locked = false;
+    const names: string[] = [];
     try {
-      await client.query("begin");
-      const turn = await client.query<{ ok: boolean }>("select pg_try_advisory_xact_lock($1) as ok", [LOCK_KEY]);
-      if (!turn.rows[0]?.ok) {
-        await client.query("commit");
-        return [];
-      }
+      locked = (await client.query<{ ok: boolean }>("select pg_try_advisory_lock($1) as ok", [LOCK_KEY])).rows[0]?.ok === true;
+      if (!locked) return [];
       const due = await client.query<{ name: string }>(
         `select format('%I.%I', schemaname, relname) as name
          from pg_stat_user_tables
@@ -68,16 +72,17 @@ export class YoungTableStatistics {
          order by n_mod_since_analyze desc`,
         [this.options.schemas, MIN_CHANGED_ROWS, CHANGED_SHARE],
       );
-      const names = due.rows.map((row) => row.name);
-      if (names.length > 0) await client.query(`analyze ${names.join(", ")}`);
-      await client.query("commit");
+      for (const { name } of due.rows) {
+        await client.query(`analyze ${name}`);
+        names.push(name);
+      }
       if (names.length > 0) this.options.log.debug("analysed young tables", { tables: names });
       return names;
     } catch (error) {
-      await client.query("rollback").catch(() => undefined);
       this.options.log.warn("could not analyse young tables", { error });
-      return [];
+      return names;
     } finally {
+      if (locked) await client.query("select pg_advisory_unlock($1)", [LOCK_KEY]).catch(() => undefined);
       client.release();
       this.running = false;
     }

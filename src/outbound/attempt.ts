@@ -17,7 +17,8 @@ import { buildDeliveryRequest } from "./deliveryRequest.ts";
 import type { EndpointSlots } from "./endpointSlots.ts";
 import { reserveSlots } from "./endpointPacing.ts";
 import { receiverControl } from "./receiverControl.ts";
-import { enqueueDeliveries } from "./jobs.ts";
+import { deferDeliveries } from "./jobs.ts";
+import { HandOverClock } from "./handOverClock.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
 import { loadShared, recordShared } from "./sharedBatches.ts";
@@ -41,6 +42,8 @@ export interface AttemptOptions {
   retry: boolean;
   /** The worker's per-endpoint slots; without them (the test ping) nothing is limited. */
   slots?: EndpointSlots | undefined;
+  /** When to stop waiting and hand sends still out over to queued jobs (the worker; see attemptDeliveries). */
+  handOver?: { capMs: number; stragglerMs: number } | undefined;
 }
 
 function retryPolicyFor(ctx: AppContext, subscription: SubscriptionRow): RetryPolicy {
@@ -226,36 +229,62 @@ async function plan(ctx: AppContext, orgId: string, ready: LoadedAttempt[], slot
 /**
  * Makes one attempt of each requested delivery of one organization and records the outcomes; answers one
  * outcome per request, in order.
+ *
+ * With `handOver` (the worker), the call returns at the hand-over time (handOverClock.ts) even if some sends are
+ * still out: a slow or hanging endpoint must not hold the job, and with it one of the worker's slots, for its
+ * whole timeout. Sends
+ * still waiting for their turn are given up and sends in progress carry on in the background and record their
+ * outcome when they end; for both, a job for the same attempt is queued first, due after the send's timeout
+ * (see standIns). If the process dies meanwhile, that job makes the attempt again (at least once); if the
+ * outcome was recorded, it finds the attempt made and skips it (one recorded outcome per attempt).
  */
 export async function attemptDeliveries(ctx: AppContext, orgId: string, requests: AttemptRequest[], options: AttemptOptions): Promise<AttemptOutcome[]> {
   const { ready, skipped } = await loadShared(ctx, orgId, requests);
   const outcomes = new Map<string, AttemptOutcome>(skipped.map((skip) => [skip.deliveryId, { kind: "skipped", reason: skip.reason }]));
-  const { slots } = options;
+  const { slots, handOver } = options;
   const { send: planned, deferred }: { send: Planned[]; deferred: Deferred[] } = slots ? await plan(ctx, orgId, ready, slots) : { send: ready.map((loaded) => ({ loaded })), deferred: [] };
   const recorder = new OutcomeRecorder(ctx, orgId);
   const results = new Map<string, AttemptResult>();
+  /** Deliveries not yet sent (waiting for their rate-limit time or an endpoint slot), and those being sent since when. */
+  const waiting = new Set<Planned>();
+  const sending = new Map<Planned, number>();
+  const clock = handOver ? new HandOverClock(handOver.capMs, handOver.stragglerMs, planned.length) : undefined;
+  let handedOver = false;
   let unfinished = planned.length;
   const finish = (result: AttemptResult | undefined) => {
     unfinished -= 1;
+    clock?.done();
     if (!result) return;
     results.set(result.loaded.deliveryId, result);
     recorder.add(result, unfinished === 0);
   };
-  await Promise.all(
-    planned.map(async ({ loaded, notBefore, probe }) => {
+  const sends = Promise.all(
+    planned.map(async (item) => {
+      const { loaded, notBefore, probe } = item;
       const endpoint = loaded.subscription.subscription_id;
+      waiting.add(item);
       try {
         const wait = (notBefore ?? 0) - Date.now();
         if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         const limit = loaded.subscription.max_concurrency ?? ctx.config.HOOKLEDGER_ENDPOINT_CONCURRENCY;
-        if (slots && !(await slots.acquire(endpoint, limit, SLOT_WAIT_MS))) {
+        // undefined: no slot needed (the test ping) or none asked for (already handed over).
+        const acquired = slots && !handedOver ? await slots.acquire(endpoint, limit, SLOT_WAIT_MS) : undefined;
+        waiting.delete(item);
+        // Handed over while waiting: the queued job makes this attempt.
+        if (handedOver) {
+          if (acquired) slots?.release(endpoint);
+          return;
+        }
+        if (acquired === false) {
           deferred.push({ loaded, at: new Date(ctx.now().getTime() + BUSY_REQUEUE_MS), reason: "endpoint busy" });
           finish(undefined);
           return;
         }
+        sending.set(item, Date.now());
         try {
           finish(await send(ctx, loaded, options.retry));
         } finally {
+          sending.delete(item);
           slots?.release(endpoint);
         }
       } finally {
@@ -263,28 +292,86 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
       }
     }),
   );
-  await recorder.settled();
-  if (deferred.length > 0) {
-    await withTenant(ctx.sql, orgId, (tx) =>
-      enqueueDeliveries(tx, orgId, deferred.map(({ loaded, at }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at })), ctx.now()),
+  const allDone = clock ? await Promise.race([sends.then(() => true as const), clock.due]) : await sends.then(() => true as const);
+  clock?.stop();
+  const handed: Deferred[] = [];
+  if (!allDone) {
+    handedOver = true;
+    handed.push(...standIns(ctx, [...waiting], [...sending]));
+    // The rest is recorded as it ends; a failure there is only logged (the queued jobs make those attempts).
+    const late = handed.map((item) => item.loaded);
+    outlive(
+      ctx,
+      sends
+        .then(() => recorder.settled())
+        .then(() => countRecorded(ctx, late, results, recorder.recorded))
+        .catch((error: unknown) => ctx.log.warn("recording attempts that outlived their job failed; their queued jobs will make them", { error })),
     );
-    for (const { loaded, reason } of deferred) {
+  }
+  await recorder.settled();
+  // One insert for everything put off or handed over, committed before the job completes.
+  const later = [...deferred, ...handed];
+  if (later.length > 0) {
+    await withTenant(ctx.sql, orgId, (tx) =>
+      deferDeliveries(tx, orgId, later.map(({ loaded, at }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at })), ctx.now()),
+    );
+    for (const { loaded, reason } of later) {
       outcomes.set(loaded.deliveryId, { kind: "deferred", reason });
       ctx.metrics.deliveriesDeferred.inc({ reason });
     }
   }
+  const handedIds = new Set(handed.map(({ loaded }) => loaded.deliveryId));
   const recordedAt = ctx.now();
   for (const [deliveryId, result] of results) {
+    if (handedIds.has(deliveryId)) continue;
     if (!recorder.recorded.has(deliveryId)) outcomes.set(deliveryId, { kind: "skipped", reason: "another worker recorded this attempt" });
-    else {
-      outcomes.set(deliveryId, { kind: "attempted", attempt: { ...result.attempt, attempted_at: recordedAt } });
-      ctx.metrics.attempts.inc({ outcome: result.attempt.outcome, error_class: result.attempt.error_class ?? "none" });
-      ctx.metrics.attemptDuration.observe({ outcome: result.attempt.outcome }, result.attempt.duration_ms / 1000);
-      if (result.next) ctx.metrics.retriesScheduled.inc();
-      else if (!result.succeeded && result.control !== "abort") ctx.metrics.deliveriesFailed.inc();
-    }
+    else outcomes.set(deliveryId, { kind: "attempted", attempt: { ...result.attempt, attempted_at: recordedAt } });
   }
+  countRecorded(ctx, ready.filter((loaded) => !handedIds.has(loaded.deliveryId)), results, recorder.recorded);
   return requests.map((request) => outcomes.get(request.deliveryId) ?? { kind: "skipped", reason: "delivery is missing" });
+}
+
+/** Grace after a send's timeout before its stand-in job runs: time for the outcome to be recorded. */
+const HAND_OVER_GRACE_MS = 30_000;
+
+/**
+ * The stand-in jobs of the deliveries a job hands over, one for the same attempt each: a waiting one due when it
+ * would have been sent (or shortly), one being sent due after its timeout and a grace.
+ */
+function standIns(ctx: AppContext, waiting: Planned[], sending: [Planned, number][]): Deferred[] {
+  const now = ctx.now().getTime();
+  return [
+    ...waiting.map(({ loaded, notBefore }) => ({ loaded, at: new Date(Math.max(notBefore ?? 0, now + BUSY_REQUEUE_MS)), reason: "handed over" })),
+    ...sending.map(([{ loaded }, since]) => ({ loaded, at: new Date(since + loaded.subscription.timeout_ms + HAND_OVER_GRACE_MS), reason: "handed over" })),
+  ];
+}
+
+/** Sends that outlived their job, per process: shutdown lets them end and be recorded (settleHandedOverSends). */
+const outliving = new WeakMap<AppContext, Set<Promise<void>>>();
+
+function outlive(ctx: AppContext, work: Promise<void>): void {
+  let set = outliving.get(ctx);
+  if (!set) outliving.set(ctx, (set = new Set()));
+  const tracked = set;
+  tracked.add(work);
+  void work.finally(() => tracked.delete(work));
+}
+
+/** Waits for the sends jobs handed over to end and be recorded (before the pool they record through closes). */
+export async function settleHandedOverSends(ctx: AppContext): Promise<void> {
+  await Promise.all([...(outliving.get(ctx) ?? [])]);
+}
+
+/** Attempt metrics for the given deliveries whose outcome this run recorded. */
+function countRecorded(ctx: AppContext, loaded: LoadedAttempt[], results: Map<string, AttemptResult>, recorded: Set<string>): void {
+  for (const { deliveryId } of loaded) {
+    const result = results.get(deliveryId);
+    if (!result || !recorded.has(deliveryId)) continue;
+    ctx.metrics.attempts.inc({ outcome: result.attempt.outcome, error_class: result.attempt.error_class ?? "none" });
+    ctx.metrics.attemptDuration.observe({ outcome: result.attempt.outcome }, result.attempt.duration_ms / 1000);
+    if (result.next) ctx.metrics.retriesScheduled.inc();
+    else if (!result.succeeded && result.control !== "abort") ctx.metrics.deliveriesFailed.inc();
+  }
 }
 
 /** One attempt of one delivery (the subscription test ping). */

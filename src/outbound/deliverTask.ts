@@ -12,6 +12,13 @@ const uuid = v.pipe(v.string(), v.uuid());
 const itemSchema = v.object({ org_id: uuid, delivery_id: uuid, attempt: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))) });
 const payloadSchema = v.union([v.array(itemSchema), itemSchema]);
 
+/**
+ * How long a job waits for its sends before handing the rest over (attempt.ts, handOverClock.ts): at most a
+ * second, and 300 ms after half its deliveries are done. A healthy endpoint answers well within that, while one
+ * hanging until its timeout (5 s by default, up to 30 s) no longer holds one of the worker's slots for that long.
+ */
+const HAND_OVER = { capMs: 1_000, stragglerMs: 300 };
+
 export function deliverTask(ctx: AppContext): Task {
   // One set of slots per worker process: the per-endpoint limit holds across every job this process runs.
   const slots = new EndpointSlots();
@@ -23,7 +30,7 @@ export function deliverTask(ctx: AppContext): Task {
     await Promise.all(
       [...byOrg].map(async ([orgId, requests]) => {
         try {
-          await ctx.errors.span("deliver", "queue.process", () => attemptDeliveries(ctx, orgId, requests, { retry: true, slots }));
+          await ctx.errors.span("deliver", "queue.process", () => attemptDeliveries(ctx, orgId, requests, { retry: true, slots, handOver: HAND_OVER }));
         } catch (error) {
           // A failed endpoint is an outcome, not an error; reaching here means our side failed (database, bug).
           // The job runs again; attempts already recorded are skipped by their attempt number.

@@ -98,6 +98,18 @@ export async function enqueueDeliveries(tx: Tx, orgId: string, deliveries: Sched
 }
 
 /**
+ * Queues deliveries the worker puts off (endpoint busy, circuit open, rate limit, handed over), all due later.
+ * Inserted without add_jobs' NOTIFY (hookledger.insert_deliver_jobs): no worker needs waking for a job due later,
+ * the workers' poll finds it, and NOTIFY takes a database-wide lock held through the commit (with many jobs putting
+ * deliveries off, `Lock:object` was a third of a session in the slow-endpoints bench).
+ */
+export async function deferDeliveries(tx: Tx, orgId: string, deliveries: ScheduledDelivery[], now: Date): Promise<void> {
+  const specs = deliverJobSpecs(orgId, deliveries, now);
+  if (specs.length === 0) return;
+  await tx`select hookledger.insert_deliver_jobs(${tx.json(specs as never)})`;
+}
+
+/**
  * Schedules retries whose time is already on the delivery row (`next_attempt_at`): near ones become jobs, far
  * ones get their bucket's promotion job (one per bucket: the job key makes a second add a no-op update).
  */

@@ -1,7 +1,8 @@
 /**
  * At-least-once across crashes, with the real CLI: a worker process is killed (SIGKILL) in the middle of a
  * delivery; another worker releases its jobs once its heartbeat stops, delivers, and records exactly one success.
- * And a worker stopped with SIGTERM finishes the delivery it is making before it exits.
+ * And a worker stopped with SIGTERM finishes the delivery it is making before it exits, including a send its job
+ * handed over; a handed-over send cut off by a crash is made again by the job queued for its attempt.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -103,5 +104,47 @@ describe("worker crashes and shutdown", () => {
     expect(worker.output()).toContain("hookledger stopped");
     const delivery = (await api.call("GET", "/v1/events/graceful_1", t.token)).body.deliveries[0];
     expect(delivery).toMatchObject({ status: "succeeded", attempts: 1 });
+  });
+
+  it("a send handed over by its job and cut off by a crash is made again by the job queued for that attempt", async () => {
+    receiver.respond("/handed", { status: 200, delayMs: 4_000, body: "too late" }, { status: 200, body: "ok" });
+    await t.subscribe({ url: receiver.url("/handed"), event_types: ["invoice.voided"], timeout_ms: 5_000 });
+    const doomed = startWorkerProcess();
+    let deliveryId = "";
+    try {
+      await eventually(async () => (doomed.output().includes("worker running") ? true : undefined), 20_000, "worker process to start");
+      await t.send({ event_id: "handed_1", event_type: "invoice.voided" });
+      deliveryId = (await api.call("GET", "/v1/events/handed_1", t.token)).body.deliveries[0].id;
+      // After a second the job hands the send over: it completes, leaving a job for attempt 1 due after the timeout.
+      await eventually(async () => {
+        const [row] = await db.owner<{ n: number }[]>`
+          select count(*)::int as n from graphile_worker._private_jobs
+          where payload::text like '%' || ${deliveryId} || '%' and locked_at is null and run_at > now() + interval '20 seconds'`;
+        return row?.n === 1 ? true : undefined;
+      }, 5_000, "the hand-over");
+      await receiver.waitFor(1, "/handed");
+      doomed.kill("SIGKILL");
+      await exited(doomed);
+    } finally {
+      doomed.kill("SIGKILL");
+    }
+    expect((await api.call("GET", "/v1/events/handed_1", t.token)).body.deliveries[0].attempts).toBe(0);
+    await db.owner`update graphile_worker._private_jobs set run_at = now() where payload::text like '%' || ${deliveryId} || '%'`;
+    const survivor = await startTestApp(db, { api: false, worker: true });
+    try {
+      const delivery = await eventually(async () => {
+        const found = (await api.call("GET", "/v1/events/handed_1", t.token)).body.deliveries[0];
+        return found?.status === "succeeded" ? found : undefined;
+      }, 10_000, "the attempt made again by the queued job");
+      expect(delivery.attempts).toBe(1);
+    } finally {
+      await survivor.stop();
+    }
+    // At least once: the receiver saw attempt 1 twice; one outcome is recorded.
+    expect(receiver.requests.filter((r) => r.path === "/handed")).toHaveLength(2);
+    const [counts] = await db.owner<{ attempted: number; rows: number }[]>`
+      select (select count(*)::int from hookledger.ledger where type = 'delivery.attempted' and data->>'delivery_id' = ${deliveryId}) as attempted,
+             (select count(*)::int from hookledger.delivery_attempts where delivery_id = ${deliveryId}::uuid) as rows`;
+    expect(counts).toEqual({ attempted: 1, rows: 1 });
   });
 });

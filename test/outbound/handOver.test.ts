@@ -1,0 +1,90 @@
+/**
+ * A job does not wait for a hanging endpoint: after a second it hands the send over (the send carries on and
+ * records its outcome; a job for the same attempt is queued after its timeout) and completes, so the fast
+ * deliveries it carried are recorded at once and the worker's slot is free. Exactly one outcome is recorded per
+ * attempt. (A worker killed before the handed-over send ends: test/outbound/crash.test.ts.)
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { outboundTenant } from "./setup.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let receiver: Receiver;
+let t: Awaited<ReturnType<typeof outboundTenant>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db);
+  receiver = await startReceiver();
+  t = await outboundTenant(app, ["order.shipped"]);
+});
+afterAll(async () => {
+  await app?.stop();
+  await receiver?.close();
+  await db.drop();
+});
+
+async function deliveryOf(eventId: string, path: string): Promise<{ delivery_id: string; status: string; attempts: number }> {
+  const [row] = await db.owner<{ delivery_id: string; status: string; attempts: number }[]>`
+    select d.delivery_id::text, d.status, d.attempts from hookledger.deliveries d join hookledger.subscriptions s using (org_id, subscription_id)
+    where d.org_id = ${t.orgId} and d.event_id = ${eventId} and s.url like '%' || ${path}`;
+  if (!row) throw new Error(`no delivery of ${eventId} to ${path}`);
+  return row;
+}
+
+async function standInJobs(deliveryId: string): Promise<{ id: string; run_at: Date; attempt: number }[]> {
+  return db.owner<{ id: string; run_at: Date; attempt: number }[]>`
+    select j.id::text, j.run_at, (item->>'attempt')::int as attempt
+    from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id,
+         jsonb_array_elements(case jsonb_typeof(j.payload::jsonb) when 'array' then j.payload::jsonb else jsonb_build_array(j.payload) end) item
+    where k.identifier = 'deliver' and item->>'delivery_id' = ${deliveryId}`;
+}
+
+async function recordedAttempts(deliveryId: string): Promise<{ attempts: number; entries: number }> {
+  const [row] = await db.owner<{ attempts: number; entries: number }[]>`
+    select (select count(*)::int from hookledger.delivery_attempts where org_id = ${t.orgId} and delivery_id = ${deliveryId}::uuid) as attempts,
+           (select count(*)::int from hookledger.ledger where org_id = ${t.orgId} and stream = 'delivery:' || ${deliveryId} and type = 'delivery.attempted') as entries`;
+  return row ?? { attempts: -1, entries: -1 };
+}
+
+describe("hand-over of a hanging send", () => {
+  it("completes the job after a second, records the fast delivery at once and the hanging one when it ends, once", async () => {
+    receiver.respond("/fast", { status: 200, body: "ok" });
+    receiver.respond("/hang", { status: 200, body: "late", delayMs: 3_000 });
+    await t.subscribe({ url: receiver.url("/fast"), event_types: ["order.shipped"] });
+    await t.subscribe({ url: receiver.url("/hang"), event_types: ["order.shipped"], timeout_ms: 5_000 });
+    expect((await t.send({ event_type: "order.shipped", event_id: "ho_1" })).status).toBe(202);
+    const hanging = await deliveryOf("ho_1", "/hang");
+
+    const worker = await startTestApp(db, { api: false, worker: true });
+    try {
+      const started = Date.now();
+      // The fast delivery is recorded, and the job (one job for both) is gone, well before the hanging answer.
+      await eventually(async () => ((await deliveryOf("ho_1", "/fast")).status === "succeeded" ? true : undefined), 2_500, "the fast delivery");
+      await eventually(async () => {
+        const jobs = await standInJobs(hanging.delivery_id);
+        return jobs.length === 1 && jobs[0]?.run_at && jobs[0].run_at.getTime() > Date.now() + 20_000 ? jobs : undefined;
+      }, 2_500, "only the stand-in job left");
+      expect(Date.now() - started).toBeLessThan(2_900);
+      expect((await deliveryOf("ho_1", "/hang")).status).toBe("pending");
+
+      // The hanging send ends after 3 s and its outcome is recorded by the worker that made it.
+      await eventually(async () => ((await deliveryOf("ho_1", "/hang")).status === "succeeded" ? true : undefined), 6_000, "the late outcome");
+      expect(await recordedAttempts(hanging.delivery_id)).toEqual({ attempts: 1, entries: 1 });
+
+      // The stand-in job, run now, finds attempt 1 made: nothing sent or recorded again.
+      const [job] = await standInJobs(hanging.delivery_id);
+      expect(job?.attempt).toBe(1);
+      await db.owner`update graphile_worker._private_jobs set run_at = now() where id = ${job?.id ?? "0"}::bigint`;
+      await db.owner`select pg_notify('jobs:insert', '{"count":1}')`;
+      await eventually(async () => ((await standInJobs(hanging.delivery_id)).length === 0 ? true : undefined), 5_000, "the stand-in job to complete");
+    } finally {
+      await worker.stop();
+    }
+    expect(receiver.requests.filter((request) => request.path === "/hang")).toHaveLength(1);
+    expect(await recordedAttempts(hanging.delivery_id)).toEqual({ attempts: 1, entries: 1 });
+  });
+});
