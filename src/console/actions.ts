@@ -17,6 +17,7 @@ import { rotateSubscriptionSecret, setSubscriptionEnabled } from "../outbound/su
 import { testSubscription } from "../outbound/subscriptionTest.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { requireScope } from "../tenancy/authorize.ts";
+import { formText, readForm } from "./formInput.ts";
 import { badge, h, type Html } from "./html.ts";
 import { loadDelivery } from "./pages/delivery.ts";
 import { loadEvent } from "./pages/eventLoad.ts";
@@ -51,16 +52,12 @@ ${confirmation.fields ?? ""}
 
 /** The ledger meta of an action: the JSON API's (actor, request id, address, agent) with the form's reason. */
 async function metaOf(c: Context<HttpEnv>, reasonRequired: boolean): Promise<EntryMeta> {
-  const form = await c.req.parseBody();
-  const reason = typeof form.reason === "string" ? form.reason.trim().slice(0, 1000) : "";
+  const reason = formText(await readForm(c), "reason", 1000);
   if (reasonRequired && !reason) throw new ProblemError("validation", "this instance requires a reason for this action (HOOKLEDGER_REQUIRE_AUDIT_REASON)");
   return { ...auditMeta(c), ...(reason ? { reason } : {}) };
 }
 
-const formValue = async (c: Context<HttpEnv>, name: string): Promise<string> => {
-  const value = (await c.req.parseBody())[name];
-  return typeof value === "string" ? value.trim() : "";
-};
+const formValue = async (c: Context<HttpEnv>, name: string): Promise<string> => formText(await readForm(c), name);
 
 const done = (view: View, path: string, what: string) => view.c.redirect(`${view.base}${path}?done=${what}`, 303);
 

@@ -12,6 +12,7 @@ import { limitBody } from "../http/limits.ts";
 import { ProblemError } from "../http/problem.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { auditMeta } from "../tenancy/audit.ts";
+import { assertAcceptableInput, formText, readForm } from "./formInput.ts";
 import { h, page } from "./html.ts";
 import { registerActions } from "./actions.ts";
 import { registerSubscriptionForms } from "./subscriptionForms.ts";
@@ -64,11 +65,12 @@ function requireSession(ctx: AppContext, surface: Surface): MiddlewareHandler<Ht
     c.set("auth", session.principal);
     if (surface === "portal") c.set("frameAncestors", await portalOrigins(ctx, session.principal.orgId));
     if (c.req.method === "POST") {
-      const form = await c.req.parseBody();
-      if (!formTokenValid(c, session, form.csrf)) {
+      const form = await readForm(c);
+      if (!formTokenValid(c, session, form.fields.csrf)) {
         return plainPage(c, "Form refused", h`<div class="panel signin"><h1>This form was refused</h1><p>It did not carry this session's form token (CSRF protection). Reload the page and submit it again.</p></div>`, 403);
       }
     }
+    await assertAcceptableInput(c);
     await next();
   };
 }
@@ -94,11 +96,15 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
         status,
       );
     };
-    app.get("/sign-in", (c) => signInForm(c, c.req.query("expired") ? "Your session expired. Sign in again." : undefined));
+    app.get("/sign-in", async (c) => {
+      await assertAcceptableInput(c);
+      return signInForm(c, c.req.query("expired") ? "Your session expired. Sign in again." : undefined);
+    });
     app.post("/sign-in", async (c) => {
-      const form = await c.req.parseBody();
-      if (!signInTokenValid(c, form.csrf)) return signInForm(c, "The form expired. Sign in again.", 403);
-      const result = await signIn(ctx, typeof form.token === "string" ? form.token.trim() : "", requestMeta(c));
+      const form = await readForm(c);
+      if (!signInTokenValid(c, form.fields.csrf)) return signInForm(c, "The form expired. Sign in again.", 403);
+      await assertAcceptableInput(c);
+      const result = await signIn(ctx, formText(form, "token"), requestMeta(c));
       if (result.kind === "refused") {
         return signInForm(c, "That token is not valid.", 401);
       }
@@ -109,6 +115,7 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
   } else {
     // The link is spent on first use, so a link copied from a log or history is worthless afterwards.
     app.get("/enter", async (c) => {
+      await assertAcceptableInput(c);
       const credential = await redeemPortalLink(ctx, c.req.query("link"), requestMeta(c));
       if (!credential) {
         return plainPage(c, "Link not valid", h`<div class="panel signin"><h1>This portal link is not valid</h1><p>Portal links work once and for a few minutes. Ask for a new one.</p></div>`, 404);
@@ -146,7 +153,8 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
     if (!(error instanceof ProblemError) || ![400, 403, 404, 409, 422].includes(error.status)) throw error;
     const status = error.status as 400 | 403 | 404 | 409 | 422;
     const title = status === 404 ? "Not found" : status === 403 ? "Not allowed" : "Not possible";
-    const body = h`<div class="panel"><h1>${title}</h1><p>${error.message}</p></div>`;
+    const fields = error.extras.errors ?? [];
+    const body = h`<div class="panel"><h1>${title}</h1><p>${error.message}</p>${fields.length > 0 ? h`<ul>${fields.map((item) => h`<li><span class="mono">${item.field}</span>: ${item.message}</li>`)}</ul>` : ""}</div>`;
     if (c.get("consoleSession")) return render(viewOf(ctx, c, surface), { title, current: "", body, status });
     return plainPage(c, title, body, status === 422 ? 400 : status);
   });

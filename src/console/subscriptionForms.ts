@@ -12,6 +12,7 @@ import { assertDeliverable, subscriptionSchemas } from "../outbound/routes/subsc
 import { createSubscription, UnknownApplicationError, updateSubscription } from "../outbound/subscriptions.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../tenancy/authorize.ts";
+import { formText, readForm } from "./formInput.ts";
 import { h, type Html } from "./html.ts";
 import { loadSubscription } from "./pages/subscription.ts";
 import type { Surface } from "./sessions.ts";
@@ -23,11 +24,9 @@ interface EndpointForm {
   description: string;
 }
 
-const textOf = (value: unknown) => (typeof value === "string" ? value.trim() : "");
-
-async function readForm(c: Context<HttpEnv>): Promise<EndpointForm & { reason: string }> {
-  const form = await c.req.parseBody();
-  return { url: textOf(form.url), event_types: textOf(form.event_types), description: textOf(form.description), reason: textOf(form.reason).slice(0, 1000) };
+async function readEndpointForm(c: Context<HttpEnv>): Promise<EndpointForm & { reason: string }> {
+  const form = await readForm(c);
+  return { url: formText(form, "url"), event_types: formText(form, "event_types"), description: formText(form, "description"), reason: formText(form, "reason", 1000) };
 }
 
 /** The JSON the API would have received for this form. */
@@ -75,7 +74,7 @@ export function registerSubscriptionForms(app: Hono<HttpEnv>, ctx: AppContext, s
     requireScope(page.auth, "subscriptions:write");
     const appId = c.req.param("app_id");
     requireAppAccess(page.auth, appId);
-    const form = await readForm(c);
+    const form = await readEndpointForm(c);
     const show = (errors: string[]) => formPage(page, "Add endpoint", `${page.base}/applications/${appId}/new-subscription`, `${page.base}/applications/${appId}`, form, errors);
     const parsed = v.safeParse(schemas.create, { app_id: appId, ...asJson(form) });
     if (!parsed.success) return show(messagesOf(parsed.issues));
@@ -106,7 +105,7 @@ export function registerSubscriptionForms(app: Hono<HttpEnv>, ctx: AppContext, s
     requireScope(page.auth, "subscriptions:write");
     const row = await loadSubscription(page, c.req.param("subscription_id"));
     const back = `${page.base}/subscriptions/${row.subscription_id}`;
-    const form = await readForm(c);
+    const form = await readEndpointForm(c);
     const parsed = v.safeParse(schemas.update, asJson(form));
     if (!parsed.success) return formPage(page, "Edit endpoint", `${back}/edit`, back, form, messagesOf(parsed.issues));
     try {

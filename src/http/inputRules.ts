@@ -26,6 +26,22 @@ export function textHazard(text: string): string | undefined {
   return undefined;
 }
 
+/**
+ * The text rules applied to named text values (query parameters, console form fields): one error per pair whose
+ * name or value cannot be stored, naming the field as `prefix` + name (the name's own hazards shown as `?`).
+ *
+ * @example
+ * textFieldHazards([["name", "a\u0000b"]], "query."); // [{ field: "query.name", message: "contains the NUL character …" }]
+ */
+export function textFieldHazards(pairs: Iterable<readonly [string, string]>, prefix = ""): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const [name, value] of pairs) {
+    const hazard = textHazard(name) ?? textHazard(value);
+    if (hazard) errors.push({ field: `${prefix}${name.replace(/[\u0000\uD800-\uDFFF]/g, "?")}`, message: hazard });
+  }
+  return errors;
+}
+
 /** A key as it can be shown back in a field name: hazards spelled out, long keys cut. */
 function displayKey(key: string | number): string {
   if (typeof key === "number") return String(key);

@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import * as v from "valibot";
-import { firstInvalidUtf8Byte, jsonHazards, MAX_JSON_NESTING, textHazard } from "./inputRules.ts";
+import { firstInvalidUtf8Byte, jsonHazards, MAX_JSON_NESTING, textFieldHazards } from "./inputRules.ts";
 import { ProblemError, type FieldError } from "./problem.ts";
 
 export function fieldErrors(issues: readonly v.BaseIssue<unknown>[], prefix = ""): FieldError[] {
@@ -70,11 +70,7 @@ function parseJsonBody(text: string): unknown {
 /** Validates query parameters (each a single string); names and values follow the input rules. */
 export function readQuery<S extends v.GenericSchema>(c: Context, schema: S): v.InferOutput<S> {
   const query = c.req.query();
-  const errors: FieldError[] = [];
-  for (const [name, value] of Object.entries(query)) {
-    const hazard = textHazard(name) ?? textHazard(value);
-    if (hazard) errors.push({ field: `query.${name.replace(/[\u0000\uD800-\uDFFF]/g, "?")}`, message: hazard });
-  }
+  const errors = textFieldHazards(Object.entries(query), "query.");
   if (errors.length > 0) throw new ProblemError("validation", "the query string holds values the API does not accept", { errors });
   return parseOrProblem(schema, query, "query");
 }

@@ -16,36 +16,9 @@ import { entryCatalogue, entrySchemas } from "../../src/compose/entryTypes.ts";
 import type { NewEntry } from "../../src/ledger/catalogue.ts";
 import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { REDACTED_FIELDS, SAFE_FIELDS } from "./fieldClassification.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rows and API bodies are asserted field by field */
-
-/** Fields shown to auditors and audit:read tokens: names, settings, ids, times and hashes, never content. */
-const SAFE_FIELDS = new Set([
-  // names, descriptions and tenant-chosen labels, the same the management API shows to readers
-  "name", "description", "metadata", "labels", "label", "event_types", "event_type", "schema", "quotas",
-  // ids and key ids (never key material)
-  "event_id", "route_id", "receipt_id", "secret_id", "key_id", "previous_key_id", "token_prefix", "queue", "queues",
-  "publish.event_type", "verification.secret_id",
-  // W3C trace context (trace and span ids) of the event's fan-out span
-  "traceparent",
-  // destinations and verifier settings (secrets live apart from them; URLs carrying credentials are refused)
-  "url", "path", "allowed_origins", "auth.preset", "auth.generic", "auth.username", "auth.url", "verification.preset", "signed_headers",
-  // times
-  "expires_at", "previous_expires_at", "failing_since", "occurred_at", "next_attempt_at", "valid_from", "valid_until",
-  "lease_expires_at", "visible_at", "verification.signed_at", "partition_cutoff", "retry_at",
-  // what hookledger itself wrote: media types, digests of bodies, reasons and error summaries, partition names
-  "content_type", "payload_sha256", "request_fingerprint", "body_sha256", "reason", "error_message", "partitions", "partitions_dropped",
-]);
-
-/** Fields that carry a body, a credential or a header value, and what the audit data keeps of them. */
-const REDACTED_FIELDS: Record<string, "removed" | "header names"> = {
-  token_sha256: "removed",
-  payload: "removed",
-  body_base64: "removed",
-  response_excerpt: "removed",
-  headers: "header names",
-  response_headers: "header names",
-};
 
 /** The parts of a valibot schema this walker reads. */
 interface SchemaNode {

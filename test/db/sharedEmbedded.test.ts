@@ -1,8 +1,8 @@
 /**
- * The embedded Postgres under a running service: the one-shot commands (and a second start that fails) share the
- * server and leave it running, and while the database is down the API answers 503 with Retry-After, then
- * recovers by itself when it returns. This file runs its own embedded server in a temporary folder, so it can
- * stop and start it.
+ * The embedded Postgres under a running service: the one-shot commands (admin-token, migrate, rebuild-projection)
+ * and a second start that fails share the server and leave it running, and while the database is down the API
+ * answers 503 with Retry-After, then recovers by itself when it returns. This file runs its own embedded server in
+ * a temporary folder, so it can stop and start it.
  */
 import { execFile, spawnSync } from "node:child_process";
 import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -78,6 +78,14 @@ describe("commands next to a running service on the embedded Postgres", () => {
     const token = /(hl_adm_\S+)/.exec(result.output)?.[1];
     expect(await organizations(token)).toBe(200);
     expect(await organizations()).toBe(200);
+  });
+
+  it("migrate applies nothing new and leaves it running", async () => {
+    const migrated = await cli(["migrate"]);
+    expect(migrated.output).toContain("migrations applied");
+    expect(migrated.code).toBe(0);
+    expect(await organizations()).toBe(200);
+    expect((await app.fetch("/ready")).status).toBe(200);
   });
 
   it("rebuild-projection and a second start that fails on the busy port leave it running too", async () => {

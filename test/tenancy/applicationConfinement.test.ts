@@ -132,10 +132,12 @@ describe("POST /v1/events/{id}/replay to a chosen subscription", () => {
     };
     const sibling = await replay(a2.subscriptionId);
     expect(sibling).toEqual(await replay(randomUUID()));
-    expect(sibling.status).toBe(400);
+    expect(sibling.status).toBe(404);
+    expect(sibling.contentType).toBe("application/problem+json");
+    expect(sibling.body).toMatchObject({ type: "urn:hookledger:problem:not-found", errors: [{ field: "subscription_id" }] });
     expect(JSON.stringify(sibling.body)).not.toMatch(/another application/);
     // The organization token, which may see both, gets the same answer: the subscription is not in the event's application.
-    expect((await app.call("POST", `/v1/events/${a1.eventId}/replay`, org.token, { subscription_id: a2.subscriptionId })).status).toBe(400);
+    expect((await app.call("POST", `/v1/events/${a1.eventId}/replay`, org.token, { subscription_id: a2.subscriptionId })).status).toBe(404);
     // Nothing was scheduled by the refusals.
     const [replayed] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.ledger where org_id = ${org.orgId} and type = 'event.replayed'`;
     expect(replayed?.n).toBe(0);

@@ -12,6 +12,7 @@ import { createOrganization, listAllOrganizations } from "../../tenancy/organiza
 import { organizationCreateBody } from "../../tenancy/routes/organizations.ts";
 import { createToken } from "../../tenancy/tokens.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
+import { formText, readForm } from "../formInput.ts";
 import { h, table, time } from "../html.ts";
 import { isSecureRequest, issueSignInToken } from "../security.ts";
 import { render, viewOf, type View } from "../view.ts";
@@ -38,10 +39,10 @@ export function registerOrganizationPages(app: Hono<HttpEnv>, ctx: AppContext): 
   app.post("/organizations", async (c) => {
     const page = view(c);
     requireInstanceAdmin(page.auth);
-    const form = await c.req.parseBody();
-    const parsed = v.safeParse(organizationCreateBody, { name: typeof form.name === "string" ? form.name.trim() : "" });
+    const form = await readForm(c);
+    const parsed = v.safeParse(organizationCreateBody, { name: formText(form, "name") });
     if (!parsed.success) return organizationsPage(page, `Name: ${parsed.issues[0]?.message ?? "not valid"}`);
-    const reason = typeof form.reason === "string" ? form.reason.trim().slice(0, 1000) : "";
+    const reason = formText(form, "reason", 1000);
     const meta = { ...auditMeta(c), ...(reason ? { reason } : {}) };
     const org = await createOrganization(ctx, parsed.output, meta);
     const token = await createToken(ctx, org.id, { label: `${org.name} admin (console)`, scopes: ["admin"], appId: null, expiresAt: null }, meta);

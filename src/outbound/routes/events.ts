@@ -177,9 +177,9 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
       if (!(error instanceof ReplayError)) throw error;
       if (error.failure === "event_not_found") throw notFound();
       if (error.failure === "subscription_disabled") throw new ProblemError("conflict", "the subscription is disabled; enable it first");
-      // Another application's subscription answers exactly like an unknown id: an application token must not
-      // learn that a sibling's subscription exists.
-      throw new ProblemError("validation", "the subscription cannot receive this event", {
+      // Another application's subscription answers exactly like an unknown id (404, same body): an application
+      // token must not learn that a sibling's subscription exists.
+      throw new ProblemError("not-found", "no such subscription", {
         errors: [{ field: "subscription_id", message: "no such subscription in the event's application" }],
       });
     }
