@@ -107,8 +107,9 @@ describe("worker crashes and shutdown", () => {
   });
 
   it("a send handed over by its job and cut off by a crash is made again by the job queued for that attempt", async () => {
-    receiver.respond("/handed", { status: 200, delayMs: 4_000, body: "too late" }, { status: 200, body: "ok" });
-    await t.subscribe({ url: receiver.url("/handed"), event_types: ["invoice.voided"], timeout_ms: 5_000 });
+    // The first answer would come long after the kill, whatever the machine's load (and after the send's timeout).
+    receiver.respond("/handed", { status: 200, delayMs: 60_000, body: "too late" }, { status: 200, body: "ok" });
+    await t.subscribe({ url: receiver.url("/handed"), event_types: ["invoice.voided"], timeout_ms: 15_000 });
     const doomed = startWorkerProcess();
     let deliveryId = "";
     try {
