@@ -17,11 +17,10 @@ import { buildDeliveryRequest } from "./deliveryRequest.ts";
 import type { EndpointSlots } from "./endpointSlots.ts";
 import { reserveSlots } from "./endpointPacing.ts";
 import { receiverControl } from "./receiverControl.ts";
-import { deferDeliveries } from "./jobs.ts";
 import { HandOverClock } from "./handOverClock.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
-import { loadShared, recordShared } from "./sharedBatches.ts";
+import { deferShared, loadShared, recordShared } from "./sharedBatches.ts";
 
 /** Longest a finished attempt waits for others of its batch before its outcome is recorded. */
 const RECORD_WINDOW_MS = 100;
@@ -312,9 +311,7 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
   // One insert for everything put off or handed over, committed before the job completes.
   const later = [...deferred, ...handed];
   if (later.length > 0) {
-    await withTenant(ctx.sql, orgId, (tx) =>
-      deferDeliveries(tx, orgId, later.map(({ loaded, at }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at })), ctx.now()),
-    );
+    await deferShared(ctx, orgId, later.map(({ loaded, at }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at })));
     for (const { loaded, reason } of later) {
       outcomes.set(loaded.deliveryId, { kind: "deferred", reason });
       ctx.metrics.deliveriesDeferred.inc({ reason });

@@ -1,7 +1,7 @@
 /**
  * Concurrent `deliver` jobs of one organization share their database work: the loads of jobs that start while
- * another job's load is running are made by the next load together, and likewise their records (group commit,
- * db/groupCommit.ts, one flush per organization at a time).
+ * another job's load is running are made by the next load together, and likewise their records and the jobs
+ * they queue for deliveries put off (group commit, db/groupCommit.ts, one flush per organization at a time).
  *
  * Why: under steady load a job carries the few deliveries one ingest batch scheduled (about 4 with 16 producers),
  * so each delivery paid a quarter of a load transaction and of a record statement. Sharing them makes the batches
@@ -15,12 +15,15 @@ import type { AppContext } from "../context.ts";
 import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { loadAttempts, type AttemptRequest, type LoadedAttempt, type Skipped } from "./attemptLoad.ts";
 import { healthySuccess, recordAttempts, type AttemptResult } from "./attemptRecord.ts";
+import { withTenant } from "../db/tenant.ts";
+import { deferDeliveries, type ScheduledDelivery } from "./jobs.ts";
 
 type Loaded = { ready: LoadedAttempt } | { skipped: Skipped };
 
 interface SharedBatches {
   loads: GroupCommit<AttemptRequest, Loaded>;
   records: GroupCommit<AttemptResult, boolean>;
+  later: GroupCommit<ScheduledDelivery, true>;
 }
 
 const MAX_SHARED = 256;
@@ -61,12 +64,19 @@ async function recordTogether(ctx: AppContext, orgId: string, results: AttemptRe
   return results.map((result) => ({ ok: true, value: recorded.has(result) }));
 }
 
+/** Queues the deliveries jobs put off or handed over in one transaction; a failure fails every job in it. */
+async function deferTogether(ctx: AppContext, orgId: string, deliveries: ScheduledDelivery[]): Promise<ItemOutcome<true>[]> {
+  await withTenant(ctx.sql, orgId, (tx) => deferDeliveries(tx, orgId, deliveries, ctx.now()));
+  return deliveries.map(() => ({ ok: true, value: true }));
+}
+
 function sharedOf(ctx: AppContext): SharedBatches {
   let shared = perContext.get(ctx);
   if (!shared) {
     shared = {
       loads: new GroupCommit((orgId, requests) => loadTogether(ctx, orgId, requests), { maxBatch: MAX_SHARED, maxConcurrentFlushes: 1 }),
       records: new GroupCommit((orgId, results) => recordTogether(ctx, orgId, results), { maxBatch: MAX_SHARED, maxConcurrentFlushes: 1 }),
+      later: new GroupCommit((orgId, deliveries) => deferTogether(ctx, orgId, deliveries), { maxBatch: MAX_SHARED, maxConcurrentFlushes: 1 }),
     };
     perContext.set(ctx, shared);
   }
@@ -91,4 +101,13 @@ export async function recordShared(ctx: AppContext, orgId: string, results: Atte
   const { records } = sharedOf(ctx);
   const recorded = await Promise.all(results.map((result) => records.submit(orgId, result)));
   return results.filter((_, i) => recorded[i]);
+}
+
+/**
+ * Queues a job's put-off and handed-over deliveries together with other jobs' (one commit for all): with endpoints
+ * whose circuit is open, every job puts some off, and a commit per job was a commit more per job than recording.
+ */
+export async function deferShared(ctx: AppContext, orgId: string, deliveries: ScheduledDelivery[]): Promise<void> {
+  const { later } = sharedOf(ctx);
+  await Promise.all(deliveries.map((delivery) => later.submit(orgId, delivery)));
 }
