@@ -40,9 +40,12 @@ export const defaultEgressPolicy: Readonly<EgressPolicy> = Object.freeze({
   maxResponseBytes: 65_536,
   maxHeaderBytes: 16_384,
   connectionPool: Object.freeze({
-    // As many as one worker process has deliveries in flight (HOOKLEDGER_WORKER_CONCURRENCY's default), idle ones
-    // included, so a batch that went to one endpoint finds all its connections again for the next batch.
-    maxSocketsPerDestination: 16,
+    // Not the concurrency limit (each subscription's max_concurrency is): many subscriptions often share one
+    // destination (a receiving service that hosts many endpoints), and with 16 here two hanging endpoints' requests
+    // held every connection to their host, so healthy subscriptions on it sent nothing until the hanging ones
+    // timed out (bench scenario 4: seconds without a healthy delivery). Kept idle: as many as a batch to one
+    // endpoint uses (HOOKLEDGER_WORKER_CONCURRENCY's default), so the next batch finds its connections again.
+    maxSocketsPerDestination: 256,
     maxIdleSocketsPerDestination: 16,
     idleTimeoutMs: 4_000,
     maxDestinations: 128,
