@@ -19,7 +19,7 @@ beforeAll(async () => {
   db = await createTestDatabase();
   app = await startTestApp(db);
   receiver = await startReceiver();
-  t = await outboundTenant(app, ["order.shipped"]);
+  t = await outboundTenant(app, ["order.shipped", "host.hang", "host.ok"]);
 });
 afterAll(async () => {
   await app?.stop();
@@ -86,5 +86,29 @@ describe("hand-over of a hanging send", () => {
     }
     expect(receiver.requests.filter((request) => request.path === "/hang")).toHaveLength(1);
     expect(await recordedAttempts(hanging.delivery_id)).toEqual({ attempts: 1, entries: 1 });
+  });
+
+  it("lets healthy endpoints on the same host deliver while another endpoint there holds many requests hanging", async () => {
+    receiver.respond("/host-hang", { status: 200, body: "late", delayMs: 4_000 });
+    receiver.respond("/host-ok", { status: 200, body: "ok" });
+    await t.subscribe({ url: receiver.url("/host-hang"), event_types: ["host.hang"], timeout_ms: 10_000, max_concurrency: 24 });
+    await t.subscribe({ url: receiver.url("/host-ok"), event_types: ["host.ok"] });
+    // More hanging requests to one host than the 16 connections it used to be allowed.
+    for (let i = 0; i < 20; i++) expect((await t.send({ event_type: "host.hang", event_id: `hh_${i}` })).status).toBe(202);
+    const worker = await startTestApp(db, { api: false, worker: true, env: { HOOKLEDGER_WORKER_CONCURRENCY: "16" } });
+    try {
+      const hanging = await receiver.waitFor(20, "/host-hang", 10_000);
+      for (let i = 0; i < 5; i++) expect((await t.send({ event_type: "host.ok", event_id: `hk_${i}` })).status).toBe(202);
+      const healthy = await receiver.waitFor(5, "/host-ok", 10_000);
+      // Every healthy delivery reached the host before the first hanging request was answered.
+      const firstAnswer = Math.min(...hanging.map((request) => request.at.getTime())) + 4_000;
+      expect(Math.max(...healthy.map((request) => request.at.getTime()))).toBeLessThan(firstAnswer);
+      await eventually(async () => {
+        const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.deliveries where org_id = ${t.orgId} and event_id like 'hh_%' and status = 'succeeded'`;
+        return row?.n === 20 ? true : undefined;
+      }, 15_000, "the hanging deliveries to end and be recorded");
+    } finally {
+      await worker.stop();
+    }
   });
 });
