@@ -22,6 +22,12 @@ export interface GroupCommitOptions {
   maxBatch: number;
   /** Flushes of one key allowed to run at the same time (each on its own pooled connection). */
   maxConcurrentFlushes: number;
+  /**
+   * With this, a flush beyond the first starts only once the latest running one has been running this long: short
+   * flushes (commit-bound) run one at a time so each carries more items, long ones (work-bound, e.g. an event
+   * fanned out to 100 subscriptions) get a second connection, and so a second core of the database.
+   */
+  extraFlushAfterMs?: number;
 }
 
 interface Waiting<I, R> {
@@ -33,6 +39,10 @@ interface Waiting<I, R> {
 interface KeyState<I, R> {
   waiting: Waiting<I, R>[];
   running: number;
+  /** When the latest running flush started. */
+  lastStart: number;
+  /** Starts another flush when the running one has run extraFlushAfterMs. */
+  timer?: ReturnType<typeof setTimeout> | undefined;
 }
 
 export class GroupCommit<I, R> {
@@ -52,7 +62,7 @@ export class GroupCommit<I, R> {
     return new Promise<R>((resolve, reject) => {
       let state = this.keys.get(key);
       if (!state) {
-        state = { waiting: [], running: 0 };
+        state = { waiting: [], running: 0, lastStart: 0 };
         this.keys.set(key, state);
       }
       state.waiting.push({ item, resolve, reject });
@@ -64,13 +74,26 @@ export class GroupCommit<I, R> {
   private startFlushes(key: string): void {
     const state = this.keys.get(key);
     if (!state) return;
+    const { extraFlushAfterMs } = this.options;
     while (state.waiting.length > 0 && state.running < this.options.maxConcurrentFlushes) {
+      const wait = state.running > 0 && extraFlushAfterMs !== undefined ? state.lastStart + extraFlushAfterMs - Date.now() : 0;
+      if (wait > 0) {
+        state.timer ??= setTimeout(() => {
+          state.timer = undefined;
+          this.startFlushes(key);
+        }, wait);
+        return;
+      }
       const batch = state.waiting.splice(0, this.options.maxBatch);
       state.running += 1;
+      state.lastStart = Date.now();
       void this.flush(key, batch).finally(() => {
         state.running -= 1;
         if (state.waiting.length > 0) this.startFlushes(key);
-        else if (state.running === 0) this.keys.delete(key);
+        else if (state.running === 0) {
+          if (state.timer) clearTimeout(state.timer);
+          this.keys.delete(key);
+        }
       });
     }
   }
