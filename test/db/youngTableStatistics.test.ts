@@ -71,4 +71,12 @@ describe("young-table statistics", () => {
     // Whichever got the turn analysed; the other found it taken (or nothing left to do).
     expect([...a, ...b].filter((name) => name === "hookledger.deliveries")).toHaveLength(1);
   });
+
+  it("leaves tables larger than its limit to autovacuum", async () => {
+    await addDeliveries(20_000); // about doubled, and over 10,000 rows
+    const small = new YoungTableStatistics(pool, { schemas: ["hookledger"], intervalMs: 60_000, log: createLogger("warn"), maxRows: 10_000 });
+    expect(await small.check()).not.toContain("hookledger.deliveries");
+    // It was due: the default limit (100,000 rows) analyses it.
+    expect(await keeper.check()).toContain("hookledger.deliveries");
+  });
 });
