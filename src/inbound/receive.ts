@@ -3,8 +3,8 @@
  * authenticate, then remember the nonce, append `ingress.received` (plus `pull.message_enqueued` when the route
  * feeds a queue) and add the publish job, in one transaction. The caller answers 202 only after that commits.
  *
- * In batches: concurrent requests of one organization load their routes and secrets in one read transaction, and
- * are recorded by one write transaction (group commit, db/groupCommit.ts), one statement per table for the batch.
+ * In batches: concurrent requests of one organization load their routes and secrets with two reads sent together
+ * (no transaction), and are recorded together (group commit, db/groupCommit.ts), in one statement when they can.
  * Measured before batching: 549 receipts/s from 16 GitHub-signed clients, three transactions per request.
  *
  * No transaction is open while the body is read or while forward auth calls out: a slow sender or auth service
@@ -27,9 +27,9 @@ import { enqueuePublishes, publishJobSpecs } from "./publishTask.ts";
 import { countRejection, type RejectionReason } from "./rejections.ts";
 import { nonceHash, PURGE_BATCH, rememberNonces } from "./replayGuard.ts";
 import { headersForLedger } from "./requestHeaders.ts";
-import { secretsForVerificationOf } from "./routeSecrets.ts";
+import { routeSecretRowsOf, secretsForVerificationFrom } from "./routeSecrets.ts";
 import type { VerifierSecret } from "./verifiers/types.ts";
-import { findRouteByPath, findRouteTenant, getRoutes, type IngressRouteRow } from "./routeStore.ts";
+import { findRouteByPath, findRouteTenant, getRoutesOf, type IngressRouteRow } from "./routeStore.ts";
 import { pullMessageStream, receiptStream } from "./streams.ts";
 import { DEFAULT_TOLERANCE_SECONDS } from "./verifiers/types.ts";
 
@@ -180,22 +180,31 @@ interface LoadedRoute {
   secrets: VerifierSecret[];
 }
 
-/** Routes and their verification secrets for a batch of requests of one organization, in one read transaction. */
+/** The longest tolerance a route may have (fields.ts: a day): secrets are read for it, each route keeps its own. */
+const MAX_TOLERANCE_MS = 86_400_000;
+
+/**
+ * Routes and their verification secrets for a batch of requests of one organization: two reads sent together,
+ * each setting the tenant for its own statement (sql/060), so no transaction is open while this process, busy
+ * verifying signatures, gets round to committing it.
+ */
 async function loadRoutes(ctx: AppContext, orgId: string, routeIds: string[]): Promise<ItemOutcome<LoadedRoute | undefined>[]> {
   const now = ctx.now();
-  const found = await withTenant(ctx.sql, orgId, async (tx) => {
-    const routes = await getRoutes(tx, [...new Set(routeIds)]);
-    const keyed = routes.filter((route) => route.enabled && route.auth.type !== "forward");
-    const secrets = keyed.length === 0 ? new Map<string, VerifierSecret[]>() : await secretsForVerificationOf(
-      tx,
-      ctx.keyring,
-      keyed.map((route) => {
-        const toleranceMs = (route.auth.type === "hmac" ? route.auth.tolerance_seconds : DEFAULT_TOLERANCE_SECONDS) * 1000;
-        return { routeId: route.route_id, endedAfter: new Date(now.getTime() - toleranceMs) };
-      }),
-    );
-    return new Map(routes.filter((route) => route.enabled).map((route) => [route.route_id, { route, secrets: secrets.get(route.route_id) ?? [] }]));
-  });
+  const ids = [...new Set(routeIds)];
+  const [routes, secretRows] = await Promise.all([
+    getRoutesOf(ctx.sql, orgId, ids),
+    routeSecretRowsOf(ctx.sql, orgId, ids, new Date(now.getTime() - MAX_TOLERANCE_MS)),
+  ]);
+  const keyed = routes.filter((route) => route.enabled && route.auth.type !== "forward");
+  const secrets = secretsForVerificationFrom(
+    secretRows,
+    ctx.keyring,
+    keyed.map((route) => {
+      const toleranceMs = (route.auth.type === "hmac" ? route.auth.tolerance_seconds : DEFAULT_TOLERANCE_SECONDS) * 1000;
+      return { routeId: route.route_id, endedAfter: new Date(now.getTime() - toleranceMs) };
+    }),
+  );
+  const found = new Map(routes.filter((route) => route.enabled).map((route) => [route.route_id, { route, secrets: secrets.get(route.route_id) ?? [] }]));
   return routeIds.map((routeId) => ({ ok: true as const, value: found.get(routeId) }));
 }
 

@@ -58,13 +58,38 @@ export async function getRouteSecretInfo(tx: Queryable, routeId: string, secretI
  * The secrets that may verify requests to each route: those still valid after `endedAfter` (now minus the route's
  * timestamp tolerance), newest first, decrypted; one statement for all routes of a batch of receipts.
  */
-export async function secretsForVerificationOf(tx: Queryable, keyring: Keyring, routes: { routeId: string; endedAfter: Date }[]): Promise<Map<string, VerifierSecret[]>> {
-  const rows = await tx<{ route_id: string; secret_id: string; ciphertext: string; valid_from: Date; valid_until: Date | null }[]>`
-    select s.route_id, s.secret_id, s.ciphertext, s.valid_from, s.valid_until from hookledger.ingress_route_secrets s
-    join unnest(${routes.map((route) => route.routeId)}::text[], ${routes.map((route) => route.endedAfter.toISOString())}::timestamptz[]) as w(route_id, ended_after)
-      on w.route_id = s.route_id
-    where s.org_id = hookledger.current_org_id() and (s.valid_until is null or s.valid_until > w.ended_after)
-    order by s.valid_from desc`;
+interface SecretRow {
+  route_id: string;
+  secret_id: string;
+  ciphertext: string;
+  valid_from: Date;
+  valid_until: Date | null;
+}
+
+/**
+ * The encrypted secrets of one organization's routes not ended before `endedAfter`, outside any transaction: the
+ * statement sets the tenant itself (hookledger.ingress_route_secrets_of, sql/060), so it can be sent together with
+ * the routes' read in one round trip. Newest first; decrypt with secretsForVerificationFrom.
+ */
+export async function routeSecretRowsOf(sql: Queryable, orgId: string, routeIds: string[], endedAfter: Date): Promise<SecretRow[]> {
+  return sql<SecretRow[]>`
+    select route_id, secret_id, ciphertext, valid_from, valid_until
+    from hookledger.ingress_route_secrets_of(${orgId}::uuid, ${routeIds}::text[], ${endedAfter}::timestamptz)`;
+}
+
+/** Secrets usable for verification per route, from rows read by routeSecretRowsOf, each route to its own window. */
+export function secretsForVerificationFrom(rows: SecretRow[], keyring: Keyring, routes: { routeId: string; endedAfter: Date }[]): Map<string, VerifierSecret[]> {
+  const windows = new Map(routes.map((route) => [route.routeId, route.endedAfter.getTime()]));
+  return decryptedByRoute(
+    rows.filter((row) => {
+      const endedAfter = windows.get(row.route_id);
+      return endedAfter !== undefined && (row.valid_until === null || row.valid_until.getTime() > endedAfter);
+    }),
+    keyring,
+  );
+}
+
+function decryptedByRoute(rows: SecretRow[], keyring: Keyring): Map<string, VerifierSecret[]> {
   const byRoute = new Map<string, VerifierSecret[]>();
   for (const row of rows) {
     const secret: VerifierSecret = {

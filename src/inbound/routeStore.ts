@@ -39,11 +39,12 @@ export async function getRoute(tx: Queryable, routeId: string): Promise<IngressR
   return row;
 }
 
-/** Several routes of the current tenant with one statement; deleted ones are left out. */
-export async function getRoutes(tx: Queryable, routeIds: string[]): Promise<IngressRouteRow[]> {
-  return tx<IngressRouteRow[]>`
-    select ${tx.unsafe(columns)} from hookledger.ingress_routes
-    where org_id = hookledger.current_org_id() and route_id = any(${routeIds}::text[]) and deleted_at is null`;
+/**
+ * Several live routes of one organization outside any transaction: the statement sets the tenant itself
+ * (hookledger.ingress_routes_of, sql/060), so it can be sent together with another read in one round trip.
+ */
+export async function getRoutesOf(sql: Queryable, orgId: string, routeIds: string[]): Promise<IngressRouteRow[]> {
+  return sql<IngressRouteRow[]>`select ${sql.unsafe(columns)} from hookledger.ingress_routes_of(${orgId}::uuid, ${routeIds}::text[])`;
 }
 
 export async function listRoutes(
