@@ -231,10 +231,9 @@ async function plan(ctx: AppContext, orgId: string, ready: LoadedAttempt[], slot
  *
  * With `handOver` (the worker), the call returns at the hand-over time (handOverClock.ts) even if some sends are
  * still out: a slow or hanging endpoint must not hold the job, and with it one of the worker's slots, for its
- * whole timeout. Sends
- * still waiting for their turn are given up and sends in progress carry on in the background and record their
- * outcome when they end; for both, a job for the same attempt is queued first, due after the send's timeout
- * (see standIns). If the process dies meanwhile, that job makes the attempt again (at least once); if the
+ * whole timeout. Sends still waiting for their turn are given up, and sends in progress carry on in the background
+ * and record their outcome when they end; for both, a job for the same attempt is queued before this returns, due
+ * after the send's timeout (see standIns). If the process dies meanwhile, that job makes the attempt again (at least once); if the
  * outcome was recorded, it finds the attempt made and skips it (one recorded outcome per attempt).
  */
 export async function attemptDeliveries(ctx: AppContext, orgId: string, requests: AttemptRequest[], options: AttemptOptions): Promise<AttemptOutcome[]> {
