@@ -50,14 +50,7 @@ export async function getRouteSecretInfo(tx: Queryable, routeId: string, secretI
   return row;
 }
 
-/**
- * Decrypted secrets that may still verify a request received now: those not ended before `endedAfter` (now minus
- * the tolerance, since a request may be signed that long ago). The verifier picks among them by signed time.
- */
-/**
- * The secrets that may verify requests to each route: those still valid after `endedAfter` (now minus the route's
- * timestamp tolerance), newest first, decrypted; one statement for all routes of a batch of receipts.
- */
+/** A route secret as stored: its value encrypted, with the window in which it verifies. */
 interface SecretRow {
   route_id: string;
   secret_id: string;
@@ -77,7 +70,11 @@ export async function routeSecretRowsOf(sql: Queryable, orgId: string, routeIds:
     from hookledger.ingress_route_secrets_of(${orgId}::uuid, ${routeIds}::text[], ${endedAfter}::timestamptz)`;
 }
 
-/** Secrets usable for verification per route, from rows read by routeSecretRowsOf, each route to its own window. */
+/**
+ * The secrets that may verify requests to each route, decrypted, newest first: those not ended before the route's
+ * `endedAfter` (now minus its timestamp tolerance, since a request may be signed that long ago), from rows read by
+ * routeSecretRowsOf. The verifier picks among them by signed time.
+ */
 export function secretsForVerificationFrom(rows: SecretRow[], keyring: Keyring, routes: { routeId: string; endedAfter: Date }[]): Map<string, VerifierSecret[]> {
   const windows = new Map(routes.map((route) => [route.routeId, route.endedAfter.getTime()]));
   return decryptedByRoute(
