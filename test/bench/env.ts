@@ -106,6 +106,7 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
   const templateUrl = withDatabase(embedded.url, TEMPLATE);
   const template = connect(templateUrl, { max: 1, applicationName: "hlbench-setup" });
   await template.unsafe("create extension if not exists pg_stat_statements");
+  await template.unsafe("create extension if not exists pg_walinspect"); // the profiles' WAL by kind of record
   await template.end();
   await prepareDatabase({
     ownerUrl: templateUrl,

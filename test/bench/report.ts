@@ -107,6 +107,7 @@ function profileMarkdown(row: Row): string {
     `- waiting for a CPU (run-queue threads, average): ${Object.entries(p.runQueueWait).map(([k, v]) => `${k} ${v}`).join(", ")}; some task waited for a CPU ${Math.round(p.cpuPressure * 100)}% of the time`,
     rss ? `- peak RSS: ${rss}` : "",
     `- ${p.statements} statements and ${p.commits} commits in the window (pg_stat_statements, pg_stat_database)`,
+    p.wal ? `- WAL written (whole cluster, pg_stat_wal): ${(p.wal.bytes / 1048576).toFixed(1)} MB, ${p.wal.records} records, ${p.wal.fullPageImages} full-page images${p.wal.byKind?.length ? `; by kind: ${p.wal.byKind.map((k) => `${k.kind} ${(k.bytes / 1048576).toFixed(1)} MB (${k.records} records)`).join(", ")}` : ""}` : "",
     `- sequential scans: ${p.seqScans.slice(0, 5).map((t) => `${t.table} ${t.scans}× (${t.rowsPerScan} rows each)`).join(", ") || "none"}`,
     `- Postgres sessions by state (average over the window): ${waits || "none sampled"}`,
     statements.length ? `- top statements (pg_stat_statements):\n${statements.join("\n")}` : "",

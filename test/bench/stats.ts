@@ -117,6 +117,8 @@ export interface Profile {
   /** Statements executed (pg_stat_statements) and transactions committed (pg_stat_database) in the window, the profiler's own excluded. */
   statements: number;
   commits: number;
+  /** WAL written by the whole cluster in the window (pg_stat_wal): records, full-page images and bytes. */
+  wal: { records: number; fullPageImages: number; bytes: number; byKind: { kind: string; records: number; bytes: number }[] };
   /** Tables read by sequential scan in the window (pg_stat_user_tables): a hot path should have none. */
   seqScans: { table: string; scans: number; rowsPerScan: number }[];
 }
@@ -149,6 +151,19 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
       where schemaname in ('hookledger', 'graphile_worker')`.catch(() => []);
     return new Map(rows.map((r) => [r.t, { scans: Number(r.scans), rows: Number(r.rows) }]));
   };
+  const walCounters = async () => {
+    const [row] = await owner<{ records: string; fpi: string; bytes: string }[]>`select wal_records as records, wal_fpi as fpi, wal_bytes as bytes from pg_stat_wal`.catch(() => []);
+    return { records: Number(row?.records ?? 0), fullPageImages: Number(row?.fpi ?? 0), bytes: Number(row?.bytes ?? 0) };
+  };
+  let beforeWal = { records: 0, fullPageImages: 0, bytes: 0 };
+  const walLsn = async () => (await owner<{ lsn: string }[]>`select pg_current_wal_lsn()::text as lsn`)[0]?.lsn ?? "0/0";
+  let beforeLsn = "0/0";
+  /** WAL of the window by resource manager (heap, btree, transaction…), from pg_walinspect. */
+  const walByKind = async (from: string, to: string) =>
+    (await owner<{ kind: string; records: string; bytes: string }[]>`
+      select "resource_manager/record_type" as kind, count as records, combined_size as bytes
+      from pg_get_wal_stats(${from}::pg_lsn, ${to}::pg_lsn, false) where count > 0 order by combined_size desc limit 8`.catch(() => []))
+      .map((row) => ({ kind: row.kind, records: Number(row.records), bytes: Number(row.bytes) }));
   const commits = async () =>
     Number((await owner<{ n: string }[]>`select xact_commit as n from pg_stat_database where datname = ${options.database}`)[0]?.n ?? 0);
   let beforeMachine = { busy: 0, total: 0 };
@@ -208,6 +223,8 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
       beforeWait = await groupWait();
       beforePressure = await cpuPressureSeconds();
       beforeCommits = await commits();
+      beforeWal = await walCounters();
+      beforeLsn = await walLsn();
       beforeScans = await tableScans();
       beforeMachine = await machineTicks();
       startedAt = performance.now();
@@ -235,6 +252,13 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
       const cores = (afterMachine.total - beforeMachine.total) / TICKS_PER_SECOND / wallSeconds;
       const machineBusyCores = ((afterMachine.busy - beforeMachine.busy) / Math.max(1, afterMachine.total - beforeMachine.total)) * cores;
       const committed = (await commits()) - beforeCommits - samples - 1;
+      const afterWal = await walCounters();
+      const wal = {
+        records: afterWal.records - beforeWal.records,
+        fullPageImages: afterWal.fullPageImages - beforeWal.fullPageImages,
+        bytes: afterWal.bytes - beforeWal.bytes,
+        byKind: await walByKind(beforeLsn, await walLsn()),
+      };
       await sleep(600); // table statistics reach shared memory up to ~1 s after a transaction ends
       const seqScans = [...(await tableScans())].flatMap(([table, after]) => {
         const before = beforeScans.get(table) ?? { scans: 0, rows: 0 };
@@ -247,7 +271,7 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
       const statements = await owner<{ calls: string; total: number; mean: number; blocks: number; query: string }[]>`
         select calls, total_exec_time as total, mean_exec_time as mean,
           (shared_blks_hit + shared_blks_read)::float8 / greatest(calls, 1) as blocks, query from pg_stat_statements s
-        join pg_database d on d.oid = s.dbid where d.datname = ${options.database}
+        join pg_database d on d.oid = s.dbid where d.datname = ${options.database} and query not like '%pg_get_wal_stats%'
         order by total_exec_time desc limit 10`.catch(() => []);
       return {
         wallSeconds: round(wallSeconds),
@@ -262,6 +286,7 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
         waits: [...waitCounts].map(([state, count]) => ({ state, sessions: round(count / Math.max(1, samples)) })).sort((a, b) => b.sessions - a.sessions),
         statements: Number(total?.n ?? 0),
         commits: Math.max(0, committed),
+        wal,
         seqScans,
         topStatements: statements.map((s) => ({
           calls: Number(s.calls),
