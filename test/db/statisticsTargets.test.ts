@@ -1,0 +1,71 @@
+/**
+ * Bulky columns carry no planner statistics (sql/065): ANALYZE skips them, on the ledger's partitions too, those
+ * made later included, while the columns queries filter on keep theirs.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+
+let db: TestDatabase;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+});
+afterAll(async () => {
+  await db.drop();
+});
+
+/** Per-column statistics target of a table: 0 = none gathered, null = the default. */
+async function targets(table: string): Promise<Map<string, number | null>> {
+  const rows = await db.owner<{ column: string; target: number | null }[]>`
+    select attname as column, attstattarget as target from pg_attribute
+    where attrelid = ${table}::regclass and attnum > 0 and not attisdropped`;
+  return new Map(rows.map((row) => [row.column, row.target]));
+}
+
+describe("statistics targets", () => {
+  it("gathers none for bodies, payloads, header maps and entry data, and keeps the rest", async () => {
+    const expected: Record<string, string[]> = {
+      "hookledger.ledger": ["data", "meta"],
+      "hookledger.events": ["payload"],
+      "hookledger.delivery_attempts": ["response_headers", "response_excerpt"],
+      "hookledger.ingress_receipts": ["headers", "body", "verification"],
+    };
+    for (const [table, bulky] of Object.entries(expected)) {
+      const byColumn = await targets(table);
+      for (const column of bulky) expect({ table, column, target: byColumn.get(column) }).toEqual({ table, column, target: 0 });
+      for (const [column, target] of byColumn) if (!bulky.includes(column)) expect({ table, column, target }).toEqual({ table, column, target: null });
+    }
+  });
+
+  it("sets it on every ledger partition, those created after the migration too", async () => {
+    const [created] = await db.owner<{ name: string }[]>`select hookledger_private.ensure_ledger_partitions(0, '2031-07-01') as name`;
+    expect(created?.name).toBe("ledger_y2031m07");
+    const partitions = await db.owner<{ name: string }[]>`select inhrelid::regclass::text as name from pg_inherits where inhparent = 'hookledger.ledger'::regclass`;
+    expect(partitions.map((p) => p.name)).toContain("hookledger.ledger_y2031m07");
+    for (const { name } of partitions) {
+      const byColumn = await targets(name);
+      expect({ name, data: byColumn.get("data"), meta: byColumn.get("meta"), stream: byColumn.get("stream") }).toEqual({ name, data: 0, meta: 0, stream: null });
+    }
+  });
+
+  it("analyses a partition without them: no statistics for data or meta, the plain columns have theirs", async () => {
+    const [month] = await db.owner<{ name: string }[]>`select to_char(now(), '"ledger_y"YYYY"m"MM') as name`;
+    const partition = month?.name ?? "";
+    const orgId = "0a4e3a52-6d0e-4a8e-9d3c-5a0f3c1b2d11";
+    await db.owner.begin(async (tx) => {
+      await tx`select set_config('hookledger.org_id', ${orgId}, true)`;
+      await tx`
+        insert into hookledger.ledger (org_id, stream, version, type, data, meta)
+        select ${orgId}::uuid, 'test:' || g, 1, 'test.recorded', jsonb_build_object('payload', repeat('x', 200), 'n', g),
+          '{"actor": {"kind": "token", "id": "t"}}'
+        from generate_series(1, 200) g`;
+    });
+    await db.owner.unsafe(`analyze hookledger.${partition}`);
+    const stats = await db.owner<{ column: string }[]>`select attname as column from pg_stats where schemaname = 'hookledger' and tablename = ${partition}`;
+    const columns = stats.map((s) => s.column);
+    expect(columns).toContain("stream");
+    expect(columns).toContain("type");
+    expect(columns).not.toContain("data");
+    expect(columns).not.toContain("meta");
+  });
+});
