@@ -143,7 +143,9 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
       return done(page, `/subscriptions/${row.subscription_id}`, `recovered-${result.deliveries}`);
     } catch (error) {
       if (!(error instanceof RetryError)) throw error;
-      return confirmPage(page, { ...recoverConfirmation(page, row.subscription_id, row.url, raw), error: "The subscription is disabled; enable it first." }, 409);
+      const gone = error.failure === "subscription_not_found";
+      const message = gone ? "The subscription was deleted meanwhile." : "The subscription is disabled; enable it first.";
+      return confirmPage(page, { ...recoverConfirmation(page, row.subscription_id, row.url, raw), error: message }, gone ? 404 : 409);
     }
   });
 

@@ -57,7 +57,7 @@ export async function replayEvent(
   });
 }
 
-export type RetryFailure = "delivery_not_found" | "already_succeeded" | "subscription_disabled";
+export type RetryFailure = "delivery_not_found" | "already_succeeded" | "subscription_disabled" | "subscription_not_found";
 
 export class RetryError extends Error {
   override readonly name = "RetryError";
@@ -82,7 +82,8 @@ export async function retryDelivery(ctx: AppContext, orgId: string, deliveryId: 
 export async function recoverSubscription(ctx: AppContext, orgId: string, subscriptionId: string, since: Date, meta: EntryMeta): Promise<{ deliveries: number }> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     const subscription = await getSubscription(tx, subscriptionId);
-    if (!subscription) throw new RetryError("delivery_not_found");
+    // The route found it a moment ago; deleted since, it is as gone as one never made.
+    if (!subscription) throw new RetryError("subscription_not_found");
     if (!subscription.enabled) throw new RetryError("subscription_disabled");
     const recoverable = await recoverableDeliveries(tx, subscriptionId, since);
     const ids = recoverable.map((delivery) => delivery.delivery_id);

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { eventually, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { recoverSubscription, RetryError } from "../../src/outbound/replay.ts";
 import { outboundTenant } from "./setup.ts";
 
 let db: TestDatabase;
@@ -112,6 +113,20 @@ describe("endpoint health", () => {
     const recovered = await app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z" });
     expect(recovered.body).toEqual({ deliveries_requeued: 1 });
     expect((await settled("down_1", "succeeded")).attempts).toBe(5);
+  });
+});
+
+describe("recover racing a delete", () => {
+  it("answers not-found, not a server error, for a subscription deleted after the route found it", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/gone"), event_types: ["invoice.paid"] });
+    expect((await app.call("DELETE", `/v1/subscriptions/${sub.id}`, t.token)).status).toBe(204);
+    // What the route calls once its own lookup has found the subscription: deleted in between, it is not found.
+    const raced = await recoverSubscription(app.ctx, t.orgId, sub.id, new Date(0), {}).catch((error: unknown) => error);
+    expect(raced).toBeInstanceOf(RetryError);
+    expect((raced as RetryError).failure).toBe("subscription_not_found");
+    const answered = await app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z" });
+    expect(answered.status).toBe(404);
+    expect(answered.body.type).toMatch(/not-found$/);
   });
 });
 

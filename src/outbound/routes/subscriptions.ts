@@ -245,10 +245,9 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
       const reply: RecoveredJson = { deliveries_requeued: result.deliveries };
       return c.json(reply, 202);
     } catch (error) {
-      if (error instanceof RetryError && error.failure === "subscription_disabled") {
-        throw new ProblemError("conflict", "the subscription is disabled; enable it before recovering its deliveries");
-      }
-      throw error;
+      if (!(error instanceof RetryError)) throw error;
+      if (error.failure === "subscription_disabled") throw new ProblemError("conflict", "the subscription is disabled; enable it before recovering its deliveries");
+      throw notFound();
     }
   });
 
