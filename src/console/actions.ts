@@ -35,7 +35,7 @@ interface Confirmation {
   error?: string;
 }
 
-function confirmPage(view: View, confirmation: Confirmation, status: 200 | 400 | 409 = 200): Response {
+function confirmPage(view: View, confirmation: Confirmation, status: 200 | 400 | 404 | 409 = 200): Response {
   const action = new URL(view.c.req.url).pathname;
   const body = h`<div class="panel signin"><h1>${confirmation.title}</h1><p>${confirmation.question}</p>
 <form method="post" action="${action}"><input type="hidden" name="csrf" value="${view.csrf}">
