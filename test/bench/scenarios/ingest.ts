@@ -28,7 +28,8 @@ export async function scenarioIngest(ctx: BenchContext): Promise<Row[]> {
     await subscribe(booted.client, tenant, { url: "http://127.0.0.1:9/ok/0", event_types: ["bench.ping"] });
     let seq = 0;
     const send = () => postEvent(service.baseUrl, tenant, eventBody(tenant, "bench.ping", `evt_s1_${seq++}`));
-    await closedLoop({ concurrency: 8, durationMs: 2000, maxRequests: 300, send }); // warm-up: JIT, pools, caches
+    // Warm-up (JIT, pools, caches) at the busiest window's concurrency: the same code runs at every level.
+    await closedLoop({ concurrency: Math.max(...sizes.ingestConcurrency), durationMs: sizes.warmUpSeconds * 1000, send });
     for (const concurrency of sizes.ingestConcurrency) {
       ctx.log(`  1: ingest with ${concurrency} concurrent clients`);
       const { value: result, profile } = await profiled(ctx, db, [{ label: "api", pid: service.pid }], () =>

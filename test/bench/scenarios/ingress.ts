@@ -67,7 +67,7 @@ export async function scenarioIngress(ctx: BenchContext): Promise<Row[]> {
       if (response.status !== 202) throw new Error(`POST /in answered ${response.status}`);
       return true;
     };
-    const warmUp = await closedLoop({ concurrency: 8, durationMs: 2000, maxRequests: 300, send }); // JIT, pools, route cache
+    const warmUp = await closedLoop({ concurrency: CLIENTS, durationMs: sizes.warmUpSeconds * 1000, send }); // JIT, pools, route cache
     ctx.log(`  9: ingress receive with ${CLIENTS} concurrent clients`);
     const { value: result, profile } = await profiled(ctx, db, [{ label: "api", pid: service.pid }], () =>
       closedLoop({ concurrency: CLIENTS, durationMs: sizes.ingestSeconds * 1000, send }),
