@@ -116,16 +116,20 @@ export async function listDeliveriesOfSubscription(
     select ${tx.unsafe(deliveryColumns)} from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${filter.subscriptionId}
       ${filter.status ? tx`and status = ${filter.status}` : tx``}
+      ${filter.status && filter.status !== "succeeded" ? tx`and status <> 'succeeded'` : tx``}
       ${filter.since ? tx`and created_at >= ${filter.since}` : tx``}
       ${filter.after ? tx`and (created_at, delivery_id) < (${filter.after.createdAt}::timestamptz, ${filter.after.id}::uuid)` : tx``}
     order by created_at desc, delivery_id desc limit ${filter.limit + 1}`;
 }
 
+// `status <> 'succeeded'` / `outcome <> 'succeeded'` below repeat the predicate of the partial index that serves
+// the query (sql/067) in literal form, so a generic plan, whose filter value is a parameter, can still use it.
+
 /** Deliveries of a subscription still waiting for an attempt (to cancel when it is deleted or disabled). */
 export async function openDeliveryIds(tx: Queryable, subscriptionId: string): Promise<string[]> {
   const rows = await tx<{ delivery_id: string }[]>`
     select delivery_id from hookledger.deliveries
-    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying')`;
+    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying') and status <> 'succeeded'`;
   return rows.map((row) => row.delivery_id);
 }
 
@@ -134,7 +138,7 @@ export async function recoverableDeliveries(tx: Queryable, subscriptionId: strin
   return tx<{ delivery_id: string; attempts: number }[]>`
     select delivery_id, attempts from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
-      and status in ('failed', 'cancelled') and created_at >= ${since}
+      and status in ('failed', 'cancelled') and status <> 'succeeded' and created_at >= ${since}
     order by created_at`;
 }
 
@@ -158,6 +162,7 @@ export async function listAttempts(tx: Queryable, filter: AttemptFilter): Promis
       ${filter.eventId ? tx`and event_id = ${filter.eventId}` : tx``}
       ${filter.deliveryId ? tx`and delivery_id = ${filter.deliveryId}` : tx``}
       ${filter.outcome ? tx`and outcome = ${filter.outcome}` : tx``}
+      ${filter.outcome && filter.outcome !== "succeeded" ? tx`and outcome <> 'succeeded'` : tx``}
       ${filter.errorClass ? tx`and error_class = ${filter.errorClass}` : tx``}
       ${filter.since ? tx`and attempted_at >= ${filter.since}` : tx``}
       ${filter.until ? tx`and attempted_at < ${filter.until}` : tx``}
