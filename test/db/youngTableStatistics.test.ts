@@ -56,6 +56,15 @@ describe("young-table statistics", () => {
     expect(first).not.toBeNull();
     const [stats] = await db.owner<{ reltuples: number }[]>`select reltuples from pg_class where oid = 'hookledger.deliveries'::regclass`;
     expect(stats?.reltuples).toBe(2_100);
+    // A small sample (statistics target 10): at most 11 histogram bounds, where the default target gives up to 101.
+    const [histogram] = await db.owner<{ bounds: number }[]>`
+      select array_length(histogram_bounds::text::text[], 1) as bounds from pg_stats
+      where schemaname = 'hookledger' and tablename = 'deliveries' and attname = 'event_id'`;
+    expect(histogram?.bounds).toBeGreaterThan(1);
+    expect(histogram?.bounds).toBeLessThanOrEqual(11);
+    // The pooled session it used is back to the configured target.
+    const settings = await Promise.all([0, 1, 2].map(() => pool.query<{ target: string }>("select current_setting($1) as target", ["default_statistics_target"])));
+    expect(settings.map((r) => r.rows[0]?.target)).toEqual(["100", "100", "100"]);
 
     await addDeliveries(600); // 600 changed of 2,700 live: not yet
     expect(await keeper.check()).not.toContain("hookledger.deliveries");
