@@ -85,6 +85,22 @@ export function markdownTable(rows: Row[]): string {
   return lines.join("\n");
 }
 
+/**
+ * One row per id from several runs of a scenario: the run whose ratio is the median (the lower middle for an even
+ * count), its note saying so and listing every run's ratio, so a reader sees the spread the median hides.
+ */
+export function medianOfRuns(runs: Row[][]): Row[] {
+  if (runs.length <= 1) return runs[0] ?? [];
+  const ids = [...new Set(runs.flat().map((row) => row.id))];
+  return ids.map((id) => {
+    const same = runs.flatMap((run) => run.filter((row) => row.id === id));
+    const byRatio = [...same].sort((a, b) => (Number.isFinite(a.ratio) ? a.ratio : -Infinity) - (Number.isFinite(b.ratio) ? b.ratio : -Infinity));
+    const median = byRatio[Math.floor((byRatio.length - 1) / 2)] as Row;
+    const spread = `median of ${same.length} runs by ratio (${same.map((row) => row.ratio.toFixed(3)).join(", ")}, in run order)`;
+    return { ...median, note: [spread, median.note].filter(Boolean).join("; ") };
+  });
+}
+
 const percent = (share: number) => `${Math.round(share * 100)}%`;
 
 /** The row's note with the machine's idle share appended: a CPU-bound row on a busy box reads lower. */

@@ -4,10 +4,12 @@
  * generators in this process, all on 127.0.0.1. Every scenario reports a ratio against a baseline measured in
  * the same run, because absolute numbers on a shared 2-core machine drift.
  *
- *   bun test/bench/run.ts [--quick] [--only=3,6] [--history=1m,10m] [--profile]
+ *   bun test/bench/run.ts [--quick] [--only=3,6] [--history=1m,10m] [--repeat=3] [--profile]
  *
  * --quick     small sizes (about 3 minutes)          --only      scenarios to run (1–10)
- * --history   attempt counts for scenario 6            --profile   Bun CPU profiles of the service processes
+ * --history   attempt counts for scenario 6            --repeat    runs of every scenario, each row the median
+ *                                                                  (full runs repeat the noisiest three times)
+ *                                                      --profile   Bun CPU profiles of the service processes
  *                                                                  (Markdown) into results/profiles/; results
  *                                                                  then go to results/profiled.* (perturbed
  *                                                                  numbers never overwrite latest.*)
@@ -17,7 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { killLeftoverChildren, startCluster } from "./env.ts";
 import { pgbenchBinary } from "./commitBaseline.ts";
-import { describeMachine, printTable, writeResults, type Row } from "./report.ts";
+import { describeMachine, medianOfRuns, printTable, writeResults, type Row } from "./report.ts";
 import { FULL, QUICK, type BenchContext } from "./scenarios/common.ts";
 import { scenarioDelivery, scenarioScaling, scenarioSlowEndpoints } from "./scenarios/delivery.ts";
 import { scenarioHistory } from "./scenarios/history.ts";
@@ -26,6 +28,13 @@ import { scenarioFanout, scenarioIngest } from "./scenarios/ingest.ts";
 import { scenarioIngress } from "./scenarios/ingress.ts";
 import { scenarioRetryBacklog } from "./scenarios/retries.ts";
 import { scenarioSteady } from "./scenarios/steady.ts";
+
+/**
+ * Runs of a scenario in a full run, each row reported as the median: the rows whose ratio moved most between
+ * full runs (2026-12-02/03: fan-out F=100 0.53–0.79, backlog 0.33–1.24 with its no-op baseline at 2.2k–10.8k
+ * jobs/s, 2 workers 0.76–0.91) on this shared 2-core machine. Every run gets fresh databases.
+ */
+const FULL_RUN_REPEATS: Record<number, number> = { 2: 3, 3: 3, 7: 3 };
 
 const SCENARIOS: Record<number, { name: string; run: (ctx: BenchContext) => Promise<Row[]> }> = {
   1: { name: "ingest", run: scenarioIngest },
@@ -41,9 +50,13 @@ const SCENARIOS: Record<number, { name: string; run: (ctx: BenchContext) => Prom
 };
 
 function parseArgs(argv: string[]) {
-  const options = { quick: false, only: Object.keys(SCENARIOS).map(Number), history: undefined as number[] | undefined, profile: false };
+  const options = { quick: false, only: Object.keys(SCENARIOS).map(Number), history: undefined as number[] | undefined, profile: false, repeat: undefined as number | undefined };
   for (const arg of argv) {
     if (arg === "--quick") options.quick = true;
+    else if (arg.startsWith("--repeat=")) {
+      options.repeat = Number(arg.slice(9));
+      if (!Number.isInteger(options.repeat) || options.repeat < 1 || options.repeat > 9) throw new Error(`--repeat: expected 1 to 9, got ${arg.slice(9)}`);
+    }
     else if (arg === "--profile") options.profile = true;
     else if (arg.startsWith("--only=")) options.only = arg.slice(7).split(",").map(Number).filter((n) => SCENARIOS[n]);
     else if (arg.startsWith("--history=")) {
@@ -53,7 +66,7 @@ function parseArgs(argv: string[]) {
         return Math.round(Number(match[1]) * ({ k: 1e3, m: 1e6 }[(match[2] ?? "").toLowerCase()] ?? 1));
       }).sort((a, b) => a - b);
     } else if (arg === "--help" || arg === "-h") {
-      console.log("usage: bun test/bench/run.ts [--quick] [--only=1,2,…] [--history=1m,10m] [--profile]");
+      console.log("usage: bun test/bench/run.ts [--quick] [--only=1,2,…] [--history=1m,10m] [--repeat=N] [--profile]");
       process.exit(0);
     } else throw new Error(`unknown option ${arg} (try --help)`);
   }
@@ -103,8 +116,14 @@ try {
     if (!scenario) continue;
     const t0 = performance.now();
     log(`scenario ${id}: ${scenario.name}`);
+    const repeats = options.repeat ?? (options.quick ? 1 : (FULL_RUN_REPEATS[id] ?? 1));
     try {
-      rows.push(...(await scenario.run(ctx)));
+      const runs: Row[][] = [];
+      for (let run = 1; run <= repeats; run += 1) {
+        if (repeats > 1) log(`scenario ${id}: run ${run} of ${repeats}`);
+        runs.push(await scenario.run(ctx));
+      }
+      rows.push(...medianOfRuns(runs));
     } catch (error) {
       failures[id] = error instanceof Error ? (error.stack ?? error.message) : String(error);
       log(`scenario ${id} FAILED: ${failures[id]}`);
@@ -118,7 +137,13 @@ try {
   const name = options.profile ? "profiled" : "latest";
   await writeResults(resultsDir, name, {
     machine,
-    options: { quick: options.quick, only: options.only, historyRows: sizes.historyRows, totalSeconds: Math.round((performance.now() - started) / 1000) },
+    options: {
+      quick: options.quick,
+      only: options.only,
+      historyRows: sizes.historyRows,
+      repeats: Object.fromEntries(options.only.map((id) => [id, options.repeat ?? (options.quick ? 1 : (FULL_RUN_REPEATS[id] ?? 1))])),
+      totalSeconds: Math.round((performance.now() - started) / 1000),
+    },
     rows,
     extras: { ...ctx.extras, failures },
   });

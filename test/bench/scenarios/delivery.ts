@@ -5,7 +5,7 @@
 import type { Row } from "../report.ts";
 import { coreMsPer, cpuSeconds, round } from "../stats.ts";
 import { profiled, rowOf, type BenchContext } from "./common.ts";
-import { deliveryWorld, freshLatency, ingestBacklog, measureDrain, noopBaseline, startWorkers } from "./drain.ts";
+import { deliveryWorld, freshLatency, holdDeliverJobs, ingestBacklog, measureDrain, noopBaseline, startWorkers, warmUpWorkers } from "./drain.ts";
 
 const DRAIN_LIMIT_MS = 15 * 60_000;
 
@@ -114,22 +114,24 @@ export async function scenarioScaling(ctx: BenchContext): Promise<Row[]> {
     try {
       const events = Math.ceil(sizes.scalingDeliveries / 10);
       await ingestBacklog(world, events, `s7_${workers}`);
-      ctx.log(`  7: ${events * 10} deliveries with ${workers} worker process(es)`);
-      const processes = [{ label: "api", pid: world.service.pid }];
-      let startUpSeconds = 0;
+      // Scaling is about processes that have been running: the backlog is held while the workers start and warm
+      // up (a fresh process spends seconds of CPU compiling its hot code, and N fresh processes N times that).
+      const backlog = await holdDeliverJobs(world.db);
+      await startWorkers(ctx, world, workers);
+      ctx.log(`  7: warming up ${workers} worker process(es) for ${sizes.warmUpSeconds} s`);
+      await warmUpWorkers(world, sizes.warmUpSeconds, 10, `s7_${workers}`);
+      ctx.log(`  7: ${events * 10} deliveries (${backlog.held} jobs) with ${workers} worker process(es)`);
+      const processes = [{ label: "api", pid: world.service.pid }, ...world.workers.map((w, i) => ({ label: `worker${i}`, pid: w.pid }))];
       const { value: drain, profile } = await profiled(ctx, world.db, processes, async () => {
-        await startWorkers(ctx, world, workers);
-        world.workers.forEach((w, i) => processes.push({ label: `worker${i}`, pid: w.pid }));
-        // CPU spent booting the workers (module loading, JIT) is not delivery work: taken out of core-ms below.
-        for (const w of world.workers) startUpSeconds += (await cpuSeconds(w.pid)) ?? 0;
+        await backlog.release();
         return measureDrain(world, events * 10, DRAIN_LIMIT_MS);
       });
-      const coreMs = coreMsPer(profile, drain.delivered, startUpSeconds);
+      const coreMs = coreMsPer(profile, drain.delivered);
       rates.push({
         workers,
         perSecond: drain.perSecond,
         note: `${drain.delivered} in ${drain.seconds.toFixed(1)} s${drain.done ? "" : " (incomplete)"}; ` +
-          `${coreMs.toFixed(2)} core-ms per delivery (API + workers + Postgres, ${startUpSeconds.toFixed(2)} s of worker start-up excluded)`,
+          `${coreMs.toFixed(2)} core-ms per delivery (API + workers + Postgres; workers warmed up ${sizes.warmUpSeconds} s before the backlog fell due)`,
         profile,
       });
     } finally {

@@ -76,6 +76,40 @@ export async function ingestBacklog(world: DeliveryWorld, events: number, tag: s
   return result.perSecond;
 }
 
+/**
+ * Holds the queued deliver jobs (due an hour later), so workers can start and warm up before a backlog becomes
+ * due; `release` makes them due at once and wakes the workers. The jobs and the work are unchanged: only when they
+ * become due is moved, as for retries that fall due together.
+ */
+export async function holdDeliverJobs(db: BenchDatabase): Promise<{ held: number; release: () => Promise<void> }> {
+  const held = await db.owner`
+    update graphile_worker._private_jobs j set run_at = now() + interval '1 hour'
+    from graphile_worker._private_tasks t where t.id = j.task_id and t.identifier = 'deliver' and j.locked_at is null`;
+  return {
+    held: held.count,
+    async release() {
+      await db.owner`
+        update graphile_worker._private_jobs j set run_at = now()
+        from graphile_worker._private_tasks t where t.id = j.task_id and t.identifier = 'deliver' and j.run_at > now() + interval '30 minutes'`;
+      await db.owner`select pg_notify('jobs:insert', ${JSON.stringify({ count: held.count, r: Math.random() })})`;
+    },
+  };
+}
+
+/**
+ * Warms running workers up (JIT, pools, caches): events posted for `seconds`, then waits until every one of their
+ * deliveries arrived and forgets those arrivals, so a measurement afterwards counts its own deliveries only.
+ */
+export async function warmUpWorkers(world: DeliveryWorld, seconds: number, fanOut: number, tag: string): Promise<void> {
+  const posted = await closedLoop({
+    concurrency: 4,
+    durationMs: seconds * 1000,
+    send: async (i) => postEvent(world.service.baseUrl, world.tenant, eventBody(world.tenant, "bench.ping", `evt_${tag}_warm_${i}`)),
+  });
+  await world.receiver.waitFor(posted.ok * fanOut, 120_000, "ok");
+  world.receiver.reset();
+}
+
 /** Starts `count` worker processes at once (hookledger defaults: concurrency 16, localQueue, batched completion). */
 export async function startWorkers(ctx: BenchContext, world: DeliveryWorld, count: number, env: Record<string, string> = {}): Promise<void> {
   const started = await Promise.all(
