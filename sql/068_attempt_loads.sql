@@ -4,8 +4,9 @@
 -- subscriptions, then signing secrets, commit): five round trips, and the session sat `idle in transaction`
 -- whenever the worker, busy sending and signing, was slow to come back to it — 0.5 sessions on average with one
 -- worker process draining a backlog, 1.2 with two (bench scenario 7, 2026-12-03). These functions set the tenant
--- for their own statement and read under row-level security as the caller, so the three reads are autocommit
--- statements sent together: one round trip, no transaction left open. A delivery's stream version is still read
+-- for their own statement and read under row-level security as the caller, so the reads are two autocommit
+-- statements sent together (deliveries with their events; subscriptions with their secrets): one round trip, no
+-- transaction left open. A delivery's stream version is still read
 -- in the same statement as its attempt count (see outbound/attemptLoad.ts for why).
 
 create function hookledger.deliveries_to_attempt(p_org_id uuid, p_delivery_ids uuid[])
@@ -37,41 +38,28 @@ $$;
 comment on function hookledger.deliveries_to_attempt(uuid, uuid[]) is
   'A batch of one organization''s deliveries with their events and delivery-stream versions, read under row-level security with the tenant set for this statement (a worker''s attempt load, no transaction).';
 
-create function hookledger.subscriptions_of_deliveries(p_org_id uuid, p_delivery_ids uuid[])
-returns setof hookledger.subscriptions
+create function hookledger.subscriptions_of_deliveries(p_org_id uuid, p_delivery_ids uuid[], p_now timestamptz)
+returns table (subscription hookledger.subscriptions, secrets jsonb)
 language plpgsql as $$
 begin
   perform set_config('hookledger.org_id', p_org_id::text, true);
+  -- The deliveries are looked up once for the subscriptions and their secrets together: read apart, each lookup
+  -- cost ~300 buffers per load of ~100 deliveries (bench scenario 4).
   return query
-    select * from hookledger.subscriptions s
+    select s, coalesce((
+        select jsonb_agg(jsonb_build_object('key_id', k.key_id, 'ciphertext', k.ciphertext, 'expires_at', k.expires_at) order by k.created_at desc)
+        from hookledger.subscription_secrets k
+        where k.org_id = p_org_id and k.subscription_id = s.subscription_id and (k.expires_at is null or k.expires_at > p_now)
+      ), '[]'::jsonb)
+    from hookledger.subscriptions s
     where s.org_id = p_org_id
       and s.subscription_id = any(array(
-        select d.subscription_id from hookledger.deliveries d where d.org_id = p_org_id and d.delivery_id = any(p_delivery_ids)
+        select distinct d.subscription_id from hookledger.deliveries d where d.org_id = p_org_id and d.delivery_id = any(p_delivery_ids)
       ));
 end
 $$;
-comment on function hookledger.subscriptions_of_deliveries(uuid, uuid[]) is
-  'The subscriptions (deleted ones included) a batch of one organization''s deliveries go to, read under row-level security with the tenant set for this statement.';
+comment on function hookledger.subscriptions_of_deliveries(uuid, uuid[], timestamptz) is
+  'The subscriptions (deleted ones included) a batch of one organization''s deliveries go to, each with its signing secrets that have not expired at the given time (still encrypted, newest first), read under row-level security with the tenant set for this statement.';
 
-create function hookledger.signing_secrets_of_deliveries(p_org_id uuid, p_delivery_ids uuid[], p_now timestamptz)
-returns setof hookledger.subscription_secrets
-language plpgsql as $$
-begin
-  perform set_config('hookledger.org_id', p_org_id::text, true);
-  return query
-    select * from hookledger.subscription_secrets k
-    where k.org_id = p_org_id
-      and k.subscription_id = any(array(
-        select d.subscription_id from hookledger.deliveries d where d.org_id = p_org_id and d.delivery_id = any(p_delivery_ids)
-      ))
-      and (k.expires_at is null or k.expires_at > p_now)
-    order by k.created_at desc;
-end
-$$;
-comment on function hookledger.signing_secrets_of_deliveries(uuid, uuid[], timestamptz) is
-  'Unexpired signing secrets (still encrypted) of the subscriptions a batch of one organization''s deliveries go to, newest first, read under row-level security with the tenant set for this statement.';
-
-revoke all on function hookledger.deliveries_to_attempt(uuid, uuid[]), hookledger.subscriptions_of_deliveries(uuid, uuid[]),
-  hookledger.signing_secrets_of_deliveries(uuid, uuid[], timestamptz) from public;
-grant execute on function hookledger.deliveries_to_attempt(uuid, uuid[]), hookledger.subscriptions_of_deliveries(uuid, uuid[]),
-  hookledger.signing_secrets_of_deliveries(uuid, uuid[], timestamptz) to hookledger_app;
+revoke all on function hookledger.deliveries_to_attempt(uuid, uuid[]), hookledger.subscriptions_of_deliveries(uuid, uuid[], timestamptz) from public;
+grant execute on function hookledger.deliveries_to_attempt(uuid, uuid[]), hookledger.subscriptions_of_deliveries(uuid, uuid[], timestamptz) to hookledger_app;

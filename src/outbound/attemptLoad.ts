@@ -10,10 +10,13 @@ import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { deliveryStream } from "./appends.ts";
 import type { EventRow } from "./deliveryStore.ts";
-import { signingSecretsOfDeliveries } from "./subscriptionSecrets.ts";
+import { decryptSigningSecrets, type EncryptedSecretJson } from "./subscriptionSecrets.ts";
 import { subscriptionColumns, type SubscriptionRow } from "./subscriptionStore.ts";
 
 export const WORKER_META: EntryMeta = { actor: { kind: "worker" } };
+
+/** The subscription columns the store reads, taken from the composite `subscriptions_of_deliveries` returns. */
+const SUBSCRIPTION_OF_LOAD = subscriptionColumns.split(",").map((column) => `(f.subscription).${column.trim()}`).join(", ");
 
 /** One delivery a batch asks for; `attempt` undefined means "whatever attempt is next" (the test ping). */
 export interface AttemptRequest {
@@ -47,7 +50,7 @@ interface DeliveryWithEvent extends EventRow {
 export async function loadAttempts(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<{ ready: LoadedAttempt[]; skipped: Skipped[] }> {
   const ids = requests.map((request) => request.deliveryId);
   const now = ctx.now();
-  // Three autocommit reads sent together, each setting the tenant for itself (sql/068): no transaction stays open
+  // Two autocommit reads sent together, each setting the tenant for itself (sql/068): no transaction stays open
   // while this process, busy sending, gets round to it. The stream version is read in the same statement as the
   // delivery's attempts: under READ COMMITTED each statement has its own snapshot, and a version read after another
   // worker's commit beside an attempt count read before it would let this run record an attempt number that run
@@ -60,16 +63,24 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
   // deliveries). The subscriptions are found by the ids the deliveries name, collected first (an array): as a
   // semi-join, a plan that took the organization's 20 subscriptions for one walked each one's deliveries (1,043
   // buffers a load).
-  const [deliveries, subscriptions, secretsOf] = await Promise.all([
+  const [deliveries, subscriptionRows] = await Promise.all([
     ctx.sql<DeliveryWithEvent[]>`select * from hookledger.deliveries_to_attempt(${orgId}::uuid, ${ids}::uuid[])`,
-    ctx.sql<(SubscriptionRow & { deleted: boolean })[]>`
-      select ${ctx.sql.unsafe(subscriptionColumns)}, deleted_at is not null as deleted
-      from hookledger.subscriptions_of_deliveries(${orgId}::uuid, ${ids}::uuid[])`,
-    signingSecretsOfDeliveries(ctx.sql, ctx.keyring, orgId, ids, now),
+    ctx.sql<(SubscriptionRow & { deleted: boolean; encrypted_secrets: EncryptedSecretJson[] })[]>`
+      select ${ctx.sql.unsafe(SUBSCRIPTION_OF_LOAD)}, (f.subscription).deleted_at is not null as deleted, f.secrets as encrypted_secrets
+      from hookledger.subscriptions_of_deliveries(${orgId}::uuid, ${ids}::uuid[], ${now}::timestamptz) f`,
   ]);
   const byId = new Map(deliveries.map((row) => [row.delivery_id, row]));
-  const subscriptionOf = new Map(subscriptions.map((row) => [row.subscription_id, row]));
-  const secrets = secretsOf(new Set(subscriptions.filter((row) => row.enabled && !row.deleted).map((row) => row.subscription_id)));
+  const subscriptionOf = new Map(subscriptionRows.map(({ deleted, encrypted_secrets, ...subscription }) => [subscription.subscription_id, { subscription, deleted, encrypted_secrets }]));
+  // Decrypted once per subscription that sends, only when one of its deliveries is ready.
+  const decrypted = new Map<string, string[]>();
+  const secretsOf = (subscriptionId: string, encrypted: readonly EncryptedSecretJson[]): string[] => {
+    let secrets = decrypted.get(subscriptionId);
+    if (!secrets) {
+      secrets = decryptSigningSecrets(ctx.keyring, subscriptionId, encrypted).map((secret) => secret.secret);
+      decrypted.set(subscriptionId, secrets);
+    }
+    return secrets;
+  };
 
   const ready: LoadedAttempt[] = [];
   const skipped: Skipped[] = [];
@@ -84,9 +95,9 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
       skipped.push({ deliveryId: request.deliveryId, reason: `attempt ${request.attempt} was already made` });
       continue;
     }
-    const subscription = subscriptionOf.get(row.subscription_id);
-    if (!subscription || subscription.deleted || !subscription.enabled) {
-      const reason = subscription && !subscription.deleted ? "subscription disabled" : "subscription deleted";
+    const found = subscriptionOf.get(row.subscription_id);
+    if (!found || found.deleted || !found.subscription.enabled) {
+      const reason = found && !found.deleted ? "subscription disabled" : "subscription deleted";
       cancelled.push({ deliveryId: request.deliveryId, reason });
       skipped.push({ deliveryId: request.deliveryId, reason });
       continue;
@@ -96,8 +107,8 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
       deliveryId: delivery_id,
       attemptNumber: attempts + 1,
       event,
-      subscription,
-      secrets: (secrets.get(subscription_id) ?? []).map((secret: { secret: string }) => secret.secret),
+      subscription: found.subscription,
+      secrets: secretsOf(subscription_id, found.encrypted_secrets),
       version,
       traceparent,
     });

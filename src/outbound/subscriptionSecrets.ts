@@ -53,45 +53,28 @@ export async function signingSecrets(tx: Queryable, keyring: Keyring, subscripti
 
 /** `signingSecrets` for many subscriptions with one statement (a delivery batch spans several endpoints). */
 export async function signingSecretsOf(tx: Queryable, keyring: Keyring, subscriptionIds: readonly string[], now: Date): Promise<Map<string, SigningSecret[]>> {
-  const rows = await tx<SecretRow[]>`
+  const rows = await tx<{ subscription_id: string; key_id: string; ciphertext: string; expires_at: Date | null }[]>`
     select subscription_id, key_id, ciphertext, expires_at from hookledger.subscription_secrets
     where org_id = hookledger.current_org_id() and subscription_id = any(${subscriptionIds as string[]}::uuid[])
       and (expires_at is null or expires_at > ${now})
     order by created_at desc`;
-  return decryptedBySubscription(rows, keyring, undefined);
+  const bySubscription = new Map<string, SigningSecret[]>();
+  for (const row of rows) bySubscription.set(row.subscription_id, [...(bySubscription.get(row.subscription_id) ?? []), decrypted(keyring, row.subscription_id, row)]);
+  return bySubscription;
 }
 
-/**
- * Signing secrets of the subscriptions a batch of deliveries goes to, for those of them in `live` (the others
- * send nothing), in one autocommit statement that sets the tenant itself (sql/068): no transaction.
- */
-export async function signingSecretsOfDeliveries(
-  sql: Queryable,
-  keyring: Keyring,
-  orgId: string,
-  deliveryIds: readonly string[],
-  now: Date,
-): Promise<(live: ReadonlySet<string>) => Map<string, SigningSecret[]>> {
-  const rows = await sql<SecretRow[]>`
-    select subscription_id, key_id, ciphertext, expires_at
-    from hookledger.signing_secrets_of_deliveries(${orgId}::uuid, ${deliveryIds as string[]}::uuid[], ${now}::timestamptz)`;
-  return (live) => decryptedBySubscription(rows, keyring, live);
-}
-
-interface SecretRow {
-  subscription_id: string;
+/** A signing secret as `hookledger.subscriptions_of_deliveries` (sql/068) returns it: encrypted, times as text. */
+export interface EncryptedSecretJson {
   key_id: string;
   ciphertext: string;
-  expires_at: Date | null;
+  expires_at: string | null;
 }
 
-/** Decrypts rows (newest first) into each subscription's list; only those in `only`, when given. */
-function decryptedBySubscription(rows: readonly SecretRow[], keyring: Keyring, only: ReadonlySet<string> | undefined): Map<string, SigningSecret[]> {
-  const bySubscription = new Map<string, SigningSecret[]>();
-  for (const row of rows) {
-    if (only && !only.has(row.subscription_id)) continue;
-    const secret = { keyId: row.key_id, secret: decryptSecret(row.ciphertext, keyring, associatedData(row.subscription_id, row.key_id)), expiresAt: row.expires_at };
-    bySubscription.set(row.subscription_id, [...(bySubscription.get(row.subscription_id) ?? []), secret]);
-  }
-  return bySubscription;
+/** Decrypts one subscription's secrets as a delivery load read them (unexpired, newest first). */
+export function decryptSigningSecrets(keyring: Keyring, subscriptionId: string, secrets: readonly EncryptedSecretJson[]): SigningSecret[] {
+  return secrets.map((secret) => decrypted(keyring, subscriptionId, { ...secret, expires_at: secret.expires_at === null ? null : new Date(secret.expires_at) }));
+}
+
+function decrypted(keyring: Keyring, subscriptionId: string, row: { key_id: string; ciphertext: string; expires_at: Date | null }): SigningSecret {
+  return { keyId: row.key_id, secret: decryptSecret(row.ciphertext, keyring, associatedData(subscriptionId, row.key_id)), expiresAt: row.expires_at };
 }

@@ -70,7 +70,8 @@ export const FULL: Sizes = {
   noopJobs: 20_000,
   freshEvents: 200,
   freshPerSecond: 20,
-  slowEvents: 3_000,
+  // × 20 endpoints: the healthy backlog must outlast the 30 s window at ~3.5k deliveries/s (3,000 ran out at 19–23 s).
+  slowEvents: 6_000,
   slowWindowSeconds: 30,
   slowTimeoutMs: 5_000,
   futureRetries: 200_000,
