@@ -1,6 +1,6 @@
 /**
  * Loading a batch of due deliveries: the deliveries with their events, their subscriptions, signing secrets and
- * delivery-stream versions, with three autocommit statements sent together (one round trip, no transaction), and
+ * delivery-stream versions, with two autocommit statements sent together (one round trip, no transaction), and
  * the cancellation of deliveries whose subscription was disabled or deleted meanwhile, in a transaction of its
  * own — all before anything is sent.
  */
@@ -70,17 +70,14 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
       from hookledger.subscriptions_of_deliveries(${orgId}::uuid, ${ids}::uuid[], ${now}::timestamptz) f`,
   ]);
   const byId = new Map(deliveries.map((row) => [row.delivery_id, row]));
-  const subscriptionOf = new Map(subscriptionRows.map(({ deleted, encrypted_secrets, ...subscription }) => [subscription.subscription_id, { subscription, deleted, encrypted_secrets }]));
-  // Decrypted once per subscription that sends, only when one of its deliveries is ready.
-  const decrypted = new Map<string, string[]>();
-  const secretsOf = (subscriptionId: string, encrypted: readonly EncryptedSecretJson[]): string[] => {
-    let secrets = decrypted.get(subscriptionId);
-    if (!secrets) {
-      secrets = decryptSigningSecrets(ctx.keyring, subscriptionId, encrypted).map((secret) => secret.secret);
-      decrypted.set(subscriptionId, secrets);
-    }
-    return secrets;
-  };
+  // Secrets are decrypted once per subscription that sends; they stay out of the subscription row.
+  const subscriptionOf = new Map(
+    subscriptionRows.map(({ deleted, encrypted_secrets, ...subscription }) => {
+      const sends = !deleted && subscription.enabled;
+      const secrets = sends ? decryptSigningSecrets(ctx.keyring, subscription.subscription_id, encrypted_secrets).map((secret) => secret.secret) : [];
+      return [subscription.subscription_id, { subscription, deleted, secrets }];
+    }),
+  );
 
   const ready: LoadedAttempt[] = [];
   const skipped: Skipped[] = [];
@@ -102,13 +99,13 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
       skipped.push({ deliveryId: request.deliveryId, reason });
       continue;
     }
-    const { delivery_id, status: _status, attempts, subscription_id, version, traceparent, ...event } = row;
+    const { delivery_id, status: _status, attempts, subscription_id: _subscriptionId, version, traceparent, ...event } = row;
     ready.push({
       deliveryId: delivery_id,
       attemptNumber: attempts + 1,
       event,
       subscription: found.subscription,
-      secrets: secretsOf(subscription_id, found.encrypted_secrets),
+      secrets: found.secrets,
       version,
       traceparent,
     });

@@ -112,6 +112,8 @@ export async function listDeliveriesOfSubscription(
   tx: Queryable,
   filter: { subscriptionId: string; status?: DeliveryStatus; since?: Date; after?: { createdAt: string; id: string }; limit: number },
 ): Promise<DeliveryRow[]> {
+  // `status <> 'succeeded'` is the predicate of the partial index that serves a status filter (sql/067), repeated
+  // in literal form: a generic plan cannot prove it from the parameter alone.
   return tx<DeliveryRow[]>`
     select ${tx.unsafe(deliveryColumns)} from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${filter.subscriptionId}
@@ -122,14 +124,11 @@ export async function listDeliveriesOfSubscription(
     order by created_at desc, delivery_id desc limit ${filter.limit + 1}`;
 }
 
-// `status <> 'succeeded'` / `outcome <> 'succeeded'` below repeat the predicate of the partial index that serves
-// the query (sql/067) in literal form, so a generic plan, whose filter value is a parameter, can still use it.
-
 /** Deliveries of a subscription still waiting for an attempt (to cancel when it is deleted or disabled). */
 export async function openDeliveryIds(tx: Queryable, subscriptionId: string): Promise<string[]> {
   const rows = await tx<{ delivery_id: string }[]>`
     select delivery_id from hookledger.deliveries
-    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying') and status <> 'succeeded'`;
+    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying')`;
   return rows.map((row) => row.delivery_id);
 }
 
@@ -138,7 +137,7 @@ export async function recoverableDeliveries(tx: Queryable, subscriptionId: strin
   return tx<{ delivery_id: string; attempts: number }[]>`
     select delivery_id, attempts from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
-      and status in ('failed', 'cancelled') and status <> 'succeeded' and created_at >= ${since}
+      and status in ('failed', 'cancelled') and created_at >= ${since}
     order by created_at`;
 }
 
@@ -155,6 +154,7 @@ export interface AttemptFilter {
 }
 
 export async function listAttempts(tx: Queryable, filter: AttemptFilter): Promise<AttemptRow[]> {
+  // `outcome <> 'succeeded'`: the partial index's predicate in literal form, as for deliveries' status above.
   return tx<AttemptRow[]>`
     select ${tx.unsafe(attemptColumns)} from hookledger.delivery_attempts
     where org_id = hookledger.current_org_id()

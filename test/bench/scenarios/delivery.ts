@@ -3,7 +3,7 @@
  * Every scenario gets its own database, API process and receiver, so no queue state leaks between them.
  */
 import type { Row } from "../report.ts";
-import { coreMsPer, cpuSeconds, round } from "../stats.ts";
+import { coreMsPer, round } from "../stats.ts";
 import { profiled, rowOf, type BenchContext } from "./common.ts";
 import { deliveryWorld, freshLatency, holdDeliverJobs, ingestBacklog, measureDrain, noopBaseline, startWorkers, warmUpWorkers } from "./drain.ts";
 
