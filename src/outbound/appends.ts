@@ -1,6 +1,7 @@
 /**
  * The ledger appends shared by ingestion, replay and the subscription test ping: one `event.received` on the
- * event's new stream, and one `delivery.scheduled` per target on a new delivery stream.
+ * event's new stream, naming the deliveries it was fanned out to (sql/070), and for a delivery scheduled on its own
+ * (replay, test ping) a `delivery.scheduled` on the delivery's new stream.
  */
 import { randomUUID } from "node:crypto";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
@@ -20,7 +21,12 @@ export function eventReplayed(data: EntryData<"event.replayed">, meta: EntryMeta
   return { stream: eventStream(data.event_id), expectedStreamVersion: ANY_VERSION, entries: [{ type: "event.replayed", data, meta }] };
 }
 
-/** New deliveries of one event to each subscription, with their freshly drawn ids. */
+/** An event's fan-out, with freshly drawn delivery ids: what `event.received` names in `deliveries`. */
+export function fanOut(subscriptionIds: readonly string[]): { delivery_id: string; subscription_id: string }[] {
+  return subscriptionIds.map((subscriptionId) => ({ delivery_id: randomUUID(), subscription_id: subscriptionId }));
+}
+
+/** New deliveries of one event (already recorded) to each subscription, with their freshly drawn ids. */
 export function deliveriesScheduled(
   event: { eventId: string; appId: string },
   subscriptionIds: readonly string[],

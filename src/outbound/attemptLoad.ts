@@ -30,7 +30,10 @@ export interface LoadedAttempt {
   event: EventRow;
   subscription: SubscriptionRow;
   secrets: string[];
-  /** The delivery stream's version when loaded: the outcome is appended only if it is still that. */
+  /**
+   * The delivery stream's version when loaded (0: no entry yet, a fanned-out delivery before its first attempt):
+   * the outcome is appended only if it is still that.
+   */
   version: number;
   /** The event's trace (its fan-out span), when it was ingested with tracing on: attempt spans join it. */
   traceparent: string | null;
@@ -81,7 +84,7 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
 
   const ready: LoadedAttempt[] = [];
   const skipped: Skipped[] = [];
-  const cancelled: { deliveryId: string; reason: string }[] = [];
+  const cancelled: { deliveryId: string; appId: string; reason: string }[] = [];
   for (const request of requests) {
     const row = byId.get(request.deliveryId);
     if (!row || (row.status !== "pending" && row.status !== "retrying")) {
@@ -95,7 +98,7 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
     const found = subscriptionOf.get(row.subscription_id);
     if (!found || found.deleted || !found.subscription.enabled) {
       const reason = found && !found.deleted ? "subscription disabled" : "subscription deleted";
-      cancelled.push({ deliveryId: request.deliveryId, reason });
+      cancelled.push({ deliveryId: request.deliveryId, appId: row.app_id, reason });
       skipped.push({ deliveryId: request.deliveryId, reason });
       continue;
     }
@@ -114,10 +117,10 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
     await withTenant(ctx.sql, orgId, (tx) =>
       ctx.ledger.recordMany(
         tx,
-        cancelled.map(({ deliveryId, reason }) => ({
+        cancelled.map(({ deliveryId, appId, reason }) => ({
           stream: deliveryStream(deliveryId),
           expectedStreamVersion: ANY_VERSION,
-          entries: [{ type: "delivery.cancelled" as const, data: { delivery_id: deliveryId, reason }, meta: WORKER_META }],
+          entries: [{ type: "delivery.cancelled" as const, data: { delivery_id: deliveryId, app_id: appId, reason }, meta: WORKER_META }],
         })),
       ),
     );

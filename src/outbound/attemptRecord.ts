@@ -11,7 +11,7 @@
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
-import { ANY_VERSION, appendConflict, type StreamAppend } from "../ledger/append.ts";
+import { ANY_VERSION, appendConflict, STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
 import type { EntryData, NewEntry } from "../ledger/catalogue.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import { deliveryStream } from "./appends.ts";
@@ -48,7 +48,8 @@ function appendsOf(result: AttemptResult): StreamAppend {
   } else if (!result.succeeded && !result.next) {
     entries.push({ type: "delivery.failed", data: { delivery_id: loaded.deliveryId, attempts: attempt.attempt_number }, meta: WORKER_META });
   }
-  return { stream: deliveryStream(loaded.deliveryId), expectedStreamVersion: loaded.version, entries };
+  // Version 0: the delivery's stream has no entry yet (fanned out with its event, sql/070), and this one begins it.
+  return { stream: deliveryStream(loaded.deliveryId), expectedStreamVersion: loaded.version === 0 ? STREAM_DOES_NOT_EXIST : loaded.version, entries };
 }
 
 /** delivery.exhausted for each delivery whose retries ran out (not a test ping, not a 410: that one disables). */

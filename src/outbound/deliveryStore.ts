@@ -125,17 +125,16 @@ export async function listDeliveriesOfSubscription(
 }
 
 /** Deliveries of a subscription still waiting for an attempt (to cancel when it is deleted or disabled). */
-export async function openDeliveryIds(tx: Queryable, subscriptionId: string): Promise<string[]> {
-  const rows = await tx<{ delivery_id: string }[]>`
-    select delivery_id from hookledger.deliveries
+export async function openDeliveries(tx: Queryable, subscriptionId: string): Promise<{ delivery_id: string; app_id: string }[]> {
+  return tx<{ delivery_id: string; app_id: string }[]>`
+    select delivery_id, app_id from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying')`;
-  return rows.map((row) => row.delivery_id);
 }
 
 /** Failed or cancelled deliveries of a subscription created since a time: what "recover" sends again. */
-export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, since: Date): Promise<{ delivery_id: string; attempts: number }[]> {
-  return tx<{ delivery_id: string; attempts: number }[]>`
-    select delivery_id, attempts from hookledger.deliveries
+export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, since: Date): Promise<{ delivery_id: string; app_id: string; attempts: number }[]> {
+  return tx<{ delivery_id: string; app_id: string; attempts: number }[]>`
+    select delivery_id, app_id, attempts from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
       and status in ('failed', 'cancelled') and created_at >= ${since}
     order by created_at`;

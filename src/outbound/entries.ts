@@ -78,6 +78,11 @@ export const outboundEntries = {
     labels: stringMap,
     occurred_at: v.string(),
     deliveries_scheduled: v.number(),
+    /**
+     * The deliveries the event was fanned out to, scheduled with it (sql/070); a delivery's stream begins with its
+     * first attempt. Absent on entries recorded before: each delivery then has its own `delivery.scheduled`.
+     */
+    deliveries: v.optional(v.array(v.strictObject({ delivery_id: uuid, subscription_id: uuid }))),
     /** W3C traceparent of the fan-out span, recorded only while OpenTelemetry tracing is on. */
     traceparent: v.optional(v.string()),
   }),
@@ -108,8 +113,10 @@ export const outboundEntries = {
   "delivery.failed": v.strictObject({ delivery_id: uuid, attempts: v.number() }),
   /** The receiver answered `webhook-delivery: abort-message`: no further attempt. */
   "delivery.aborted": v.strictObject({ delivery_id: uuid, attempts: v.number(), status_code: v.nullable(v.number()) }),
-  "delivery.retry_requested": v.strictObject({ delivery_id: uuid, reason: v.picklist(["manual", "recover"]) }),
-  "delivery.cancelled": v.strictObject({ delivery_id: uuid, reason: v.string() }),
+  // app_id: the application, for the audit log's attribution (a fanned-out delivery's stream has no entry naming
+  // it before these); absent on entries recorded before sql/070.
+  "delivery.retry_requested": v.strictObject({ delivery_id: uuid, app_id: v.optional(uuid), reason: v.picklist(["manual", "recover"]) }),
+  "delivery.cancelled": v.strictObject({ delivery_id: uuid, app_id: v.optional(uuid), reason: v.string() }),
 };
 
 type OutboundEntrySchemas = typeof outboundEntries;

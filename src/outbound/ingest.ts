@@ -1,8 +1,8 @@
 /**
  * Event ingestion, in batches: concurrent requests of one organization are written by one transaction (group
- * commit, see db/groupCommit.ts) holding, for every event of the batch, `event.received`, a `delivery.scheduled`
- * per matching enabled subscription, their projection rows and their delivery jobs — each kind written with one
- * statement for the whole batch. Commit, then each caller answers 202. An event that fails its own checks
+ * commit, see db/groupCommit.ts) holding, for every event of the batch, `event.received` naming a delivery per
+ * matching enabled subscription (sql/070), the event's and deliveries' projection rows and the delivery jobs —
+ * each kind written with one statement for the whole batch. Commit, then each caller answers 202. An event that fails its own checks
  * (unknown type, schema, quota, a repeated event_id with other content) fails alone; if the batch transaction
  * itself fails, its events are written one by one so a bad one cannot fail its neighbours.
  *
@@ -27,7 +27,7 @@ import { jobWakeupsFor } from "./jobWakeups.ts";
 import { deliverJobSpecs, enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
 import { payloadViolations } from "./payloadSchema.ts";
-import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
+import { eventReceived, fanOut, newEventId } from "./appends.ts";
 
 export interface IncomingEvent {
   appId: string;
@@ -150,7 +150,7 @@ function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n
       continue;
     }
     const { event } = item;
-    const scheduled = deliveriesScheduled({ eventId: item.eventId, appId: event.appId }, decision.targets, "fanout", item.meta);
+    const fanout = fanOut(decision.targets);
     if (span) {
       item.fanoutTraceparent ??= span.fanout({
         parent: item.traceparent,
@@ -173,15 +173,15 @@ function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n
           request_fingerprint: item.fingerprint,
           labels: event.labels,
           occurred_at: (event.occurredAt ?? now).toISOString(),
-          deliveries_scheduled: decision.targets.length,
+          deliveries_scheduled: fanout.length,
+          deliveries: fanout,
           // Undefined when not traced: JSON leaves the key out of the entry.
           traceparent: item.fanoutTraceparent,
         },
         item.meta,
       ),
-      ...scheduled.appends,
     );
-    plan.deliveries.push(...scheduled.deliveryIds.map((deliveryId) => ({ deliveryId, attempt: 1 })));
+    plan.deliveries.push(...fanout.map(({ delivery_id }) => ({ deliveryId: delivery_id, attempt: 1 })));
     plan.accepted += 1;
     plan.outcomes.push({ ok: true, value: { event_id: item.eventId, deliveries_scheduled: decision.targets.length, duplicate: false, deprecated: decision.deprecated } });
   }
@@ -202,7 +202,7 @@ const REFUSAL_REREAD_MS = 1_000;
  */
 async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: PendingEvent[], span: IngestBatchSpan | undefined): Promise<ItemOutcome<IngestResult>[] | undefined> {
   // ingest_batch writes the events and deliveries tables itself: only if no other projection wants these entries.
-  if (!ctx.ledger.projectedOnlyBy("event.received", ["events"]) || !ctx.ledger.projectedOnlyBy("delivery.scheduled", ["deliveries"])) return undefined;
+  if (!ctx.ledger.projectedOnlyBy("event.received", ["events", "deliveries"])) return undefined;
   const cache = fanoutCacheOf(ctx);
   const fanout = await cache.of(orgId, [...new Set(items.map((item) => item.event.appId))]);
   const now = ctx.now();

@@ -14,7 +14,7 @@ import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
 import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
+import { eventReceived, fanOut, newEventId } from "./appends.ts";
 import { payloadSha256 } from "./ingest.ts";
 import { enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
@@ -50,7 +50,7 @@ export async function publishOperationalEvents(ctx: AppContext, tx: Tx, orgId: s
     );
     const eventId = newEventId();
     const sha256 = payloadSha256({ encoding: "json", payload });
-    const scheduled = deliveriesScheduled({ eventId, appId }, matching.map((target) => target.subscription_id as string), "fanout", meta);
+    const fanout = fanOut(matching.map((target) => target.subscription_id as string));
     appends.push(
       eventReceived(
         {
@@ -64,15 +64,15 @@ export async function publishOperationalEvents(ctx: AppContext, tx: Tx, orgId: s
           request_fingerprint: sha256,
           labels,
           occurred_at: now.toISOString(),
-          deliveries_scheduled: matching.length,
+          deliveries_scheduled: fanout.length,
+          deliveries: fanout,
         },
         meta,
       ),
-      ...scheduled.appends,
     );
-    deliveries.push(...scheduled.deliveryIds.map((deliveryId) => ({ deliveryId, attempt: 1 })));
+    deliveries.push(...fanout.map(({ delivery_id }) => ({ deliveryId: delivery_id, attempt: 1 })));
   }
   if (appends.length === 0) return;
   await Promise.all([ctx.ledger.recordMany(tx, appends), enqueueDeliveries(tx, orgId, deliveries, now)]);
-  ctx.log.info("operational events published", { count: appends.filter((append) => append.entries[0]?.type === "event.received").length });
+  ctx.log.info("operational events published", { count: appends.length });
 }

@@ -182,11 +182,15 @@ export const eventsProjection = defineProjection({
 
 export const deliveriesProjection = defineProjection({
   name: "deliveries",
-  handles: ["delivery.scheduled", "delivery.attempted", "delivery.failed", "delivery.aborted", "delivery.retry_requested", "delivery.cancelled"],
+  handles: ["event.received", "delivery.scheduled", "delivery.attempted", "delivery.failed", "delivery.aborted", "delivery.retry_requested", "delivery.cancelled"],
   tables: ["hookledger.deliveries"],
   apply: (tx, entries) =>
     applyRuns(tx, entries, async (tx, type, run) => {
       switch (type) {
+        case "event.received":
+          // The event's fan-out (sql/070; ingest_batch projects it with the same statement).
+          await tx`select hookledger.project_deliveries_fanned_out(${tx.json(entryRows<"event.received">(run) as never)})`;
+          return;
         case "delivery.scheduled":
           await tx`select hookledger.project_deliveries_scheduled(${tx.json(entryRows<"delivery.scheduled">(run) as never)})`;
           return;

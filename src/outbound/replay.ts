@@ -73,7 +73,7 @@ export async function retryDelivery(ctx: AppContext, orgId: string, deliveryId: 
     if (delivery.status === "succeeded") throw new RetryError("already_succeeded");
     const subscription = await getSubscription(tx, delivery.subscription_id);
     if (!subscription?.enabled) throw new RetryError("subscription_disabled");
-    await ctx.ledger.record(tx, deliveryStream(deliveryId), ANY_VERSION, [{ type: "delivery.retry_requested", data: { delivery_id: deliveryId, reason: "manual" }, meta }]);
+    await ctx.ledger.record(tx, deliveryStream(deliveryId), ANY_VERSION, [{ type: "delivery.retry_requested", data: { delivery_id: deliveryId, app_id: delivery.app_id, reason: "manual" }, meta }]);
     await enqueueDeliveries(tx, orgId, [{ deliveryId, attempt: delivery.attempts + 1 }], ctx.now());
     return (await getDelivery(tx, deliveryId)) as DeliveryRow;
   });
@@ -86,12 +86,15 @@ export async function recoverSubscription(ctx: AppContext, orgId: string, subscr
     if (!subscription) throw new RetryError("subscription_not_found");
     if (!subscription.enabled) throw new RetryError("subscription_disabled");
     const recoverable = await recoverableDeliveries(tx, subscriptionId, since);
-    const ids = recoverable.map((delivery) => delivery.delivery_id);
     await ctx.ledger.recordMany(
       tx,
-      ids.map((id) => ({ stream: deliveryStream(id), expectedStreamVersion: ANY_VERSION, entries: [{ type: "delivery.retry_requested" as const, data: { delivery_id: id, reason: "recover" as const }, meta }] })),
+      recoverable.map(({ delivery_id, app_id }) => ({
+        stream: deliveryStream(delivery_id),
+        expectedStreamVersion: ANY_VERSION,
+        entries: [{ type: "delivery.retry_requested" as const, data: { delivery_id, app_id, reason: "recover" as const }, meta }],
+      })),
     );
     await enqueueDeliveries(tx, orgId, recoverable.map((delivery) => ({ deliveryId: delivery.delivery_id, attempt: delivery.attempts + 1 })), ctx.now());
-    return { deliveries: ids.length };
+    return { deliveries: recoverable.length };
   });
 }

@@ -15,7 +15,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getApplication } from "../tenancy/applications.ts";
 import { assertBelowQuota, quotasOf, subscriptionCount } from "../tenancy/quotas.ts";
 import { deliveryStream } from "./appends.ts";
-import { openDeliveryIds } from "./deliveryStore.ts";
+import { openDeliveries } from "./deliveryStore.ts";
 import { publishOperationalEvents } from "./operationalPublish.ts";
 import { expireCurrentSecrets, newSecretKeyId, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
 import { getSubscription, type SubscriptionRow } from "./subscriptionStore.ts";
@@ -74,12 +74,16 @@ export async function updateSubscription(
 
 /** Appends delivery.cancelled for every open delivery of the subscription. */
 export async function cancelOpenDeliveries(ctx: AppContext, tx: Tx, subscriptionId: string, reason: string, meta: EntryMeta): Promise<number> {
-  const ids = await openDeliveryIds(tx, subscriptionId);
+  const open = await openDeliveries(tx, subscriptionId);
   await ctx.ledger.recordMany(
     tx,
-    ids.map((id) => ({ stream: deliveryStream(id), expectedStreamVersion: ANY_VERSION, entries: [{ type: "delivery.cancelled", data: { delivery_id: id, reason }, meta }] })),
+    open.map(({ delivery_id, app_id }) => ({
+      stream: deliveryStream(delivery_id),
+      expectedStreamVersion: ANY_VERSION,
+      entries: [{ type: "delivery.cancelled", data: { delivery_id, app_id, reason }, meta }],
+    })),
   );
-  return ids.length;
+  return open.length;
 }
 
 export async function setSubscriptionEnabled(

@@ -6,8 +6,9 @@
  * Application tokens see their own application's entries only. An entry belongs to an application when its stream
  * is one of the application's resources (application, event type, subscription, event, delivery) and the
  * application is the `app_id` of the entry, or, for entries that carry none (subscription.updated,
- * event.replayed, delivery.cancelled…), of its stream's first entry (subscription.created, event.received,
- * delivery.scheduled), which always names it. Everything else (the organization, tokens, ingress routes and
+ * event.replayed…), of its stream's first entry (subscription.created, event.received, delivery.scheduled),
+ * which names it. A fanned-out delivery's stream has no such entry (the event's entry scheduled it, sql/070): the
+ * delivery entries a token causes (retry requests, cancellations) carry their own `app_id` since then. Everything else (the organization, tokens, ingress routes and
  * receipts, pull queues) is organization-level: organization tokens manage it, and application tokens cannot
  * read it through any other route either.
  *

@@ -51,8 +51,12 @@ function textFields(node: SchemaNode, path = "", out = new Set<string>()): Set<s
     case "variant":
       for (const option of node.options as SchemaNode[]) textFields(option, path, out);
       return out;
-    case "string":
     case "array":
+      // A list of records (an event's fan-out: delivery and subscription ids) is classified field by field.
+      if (node.item?.type === "object" || node.item?.type === "strict_object") return textFields(node.item, path, out);
+      if (!constrained(node)) out.add(path);
+      return out;
+    case "string":
     case "record":
     case "unknown":
       if (!constrained(node)) out.add(path);

@@ -45,12 +45,20 @@ describe("fan-out", () => {
     expect(nobody.body.deliveries_scheduled).toBe(1);
     expect((await deliveriesOf("fan_4")).map((d) => d.subscription_id)).not.toContain(disabled.id);
 
-    // Everything of one ingestion is in the ledger: one event.received and one delivery.scheduled per delivery.
-    const [entries] = await db.owner<{ received: number; scheduled: number }[]>`
-      select count(*) filter (where type = 'event.received')::int as received,
-             count(*) filter (where type = 'delivery.scheduled' and data->>'event_id' = 'fan_2')::int as scheduled
-      from hookledger.ledger where org_id = ${t.orgId}`;
-    expect(entries).toEqual({ received: 4, scheduled: 3 });
+    // Everything of one ingestion is in the ledger, in one entry per event: event.received names each delivery it
+    // scheduled (sql/070), and a delivery's own stream begins with its first attempt.
+    const entries = await db.owner<{ event_id: string; deliveries: { delivery_id: string; subscription_id: string }[] }[]>`
+      select data->>'event_id' as event_id, data->'deliveries' as deliveries
+      from hookledger.ledger where org_id = ${t.orgId} and type = 'event.received' order by position`;
+    expect(entries.map((entry) => entry.event_id)).toEqual(["fan_1", "fan_2", "fan_3", "fan_4"]);
+    const fan2 = entries[1]?.deliveries ?? [];
+    expect(fan2.map((d) => d.subscription_id).sort()).toEqual([wildcard.id, all.id, eu.id].sort());
+    const projected = await db.owner<{ delivery_id: string; subscription_id: string }[]>`
+      select delivery_id, subscription_id from hookledger.deliveries where org_id = ${t.orgId} and event_id = 'fan_2'`;
+    expect(new Map(projected.map((d) => [d.delivery_id, d.subscription_id]))).toEqual(new Map(fan2.map((d) => [d.delivery_id, d.subscription_id])));
+    const [others] = await db.owner<{ n: number }[]>`
+      select count(*)::int as n from hookledger.ledger where org_id = ${t.orgId} and (type like 'delivery.%' or stream like 'delivery:%')`;
+    expect(others?.n).toBe(0);
     // ...and every delivery in a batch delivery job, committed with them: one job per accepted request here (the
     // requests came one after another), each item naming the tenant and the first attempt.
     const jobs = await db.owner<{ payload: { org_id: string; delivery_id: string; attempt: number }[] }[]>`

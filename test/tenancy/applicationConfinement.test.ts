@@ -46,6 +46,10 @@ beforeAll(async () => {
   // No app_id in this entry's data: it belongs to A1 through its stream (subscription.created names A1).
   await ok(app.call("PATCH", `/v1/subscriptions/${a1.subscriptionId}`, org.token, { description: "billing endpoint" }), 200);
   await ok(app.call("POST", "/v1/events", a1.token, { app_id: a1.appId, event_type: "invoice.paid", event_id: a1.eventId, payload: { n: 1 } }), 202);
+  // A delivery's stream begins with the first entry about it alone (the event's entry names it, sql/070): this
+  // request, by the organization token, belongs to A1 through the app_id it carries.
+  const [delivery] = (await ok(app.call("GET", `/v1/events/${a1.eventId}`, org.token), 200)).deliveries;
+  await ok(app.call("POST", `/v1/deliveries/${delivery.id}/retry`, org.token), 202);
 
   a2.subscriptionId = (await ok(app.call("POST", "/v1/subscriptions", a2.token, { app_id: a2.appId, url: A2_URL, event_types: ["*"] }), 201)).id;
   await ok(app.call("POST", "/v1/events", a2.token, { app_id: a2.appId, event_type: "invoice.paid", event_id: a2.eventId, payload: { card: PAYLOAD_SECRET } }), 202);
@@ -76,7 +80,7 @@ describe("GET /v1/audit-log", () => {
     const received = entries.find((e) => e.type === "event.received" && e.data.event_id === a2.eventId);
     expect(received.data).not.toHaveProperty("payload");
     expect(received.data).toMatchObject({ app_id: a2.appId, payload_sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-    expect(entries.map((e) => e.type)).toEqual(expect.arrayContaining(["organization.created", "token.created", "application.created", "delivery.scheduled"]));
+    expect(entries.map((e) => e.type)).toEqual(expect.arrayContaining(["organization.created", "token.created", "application.created", "delivery.retry_requested"]));
     // Not vacuous: the ledger itself holds both.
     const raw = JSON.stringify(await db.owner`select data from hookledger.ledger where org_id = ${org.orgId}`);
     expect(raw).toContain(CREDENTIAL);
@@ -90,12 +94,13 @@ describe("GET /v1/audit-log", () => {
     expect(text).not.toContain(a1.appId);
     expect(text).not.toContain(a1.subscriptionId);
     expect(text).not.toContain(PAYLOAD_SECRET);
-    expect(mine.map((e) => e.type).sort()).toEqual(["application.created", "delivery.scheduled", "event.received", "event_type.created", "subscription.created"]);
+    expect(mine.map((e) => e.type).sort()).toEqual(["application.created", "event.received", "event_type.created", "subscription.created"]);
 
     const theirs = await auditLog(a1.token);
     const theirText = JSON.stringify(theirs);
     for (const leak of [a2.appId, A2_URL, A2_TOKEN_LABEL, a2.subscriptionId, a2.eventId, PAYLOAD_SECRET]) expect(theirText).not.toContain(leak);
-    expect(theirs.map((e) => e.type).sort()).toEqual(["application.created", "delivery.scheduled", "event.received", "event_type.created", "subscription.created", "subscription.updated"]);
+    expect(theirs.map((e) => e.type).sort()).toEqual(["application.created", "delivery.retry_requested", "event.received", "event_type.created", "subscription.created", "subscription.updated"]);
+    expect(theirs.find((e) => e.type === "delivery.retry_requested")).toMatchObject({ data: { app_id: a1.appId, reason: "manual" }, actor: { id: org.tokenId } });
     expect(theirs.find((e) => e.type === "subscription.updated")).toMatchObject({ stream: `subscription:${a1.subscriptionId}`, actor: { id: org.tokenId } });
   });
 

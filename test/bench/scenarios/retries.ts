@@ -42,12 +42,13 @@ async function insertRetryingDeliveries(world: DeliveryWorld, count: number): Pr
         now() + interval '1 hour' + random() * interval '9 hours', now() - interval '10 minutes', 500, 'http_status',
         now() - interval '10 minutes', now() - interval '10 minutes'
       from generate_series(1, ${count}::integer) g`;
-    // Versions as the service leaves them: event.received (1); delivery.scheduled and delivery.attempted (2).
+    // Versions as the service leaves them: event.received (1), which schedules the delivery (sql/070); the
+    // delivery's stream begins with its first attempt (1).
     await tx`
       insert into hookledger.ledger_streams (org_id, stream, version, updated_at)
       select org_id, 'event:' || event_id, 1, created_at from hookledger.deliveries where status = 'retrying'
       union all
-      select org_id, 'delivery:' || delivery_id, 2, updated_at from hookledger.deliveries where status = 'retrying'`;
+      select org_id, 'delivery:' || delivery_id, 1, updated_at from hookledger.deliveries where status = 'retrying'`;
   });
   await owner`analyze hookledger.events, hookledger.deliveries, hookledger.ledger_streams`;
 }
