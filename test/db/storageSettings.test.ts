@@ -1,7 +1,8 @@
 /**
  * Storage settings of the write path: bulky columns carry no planner statistics (sql/065) — ANALYZE skips them, on
- * the ledger's partitions too, those made later included, while the columns queries filter on keep theirs — and
- * stream rows are updated in place, without a new index entry (sql/066).
+ * the ledger's partitions too, those made later included, while the columns queries filter on keep theirs —,
+ * stream rows are updated in place, without a new index entry (sql/066), and a new delivery takes no entry in the
+ * retry promoter's index (sql/071).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -96,5 +97,41 @@ describe("stream updates", () => {
     // Every row of a page updated at once: the 30% left free holds the new versions of about 40% of them (none
     // with the default fillfactor); spread over time, pruning frees room for the rest.
     expect(after.hot - before.hot).toBeGreaterThanOrEqual(80);
+  });
+});
+
+describe("the retry promoter's index (sql/071)", () => {
+  it("holds retrying deliveries only, and serves the promoter's query under a generic plan", async () => {
+    // 20 retrying deliveries the promoter looks for, 30 pending ones (each with its job) it never does.
+    const orgId = "7c2d9e41-5a0b-4c3f-9e8d-1b2a3c4d5e6f";
+    const appId = "8d3e0f52-6b1c-4d40-8f9e-2c3b4d5e6f70";
+    const subscriptionId = "9e4f1063-7c2d-4e51-9a0f-3d4c5e6f7081";
+    await db.owner.begin(async (tx) => {
+      await tx`select set_config('hookledger.org_id', ${orgId}, true)`;
+      await tx`
+        insert into hookledger.deliveries (org_id, delivery_id, event_id, subscription_id, app_id, status, reason, attempts, next_attempt_at, created_at, updated_at)
+        select ${orgId}::uuid, gen_random_uuid(), 'evt_due_' || g, ${subscriptionId}::uuid, ${appId}::uuid,
+          case when g <= 20 then 'retrying' else 'pending' end, 'fanout', case when g <= 20 then 1 else 0 end,
+          now() + g * interval '1 minute', now(), now()
+        from generate_series(1, 50) g`;
+    });
+    const [index] = await db.owner<{ predicate: string }[]>`
+      select pg_get_expr(indpred, indrelid) as predicate from pg_index where indexrelid = 'hookledger.deliveries_due_idx'::regclass`;
+    expect(index?.predicate).toBe("(status = 'retrying'::text)");
+
+    // The promoter's statement (outbound/promoteRetriesTask.ts), planned once for any parameters.
+    const plan = await db.owner.begin(async (tx) => {
+      await tx`select set_config('hookledger.org_id', ${orgId}, true)`;
+      await tx`set local plan_cache_mode = force_generic_plan`;
+      await tx`set local enable_seqscan = off`;
+      await tx.unsafe(`prepare due_retries(timestamptz, timestamptz) as
+        select delivery_id, attempts, next_attempt_at from hookledger.deliveries
+        where org_id = hookledger.current_org_id() and status = 'retrying' and next_attempt_at >= $1 and next_attempt_at < $2
+        order by next_attempt_at limit 2000`);
+      const rows = await tx.unsafe(`explain (format json) execute due_retries(now(), now() + interval '1 hour')`);
+      await tx.unsafe("deallocate due_retries");
+      return JSON.stringify(rows);
+    });
+    expect(plan).toContain('"Index Name":"deliveries_due_idx"');
   });
 });
