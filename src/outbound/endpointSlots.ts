@@ -9,6 +9,17 @@
 export class EndpointSlots {
   private readonly inUse = new Map<string, number>();
   private readonly waiters = new Map<string, (() => void)[]>();
+  /** Per endpoint with slots in use: when one was last given back (or, before any was, first taken). */
+  private readonly lastReturned = new Map<string, number>();
+
+  /**
+   * How long every one of the endpoint's `limit` slots has been taken without one coming back, in ms; 0 while one
+   * is free. A hanging endpoint's slots stay out for its whole timeout: deliveries to it need not wait for one.
+   */
+  stalledMs(endpoint: string, limit: number): number {
+    if ((this.inUse.get(endpoint) ?? 0) < limit) return 0;
+    return Date.now() - (this.lastReturned.get(endpoint) ?? Date.now());
+  }
 
   /**
    * Takes a slot for `endpoint`, waiting up to `waitMs` for one; false when none came free in time.
@@ -19,6 +30,7 @@ export class EndpointSlots {
   async acquire(endpoint: string, limit: number, waitMs: number): Promise<boolean> {
     const used = this.inUse.get(endpoint) ?? 0;
     if (used < limit) {
+      if (used === 0) this.lastReturned.set(endpoint, Date.now());
       this.inUse.set(endpoint, used + 1);
       return true;
     }
@@ -45,12 +57,16 @@ export class EndpointSlots {
     const queue = this.waiters.get(endpoint);
     const next = queue?.shift();
     if (queue && queue.length === 0) this.waiters.delete(endpoint);
+    this.lastReturned.set(endpoint, Date.now());
     if (next) {
       next();
       return;
     }
     const used = (this.inUse.get(endpoint) ?? 1) - 1;
-    if (used <= 0) this.inUse.delete(endpoint);
-    else this.inUse.set(endpoint, used);
+    if (used > 0) this.inUse.set(endpoint, used);
+    else {
+      this.inUse.delete(endpoint);
+      this.lastReturned.delete(endpoint);
+    }
   }
 }

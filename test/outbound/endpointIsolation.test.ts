@@ -22,7 +22,7 @@ beforeAll(async () => {
     env: { HOOKLEDGER_WORKER_CONCURRENCY: "8", HOOKLEDGER_CIRCUIT_FAILURES: "3", HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS: "2" },
   });
   receiver = await startReceiver();
-  t = await outboundTenant(app, ["invoice.paid", "slow.one", "fail.one", "paced.one", "later.one"]);
+  t = await outboundTenant(app, ["invoice.paid", "slow.one", "stall.one", "fail.one", "paced.one", "later.one"]);
 });
 afterAll(async () => {
   await app?.stop();
@@ -72,6 +72,27 @@ describe("per-endpoint concurrency", () => {
       expect(row?.attempts).toBe(20); // one attempt each: waiting for a slot is not an attempt
     } finally {
       await slow.close();
+    }
+  });
+
+  it("puts deliveries back at once, and for longer, while none of a hanging endpoint's slots comes back; loses none", async () => {
+    const hanging = await slowReceiver(3000);
+    const stalledDeferrals = async () =>
+      (await app.ctx.metrics.deliveriesDeferred.get()).values.filter((value) => value.labels.reason === "endpoint stalled").reduce((sum, value) => sum + value.value, 0);
+    try {
+      const before = await stalledDeferrals();
+      await t.subscribe({ url: hanging.url, event_types: ["stall.one"], max_concurrency: 1 });
+      for (let i = 0; i < 4; i++) expect((await t.send({ event_type: "stall.one", event_id: `stall_${i}` })).status).toBe(202);
+      await eventually(async () => (hanging.count() >= 4 ? true : undefined), 40_000, "every delivery to the slow endpoint");
+      expect(hanging.peak()).toBe(1);
+      // Found its one slot out for over a second: put back without waiting for it, until about when it may return.
+      expect(await stalledDeferrals()).toBeGreaterThan(before);
+      const [row] = await db.owner<{ attempts: number; succeeded: number }[]>`
+        select count(*)::int as attempts, count(*) filter (where outcome = 'succeeded')::int as succeeded
+        from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'stall_%'`;
+      expect(row).toEqual({ attempts: 4, succeeded: 4 });
+    } finally {
+      await hanging.close();
     }
   });
 
