@@ -71,6 +71,11 @@ export const inboundEntries = {
     }),
     publish: publishTarget,
     queue: v.nullable(v.string()),
+    /**
+     * The pull message enqueued on `queue` with the receipt (sql/073); its stream begins with its first lease.
+     * Absent when the route feeds no queue, and on entries recorded before: those have a `pull.message_enqueued`.
+     */
+    message_id: v.optional(uuid),
   }),
   "ingress.publish_failed": v.strictObject({ receipt_id: v.string(), reason: v.string() }),
 

@@ -92,6 +92,7 @@ export const pullQueuesProjection = defineProjection({
 export const pullMessagesProjection = defineProjection({
   name: "pull_messages",
   handles: [
+    "ingress.received",
     "pull.message_enqueued",
     "pull.message_leased",
     "pull.lease_extended",
@@ -105,6 +106,10 @@ export const pullMessagesProjection = defineProjection({
   apply: (tx, entries) =>
     applyRuns(tx, entries, async (tx, type, run) => {
       switch (type) {
+        case "ingress.received":
+          // The message a receipt enqueued (sql/073; receive_batch projects it with the same statement).
+          await tx`select hookledger.project_pull_messages_received(${tx.json(entryRows<"ingress.received">(run) as never)})`;
+          return;
         case "pull.message_enqueued":
           await tx`select hookledger.project_pull_messages_enqueued(${tx.json(entryRows<"pull.message_enqueued">(run) as never)})`;
           return;

@@ -1,7 +1,7 @@
 /**
  * Receiving webhooks on `POST /in/{route_id}` or `POST /in/{org_id}/{path}`: find the route, check the size,
- * authenticate, then remember the nonce, append `ingress.received` (plus `pull.message_enqueued` when the route
- * feeds a queue) and add the publish job, in one transaction. The caller answers 202 only after that commits.
+ * authenticate, then remember the nonce, append `ingress.received` (naming the pull message it enqueues when the
+ * route feeds a queue, sql/073) and add the publish job, in one transaction. The caller answers 202 only after that commits.
  *
  * In batches: concurrent requests of one organization load their routes and secrets with two reads sent together
  * (no transaction), and are recorded together (group commit, db/groupCommit.ts), in one statement when they can.
@@ -30,7 +30,7 @@ import { headersForLedger } from "./requestHeaders.ts";
 import { routeSecretRowsOf, secretsForVerificationFrom } from "./routeSecrets.ts";
 import type { VerifierSecret } from "./verifiers/types.ts";
 import { findRouteByPath, findRouteTenant, getRoutesOf, type IngressRouteRow } from "./routeStore.ts";
-import { pullMessageStream, receiptStream } from "./streams.ts";
+import { receiptStream } from "./streams.ts";
 import { DEFAULT_TOLERANCE_SECONDS } from "./verifiers/types.ts";
 
 /** How the URL names the route: by its public id, or by its organization's id and its custom path. */
@@ -65,41 +65,32 @@ interface VerifiedReceipt {
   meta: EntryMeta;
 }
 
-/** The receipt's entries: `ingress.received`, and `pull.message_enqueued` when the route feeds a queue. */
-function receiptAppends(receipt: VerifiedReceipt): StreamAppend[] {
+/** The receipt's entry, `ingress.received`, naming the pull message it enqueues when the route feeds a queue. */
+function receiptAppend(receipt: VerifiedReceipt): StreamAppend {
   const { route, receiptId, meta } = receipt;
-  const appends: StreamAppend[] = [
-    {
-      stream: receiptStream(receiptId),
-      expectedStreamVersion: STREAM_DOES_NOT_EXIST,
-      entries: [
-        {
-          type: "ingress.received",
-          data: {
-            receipt_id: receiptId,
-            route_id: route.route_id,
-            content_type: receipt.headers.get("content-type"),
-            headers: headersForLedger(receipt.headers, route.auth),
-            body_base64: Buffer.from(receipt.rawBody).toString("base64"),
-            body_sha256: createHash("sha256").update(receipt.rawBody).digest("hex"),
-            verification: receipt.verification,
-            publish: publishTarget(route),
-            queue: route.queue,
-          },
-          meta,
+  return {
+    stream: receiptStream(receiptId),
+    expectedStreamVersion: STREAM_DOES_NOT_EXIST,
+    entries: [
+      {
+        type: "ingress.received",
+        data: {
+          receipt_id: receiptId,
+          route_id: route.route_id,
+          content_type: receipt.headers.get("content-type"),
+          headers: headersForLedger(receipt.headers, route.auth),
+          body_base64: Buffer.from(receipt.rawBody).toString("base64"),
+          body_sha256: createHash("sha256").update(receipt.rawBody).digest("hex"),
+          verification: receipt.verification,
+          publish: publishTarget(route),
+          queue: route.queue,
+          // Undefined without a queue: JSON leaves the key out of the entry.
+          message_id: route.queue ? randomUUID() : undefined,
         },
-      ],
-    },
-  ];
-  if (route.queue) {
-    const messageId = randomUUID();
-    appends.push({
-      stream: pullMessageStream(messageId),
-      expectedStreamVersion: STREAM_DOES_NOT_EXIST,
-      entries: [{ type: "pull.message_enqueued", data: { message_id: messageId, queue: route.queue, receipt_id: receiptId }, meta }],
-    });
-  }
-  return appends;
+        meta,
+      },
+    ],
+  };
 }
 
 const publishTarget = (route: IngressRouteRow) =>
@@ -120,7 +111,7 @@ async function recordReceipts(ctx: AppContext, orgId: string, receipts: Verified
       const target = publishTarget(receipt.route);
       return target ? [{ receiptId: receipt.receiptId, target }] : [];
     });
-    await Promise.all([ctx.ledger.recordMany(tx, accepted.flatMap(receiptAppends)), enqueuePublishes(tx, orgId, publishes)]);
+    await Promise.all([ctx.ledger.recordMany(tx, accepted.map(receiptAppend)), enqueuePublishes(tx, orgId, publishes)]);
     ctx.metrics.ingressBatches.inc({ path: "transaction" });
     return receipts.map((receipt) => ({ ok: true as const, value: !replayed.has(receipt) }));
   });
@@ -136,11 +127,11 @@ const NONCE_SEEN = "HL425";
  */
 async function recordReceiptsInOneStatement(ctx: AppContext, orgId: string, receipts: VerifiedReceipt[]): Promise<ItemOutcome<boolean>[] | undefined> {
   // receive_batch writes these two projections itself: only if no other projection wants the entries.
-  if (!ctx.ledger.projectedOnlyBy("ingress.received", ["ingress_receipts"]) || !ctx.ledger.projectedOnlyBy("pull.message_enqueued", ["pull_messages"])) return undefined;
+  if (!ctx.ledger.projectedOnlyBy("ingress.received", ["ingress_receipts", "pull_messages"])) return undefined;
   const now = ctx.now();
   const nonces = receipts.flatMap((receipt) => (receipt.nonce ? [{ routeId: receipt.route.route_id, hash: nonceHash(receipt.nonce.value), expiresAt: receipt.nonce.expiresAt }] : []));
   if (new Set(nonces.map((nonce) => `${nonce.routeId} ${nonce.hash}`)).size < nonces.length) return undefined;
-  const encoded = ctx.ledger.encode(receipts.flatMap(receiptAppends));
+  const encoded = ctx.ledger.encode(receipts.map(receiptAppend));
   const publishes = receipts.flatMap((receipt) => {
     const target = publishTarget(receipt.route);
     return target ? [{ receiptId: receipt.receiptId, target }] : [];

@@ -51,8 +51,9 @@ async function queueWithRoute(name: string, settings: Record<string, unknown> = 
 }
 
 /**
- * Appends n accepted requests and their queue messages straight to the ledger, exactly as the receive endpoint
- * does but in one transaction: hundreds of HTTP round trips would only slow the test down.
+ * Appends n accepted requests and their queue messages straight to the ledger in one transaction (hundreds of HTTP
+ * round trips would only slow the test down), in the shape recorded before sql/073 — a `pull.message_enqueued` of
+ * its own per message —, which projects into the same rows as today's receipts naming their message.
  */
 async function seedMessages(queue: string, routeId: string, n: number): Promise<void> {
   await withTenant(app.ctx.sql, t.orgId, (tx) =>
@@ -102,8 +103,13 @@ describe("leases", () => {
     expect((await q.call("ack", { lease_ids: [second!.lease_id] })).body).toEqual({ done: [second!.lease_id], lost: [] });
     expect(await q.dequeue()).toEqual([]);
 
+    // The receipt's entry enqueued the message (sql/073); the message's own stream begins with its first lease.
+    const [receipt] = await db.owner<{ message_id: string; queue: string }[]>`
+      select data->>'message_id' as message_id, data->>'queue' as queue from hookledger.ledger
+      where type = 'ingress.received' and data->>'message_id' = ${first!.id}`;
+    expect(receipt).toEqual({ message_id: first!.id, queue: "expiry" });
     const history = await db.owner<{ type: string }[]>`select type from hookledger.ledger where stream = ${`pull_message:${first!.id}`} order by version`;
-    expect(history.map((row) => row.type)).toEqual(["pull.message_enqueued", "pull.message_leased", "pull.message_leased", "pull.message_acked"]);
+    expect(history.map((row) => row.type)).toEqual(["pull.message_leased", "pull.message_leased", "pull.message_acked"]);
   });
 
   it("makes a nacked message visible again after its delay, and extends a lease", async () => {
