@@ -45,9 +45,15 @@ export async function readIngestLookups(
       where t.org_id = hookledger.current_org_id() and t.deleted_at is null`,
     wanted.eventIds.length === 0
       ? Promise.resolve([])
-      : tx<{ event_id: string; request_fingerprint: string; deliveries_scheduled: number }[]>`
-      select event_id, request_fingerprint, deliveries_scheduled from hookledger.events
-      where org_id = hookledger.current_org_id() and event_id = any(${wanted.eventIds}::text[])`,
+      : // By key, one lookup per id: with `event_id = any($ids)` PostgreSQL 18 may skip-scan the events list index,
+        // whose last column is event_id, over the organization's whole history (see outbound/attemptLoad.ts).
+        tx<{ event_id: string; request_fingerprint: string; deliveries_scheduled: number }[]>`
+      select e.event_id, e.request_fingerprint, e.deliveries_scheduled
+      from unnest(${wanted.eventIds}::text[]) as wanted(id)
+      cross join lateral (
+        select event_id, request_fingerprint, deliveries_scheduled from hookledger.events
+        where org_id = hookledger.current_org_id() and event_id = wanted.id limit 1
+      ) e`,
     tx<TargetSubscription[]>`
       select subscription_id, app_id, event_types, labels from hookledger.subscriptions
       where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and enabled and deleted_at is null`,
