@@ -7,7 +7,8 @@
 -- event, in the same transaction: `event.received` now names the deliveries it scheduled (data.deliveries: each
 -- delivery_id and subscription_id), the deliveries projection writes their rows from it, and a delivery's stream
 -- begins with the first entry that concerns it alone (its first attempt, a cancellation or a retry request),
--- appended as a new stream (expected version 0), which keeps one recorded outcome per attempt.
+-- appended as a new stream (expected version 0), which keeps one recorded outcome per attempt; the attempt load
+-- reads version 0 for a delivery whose stream has no entry yet (sql/072).
 -- `delivery.scheduled` stays for deliveries scheduled on their own (replay, the subscription test ping) and for
 -- entries recorded before this migration; both project into the same rows.
 
@@ -55,33 +56,3 @@ begin
   on conflict (org_id, day, shard) do update set events = hookledger.usage_counters.events + excluded.events;
 end
 $$;
-
--- As in sql/068, with version 0 for a delivery whose stream has no entry yet (fanned out, not attempted): its
--- first attempt is appended as a new stream.
-create or replace function hookledger.deliveries_to_attempt(p_org_id uuid, p_delivery_ids uuid[])
-returns table (
-  delivery_id uuid, status text, attempts integer, subscription_id uuid, version integer,
-  event_id text, app_id uuid, event_type text, content_type text, payload_encoding text, payload text,
-  payload_sha256 text, request_fingerprint text, labels jsonb, occurred_at timestamptz, received_at timestamptz,
-  deliveries_scheduled integer, traceparent text)
-language plpgsql as $$
-begin
-  perform set_config('hookledger.org_id', p_org_id::text, true);
-  return query
-    with versions as materialized (
-      select s.stream, s.version from hookledger.ledger_streams s
-      where s.org_id = p_org_id and s.stream = any(array(select 'delivery:' || id::text from unnest(p_delivery_ids) as id))
-    )
-    select d.delivery_id, d.status, d.attempts, d.subscription_id, coalesce(v.version, 0),
-      e.event_id, e.app_id, e.event_type, e.content_type, e.payload_encoding, e.payload, e.payload_sha256,
-      e.request_fingerprint, e.labels, e.occurred_at, e.received_at, e.deliveries_scheduled, e.traceparent
-    from hookledger.deliveries d
-    left join versions v on v.stream = 'delivery:' || d.delivery_id::text
-    cross join lateral (
-      select * from hookledger.events ev where ev.org_id = d.org_id and ev.event_id = d.event_id limit 1
-    ) e
-    where d.org_id = p_org_id and d.delivery_id = any(p_delivery_ids);
-end
-$$;
-comment on function hookledger.deliveries_to_attempt(uuid, uuid[]) is
-  'A batch of one organization''s deliveries with their events and delivery-stream versions (0: no entry yet), read under row-level security with the tenant set for this statement (a worker''s attempt load, no transaction).';

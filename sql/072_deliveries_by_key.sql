@@ -1,11 +1,14 @@
--- Attempt loads find each delivery by its key.
+-- Attempt loads find each delivery by its key, and read version 0 for a delivery whose stream has no entry yet.
 --
--- Why: with `delivery_id = any($ids)` the planner may read deliveries through deliveries_subscription_idx,
+-- Version 0: since sql/070 a fanned-out delivery's stream begins with its first attempt, which is appended as a
+-- new stream; the load used to join the stream's row, and so would have skipped such a delivery.
+--
+-- By key: with `delivery_id = any($ids)` the planner may read deliveries through deliveries_subscription_idx,
 -- whose last column is delivery_id: PostgreSQL 18 can skip-scan an index over its leading columns, and on
 -- statistics taken while the table was young it costed reading the organization's whole part of that index as
 -- cheap (bench scenario 4: a Bitmap Index Scan over it, 1,985 buffers and 25 ms to find 164 deliveries; the
 -- primary key needs ~2 buffers each). A lateral lookup per id with `limit 1` leaves the primary key as the only
--- sensible plan, as the events were already found (sql/068). Results are those of sql/070 and sql/068.
+-- sensible plan, as the events were already found (sql/068). Otherwise the results are those of sql/068.
 
 create or replace function hookledger.deliveries_to_attempt(p_org_id uuid, p_delivery_ids uuid[])
 returns table (
@@ -34,6 +37,9 @@ begin
     ) e;
 end
 $$;
+
+comment on function hookledger.deliveries_to_attempt(uuid, uuid[]) is
+  'A batch of one organization''s deliveries with their events and delivery-stream versions (0: no entry yet), read under row-level security with the tenant set for this statement (a worker''s attempt load, no transaction).';
 
 create or replace function hookledger.subscriptions_of_deliveries(p_org_id uuid, p_delivery_ids uuid[], p_now timestamptz)
 returns table (subscription hookledger.subscriptions, secrets jsonb)
