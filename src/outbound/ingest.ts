@@ -2,9 +2,9 @@
  * Event ingestion, in batches: concurrent requests of one organization are written by one transaction (group
  * commit, see db/groupCommit.ts) holding, for every event of the batch, `event.received` naming a delivery per
  * matching enabled subscription (sql/070), the event's and deliveries' projection rows and the delivery jobs —
- * each kind written with one statement for the whole batch. Commit, then each caller answers 202. An event that fails its own checks
- * (unknown type, schema, quota, a repeated event_id with other content) fails alone; if the batch transaction
- * itself fails, its events are written one by one so a bad one cannot fail its neighbours.
+ * each kind written with one statement for the whole batch. Commit, then each caller answers 202. An event that
+ * fails its own checks (unknown type, schema, quota, a repeated event_id with other content) fails alone; if the
+ * batch transaction itself fails, its events are written one by one so a bad one cannot fail its neighbours.
  *
  * Idempotency: a producer-chosen `event_id` may be sent again. The same request returns the original result;
  * a different request with the same id is a conflict. The request is compared by a hash of what defines the
