@@ -67,9 +67,14 @@ describe("per-endpoint concurrency", () => {
       expect(slow.count()).toBeLessThan(10);
       await eventually(async () => (slow.count() >= 10 ? true : undefined), 20_000, "the slow endpoint's deliveries");
       expect(slow.peak()).toBeLessThanOrEqual(2);
-      const [row] = await db.owner<{ attempts: number }[]>`
-        select count(*)::int as attempts from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'slow_%'`;
-      expect(row?.attempts).toBe(20); // one attempt each: waiting for a slot is not an attempt
+      // One attempt each (waiting for a slot is not an attempt), once the last answers are recorded.
+      const attempts = async () => {
+        const [row] = await db.owner<{ attempts: number }[]>`
+          select count(*)::int as attempts from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'slow_%'`;
+        return row?.attempts;
+      };
+      await eventually(async () => ((await attempts()) === 20 ? true : undefined), 10_000, "every outcome recorded");
+      expect(await attempts()).toBe(20);
     } finally {
       await slow.close();
     }
@@ -87,10 +92,15 @@ describe("per-endpoint concurrency", () => {
       expect(hanging.peak()).toBe(1);
       // Found its one slot out for over a second: put back without waiting for it, until about when it may return.
       expect(await stalledDeferrals()).toBeGreaterThan(before);
-      const [row] = await db.owner<{ attempts: number; succeeded: number }[]>`
-        select count(*)::int as attempts, count(*) filter (where outcome = 'succeeded')::int as succeeded
-        from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'stall_%'`;
-      expect(row).toEqual({ attempts: 4, succeeded: 4 });
+      // Answered is not yet recorded: wait for the fourth outcome, then check there is no fifth.
+      const recorded = async () => {
+        const [row] = await db.owner<{ attempts: number; succeeded: number }[]>`
+          select count(*)::int as attempts, count(*) filter (where outcome = 'succeeded')::int as succeeded
+          from hookledger.delivery_attempts where org_id = ${t.orgId} and event_id like 'stall_%'`;
+        return row;
+      };
+      await eventually(async () => ((await recorded())?.attempts === 4 ? true : undefined), 10_000, "every outcome recorded");
+      expect(await recorded()).toEqual({ attempts: 4, succeeded: 4 });
     } finally {
       await hanging.close();
     }
