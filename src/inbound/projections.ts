@@ -106,10 +106,15 @@ export const pullMessagesProjection = defineProjection({
   apply: (tx, entries) =>
     applyRuns(tx, entries, async (tx, type, run) => {
       switch (type) {
-        case "ingress.received":
-          // The message a receipt enqueued (sql/073; receive_batch projects it with the same statement).
-          await tx`select hookledger.project_pull_messages_received(${tx.json(entryRows<"ingress.received">(run) as never)})`;
+        case "ingress.received": {
+          // The message a receipt enqueued (sql/073; receive_batch projects it with the same statement). Only the
+          // fields the statement reads: the receipts projection already sends each body.
+          const rows = (run as EntryOf<"ingress.received">[])
+            .filter((entry) => entry.data.message_id !== undefined)
+            .map(({ data, orgId, recordedAt }) => ({ org_id: orgId, message_id: data.message_id, queue: data.queue, receipt_id: data.receipt_id, at: recordedAt.toISOString() }));
+          if (rows.length > 0) await tx`select hookledger.project_pull_messages_received(${tx.json(rows as never)})`;
           return;
+        }
         case "pull.message_enqueued":
           await tx`select hookledger.project_pull_messages_enqueued(${tx.json(entryRows<"pull.message_enqueued">(run) as never)})`;
           return;

@@ -187,10 +187,15 @@ export const deliveriesProjection = defineProjection({
   apply: (tx, entries) =>
     applyRuns(tx, entries, async (tx, type, run) => {
       switch (type) {
-        case "event.received":
-          // The event's fan-out (sql/070; ingest_batch projects it with the same statement).
-          await tx`select hookledger.project_deliveries_fanned_out(${tx.json(entryRows<"event.received">(run) as never)})`;
+        case "event.received": {
+          // The event's fan-out (sql/070; ingest_batch projects it with the same statement). Only the fields the
+          // statement reads: the events projection already sends each payload.
+          const rows = (run as EntryOf<"event.received">[])
+            .filter((entry) => (entry.data.deliveries?.length ?? 0) > 0)
+            .map(({ data, orgId, recordedAt }) => ({ org_id: orgId, event_id: data.event_id, app_id: data.app_id, deliveries: data.deliveries, at: recordedAt.toISOString() }));
+          if (rows.length > 0) await tx`select hookledger.project_deliveries_fanned_out(${tx.json(rows as never)})`;
           return;
+        }
         case "delivery.scheduled":
           await tx`select hookledger.project_deliveries_scheduled(${tx.json(entryRows<"delivery.scheduled">(run) as never)})`;
           return;
