@@ -10,6 +10,7 @@ import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
 import { listMigrations, DEFAULT_MIGRATIONS_DIR } from "./db/migrate.ts";
 import { prepareDatabase } from "./compose/database.ts";
 import { composeApp } from "./compose/app.ts";
+import { createApiCaches } from "./compose/caches.ts";
 import type { HttpServer, TlsServeOptions } from "./http/serve/index.ts";
 import { listenerPlans, type Door } from "./http/listenerSettings.ts";
 import { loadListenerTls, openListeners, type OpenListener } from "./http/listeners.ts";
@@ -29,7 +30,6 @@ import { startTelemetry, type Telemetry } from "./observability/telemetry.ts";
 import { noTracing, type Tracing } from "./observability/tracing.ts";
 import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
 import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
-import { TokenCache } from "./tenancy/tokenCache.ts";
 import { buildTaskList, crontab } from "./worker/tasks.ts";
 import { settleHandedOverSends } from "./outbound/attempt.ts";
 
@@ -182,7 +182,7 @@ export async function startServices(options: {
   let worker: WorkerHandle | undefined;
   let listeners: OpenListener[] = [];
   const tokenUsage = new TokenUsageTracker(sql, log);
-  const tokenCache = new TokenCache(sql, { url: database.serviceUrl, log });
+  const caches = createApiCaches(sql, { url: database.serviceUrl, log });
   let adminToken: string | undefined;
   let routes: { method: string; path: string }[] = [];
   try {
@@ -201,14 +201,14 @@ export async function startServices(options: {
     if (options.api) {
       adminToken = await ensureInstanceAdminToken(ctx, configuredAdminToken);
       tokenUsage.start();
-      await tokenCache.start();
+      await caches.start();
       const latestMigration = (await listMigrations(DEFAULT_MIGRATIONS_DIR)).at(-1)?.version ?? 0;
       const separateDoors = new Set<string>(plans.map((plan) => plan.door).filter((door) => door !== "main"));
       const app = composeApp({
         ctx,
         metricsToken,
         tokenUsage,
-        tokenCache,
+        caches,
         readiness: { expectedSchemaVersion: latestMigration, workerRunning: worker ? () => worker?.isRunning() ?? false : undefined },
         separateDoors: separateDoors.size > 0 ? separateDoors : undefined,
       });
@@ -219,7 +219,7 @@ export async function startServices(options: {
     }
   } catch (error) {
     await tokenUsage.stop().catch(() => undefined);
-    await tokenCache.stop();
+    await caches.stop();
     await worker?.stop().catch(() => undefined);
     await telemetry.shutdown();
     await sql.end({ timeout: 5 });
@@ -237,7 +237,7 @@ export async function startServices(options: {
       // then close the pool they both used.
       await Promise.all(listeners.map((listener) => listener.server.close()));
       await tokenUsage.stop();
-      await tokenCache.stop();
+      await caches.stop();
       await worker?.stop();
       // Sends that outlived their jobs (outbound/attempt.ts) end and are recorded before the pool closes.
       await settleHandedOverSends(ctx);

@@ -5,8 +5,8 @@ import { createApp, type AppOptions } from "../http/app.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
 import { auditRequirements, policyRefusals } from "../tenancy/auditRequirements.ts";
-import type { TokenCache } from "../tenancy/tokenCache.ts";
 import type { TokenUsageTracker } from "../tenancy/tokenUsage.ts";
+import type { ApiCaches } from "./caches.ts";
 import { capabilityOperations, capabilityWebhooks } from "./operations.ts";
 import { doorOf } from "./listeners.ts";
 import { apiRoutes, publicRoutes } from "./routes.ts";
@@ -15,19 +15,19 @@ export function composeApp(options: {
   ctx: AppContext;
   readiness: AppOptions["readiness"];
   tokenUsage: TokenUsageTracker;
-  tokenCache: TokenCache;
+  caches: ApiCaches;
   metricsToken?: string | undefined;
   /** The doors with a listener of their own (ingress, pull, admin); their routes answer 404 elsewhere. */
   separateDoors?: ReadonlySet<string>;
 }): Hono<HttpEnv> {
-  const { ctx, tokenUsage, tokenCache } = options;
+  const { ctx, tokenUsage, caches } = options;
   return createApp({
     ctx,
     readiness: options.readiness,
     metricsToken: options.metricsToken,
-    authenticate: authenticate(ctx, tokenUsage, tokenCache),
-    publicRoutes: publicRoutes(ctx),
-    apiRoutes: apiRoutes(ctx),
+    authenticate: authenticate(ctx, tokenUsage, caches.tokens),
+    publicRoutes: publicRoutes(ctx, caches),
+    apiRoutes: apiRoutes(ctx, caches),
     operations: capabilityOperations(ctx.config),
     webhooks: capabilityWebhooks(),
     listeners: options.separateDoors ? { doorOf, separate: options.separateDoors } : undefined,

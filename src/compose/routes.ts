@@ -3,6 +3,7 @@
  * (tenancy, outbound, inbound).
  */
 import type { AppContext } from "../context.ts";
+import type { ApiCaches } from "./caches.ts";
 import type { ApiRoutes, MountedRoutes } from "../http/app.ts";
 import { applicationRoutes } from "../tenancy/routes/applications.ts";
 import { auditLogRoutes } from "../tenancy/routes/auditLog.ts";
@@ -26,13 +27,13 @@ import { surfaceRoutes } from "../console/routes.ts";
  * Webhooks from third parties authenticate by signature, basic or forward auth, not bearer tokens; the console and
  * the portal by their session cookie (a token or portal link exchanged at their own door).
  */
-export const publicRoutes = (ctx: AppContext): MountedRoutes[] => [
-  { mount: "/in", routes: receiveRoutes(ctx) },
+export const publicRoutes = (ctx: AppContext, caches: ApiCaches): MountedRoutes[] => [
+  { mount: "/in", routes: receiveRoutes(ctx, caches.ingressRoutes) },
   { mount: "/console", routes: surfaceRoutes(ctx, "console") },
   { mount: "/portal", routes: surfaceRoutes(ctx, "portal") },
 ];
 
-export function apiRoutes(ctx: AppContext): ApiRoutes[] {
+export function apiRoutes(ctx: AppContext, caches: ApiCaches): ApiRoutes[] {
   // Event bodies may carry payloads up to HOOKLEDGER_MAX_EVENT_BYTES, base64-encoded (4/3 larger) plus fields;
   // the exact payload limit is enforced after decoding, with its own message.
   const eventBodyBytes = Math.ceil(ctx.config.HOOKLEDGER_MAX_EVENT_BYTES * 1.4) + 64 * 1024;
@@ -47,8 +48,8 @@ export function apiRoutes(ctx: AppContext): ApiRoutes[] {
     { routes: operationalWebhookRoutes(ctx) },
     { routes: eventRoutes(ctx), largeBodies: [{ method: "POST", path: "/v1/events", maxBytes: eventBodyBytes }] },
     { routes: deliveryRoutes(ctx) },
-    { routes: ingressRouteRoutes(ctx) },
-    { routes: manualPublishRoutes(ctx) },
+    { routes: ingressRouteRoutes(ctx, caches.ingressRoutes) },
+    { routes: manualPublishRoutes(ctx, caches.ingressRoutes) },
     { routes: pullQueueRoutes(ctx) },
     { routes: pullRoutes(ctx) },
     { routes: portalApiRoutes(ctx) },

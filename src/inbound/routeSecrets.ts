@@ -71,17 +71,13 @@ export async function routeSecretRowsOf(sql: Queryable, orgId: string, routeIds:
 }
 
 /**
- * The secrets that may verify requests to each route, decrypted, newest first: those not ended before the route's
- * `endedAfter` (now minus its timestamp tolerance, since a request may be signed that long ago), from rows read by
- * routeSecretRowsOf. The verifier picks among them by signed time.
+ * The secrets of the given routes, decrypted, newest first, from rows read by routeSecretRowsOf (rows of other
+ * routes are left out). The verifier picks among them by signed time.
  */
-export function secretsForVerificationFrom(rows: SecretRow[], keyring: Keyring, routes: { routeId: string; endedAfter: Date }[]): Map<string, VerifierSecret[]> {
-  const windows = new Map(routes.map((route) => [route.routeId, route.endedAfter.getTime()]));
+export function secretsForVerificationFrom(rows: SecretRow[], keyring: Keyring, routeIds: string[]): Map<string, VerifierSecret[]> {
+  const wanted = new Set(routeIds);
   return decryptedByRoute(
-    rows.filter((row) => {
-      const endedAfter = windows.get(row.route_id);
-      return endedAfter !== undefined && (row.valid_until === null || row.valid_until.getTime() > endedAfter);
-    }),
+    rows.filter((row) => wanted.has(row.route_id)),
     keyring,
   );
 }

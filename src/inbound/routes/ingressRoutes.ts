@@ -1,5 +1,5 @@
 /** `/v1/ingress-routes`: public receive endpoints, their secrets, rejection counters and received requests. */
-import { Hono, type Context } from "hono";
+import { Hono, type Context, type MiddlewareHandler } from "hono";
 import * as v from "valibot";
 import type { Config } from "../../config.ts";
 import type { AppContext } from "../../context.ts";
@@ -16,6 +16,7 @@ import { ROUTE_ID_PATTERN } from "../ids.ts";
 import { createIngressRoute, deleteIngressRoute, RoutePathTakenError, updateIngressRoute, type RouteSpec } from "../ingressRoutes.ts";
 import { IngressInputError } from "../inputError.ts";
 import { listReceipts } from "../receiptStore.ts";
+import type { IngressRouteCache } from "../routeCache.ts";
 import { rejectionCounts } from "../rejections.ts";
 import { addIngressRouteSecret, changeIngressRouteSecret, fetchSecretSpec, MAX_LIVE_SECRETS, removeIngressRouteSecret } from "../routeSecretCommands.ts";
 import { listRouteSecrets } from "../routeSecrets.ts";
@@ -83,9 +84,21 @@ async function assertReachable(ctx: AppContext, auth: RouteSpec["auth"] | undefi
   });
 }
 
-export function ingressRouteRoutes(ctx: AppContext): Hono<HttpEnv> {
+export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCache): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   const schemas = ingressRouteSchemas(ctx.config);
+
+  /**
+   * After a change to a route or its secrets has committed, and before it is answered, this process drops its
+   * cached copy: the client's next webhook may come before the change's notification (sql/074) does.
+   */
+  const forgetChangedRoute: MiddlewareHandler<HttpEnv> = async (c, next) => {
+    await next();
+    const routeId = c.req.param("route_id");
+    if (c.req.method !== "GET" && routeId) routeCache.forget(c.get("auth").orgId, routeId);
+  };
+  app.use("/ingress-routes/:route_id", forgetChangedRoute);
+  app.use("/ingress-routes/:route_id/*", forgetChangedRoute);
 
   /**
    * Checks scope (and, for changes, that the token is an organization's: routes belong to the organization, not

@@ -19,6 +19,7 @@ import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.
 import { ROUTE_ID_PATTERN } from "../ids.ts";
 import { decideManualPublish, publishPolicyFrom } from "../publishPolicy.ts";
 import { createWebhookReceiver } from "../receive.ts";
+import type { IngressRouteCache } from "../routeCache.ts";
 import { getRoute } from "../routeStore.ts";
 import type { AcceptedReceiptJson } from "./present.ts";
 
@@ -49,12 +50,12 @@ export const manualPublishBody = v.pipe(
 
 const notFound = () => new ProblemError("not-found", "no such ingress route");
 
-export function manualPublishRoutes(ctx: AppContext): Hono<HttpEnv> {
+export function manualPublishRoutes(ctx: AppContext, routeCache: IngressRouteCache): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   const policy = publishPolicyFrom(ctx.config);
   const refusals = policyRefusals(ctx.metrics.registry);
   // A receiver of its own: manual publishes are rare, and the public door's group commits stay untouched.
-  const receiver = createWebhookReceiver(ctx);
+  const receiver = createWebhookReceiver(ctx, routeCache);
 
   app.post("/ingress-routes/:route_id/publish", async (c) => {
     const auth = c.get("auth");

@@ -12,6 +12,7 @@ import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { createWebhookReceiver, type ReceiveTarget } from "../receive.ts";
+import type { IngressRouteCache } from "../routeCache.ts";
 import type { AcceptedReceiptJson } from "./present.ts";
 
 /**
@@ -59,10 +60,10 @@ function customPathTarget(pathname: string): ReceiveTarget {
 
 const tooLarge = (maxBytes: number) => new ProblemError("payload-too-large", `the body exceeds ${maxBytes} bytes`, { max_bytes: maxBytes });
 
-export function receiveRoutes(ctx: AppContext): Hono<HttpEnv> {
+export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   const ceiling = ctx.config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES;
-  const receiver = createWebhookReceiver(ctx);
+  const receiver = createWebhookReceiver(ctx, routeCache);
 
   const receive = async (c: Context<HttpEnv>, target: ReceiveTarget) => {
     // Before any lookup: a declared size over every route's limit costs us nothing to refuse.
