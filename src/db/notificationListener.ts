@@ -10,6 +10,12 @@ import pg from "pg";
 import type { Logger } from "../log.ts";
 
 const RETRY_DELAYS_MS = [250, 1000, 2000, 5000];
+/**
+ * How often the connection is checked. A connection that died without a FIN or RST (a partition, a failover that
+ * moved the address) raises no error by itself: until it does, notifications are lost while the cache trusts it.
+ */
+const PING_INTERVAL_MS = 5000;
+const PING_TIMEOUT_MS = 2000;
 
 export interface NotificationListener {
   /** True while the LISTEN is in place, i.e. notifications are being received. */
@@ -30,10 +36,13 @@ export async function listenForNotifications(options: {
   let failures = 0;
   let retry: ReturnType<typeof setTimeout> | undefined;
 
+  let ping: ReturnType<typeof setInterval> | undefined;
+
   const lost = (current: pg.Client, error?: unknown) => {
     if (client !== current) return;
     listening = false;
     client = undefined;
+    if (ping) clearInterval(ping);
     current.end().catch(() => undefined);
     if (closed) return;
     if (error) options.log.warn("notification listener lost its connection; reconnecting", { channel: options.channel, error });
@@ -42,7 +51,7 @@ export async function listenForNotifications(options: {
   };
 
   const connect = async (): Promise<void> => {
-    const current = new pg.Client({ connectionString: options.url, application_name: "hookledger-listen" });
+    const current = new pg.Client({ connectionString: options.url, application_name: "hookledger-listen", keepAlive: true });
     client = current;
     current.on("error", (error) => lost(current, error));
     current.on("end", () => lost(current));
@@ -56,6 +65,17 @@ export async function listenForNotifications(options: {
       listening = true;
       failures = 0;
       options.onConnected();
+      ping = setInterval(() => {
+        const timeout = setTimeout(() => lost(current, new Error(`no answer to a ping within ${PING_TIMEOUT_MS} ms`)), PING_TIMEOUT_MS);
+        current.query("select 1").then(
+          () => clearTimeout(timeout),
+          (error: unknown) => {
+            clearTimeout(timeout);
+            lost(current, error);
+          },
+        );
+      }, PING_INTERVAL_MS);
+      ping.unref?.();
     } catch (error) {
       lost(current, error);
     }
@@ -67,6 +87,7 @@ export async function listenForNotifications(options: {
     async close() {
       closed = true;
       if (retry) clearTimeout(retry);
+      if (ping) clearInterval(ping);
       const current = client;
       client = undefined;
       listening = false;

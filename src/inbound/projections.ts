@@ -9,7 +9,7 @@ import { applyRuns, entryRows, lastPerKey, type EntryOf } from "../ledger/runs.t
 
 export const ingressRoutesProjection = defineProjection({
   name: "ingress_routes",
-  handles: ["ingress_route.created", "ingress_route.updated", "ingress_route.deleted"],
+  handles: ["ingress_route.created", "ingress_route.updated", "ingress_route.deleted", "organization.deleted"],
   tables: ["hookledger.ingress_routes"],
   apply: (tx, entries) =>
     applyRuns(tx, entries, async (tx, type, run) => {
@@ -37,10 +37,14 @@ export const ingressRoutesProjection = defineProjection({
                      manual_publish = coalesce(${d.manual_publish ?? null}, manual_publish),
                      updated_at = ${at}
                    where org_id = ${entry.orgId} and route_id = ${d.route_id}`;
-        } else {
+        } else if (type === "ingress_route.deleted") {
           const d = (entry as EntryOf<"ingress_route.deleted">).data;
           await tx`update hookledger.ingress_routes set enabled = false, deleted_at = ${at}, updated_at = ${at}
                    where org_id = ${entry.orgId} and route_id = ${d.route_id}`;
+        } else {
+          // A deleted organization receives nothing: its routes go with it (their senders hold no token to revoke).
+          await tx`update hookledger.ingress_routes set enabled = false, deleted_at = ${at}, updated_at = ${at}
+                   where org_id = ${entry.orgId} and deleted_at is null`;
         }
       }
     }),

@@ -28,7 +28,7 @@ import { enqueuePublishes, publishJobSpecs } from "./publishTask.ts";
 import { countRejection, type RejectionReason } from "./rejections.ts";
 import { nonceHash, PURGE_BATCH, rememberNonces } from "./replayGuard.ts";
 import { headersForLedger } from "./requestHeaders.ts";
-import { MAX_TOLERANCE_MS, secretsAt, type IngressRouteCache, type LoadedRoute } from "./routeCache.ts";
+import { MAX_TOLERANCE_MS, secretsAt, toleranceMsOf, type IngressRouteCache, type LoadedRoute } from "./routeCache.ts";
 import { routeSecretRowsOf, secretsForVerificationFrom } from "./routeSecrets.ts";
 import { findRouteByPath, findRouteTenant, getRoutesOf, type IngressRouteRow } from "./routeStore.ts";
 import { receiptStream } from "./streams.ts";
@@ -179,10 +179,12 @@ async function loadRoutes(ctx: AppContext, orgId: string, routeIds: string[]): P
     routeSecretRowsOf(ctx.sql, orgId, ids, new Date(loadedAt.getTime() - MAX_TOLERANCE_MS)),
   ]);
   const live = routes.filter((route) => route.enabled);
+  // Each route's secrets that a request at loadedAt or later may use (a cached copy is never used before it):
+  // only these are decrypted, so a secret retired long ago under a key since dropped from the keyring is not.
   const secrets = secretsForVerificationFrom(
     secretRows,
     ctx.keyring,
-    live.filter((route) => route.auth.type !== "forward").map((route) => route.route_id),
+    live.filter((route) => route.auth.type !== "forward").map((route) => ({ routeId: route.route_id, endedAfter: new Date(loadedAt.getTime() - toleranceMsOf(route)) })),
   );
   const found = new Map(live.map((route) => [route.route_id, { route, secrets: secrets.get(route.route_id) ?? [], loadedAt }]));
   return routeIds.map((routeId) => ({ ok: true as const, value: found.get(routeId) }));

@@ -8,8 +8,8 @@
  * this process drops it itself as soon as it has changed it (routes/ingressRoutes.ts). Routes not found or
  * disabled are never cached: a route created or enabled a moment ago is found at once.
  *
- * Secrets are kept for the longest tolerance a route may have and chosen per request (secretsAt), so a secret's
- * window ending while it is cached ends its use on time.
+ * Secrets are chosen per request (secretsAt), so a secret's window ending while it is cached ends its use on time;
+ * a copy is never used for a request dated before it was loaded, so it needs no secret ended before then.
  */
 import { NotifiedCache } from "../db/notifiedCache.ts";
 import type { Logger } from "../log.ts";
@@ -18,21 +18,22 @@ import { DEFAULT_TOLERANCE_SECONDS, type VerifierSecret } from "./verifiers/type
 
 export const INGRESS_ROUTE_CHANGED_CHANNEL = "hookledger_ingress_route_changed";
 
-/** The longest tolerance a route may have (fields.ts: a day): secrets are loaded for it, each route uses its own. */
+/** The longest tolerance a route may have (fields.ts: a day): secrets are read for it, each route keeps its own. */
 export const MAX_TOLERANCE_MS = 86_400_000;
 
 export interface LoadedRoute {
   route: IngressRouteRow;
-  /** Decrypted, newest first: every secret not ended MAX_TOLERANCE_MS before `loadedAt`. */
+  /** Decrypted, newest first: every secret not ended the route's tolerance before `loadedAt`. */
   secrets: VerifierSecret[];
   loadedAt: Date;
 }
 
+/** How far back a request to this route may be signed. */
+export const toleranceMsOf = (route: IngressRouteRow): number => (route.auth.type === "hmac" ? route.auth.tolerance_seconds : DEFAULT_TOLERANCE_SECONDS) * 1000;
+
 /** The secrets that may verify a request received at `now`: those not ended before now minus the route's tolerance (a request may be signed that long ago). */
 export function secretsAt(loaded: LoadedRoute, now: Date): VerifierSecret[] {
-  const { auth } = loaded.route;
-  const toleranceMs = (auth.type === "hmac" ? auth.tolerance_seconds : DEFAULT_TOLERANCE_SECONDS) * 1000;
-  const endedAfter = now.getTime() - toleranceMs;
+  const endedAfter = now.getTime() - toleranceMsOf(loaded.route);
   return loaded.secrets.filter((secret) => secret.validUntil === undefined || secret.validUntil.getTime() > endedAfter);
 }
 

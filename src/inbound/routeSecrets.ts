@@ -71,13 +71,17 @@ export async function routeSecretRowsOf(sql: Queryable, orgId: string, routeIds:
 }
 
 /**
- * The secrets of the given routes, decrypted, newest first, from rows read by routeSecretRowsOf (rows of other
- * routes are left out). The verifier picks among them by signed time.
+ * The secrets that may verify requests to each route, decrypted, newest first: those not ended before the route's
+ * `endedAfter` (a request may be signed up to the route's tolerance ago), from rows read by routeSecretRowsOf.
+ * Only those are decrypted. The verifier picks among them by signed time.
  */
-export function secretsForVerificationFrom(rows: SecretRow[], keyring: Keyring, routeIds: string[]): Map<string, VerifierSecret[]> {
-  const wanted = new Set(routeIds);
+export function secretsForVerificationFrom(rows: SecretRow[], keyring: Keyring, routes: { routeId: string; endedAfter: Date }[]): Map<string, VerifierSecret[]> {
+  const windows = new Map(routes.map((route) => [route.routeId, route.endedAfter.getTime()]));
   return decryptedByRoute(
-    rows.filter((row) => wanted.has(row.route_id)),
+    rows.filter((row) => {
+      const endedAfter = windows.get(row.route_id);
+      return endedAfter !== undefined && (row.valid_until === null || row.valid_until.getTime() > endedAfter);
+    }),
     keyring,
   );
 }

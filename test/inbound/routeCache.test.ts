@@ -5,8 +5,10 @@
  */
 import { sign as signGithub } from "@octokit/webhooks-methods";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.ts";
+import { generateKeyringSpec } from "../../src/crypto/keyring.ts";
+import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { stripeWebhooks } from "./signers.ts";
 import { inboundTenant, postWebhook } from "./setup.ts";
 
 let db: TestDatabase;
@@ -103,6 +105,90 @@ describe("ingress route cache", () => {
       expect(await sendSigned(timed, route.id, "next-secret")).toBe(202);
     } finally {
       await timed.stop();
+    }
+  });
+  it("follows a custom path moved on another process within a second", async () => {
+    const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, path: "cache/moving", secrets: [{ value: "kp" }] });
+    const byPath = async (path: string) => {
+      const body = JSON.stringify({ n: ++deliveries });
+      const response = await second.fetch(`/in/${t.orgId}/${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", "X-Hub-Signature-256": await signGithub("kp", body), "X-GitHub-Delivery": `path-${deliveries}` },
+        body,
+      });
+      await response.arrayBuffer();
+      return response.status;
+    };
+    expect(await byPath("cache/moving")).toBe(202);
+    expect((await first.call("PATCH", `/v1/ingress-routes/${route.id}`, t.token, { path: "cache/moved" })).status).toBe(200);
+    expect(await untilStatus(404, () => byPath("cache/moving"))).toBe(404);
+    expect(await byPath("cache/moved")).toBe(202);
+  });
+
+  it("refuses webhooks for the routes of an organization deleted on another process", async () => {
+    const doomed = await inboundTenant(first, "Doomed");
+    const route = await doomed.createRoute({ auth: { type: "hmac", preset: "github" }, secrets: [{ value: "kd" }] });
+    expect(await sendSigned(second, route.id, "kd")).toBe(202);
+    expect((await first.call("DELETE", `/v1/organizations/${doomed.orgId}`, TEST_ADMIN_TOKEN)).status).toBe(204);
+    expect(await untilStatus(404, () => sendSigned(second, route.id, "kd"))).toBe(404);
+    const [row] = await db.owner<{ enabled: boolean; deleted: boolean }[]>`
+      select enabled, deleted_at is not null as deleted from hookledger.ingress_routes where route_id = ${route.id}`;
+    expect(row).toEqual({ enabled: false, deleted: true });
+  });
+
+  it("takes a change made while its notification connection was down into account", async () => {
+    const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, secrets: [{ value: "kl" }] });
+    expect(await sendSigned(second, route.id, "kl")).toBe(202);
+    await db.owner`select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'hookledger-listen' and datname = current_database()`;
+    expect((await first.call("PATCH", `/v1/ingress-routes/${route.id}`, t.token, { enabled: false })).status).toBe(200);
+    expect(await untilStatus(404, () => sendSigned(second, route.id, "kl"))).toBe(404);
+    expect((await first.call("PATCH", `/v1/ingress-routes/${route.id}`, t.token, { enabled: true })).status).toBe(200);
+    expect(await sendSigned(second, route.id, "kl")).toBe(202);
+    // Reconnected: changes are announced again.
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    expect(await sendSigned(second, route.id, "kl")).toBe(202);
+    expect((await first.call("PATCH", `/v1/ingress-routes/${route.id}`, t.token, { enabled: false })).status).toBe(200);
+    expect(await untilStatus(404, () => sendSigned(second, route.id, "kl"))).toBe(404);
+  });
+
+  it("verifies with a secret retired within the route's tolerance from a cached copy", async () => {
+    const now = Date.now();
+    const route = await t.createRoute({
+      auth: { type: "hmac", preset: "stripe", tolerance_seconds: 3600 },
+      secrets: [
+        { id: "retired", value: "whsec_retired", valid_from: new Date(now - 86_400_000).toISOString(), valid_until: new Date(now - 600_000).toISOString() },
+        { id: "current", value: "whsec_current", valid_from: new Date(now - 600_000).toISOString() },
+      ],
+    });
+    const stripe = (secret: string, signedAt: number) => {
+      const payload = JSON.stringify({ id: `evt_${++deliveries}` });
+      return postWebhook(second, route.id, payload, { "Stripe-Signature": stripeWebhooks.generateTestHeaderString({ payload, secret, timestamp: Math.floor(signedAt / 1000) }) });
+    };
+    expect((await stripe("whsec_current", Date.now())).status).toBe(202); // loads and caches the route
+    // Signed 20 minutes ago, while the retired secret was still valid: within the tolerance, so accepted.
+    expect((await stripe("whsec_retired", now - 1_200_000)).status).toBe(202);
+    // Signed now with the retired secret: refused.
+    expect((await stripe("whsec_retired", Date.now())).status).toBe(401);
+  });
+
+  it("does not decrypt secrets retired before the tolerance window (their key may have left the keyring)", async () => {
+    process.env.HOOKLEDGER_TEST_KEYRING_OLD = generateKeyringSpec();
+    process.env.HOOKLEDGER_TEST_KEYRING_NEW = generateKeyringSpec();
+    const before = await startTestApp(db, { env: { HOOKLEDGER_ENCRYPTION_KEYS: "env:HOOKLEDGER_TEST_KEYRING_OLD" } });
+    const after = await startTestApp(db, { env: { HOOKLEDGER_ENCRYPTION_KEYS: "env:HOOKLEDGER_TEST_KEYRING_NEW" } });
+    try {
+      const now = Date.now();
+      const created = await before.call("POST", "/v1/ingress-routes", t.token, {
+        name: "rotated keys",
+        auth: { type: "hmac", preset: "github" },
+        secrets: [{ id: "retired", value: "under-the-old-key", valid_from: new Date(now - 86_400_000).toISOString(), valid_until: new Date(now - 7_200_000).toISOString() }],
+      });
+      expect(created.status).toBe(201);
+      expect((await after.call("POST", `/v1/ingress-routes/${created.body.id}/secrets`, t.token, { id: "current", value: "under-the-new-key" })).status).toBe(201);
+      expect(await sendSigned(after, created.body.id, "under-the-new-key")).toBe(202);
+    } finally {
+      await before.stop();
+      await after.stop();
     }
   });
 });
