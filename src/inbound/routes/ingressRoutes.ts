@@ -97,7 +97,7 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
     const routeId = c.req.param("route_id");
     if (c.req.method !== "GET" && routeId) routeCache.forget(c.get("auth").orgId, routeId);
   };
-  app.use("/ingress-routes/:route_id", forgetChangedRoute);
+  // Hono's trailing `/*` also matches `/ingress-routes/{route_id}` itself: one registration covers the route and its secrets.
   app.use("/ingress-routes/:route_id/*", forgetChangedRoute);
 
   /**
