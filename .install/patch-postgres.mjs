@@ -1,0 +1,82 @@
+// Run by `npm install` / `npm ci` (package.json "postinstall"): makes postgres.js settle what a closed connection
+// leaves behind, instead of ending the process or hanging the queries that come after.
+//
+// Why: when Postgres restarts or a backend is terminated under a transaction, postgres.js 3.4.9 rolls the
+// transaction back on the connection that just closed, and two things go wrong (porsager/postgres#1066, #1154,
+// #1208; fixes proposed upstream, none released):
+//  - if the close came first, the rollback's write is deferred with setImmediate and then dereferences the socket
+//    the close set to null: an uncaught TypeError that ends the process, API and worker alike;
+//  - if the close came with a socket error, the queued rollback is never settled, and the failed query, its error,
+//    the rollback's unsent bytes and a cancelled write timer stay on the connection: on the reconnected connection
+//    the next query fails with the old error, or the start-up message is never sent (the stale timer looks
+//    pending) and every query on that connection waits forever.
+// The patch settles every query still on a connection when it closes (CONNECTION_CLOSED), starts its reconnection
+// with nothing of the old one, and settles a write made after the close the same way. test/db/connectionLoss.test.ts
+// fails without it.
+//
+// It applies only to the exact code it was written for; any other driver version is left as it is, with a
+// warning, and that test says whether the new version still needs it. Plain JavaScript, no dependencies: it runs
+// under Node before anything else is set up.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+
+const MARKER = "hookledger: a closed connection settles what it held";
+
+const edits = [
+  {
+    original: `  function nextWrite(fn) {
+    const x = socket.write(chunk, fn)`,
+    patched: `  function settleLost(err) { // ${MARKER} (porsager/postgres#1066, #1208)
+    nextWriteTimer !== null && clearImmediate(nextWriteTimer)
+    chunk = nextWriteTimer = null
+    stream && (stream.destroy(err), stream = null)
+    query && queryError(query, err)
+    while (sent.length)
+      queryError(sent.shift(), err)
+    query = errorResponse = results = null
+    result = new Result()
+  }
+
+  function nextWrite(fn) {
+    if (!socket) {
+      const err = Errors.connection('CONNECTION_CLOSED', options)
+      settleLost(err)
+      fn && fn(err)
+      return true
+    }
+    const x = socket.write(chunk, fn)`,
+  },
+  {
+    original: `    socket.removeAllListeners()
+    socket = null
+
+    if (initial)
+      return reconnect()`,
+    patched: `    socket.removeAllListeners()
+    socket = null
+    settleLost(Errors.connection('CONNECTION_CLOSED', options, socket))
+
+    if (initial)
+      return reconnect()`,
+  },
+];
+
+const driver = fileURLToPath(new URL("../node_modules/postgres/", import.meta.url));
+const builds = ["src/connection.js", "cjs/src/connection.js", "cf/src/connection.js"];
+
+if (!existsSync(driver)) {
+  console.warn("patch-postgres: node_modules/postgres is not installed; nothing to patch");
+} else {
+  for (const build of builds) {
+    const file = driver + build;
+    if (!existsSync(file)) continue;
+    const source = readFileSync(file, "utf8");
+    if (source.includes(MARKER)) continue;
+    if (!edits.every(({ original }) => source.split(original).length === 2)) {
+      console.warn(`patch-postgres: ${build} is not the code this patch was written for (postgres 3.4.9); left unpatched — run test/db/connectionLoss.test.ts`);
+      continue;
+    }
+    writeFileSync(file, edits.reduce((text, { original, patched }) => text.replace(original, patched), source));
+    console.log(`patch-postgres: ${build} patched`);
+  }
+}
