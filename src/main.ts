@@ -4,7 +4,7 @@
  */
 import { VERSION as version } from "./version.ts";
 import { ConfigError, loadConfig, type Config } from "./config.ts";
-import { createCommandContext, prepareDatabase, resolveDatabase, startServices, type ResolvedDatabase } from "./boot.ts";
+import { createCommandContext, prepareDatabase, resolveDatabase, startServices, type ResolvedDatabase, type Running } from "./boot.ts";
 import { connect } from "./db/connect.ts";
 import { createLogger, type Logger } from "./log.ts";
 import { runtimeName } from "./http/serve/index.ts";
@@ -50,9 +50,27 @@ async function withDatabase<T>(config: Config, log: Logger, fn: (db: ResolvedDat
   }
 }
 
+/**
+ * A promise that fails with nobody waiting for it is logged and reported, and the service keeps running.
+ *
+ * Why: Node and Bun end the process on an unhandled rejection by default, and libraries start promises of their own
+ * that nobody awaits. When Postgres restarts, graphile-worker 0.17.3 fails to hand its local queue's jobs back
+ * while its runner stops and throws that from such a promise; `npm start` then ended the API with the worker. What
+ * the service guarantees does not rest on a background promise: the worker's runner is restarted by its
+ * supervisor, jobs a stopped runner held are released by the dead-worker sweep, and a request is answered only after
+ * its commit. `test/db/backendsTerminated.test.ts` runs the real process through it.
+ */
+function keepRunningOnUnhandledRejections(log: Logger, running: Running): void {
+  process.on("unhandledRejection", (reason) => {
+    log.error("a background operation failed with nobody waiting for it; the service keeps running", { error: reason });
+    running.ctx.errors.captureException(reason, { task: "unhandled rejection" });
+  });
+}
+
 async function runServices(config: Config, log: Logger, api: boolean, worker: boolean): Promise<void> {
   await withDatabase(config, log, async (db) => {
     const running = await startServices({ config, log, database: db, api, worker });
+    keepRunningOnUnhandledRejections(log, running);
     const parts = [
       api && running.listeners.length > 0 ? describeListeners(running.listeners) : undefined,
       worker ? `worker running (concurrency ${config.HOOKLEDGER_WORKER_CONCURRENCY})` : undefined,

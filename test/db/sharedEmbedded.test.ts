@@ -130,9 +130,8 @@ describe("the database going away under the service", () => {
   });
 
   it("a server whose starter is gone (a killed hookledger) is adopted by the next process, which stops it", async () => {
-    // The service is stopped first: what this test is about is the adoption, and stopping a server under a
-    // connected postgres.js pool can throw an uncatchable TypeError from the driver's deferred write
-    // (porsager/postgres#1066/#1208), which the outage test above already risks once.
+    // The service is stopped first: this test is about the adoption (the outage test above stops the server under
+    // the running service).
     await app.stop();
     appStopped = true;
     const gone = spawnSync(process.execPath, ["-e", ""]).pid;
