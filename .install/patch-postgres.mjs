@@ -11,8 +11,10 @@
 //    the next query fails with the old error, or the start-up message is never sent (the stale timer looks
 //    pending) and every query on that connection waits forever.
 // The patch settles every query still on a connection when it closes (CONNECTION_CLOSED), starts its reconnection
-// with nothing of the old one, and settles a write made after the close the same way. test/db/connectionLoss.test.ts
-// fails without it.
+// with nothing of the old one, settles a write made after the close the same way, and has a transaction whose
+// connection closed send nothing more on it (its rollback went to the connection while it reconnected for another
+// caller). test/db/connectionLoss.test.ts fails without the first three; the last was found by
+// test/db/backendsTerminated.test.ts under load, where deliveries then stalled.
 //
 // It applies only to the exact code it was written for; any other driver version is left as it is, with a
 // warning, and that test says whether the new version still needs it. Plain JavaScript, no dependencies: it runs
@@ -22,7 +24,7 @@ import { fileURLToPath } from "node:url";
 
 const MARKER = "hookledger: a closed connection settles what it held";
 
-const edits = [
+const connectionEdits = [
   {
     original: `  function nextWrite(fn) {
     const x = socket.write(chunk, fn)`,
@@ -61,13 +63,45 @@ const edits = [
   },
 ];
 
+// A transaction whose connection closed sends nothing more on it: its rollback (and any statement its callback
+// still makes) fails with the close's error at once. Sent, they went to a connection that was already
+// reconnecting for another caller, ahead of its start-up message, and could leave that caller waiting forever.
+const transactionEdits = [
+  {
+    original: `      , prepare = null
+
+    try {
+      await sql.unsafe('begin '`,
+    patched: `      , prepare = null
+      , lost = null // the close that ended this transaction's connection (${MARKER})
+
+    try {
+      await sql.unsafe('begin '`,
+  },
+  {
+    original: `        new Promise((_, reject) => connection.onclose = reject)`,
+    patched: `        new Promise((_, reject) => connection.onclose = e => (lost = e || Errors.connection('CONNECTION_CLOSED', options), reject(lost)))`,
+  },
+  {
+    original: `        q.catch(e => uncaughtError || (uncaughtError = e))
+        c.queue === full`,
+    patched: `        q.catch(e => uncaughtError || (uncaughtError = e))
+        if (lost)
+          return q.reject(lost)
+        c.queue === full`,
+  },
+];
+
 const driver = fileURLToPath(new URL("../node_modules/postgres/", import.meta.url));
-const builds = ["src/connection.js", "cjs/src/connection.js", "cf/src/connection.js"];
+const builds = ["src", "cjs/src", "cf/src"].flatMap((dir) => [
+  { file: `${dir}/connection.js`, edits: connectionEdits },
+  { file: `${dir}/index.js`, edits: transactionEdits },
+]);
 
 if (!existsSync(driver)) {
   console.warn("patch-postgres: node_modules/postgres is not installed; nothing to patch");
 } else {
-  for (const build of builds) {
+  for (const { file: build, edits } of builds) {
     const file = driver + build;
     if (!existsSync(file)) continue;
     const source = readFileSync(file, "utf8");

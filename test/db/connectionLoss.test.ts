@@ -110,6 +110,35 @@ describe("a connection lost under a query", () => {
     }
   });
 
+  it("sends nothing more on a transaction's lost connection while it reconnects for a query that was waiting for it", async () => {
+    const sql = connect(db.serviceUrl, { max: 1, applicationName: "hookledger-test-victim" });
+    try {
+      for (let round = 0; round < 4; round++) {
+        let waiting: Promise<unknown> | undefined;
+        let outcome: unknown;
+        const escaped = await uncaughtDuring(async () => {
+          outcome = await settled(
+            sql.begin(async (tx) => {
+              const [row] = await tx<{ pid: number }[]>`select pg_backend_pid() as pid`;
+              // The pool's only connection is this transaction's: this query waits for it, and gets it when it closes.
+              waiting = settled(sql<{ n: number }[]>`select ${round}::int as n`.then(([answer]) => answer?.n));
+              await terminate(row?.pid);
+              await sleep(100);
+              await tx`select 1`;
+              return "committed";
+            }),
+          );
+        });
+        expect(escaped).toEqual([]);
+        expect(outcome).toBeInstanceOf(Error);
+        expect(await waiting).toBe(round);
+        expect(await answers(sql)).toBe(1);
+      }
+    } finally {
+      await sql.end({ timeout: 5 });
+    }
+  });
+
   // Only migrations reserve a connection (for their advisory lock, at start-up). Releasing a reserved connection
   // whose backend ended still hands the dead connection back to the pool (porsager/postgres#1168, not patched), so
   // this checks only what the patch promises: its statements fail and nothing escapes.
