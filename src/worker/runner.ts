@@ -91,6 +91,8 @@ function returnLocalJobs(queue: LocalQueueState | undefined, log: Logger): void 
 }
 
 const RESTART_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** How long a runner whose pool shut itself down may take to end before it is replaced. */
+const SELF_SHUTDOWN_GRACE_MS = 2000;
 /** How often the worker looks for young tables whose planner statistics are stale (db/youngTableStatistics.ts). */
 const STATISTICS_CHECK_MS = 2_000;
 
@@ -127,10 +129,24 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
       },
     });
     current = { runner, ids, queues };
+    let replaced = false;
+    const replace = (error: unknown): void => {
+      if (replaced || current.runner !== runner) return;
+      replaced = true;
+      void supervise(error);
+    };
     runner.promise.then(
-      () => void supervise(undefined),
-      (error: unknown) => void supervise(error),
+      () => replace(undefined),
+      (error: unknown) => replace(error),
     );
+    // graphile-worker shuts a pool down by itself when it cannot record job outcomes (the database went away): it
+    // stops fetching and waits for its running jobs, and the runner ends only when they have. Measured with every
+    // connection terminated under load (test/db/backendsTerminated.test.ts), that wait could outlast a minute while
+    // due jobs sat unfetched: a runner that has not ended soon after is replaced, and its jobs released.
+    events.on("pool:gracefulShutdown", ({ message }) => {
+      if (stopping) return;
+      setTimeout(() => replace(new Error(`graphile-worker shut its pool down: ${message}`)), SELF_SHUTDOWN_GRACE_MS);
+    });
     return runner;
   };
 

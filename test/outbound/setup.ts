@@ -1,7 +1,7 @@
 /** Shared set-up for outbound tests: a tenant with an application, event types and a receiver. */
 import { createTenant, type TestApp } from "../support/app.ts";
 
-export async function outboundTenant(app: TestApp, eventTypes: string[] = ["invoice.paid", "invoice.voided", "user.created"]) {
+export async function outboundTenant(app: Pick<TestApp, "call">, eventTypes: string[] = ["invoice.paid", "invoice.voided", "user.created"]) {
   const tenant = await createTenant(app);
   const application = await app.call("POST", "/v1/applications", tenant.token, { name: "billing" });
   for (const name of eventTypes) {

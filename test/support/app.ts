@@ -72,19 +72,28 @@ export async function startTestApp(
     config,
     baseUrl,
     fetch: (path, init) => fetch(`${baseUrl}${path}`, init),
-    async call(method, path, token, body, headers = {}) {
-      const response = await fetch(`${baseUrl}${path}`, {
-        method,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(body !== undefined ? { "content-type": "application/json" } : {}),
-          ...headers,
-        },
-        body: body !== undefined ? JSON.stringify(body) : undefined,
-      });
-      const text = await response.text();
-      return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
-    },
+    call: jsonCaller(baseUrl),
+  };
+}
+
+/**
+ * The JSON request helper of a test app, for any hookledger listening at `baseUrl` (a spawned process too). With
+ * `timeoutMs`, a request not answered in time fails instead of waiting.
+ */
+export function jsonCaller(baseUrl: string, timeoutMs?: number): TestApp["call"] {
+  return async (method, path, token, body, headers = {}) => {
+    const response = await fetch(`${baseUrl}${path}`, {
+      method,
+      headers: {
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...(body !== undefined ? { "content-type": "application/json" } : {}),
+        ...headers,
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+      ...(timeoutMs !== undefined ? { signal: AbortSignal.timeout(timeoutMs) } : {}),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
   };
 }
 
@@ -100,7 +109,7 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
 }
 
 /** Creates an organization and an admin-scoped organization token for it, through the API. */
-export async function createTenant(app: TestApp, name = "Acme"): Promise<{ orgId: string; token: string; tokenId: string }> {
+export async function createTenant(app: Pick<TestApp, "call">, name = "Acme"): Promise<{ orgId: string; token: string; tokenId: string }> {
   const org = await app.call("POST", "/v1/organizations", TEST_ADMIN_TOKEN, { name });
   if (org.status !== 201) throw new Error(`create organization: ${org.status} ${JSON.stringify(org.body)}`);
   const token = await app.call("POST", `/v1/organizations/${org.body.id}/tokens`, TEST_ADMIN_TOKEN, { label: `${name} admin`, scopes: ["admin"] });
