@@ -16,7 +16,7 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { access, chown, constants, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { access, appendFile, chown, constants, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir, userInfo } from "node:os";
 import path from "node:path";
 
@@ -140,6 +140,39 @@ async function initialise(bin: Binaries, dataDir: string, password: string, runA
   }
 }
 
+/**
+ * Server settings for a service that writes on every event, kept in `hookledger.conf` in the data folder and
+ * included from postgresql.conf, so an upgrade can change them and ALTER SYSTEM still overrides each (its
+ * postgresql.auto.conf is read last).
+ *
+ * Why: initdb's defaults (max_wal_size 1 GB, checkpoint_timeout 5 min) start a checkpoint after ~0.5 GB of WAL,
+ * which sustained traffic writes in a minute or two (~8 MB/s with events posted and delivered at ~800/s on two
+ * cores), and the first change to each page after a checkpoint writes the whole page to the WAL again: the bench's
+ * steady state wrote 8,358 full-page images in 20 s after one. Spacing checkpoints costs disk (up to ~4 GB of WAL
+ * kept between them) and a longer crash recovery (replaying up to that much WAL), both acceptable on the one
+ * machine the zero-setup database is for.
+ */
+export const EMBEDDED_SERVER_SETTINGS: Readonly<Record<string, string>> = {
+  max_wal_size: "4GB",
+  checkpoint_timeout: "15min",
+};
+
+const SETTINGS_FILE = "hookledger.conf";
+const INCLUDE_LINE = `include_if_exists = '${SETTINGS_FILE}'`;
+
+/** Writes the settings file and makes postgresql.conf include it (once); takes effect at the server's next start. */
+async function writeServerSettings(dataDir: string, runAs: RunAs | undefined): Promise<void> {
+  const lines = Object.entries(EMBEDDED_SERVER_SETTINGS).map(([name, value]) => `${name} = '${value}'`);
+  const file = path.join(dataDir, SETTINGS_FILE);
+  await writeFile(file, `# Written by hookledger at every start of its embedded Postgres; override with ALTER SYSTEM.\n${lines.join("\n")}\n`, {
+    mode: 0o600,
+  });
+  if (runAs) await chown(file, runAs.uid, runAs.gid);
+  const main = path.join(dataDir, "postgresql.conf");
+  const current = await readFile(main, "utf8");
+  if (!current.split("\n").some((line) => line.trim() === INCLUDE_LINE)) await appendFile(main, `\n${INCLUDE_LINE}\n`);
+}
+
 /** The port of a server already running on this data folder (left behind by a killed hookledger), if any. */
 async function runningPort(bin: Binaries, dataDir: string, runAs: RunAs | undefined): Promise<number | undefined> {
   const status = await run(bin.pg_ctl, ["status", "-D", dataDir], runAs);
@@ -187,6 +220,7 @@ export async function startEmbeddedPostgres(options: { dataDir: string; port: nu
   const owner = port === undefined ? undefined : await liveOwner(ownerFile);
   if (port === undefined) {
     port = options.port;
+    await writeServerSettings(dataDir, runAs);
     const serverOptions = `-p ${port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''`;
     const log = path.join(dataDir, "server.log");
     const result = await run(bin.pg_ctl, ["start", "-D", dataDir, "-w", "-t", "60", "-s", "-l", log, "-o", serverOptions], runAs);

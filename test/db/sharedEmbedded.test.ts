@@ -5,7 +5,7 @@
  * a temporary folder, so it can stop and start it.
  */
 import { execFile, spawnSync } from "node:child_process";
-import { chmod, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -143,5 +143,41 @@ describe("the database going away under the service", () => {
     await expect(probe`select 1`).rejects.toMatchObject({ code: "ECONNREFUSED" });
     await probe.end();
     server = await startEmbeddedPostgres({ dataDir: dataDir(), port });
+  });
+});
+
+describe("the embedded server's settings", () => {
+  async function settings(): Promise<Record<string, string>> {
+    const sql = connect(server.url, { max: 1, applicationName: "hookledger-test" });
+    try {
+      const rows = await sql<{ name: string; setting: string }[]>`
+        select name, current_setting(name) as setting from pg_settings where name in ('max_wal_size', 'checkpoint_timeout')`;
+      return Object.fromEntries(rows.map((row) => [row.name, row.setting]));
+    } finally {
+      await sql.end();
+    }
+  }
+
+  async function restart(): Promise<void> {
+    await server.stop();
+    server = await startEmbeddedPostgres({ dataDir: dataDir(), port });
+  }
+
+  it("spaces checkpoints for a write-heavy service, included once however often it starts, and ALTER SYSTEM still wins", async () => {
+    expect(await settings()).toEqual({ max_wal_size: "4GB", checkpoint_timeout: "15min" });
+    const conf = await readFile(path.join(dataDir(), "postgresql.conf"), "utf8");
+    expect(conf.split("\n").filter((line) => line === "include_if_exists = 'hookledger.conf'")).toHaveLength(1);
+
+    const owner = connect(server.url, { max: 1, applicationName: "hookledger-test" });
+    await owner.unsafe("alter system set max_wal_size = '2GB'");
+    await owner.end();
+    await restart();
+    expect(await settings()).toEqual({ max_wal_size: "2GB", checkpoint_timeout: "15min" });
+
+    const reset = connect(server.url, { max: 1, applicationName: "hookledger-test" });
+    await reset.unsafe("alter system reset max_wal_size");
+    await reset.end();
+    await restart();
+    expect(await settings()).toEqual({ max_wal_size: "4GB", checkpoint_timeout: "15min" });
   });
 });
