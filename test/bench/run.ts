@@ -122,7 +122,11 @@ try {
       const runs: Row[][] = [];
       for (let run = 1; run <= repeats; run += 1) {
         if (repeats > 1) log(`scenario ${id}: run ${run} of ${repeats}`);
-        runs.push(await scenario.run(ctx));
+        try {
+          runs.push(await scenario.run(ctx));
+        } finally {
+          await cluster.dropDatabases();
+        }
       }
       rows.push(...medianOfRuns(runs));
     } catch (error) {

@@ -162,7 +162,7 @@ export function startProfiler(options: { owner: Sql; postmasterPid: number; proc
   const walByKind = async (from: string, to: string) =>
     (await owner<{ kind: string; records: string; bytes: string }[]>`
       select "resource_manager/record_type" as kind, count as records, combined_size as bytes
-      from pg_get_wal_stats(${from}::pg_lsn, ${to}::pg_lsn, false) where count > 0 order by combined_size desc limit 8`.catch(() => []))
+      from pg_get_wal_stats(${from}::pg_lsn, ${to}::pg_lsn, ${process.env.BENCH_WAL_RECORDS === "1"}) where count > 0 order by combined_size desc limit 8`.catch(() => []))
       .map((row) => ({ kind: row.kind, records: Number(row.records), bytes: Number(row.bytes) }));
   const commits = async () =>
     Number((await owner<{ n: string }[]>`select xact_commit as n from pg_stat_database where datname = ${options.database}`)[0]?.n ?? 0);
