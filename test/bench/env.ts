@@ -101,6 +101,10 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
       await admin.unsafe(`alter system set ${name} = '${value}'`);
     }
   }
+  for (const pair of (process.env.BENCH_PG_SET ?? "").split(",").filter(Boolean)) {
+    const [name, value] = pair.split("=");
+    await admin.unsafe(`alter system set ${name} = '${value}'`);
+  }
   await admin.end();
   await embedded.stop();
   embedded = await startEmbeddedPostgres({ dataDir, port });

@@ -1,8 +1,8 @@
 /**
  * Storage settings of the write path: bulky columns carry no planner statistics (sql/065) — ANALYZE skips them, on
  * the ledger's partitions too, those made later included, while the columns queries filter on keep theirs —,
- * stream rows are updated in place, without a new index entry (sql/066), and a new delivery takes no entry in the
- * retry promoter's index (sql/071).
+ * stream rows are updated in place, without a new index entry (sql/066), a new delivery takes no entry in the
+ * retry promoter's index (sql/071); the append plans its statements once per session (sql/075).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -133,5 +133,28 @@ describe("the retry promoter's index (sql/071)", () => {
       return JSON.stringify(rows);
     });
     expect(plan).toContain('"Index Name":"deliveries_due_idx"');
+  });
+});
+
+describe("plans of the append", () => {
+  it("append_entries plans its statements once per session: a generic plan, whatever the streams", async () => {
+    const [fn] = await db.owner<{ config: string[] | null }[]>`
+      select proconfig as config from pg_proc where oid = 'hookledger.append_entries(text[], integer[], integer[], jsonb)'::regprocedure`;
+    expect(fn?.config).toEqual(["plan_cache_mode=force_generic_plan"]);
+
+    // The setting is the function's own: calls appending to new streams work, and the caller's session keeps its mode.
+    const orgId = "3b1c9e2a-5d4f-4e6a-8b7c-9d0e1f2a3b4c";
+    const owner = db.owner;
+    const callerMode = await owner.begin(async (tx) => {
+      await tx`select set_config('hookledger.org_id', ${orgId}, true)`;
+      for (let i = 0; i < 10; i += 1) {
+        const entries = [{ s: 0, type: "token.revoked", data: { token_id: `00000000-0000-4000-8000-00000000000${i}` }, meta: {} }];
+        await tx`select from hookledger.append_entries(${[`plan-test:${i}`]}::text[], ${[0]}::int[], ${[1]}::int[], ${tx.json(entries)}::jsonb)`;
+      }
+      return (await tx<{ mode: string }[]>`select current_setting('plan_cache_mode') as mode`)[0]?.mode;
+    });
+    expect(callerMode).toBe("auto");
+    const appended = await owner<{ n: string }[]>`select count(*) as n from hookledger.ledger where org_id = ${orgId} and stream like 'plan-test:%'`;
+    expect(appended[0]?.n).toBe("10");
   });
 });
