@@ -5,7 +5,7 @@
 import type { Row } from "../report.ts";
 import { coreMsPer, round } from "../stats.ts";
 import { profiled, rowOf, type BenchContext } from "./common.ts";
-import { deliveryWorld, freshLatency, holdDeliverJobs, ingestBacklog, measureDrain, noopBaseline, startWorkers, warmUpWorkers } from "./drain.ts";
+import { deliveryWorld, freshLatency, holdDeliverJobs, ingestBacklog, measureDrain, noopBaseline, startWorkers, warmUpOnBacklog } from "./drain.ts";
 
 const DRAIN_LIMIT_MS = 15 * 60_000;
 
@@ -115,11 +115,12 @@ export async function scenarioScaling(ctx: BenchContext): Promise<Row[]> {
       const events = Math.ceil(sizes.scalingDeliveries / 10);
       await ingestBacklog(world, events, `s7_${workers}`);
       // Scaling is about processes that have been running: the backlog is held while the workers start and warm
-      // up (a fresh process spends seconds of CPU compiling its hot code, and N fresh processes N times that).
+      // up, each on as much work as the measured backlog (a fresh process spends seconds of CPU compiling its hot
+      // code, and N fresh processes N times that; warmed on a share of one backlog, four workers were still
+      // compiling a third as much as before while measured).
       const backlog = await holdDeliverJobs(world.db);
-      await startWorkers(ctx, world, workers);
-      ctx.log(`  7: warming up ${workers} worker process(es) for ${sizes.warmUpSeconds} s`);
-      await warmUpWorkers(world, sizes.warmUpSeconds, 10, `s7_${workers}`);
+      ctx.log(`  7: warming up ${workers} worker process(es) on a backlog of ${events * 10 * workers} deliveries`);
+      await warmUpOnBacklog(ctx, world, workers, events * workers, 10, `s7_${workers}`);
       ctx.log(`  7: ${events * 10} deliveries (${backlog.held} jobs) with ${workers} worker process(es)`);
       const processes = [{ label: "api", pid: world.service.pid }, ...world.workers.map((w, i) => ({ label: `worker${i}`, pid: w.pid }))];
       const { value: drain, profile } = await profiled(ctx, world.db, processes, async () => {
@@ -131,7 +132,7 @@ export async function scenarioScaling(ctx: BenchContext): Promise<Row[]> {
         workers,
         perSecond: drain.perSecond,
         note: `${drain.delivered} in ${drain.seconds.toFixed(1)} s${drain.done ? "" : " (incomplete)"}; ` +
-          `${coreMs.toFixed(2)} core-ms per delivery (API + workers + Postgres; workers warmed up ${sizes.warmUpSeconds} s before the backlog fell due)`,
+          `${coreMs.toFixed(2)} core-ms per delivery (API + workers + Postgres; each worker warmed up on as many deliveries before this backlog fell due)`,
         profile,
       });
     } finally {
