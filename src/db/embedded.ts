@@ -152,7 +152,7 @@ async function initialise(bin: Binaries, dataDir: string, password: string, runA
  * kept between them) and a longer crash recovery (replaying up to that much WAL), both acceptable on the one
  * machine the zero-setup database is for.
  */
-export const EMBEDDED_SERVER_SETTINGS: Readonly<Record<string, string>> = {
+const EMBEDDED_SERVER_SETTINGS: Readonly<Record<string, string>> = {
   max_wal_size: "4GB",
   checkpoint_timeout: "15min",
 };

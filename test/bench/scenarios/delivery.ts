@@ -116,8 +116,8 @@ export async function scenarioScaling(ctx: BenchContext): Promise<Row[]> {
       await ingestBacklog(world, events, `s7_${workers}`);
       // Scaling is about processes that have been running: the backlog is held while the workers start and warm
       // up, each on as much work as the measured backlog (a fresh process spends seconds of CPU compiling its hot
-      // code, and N fresh processes N times that; warmed on a share of one backlog, four workers were still
-      // compiling a third as much as before while measured).
+      // code, and N fresh processes N times that; warmed on a quarter of one backlog each, four workers still spent
+      // ~0.13 cores each in the JIT while measured).
       const backlog = await holdDeliverJobs(world.db);
       ctx.log(`  7: warming up ${workers} worker process(es) on a backlog of ${events * 10 * workers} deliveries`);
       await warmUpOnBacklog(ctx, world, workers, events * workers, 10, `s7_${workers}`);
