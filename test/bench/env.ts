@@ -79,6 +79,7 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
   const port = await freePort();
   let embedded: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, port });
   const admin = connect(embedded.url, { max: 1, applicationName: "hlbench-setup" });
+  const alterSystem = (name: string, value: string) => admin.unsafe(`alter system set ${name} = '${value}'`);
   await admin.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
   await admin.unsafe(`alter system set max_connections = 300`);
   await admin.unsafe(`alter system set track_io_timing = on`);
@@ -97,13 +98,15 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
       ["auto_explain.sample_rate", "0.2"],
       ["logging_collector", "on"],
       ["log_directory", "log"],
-    ]) {
-      await admin.unsafe(`alter system set ${name} = '${value}'`);
+    ] as const) {
+      await alterSystem(name, value);
     }
   }
+  // BENCH_PG_SET=name=value[,name=value…]: server settings for an experiment (they apply to the baselines too).
   for (const pair of (process.env.BENCH_PG_SET ?? "").split(",").filter(Boolean)) {
-    const [name, value] = pair.split("=");
-    await admin.unsafe(`alter system set ${name} = '${value}'`);
+    const at = pair.indexOf("=");
+    if (at <= 0) throw new Error(`BENCH_PG_SET: "${pair}" is not name=value`);
+    await alterSystem(pair.slice(0, at), pair.slice(at + 1));
   }
   await admin.end();
   await embedded.stop();
