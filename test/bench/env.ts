@@ -78,56 +78,64 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
   const dataDir = path.join(root, "pg");
   const port = await freePort();
   let embedded: EmbeddedDatabase = await startEmbeddedPostgres({ dataDir, port });
-  const admin = connect(embedded.url, { max: 1, applicationName: "hlbench-setup" });
-  const alterSystem = (name: string, value: string) => admin.unsafe(`alter system set ${name} = '${value}'`);
-  await admin.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
-  await admin.unsafe(`alter system set max_connections = 300`);
-  await admin.unsafe(`alter system set track_io_timing = on`);
-  // BENCH_NESTED_STATEMENTS=1: profiles list the statements inside SQL functions too (ingest_batch's parts).
-  if (process.env.BENCH_NESTED_STATEMENTS === "1") await admin.unsafe(`alter system set pg_stat_statements.track = 'all'`);
-  // BENCH_AUTO_EXPLAIN=<ms>: plans (with buffers) of statements slower than that, nested ones included, are
-  // written to <cluster>/pg/log/ (how a slow statement's plan under real load is read; perturbs the run).
-  const autoExplainMs = Number(process.env.BENCH_AUTO_EXPLAIN ?? "");
-  if (Number.isFinite(autoExplainMs) && autoExplainMs > 0) {
-    await admin.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements', 'auto_explain'`);
-    for (const [name, value] of [
-      ["auto_explain.log_min_duration", `${autoExplainMs}ms`],
-      ["auto_explain.log_analyze", "on"],
-      ["auto_explain.log_buffers", "on"],
-      ["auto_explain.log_nested_statements", "on"],
-      ["auto_explain.sample_rate", "0.2"],
-      ["logging_collector", "on"],
-      ["log_directory", "log"],
-    ] as const) {
-      await alterSystem(name, value);
+  // A set-up step that fails (a malformed BENCH_PG_SET, a migration) must not leave this server running in the temp
+  // folder, nor the folder: nothing else would remove them.
+  try {
+    const admin = connect(embedded.url, { max: 1, applicationName: "hlbench-setup" });
+    const alterSystem = (name: string, value: string) => admin.unsafe(`alter system set ${name} = '${value}'`);
+    await admin.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
+    await admin.unsafe(`alter system set max_connections = 300`);
+    await admin.unsafe(`alter system set track_io_timing = on`);
+    // BENCH_NESTED_STATEMENTS=1: profiles list the statements inside SQL functions too (ingest_batch's parts).
+    if (process.env.BENCH_NESTED_STATEMENTS === "1") await admin.unsafe(`alter system set pg_stat_statements.track = 'all'`);
+    // BENCH_AUTO_EXPLAIN=<ms>: plans (with buffers) of statements slower than that, nested ones included, are
+    // written to <cluster>/pg/log/ (how a slow statement's plan under real load is read; perturbs the run).
+    const autoExplainMs = Number(process.env.BENCH_AUTO_EXPLAIN ?? "");
+    if (Number.isFinite(autoExplainMs) && autoExplainMs > 0) {
+      await admin.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements', 'auto_explain'`);
+      for (const [name, value] of [
+        ["auto_explain.log_min_duration", `${autoExplainMs}ms`],
+        ["auto_explain.log_analyze", "on"],
+        ["auto_explain.log_buffers", "on"],
+        ["auto_explain.log_nested_statements", "on"],
+        ["auto_explain.sample_rate", "0.2"],
+        ["logging_collector", "on"],
+        ["log_directory", "log"],
+      ] as const) {
+        await alterSystem(name, value);
+      }
     }
-  }
-  // BENCH_PG_SET=name=value[,name=value…]: server settings for an experiment (they apply to the baselines too).
-  for (const pair of (process.env.BENCH_PG_SET ?? "").split(",").filter(Boolean)) {
-    const at = pair.indexOf("=");
-    if (at <= 0) throw new Error(`BENCH_PG_SET: "${pair}" is not name=value`);
-    await alterSystem(pair.slice(0, at), pair.slice(at + 1));
-  }
-  await admin.end();
-  await embedded.stop();
-  embedded = await startEmbeddedPostgres({ dataDir, port });
-  log(`postgres: ${dataDir} on 127.0.0.1:${embedded.port}`);
+    // BENCH_PG_SET=name=value[,name=value…]: server settings for an experiment (they apply to the baselines too).
+    for (const pair of (process.env.BENCH_PG_SET ?? "").split(",").filter(Boolean)) {
+      const at = pair.indexOf("=");
+      if (at <= 0) throw new Error(`BENCH_PG_SET: "${pair}" is not name=value`);
+      await alterSystem(pair.slice(0, at), pair.slice(at + 1));
+    }
+    await admin.end();
+    await embedded.stop();
+    embedded = await startEmbeddedPostgres({ dataDir, port });
+    log(`postgres: ${dataDir} on 127.0.0.1:${embedded.port}`);
 
-  const setup = connect(embedded.url, { max: 1, applicationName: "hlbench-setup" });
-  await setup.unsafe(`create database ${TEMPLATE}`);
-  await setup.end();
-  const templateUrl = withDatabase(embedded.url, TEMPLATE);
-  const template = connect(templateUrl, { max: 1, applicationName: "hlbench-setup" });
-  await template.unsafe("create extension if not exists pg_stat_statements");
-  await template.unsafe("create extension if not exists pg_walinspect"); // the profiles' WAL by kind of record
-  await template.end();
-  await prepareDatabase({
-    ownerUrl: templateUrl,
-    manageServicePassword: true,
-    partitionsAhead: 3,
-    log: createLogger("warn"),
-    migrationsDir: path.join(snapshot, "sql"),
-  });
+    const setup = connect(embedded.url, { max: 1, applicationName: "hlbench-setup" });
+    await setup.unsafe(`create database ${TEMPLATE}`);
+    await setup.end();
+    const templateUrl = withDatabase(embedded.url, TEMPLATE);
+    const template = connect(templateUrl, { max: 1, applicationName: "hlbench-setup" });
+    await template.unsafe("create extension if not exists pg_stat_statements");
+    await template.unsafe("create extension if not exists pg_walinspect"); // the profiles' WAL by kind of record
+    await template.end();
+    await prepareDatabase({
+      ownerUrl: templateUrl,
+      manageServicePassword: true,
+      partitionsAhead: 3,
+      log: createLogger("warn"),
+      migrationsDir: path.join(snapshot, "sql"),
+    });
+  } catch (error) {
+    await embedded.stop().catch(() => undefined);
+    await rm(root, { recursive: true, force: true });
+    throw error;
+  }
 
   const open: Sql[] = [];
   const made = new Set<string>();
