@@ -11,6 +11,7 @@ import type { Queryable } from "../db/connect.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
 import type { VerifierSecret } from "./verifiers/types.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 export type SecretSource = "value" | "generated" | "env" | "file" | "vault" | "raw";
 
@@ -87,17 +88,18 @@ export function secretsForVerificationFrom(rows: SecretRow[], keyring: Keyring, 
 }
 
 function decryptedByRoute(rows: SecretRow[], keyring: Keyring): Map<string, VerifierSecret[]> {
-  const byRoute = new Map<string, VerifierSecret[]>();
-  for (const row of rows) {
-    const secret: VerifierSecret = {
-      id: row.secret_id,
-      value: decryptSecret(row.ciphertext, keyring, associatedData(row.route_id, row.secret_id)),
-      validFrom: row.valid_from,
-      ...(row.valid_until ? { validUntil: row.valid_until } : {}),
-    };
-    byRoute.set(row.route_id, [...(byRoute.get(row.route_id) ?? []), secret]);
-  }
-  return byRoute;
+  const byRoute = groupBy(rows, (row) => row.route_id);
+  return new Map(
+    [...byRoute].map(([routeId, routeRows]) => [
+      routeId,
+      routeRows.map((row): VerifierSecret => ({
+        id: row.secret_id,
+        value: decryptSecret(row.ciphertext, keyring, associatedData(row.route_id, row.secret_id)),
+        validFrom: row.valid_from,
+        ...(row.valid_until ? { validUntil: row.valid_until } : {}),
+      })),
+    ]),
+  );
 }
 
 export async function setRouteSecretWindow(tx: Queryable, routeId: string, secretId: string, validFrom: Date, validUntil: Date | null): Promise<void> {

@@ -21,6 +21,7 @@ import { HandOverClock } from "./handOverClock.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
 import { deferShared, loadShared, recordShared } from "./sharedBatches.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 /** Longest a finished attempt waits for others of its batch before its outcome is recorded. */
 const RECORD_WINDOW_MS = 100;
@@ -211,12 +212,10 @@ async function plan(ctx: AppContext, orgId: string, ready: LoadedAttempt[], slot
     if (probe) send.push({ loaded, probe });
     else deferred.push({ loaded, at: new Date(now.getTime() + PROBE_REQUEUE_MS), reason: "circuit half-open, probe in flight" });
   }
-  const paced = new Map<string, Planned[]>();
-  for (const planned of send) {
-    if (planned.loaded.subscription.rate_limit_per_second === null) continue;
-    const id = planned.loaded.subscription.subscription_id;
-    paced.set(id, [...(paced.get(id) ?? []), planned]);
-  }
+  const paced = groupBy(
+    send.filter((planned) => planned.loaded.subscription.rate_limit_per_second !== null),
+    (planned) => planned.loaded.subscription.subscription_id,
+  );
   if (paced.size === 0) return { send, deferred };
   const grants = await withTenant(ctx.sql, orgId, (tx) =>
     reserveSlots(tx, [...paced].map(([subscriptionId, group]) => ({ subscriptionId, count: group.length, rate: group[0]?.loaded.subscription.rate_limit_per_second ?? 1 }))),

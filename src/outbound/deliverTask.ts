@@ -7,6 +7,7 @@ import * as v from "valibot";
 import type { AppContext } from "../context.ts";
 import { attemptDeliveries } from "./attempt.ts";
 import { EndpointSlots } from "./endpointSlots.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 const uuid = v.pipe(v.string(), v.uuid());
 const itemSchema = v.object({ org_id: uuid, delivery_id: uuid, attempt: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))) });
@@ -25,10 +26,10 @@ export function deliverTask(ctx: AppContext): Task {
   return async (payload) => {
     const parsed = v.parse(payloadSchema, payload);
     const items = Array.isArray(parsed) ? parsed : [parsed];
-    const byOrg = new Map<string, { deliveryId: string; attempt: number | undefined }[]>();
-    for (const item of items) byOrg.set(item.org_id, [...(byOrg.get(item.org_id) ?? []), { deliveryId: item.delivery_id, attempt: item.attempt }]);
+    const byOrg = groupBy(items, (item) => item.org_id);
     await Promise.all(
-      [...byOrg].map(async ([orgId, requests]) => {
+      [...byOrg].map(async ([orgId, orgItems]) => {
+        const requests = orgItems.map((item) => ({ deliveryId: item.delivery_id, attempt: item.attempt }));
         try {
           await ctx.errors.span("deliver", "queue.process", () => attemptDeliveries(ctx, orgId, requests, { retry: true, slots, handOver: HAND_OVER }));
         } catch (error) {

@@ -11,6 +11,7 @@ import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
 import { defaultQuotas, type Quotas } from "../tenancy/quotas.ts";
 import { eventTypeKey, type TargetSubscription } from "./ingestLookups.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 export interface OrganizationFanout {
   /** The organization's fan-out version these rows were read at (bigint as text). */
@@ -62,10 +63,8 @@ export class FanoutCache {
     for (const type of rows.event_types) {
       if (fresh.has(type.app_id)) fanout.eventTypes.set(eventTypeKey(type.app_id, type.name), { schema: type.schema, deprecated: type.deprecated });
     }
-    for (const subscription of rows.subscriptions) {
-      if (!fresh.has(subscription.app_id)) continue;
-      fanout.subscriptionsByApp.set(subscription.app_id, [...(fanout.subscriptionsByApp.get(subscription.app_id) ?? []), subscription]);
-    }
+    const freshSubscriptions = rows.subscriptions.filter((subscription) => fresh.has(subscription.app_id));
+    for (const [appId, subscriptions] of groupBy(freshSubscriptions, (subscription) => subscription.app_id)) fanout.subscriptionsByApp.set(appId, subscriptions);
     this.organizations.delete(orgId);
     this.organizations.set(orgId, fanout);
     if (this.organizations.size > MAX_ORGANIZATIONS) {

@@ -7,6 +7,7 @@ import type { Tx } from "../db/connect.ts";
 import type { Quotas } from "../tenancy/quotas.ts";
 import { eventsToday, quotasOf } from "../tenancy/quotas.ts";
 import type { Config } from "../config.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 export interface TargetSubscription {
   subscription_id: string;
@@ -60,10 +61,7 @@ export async function readIngestLookups(
     quotasOf(tx, config),
     eventsToday(tx, now),
   ]);
-  const subscriptionsByApp = new Map<string, TargetSubscription[]>();
-  for (const subscription of subscriptions) {
-    subscriptionsByApp.set(subscription.app_id, [...(subscriptionsByApp.get(subscription.app_id) ?? []), subscription]);
-  }
+  const subscriptionsByApp = groupBy(subscriptions, (subscription) => subscription.app_id);
   return {
     liveApps: new Set(apps.map((row) => row.app_id)),
     eventTypes: new Map(types.map((row) => [eventTypeKey(row.app_id, row.name), { schema: row.schema, deprecated: row.deprecated }])),

@@ -15,6 +15,7 @@
  * finds the delivery already past that attempt and skips it, so duplicates cost a read, never a second send.
  */
 import type { Tx } from "../db/connect.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 export const DELIVER_TASK = "deliver";
 export const PROMOTE_RETRIES_TASK = "promote_retries";
@@ -63,12 +64,10 @@ function bucketWidthMs(delayMs: number): number {
  * notification wakes a worker at once, where a run_at even a fraction of a second ahead waits for the next poll.
  */
 export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Date): JobSpec[] {
-  const bySecond = new Map<number, ScheduledDelivery[]>();
-  for (const delivery of deliveries) {
+  const bySecond = groupBy(deliveries, (delivery) => {
     const due = delivery.runAt?.getTime() ?? 0;
-    const second = due <= now.getTime() ? 0 : Math.ceil(due / 1000) * 1000;
-    bySecond.set(second, [...(bySecond.get(second) ?? []), delivery]);
-  }
+    return due <= now.getTime() ? 0 : Math.ceil(due / 1000) * 1000;
+  });
   const specs: JobSpec[] = [];
   for (const [second, group] of bySecond) {
     for (let i = 0; i < group.length; i += DELIVERY_JOB_SIZE) {

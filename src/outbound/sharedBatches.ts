@@ -17,6 +17,7 @@ import { loadAttempts, type AttemptRequest, type LoadedAttempt, type Skipped } f
 import { healthySuccess, recordAttempts, type AttemptResult } from "./attemptRecord.ts";
 import { withTenant } from "../db/tenant.ts";
 import { deferDeliveries, type ScheduledDelivery } from "./jobs.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 type Loaded = { ready: LoadedAttempt } | { skipped: Skipped };
 
@@ -32,10 +33,9 @@ const perContext = new WeakMap<AppContext, SharedBatches>();
 /** Loads in one statement set; each request gets its own answer, in the order asked (the same delivery may be asked twice). */
 async function loadTogether(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<ItemOutcome<Loaded>[]> {
   const { ready, skipped } = await loadAttempts(ctx, orgId, requests);
-  const answers = new Map<string, Loaded[]>();
-  const answer = (deliveryId: string, loaded: Loaded) => answers.set(deliveryId, [...(answers.get(deliveryId) ?? []), loaded]);
-  for (const loaded of ready) answer(loaded.deliveryId, { ready: loaded });
-  for (const skip of skipped) answer(skip.deliveryId, { skipped: skip });
+  const answers = groupBy<Loaded, string>([...ready.map((loaded) => ({ ready: loaded })), ...skipped.map((skip) => ({ skipped: skip }))], (answer) =>
+    "ready" in answer ? answer.ready.deliveryId : answer.skipped.deliveryId,
+  );
   return requests.map((request) => {
     const loaded = answers.get(request.deliveryId)?.shift();
     return { ok: true, value: loaded ?? { skipped: { deliveryId: request.deliveryId, reason: "delivery is missing" } } };

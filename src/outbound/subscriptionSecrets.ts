@@ -7,6 +7,7 @@ import { randomBytes } from "node:crypto";
 import type { Queryable } from "../db/connect.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 export const newSecretKeyId = () => `key_${randomBytes(6).toString("hex")}`;
 
@@ -58,9 +59,8 @@ export async function signingSecretsOf(tx: Queryable, keyring: Keyring, subscrip
     where org_id = hookledger.current_org_id() and subscription_id = any(${subscriptionIds as string[]}::uuid[])
       and (expires_at is null or expires_at > ${now})
     order by created_at desc`;
-  const bySubscription = new Map<string, SigningSecret[]>();
-  for (const row of rows) bySubscription.set(row.subscription_id, [...(bySubscription.get(row.subscription_id) ?? []), decrypted(keyring, row.subscription_id, row)]);
-  return bySubscription;
+  const bySubscription = groupBy(rows, (row) => row.subscription_id);
+  return new Map([...bySubscription].map(([subscriptionId, secrets]) => [subscriptionId, secrets.map((row) => decrypted(keyring, subscriptionId, row))]));
 }
 
 /** A signing secret as `hookledger.subscriptions_of_deliveries` (sql/068) returns it: encrypted, times as text. */

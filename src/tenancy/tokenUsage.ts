@@ -6,6 +6,7 @@ import type { Sql } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { Logger } from "../log.ts";
 import { recordTokenUsage } from "./tokenStore.ts";
+import { groupBy } from "../collections/groupBy.ts";
 
 export class TokenUsageTracker {
   private pending = new Map<string, { orgId: string; tokenId: string; at: Date }>();
@@ -30,8 +31,7 @@ export class TokenUsageTracker {
     if (this.pending.size === 0) return;
     const batch = this.pending;
     this.pending = new Map();
-    const byOrg = new Map<string, { tokenId: string; at: Date }[]>();
-    for (const use of batch.values()) byOrg.set(use.orgId, [...(byOrg.get(use.orgId) ?? []), use]);
+    const byOrg = groupBy(batch.values(), (use) => use.orgId);
     for (const [orgId, uses] of byOrg) {
       await withTenant(this.sql, orgId, (tx) => recordTokenUsage(tx, uses)).catch((error: unknown) =>
         this.log.warn("could not record token usage", { error }),

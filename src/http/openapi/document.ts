@@ -5,6 +5,7 @@ import { VERSION } from "../../version.ts";
 import { PROBLEM_CONTENT_TYPE, problemCatalogue, type ProblemSlug } from "../problem.ts";
 import { problemJson, schemaName } from "../responses.ts";
 import type { Operation, WebhookDoc } from "./operation.ts";
+import { groupBy } from "../../collections/groupBy.ts";
 
 type JsonObject = Record<string, unknown>;
 
@@ -102,11 +103,7 @@ function problemsOf(operation: Operation): ProblemSlug[] {
 }
 
 function problemResponses(operation: Operation): Record<string, JsonObject> {
-  const byStatus = new Map<number, ProblemSlug[]>();
-  for (const slug of problemsOf(operation)) {
-    const status = problemCatalogue[slug].status;
-    byStatus.set(status, [...(byStatus.get(status) ?? []), slug]);
-  }
+  const byStatus = groupBy(problemsOf(operation), (slug) => problemCatalogue[slug].status);
   return Object.fromEntries(
     [...byStatus.entries()]
       .sort(([a], [b]) => a - b)
