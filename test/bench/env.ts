@@ -84,10 +84,10 @@ export async function startCluster(log: (line: string) => void): Promise<Cluster
     const admin = connect(embedded.url, { max: 1, applicationName: "hlbench-setup" });
     const alterSystem = (name: string, value: string) => admin.unsafe(`alter system set ${name} = '${value}'`);
     await admin.unsafe(`alter system set shared_preload_libraries = 'pg_stat_statements'`);
-    await admin.unsafe(`alter system set max_connections = 300`);
-    await admin.unsafe(`alter system set track_io_timing = on`);
+    await alterSystem("max_connections", "300");
+    await alterSystem("track_io_timing", "on");
     // BENCH_NESTED_STATEMENTS=1: profiles list the statements inside SQL functions too (ingest_batch's parts).
-    if (process.env.BENCH_NESTED_STATEMENTS === "1") await admin.unsafe(`alter system set pg_stat_statements.track = 'all'`);
+    if (process.env.BENCH_NESTED_STATEMENTS === "1") await alterSystem("pg_stat_statements.track", "all");
     // BENCH_AUTO_EXPLAIN=<ms>: plans (with buffers) of statements slower than that, nested ones included, are
     // written to <cluster>/pg/log/ (how a slow statement's plan under real load is read; perturbs the run).
     const autoExplainMs = Number(process.env.BENCH_AUTO_EXPLAIN ?? "");
