@@ -14,7 +14,8 @@
 // with nothing of the old one, settles a write made after the close the same way, and has a transaction whose
 // connection closed send nothing more on it (its rollback went to the connection while it reconnected for another
 // caller). test/db/connectionLoss.test.ts fails without the first three; the last was found by
-// test/db/backendsTerminated.test.ts under load, where deliveries then stalled.
+// test/db/backendsTerminated.test.ts under load, where deliveries then stalled. And a reserved connection given back
+// after it closed no longer returns a dead connection to the pool (used by db/connectionLane.ts).
 //
 // It applies only to the exact code it was written for; any other driver version is left as it is, with a
 // warning, and that test says whether the new version still needs it. Plain JavaScript, no dependencies: it runs
@@ -92,10 +93,78 @@ const transactionEdits = [
   },
 ];
 
+// A reservation ends when its connection closes: a statement sent on it afterwards fails at once (it went to the
+// connection while it reconnected for another caller, ahead of its start-up message, as with transactions above),
+// and a `release()` after the close leaves the connection where the close put it (it handed the pool a closed
+// connection as if it were open, or, once the pool had reconnected it and someone reserved it again, ended that
+// reservation). And a reservation waiting for a connection is not lost when the connection it would have had
+// closes (porsager/postgres#1195): the close reconnected it for the first caller waiting, and for a reservation
+// that reconnection never answered it (a reservation is answered only from the queue, which no longer held it),
+// so it waited forever. It now stays queued, answered by that connection or the next one free. And statements a
+// reservation held back while its connection was busy (after a statement that first asks for its parameter
+// types, the next ones wait in the reservation's own queue) fail when the connection closes, instead of waiting
+// for a connection that is gone.
+// test/db/connectionLane.test.ts and test/db/backendsTerminated.test.ts fail without these.
+const reserveEdits = [
+  {
+    original: `    c.reserved.release = true
+`,
+    patched: `    c.reserved.release = true
+    c.reserved.lost = e => { while (queue.length) queue.shift().reject(e) } // (${MARKER})
+`,
+  },
+  {
+    original: `  function onclose(c, e) {
+    move(c, closed)
+    c.reserved = null`,
+    patched: `  function onclose(c, e) {
+    move(c, closed)
+    c.reserved && c.reserved.lost && c.reserved.lost(e || Errors.connection('CONNECTION_CLOSED', options)) // (${MARKER})
+    c.reserved = null`,
+  },
+  {
+    original: `    options.onclose && options.onclose(c.id)
+    queries.length && connect(c, queries.shift())
+  }`,
+    patched: `    options.onclose && options.onclose(c.id)
+    if (queries.length) {
+      const next = queries.shift()
+      connect(c, next)
+      next.reserve && queries.push(next) // answered by onopen, from the queue (${MARKER}, porsager/postgres#1195)
+    }
+  }`,
+  },
+  {
+    original: `    function handler(q) {
+      c.queue === full
+        ? queue.push(q)`,
+    patched: `    function handler(q) {
+      if (c.reserved !== held) // the connection closed under this reservation (${MARKER})
+        return q.reject(Errors.connection('CONNECTION_CLOSED', options))
+      c.queue === full
+        ? queue.push(q)`,
+  },
+  {
+    original: `    const sql = Sql(handler)
+    sql.release = () => {
+      c.reserved = null
+      onopen(c)
+    }`,
+    patched: `    const sql = Sql(handler)
+      , held = c.reserved
+    sql.release = () => {
+      if (c.reserved !== held) // closed (or closed and reserved again) since: not this reservation's to end (${MARKER})
+        return
+      c.reserved = null
+      onopen(c)
+    }`,
+  },
+];
+
 const driver = fileURLToPath(new URL("../node_modules/postgres/", import.meta.url));
 const builds = ["src", "cjs/src", "cf/src"].flatMap((dir) => [
   { file: `${dir}/connection.js`, edits: connectionEdits },
-  { file: `${dir}/index.js`, edits: transactionEdits },
+  { file: `${dir}/index.js`, edits: [...transactionEdits, ...reserveEdits] },
 ]);
 
 if (!existsSync(driver)) {

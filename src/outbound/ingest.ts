@@ -13,6 +13,7 @@
 import { createHash } from "node:crypto";
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
+import { ConnectionLane } from "../db/connectionLane.ts";
 import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { StreamAppend } from "../ledger/append.ts";
@@ -200,7 +201,7 @@ const REFUSAL_REREAD_MS = 1_000;
  * undefined when the batch must be decided by the transactional path instead (a refusal, a taken event id, the
  * quota, a configuration change since the memory was read).
  */
-async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: PendingEvent[], span: IngestBatchSpan | undefined): Promise<ItemOutcome<IngestResult>[] | undefined> {
+async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, orgId: string, items: PendingEvent[], span: IngestBatchSpan | undefined): Promise<ItemOutcome<IngestResult>[] | undefined> {
   // ingest_batch writes the events and deliveries tables itself: only if no other projection wants these entries.
   if (!ctx.ledger.projectedOnlyBy("event.received", ["events", "deliveries"])) return undefined;
   const cache = fanoutCacheOf(ctx);
@@ -215,10 +216,12 @@ async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: P
   const encoded = ctx.ledger.encode(plan.appends);
   const jobs = deliverJobSpecs(orgId, plan.deliveries, now);
   try {
-    await ctx.sql`
-      select hookledger.ingest_batch(${orgId}::uuid, ${fanout.version}::bigint, ${fanout.quotas.events_per_day}::bigint, ${utcDay(now)}::date,
-        ${usageShard()}::int, ${plan.accepted}::int, ${encoded.streams}::text[], ${encoded.counts}::int[],
-        ${ctx.sql.json(encoded.rows as never)}::jsonb, ${ctx.sql.json(jobs as never)}::jsonb)`;
+    await lane.run(
+      (db) => db`
+        select hookledger.ingest_batch(${orgId}::uuid, ${fanout.version}::bigint, ${fanout.quotas.events_per_day}::bigint, ${utcDay(now)}::date,
+          ${usageShard()}::int, ${plan.accepted}::int, ${encoded.streams}::text[], ${encoded.counts}::int[],
+          ${db.json(encoded.rows as never)}::jsonb, ${db.json(jobs as never)}::jsonb)`,
+    );
   } catch (error) {
     const code = (error as { code?: unknown }).code;
     if (typeof code !== "string" || !DECLINED.has(code)) throw error;
@@ -235,11 +238,11 @@ async function writeBatchInOneStatement(ctx: AppContext, orgId: string, items: P
  * else in one transaction on fresh reads. Traced, it is a batch span linked to every request it writes for, and a
  * fan-out span per accepted event under its request's span, ended when the batch has committed (or failed).
  */
-async function writeBatch(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
-  if (!ctx.tracing.enabled) return (await writeBatchInOneStatement(ctx, orgId, items, undefined)) ?? (await writeBatchTransaction(ctx, orgId, items, undefined));
+async function writeBatch(ctx: AppContext, lane: ConnectionLane, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
+  if (!ctx.tracing.enabled) return (await writeBatchInOneStatement(ctx, lane, orgId, items, undefined)) ?? (await writeBatchTransaction(ctx, orgId, items, undefined));
   const span = ctx.tracing.startIngestBatch(orgId, items.map((item) => item.traceparent));
   try {
-    const outcomes = (await writeBatchInOneStatement(ctx, orgId, items, span)) ?? (await writeBatchTransaction(ctx, orgId, items, span));
+    const outcomes = (await writeBatchInOneStatement(ctx, lane, orgId, items, span)) ?? (await writeBatchTransaction(ctx, orgId, items, span));
     span.end();
     return outcomes;
   } catch (error) {
@@ -269,7 +272,7 @@ async function writeBatchTransaction(ctx: AppContext, orgId: string, items: Pend
  * Runs one flush: the first event of each event_id is written in one transaction; a repeat of an id inside the
  * same flush is run after it commits, so it is answered as the repeat (or conflict) it is.
  */
-async function ingestBatch(ctx: AppContext, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
+async function ingestBatch(ctx: AppContext, lane: ConnectionLane, orgId: string, items: PendingEvent[]): Promise<ItemOutcome<IngestResult>[]> {
   const seen = new Set<string>();
   const first: number[] = [];
   const repeats: number[] = [];
@@ -284,19 +287,19 @@ async function ingestBatch(ctx: AppContext, orgId: string, items: PendingEvent[]
   const firstItems = first.map((i) => items[i] as PendingEvent);
   let written: ItemOutcome<IngestResult>[];
   try {
-    written = await writeBatch(ctx, orgId, firstItems);
+    written = await writeBatch(ctx, lane, orgId, firstItems);
   } catch (error) {
     if (firstItems.length === 1) written = [await singleFailure(ctx, orgId, firstItems[0] as PendingEvent, error)];
     else {
       // Something in the batch broke the transaction (a concurrent writer took an event_id, a database error):
       // write each event alone, so only the one that causes it fails.
       written = [];
-      for (const item of firstItems) written.push(...(await ingestBatch(ctx, orgId, [item])));
+      for (const item of firstItems) written.push(...(await ingestBatch(ctx, lane, orgId, [item])));
     }
   }
   first.forEach((index, j) => (outcomes[index] = written[j] as ItemOutcome<IngestResult>));
   if (repeats.length > 0) {
-    const again = await ingestBatch(ctx, orgId, repeats.map((i) => items[i] as PendingEvent));
+    const again = await ingestBatch(ctx, lane, orgId, repeats.map((i) => items[i] as PendingEvent));
     repeats.forEach((index, j) => (outcomes[index] = again[j] as ItemOutcome<IngestResult>));
   }
   return outcomes;
@@ -315,27 +318,33 @@ async function singleFailure(ctx: AppContext, orgId: string, item: PendingEvent,
 }
 
 /**
- * One flush per organization and process at a time while flushes are short: requests arriving meanwhile wait for
- * the next one, so each commit carries more events. Measured with 16 clients on the 2-core box (bench scenario 1,
- * same run): 2,007 events/s at 0.61 core-ms per event with one flush in flight, 1,699/s at 0.79 with two, 1,475/s at
- * 1.00 with three: every extra flush is another commit and WAL flush for fewer events. A flush still running after
- * 5 ms is work-bound (wide fan-out: 4 events to 100 subscriptions write 400 delivery rows, ~9 ms), and a second one
- * then uses the database's other core (scenario 2, F=100: 8,381 deliveries/s with one flush at a time, 12–14k with
- * the second). The threshold was 10 ms, longer than most such flushes, so the second rarely started: interleaved
- * quick runs of scenario 2 read F=100 at 0.70–0.77× its baseline with 10 ms and 0.77–0.85× with 5 ms, while 16
- * clients' short flushes (~3.3 ms) were not split (scenario 1: 0.198 and 0.223 with 10 ms, 0.218 and 0.220 with 5;
- * splitting them from 1–1.5 ms on cost a fifth). Latency at rest is unchanged (an event arriving at an idle
- * organization is flushed at once).
+ * One lane per organization and process while flushes are short: requests arriving meanwhile wait for the next
+ * flush, so each commit carries more events. Measured with 16 clients on the 2-core box (bench scenario 1, same
+ * run): 2,007 events/s at 0.61 core-ms per event with one flush in flight, 1,699/s at 0.79 with two, 1,475/s at
+ * 1.00 with three on their own connections: every extra flush is another commit and WAL flush for fewer events.
+ *
+ * The next flush is sent behind the running one on the lane's connection once that has run 1 ms (pipelined,
+ * db/connectionLane.ts), so Postgres starts on it when the running one commits rather than ~0.8 ms later, after
+ * this process has read the result, answered 8 requests and built the batch. Interleaved quick runs of scenario 1
+ * (events/s): 2,450 on average without (2,680, 2,284, 2,360, 2,474), 2,537 with (2,525, 2,722, 2,421, 2,479); an
+ * earlier set with one lane only, 2,732 against 3,012. Scenario 2's ratios: F=10 0.67 → 0.80, F=1 0.72 → 0.76,
+ * F=100 0.80 → 0.81 (four rounds each; one lane only: F=100 0.78, so the second lane stays). Pipelined flushes come one behind another, never beside: no extra CPU per event.
+ *
+ * A flush still running after 5 ms is work-bound (wide fan-out: 4 events to 100 subscriptions write 400 delivery
+ * rows, ~9 ms), and a second lane then uses the database's other core (scenario 2, F=100: 8,381 deliveries/s with
+ * one flush at a time, 12–14k with the second; quick runs read 0.70–0.77× its baseline when the second waited
+ * 10 ms, 0.77–0.85× with 5 ms). Latency at rest is unchanged (an event arriving at an idle organization is
+ * flushed at once).
  */
-const FLUSHES = { maxConcurrentFlushes: 2, extraFlushAfterMs: 5 };
+const FLUSHES = { maxConcurrentFlushes: 2, extraFlushAfterMs: 5, pipelineAfterMs: 1 };
 
 /** Group commit per context (one per process): tests that build several contexts get one each. */
-const batchers = new WeakMap<AppContext, GroupCommit<PendingEvent, IngestResult>>();
+const batchers = new WeakMap<AppContext, GroupCommit<PendingEvent, IngestResult, ConnectionLane>>();
 
-function batcherOf(ctx: AppContext): GroupCommit<PendingEvent, IngestResult> {
+function batcherOf(ctx: AppContext): GroupCommit<PendingEvent, IngestResult, ConnectionLane> {
   let batcher = batchers.get(ctx);
   if (!batcher) {
-    batcher = new GroupCommit((orgId, items) => ingestBatch(ctx, orgId, items), { maxBatch: MAX_BATCH, ...FLUSHES });
+    batcher = new GroupCommit((orgId, items, lane) => ingestBatch(ctx, lane, orgId, items), { maxBatch: MAX_BATCH, ...FLUSHES, openLane: () => new ConnectionLane(ctx.sql) });
     batchers.set(ctx, batcher);
   }
   return batcher;

@@ -117,7 +117,7 @@ describe("every database connection of a running hookledger ended under load", (
     expect(service.exitCode, `hookledger ended:\n${output}`).toBeNull();
 
     const unexpected = answers.filter((answer) => answer.status !== 202 && !(answer.status === 503 && answer.type === "urn:hookledger:problem:unavailable"));
-    expect(unexpected).toEqual([]);
+    expect(unexpected, output.slice(-6000)).toEqual([]);
     const accepted = answers.filter((answer) => answer.status === 202).map((answer) => answer.eventId);
     expect(accepted.length).toBeGreaterThan(0);
 
