@@ -14,8 +14,8 @@
 // with nothing of the old one, settles a write made after the close the same way, and has a transaction whose
 // connection closed send nothing more on it (its rollback went to the connection while it reconnected for another
 // caller). test/db/connectionLoss.test.ts fails without the first three; the last was found by
-// test/db/backendsTerminated.test.ts under load, where deliveries then stalled. And a reserved connection given back
-// after it closed no longer returns a dead connection to the pool (used by db/connectionLane.ts).
+// test/db/backendsTerminated.test.ts under load, where deliveries then stalled. And a reserved connection
+// (db/connectionLane.ts) that closes ends its reservation cleanly: see reserveEdits below.
 //
 // It applies only to the exact code it was written for; any other driver version is left as it is, with a
 // warning, and that test says whether the new version still needs it. Plain JavaScript, no dependencies: it runs
@@ -174,12 +174,15 @@ if (!existsSync(driver)) {
     const file = driver + build;
     if (!existsSync(file)) continue;
     const source = readFileSync(file, "utf8");
-    if (source.includes(MARKER)) continue;
-    if (!edits.every(({ original }) => source.split(original).length === 2)) {
+    // Edit by edit, so a tree patched by an earlier version of this script (`npm install` keeps the driver's
+    // files) gets the edits added since.
+    const pending = edits.filter(({ patched }) => !source.includes(patched));
+    if (pending.length === 0) continue;
+    if (!pending.every(({ original }) => source.split(original).length === 2)) {
       console.warn(`patch-postgres: ${build} is not the code this patch was written for (postgres 3.4.9); left unpatched — run test/db/connectionLoss.test.ts`);
       continue;
     }
-    writeFileSync(file, edits.reduce((text, { original, patched }) => text.replace(original, patched), source));
-    console.log(`patch-postgres: ${build} patched`);
+    writeFileSync(file, pending.reduce((text, { original, patched }) => text.replace(original, patched), source));
+    console.log(`patch-postgres: ${build} patched (${pending.length} of ${edits.length} edits)`);
   }
 }
