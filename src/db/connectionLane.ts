@@ -14,16 +14,11 @@
  */
 import type postgres from "postgres";
 import type { Sql } from "./connect.ts";
+import { isDatabaseUnavailable } from "./unavailable.ts";
 
 interface Reservation {
   connection: Promise<postgres.ReservedSql>;
   inFlight: number;
-}
-
-/** The driver's errors for a connection that closed, and Postgres's for a session it ended (class 08, 57P0x). */
-function connectionLost(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" && (code.startsWith("CONNECTION_") || code.startsWith("08") || code.startsWith("57P0"));
 }
 
 export class ConnectionLane {
@@ -41,7 +36,7 @@ export class ConnectionLane {
     try {
       return await statement(await reservation.connection);
     } catch (error) {
-      if (connectionLost(error) && this.current === reservation) this.current = undefined;
+      if (isDatabaseUnavailable(error) && this.current === reservation) this.current = undefined;
       throw error;
     } finally {
       reservation.inFlight -= 1;
