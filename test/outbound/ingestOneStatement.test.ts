@@ -4,6 +4,7 @@
  * next event — on the process that made the change and on another one — because a stale memory is refused by the
  * database and the batch is decided again on fresh reads.
  */
+import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -121,6 +122,56 @@ describe("ingest in one statement", () => {
     expect((await t.send({ event_id: "again", payload: { amount: 43 } })).status).toBe(409);
     const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.deliveries where org_id = ${t.orgId} and event_id = 'again'`;
     expect(row?.n).toBe(1);
+  });
+
+  it("writes nothing of a batch with a taken or repeated event id, and names the stream (HL409)", async () => {
+    const t = await outboundTenant(app);
+    const sub = await t.subscribe({ url: "http://127.0.0.1:9/a" });
+    expect((await t.send({ event_id: "taken" })).status).toBe(202);
+    const version = await fanoutVersion(t.orgId);
+    const received = (eventId: string, s: number) => {
+      const deliveryId = randomUUID();
+      return {
+        entry: {
+          s,
+          type: "event.received",
+          data: {
+            event_id: eventId, app_id: t.appId, event_type: "invoice.paid", content_type: "application/json", payload_encoding: "json",
+            payload: "{}", payload_sha256: "0".repeat(64), request_fingerprint: "1".repeat(64), labels: {}, occurred_at: new Date().toISOString(),
+            deliveries_scheduled: 1, deliveries: [{ delivery_id: deliveryId, subscription_id: sub.id }],
+          },
+          meta: {},
+        },
+        job: { org_id: t.orgId, delivery_id: deliveryId, attempt: 1 },
+      };
+    };
+    const ingest = (eventIds: string[]) => {
+      const items = eventIds.map((id, i) => received(id, i));
+      const jobs = [{ identifier: "deliver", payload: items.map((item) => item.job), max_attempts: 5 }];
+      return db.service`
+        select hookledger.ingest_batch(${t.orgId}::uuid, ${version}::bigint, 1000000::bigint, current_date, 0, ${eventIds.length}::int,
+          ${eventIds.map((id) => `event:${id}`)}::text[], ${eventIds.map(() => 1)}::int[],
+          ${db.service.json(items.map((item) => item.entry) as never)}::jsonb, ${db.service.json(jobs as never)}::jsonb)`;
+    };
+    const counts = async () => {
+      const [row] = await db.owner<{ events: number; deliveries: number; ledger: number; usage: number; jobs: number }[]>`
+        select (select count(*)::int from hookledger.events where org_id = ${t.orgId}) as events,
+          (select count(*)::int from hookledger.deliveries where org_id = ${t.orgId}) as deliveries,
+          (select count(*)::int from hookledger.ledger where org_id = ${t.orgId}) as ledger,
+          (select coalesce(sum(events), 0)::int from hookledger.usage_counters where org_id = ${t.orgId}) as usage,
+          (select count(*)::int from graphile_worker._private_jobs) as jobs`;
+      return row;
+    };
+    const before = await counts();
+    const taken = await ingest(["fresh_1", "taken", "fresh_2"]).then(() => undefined, (error: unknown) => error as { code?: string; message?: string; detail?: string });
+    expect(taken).toMatchObject({ code: "HL409", message: "stream event:taken expected to be new but is at version 1" });
+    expect(JSON.parse(taken?.detail ?? "{}")).toEqual({ stream: "event:taken", expected: 0, actual: 1 });
+    const repeated = await ingest(["fresh_1", "fresh_1"]).then(() => undefined, (error: unknown) => error as { code?: string; message?: string });
+    expect(repeated).toMatchObject({ code: "HL409", message: expect.stringContaining("event:fresh_1") });
+    expect(await counts()).toEqual(before);
+
+    await ingest(["fresh_1", "fresh_2"]);
+    expect(await counts()).toEqual({ ...before, events: before!.events + 2, deliveries: before!.deliveries + 2, ledger: before!.ledger + 2, usage: before!.usage + 2, jobs: before!.jobs + 1 });
   });
 
   it("lets the service insert jobs only for the organization of its transaction", async () => {
