@@ -1,13 +1,14 @@
 -- ingest_batch writes a batch with one INSERT statement (data-modifying CTEs) instead of a dozen.
 --
 -- Why: a flush's cost in Postgres was mostly per statement, not per event. Timed alone (pgbench, one connection
--- calling it with the batches the service sends, fresh tables, synchronous_commit off so only CPU counts), the
--- sql/070 function took ~0.7 ms for one event and ~1.06 ms for six: about 0.63 ms per call whatever its size, in
--- ~20 statements (the version and quota reads, append_entries' stream statement and its ledger insert, the entry
--- JSON turned into rows by entry_rows, each projection's insert through its own SQL function, the jobs, the
--- counter), each with its executor set-up (relations and indexes opened, constraint and RLS expressions built) and
--- SPI call. Written as one statement, the same rows cost ~0.55 ms and ~0.85 ms (measured 0.575/0.573 against
--- 0.724/0.697 ms, 1.04/1.11 against 1.32/1.33 ms with the batch's arguments built in the same call).
+-- calling it in a loop with batches shaped like the service's, fresh tables, synchronous_commit off so only CPU
+-- counts, the cost of building the arguments subtracted), the sql/070 function took 0.68 ms for one event, 0.99 ms
+-- for six and 1.68 ms for sixteen: ~0.62 ms per call whatever its size, in ~20 statements (the version and quota
+-- reads, append_entries' stream statement and its ledger insert, the entry JSON turned into rows by entry_rows,
+-- each projection's insert through its own SQL function, the jobs, the counter), each with its executor set-up
+-- (relations and indexes opened, constraint, default and RLS expressions built) and SPI call. As one statement the
+-- same batches take 0.57, 0.79 and 1.33 ms. In bench scenario 1 (16 clients, quick runs, this migration left out
+-- or not, three rounds, every round won) 2,457, 2,751, 2,088 -> 2,835, 3,009, 2,581 events/s.
 --
 -- What is written is unchanged: the event streams (new, expected version 0: HL409 names the first taken one, as
 -- append_entries did), the ledger entries in input order, the events and deliveries rows as the projections'
