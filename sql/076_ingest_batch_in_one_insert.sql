@@ -16,6 +16,27 @@
 -- the deliver jobs (insert_deliver_jobs, which checks them) and the day's counter. The projection functions stay:
 -- rebuilds and the transactional path use them, and test/ledger/rebuild.test.ts proves the rows equal. The tenant
 -- is set first, so every insert runs under row-level security's checks for this organization.
+-- HL409 for a batch whose new streams were not all created (`created`: those that were): names the first stream,
+-- in input order, that was not, one that existed or a second mention of a stream in the batch, with its version.
+-- Shared by ingest_batch and receive_batch (sql/077), whose callers then decide the batch another way.
+create function hookledger.raise_stream_taken(p_org_id uuid, p_streams text[], created text[]) returns void
+language plpgsql as $$
+declare
+  taken text;
+  actual integer;
+begin
+  select s.stream into taken from unnest(p_streams) with ordinality as s(stream, i)
+  where s.stream <> all(created)
+     or exists (select from unnest(p_streams) with ordinality as o(stream, j) where o.stream = s.stream and o.j < s.i)
+  order by s.i limit 1;
+  select l.version into actual from hookledger.ledger_streams l where l.org_id = p_org_id and l.stream = taken;
+  raise exception 'stream % expected to be new but is at version %', taken, actual
+    using errcode = 'HL409', detail = json_build_object('stream', taken, 'expected', 0, 'actual', actual)::text;
+end
+$$;
+revoke all on function hookledger.raise_stream_taken(uuid, text[], text[]) from public;
+grant execute on function hookledger.raise_stream_taken(uuid, text[], text[]) to hookledger_app;
+
 create or replace function hookledger.ingest_batch(
   p_org_id uuid, p_fanout_version bigint, p_events_per_day bigint, p_day date, p_shard integer, p_accepted integer,
   p_streams text[], p_counts integer[], p_entries jsonb, p_jobs jsonb)
@@ -27,7 +48,6 @@ declare
   created text[];
   events_expected integer;
   events_written integer;
-  taken text;
   -- The projections' `at`: the transaction's start at the millisecond, as entry_rows gives it.
   at timestamptz := date_trunc('milliseconds', now());
 begin
@@ -92,16 +112,8 @@ begin
   into created, events_expected, events_written;
 
   if cardinality(created) < cardinality(p_streams) then
-    -- The exception undoes everything above. It names the first stream, in input order, that was not created: one
-    -- that existed, or a second mention of a stream in this batch.
-    select s.stream into taken from unnest(p_streams) with ordinality as s(stream, i)
-    where s.stream <> all(created)
-       or exists (select from unnest(p_streams) with ordinality as o(stream, j) where o.stream = s.stream and o.j < s.i)
-    order by s.i limit 1;
-    raise exception 'stream % expected to be new but is at version %', taken,
-      (select l.version from hookledger.ledger_streams l where l.org_id = p_org_id and l.stream = taken)
-      using errcode = 'HL409', detail = json_build_object('stream', taken, 'expected', 0,
-        'actual', (select l.version from hookledger.ledger_streams l where l.org_id = p_org_id and l.stream = taken))::text;
+    -- The exception undoes everything above.
+    perform hookledger.raise_stream_taken(p_org_id, p_streams, created);
   end if;
   if events_written < events_expected then
     -- A new stream for an event whose row exists: the projection and the ledger disagree; nothing is written.
