@@ -1,4 +1,4 @@
--- ingest_batch writes a batch with one INSERT statement (data-modifying CTEs) instead of a dozen.
+-- ingest_batch writes a batch with one INSERT statement (data-modifying CTEs) instead of ~20 statements.
 --
 -- Why: a flush's cost in Postgres was mostly per statement, not per event. Timed alone (pgbench, one connection
 -- calling it in a loop with batches shaped like the service's, fresh tables, synchronous_commit off so only CPU
@@ -16,6 +16,7 @@
 -- the deliver jobs (insert_deliver_jobs, which checks them) and the day's counter. The projection functions stay:
 -- rebuilds and the transactional path use them, and test/ledger/rebuild.test.ts proves the rows equal. The tenant
 -- is set first, so every insert runs under row-level security's checks for this organization.
+
 -- HL409 for a batch whose new streams were not all created (`created`: those that were): names the first stream,
 -- in input order, that was not, one that existed or a second mention of a stream in the batch, with its version.
 -- Shared by ingest_batch and receive_batch (sql/077), whose callers then decide the batch another way.
@@ -124,3 +125,5 @@ begin
   end if;
 end
 $$;
+comment on function hookledger.ingest_batch(uuid, bigint, bigint, date, integer, integer, text[], integer[], jsonb, jsonb) is
+  'Writes a batch of new events (ledger entries, events and deliveries rows, deliver jobs, usage counter) in one call, its rows by one INSERT; see sql/031 and sql/076.';

@@ -94,4 +94,5 @@ begin
   end if;
 end
 $$;
-
+comment on function hookledger.receive_batch(uuid, timestamptz, text[], text[], timestamptz[], integer, text[], integer[], jsonb, jsonb) is
+  'Records a batch of verified webhook receipts (nonces, entries, projections, publish jobs) in one call, its rows by one INSERT; see sql/033 and sql/077.';
