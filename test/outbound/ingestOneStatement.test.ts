@@ -170,6 +170,12 @@ describe("ingest in one statement", () => {
     expect(repeated).toMatchObject({ code: "HL409", message: expect.stringContaining("event:fresh_1") });
     expect(await counts()).toEqual(before);
 
+    // An event row whose stream is missing (ledger and projection disagree) is refused too, and nothing is written.
+    await db.owner`delete from hookledger.ledger_streams where org_id = ${t.orgId} and stream = 'event:taken'`;
+    const recorded = await ingest(["fresh_1", "taken"]).then(() => undefined, (error: unknown) => error as { code?: string; message?: string });
+    expect(recorded).toMatchObject({ code: "HL409", message: "an event of the batch is already recorded" });
+    expect(await counts()).toEqual(before);
+
     await ingest(["fresh_1", "fresh_2"]);
     expect(await counts()).toEqual({ ...before, events: before!.events + 2, deliveries: before!.deliveries + 2, ledger: before!.ledger + 2, usage: before!.usage + 2, jobs: before!.jobs + 1 });
   });
