@@ -20,7 +20,7 @@ import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import type { IngestBatchSpan } from "../observability/tracing.ts";
-import { countEvents, eventQuotaExceeded, usageShard, utcDay } from "../tenancy/quotas.ts";
+import { countEvents, eventQuotaExceeded, shardOf, utcDay } from "../tenancy/quotas.ts";
 import { getEvent } from "./deliveryStore.ts";
 import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
 import { fanoutCacheOf } from "./fanoutCache.ts";
@@ -219,7 +219,7 @@ async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, o
     await lane.run(
       (db) => db`
         select hookledger.ingest_batch(${orgId}::uuid, ${fanout.version}::bigint, ${fanout.quotas.events_per_day}::bigint, ${utcDay(now)}::date,
-          ${usageShard()}::int, ${plan.accepted}::int, ${encoded.streams}::text[], ${encoded.counts}::int[],
+          ${shardOf(lane)}::int, ${plan.accepted}::int, ${encoded.streams}::text[], ${encoded.counts}::int[],
           ${db.json(encoded.rows as never)}::jsonb, ${db.json(jobs as never)}::jsonb)`,
     );
   } catch (error) {

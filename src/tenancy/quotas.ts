@@ -53,8 +53,29 @@ export function eventQuotaExceeded(limit: number, now: Date): ProblemError {
  * locked until commit, so taking it early made concurrent ingests of one tenant queue behind each other's
  * appends (measured). Eight shards spread concurrent batches over eight rows.
  */
+/** How many rows a tenant's day is counted in (sql/011). */
+const USAGE_SHARDS = 8;
+
 /** A usage-counter shard picked at random (see sql/011 for why there are eight). */
-export const usageShard = () => Math.floor(Math.random() * 8);
+const usageShard = () => Math.floor(Math.random() * USAGE_SHARDS);
+
+const writerShards = new WeakMap<object, number>();
+let nextWriterShard = usageShard();
+
+/**
+ * The usage-counter shard of a writer that commits one batch at a time (an ingest lane): the lanes a process opens
+ * take the shards in turn from a random start, so two lanes of one organization never wait for each other's
+ * counter row, as two picked at random did one flush in eight (scenario 2 at F=100 runs two lanes).
+ */
+export function shardOf(writer: object): number {
+  let shard = writerShards.get(writer);
+  if (shard === undefined) {
+    shard = nextWriterShard;
+    nextWriterShard = (nextWriterShard + 1) % USAGE_SHARDS;
+    writerShards.set(writer, shard);
+  }
+  return shard;
+}
 
 export async function countEvents(tx: Tx, now: Date, count: number): Promise<void> {
   if (count === 0) return;
