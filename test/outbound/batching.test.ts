@@ -33,12 +33,36 @@ describe("group commit", () => {
       schema: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
     });
     await t.subscribe({ url: receiver.url("/batch"), event_types: ["order.placed"] });
+    // The day's usage-counter rows are held for a moment, so the first flushes wait at their counter while the other
+    // requests arrive: on a loaded machine each request could otherwise find the lane free and commit alone.
+    let release = () => {};
+    const held = new Promise<void>((resolve) => (release = resolve));
+    let holding = () => {};
+    const holds = new Promise<void>((resolve) => (holding = resolve));
+    const hold = db.owner.begin(async (sql) => {
+      await sql`insert into hookledger.usage_counters (org_id, day, shard, events)
+        select ${t.orgId}, ${new Date().toISOString().slice(0, 10)}::date, shard, 0 from generate_series(0, 7) as shard`;
+      holding();
+      await held;
+    });
+    await holds;
     const sends = Array.from({ length: 40 }, (_, i) =>
       t.send({ event_type: "order.placed", event_id: `gc_${i}`, payload: i === 17 ? { id: 17 } : { id: `o${i}` } }),
     );
     // A repeat of one id inside the same burst, and a conflicting one.
     sends.push(t.send({ event_type: "order.placed", event_id: "gc_3", payload: { id: "o3" } }));
     sends.push(t.send({ event_type: "order.placed", event_id: "gc_4", payload: { id: "other" } }));
+    try {
+      await eventually(async () => {
+        const [row] = await db.owner<{ n: number }[]>`
+          select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+        return (row?.n ?? 0) > 0 ? true : undefined;
+      }, 15_000, "a flush waiting at the held counter");
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    } finally {
+      release();
+      await hold;
+    }
     const answers = await Promise.all(sends);
 
     answers.slice(0, 40).forEach((answer, i) => {
