@@ -48,11 +48,6 @@ export function eventQuotaExceeded(limit: number, now: Date): ProblemError {
   });
 }
 
-/**
- * Counts accepted events, one statement per batch. Call it last in the ingest transaction: the counter row stays
- * locked until commit, so taking it early made concurrent ingests of one tenant queue behind each other's
- * appends (measured). Eight shards spread concurrent batches over eight rows.
- */
 /** How many rows a tenant's day is counted in (sql/011). */
 const USAGE_SHARDS = 8;
 
@@ -77,6 +72,11 @@ export function shardOf(writer: object): number {
   return shard;
 }
 
+/**
+ * Counts accepted events, one statement per batch. Call it last in the ingest transaction: the counter row stays
+ * locked until commit, so taking it early made concurrent ingests of one tenant queue behind each other's
+ * appends (measured). Eight shards spread concurrent batches over eight rows.
+ */
 export async function countEvents(tx: Tx, now: Date, count: number): Promise<void> {
   if (count === 0) return;
   await tx`

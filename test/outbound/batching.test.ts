@@ -4,6 +4,7 @@
  * attempt even when it runs twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { utcDay } from "../../src/tenancy/quotas.ts";
 import { eventually, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
@@ -35,17 +36,10 @@ describe("group commit", () => {
     await t.subscribe({ url: receiver.url("/batch"), event_types: ["order.placed"] });
     // The day's usage-counter rows are held for a moment, so the first flushes wait at their counter while the other
     // requests arrive: on a loaded machine each request could otherwise find the lane free and commit alone.
-    let release = () => {};
-    const held = new Promise<void>((resolve) => (release = resolve));
-    let holding = () => {};
-    const holds = new Promise<void>((resolve) => (holding = resolve));
-    const hold = db.owner.begin(async (sql) => {
-      await sql`insert into hookledger.usage_counters (org_id, day, shard, events)
-        select ${t.orgId}, ${new Date().toISOString().slice(0, 10)}::date, shard, 0 from generate_series(0, 7) as shard`;
-      holding();
-      await held;
-    });
-    await holds;
+    const hold = await db.owner.reserve();
+    await hold`begin`;
+    await hold`insert into hookledger.usage_counters (org_id, day, shard, events)
+      select ${t.orgId}, ${utcDay(new Date())}::date, shard, 0 from generate_series(0, 7) as shard`;
     const sends = Array.from({ length: 40 }, (_, i) =>
       t.send({ event_type: "order.placed", event_id: `gc_${i}`, payload: i === 17 ? { id: 17 } : { id: `o${i}` } }),
     );
@@ -60,8 +54,8 @@ describe("group commit", () => {
       }, 15_000, "a flush waiting at the held counter");
       await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
-      release();
-      await hold;
+      await hold`commit`;
+      hold.release();
     }
     const answers = await Promise.all(sends);
 
