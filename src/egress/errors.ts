@@ -83,6 +83,7 @@ export function classifyEgressError(error: unknown, context: ErrorContext): Clas
   if (code === "HPE_HEADER_OVERFLOW") {
     return { errorClass: "connection", message: `the response headers exceed ${context.maxHeaderBytes} bytes` };
   }
+  if (code === "HPE_INCOMPLETE") return { errorClass: "connection", message: connectionMessages["ECONNRESET"] ?? "" };
   if (code.startsWith("HPE_")) return { errorClass: "connection", message: "the destination sent an invalid HTTP response" };
   if (code === "ERR_INVALID_CHAR" || code === "ERR_INVALID_HTTP_TOKEN" || code === "ERR_HTTP_INVALID_HEADER_VALUE") {
     return { errorClass: "connection", message: "the request has an invalid header and was not sent" };

@@ -2,24 +2,22 @@
  * Keep-alive connections, pooled per pinned destination, so a busy endpoint does not pay a TCP and TLS handshake
  * per delivery.
  *
- * Why one `http.Agent` per destination rather than one shared agent: an agent pools sockets by host name and port,
- * and our sockets are pinned to addresses (transport.ts). A shared agent therefore hands a socket connected to
- * yesterday's checked address to a request whose resolution and check produced another one (measured on Node 20
- * and Bun 1.4: the second request rode the first one's socket). Keying the agent by the checked address set makes
- * that impossible: every socket in a pool is connected to one address of its key, and a request only borrows from
- * the pool whose key is exactly the set its own check produced, so the address it talks to was checked for it.
- * Scheme, host name (Host and SNI), port and the TLS material that decides whether a handshake is acceptable
- * (trusted roots, client certificate) are in the key for the same reason: a socket verified under one set of
- * roots is never reused under another.
+ * Pooled by the checked address set, never by host name: a pool keyed by name and port would hand a socket
+ * connected to yesterday's checked address to a request whose resolution and check produced another one. Keying
+ * by the checked addresses makes that impossible: every socket of a destination is connected to one address of
+ * its key, and a request only borrows from the destination whose key is exactly the set its own check produced,
+ * so the address it talks to was checked for it. Scheme, host name (Host and SNI), port and the TLS material that
+ * decides whether a handshake is acceptable (trusted roots, client certificate) are in the key for the same
+ * reason: a socket verified under one set of roots is never reused under another.
  *
- * Bounded, because tenants choose destinations: sockets per destination, idle sockets per destination, an idle
- * timeout, and the number of destinations (least recently used first out). An evicted destination's idle sockets
- * are closed at once; sockets still carrying a request are closed when that request ends, so an attacker cycling
- * through many URLs cannot abort other tenants' deliveries, only stop them from reusing connections.
+ * Bounded, because tenants choose destinations: sockets per destination (further requests wait for one), idle
+ * sockets per destination, an idle timeout, and the number of destinations (least recently used first out). An
+ * evicted destination's idle sockets are closed at once; sockets still carrying a request are closed when that
+ * request ends, so an attacker cycling through many URLs cannot abort other tenants' deliveries, only stop them
+ * from reusing connections. An idle socket that the server closes, or that receives bytes nobody asked for, is
+ * dropped; the most recently used idle socket is lent first (the one least likely to have been closed).
  */
 import { createHash } from "node:crypto";
-import http from "node:http";
-import https from "node:https";
 import type { Socket } from "node:net";
 import type { ResolvedAddress } from "./resolver.ts";
 
@@ -45,9 +43,17 @@ export interface PinnedDestination {
 }
 
 export interface PoolLease {
-  agent: http.Agent;
-  /** Ends the lease, exactly once per `lease()`; `socket` is closed rather than kept if its destination was evicted. */
-  release(socket: Socket | undefined): void;
+  /**
+   * An idle connection to the destination, or `undefined`: the caller opens one, in a slot this lease now holds.
+   * Waits while the destination has `maxSocketsPerDestination` connections open.
+   */
+  take(): Promise<Socket | undefined>;
+  /**
+   * Ends the lease, once (later calls do nothing); a lease still waiting in `take` stops waiting. `keepMs`: the
+   * socket is good for another request and may idle that long at most (the server's Keep-Alive timeout);
+   * otherwise it is closed.
+   */
+  release(socket: Socket | undefined, keepMs?: number): void;
 }
 
 export interface ConnectionPool {
@@ -56,9 +62,19 @@ export interface ConnectionPool {
   close(): Promise<void>;
 }
 
+interface Idle {
+  socket: Socket;
+  /** Detaches the idle watch (listeners, timer) when the socket is lent again. */
+  unwatch: () => void;
+  /** Closes the socket and frees its slot. */
+  drop: () => void;
+}
+
 interface Destination {
-  agent: http.Agent;
-  inFlight: number;
+  /** Connections open: lent and idle (and slots of connections being opened). */
+  open: number;
+  idle: Idle[];
+  waiters: ((socket: Socket | undefined) => void)[];
   retired: boolean;
 }
 
@@ -88,17 +104,12 @@ export function destinationKey(destination: PinnedDestination): string {
   ].join("|");
 }
 
-function destroyIdleSockets(agent: http.Agent): void {
-  for (const sockets of Object.values(agent.freeSockets)) {
-    for (const socket of sockets ?? []) socket.destroy();
-  }
-}
-
 /**
  * @example
  * const pool = createConnectionPool({ maxSocketsPerDestination: 16, maxIdleSocketsPerDestination: 16, idleTimeoutMs: 4000, maxDestinations: 128 });
  * const lease = pool.lease({ secure: true, hostname: "hooks.example", port: 443, addresses: checked });
- * // http.request({ ..., agent: lease.agent }); when the exchange has ended: lease.release(socket)
+ * const socket = (await lease.take()) ?? (await connectPinned(...));
+ * // ... one exchange ..., then: lease.release(socket, responseEndedCleanly ? 4000 : undefined)
  * await pool.close();
  */
 export function createConnectionPool(limits: ConnectionPoolLimits): ConnectionPool {
@@ -112,62 +123,114 @@ export function createConnectionPool(limits: ConnectionPoolLimits): ConnectionPo
     drained = [];
   };
 
-  const retire = (destination: Destination): void => {
-    destination.retired = true;
-    if (destination.inFlight === 0) {
-      destination.agent.destroy();
-      return;
+  /** A slot was freed: a waiter may open a connection in it. */
+  const freeSlot = (destination: Destination): void => {
+    destination.open -= 1;
+    const waiter = destination.open < limits.maxSocketsPerDestination ? destination.waiters.shift() : undefined;
+    if (waiter) {
+      destination.open += 1;
+      waiter(undefined);
     }
-    destroyIdleSockets(destination.agent);
-    draining.add(destination);
+    if (destination.retired && destination.open === 0) {
+      draining.delete(destination);
+      settleIfDrained();
+    }
   };
 
-  const open = (secure: boolean): Destination => {
-    const options: http.AgentOptions = {
-      keepAlive: true,
-      maxSockets: limits.maxSocketsPerDestination,
-      maxFreeSockets: limits.maxIdleSocketsPerDestination,
-      // Shorter than the 5 s most servers keep an idle connection, so we close first rather than write into a
-      // socket the server is closing. Both runtimes apply it to idle sockets only, and shorten it further when a
-      // response announces `Keep-Alive: timeout=N`.
-      timeout: limits.idleTimeoutMs,
-      // Most recently used first: the idle socket least likely to have been closed by the server.
-      scheduling: "lifo",
+  const park = (destination: Destination, socket: Socket, keepMs: number): void => {
+    const onEvent = (): void => drop();
+    const unwatch = (): void => {
+      clearTimeout(timer);
+      for (const event of ["close", "end", "data", "error"]) socket.removeListener(event, onEvent);
     };
-    return { agent: secure ? new https.Agent(options) : new http.Agent(options), inFlight: 0, retired: false };
+    const drop = (): void => {
+      const index = destination.idle.indexOf(idle);
+      if (index === -1) return;
+      destination.idle.splice(index, 1);
+      unwatch();
+      socket.destroy();
+      freeSlot(destination);
+    };
+    const timer = setTimeout(drop, keepMs);
+    timer.unref?.();
+    const idle: Idle = { socket, unwatch, drop };
+    // Closed by the server, or sent bytes while no request was out: not fit for the next request.
+    for (const event of ["close", "end", "data", "error"]) socket.on(event, onEvent);
+    socket.unref();
+    destination.idle.push(idle);
+  };
+
+  const lend = (idle: Idle): Socket => {
+    idle.unwatch();
+    idle.socket.ref();
+    return idle.socket;
+  };
+
+  const retire = (destination: Destination): void => {
+    destination.retired = true;
+    for (const idle of [...destination.idle]) idle.drop();
+    if (destination.open > 0) draining.add(destination);
   };
 
   return {
     lease(pinned) {
       const key = destinationKey(pinned);
-      let destination = destinations.get(key);
-      if (destination) {
-        destinations.delete(key);
-      } else {
-        destination = open(pinned.secure);
-      }
+      const destination: Destination = destinations.get(key) ?? { open: 0, idle: [], waiters: [], retired: false };
+      destinations.delete(key);
       destinations.set(key, destination);
       for (const [oldestKey, oldest] of destinations) {
         if (destinations.size <= limits.maxDestinations) break;
         destinations.delete(oldestKey);
         retire(oldest);
       }
-      const leased = destination;
-      leased.inFlight += 1;
-      let released = false;
+      let state: "new" | "waiting" | "holding" | "released" = "new";
+      let waiter: ((socket: Socket | undefined) => void) | undefined;
       return {
-        agent: leased.agent,
-        release(socket) {
-          if (released) return;
-          released = true;
-          leased.inFlight -= 1;
-          if (!leased.retired) return;
-          socket?.destroy();
-          if (leased.inFlight === 0) {
-            leased.agent.destroy();
-            draining.delete(leased);
-            settleIfDrained();
+        take() {
+          if (state !== "new") return Promise.reject(new Error("take() once per lease"));
+          const idle = destination.idle.pop();
+          if (idle) {
+            state = "holding";
+            return Promise.resolve(lend(idle));
           }
+          if (destination.open < limits.maxSocketsPerDestination) {
+            destination.open += 1;
+            state = "holding";
+            return Promise.resolve(undefined);
+          }
+          state = "waiting";
+          return new Promise<Socket | undefined>((resolve) => {
+            waiter = (socket) => {
+              state = "holding";
+              resolve(socket);
+            };
+            destination.waiters.push(waiter);
+          });
+        },
+        release(socket, keepMs) {
+          if (state === "released") return;
+          const held = state === "holding";
+          state = "released";
+          if (!held) {
+            const index = waiter ? destination.waiters.indexOf(waiter) : -1;
+            if (index !== -1) destination.waiters.splice(index, 1);
+            socket?.destroy();
+            return;
+          }
+          const reusable = keepMs !== undefined && keepMs > 0 && socket !== undefined && !socket.destroyed && !destination.retired;
+          if (reusable) {
+            const next = destination.waiters.shift();
+            if (next) {
+              next(socket);
+              return;
+            }
+            if (destination.idle.length < limits.maxIdleSocketsPerDestination) {
+              park(destination, socket, Math.min(keepMs, limits.idleTimeoutMs));
+              return;
+            }
+          }
+          socket?.destroy();
+          freeSlot(destination);
         },
       };
     },

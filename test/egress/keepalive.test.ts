@@ -132,6 +132,20 @@ describe("limits", () => {
     expect(server.connections() - before).toBe(2);
   });
 
+  it("a request that times out waiting for a connection leaves the queue: the slot goes to the next one, no connection is lost", async () => {
+    const egress = pooledClient({ maxSocketsPerDestination: 1 });
+    const before = server.connections();
+    const slow = egress.send({ url: `http://hooks.invalid:${server.port}/slow?ms=300`, method: "GET" });
+    await sleep(20);
+    const impatient = await egress.send({ url: `http://hooks.invalid:${server.port}/echo`, body: "x", timeoutMs: 100 });
+    expect(impatient).toMatchObject({ ok: false, errorClass: "timeout" });
+    expect(await slow).toMatchObject({ ok: true, bodyExcerpt: "late" });
+    const results = await Promise.all(Array.from({ length: 3 }, () => egress.send({ url: `http://hooks.invalid:${server.port}/echo`, body: "y" })));
+    expect(results.every((result) => result.ok)).toBe(true);
+    // One connection carried everything: the timed-out waiter neither took a slot nor lost one.
+    expect(server.connections() - before).toBe(1);
+  });
+
   it("a queued request that gets a pooled connection adds no connect listener to it (none piles up on a busy destination)", async () => {
     const egress = pooledClient({ maxSocketsPerDestination: 2 });
     const warnings: string[] = [];

@@ -139,6 +139,8 @@ export interface RawServer {
   connections: () => number;
   /** Requests read, including the ones answered by a reset. */
   requests: () => number;
+  /** Each request's head as received (request line and header lines). */
+  heads: string[];
   close: () => Promise<void>;
 }
 
@@ -146,12 +148,18 @@ export interface RawServer {
  * A bare HTTP/1.1 server that answers `200 ok` and keeps the connection, sending no `Keep-Alive` hint (so the
  * client cannot see its idle limit coming). `resetRequest: n` drops the connection instead of answering its n-th
  * request (1-based), as a server does when it closes an idle connection just as our request arrives;
- * `idleCloseMs` closes a connection that has been idle that long.
+ * `idleCloseMs` closes a connection that has been idle that long. `answer` replaces the `200 ok` with raw bytes
+ * chosen from the request (its head, as received): `end` closes the connection after them.
  */
-export async function startRawServer(behaviour: { resetRequest?: number; idleCloseMs?: number }): Promise<RawServer> {
+export async function startRawServer(behaviour: {
+  resetRequest?: number;
+  idleCloseMs?: number;
+  answer?: (head: string, body: string) => { bytes: string; end?: boolean };
+}): Promise<RawServer> {
   const sockets = new Set<net.Socket>();
   let connections = 0;
   let requests = 0;
+  const heads: string[] = [];
   const server = net.createServer((socket) => {
     connections += 1;
     sockets.add(socket);
@@ -169,16 +177,24 @@ export async function startRawServer(behaviour: { resetRequest?: number; idleClo
       for (;;) {
         const headEnd = pending.indexOf("\r\n\r\n");
         if (headEnd < 0) return;
-        const length = Number(/content-length:\s*(\d+)/i.exec(pending.subarray(0, headEnd).toString("latin1"))?.[1] ?? 0);
+        const head = pending.subarray(0, headEnd).toString("latin1");
+        const length = Number(/content-length:\s*(\d+)/i.exec(head)?.[1] ?? 0);
         if (pending.length < headEnd + 4 + length) return;
+        const body = pending.subarray(headEnd + 4, headEnd + 4 + length).toString("utf8");
         pending = pending.subarray(headEnd + 4 + length);
+        heads.push(head);
         requests += 1;
         onThisConnection += 1;
         if (onThisConnection === behaviour.resetRequest) {
           socket.destroy();
           return;
         }
-        socket.write("HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok");
+        const answer = behaviour.answer?.(head, body) ?? { bytes: "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\nok" };
+        if (answer.end) {
+          socket.end(Buffer.from(answer.bytes, "latin1"));
+          return;
+        }
+        socket.write(Buffer.from(answer.bytes, "latin1"));
         armIdleTimer();
       }
     });
@@ -188,6 +204,7 @@ export async function startRawServer(behaviour: { resetRequest?: number; idleClo
     port: (server.address() as AddressInfo).port,
     connections: () => connections,
     requests: () => requests,
+    heads,
     close: () => new Promise<void>((resolve) => {
       for (const socket of sockets) socket.destroy();
       server.close(() => resolve());
