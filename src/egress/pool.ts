@@ -188,7 +188,13 @@ export function createConnectionPool(limits: ConnectionPoolLimits): ConnectionPo
       return {
         take() {
           if (state !== "new") return Promise.reject(new Error("take() once per lease"));
-          const idle = destination.idle.pop();
+          let idle = destination.idle.pop();
+          // Closed under us without an event yet: not worth a request that would fail and be sent again.
+          while (idle && (idle.socket.destroyed || !idle.socket.writable)) {
+            destination.idle.push(idle);
+            idle.drop();
+            idle = destination.idle.pop();
+          }
           if (idle) {
             state = "holding";
             return Promise.resolve(lend(idle));
