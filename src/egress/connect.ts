@@ -11,21 +11,12 @@ import net, { type Socket } from "node:net";
 import tls from "node:tls";
 import { EgressTimeoutError } from "./errors.ts";
 import { parseIPAddress } from "./normalise.ts";
+import type { PinnedDestination } from "./pool.ts";
 import type { ResolvedAddress } from "./resolver.ts";
-
-export interface ConnectTarget {
-  secure: boolean;
-  /** The URL's host name without brackets: SNI and certificate name, unless it is an address. */
-  hostname: string;
-  port: number;
-  addresses: readonly ResolvedAddress[];
-  trustedCertificates?: readonly string[] | undefined;
-  clientCertificate?: { cert: string; key: string } | undefined;
-}
 
 const ignore = (): void => undefined;
 
-function openOne(target: ConnectTarget, address: ResolvedAddress): Socket {
+function openOne(target: PinnedDestination, address: ResolvedAddress): Socket {
   if (!target.secure) return net.connect({ host: address.address, port: target.port, family: address.family, noDelay: true });
   const literal = parseIPAddress(target.hostname) !== undefined;
   return tls.connect({
@@ -47,7 +38,7 @@ function openOne(target: ConnectTarget, address: ResolvedAddress): Socket {
  *   addresses: [{ address: "127.0.0.1", family: 4 }] }, 1000, performance.now() + 5000);
  * @throws EgressTimeoutError("connect") past connectTimeoutMs, or the last address's connection error.
  */
-export function connectPinned(target: ConnectTarget, connectTimeoutMs: number, deadline: number): Promise<Socket> {
+export function connectPinned(target: PinnedDestination, connectTimeoutMs: number, deadline: number): Promise<Socket> {
   return new Promise<Socket>((resolve, reject) => {
     let settled = false;
     let current: Socket | undefined;

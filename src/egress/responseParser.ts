@@ -108,14 +108,10 @@ export class ResponseParser {
           else this.finish();
           break;
         }
-        case "length": {
-          const take = Math.min(state.left, data.length);
-          this.handlers.body(data.subarray(0, take));
-          data = data.subarray(take);
-          state.left -= take;
+        case "length":
+          data = this.passBody(state, data);
           if (state.left === 0) this.finish();
           break;
-        }
         case "chunk-size": {
           const newline = data.indexOf(0x0a);
           if (newline === -1) {
@@ -131,14 +127,10 @@ export class ResponseParser {
           this.state = size === 0 ? { kind: "trailers" } : { kind: "chunk-data", left: size };
           break;
         }
-        case "chunk-data": {
-          const take = Math.min(state.left, data.length);
-          this.handlers.body(data.subarray(0, take));
-          data = data.subarray(take);
-          state.left -= take;
+        case "chunk-data":
+          data = this.passBody(state, data);
           if (state.left === 0) this.state = { kind: "chunk-end" };
           break;
-        }
         case "chunk-end": {
           if (data.length < 2 && data[0] === 0x0d) {
             this.pending = data;
@@ -172,6 +164,14 @@ export class ResponseParser {
   /** True once a byte of a response has arrived (a reset after that is not a stale kept-alive connection). */
   get started(): boolean {
     return this.received;
+  }
+
+  /** Hands on up to `state.left` bytes of body, counting them off; answers the bytes after them. */
+  private passBody(state: { left: number }, data: Buffer): Buffer {
+    const take = Math.min(state.left, data.length);
+    this.handlers.body(data.subarray(0, take));
+    state.left -= take;
+    return data.subarray(take);
   }
 
   private onHead(block: string): void {
