@@ -65,7 +65,6 @@ function invalid(message: string): ResponseParseError {
 export class ResponseParser {
   private state: State = { kind: "head" };
   private pending: Buffer = Buffer.alloc(0);
-  private version = 1;
   private keepAlive = true;
   private received = false;
   /** The response ended and `done` is still to be called (at the end of the `push` that ended it). */
@@ -191,9 +190,9 @@ export class ResponseParser {
     // 1xx other than 101 are interim (100 Continue, 103 Early Hints): the final response follows.
     if (status >= 100 && status < 200 && status !== 101) return;
     if (status === 101) throw invalid("a protocol switch that was not asked for");
-    this.version = Number(match[1]);
     const connection = (headers["connection"] ?? "").toLowerCase().split(",").map((token) => token.trim());
-    this.keepAlive = this.version === 1 && !connection.includes("close");
+    // HTTP/1.0 keeps a connection only by a Keep-Alive extension we do not rely on.
+    this.keepAlive = match[1] === "1" && !connection.includes("close");
     this.handlers.head({ status, headers });
     this.state = this.framing(status, headers);
     if (this.state.kind === "done") this.finish();
