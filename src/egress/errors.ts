@@ -58,7 +58,8 @@ function isTlsCode(code: string): boolean {
     || code.startsWith("UNABLE_TO_") || code === "EPROTO" || code === "HOSTNAME_MISMATCH";
 }
 
-function errorCode(error: unknown): string {
+/** The `code` a runtime error carries (ECONNRESET, HPE_…), or "". */
+export function errorCode(error: unknown): string {
   if (typeof error === "object" && error !== null && "code" in error && typeof error.code === "string") return error.code;
   return "";
 }

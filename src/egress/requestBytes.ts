@@ -7,8 +7,7 @@
  * with the `code` Node's client uses (errors.ts: "the request has an invalid header and was not sent").
  */
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+import { HTTP_FIELD_VALUE, HTTP_TOKEN } from "./httpSyntax.ts";
 
 /** Headers the transport owns: letting a caller set them would desynchronise framing or the pinned Host. */
 const transportHeaders = new Set(["host", "content-length", "transfer-encoding", "connection", "keep-alive", "upgrade", "te", "trailer"]);
@@ -37,13 +36,13 @@ export interface RequestParts {
  * @throws InvalidRequestError when the method, a header name or a header value could break the framing.
  */
 export function requestBytes(parts: RequestParts): Buffer {
-  if (!TOKEN.test(parts.method)) throw new InvalidRequestError("ERR_INVALID_HTTP_TOKEN", "invalid method");
+  if (!HTTP_TOKEN.test(parts.method)) throw new InvalidRequestError("ERR_INVALID_HTTP_TOKEN", "invalid method");
   // URL serialisation percent-encodes spaces and controls, so the target cannot break the request line.
   let head = `${parts.method} ${parts.url.pathname}${parts.url.search} HTTP/1.1\r\nhost: ${parts.url.host}\r\n`;
   for (const [name, value] of Object.entries(parts.headers)) {
-    if (!TOKEN.test(name)) throw new InvalidRequestError("ERR_INVALID_HTTP_TOKEN", "invalid header name");
+    if (!HTTP_TOKEN.test(name)) throw new InvalidRequestError("ERR_INVALID_HTTP_TOKEN", "invalid header name");
     if (transportHeaders.has(name.toLowerCase())) continue;
-    if (!FIELD_VALUE.test(value)) throw new InvalidRequestError("ERR_INVALID_CHAR", "invalid character in a header value");
+    if (!HTTP_FIELD_VALUE.test(value)) throw new InvalidRequestError("ERR_INVALID_CHAR", "invalid character in a header value");
     head += `${name}: ${value}\r\n`;
   }
   const body = parts.body;

@@ -15,6 +15,8 @@
  * 1.1, no `Connection: close` was sent, and nothing followed it; `reusable` says so.
  */
 
+import { HTTP_FIELD_VALUE, HTTP_TOKEN } from "./httpSyntax.ts";
+
 export interface ResponseHead {
   status: number;
   /** Lower-case names; repeated fields joined with ", ". */
@@ -45,9 +47,6 @@ type State =
   | { kind: "until-close" }
   | { kind: "done" };
 
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-/** Field values: visible characters, spaces, tabs and obs-text; never CR, LF or NUL. */
-const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 const STATUS_LINE = /^HTTP\/1\.([01]) ([1-9]\d\d)(?: [\t\x20-\x7e\x80-\xff]*)?$/;
 const CHUNK_SIZE = /^([0-9A-Fa-f]{1,15})[\t ]*(?:;[\t\x20-\x7e\x80-\xff]*)?$/;
 const DIGITS = /^\d{1,15}$/;
@@ -182,9 +181,9 @@ export class ResponseParser {
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
       const name = line.slice(0, colon).toLowerCase();
-      if (colon <= 0 || !TOKEN.test(name)) throw new ResponseParseError("HPE_INVALID_HEADER_TOKEN", "malformed header line");
+      if (colon <= 0 || !HTTP_TOKEN.test(name)) throw new ResponseParseError("HPE_INVALID_HEADER_TOKEN", "malformed header line");
       const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, "");
-      if (!FIELD_VALUE.test(value)) throw new ResponseParseError("HPE_INVALID_HEADER_TOKEN", "invalid character in a header value");
+      if (!HTTP_FIELD_VALUE.test(value)) throw new ResponseParseError("HPE_INVALID_HEADER_TOKEN", "invalid character in a header value");
       headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
     }
     // 1xx other than 101 are interim (100 Continue, 103 Early Hints): the final response follows.

@@ -14,7 +14,7 @@
  */
 import type { Socket } from "node:net";
 import { connectPinned } from "./connect.ts";
-import { EgressTimeoutError } from "./errors.ts";
+import { EgressTimeoutError, errorCode } from "./errors.ts";
 import type { ConnectionPool, PinnedDestination, PoolLease } from "./pool.ts";
 import { requestBytes } from "./requestBytes.ts";
 import type { ResolvedAddress } from "./resolver.ts";
@@ -78,10 +78,6 @@ function destinationOf(exchange: PinnedExchange): PinnedDestination {
 
 /** What a server that closed an idle keep-alive connection looks like to the request that tried to reuse it. */
 const staleSocketCodes = new Set(["ECONNRESET", "EPIPE", "HPE_INCOMPLETE"]);
-
-function errorCode(error: unknown): string {
-  return typeof error === "object" && error !== null && "code" in error && typeof error.code === "string" ? error.code : "";
-}
 
 /** How long a server that answered `Keep-Alive: timeout=N` lets the connection idle, less a second of margin. */
 function keepAliveMs(headers: Record<string, string>): number | undefined {
