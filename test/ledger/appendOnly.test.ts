@@ -42,3 +42,28 @@ describe("the ledger is append-only", () => {
     expect(row?.n).toBe(1);
   });
 });
+
+describe("the ledger refuses malformed entries itself", () => {
+  /** One row written straight into the ledger as the service role, under the tenant. */
+  const insert = (stream: string, version: number, type: string) =>
+    withTenant(db.service, org, (tx) => tx`insert into hookledger.ledger (org_id, stream, version, type, data) values (${org}, ${stream}, ${version}, ${type}, '{}')`);
+
+  it("a stream of 1 to 200 characters, a version from 1 and a dotted lower-case type (sql/079's one check)", async () => {
+    for (const [stream, version, type] of [
+      ["", 1, "thing.happened"],
+      ["s".repeat(201), 1, "thing.happened"],
+      ["thing:2", 0, "thing.happened"],
+      ["thing:2", -1, "thing.happened"],
+      ["thing:2", 1, "Thing.happened"],
+      ["thing:2", 1, "thinghappened"],
+      ["thing:2", 1, "thing.happened."],
+      ["thing:2", 1, "thing.happened\n"],
+    ] as const) {
+      await expect(insert(stream, version, type), `${JSON.stringify([stream, version, type])}`).rejects.toMatchObject({ code: "23514", constraint_name: "ledger_entry_check" });
+    }
+    await insert("s".repeat(200), 1, "thing.happened");
+    await insert("x", 1, "a.b_2.c");
+    const [row] = await withTenant(db.service, org, (tx) => tx<{ n: number }[]>`select count(*)::int as n from hookledger.ledger where stream in (${"s".repeat(200)}, 'x')`);
+    expect(row?.n).toBe(2);
+  });
+});
