@@ -188,14 +188,15 @@ export function createConnectionPool(limits: ConnectionPoolLimits): ConnectionPo
       return {
         take() {
           if (state !== "new") return Promise.reject(new Error("take() once per lease"));
-          let idle = destination.idle.pop();
-          // Closed under us without an event yet: not worth a request that would fail and be sent again.
+          // The most recently parked first. One closed under us without an event yet is dropped: not worth a
+          // request that would fail and be sent again.
+          let idle = destination.idle.at(-1);
           while (idle && (idle.socket.destroyed || !idle.socket.writable)) {
-            destination.idle.push(idle);
             idle.drop();
-            idle = destination.idle.pop();
+            idle = destination.idle.at(-1);
           }
           if (idle) {
+            destination.idle.pop();
             state = "holding";
             return Promise.resolve(lend(idle));
           }
