@@ -17,6 +17,7 @@ import type { AppContext } from "../context.ts";
 import type { Sql } from "../db/connect.ts";
 import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { withTenant } from "../db/tenant.ts";
+import { sentTogether } from "../db/sentTogether.ts";
 import { uuidField } from "../http/fields.ts";
 import { STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
@@ -111,7 +112,7 @@ async function recordReceipts(ctx: AppContext, orgId: string, receipts: Verified
       const target = publishTarget(receipt.route);
       return target ? [{ receiptId: receipt.receiptId, target }] : [];
     });
-    await Promise.all([ctx.ledger.recordMany(tx, accepted.map(receiptAppend)), enqueuePublishes(tx, orgId, publishes)]);
+    await sentTogether([ctx.ledger.recordMany(tx, accepted.map(receiptAppend)), enqueuePublishes(tx, orgId, publishes)]);
     ctx.metrics.ingressBatches.inc({ path: "transaction" });
     return receipts.map((receipt) => ({ ok: true as const, value: !replayed.has(receipt) }));
   });

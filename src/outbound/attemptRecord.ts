@@ -11,6 +11,7 @@
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
+import { sentTogether } from "../db/sentTogether.ts";
 import { ANY_VERSION, appendConflict, STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
 import type { EntryData, NewEntry } from "../ledger/catalogue.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
@@ -136,7 +137,7 @@ async function writeAttempts(ctx: AppContext, tx: Tx, orgId: string, results: At
     select subscription_id, consecutive_failures, enabled and deleted_at is null as live from hookledger.subscriptions
     where org_id = hookledger.current_org_id() and subscription_id = any(${ordered}::uuid[])
     order by subscription_id for no key update`;
-  await Promise.all([ctx.ledger.recordMany(tx, results.map(appendsOf)), scheduleRetries(tx, orgId, retries, now)]);
+  await sentTogether([ctx.ledger.recordMany(tx, results.map(appendsOf)), scheduleRetries(tx, orgId, retries, now)]);
   const facts: OperationalFact[] = [...endpointAlerts(results, before, ctx.config.HOOKLEDGER_AUTO_DISABLE_FAILURES), ...exhaustedFacts(results)];
   facts.push(...(await disableGoneEndpoints(ctx, tx, results)));
   facts.push(...(await updateEndpointHealth(ctx, tx, results, now)));

@@ -12,6 +12,7 @@
  */
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
+import { sentTogether } from "../db/sentTogether.ts";
 import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { eventReceived, fanOut, newEventId } from "./appends.ts";
@@ -73,6 +74,6 @@ export async function publishOperationalEvents(ctx: AppContext, tx: Tx, orgId: s
     deliveries.push(...fanout.map(({ delivery_id }) => ({ deliveryId: delivery_id, attempt: 1 })));
   }
   if (appends.length === 0) return;
-  await Promise.all([ctx.ledger.recordMany(tx, appends), enqueueDeliveries(tx, orgId, deliveries, now)]);
+  await sentTogether([ctx.ledger.recordMany(tx, appends), enqueueDeliveries(tx, orgId, deliveries, now)]);
   ctx.log.info("operational events published", { count: appends.length });
 }

@@ -4,6 +4,7 @@
  * attempt even when it runs twice.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { IngestError, ingestEvent, type IncomingEvent } from "../../src/outbound/ingest.ts";
 import { utcDay } from "../../src/tenancy/quotas.ts";
 import { eventually, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -85,6 +86,60 @@ describe("group commit", () => {
     expect(new Set(rows.map((row) => row.xact)).size).toBeLessThan(rows.length);
     const [usage] = await db.owner<{ n: number }[]>`select sum(events)::int as n from hookledger.usage_counters where org_id = ${t.orgId}`;
     expect(usage?.n).toBe(39);
+  });
+  it("writes a flush that lost an event_id to a concurrent one once more, its other events still in one transaction", async () => {
+    const u = await outboundTenant(app, []);
+    await app.call("POST", `/v1/applications/${u.appId}/event-types`, u.token, {
+      name: "order.shipped",
+      schema: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
+    });
+    await u.subscribe({ url: receiver.url("/race-lost"), event_types: ["order.shipped"] });
+    const hold = await db.owner.reserve();
+    await hold`begin`;
+    await hold`insert into hookledger.usage_counters (org_id, day, shard, events)
+      select ${u.orgId}, ${utcDay(new Date())}::date, shard, 0 from generate_series(0, 7) as shard`;
+    const lockWaits = async () => {
+      const [row] = await db.owner<{ n: number }[]>`
+        select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+      return row?.n ?? 0;
+    };
+    let first: Promise<{ status: number; body: { event_id?: string } }>;
+    let burst: PromiseSettledResult<unknown>[];
+    try {
+      // The first flush writes ship_1 and then waits at the held counter, ship_1's rows not yet committed.
+      first = u.send({ event_type: "order.shipped", event_id: "ship_1", payload: { id: "first" } });
+      await eventually(async () => ((await lockWaits()) >= 1 ? true : undefined), 15_000, "the first flush at the held counter");
+      // The next flush, handed in together as the ingress publish task hands in events: ship_1 again with other
+      // content, one event its schema refuses (so the flush is decided by a transaction on fresh reads, which run
+      // before ship_1 commits) and eight good ones.
+      const event = (id: string, payload: unknown): IncomingEvent => ({
+        appId: u.appId, eventId: id, eventType: "order.shipped", contentType: "application/json", encoding: "json",
+        payload: JSON.stringify(payload), parsedPayload: payload, labels: {},
+      });
+      const items = [event("ship_1", { id: "second" }), event("ship_bad", { id: 7 }), ...Array.from({ length: 8 }, (_, i) => event(`ship_ok_${i}`, { id: `o${i}` }))];
+      const settled = Promise.allSettled(items.map((item) => ingestEvent(app.ctx, u.orgId, item, { actor: { kind: "worker" } })));
+      // It meets ship_1's uncommitted row and waits for it.
+      await eventually(async () => ((await lockWaits()) >= 2 ? true : undefined), 15_000, "the second flush waiting on ship_1");
+      await hold`commit`;
+      burst = await settled;
+    } finally {
+      await hold`rollback`.catch(() => undefined);
+      hold.release();
+    }
+    expect((await first).status).toBe(202);
+    const [conflict, refused, ...accepted] = burst;
+    expect(conflict?.status === "rejected" && conflict.reason instanceof IngestError && conflict.reason.failure.kind).toBe("idempotency_conflict");
+    expect(refused?.status === "rejected" && refused.reason instanceof IngestError && refused.reason.failure.kind).toBe("schema_violation");
+    expect(accepted.map((outcome) => outcome.status)).toEqual(Array(8).fill("fulfilled"));
+    const rows = await db.owner<{ event_id: string; payload: string; xact: string }[]>`
+      select e.event_id, e.payload, (select l.xact_id::text from hookledger.ledger l where l.org_id = e.org_id and l.stream = 'event:' || e.event_id) as xact
+      from hookledger.events e where e.org_id = ${u.orgId} order by e.event_id`;
+    expect(rows.map((row) => row.event_id)).toEqual(["ship_1", ...Array.from({ length: 8 }, (_, i) => `ship_ok_${i}`)]);
+    expect(JSON.parse(rows[0]?.payload ?? "null")).toEqual({ id: "first" });
+    // The eight were written again together, not one transaction each.
+    expect(new Set(rows.slice(1).map((row) => row.xact)).size).toBe(1);
+    const [usage] = await db.owner<{ n: number }[]>`select sum(events)::int as n from hookledger.usage_counters where org_id = ${u.orgId}`;
+    expect(usage?.n).toBe(9);
   });
 });
 
