@@ -11,10 +11,12 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { outboundTenant } from "./setup.ts";
 
+type Tenant = Awaited<ReturnType<typeof outboundTenant>>;
+
 let db: TestDatabase;
 let app: TestApp;
 let receiver: Receiver;
-let t: Awaited<ReturnType<typeof outboundTenant>>;
+let t: Tenant;
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -28,19 +30,42 @@ afterAll(async () => {
   await db.drop();
 });
 
+
+/** An event type `name` whose schema requires a string `id`, and a subscription to it at the receiver's `path`. */
+async function typeWithSchema(tenant: Tenant, name: string, path: string): Promise<void> {
+  const created = await app.call("POST", `/v1/applications/${tenant.appId}/event-types`, tenant.token, {
+    name,
+    schema: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
+  });
+  expect(created.status).toBe(201);
+  await tenant.subscribe({ url: receiver.url(path), event_types: [name] });
+}
+
+/**
+ * Today's usage-counter rows of an organization, inserted by a transaction left open: every flush of its events
+ * waits at its counter until the returned connection commits.
+ */
+async function holdUsageCounters(orgId: string) {
+  const hold = await db.owner.reserve();
+  await hold`begin`;
+  await hold`insert into hookledger.usage_counters (org_id, day, shard, events)
+    select ${orgId}, ${utcDay(new Date())}::date, shard, 0 from generate_series(0, 7) as shard`;
+  return hold;
+}
+
+/** Sessions of the test database waiting for a lock. */
+async function lockWaits(): Promise<number> {
+  const [row] = await db.owner<{ n: number }[]>`
+    select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
+  return row?.n ?? 0;
+}
+
 describe("group commit", () => {
   it("writes concurrent events in shared transactions, answers each for its own event, and fails a bad one alone", async () => {
-    await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, {
-      name: "order.placed",
-      schema: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
-    });
-    await t.subscribe({ url: receiver.url("/batch"), event_types: ["order.placed"] });
+    await typeWithSchema(t, "order.placed", "/batch");
     // The day's usage-counter rows are held for a moment, so the first flushes wait at their counter while the other
     // requests arrive: on a loaded machine each request could otherwise find the lane free and commit alone.
-    const hold = await db.owner.reserve();
-    await hold`begin`;
-    await hold`insert into hookledger.usage_counters (org_id, day, shard, events)
-      select ${t.orgId}, ${utcDay(new Date())}::date, shard, 0 from generate_series(0, 7) as shard`;
+    const hold = await holdUsageCounters(t.orgId);
     const sends = Array.from({ length: 40 }, (_, i) =>
       t.send({ event_type: "order.placed", event_id: `gc_${i}`, payload: i === 17 ? { id: 17 } : { id: `o${i}` } }),
     );
@@ -48,11 +73,7 @@ describe("group commit", () => {
     sends.push(t.send({ event_type: "order.placed", event_id: "gc_3", payload: { id: "o3" } }));
     sends.push(t.send({ event_type: "order.placed", event_id: "gc_4", payload: { id: "other" } }));
     try {
-      await eventually(async () => {
-        const [row] = await db.owner<{ n: number }[]>`
-          select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
-        return (row?.n ?? 0) > 0 ? true : undefined;
-      }, 15_000, "a flush waiting at the held counter");
+      await eventually(async () => ((await lockWaits()) > 0 ? true : undefined), 15_000, "a flush waiting at the held counter");
       await new Promise((resolve) => setTimeout(resolve, 200));
     } finally {
       await hold`commit`;
@@ -89,20 +110,8 @@ describe("group commit", () => {
   });
   it("writes a flush that lost an event_id to a concurrent one once more, its other events still in one transaction", async () => {
     const u = await outboundTenant(app, []);
-    await app.call("POST", `/v1/applications/${u.appId}/event-types`, u.token, {
-      name: "order.shipped",
-      schema: { type: "object", required: ["id"], properties: { id: { type: "string" } } },
-    });
-    await u.subscribe({ url: receiver.url("/race-lost"), event_types: ["order.shipped"] });
-    const hold = await db.owner.reserve();
-    await hold`begin`;
-    await hold`insert into hookledger.usage_counters (org_id, day, shard, events)
-      select ${u.orgId}, ${utcDay(new Date())}::date, shard, 0 from generate_series(0, 7) as shard`;
-    const lockWaits = async () => {
-      const [row] = await db.owner<{ n: number }[]>`
-        select count(*)::int as n from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`;
-      return row?.n ?? 0;
-    };
+    await typeWithSchema(u, "order.shipped", "/race-lost");
+    const hold = await holdUsageCounters(u.orgId);
     let first: Promise<{ status: number; body: { event_id?: string } }>;
     let burst: PromiseSettledResult<unknown>[];
     try {
