@@ -27,7 +27,7 @@ import { routePathField } from "./fields.ts";
 import { newReceiptId, ROUTE_ID_PATTERN } from "./ids.ts";
 import { enqueuePublishes, publishJobSpecs } from "./publishTask.ts";
 import { countRejection, type RejectionReason } from "./rejections.ts";
-import { nonceHash, PURGE_BATCH, rememberNonces } from "./replayGuard.ts";
+import { inClaimOrder, nonceHash, PURGE_BATCH, rememberNonces } from "./replayGuard.ts";
 import { headersForLedger } from "./requestHeaders.ts";
 import { MAX_TOLERANCE_MS, secretsAt, toleranceMsOf, type IngressRouteCache, type LoadedRoute } from "./routeCache.ts";
 import { routeSecretRowsOf, secretsForVerificationFrom } from "./routeSecrets.ts";
@@ -130,7 +130,7 @@ async function recordReceiptsInOneStatement(ctx: AppContext, orgId: string, rece
   // receive_batch writes these two projections itself: only if no other projection wants the entries.
   if (!ctx.ledger.projectedOnlyBy("ingress.received", ["ingress_receipts", "pull_messages"])) return undefined;
   const now = ctx.now();
-  const nonces = receipts.flatMap((receipt) => (receipt.nonce ? [{ routeId: receipt.route.route_id, hash: nonceHash(receipt.nonce.value), expiresAt: receipt.nonce.expiresAt }] : []));
+  const nonces = inClaimOrder(receipts.flatMap((receipt) => (receipt.nonce ? [{ routeId: receipt.route.route_id, hash: nonceHash(receipt.nonce.value), expiresAt: receipt.nonce.expiresAt }] : [])));
   if (new Set(nonces.map((nonce) => `${nonce.routeId} ${nonce.hash}`)).size < nonces.length) return undefined;
   const encoded = ctx.ledger.encode(receipts.map(receiptAppend));
   const publishes = receipts.flatMap((receipt) => {

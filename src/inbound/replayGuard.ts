@@ -28,11 +28,22 @@ export const PURGE_BATCH = 20;
 /** How a nonce is stored: its SHA-256 (hex), so the table holds no sender-chosen text. */
 export const nonceHash = (nonce: string) => createHash("sha256").update(nonce).digest("hex");
 
+/**
+ * The order in which a batch claims its nonces: by route, then hash. Claimed in arrival order, two batches holding
+ * the same two nonces the other way round could each take one and wait for the other (a deadlock, which Postgres
+ * breaks after a second by failing one batch); claimed in one order, the second simply waits for the first.
+ */
+export function inClaimOrder<T extends { routeId: string; hash: string }>(nonces: T[]): T[] {
+  return nonces.toSorted((a, b) => (a.routeId === b.routeId ? compare(a.hash, b.hash) : compare(a.routeId, b.routeId)));
+}
+
+const compare = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+
 export async function rememberNonces(tx: Tx, nonces: { routeId: string; nonce: string; expiresAt: Date }[], now: Date): Promise<boolean[]> {
   if (nonces.length === 0) return [];
   const keyed = nonces.map((item) => ({ ...item, hash: nonceHash(item.nonce) }));
   const key = (routeId: string, hash: string) => `${routeId} ${hash}`;
-  const firsts = [...new Map(keyed.map((item) => [key(item.routeId, item.hash), item])).values()];
+  const firsts = inClaimOrder([...new Map(keyed.map((item) => [key(item.routeId, item.hash), item])).values()]);
   const inserted = await tx<{ route_id: string; nonce_hash: string }[]>`
     insert into hookledger.ingress_nonces as n (org_id, route_id, nonce_hash, expires_at)
     select hookledger.current_org_id(), r.route_id, r.nonce_hash, r.expires_at
