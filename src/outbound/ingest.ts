@@ -263,8 +263,11 @@ async function writeBatchTransaction(ctx: AppContext, orgId: string, items: Pend
       eventIds: items.filter((item) => item.event.eventId !== undefined).map((item) => item.eventId),
     });
     const plan = planBatch(items, lookups, { n: lookups.quotas.events_per_day - lookups.eventsToday }, now, span);
-    // Issued together: postgres.js pipelines them on the transaction's connection, one round trip for all.
-    await sentTogether([ctx.ledger.recordMany(tx, plan.appends), enqueueDeliveries(tx, orgId, plan.deliveries, now), countEvents(tx, now, plan.accepted)]);
+    // Issued together: postgres.js pipelines them on the transaction's connection, one round trip for all. The
+    // counter before the jobs, as ingest_batch takes them: the first deliver job ever inserts graphile-worker's task
+    // row, and a flush holding that row uncommitted while it waited for a counter row another flush held (which then
+    // waited for the task row) deadlocked.
+    await sentTogether([ctx.ledger.recordMany(tx, plan.appends), countEvents(tx, now, plan.accepted), enqueueDeliveries(tx, orgId, plan.deliveries, now)]);
     ctx.metrics.ingestBatches.inc({ path: "transaction" });
     return plan.outcomes;
   });
