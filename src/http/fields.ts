@@ -16,10 +16,27 @@ export const metadataField = v.pipe(
 
 export const uuidField = v.pipe(v.string("expected a UUID"), v.uuid("expected a UUID"), v.toLowerCase());
 
+/**
+ * The instants a timestamp field accepts: years 1 to 9999 in UTC, what Postgres and RFC 3339 both write with four
+ * digits. An offset can carry a four-digit year past either end (`0001-01-01T00:00:00+14:00` is in year 0), which
+ * the database refused, so the bound is checked on the instant, not on the text.
+ */
+const EARLIEST_INSTANT = Date.parse("0001-01-01T00:00:00.000Z");
+const LATEST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
+
 /** RFC 3339 timestamp with an explicit offset. */
 export const timestampField = v.pipe(
   v.string("expected an RFC 3339 timestamp"),
   v.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i, "expected an RFC 3339 timestamp such as 2026-01-31T12:00:00Z"),
   v.transform((value) => new Date(value)),
   v.check((date) => !Number.isNaN(date.getTime()), "not a real date"),
+  v.check((date) => date.getTime() >= EARLIEST_INSTANT && date.getTime() <= LATEST_INSTANT, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"),
 );
+
+/**
+ * An HTTP header value as RFC 9110 allows it: visible ASCII, spaces, tabs and obs-text (bytes 0x80-0xFF, here the
+ * Latin-1 characters). No line breaks, NUL or other control characters, and no character beyond U+00FF: a header
+ * carries bytes, and the runtime refuses to build one with such a character (which answered 500).
+ */
+export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+export const HEADER_VALUE_RULE = "header values are visible ASCII, spaces, tabs or Latin-1 characters (RFC 9110): no line breaks, NUL, control characters or characters beyond U+00FF";

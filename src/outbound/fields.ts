@@ -1,5 +1,6 @@
 /** Request-body fields specific to outbound resources. */
 import * as v from "valibot";
+import { HEADER_VALUE, HEADER_VALUE_RULE } from "../http/fields.ts";
 import { decodeSigningSecret } from "../crypto/secrets.ts";
 import { parseTargetUrl } from "../egress/normalise.ts";
 import { EVENT_TYPE_NAME, EVENT_TYPE_PATTERN } from "./matching.ts";
@@ -35,7 +36,7 @@ const RESERVED_HEADERS = new Set([
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 export const customHeadersField = v.pipe(
-  v.record(v.string(), v.pipe(v.string("header values must be strings"), v.maxLength(4096, "header values are at most 4096 characters"), v.regex(/^[^\r\n\0]*$/, "header values must not contain line breaks")), "expected an object of header names to values"),
+  v.record(v.string(), v.pipe(v.string("header values must be strings"), v.maxLength(4096, "header values are at most 4096 characters"), v.regex(HEADER_VALUE, HEADER_VALUE_RULE)), "expected an object of header names to values"),
   v.check((headers) => Object.keys(headers).length <= 20, "at most 20 headers"),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;

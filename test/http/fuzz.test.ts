@@ -72,6 +72,8 @@ function hostileValue(r: Random): unknown {
     () => r.pick(["\u202e\u200d😀\uffff\ufeff e\u0301", "ａｂｃ", "𝒜\u{10ffff}", "\r\n\t", "<script>", "'; drop table x;--", "%00", "\\u0000"]),
     () => "x".repeat(r.pick([300, 5_000, 70_000])),
     () => r.pick(["", " ", "null"]),
+    // Instants a four-digit year and an offset carry outside years 1-9999 (the database refuses them).
+    () => r.pick(["0000-01-01T00:00:00Z", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z"]),
     () => r.pick<unknown>([true, false, null, [], {}, ["a"], [1, "two"], { nested: { "\u0000": 1 } }, { ["__proto__"]: { admin: true } }, { constructor: "x" }]),
   ])();
 }
@@ -91,8 +93,11 @@ const targets: Target[] = [
   { method: "PATCH", path: () => `/v1/applications/${t.appId}/event-types/invoice.voided`, body: () => ({ description: "d", schema: { type: "object" } }) },
   { method: "POST", path: () => "/v1/subscriptions", body: () => ({ app_id: t.appId, url: "http://127.0.0.1:9/x", event_types: ["*"], description: "d", labels: { region: "eu" }, metadata: { k: "v" } }) },
   { method: "PATCH", path: () => `/v1/subscriptions/${ids.subscription}`, body: () => ({ description: "d", metadata: { k: "v" }, headers: { "x-team": "a" } }) },
-  { method: "POST", path: () => "/v1/events", body: () => ({ app_id: t.appId, event_type: "invoice.paid", payload: { amount: 1, items: [{ sku: "a" }] }, labels: { region: "eu" } }) },
-  { method: "POST", path: () => "/v1/tokens", body: () => ({ label: "fuzz token", scopes: ["events:read"] }) },
+  { method: "POST", path: () => "/v1/events", body: () => ({ app_id: t.appId, event_type: "invoice.paid", payload: { amount: 1, items: [{ sku: "a" }] }, labels: { region: "eu" }, occurred_at: "2026-01-31T12:00:00Z" }) },
+  { method: "POST", path: () => `/v1/subscriptions/${ids.subscription}/recover`, body: () => ({ since: "2026-01-31T12:00:00Z" }) },
+  { method: "POST", path: () => "/v1/tokens", body: () => ({ label: "fuzz token", scopes: ["events:read"], expires_at: "2030-01-31T12:00:00Z" }) },
+  { method: "POST", path: () => `/v1/ingress-routes/${ids.route}/secrets`, body: () => ({ value: "password-456", valid_from: "2026-01-31T12:00:00Z", valid_until: "2030-01-31T12:00:00Z" }) },
+  { method: "POST", path: () => `/v1/ingress-routes/${ids.route}/publish`, body: () => ({ body: "{}", headers: { "content-type": "application/json", "x-source": "fuzz" } }) },
   { method: "POST", path: () => "/v1/ingress-routes", body: () => ({ name: "r", auth: { type: "basic", username: "u" }, secrets: [{ value: "password-123" }] }) },
   { method: "PATCH", path: () => `/v1/ingress-routes/${ids.route}`, body: () => ({ name: "renamed", description: "d" }) },
 ];
@@ -147,6 +152,7 @@ function hostileQueryValue(r: Random): string {
     encodeCursor({ k: "not-a-date", id: "x" }), encodeCursor({ k: "2026-01-31T12:00:00.000Z", id: "x" }), encodeCursor({ k: "\ud800", id: "\u0000" }),
     // Deep, but short enough for the HTTP server's request-line limit (it answers 431 itself, before the app).
     encodeCursor({ k: 1, id: [] }), encodeCursor(null), encodeCursor(deepObject(300)), "!!!", "eyJrIjoi",
+    encodeURIComponent("0000-01-01T00:00:00Z"), encodeURIComponent("9999-12-31T23:59:59-14:00"), encodeURIComponent("0001-01-01T00:00:00+14:00"),
   ]);
 }
 

@@ -16,7 +16,7 @@ import { ingestEvent, IngestError, type IncomingEvent } from "../ingest.ts";
 import { replayEvent, ReplayError } from "../replay.ts";
 import { presentDelivery, presentEvent, type AcceptedEventJson, type EventWithDeliveriesJson, type ReplayedEventJson } from "./present.ts";
 
-const contentTypeField = v.pipe(v.string(), v.maxLength(200), v.regex(/^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[^"\r\n]*"|[\w.+-]+))*$/, "expected a media type such as application/xml"));
+const contentTypeField = v.pipe(v.string(), v.maxLength(200), v.regex(/^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[\t\x20\x21\x23-\x7e\x80-\xff]*"|[\w.+-]+))*$/, "expected a media type such as application/xml"));
 
 export const eventBody = v.strictObject({
   app_id: uuidField,
