@@ -7,7 +7,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
-import { databaseUnavailableProblem, ProblemError, problemResponse } from "./problem.ts";
+import { databaseUnavailableProblem, lostRaceProblem, ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
@@ -115,6 +115,12 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
     if (error instanceof ProblemError) return problemResponse(error, path, c.get("requestId"));
     const unavailable = databaseUnavailableProblem(error);
     if (unavailable) return problemResponse(unavailable, path, c.get("requestId"));
+    const lostRace = lostRaceProblem(error);
+    if (lostRace) {
+      const { code, constraint_name: constraint } = error as { code?: string; constraint_name?: string };
+      ctx.log.warn("request lost a race to a concurrent one", { request_id: c.get("requestId"), path, code, constraint });
+      return problemResponse(lostRace, path, c.get("requestId"));
+    }
     ctx.log.error("unhandled error", { request_id: c.get("requestId"), path, error });
     ctx.errors.captureException(error, { requestId: c.get("requestId"), route: c.req.routePath });
     return problemResponse(new ProblemError("internal", "an unexpected error occurred; quote the request id when reporting it"), path, c.get("requestId"));

@@ -94,3 +94,24 @@ export function databaseUnavailableProblem(error: unknown): ProblemError | undef
     headers: { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) },
   });
 }
+
+/** SQLSTATEs of a statement that lost to a concurrent one: unique_violation, deadlock_detected, serialization_failure. */
+const LOST_TO_CONCURRENT = new Map([
+  ["23505", () => new ProblemError("conflict", "a concurrent request created or changed the same resource; repeat the request to see the outcome")],
+  ["40P01", () => new ProblemError("unavailable", "the request met a concurrent one and was undone; retry it", { headers: { "Retry-After": "1" } })],
+  ["40001", () => new ProblemError("unavailable", "the request met a concurrent one and was undone; retry it", { headers: { "Retry-After": "1" } })],
+]);
+
+/**
+ * The answer for a request that lost a race no handler decided: two requests creating the same name or id at once,
+ * where the one that lost met the database's unique key (409 `conflict`: repeating it shows what the other made),
+ * or two transactions that deadlocked (503 with Retry-After: nothing was written, a retry succeeds). Handlers decide
+ * the races they know about with the answer a sequential request gets; this keeps any other one from being a 500.
+ *
+ * @example
+ * const problem = databaseUnavailableProblem(error) ?? lostRaceProblem(error) ?? new ProblemError("internal");
+ */
+export function lostRaceProblem(error: unknown): ProblemError | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? LOST_TO_CONCURRENT.get(code)?.() : undefined;
+}

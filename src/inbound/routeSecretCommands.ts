@@ -12,7 +12,7 @@ import type { IngressAuth } from "./entries.ts";
 import { newSecretId } from "./ids.ts";
 import { IngressInputError } from "./inputError.ts";
 import { countLiveRouteSecrets, getRouteSecretInfo, removeRouteSecret, setRouteSecretWindow, storeRouteSecret, type RouteSecretInfo } from "./routeSecrets.ts";
-import { getRoute } from "./routeStore.ts";
+import { getRouteForChange } from "./routeStore.ts";
 import { fetchSecretMaterial, resolveSecretInput, SecretInputError, type SecretMaterial } from "./secretInput.ts";
 import { ingressRouteStream } from "./streams.ts";
 
@@ -104,7 +104,7 @@ export async function addSecret(
 
 export async function addIngressRouteSecret(ctx: AppContext, orgId: string, routeId: string, spec: SecretSpec, meta: EntryMeta): Promise<AddedSecret | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    const route = await getRoute(tx, routeId);
+    const route = await getRouteForChange(tx, routeId);
     if (!route) return undefined;
     return addSecret(ctx, tx, route, spec, "", meta);
   });
@@ -120,7 +120,7 @@ export async function changeIngressRouteSecret(
   meta: EntryMeta,
 ): Promise<RouteSecretInfo | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getRoute(tx, routeId))) return undefined;
+    if (!(await getRouteForChange(tx, routeId))) return undefined;
     const current = await getRouteSecretInfo(tx, routeId, secretId);
     if (!current) return undefined;
     const validFrom = changes.validFrom ?? current.valid_from;
@@ -140,7 +140,7 @@ export async function changeIngressRouteSecret(
 
 export async function removeIngressRouteSecret(ctx: AppContext, orgId: string, routeId: string, secretId: string, meta: EntryMeta): Promise<boolean> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getRoute(tx, routeId)) || !(await getRouteSecretInfo(tx, routeId, secretId))) return false;
+    if (!(await getRouteForChange(tx, routeId)) || !(await getRouteSecretInfo(tx, routeId, secretId))) return false;
     await removeRouteSecret(tx, routeId, secretId);
     await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.secret_removed", data: { route_id: routeId, secret_id: secretId }, meta }]);
     return true;

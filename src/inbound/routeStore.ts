@@ -40,6 +40,19 @@ export async function getRoute(tx: Queryable, routeId: string): Promise<IngressR
 }
 
 /**
+ * A live route, locked against other changes until the transaction ends, so changes to its secrets are decided one
+ * after another: two requests adding the same secret id at once got past the "already has one" check together and
+ * one met the primary key (500), and the live-secret cap could be passed the same way.
+ */
+export async function getRouteForChange(tx: Queryable, routeId: string): Promise<IngressRouteRow | undefined> {
+  const [row] = await tx<IngressRouteRow[]>`
+    select ${tx.unsafe(columns)} from hookledger.ingress_routes
+    where org_id = hookledger.current_org_id() and route_id = ${routeId} and deleted_at is null
+    for no key update`;
+  return row;
+}
+
+/**
  * Several live routes of one organization outside any transaction: the statement sets the tenant itself
  * (hookledger.ingress_routes_of, sql/060), so it can be sent together with another read in one round trip.
  */
