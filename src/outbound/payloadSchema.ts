@@ -3,7 +3,8 @@
  * type, so it is checked before it is accepted and compiled so that it cannot stall or crash the service:
  * patterns and formats run on RE2 in linear time (schemaPatterns.ts, schemaFormats.ts), references must stay
  * inside the schema and may not loop without moving into the payload (schemaGraph.ts), and each schema gets its
- * own Ajv instance, so one tenant's `$id` can neither collide with nor be referenced by another's.
+ * own Ajv instance, so one tenant's `$id` can neither collide with nor be referenced by another's. `uniqueItems` is
+ * our own, linear in the payload (uniqueItems.ts): Ajv's compares every pair of items.
  *
  * Compiled validators are cached by schema text: compiling is far slower than validating, and an event type's
  * schema changes rarely. A schema stored before these rules and refused by them is cached as refused, and its
@@ -17,6 +18,7 @@ import type { FieldError } from "../http/problem.ts";
 import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
+import { PayloadValueNames, uniqueItemsKeyword } from "./uniqueItems.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const DIALECT = "https://json-schema.org/draft/2020-12/schema";
@@ -68,8 +70,10 @@ function compile(schema: Record<string, unknown>): ValidateFunction {
   if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
   const patterns = compileSchemaPatterns(nodes);
   if (patterns.problems.length > 0) throw new InvalidPayloadSchemaError(patterns.problems);
-  const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false, meta: false, validateSchema: false, code: { regExp: re2Engine(patterns.compiled) } }));
+  // passContext: each validation's PayloadValueNames reaches the uniqueItems keyword as `this`.
+  const ajv = addFormats(new Ajv2020({ allErrors: true, strict: false, meta: false, validateSchema: false, passContext: true, code: { regExp: re2Engine(patterns.compiled) } }));
   for (const [name, format] of Object.entries(linearTimeFormats)) ajv.addFormat(name, format);
+  ajv.removeKeyword("uniqueItems").addKeyword(uniqueItemsKeyword);
   try {
     return ajv.compile(schema);
   } catch {
@@ -114,7 +118,7 @@ export function payloadViolations(schema: object, payload: unknown): FieldError[
     const [first] = error.problems;
     return [{ field: "event_type", message: `the event type's schema can no longer be used (schema${first?.pointer ?? ""}: ${first?.message ?? "invalid"}); update the event type` }];
   }
-  if (validate(payload)) return [];
+  if (validate.call(new PayloadValueNames(), payload)) return [];
   return (validate.errors ?? []).slice(0, 20).map((error) => ({
     field: `payload${error.instancePath.replace(/\//g, ".")}`,
     message: error.message ?? "does not match the schema",

@@ -9,7 +9,6 @@
  *   down    → a closed loopback port, three connection errors (max_attempts 3): auto-disabled at the third.
  * Tenant B, one event to two endpoints: ok (200) and failing (500, max_attempts 1); its secret rotated once.
  */
-import { createServer } from "node:net";
 import { createTenant, eventually, type TestApp } from "../support/app.ts";
 import type { TestDatabase } from "../support/database.ts";
 import type { Receiver } from "../support/receiver.ts";
@@ -41,15 +40,11 @@ export interface AuditScenario {
   b: AuditTenant;
 }
 
-/** A loopback port nobody listens on: connecting to it fails at once with ECONNREFUSED. */
-async function closedPort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const address = server.address();
-  const port = typeof address === "object" && address ? address.port : 0;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+/**
+ * A loopback port nobody listens on: connecting to it fails at once with ECONNREFUSED. Port 9 (discard), not a
+ * port that was free a moment ago: tests running beside this one take ephemeral ports, and one could have taken it.
+ */
+const CLOSED_PORT = 9;
 
 async function seedTenant(
   app: TestApp,
@@ -122,7 +117,7 @@ export async function seedAuditScenario(app: TestApp, db: TestDatabase, receiver
   const a = await seedTenant(app, db, receiver, "A", {
     ok: { url: receiver.url("/a-ok") },
     failing: { url: receiver.url("/a-failing"), body: { max_attempts: 2, retry_schedule: [0.05] } },
-    down: { url: `http://127.0.0.1:${await closedPort()}/down`, body: { max_attempts: 3, retry_schedule: [0.05] } },
+    down: { url: `http://127.0.0.1:${CLOSED_PORT}/down`, body: { max_attempts: 3, retry_schedule: [0.05] } },
   });
   const b = await seedTenant(app, db, receiver, "B", {
     ok: { url: receiver.url("/b-ok") },
