@@ -5,6 +5,7 @@
  * complete catalogue, and the README documents it. `errors` names each bad field and why.
  */
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from "../db/unavailable.ts";
+import { rolledBackByConcurrency } from "../db/rolledBackByConcurrency.ts";
 
 export const problemCatalogue = {
   "validation": { status: 400, title: "The request is not valid" },
@@ -95,12 +96,6 @@ export function databaseUnavailableProblem(error: unknown): ProblemError | undef
   });
 }
 
-/** SQLSTATEs of a statement that lost to a concurrent one: unique_violation, deadlock_detected, serialization_failure. */
-const LOST_TO_CONCURRENT = new Map([
-  ["23505", () => new ProblemError("conflict", "a concurrent request created or changed the same resource; repeat the request to see the outcome")],
-  ["40P01", () => new ProblemError("unavailable", "the request met a concurrent one and was undone; retry it", { headers: { "Retry-After": "1" } })],
-  ["40001", () => new ProblemError("unavailable", "the request met a concurrent one and was undone; retry it", { headers: { "Retry-After": "1" } })],
-]);
 
 /**
  * The answer for a request that lost a race no handler decided: two requests creating the same name or id at once,
@@ -112,6 +107,13 @@ const LOST_TO_CONCURRENT = new Map([
  * const problem = databaseUnavailableProblem(error) ?? lostRaceProblem(error) ?? new ProblemError("internal");
  */
 export function lostRaceProblem(error: unknown): ProblemError | undefined {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === "string" ? LOST_TO_CONCURRENT.get(code)?.() : undefined;
+  if ((error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION) {
+    return new ProblemError("conflict", "a concurrent request created or changed the same resource; repeat the request to see the outcome");
+  }
+  if (rolledBackByConcurrency(error)) {
+    return new ProblemError("unavailable", "the request met a concurrent one and was undone; retry it", { headers: { "Retry-After": "1" } });
+  }
+  return undefined;
 }
+
+const UNIQUE_VIOLATION = "23505";

@@ -17,6 +17,7 @@ import type { Tx } from "../db/connect.ts";
 import { ConnectionLane } from "../db/connectionLane.ts";
 import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
 import { withTenant } from "../db/tenant.ts";
+import { rolledBackByConcurrency } from "../db/rolledBackByConcurrency.ts";
 import { sentTogether } from "../db/sentTogether.ts";
 import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
@@ -279,9 +280,7 @@ async function writeBatchTransaction(ctx: AppContext, orgId: string, items: Pend
  * two deadlocked. Neither says anything about the batch's own events.
  */
 function lostRace(error: unknown): boolean {
-  if (error instanceof StreamVersionConflictError) return true;
-  const code = (error as { code?: unknown }).code;
-  return code === "40P01" || code === "40001";
+  return error instanceof StreamVersionConflictError || rolledBackByConcurrency(error);
 }
 
 /**
