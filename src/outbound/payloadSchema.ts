@@ -28,7 +28,8 @@ import { enumKeyword } from "./enumKeyword.ts";
 import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
-import { PayloadValueNames, uniqueItemsKeyword } from "./uniqueItems.ts";
+import { uniqueItemsKeyword } from "./uniqueItems.ts";
+import { applicationCost, COST_KEYWORD, costKeyword, ValidationRun, ValidationTooCostlyError } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 const DIALECT = "https://json-schema.org/draft/2020-12/schema";
@@ -130,13 +131,17 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
   if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
   const patterns = compileSchemaPatterns(nodes);
   if (patterns.problems.length > 0) throw new InvalidPayloadSchemaError(patterns.problems);
+  // A copy whose every subschema counts its applications (validationWork.ts); the event type keeps the original.
+  const counted = structuredClone(schema);
+  for (const node of analyseSchema(counted).nodes) node.schema[COST_KEYWORD] = applicationCost(node.schema);
   const compileWith = (allErrors: boolean): ValidateFunction => {
-    // passContext: each validation's PayloadValueNames reaches the uniqueItems keyword as `this`.
+    // passContext: each validation's ValidationRun reaches the uniqueItems and cost keywords as `this`.
     const ajv = addFormats(new Ajv2020({ allErrors, strict: false, meta: false, validateSchema: false, passContext: true, code: { regExp: re2Engine(patterns.compiled) } }));
     for (const [name, format] of Object.entries(linearTimeFormats)) ajv.addFormat(name, format);
     ajv.removeKeyword("uniqueItems").addKeyword(uniqueItemsKeyword);
     ajv.removeKeyword("enum").addKeyword(enumKeyword);
-    return ajv.compile(schema);
+    ajv.addKeyword(costKeyword);
+    return ajv.compile(counted);
   };
   let failFast: ValidateFunction;
   let allErrors: ValidateFunction | undefined;
@@ -188,7 +193,12 @@ function errorsOf(schema: CompiledSchema, payload: unknown): ErrorObject[] {
       schema.allErrors = null;
     }
   }
-  if (schema.allErrors === null || schema.allErrors.call(new PayloadValueNames(), payload)) return firstErrors;
+  try {
+    if (schema.allErrors === null || schema.allErrors.call(new ValidationRun(), payload)) return firstErrors;
+  } catch (error) {
+    if (error instanceof ValidationTooCostlyError) return firstErrors;
+    throw error;
+  }
   return schema.allErrors.errors ?? firstErrors;
 }
 
@@ -209,7 +219,12 @@ export function payloadViolations(schema: object, payload: unknown): FieldError[
     const [first] = error.problems;
     return [{ field: "event_type", message: `the event type's schema can no longer be used (schema${first?.pointer ?? ""}: ${first?.message ?? "invalid"}); update the event type` }];
   }
-  if (validate.failFast.call(new PayloadValueNames(), payload)) return [];
+  try {
+    if (validate.failFast.call(new ValidationRun(), payload)) return [];
+  } catch (error) {
+    if (!(error instanceof ValidationTooCostlyError)) throw error;
+    return [{ field: "payload", message: `${error.message}: the schema applies its parts to this payload too many times; simplify the schema or split the payload` }];
+  }
   return errorsOf(validate, payload).slice(0, 20).map((error) => ({
     field: `payload${error.instancePath.replace(/\//g, ".")}`,
     message: error.message ?? "does not match the schema",

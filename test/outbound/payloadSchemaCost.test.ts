@@ -132,3 +132,56 @@ describe("enum", () => {
     expect(type.body.errors).toEqual([{ field: "schema", message: "could not be compiled as JSON Schema draft 2020-12" }]);
   });
 });
+
+describe("work per validation", () => {
+  /** d0 applies d1 twice to the same value, d1 applies d2 twice, …: 2^levels applications per value. */
+  const fanningOut = (levels: number) => {
+    const defs: Record<string, unknown> = {};
+    for (let i = 0; i < levels; i++) defs[`d${i}`] = { allOf: [{ $ref: `#/$defs/d${i + 1}` }, { $ref: `#/$defs/d${i + 1}` }] };
+    defs[`d${levels}`] = { type: "integer" };
+    return { $defs: defs, $ref: "#/$defs/d0" };
+  };
+  /** Recursions chained one after another: a_i recurses into items and applies a_(i+1) to the same value. */
+  const chained = (links: number) => {
+    const defs: Record<string, unknown> = {};
+    for (let i = 0; i < links; i++) defs[`a${i}`] = { items: { $ref: `#/$defs/a${i}` }, allOf: [{ $ref: `#/$defs/a${i + 1}` }] };
+    defs[`a${links}`] = { type: ["array", "integer"] };
+    return { $defs: defs, $ref: "#/$defs/a0" };
+  };
+  const nested = (depth: number) => {
+    let value: unknown = 1;
+    for (let i = 0; i < depth; i++) value = [value];
+    return value;
+  };
+
+  it("refuses a payload whose validation would apply the schema's parts too many times, and keeps answering", async () => {
+    for (const [schema, payload] of [[fanningOut(30), 1], [chained(8), nested(200)]] as const) {
+      const type = await createType(schema);
+      expect(type.status, JSON.stringify(type.body)).toBe(201);
+      const answer = await send(type.body.name, payload);
+      expect(answer.status).toBe(422);
+      expect(answer.body.errors).toEqual([{ field: "payload", message: expect.stringContaining("takes more than 1000000 steps") }]);
+      expect((await app.fetch("/health")).status).toBe(200);
+    }
+    // The same schemas with little to do are fine.
+    const small = await createType(fanningOut(4));
+    expect((await send(small.body.name, 7)).status).toBe(202);
+    expect((await send(small.body.name, "seven")).status).toBe(422);
+    const short = await createType(chained(3));
+    expect((await send(short.body.name, nested(20))).status).toBe(202);
+  });
+
+  it("validates large ordinary payloads in full, unevaluatedProperties included", async () => {
+    const ints = await createType({ type: "array", items: { type: "integer" } });
+    expect((await send(ints.body.name, Array.from({ length: 100_000 }, (_, i) => i % 10))).status).toBe(202);
+    const objects = await createType({
+      type: "array",
+      items: { type: "object", required: ["id"], properties: { id: { type: "string" }, n: { type: "integer" } }, unevaluatedProperties: false },
+    });
+    const rows = Array.from({ length: 10_000 }, (_, i) => ({ id: `r${i}`, n: i }));
+    expect((await send(objects.body.name, rows)).status).toBe(202);
+    const extra = await send(objects.body.name, [...rows.slice(0, 10), { id: "x", n: 1, sneaky: true }]);
+    expect(extra.status).toBe(422);
+    expect(extra.body.errors).toEqual([{ field: "payload.10", message: "must NOT have unevaluated properties" }]);
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * A cap on the work one payload's validation may do. The schema rules (schemaGraph.ts) refuse the recursion that
+ * multiplies, but a schema can still apply its parts to one payload far too often without recursing that way:
+ * references that fan out on the same value (`{"allOf":[{"$ref":"#/$defs/d1"},{"$ref":"#/$defs/d1"}]}` with each
+ * d_i doing the same to d_(i+1): 2^k applications per value, 116 ms per event at k = 22, doubling with each level),
+ * separate recursions chained one after another (polynomial in the payload's depth, one degree per link: five took
+ * 241 ms at depth 60, and the depth limit is 256), or one large `required` reached through many references.
+ * Deciding all of that from the schema alone is not tractable, so the validation counts as it goes.
+ *
+ * Every subschema of the compiled copy carries COST_KEYWORD, whose value is what applying that subschema to one
+ * value costs (1, plus the names its `required`/`dependentRequired` check and the properties it looks up). Ajv runs
+ * the keyword each time it applies the subschema; past MAX_VALIDATION_WORK the validation stops with
+ * ValidationTooCostlyError and the event is refused (422), instead of holding the event loop. The cap is far above
+ * what a 512 KB payload costs against an ordinary schema (every value of it checked against a handful of
+ * subschemas): a few hundred thousand.
+ */
+import type { FuncKeywordDefinition } from "ajv/dist/2020.js";
+import { PayloadValueNames } from "./uniqueItems.ts";
+
+export const COST_KEYWORD = "x-hookledger-cost";
+
+/** Work units one validation may spend: ~150 ms on Bun at the costliest units measured (a 1,000-name `required`). */
+export const MAX_VALIDATION_WORK = 1_000_000;
+
+export class ValidationTooCostlyError extends Error {
+  override readonly name = "ValidationTooCostlyError";
+  constructor() {
+    super(`validating the payload against the event type's schema takes more than ${MAX_VALIDATION_WORK} steps`);
+  }
+}
+
+/** One validation's context, which Ajv passes to keywords as `this`: uniqueItems' value names, and the work so far. */
+export class ValidationRun extends PayloadValueNames {
+  work = 0;
+}
+
+const length = (value: unknown) => (Array.isArray(value) ? value.length : 0);
+
+/** What applying `schema` (one subschema, its children not included) to one value costs, in work units. */
+export function applicationCost(schema: Record<string, unknown>): number {
+  const dependent = schema.dependentRequired;
+  const properties = schema.properties;
+  return (
+    1 +
+    length(schema.required) +
+    (typeof dependent === "object" && dependent !== null ? Object.values(dependent).reduce((sum: number, names) => sum + length(names), 0) : 0) +
+    (typeof properties === "object" && properties !== null ? Object.keys(properties).length : 0)
+  );
+}
+
+/** The keyword that counts: add it to the Ajv instance, and COST_KEYWORD with applicationCost to every subschema. */
+export const costKeyword: FuncKeywordDefinition = {
+  keyword: COST_KEYWORD,
+  schemaType: "number",
+  compile: (cost: number) =>
+    function (this: unknown): boolean {
+      if (this instanceof ValidationRun && (this.work += cost) > MAX_VALIDATION_WORK) throw new ValidationTooCostlyError();
+      return true;
+    },
+};
