@@ -3,49 +3,12 @@
  * patterns RE2 cannot run and references that loop without moving into the payload are refused at create and PATCH
  * with the JSON pointer of the culprit, and schemas that worked before keep working.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { outboundTenant } from "./setup.ts";
+import { describe, expect, it } from "vitest";
+import { schemaWorld } from "./schemaWorld.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are parsed JSON */
 
-let db: TestDatabase;
-let app: TestApp;
-let t: Awaited<ReturnType<typeof outboundTenant>>;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startTestApp(db);
-  t = await outboundTenant(app, ["plain.event"]);
-});
-afterAll(async () => {
-  await app?.stop();
-  await db.drop();
-});
-
-let created = 0;
-const createType = (schema: unknown) => app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: `schema.case_${++created}`, schema });
-const patchType = (name: string, schema: unknown) => app.call("PATCH", `/v1/applications/${t.appId}/event-types/${name}`, t.token, { schema });
-const send = (eventType: string, payload: unknown) => t.send({ event_type: eventType, payload });
-
-/** Ajv's own wording for its internals, which a problem must never quote. */
-const AJV_INTERNALS = /maximum call stack|can't resolve|schema is invalid|no schema with key|data\/|strict mode|ajv/i;
-
-async function expectSchemaRefused(schema: unknown, field: string, message: RegExp) {
-  const before = await db.owner`select count(*)::int as n from hookledger.ledger`;
-  const createdResponse = await createType(schema);
-  expect(createdResponse.status, JSON.stringify(createdResponse.body)).toBe(400);
-  expect(createdResponse.body.type).toBe("urn:hookledger:problem:validation");
-  expect(createdResponse.body.errors).toEqual(expect.arrayContaining([{ field, message: expect.stringMatching(message) }]));
-  expect(JSON.stringify(createdResponse.body)).not.toMatch(AJV_INTERNALS);
-  // The same schema given to an existing event type by PATCH is refused the same way, and nothing changes.
-  const patched = await patchType("plain.event", schema);
-  expect(patched.status).toBe(400);
-  expect(patched.body.errors).toEqual(createdResponse.body.errors);
-  expect((await app.call("GET", `/v1/applications/${t.appId}/event-types/plain.event`, t.token)).body.schema).toBeNull();
-  expect(await db.owner`select count(*)::int as n from hookledger.ledger`).toEqual(before);
-}
+const { world, createType, patchType, send, sendRaw, expectSchemaRefused } = schemaWorld("schema");
 
 describe("patterns", () => {
   it("evaluate catastrophic patterns in linear time while other requests are answered", async () => {
@@ -56,7 +19,7 @@ describe("patterns", () => {
     const started = Date.now();
     const health = (async () => {
       await new Promise((resolve) => setTimeout(resolve, 20));
-      const response = await app.fetch("/health");
+      const response = await world.app.fetch("/health");
       return { status: response.status, at: Date.now() - started };
     })();
     const answers = await Promise.all(Array.from({ length: 50 }, () => send(type.body.name, { name: hostile })));
@@ -122,7 +85,7 @@ describe("references", () => {
 
   it("answers 422 naming the event type, not 500, for a schema stored before these rules", async () => {
     const type = await createType({ type: "object" });
-    await db.owner`update hookledger.event_types set schema = ${db.owner.json({ $ref: "#" })} where name = ${type.body.name}`;
+    await world.db.owner`update hookledger.event_types set schema = ${world.db.owner.json({ $ref: "#" })} where name = ${type.body.name}`;
     const answer = await send(type.body.name, { any: "thing" });
     expect(answer.status).toBe(422);
     expect(answer.body.errors).toEqual([{ field: "event_type", message: expect.stringMatching(/^the event type's schema can no longer be used \(schema\/\$ref: leads back to the root schema/) }]);
@@ -202,13 +165,9 @@ describe("uniqueItems", () => {
       expect((await send(type.body.name, { list })).status, JSON.stringify(list)).toBe(202);
     }
     // 1 and 1.0 are the same number: sent as written, not through JSON.stringify, which would spell both 1.
-    const response = await app.fetch("/v1/events", {
-      method: "POST",
-      headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json" },
-      body: `{"app_id":"${t.appId}","event_type":"${type.body.name}","payload":{"list":[1.0,2,1]}}`,
-    });
+    const response = await sendRaw(type.body.name, '{"list":[1.0,2,1]}');
     expect(response.status).toBe(422);
-    expect(((await response.json()) as { errors: unknown }).errors).toEqual([duplicateError("payload.list", 0, 2)]);
+    expect(response.body.errors).toEqual([duplicateError("payload.list", 0, 2)]);
   });
 
   it("applies in every subschema: prefixItems, items, $defs through $ref, recursion; uniqueItems false allows repeats", async () => {

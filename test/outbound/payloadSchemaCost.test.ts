@@ -4,39 +4,12 @@
  * comparing each value with every member (20,000 × 20,000 took seconds). Invalid payloads are answered with at
  * most 20 errors naming real fields, and the process keeps answering.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { outboundTenant } from "./setup.ts";
+import { describe, expect, it } from "vitest";
+import { schemaWorld } from "./schemaWorld.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are parsed JSON */
 
-let db: TestDatabase;
-let app: TestApp;
-let t: Awaited<ReturnType<typeof outboundTenant>>;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startTestApp(db);
-  t = await outboundTenant(app, ["plain.event"]);
-});
-afterAll(async () => {
-  await app?.stop();
-  await db.drop();
-});
-
-let created = 0;
-const createType = (schema: unknown) => app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: `cost.case_${++created}`, schema });
-const send = (eventType: string, payload: unknown) => t.send({ event_type: eventType, payload });
-/** Sends the payload as written, so that `1.0` reaches the server as JSON.stringify would never spell it. */
-async function sendRaw(eventType: string, payloadText: string) {
-  const response = await app.fetch("/v1/events", {
-    method: "POST",
-    headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json" },
-    body: `{"app_id":"${t.appId}","event_type":"${eventType}","payload":${payloadText}}`,
-  });
-  return { status: response.status, body: (await response.json()) as any };
-}
+const { world, createType, send, sendRaw } = schemaWorld("cost");
 
 describe("errors of an invalid payload", () => {
   it("are bounded when every item misses thousands of required properties, and the process keeps answering", async () => {
@@ -45,7 +18,7 @@ describe("errors of an invalid payload", () => {
     expect(type.status, JSON.stringify(type.body)).toBe(201);
     const started = Date.now();
     const answer = await send(type.body.name, Array.from({ length: 4000 }, () => ({})));
-    const health = await app.fetch("/health");
+    const health = await world.app.fetch("/health");
     expect(answer.status).toBe(422);
     expect(answer.body.errors.length).toBeGreaterThanOrEqual(1);
     expect(answer.body.errors.length).toBeLessThanOrEqual(20);
@@ -123,7 +96,7 @@ describe("enum", () => {
     expect(refused.body.errors).toEqual([notAllowed("payload.20000"), notAllowed("payload.20001")]);
     // Not a timing test: only the comparison with every member (~8 s here) comes anywhere near this.
     expect(Date.now() - started).toBeLessThan(5_000);
-    expect((await app.fetch("/health")).status).toBe(200);
+    expect((await world.app.fetch("/health")).status).toBe(200);
   });
 
   it("still refuses an empty enum as a schema that cannot be compiled", async () => {
@@ -161,7 +134,7 @@ describe("work per validation", () => {
       const answer = await send(type.body.name, payload);
       expect(answer.status).toBe(422);
       expect(answer.body.errors).toEqual([{ field: "payload", message: expect.stringContaining("takes more than 1000000 steps") }]);
-      expect((await app.fetch("/health")).status).toBe(200);
+      expect((await world.app.fetch("/health")).status).toBe(200);
     }
     // The same schemas with little to do are fine.
     const small = await createType(fanningOut(4));

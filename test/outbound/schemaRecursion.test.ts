@@ -5,49 +5,17 @@
  * the two paths part, while recursion that reaches each member by one path (trees, binary trees, lists, `$defs`,
  * `prefixItems` at different positions) is accepted and validates deeply nested payloads.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { outboundTenant } from "./setup.ts";
+import { describe, expect, it } from "vitest";
+import { schemaWorld } from "./schemaWorld.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are parsed JSON */
 
-let db: TestDatabase;
-let app: TestApp;
-let t: Awaited<ReturnType<typeof outboundTenant>>;
-
-beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startTestApp(db);
-  t = await outboundTenant(app, ["plain.event"]);
-});
-afterAll(async () => {
-  await app?.stop();
-  await db.drop();
-});
-
-let created = 0;
-const createType = (schema: unknown) => app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: `recursion.case_${++created}`, schema });
-const patchType = (name: string, schema: unknown) => app.call("PATCH", `/v1/applications/${t.appId}/event-types/${name}`, t.token, { schema });
-const send = (eventType: string, payload: unknown) => t.send({ event_type: eventType, payload });
+const { world, createType, patchType, send, expectSchemaRefused } = schemaWorld("recursion");
 
 const DOUBLES = "validation time would double with every level of nesting";
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const twice = (a: string, b: string) => new RegExp(`^this recursion can be entered twice for the same payload value \\(via ${escapeRegExp(a)} and ${escapeRegExp(b)}\\); ${DOUBLES}`);
 
-async function expectSchemaRefused(schema: unknown, field: string, message: RegExp) {
-  const before = await db.owner`select count(*)::int as n from hookledger.ledger`;
-  const createdResponse = await createType(schema);
-  expect(createdResponse.status, JSON.stringify(createdResponse.body)).toBe(400);
-  expect(createdResponse.body.type).toBe("urn:hookledger:problem:validation");
-  expect(createdResponse.body.errors).toEqual(expect.arrayContaining([{ field, message: expect.stringMatching(message) }]));
-  // The same schema given to an existing event type by PATCH is refused the same way, and nothing changes.
-  const patched = await patchType("plain.event", schema);
-  expect(patched.status).toBe(400);
-  expect(patched.body.errors).toEqual(createdResponse.body.errors);
-  expect((await app.call("GET", `/v1/applications/${t.appId}/event-types/plain.event`, t.token)).body.schema).toBeNull();
-  expect(await db.owner`select count(*)::int as n from hookledger.ledger`).toEqual(before);
-}
 
 /** `depth` levels of `wrap` around `leaf`, and the payload field naming the leaf. */
 function nest(depth: number, leaf: unknown, wrap: (inner: unknown) => unknown, step: string): { payload: unknown; field: string } {
@@ -89,7 +57,7 @@ describe("recursion that can be entered twice for the same member", () => {
   it("answers 422 naming the event type, not a stalled event loop, for such a schema stored before this rule", async () => {
     const type = await createType({ type: "array" });
     expect(type.status).toBe(201);
-    await db.owner`update hookledger.event_types set schema = ${db.owner.json({ allOf: [{ items: { $ref: "#" } }, { items: { $ref: "#" } }] })} where name = ${type.body.name}`;
+    await world.db.owner`update hookledger.event_types set schema = ${world.db.owner.json({ allOf: [{ items: { $ref: "#" } }, { items: { $ref: "#" } }] })} where name = ${type.body.name}`;
     const answer = await send(type.body.name, nest(60, [], (inner) => [inner], "0").payload);
     expect(answer.status).toBe(422);
     expect(answer.body.errors).toEqual([{ field: "event_type", message: expect.stringMatching(/^the event type's schema can no longer be used \(schema: this recursion can be entered twice/) }]);
