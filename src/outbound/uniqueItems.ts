@@ -10,6 +10,7 @@
  * value once, not once per level above it, and an array under several `uniqueItems` is checked once.
  */
 import type { ErrorObject, FuncKeywordDefinition } from "ajv/dist/2020.js";
+import { byKey, scalarText } from "./canonicalJson.ts";
 
 type KeywordValidator = ReturnType<NonNullable<FuncKeywordDefinition["compile"]>>;
 
@@ -18,14 +19,6 @@ interface Duplicate {
   i: number;
   j: number;
 }
-
-/** A scalar's spelling: strings quoted, so none is taken for a number, `true`, `null` or a container's name. */
-function scalarName(value: unknown): string {
-  // String, not JSON.stringify, for numbers: JSON.parse turns 1e400 into Infinity, which JSON.stringify spells null.
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
-}
-
-const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
 
 /**
  * What one validation has learnt: the name of each object and array it has named, and each array's first duplicate.
@@ -38,7 +31,7 @@ export class PayloadValueNames {
 
   /** A name that two values share exactly when they are the same JSON value. */
   nameOf(value: unknown): string {
-    if (typeof value !== "object" || value === null) return scalarName(value);
+    if (typeof value !== "object" || value === null) return scalarText(value);
     const known = this.containers.get(value);
     if (known !== undefined) return known;
     const spelled = Array.isArray(value)
