@@ -26,7 +26,7 @@ import { MAX_JSON_NESTING, nestsDeeperThan } from "../http/inputRules.ts";
 import type { FieldError } from "../http/problem.ts";
 import { enumKeyword } from "./enumKeyword.ts";
 import { linearTimeFormats } from "./schemaFormats.ts";
-import { analyseSchema, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
+import { analyseSchema, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
 import { applicationCost, COST_KEYWORD, costKeyword, ValidationRun, ValidationTooCostlyError } from "./validationWork.ts";
@@ -80,14 +80,19 @@ function re2Engine(compiled: Map<string, RE2JS>): NonNullable<CodeOptions["regEx
   return Object.assign(engine, { code: "hookledgerRe2Pattern" });
 }
 
-/** The number of JSON values in `root`, counting at most `limit` of them. */
-function jsonValues(root: unknown, limit = Number.POSITIVE_INFINITY): number {
+/**
+ * The number of JSON values in `root`, counting at most `limit` of them. A member for which `opaque(parent, key)`
+ * holds counts as one value, whatever it holds.
+ */
+function jsonValues(root: unknown, limit = Number.POSITIVE_INFINITY, opaque?: (parent: object, key: string) => boolean): number {
   let count = 0;
   const pending: unknown[] = [root];
   while (pending.length > 0 && count < limit) {
     const value = pending.pop();
     count++;
-    if (typeof value === "object" && value !== null) for (const item of Array.isArray(value) ? value : Object.values(value)) pending.push(item);
+    if (typeof value !== "object" || value === null) continue;
+    if (Array.isArray(value)) for (const item of value) pending.push(item);
+    else for (const [key, member] of Object.entries(value)) pending.push(opaque?.(value, key) ? null : member);
   }
   return count;
 }
@@ -99,18 +104,20 @@ const DATA_KEYWORDS = new Set(["enum", "const", "default", "examples"]);
  * The JSON values in the schema, counting each DATA_KEYWORDS value as one: about the most errors one payload node
  * can get when all are collected (one per keyword, and one per name of `required` and `dependentRequired`).
  */
-function errorSources(schema: Record<string, unknown>, nodes: SchemaNode[]): number {
-  const subschemas = new Set<object>(nodes.map((node) => node.schema));
-  let count = 0;
-  const pending: unknown[] = [schema];
-  while (pending.length > 0) {
-    const value = pending.pop();
-    count++;
-    if (typeof value !== "object" || value === null) continue;
-    if (Array.isArray(value)) for (const item of value) pending.push(item);
-    else for (const [key, member] of Object.entries(value)) pending.push(subschemas.has(value) && DATA_KEYWORDS.has(key) ? null : member);
-  }
-  return count;
+function errorSources(schema: Record<string, unknown>, subschemas: Set<object>): number {
+  return jsonValues(schema, Number.POSITIVE_INFINITY, (parent, key) => subschemas.has(parent) && DATA_KEYWORDS.has(key));
+}
+
+/**
+ * A copy of `value` in which every subschema carries COST_KEYWORD with what applying it costs (validationWork.ts);
+ * the event type keeps the original.
+ */
+function withApplicationCosts(value: unknown, subschemas: Set<object>): unknown {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map((item) => withApplicationCosts(item, subschemas));
+  const copy: Record<string, unknown> = Object.fromEntries(Object.entries(value).map(([key, member]) => [key, withApplicationCosts(member, subschemas)]));
+  if (subschemas.has(value)) copy[COST_KEYWORD] = applicationCost(value as Record<string, unknown>);
+  return copy;
 }
 
 interface CompiledSchema {
@@ -131,9 +138,8 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
   if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
   const patterns = compileSchemaPatterns(nodes);
   if (patterns.problems.length > 0) throw new InvalidPayloadSchemaError(patterns.problems);
-  // A copy whose every subschema counts its applications (validationWork.ts); the event type keeps the original.
-  const counted = structuredClone(schema);
-  for (const node of analyseSchema(counted).nodes) node.schema[COST_KEYWORD] = applicationCost(node.schema);
+  const subschemas = new Set<object>(nodes.map((node) => node.schema));
+  const counted = withApplicationCosts(schema, subschemas) as Record<string, unknown>;
   const compileWith = (allErrors: boolean): ValidateFunction => {
     // passContext: each validation's ValidationRun reaches the uniqueItems and cost keywords as `this`.
     const ajv = addFormats(new Ajv2020({ allErrors, strict: false, meta: false, validateSchema: false, passContext: true, code: { regExp: re2Engine(patterns.compiled) } }));
@@ -157,7 +163,7 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
       throw new InvalidPayloadSchemaError([{ pointer: "", message: "could not be compiled as JSON Schema draft 2020-12" }]);
     }
   }
-  return { failFast, allErrors, compileAllErrors: () => compileWith(true), values: errorSources(schema, nodes) };
+  return { failFast, allErrors, compileAllErrors: () => compileWith(true), values: errorSources(schema, subschemas) };
 }
 
 const cache = new Map<string, CompiledSchema | InvalidPayloadSchemaError>();
