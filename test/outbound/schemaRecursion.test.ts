@@ -16,7 +16,6 @@ const DOUBLES = "validation time would double with every level of nesting";
 const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 const twice = (a: string, b: string) => new RegExp(`^this recursion can be entered twice for the same payload value \\(via ${escapeRegExp(a)} and ${escapeRegExp(b)}\\); ${DOUBLES}`);
 
-
 /** `depth` levels of `wrap` around `leaf`, and the payload field naming the leaf. */
 function nest(depth: number, leaf: unknown, wrap: (inner: unknown) => unknown, step: string): { payload: unknown; field: string } {
   let payload = leaf;
