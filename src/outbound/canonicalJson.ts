@@ -1,7 +1,8 @@
 /**
  * JSON values spelled canonically: two values have the same text exactly when they are the same JSON value (object
  * keys sorted, arrays in order, numbers by value, strings quoted so none is taken for a number, `true` or `null`).
- * Used by the payload-schema keywords that compare values (enumKeyword.ts, uniqueItems.ts).
+ * Used by the payload-schema keywords that compare values (enumKeyword.ts, uniqueItems.ts) and by the idempotency
+ * fingerprint of a JSON payload (ingest.ts).
  */
 
 export const byKey = ([a]: [string, unknown], [b]: [string, unknown]) => (a < b ? -1 : a > b ? 1 : 0);
@@ -15,6 +16,8 @@ export function scalarText(value: unknown): string {
  * The canonical JSON text of `value`, or undefined as soon as it would be longer than `budget` characters: two
  * values have the same text exactly when they are the same JSON value.
  */
+export function canonicalText(value: unknown): string;
+export function canonicalText(value: unknown, budget: number): string | undefined;
 export function canonicalText(value: unknown, budget = Number.POSITIVE_INFINITY): string | undefined {
   const parts: string[] = [];
   let length = 0;

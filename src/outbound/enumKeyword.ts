@@ -28,7 +28,7 @@ function enumValidator(members: unknown[]): KeywordValidator {
     }
     if (Array.isArray(member)) hasArray = true;
     else hasObject = true;
-    const text = canonicalText(member) as string;
+    const text = canonicalText(member);
     containers.add(text);
     longest = Math.max(longest, text.length);
   }

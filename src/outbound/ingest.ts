@@ -24,6 +24,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import type { IngestBatchSpan } from "../observability/tracing.ts";
 import { countEvents, eventQuotaExceeded, shardOf, utcDay } from "../tenancy/quotas.ts";
+import { canonicalText } from "./canonicalJson.ts";
 import { getEvent } from "./deliveryStore.ts";
 import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
 import { fanoutCacheOf } from "./fanoutCache.ts";
@@ -69,16 +70,6 @@ export class IngestError extends Error {
   }
 }
 
-/** JSON with object keys sorted at every level: `{"b":2,"a":1}` and `{"a":1,"b":2}` are the same event. */
-function canonicalJson(value: unknown): string {
-  if (Array.isArray(value)) return `[${value.map(canonicalJson).join(",")}]`;
-  if (value !== null && typeof value === "object") {
-    const entries = Object.entries(value as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
-    return `{${entries.map(([key, inner]) => `${JSON.stringify(key)}:${canonicalJson(inner)}`).join(",")}}`;
-  }
-  return JSON.stringify(value) ?? "null";
-}
-
 /** SHA-256 of the payload bytes as they are delivered (base64 payloads decoded). */
 export function payloadSha256(event: Pick<IncomingEvent, "encoding" | "payload">): string {
   const bytes = event.encoding === "base64" ? Buffer.from(event.payload, "base64") : Buffer.from(event.payload, "utf8");
@@ -88,7 +79,8 @@ export function payloadSha256(event: Pick<IncomingEvent, "encoding" | "payload">
 /** The idempotency fingerprint: what defines the event, with JSON compared by content rather than spelling. */
 function requestHash(event: IncomingEvent): string {
   const labels = Object.entries(event.labels).sort(([a], [b]) => (a < b ? -1 : 1));
-  const payload = event.encoding === "json" ? canonicalJson(event.parsedPayload) : event.payload;
+  // Keys sorted at every level: `{"b":2,"a":1}` and `{"a":1,"b":2}` are the same event.
+  const payload = event.encoding === "json" ? canonicalText(event.parsedPayload) : event.payload;
   return createHash("sha256").update(JSON.stringify([event.appId, event.eventType, event.contentType, event.encoding, payload, labels])).digest("hex");
 }
 
