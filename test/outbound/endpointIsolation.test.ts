@@ -2,10 +2,13 @@
  * A slow or failing endpoint must not hold the worker: per-endpoint concurrency, the circuit breaker, rate limits,
  * and retries far ahead kept out of the job queue until they are nearly due.
  */
+import { randomUUID } from "node:crypto";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { withTenant } from "../../src/db/tenant.ts";
+import { reserveSlots } from "../../src/outbound/endpointPacing.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { outboundTenant } from "./setup.ts";
@@ -22,7 +25,7 @@ beforeAll(async () => {
     env: { HOOKLEDGER_WORKER_CONCURRENCY: "8", HOOKLEDGER_CIRCUIT_FAILURES: "3", HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS: "2" },
   });
   receiver = await startReceiver();
-  t = await outboundTenant(app, ["invoice.paid", "slow.one", "stall.one", "fail.one", "paced.one", "later.one"]);
+  t = await outboundTenant(app, ["invoice.paid", "slow.one", "stall.one", "fail.one", "paced.one", "paced.half", "later.one"]);
 });
 afterAll(async () => {
   await app?.stop();
@@ -115,6 +118,20 @@ describe("per-endpoint concurrency", () => {
     const patched = await app.call("PATCH", `/v1/subscriptions/${sub.id}`, t.token, { max_concurrency: null });
     expect(patched.body).toMatchObject({ max_concurrency: null, rate_limit_per_second: 2.5 });
   });
+
+  it("refuses a rate_limit_per_second below 0.01 or above 10000, or not a number, naming the field", async () => {
+    for (const rate of [0, -1, 0.001, 1e-300, 10001, "5", true]) {
+      const bad = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: receiver.url("/x"), event_types: ["*"], rate_limit_per_second: rate });
+      expect(bad.status, String(rate)).toBe(400);
+      expect(bad.headers.get("content-type")).toContain("application/problem+json");
+      expect(bad.body.errors[0].field).toBe("rate_limit_per_second");
+    }
+    const sub = await t.subscribe({ url: receiver.url("/x"), event_types: ["invoice.paid"], rate_limit_per_second: 0.01 });
+    const patched = await app.call("PATCH", `/v1/subscriptions/${sub.id}`, t.token, { rate_limit_per_second: 0.005 });
+    expect(patched.status).toBe(400);
+    expect(patched.body.errors[0].field).toBe("rate_limit_per_second");
+    expect((await app.call("GET", `/v1/subscriptions/${sub.id}`, t.token)).body.rate_limit_per_second).toBe(0.01);
+  });
 });
 
 describe("circuit breaker", () => {
@@ -153,6 +170,29 @@ describe("circuit breaker", () => {
 });
 
 describe("rate limit", () => {
+  it("reserves every slot of the next second at fractional rates, and the first slot at a rate below 1", async () => {
+    // Slots at start, start + 1/r, ...: 2.5/s has three in a second (0, 0.4, 0.8 s), 0.5/s one.
+    const reserve = (subscriptionId: string, rate: number) =>
+      withTenant(db.service, t.orgId, (tx) => reserveSlots(tx, [{ subscriptionId, count: 10, rate }]));
+    const [fast, slow] = [randomUUID(), randomUUID()];
+    expect((await reserve(fast, 2.5)).get(fast)?.granted).toBe(3);
+    const first = (await reserve(slow, 0.5)).get(slow);
+    expect(first?.granted).toBe(1);
+    // The next free slot is 2 s after the first: nothing more within this second, and the one after is that slot.
+    const second = (await reserve(slow, 0.5)).get(slow);
+    expect(second?.granted).toBe(0);
+    expect((second?.start.getTime() ?? 0) - (first?.start.getTime() ?? 0)).toBe(2000);
+  });
+
+  it("delivers at a rate below 1 per second: the first at once, the next one slot later", async () => {
+    await t.subscribe({ url: receiver.url("/half"), event_types: ["paced.half"], rate_limit_per_second: 0.5 });
+    const answers = await Promise.all([0, 1].map((i) => t.send({ event_type: "paced.half", event_id: `half_${i}` })));
+    expect(answers.map((answer) => answer.status)).toEqual([202, 202]);
+    const arrived = await receiver.waitFor(2, "/half", 15_000);
+    const [a, b] = arrived.map((request) => request.at.getTime()).sort((x, y) => x - y);
+    expect((b ?? 0) - (a ?? 0)).toBeGreaterThanOrEqual(1900);
+  });
+
   it("spreads deliveries to rate_limit_per_second and drops none", async () => {
     await t.subscribe({ url: receiver.url("/paced"), event_types: ["paced.one"], rate_limit_per_second: 4 });
     const answers = await Promise.all(Array.from({ length: 10 }, (_, i) => t.send({ event_type: "paced.one", event_id: `rl_${i}` })));

@@ -13,6 +13,7 @@ import { readJson, readOptionalJson, readQuery, uuidParam } from "../../http/val
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { listDeliveriesOfSubscription } from "../deliveryStore.ts";
+import { MIN_RATE_PER_SECOND } from "../endpointPacing.ts";
 import { customHeadersField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
 import { recoverSubscription, RetryError } from "../replay.ts";
 import { getSubscription, listSubscriptions, type SubscriptionRow } from "../subscriptionStore.ts";
@@ -61,7 +62,7 @@ export function subscriptionSchemas(config: Config) {
     max_attempts: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(100, "at most 100")),
     timeout_ms: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(100, "at least 100 ms"), v.maxValue(maxTimeout, `at most ${maxTimeout} ms (HOOKLEDGER_EGRESS_TIMEOUT_MS)`)),
     max_concurrency: v.nullable(v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(1000, "at most 1000"))),
-    rate_limit_per_second: v.nullable(v.pipe(v.number("expected deliveries per second"), v.gtValue(0, "more than 0"), v.maxValue(10000, "at most 10000"))),
+    rate_limit_per_second: v.nullable(v.pipe(v.number("expected deliveries per second"), v.minValue(MIN_RATE_PER_SECOND, `at least ${MIN_RATE_PER_SECOND} (one delivery every ${1 / MIN_RATE_PER_SECOND} s)`), v.maxValue(10000, "at most 10000"))),
     send_traceparent: v.boolean("expected true or false"),
   };
   const create = v.strictObject({
