@@ -145,6 +145,15 @@ describe("circuit breaker", () => {
       return current.body.health.circuit.state === "open" ? current.body : undefined;
     }, 15_000, "the circuit to open");
     expect(new Date(opened.health.circuit.retry_at).getTime()).toBeGreaterThan(Date.now() - 1000);
+    // A DBA sees it too: the read-only auditor role, through the documented view.
+    const [audited] = await db.owner.begin(async (tx) => {
+      await tx`set local role hookledger_auditor`;
+      return tx<{ circuit_state: string; circuit_retry_at: Date; consecutive_failures: number }[]>`
+        select circuit_state, circuit_retry_at, consecutive_failures from hookledger_audit.failing_endpoints where subscription_id = ${sub.id}`;
+    });
+    expect(audited).toMatchObject({ circuit_state: "open", consecutive_failures: expect.any(Number) });
+    expect(audited?.consecutive_failures).toBeGreaterThanOrEqual(3);
+    expect(audited?.circuit_retry_at.toISOString()).toBe(opened.health.circuit.retry_at);
     const whileOpen = receiver.requests.filter((request) => request.path === "/flaky").length;
     await new Promise((resolve) => setTimeout(resolve, 800));
     // Deliveries wait while the circuit is open: no attempt is made (or recorded) before the retry time.
