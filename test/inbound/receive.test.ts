@@ -125,6 +125,33 @@ describe("GitHub- and Stripe-style webhooks end to end", () => {
   });
 });
 
+describe("group commit", () => {
+  it("records webhooks arriving together in shared transactions, each once and byte-exact, a bad one refused alone", async () => {
+    await t.createQueue("together");
+    const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, queue: "together", secrets: [{ value: "shared-secret" }] });
+    const bodies = Array.from({ length: 40 }, (_, i) => `{"n":${i}, "note":"zoë ${i}"}`);
+    const signed = await Promise.all(bodies.map(async (body, i) => ({ body, headers: { "X-Hub-Signature-256": await signGithub("shared-secret", body), "X-GitHub-Delivery": `together-${i}` } })));
+    const forged = { body: '{"n":"forged"}', headers: { "X-Hub-Signature-256": await signGithub("wrong-secret", '{"n":"forged"}'), "X-GitHub-Delivery": "together-forged" } };
+    const answers = await Promise.all([...signed, forged, signed[7]!].map(({ body, headers }) => postWebhook(app, route.id, body, headers)));
+
+    expect(answers[40]?.status).toBe(401);
+    // The 7th was sent twice at once: one copy is recorded, the other is a replay.
+    expect([answers[7]?.status, answers[41]?.status].sort()).toEqual([202, 401]);
+    expect(answers.slice(0, 40).filter((answer, i) => i !== 7).every((answer) => answer.status === 202)).toBe(true);
+    const receiptIds = [...answers.slice(0, 40), answers[41]].filter((answer) => answer?.status === 202).map((answer) => answer?.body.receipt_id as string);
+    expect(new Set(receiptIds).size).toBe(40);
+
+    const rows = await db.owner<{ body: string; xact: string }[]>`
+      select convert_from(decode(data->>'body_base64', 'base64'), 'UTF8') as body, xact_id::text as xact
+      from hookledger.ledger where type = 'ingress.received' and data->>'receipt_id' = any(${receiptIds})`;
+    expect(rows.map((row) => row.body).sort()).toEqual([...bodies].sort());
+    expect(new Set(rows.map((row) => row.xact)).size).toBeLessThan(rows.length);
+    const [queued] = await db.owner<{ n: number }[]>`
+      select count(*)::int as n from hookledger.pull_messages where org_id = ${t.orgId} and queue = 'together'`;
+    expect(queued?.n).toBe(40);
+  });
+});
+
 describe("refusals", () => {
   let route: Awaited<ReturnType<typeof t.createRoute>>;
   beforeAll(async () => {
