@@ -6,7 +6,9 @@
  *
  * Each outcome is appended at the delivery-stream version read before the send, so a second run of the same
  * attempt (at-least-once) cannot record a second outcome: its append conflicts, and it is dropped from the group
- * while the others are recorded.
+ * while the others are recorded. An append that conflicts because something else happened to the delivery while
+ * the request was out (its subscription was deleted or disabled, a retry was asked for) is not a second run: the
+ * attempt was made, and it is recorded after what happened (see lateRecord).
  */
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
@@ -36,6 +38,11 @@ export interface AttemptResult {
   retry: boolean;
   /** What the receiver's answer asked for beyond success or failure (receiverControl.ts). */
   control: ReceiverControl | null;
+  /**
+   * Recorded after another entry of its delivery that came while the request was out (lateRecord): the attempt
+   * is recorded as made, and nothing follows from it (no retry, no delivery.failed or delivery.aborted).
+   */
+  late?: true;
 }
 
 /** A failure for endpoint health: an aborted attempt is not one (the receiver answered, and chose to stop). */
@@ -44,7 +51,9 @@ export const countsAsFailure = (result: AttemptResult) => !result.succeeded && r
 function appendsOf(result: AttemptResult): StreamAppend {
   const { attempt, loaded } = result;
   const entries: NewEntry[] = [{ type: "delivery.attempted", data: { ...attempt, next_attempt_at: result.next?.toISOString() ?? null }, meta: WORKER_META }];
-  if (result.control === "abort") {
+  if (result.late) {
+    // What came between decides the delivery's state (cancelled, or pending for the retry asked for).
+  } else if (result.control === "abort") {
     entries.push({ type: "delivery.aborted", data: { delivery_id: loaded.deliveryId, attempts: attempt.attempt_number, status_code: attempt.status_code }, meta: WORKER_META });
   } else if (!result.succeeded && !result.next) {
     entries.push({ type: "delivery.failed", data: { delivery_id: loaded.deliveryId, attempts: attempt.attempt_number }, meta: WORKER_META });
@@ -56,7 +65,7 @@ function appendsOf(result: AttemptResult): StreamAppend {
 /** delivery.exhausted for each delivery whose retries ran out (not a test ping, not a 410: that one disables). */
 function exhaustedFacts(results: AttemptResult[]): OperationalFact[] {
   return results
-    .filter((result) => countsAsFailure(result) && !result.next && result.retry && result.control === null)
+    .filter((result) => countsAsFailure(result) && !result.next && result.retry && result.control === null && !result.late)
     .map(({ loaded, attempt }) => ({
       type: "delivery.exhausted",
       data: {
@@ -77,19 +86,43 @@ function exhaustedFacts(results: AttemptResult[]): OperationalFact[] {
  */
 export async function recordAttempts(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<AttemptResult[]> {
   if (await recordSuccessesInOneStatement(ctx, orgId, results)) return results;
-  let remaining = results;
-  // Each conflict removes one result; a group cannot conflict more often than it has members.
-  for (let round = 0; remaining.length > 0 && round <= results.length; round++) {
+  // What is written, each with the result the caller handed in (a late record is written as a copy).
+  let remaining = results.map((result) => ({ written: result, asked: result }));
+  // Each conflict drops a result or makes it late; a group cannot conflict more often than twice per member (a
+  // late record conflicts again only if yet another entry of its delivery came meanwhile: it is then dropped).
+  for (let round = 0; remaining.length > 0 && round <= 2 * results.length; round++) {
     try {
-      await withTenant(ctx.sql, orgId, (tx) => writeAttempts(ctx, tx, orgId, remaining));
+      const writing = remaining;
+      await withTenant(ctx.sql, orgId, (tx) => writeAttempts(ctx, tx, orgId, writing.map((pair) => pair.written)));
       ctx.metrics.attemptGroupsRecorded.inc({ path: "transaction" });
-      return remaining;
+      return remaining.map((pair) => pair.asked);
     } catch (error) {
       if (!(error instanceof StreamVersionConflictError)) throw error;
-      remaining = remaining.filter((result) => deliveryStream(result.loaded.deliveryId) !== error.stream);
+      const conflicted = remaining.filter((pair) => deliveryStream(pair.written.loaded.deliveryId) === error.stream);
+      remaining = remaining.filter((pair) => !conflicted.includes(pair));
+      for (const pair of conflicted) {
+        const late = pair.written.late ? undefined : await lateRecord(ctx, orgId, pair.written);
+        if (late) remaining.push({ written: late, asked: pair.asked });
+      }
     }
   }
-  return remaining;
+  return remaining.map((pair) => pair.asked);
+}
+
+/**
+ * A result whose append conflicted: dropped (undefined) if another run recorded an attempt of its delivery first,
+ * which is what a conflict usually means (at-least-once); else the same attempt to be recorded late, after the
+ * entries that came while its request was out — a cancellation (the subscription deleted, disabled or gone) or a
+ * retry asked for. The receiver got the request, so the attempt is part of the delivery's history either way.
+ */
+async function lateRecord(ctx: AppContext, orgId: string, result: AttemptResult): Promise<AttemptResult | undefined> {
+  const since = await withTenant(ctx.sql, orgId, (tx) => tx<{ version: number; type: string }[]>`
+    select version, type from hookledger.ledger
+    where org_id = hookledger.current_org_id() and stream = ${deliveryStream(result.loaded.deliveryId)} and version > ${result.loaded.version}
+    order by version`);
+  const last = since.at(-1);
+  if (!last || since.some((entry) => entry.type === "delivery.attempted")) return undefined;
+  return { ...result, loaded: { ...result.loaded, version: last.version }, next: undefined, late: true };
 }
 
 /** The common case: every attempt succeeded, to an endpoint that was healthy (no failures, circuit closed). */
