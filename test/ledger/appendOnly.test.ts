@@ -66,4 +66,18 @@ describe("the ledger refuses malformed entries itself", () => {
     const [row] = await withTenant(db.service, org, (tx) => tx<{ n: number }[]>`select count(*)::int as n from hookledger.ledger where stream in (${"s".repeat(200)}, 'x')`);
     expect(row?.n).toBe(2);
   });
+
+  it("takes actor_kind and actor_id from meta's actor, whatever the writer gives (sql/080)", async () => {
+    const meta = { actor: { kind: "token", id: "tok_actor", label: "ci" } };
+    await withTenant(db.service, org, (tx) => tx`
+      insert into hookledger.ledger (org_id, stream, version, type, data, meta, actor_kind, actor_id)
+      values (${org}, 'actor:1', 1, 'thing.happened', '{}', ${tx.json(meta)}, 'system', 'someone else')`);
+    await withTenant(db.service, org, (tx) => tx`insert into hookledger.ledger (org_id, stream, version, type, data) values (${org}, 'actor:2', 1, 'thing.happened', '{}')`);
+    const rows = await withTenant(db.service, org, (tx) => tx<{ stream: string; actor_kind: string | null; actor_id: string | null }[]>`
+      select stream, actor_kind, actor_id from hookledger.ledger where stream in ('actor:1', 'actor:2') order by stream`);
+    expect(rows).toEqual([
+      { stream: "actor:1", actor_kind: "token", actor_id: "tok_actor" },
+      { stream: "actor:2", actor_kind: null, actor_id: null },
+    ]);
+  });
 });
