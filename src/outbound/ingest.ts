@@ -187,6 +187,15 @@ function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n
 /** SQLSTATEs with which ingest_batch declines a batch the transactional path must decide (sql/031). */
 const FANOUT_CHANGED = "HL412";
 const DECLINED = new Set([FANOUT_CHANGED, "HL429", "HL409"]);
+/** A taken event id: its stream or its events row exists, or it is twice in the batch (sql/081). */
+const TAKEN = new Set(["ledger_streams_pkey", "events_pkey"]);
+
+function declined(error: unknown): string | undefined {
+  const { code, constraint_name: constraint } = error as { code?: unknown; constraint_name?: unknown };
+  if (typeof code !== "string") return undefined;
+  if (DECLINED.has(code) || (code === "23505" && typeof constraint === "string" && TAKEN.has(constraint))) return code;
+  return undefined;
+}
 /** A batch the memory would refuse is decided on fresh reads; the memory is read again at most this often for it. */
 const REFUSAL_REREAD_MS = 1_000;
 
@@ -218,8 +227,8 @@ async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, o
           ${db.json(encoded.rows as never)}::jsonb, ${db.json(jobs as never)}::jsonb)`,
     );
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (typeof code !== "string" || !DECLINED.has(code)) throw error;
+    const code = declined(error);
+    if (code === undefined) throw error;
     if (code === FANOUT_CHANGED) cache.forget(orgId);
     return undefined;
   }

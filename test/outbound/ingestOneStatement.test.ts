@@ -124,7 +124,7 @@ describe("ingest in one statement", () => {
     expect(row?.n).toBe(1);
   });
 
-  it("writes nothing of a batch with a taken or repeated event id, and names the stream (HL409)", async () => {
+  it("writes nothing of a batch with a taken or repeated event id: a unique violation of the stream or the event row (sql/081)", async () => {
     const t = await outboundTenant(app);
     const sub = await t.subscribe({ url: "http://127.0.0.1:9/a" });
     expect((await t.send({ event_id: "taken" })).status).toBe(202);
@@ -163,17 +163,18 @@ describe("ingest in one statement", () => {
       return row;
     };
     const before = await counts();
-    const taken = await ingest(["fresh_1", "taken", "fresh_2"]).then(() => undefined, (error: unknown) => error as { code?: string; message?: string; detail?: string });
-    expect(taken).toMatchObject({ code: "HL409", message: "stream event:taken expected to be new but is at version 1" });
-    expect(JSON.parse(taken?.detail ?? "{}")).toEqual({ stream: "event:taken", expected: 0, actual: 1 });
-    const repeated = await ingest(["fresh_1", "fresh_1"]).then(() => undefined, (error: unknown) => error as { code?: string; message?: string });
-    expect(repeated).toMatchObject({ code: "HL409", message: expect.stringContaining("event:fresh_1") });
+    // Under row-level security PostgreSQL leaves the key out of the error; the caller decides the batch again anyway.
+    type Refusal = { code?: string; constraint_name?: string };
+    const taken = await ingest(["fresh_1", "taken", "fresh_2"]).then(() => undefined, (error: unknown) => error as Refusal);
+    expect(taken).toMatchObject({ code: "23505", constraint_name: "ledger_streams_pkey" });
+    const repeated = await ingest(["fresh_1", "fresh_1"]).then(() => undefined, (error: unknown) => error as Refusal);
+    expect(repeated).toMatchObject({ code: "23505", constraint_name: "ledger_streams_pkey" });
     expect(await counts()).toEqual(before);
 
     // An event row whose stream is missing (ledger and projection disagree) is refused too, and nothing is written.
     await db.owner`delete from hookledger.ledger_streams where org_id = ${t.orgId} and stream = 'event:taken'`;
-    const recorded = await ingest(["fresh_1", "taken"]).then(() => undefined, (error: unknown) => error as { code?: string; message?: string });
-    expect(recorded).toMatchObject({ code: "HL409", message: "an event of the batch is already recorded" });
+    const recorded = await ingest(["fresh_1", "taken"]).then(() => undefined, (error: unknown) => error as Refusal);
+    expect(recorded).toMatchObject({ code: "23505", constraint_name: "events_pkey" });
     expect(await counts()).toEqual(before);
 
     await ingest(["fresh_1", "fresh_2"]);
