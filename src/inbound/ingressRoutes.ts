@@ -5,6 +5,10 @@
  * Where accepted requests go (an application's event type, a pull queue) is checked when the route is saved,
  * so a typo is a 400 now rather than a failed publish later. A custom path another live route of the organization
  * holds is refused by the projection's unique index, in the same transaction as the append, so nothing is written.
+ *
+ * Changes and deletion read the route with its row lock (getRouteForChange), as the secret commands do, so a change
+ * of the route's authentication and a change of its secrets are decided one after another: every secret the route
+ * holds always fits its authentication, whichever order they come in.
  */
 import { assertBelowQuota, ingressRouteCount, quotasOf } from "../tenancy/quotas.ts";
 import type { AppContext } from "../context.ts";
@@ -18,8 +22,10 @@ import type { IngressAuth } from "./entries.ts";
 import { newRouteId } from "./ids.ts";
 import { IngressInputError } from "./inputError.ts";
 import { getPullQueue } from "./pullStore.ts";
-import { getRoute, lockRouteChanges, type IngressRouteRow } from "./routeStore.ts";
+import { getRoute, getRouteForChange, lockRouteChanges, type IngressRouteRow } from "./routeStore.ts";
 import { addSecret, type AddedSecret, type SecretSpec } from "./routeSecretCommands.ts";
+import { secretsForVerificationFrom } from "./routeSecrets.ts";
+import { resolveSecretInput, SecretInputError } from "./secretInput.ts";
 import { ingressRouteStream } from "./streams.ts";
 
 export interface PublishTarget {
@@ -76,6 +82,29 @@ async function checkTargets(tx: Tx, publish: PublishTarget | null | undefined, q
   if (queue && !(await getPullQueue(tx, queue))) throw new IngressInputError("queue", "no such pull queue; create it first with POST /v1/pull-queues");
 }
 
+/**
+ * Refuses authentication that a secret the route holds cannot serve, with the check POST applies to each secret it
+ * is given (resolveSecretInput): switching a route to the standard-webhooks or hookledger-v1 preset while it holds a
+ * secret that is not `whsec_…` would make every webhook a 401 `misconfigured`. Every stored secret counts, ended ones
+ * too: a secret's window can be reopened later (PATCH …/secrets/{id}), and that change is not checked again.
+ */
+async function checkSecretsFit(ctx: AppContext, tx: Tx, routeId: string, auth: IngressAuth): Promise<void> {
+  if (auth.type === "forward") return;
+  const rows = await tx<{ route_id: string; secret_id: string; ciphertext: string; valid_from: Date; valid_until: Date | null }[]>`
+    select route_id, secret_id, ciphertext, valid_from, valid_until from hookledger.ingress_route_secrets
+    where org_id = hookledger.current_org_id() and route_id = ${routeId}
+    order by valid_from, created_at, secret_id`;
+  const secrets = secretsForVerificationFrom(rows, ctx.keyring, [{ routeId, endedAfter: new Date(0) }]).get(routeId) ?? [];
+  for (const secret of secrets) {
+    try {
+      resolveSecretInput({ value: secret.value, source: "value" }, auth);
+    } catch (error) {
+      if (!(error instanceof SecretInputError)) throw error;
+      throw new IngressInputError("auth", `the route's secret ${secret.id} cannot be used with it: ${error.message}; add one that can and remove the others first`);
+    }
+  }
+}
+
 export async function createIngressRoute(
   ctx: AppContext,
   orgId: string,
@@ -102,7 +131,8 @@ export async function updateIngressRoute(
   meta: EntryMeta,
 ): Promise<IngressRouteRow | undefined> {
   return inRouteTransaction(ctx, orgId, async (tx) => {
-    if (!(await getRoute(tx, routeId))) return undefined;
+    if (!(await getRouteForChange(tx, routeId))) return undefined;
+    if (changes.auth) await checkSecretsFit(ctx, tx, routeId, changes.auth);
     await checkTargets(tx, changes.publish, changes.queue);
     await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.updated", data: { route_id: routeId, ...changes }, meta }]);
     return getRoute(tx, routeId);
@@ -111,7 +141,7 @@ export async function updateIngressRoute(
 
 export async function deleteIngressRoute(ctx: AppContext, orgId: string, routeId: string, meta: EntryMeta): Promise<boolean> {
   return inRouteTransaction(ctx, orgId, async (tx) => {
-    if (!(await getRoute(tx, routeId))) return false;
+    if (!(await getRouteForChange(tx, routeId))) return false;
     await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.deleted", data: { route_id: routeId }, meta }]);
     return true;
   });

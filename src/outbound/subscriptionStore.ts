@@ -45,6 +45,21 @@ export async function getSubscription(tx: Queryable, subscriptionId: string): Pr
   return row;
 }
 
+/**
+ * A live subscription, read and locked in one statement until the transaction ends. Every command that decides on
+ * a subscription's state and then appends to its stream reads it with this: concurrent commands are then decided
+ * one after another, and one that waited for a delete finds the subscription gone (the lock re-reads the row), so
+ * twenty DELETEs record one `subscription.deleted`, and a PATCH that lost to a DELETE records nothing.
+ * Lock order: an application's row before its subscriptions' (deleteApplication takes them in that order).
+ */
+export async function getSubscriptionForChange(tx: Queryable, subscriptionId: string): Promise<SubscriptionRow | undefined> {
+  const [row] = await tx<SubscriptionRow[]>`
+    select ${tx.unsafe(subscriptionColumns)} from hookledger.subscriptions
+    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and deleted_at is null
+    for no key update`;
+  return row;
+}
+
 export async function listSubscriptions(
   tx: Queryable,
   options: { limit: number; appId?: string | null; after?: { createdAt: string; id: string }; enabled?: boolean },

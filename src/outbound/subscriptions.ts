@@ -3,6 +3,12 @@
  * Deleting or disabling a subscription cancels its open deliveries in the same transaction, so history shows
  * them as cancelled at once rather than when their jobs come round. Each change publishes its operational event
  * (endpoint.created, updated, disabled, enabled, deleted) in the same transaction.
+ *
+ * Every command reads the subscription it decides on with a row lock in the same statement
+ * (getSubscriptionForChange), and creation locks the application's row before counting its subscriptions, so
+ * concurrent commands are decided one after another, as if sent in turn: one of twenty DELETEs is 204 and records
+ * `subscription.deleted`, the rest are 404; a PATCH that waited for a DELETE is 404 and records nothing; the
+ * subscriptions-per-application quota holds. Locks go application before subscription.
  */
 import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.ts";
@@ -12,13 +18,13 @@ import { generateSigningSecret } from "../crypto/secrets.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryData } from "../ledger/catalogue.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { getApplication } from "../tenancy/applications.ts";
+import { getApplicationForChange } from "../tenancy/applications.ts";
 import { assertBelowQuota, quotasOf, subscriptionCount } from "../tenancy/quotas.ts";
 import { deliveryStream } from "./appends.ts";
 import { openDeliveries } from "./deliveryStore.ts";
 import { publishOperationalEvents } from "./operationalPublish.ts";
 import { expireCurrentSecrets, newSecretKeyId, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
-import { getSubscription, type SubscriptionRow } from "./subscriptionStore.ts";
+import { getSubscription, getSubscriptionForChange, type SubscriptionRow } from "./subscriptionStore.ts";
 
 export const subscriptionStream = (id: string) => `subscription:${id}`;
 
@@ -39,7 +45,8 @@ export async function createSubscription(
   const secret = input.secret ?? generateSigningSecret();
   const { appId, enabled, secret: _given, ...fields } = input;
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getApplication(tx, appId))) throw new UnknownApplicationError(appId);
+    // The application's row, locked before counting, makes concurrent creates under it count one after another.
+    if (!(await getApplicationForChange(tx, appId))) throw new UnknownApplicationError(appId);
     const quota = (await quotasOf(tx, ctx.config)).subscriptions_per_application;
     assertBelowQuota("subscriptions_per_application", await subscriptionCount(tx, appId), quota);
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), STREAM_DOES_NOT_EXIST, [
@@ -61,7 +68,7 @@ export async function updateSubscription(
   meta: EntryMeta,
 ): Promise<SubscriptionRow | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    const current = await getSubscription(tx, subscriptionId);
+    const current = await getSubscriptionForChange(tx, subscriptionId);
     if (!current) return undefined;
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [
       { type: "subscription.updated", data: { subscription_id: subscriptionId, ...changes }, meta },
@@ -94,7 +101,7 @@ export async function setSubscriptionEnabled(
   meta: EntryMeta,
 ): Promise<SubscriptionRow | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    const current = await getSubscription(tx, subscriptionId);
+    const current = await getSubscriptionForChange(tx, subscriptionId);
     if (!current) return undefined;
     if (current.enabled !== enabled) {
       const entry = enabled
@@ -115,7 +122,7 @@ export async function setSubscriptionEnabled(
 
 export async function deleteSubscription(ctx: AppContext, orgId: string, subscriptionId: string, meta: EntryMeta): Promise<boolean> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    const current = await getSubscription(tx, subscriptionId);
+    const current = await getSubscriptionForChange(tx, subscriptionId);
     if (!current) return false;
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [{ type: "subscription.deleted", data: { subscription_id: subscriptionId }, meta }]);
     await cancelOpenDeliveries(ctx, tx, subscriptionId, "subscription deleted", meta);
@@ -147,7 +154,7 @@ export async function rotateSubscriptionSecret(
   meta: EntryMeta,
 ): Promise<{ keyId: string; secret: string; previousExpiresAt: Date | null } | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getSubscription(tx, subscriptionId))) return undefined;
+    if (!(await getSubscriptionForChange(tx, subscriptionId))) return undefined;
     const now = ctx.now();
     const previousExpiresAt = new Date(now.getTime() + input.overlapSeconds * 1000);
     const previousKeyId = await expireCurrentSecrets(tx, subscriptionId, previousExpiresAt);
@@ -173,7 +180,7 @@ export async function revealSubscriptionSecret(
   meta: EntryMeta,
 ): Promise<{ keyId: string; secret: string } | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getSubscription(tx, subscriptionId))) return undefined;
+    if (!(await getSubscriptionForChange(tx, subscriptionId))) return undefined;
     const [current] = await signingSecrets(tx, ctx.keyring, subscriptionId, ctx.now());
     if (!current) return undefined;
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [

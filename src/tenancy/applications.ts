@@ -1,10 +1,19 @@
-/** Applications: commands (ledger entries) and reads of the applications projection. */
+/**
+ * Applications: commands (ledger entries) and reads of the applications projection.
+ *
+ * Commands that decide on an application's state read it with a row lock in the same statement (see
+ * getApplicationForChange), so concurrent commands are decided one after another. Locks are taken parent before
+ * child — organization, application, then its subscriptions and event types — so two commands never wait for
+ * each other in a circle.
+ */
 import { randomUUID } from "node:crypto";
 import type { Queryable } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { AppContext } from "../context.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { ProblemError } from "../http/problem.ts";
+import { getOrganizationForChange } from "./organizations.ts";
 import { applicationCount, assertBelowQuota, quotasOf } from "./quotas.ts";
 
 export interface Application {
@@ -39,11 +48,57 @@ const toApplication = (row: ApplicationRow): Application => ({
 
 export const applicationStream = (appId: string) => `application:${appId}`;
 
+const applicationColumns = "app_id, name, description, metadata, operational, created_at, updated_at";
+
 export async function getApplication(tx: Queryable, appId: string): Promise<Application | undefined> {
   const [row] = await tx<ApplicationRow[]>`
-    select app_id, name, description, metadata, operational, created_at, updated_at from hookledger.applications
+    select ${tx.unsafe(applicationColumns)} from hookledger.applications
     where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null`;
   return row ? toApplication(row) : undefined;
+}
+
+/**
+ * A live application, read and locked against other changes until the transaction ends: commands on it (update,
+ * delete) and commands whose decision depends on it (creating a subscription or event type under it, with the
+ * subscription quota counted after the lock) run one after another, and one that waited for a delete finds the
+ * application gone.
+ */
+export async function getApplicationForChange(tx: Queryable, appId: string): Promise<Application | undefined> {
+  const [row] = await tx<ApplicationRow[]>`
+    select ${tx.unsafe(applicationColumns)} from hookledger.applications
+    where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null
+    for no key update`;
+  return row ? toApplication(row) : undefined;
+}
+
+/**
+ * Whether the application is live, keeping it so until the transaction ends (a share lock: it may not be changed
+ * or deleted meanwhile, while other commands keeping it run alongside). For commands that only need their
+ * application to exist when they commit, e.g. creating an application token.
+ */
+export async function keepApplication(tx: Queryable, appId: string): Promise<boolean> {
+  const rows = await tx`
+    select 1 from hookledger.applications
+    where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null
+    for share`;
+  return rows.length > 0;
+}
+
+/**
+ * Locks the live subscriptions and event types of an application about to be deleted, in key order, before
+ * anything is written. The deletion ends them (the projections react to application.deleted) after it has bumped
+ * the organization's fan-out version; a command holding one of them while waiting for that version (a
+ * subscription change, a failing delivery's health update) would otherwise deadlock with it.
+ */
+async function lockChildrenOf(tx: Queryable, appId: string): Promise<void> {
+  await Promise.all([
+    tx`select 1 from hookledger.subscriptions
+       where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null
+       order by subscription_id for no key update`.execute(),
+    tx`select 1 from hookledger.event_types
+       where org_id = hookledger.current_org_id() and app_id = ${appId} and deleted_at is null
+       order by name for no key update`.execute(),
+  ]);
 }
 
 export async function listApplications(
@@ -67,6 +122,8 @@ export async function createApplication(
 ): Promise<Application> {
   const appId = randomUUID();
   return withTenant(ctx.sql, orgId, async (tx) => {
+    // The organization's row, taken before counting, makes concurrent creates count one after another.
+    if (!(await getOrganizationForChange(tx, orgId))) throw new ProblemError("not-found", "no such organization");
     assertBelowQuota("applications", await applicationCount(tx), (await quotasOf(tx, ctx.config)).applications);
     await ctx.ledger.record(tx, applicationStream(appId), STREAM_DOES_NOT_EXIST, [
       { type: "application.created", data: { app_id: appId, ...input }, meta },
@@ -83,7 +140,7 @@ export async function updateApplication(
   meta: EntryMeta,
 ): Promise<Application | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getApplication(tx, appId))) return undefined;
+    if (!(await getApplicationForChange(tx, appId))) return undefined;
     await ctx.ledger.record(tx, applicationStream(appId), ANY_VERSION, [{ type: "application.updated", data: { app_id: appId, ...changes }, meta }]);
     return getApplication(tx, appId);
   });
@@ -95,7 +152,8 @@ export async function updateApplication(
  */
 export async function deleteApplication(ctx: AppContext, orgId: string, appId: string, meta: EntryMeta): Promise<boolean> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getApplication(tx, appId))) return false;
+    if (!(await getApplicationForChange(tx, appId))) return false;
+    await lockChildrenOf(tx, appId);
     for (const hook of ctx.applicationDeletionHooks) await hook(ctx, tx, orgId, appId, meta);
     await ctx.ledger.record(tx, applicationStream(appId), ANY_VERSION, [{ type: "application.deleted", data: { app_id: appId }, meta }]);
     return true;

@@ -34,11 +34,37 @@ const toOrganization = (row: OrganizationRow): Organization => ({
 
 export const organizationStream = (orgId: string) => `organization:${orgId}`;
 
+const organizationColumns = "org_id, name, metadata, retention_days, quotas, created_at, updated_at";
+
 export async function getOrganization(tx: Queryable, orgId: string): Promise<Organization | undefined> {
   const [row] = await tx<OrganizationRow[]>`
-    select org_id, name, metadata, retention_days, quotas, created_at, updated_at from hookledger.organizations
+    select ${tx.unsafe(organizationColumns)} from hookledger.organizations
     where org_id = ${orgId} and deleted_at is null`;
   return row ? toOrganization(row) : undefined;
+}
+
+/**
+ * A live organization, read and locked against other changes until the transaction ends. Its own commands (update,
+ * delete) and the count of its applications before one is created take it, so concurrent ones are decided one
+ * after another and one that waited for a delete finds the organization gone. It is the first lock of any command
+ * that takes several (organization, then application, then the application's subscriptions and event types).
+ */
+export async function getOrganizationForChange(tx: Queryable, orgId: string): Promise<Organization | undefined> {
+  const [row] = await tx<OrganizationRow[]>`
+    select ${tx.unsafe(organizationColumns)} from hookledger.organizations
+    where org_id = ${orgId} and deleted_at is null
+    for no key update`;
+  return row ? toOrganization(row) : undefined;
+}
+
+/**
+ * Whether the organization is live, keeping it so until the transaction ends (a share lock: it may not be deleted
+ * meanwhile, while other commands keeping it run alongside). For creating a token, which a concurrent deletion
+ * would otherwise miss when it revokes every token of the organization.
+ */
+export async function keepOrganization(tx: Queryable, orgId: string): Promise<boolean> {
+  const rows = await tx`select 1 from hookledger.organizations where org_id = ${orgId} and deleted_at is null for share`;
+  return rows.length > 0;
 }
 
 /** Every organization (instance admin), newest first. */
@@ -77,7 +103,7 @@ export async function updateOrganization(
   meta: EntryMeta,
 ): Promise<Organization | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getOrganization(tx, orgId))) return undefined;
+    if (!(await getOrganizationForChange(tx, orgId))) return undefined;
     await ctx.ledger.record(tx, organizationStream(orgId), ANY_VERSION, [{ type: "organization.updated", data: { org_id: orgId, ...changes }, meta }]);
     return getOrganization(tx, orgId);
   });
@@ -86,7 +112,10 @@ export async function updateOrganization(
 /** Deletes an organization: its tokens are revoked and its applications deleted (see tenancy projections). */
 export async function deleteOrganization(ctx: AppContext, orgId: string, meta: EntryMeta): Promise<boolean> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getOrganization(tx, orgId))) return false;
+    if (!(await getOrganizationForChange(tx, orgId))) return false;
+    // The deletion ends every application (tenancy projections) after bumping the fan-out version: take their rows
+    // first, in key order, so a command holding one and waiting for that version cannot deadlock with it.
+    await tx`select 1 from hookledger.applications where org_id = hookledger.current_org_id() and deleted_at is null order by app_id for no key update`;
     await ctx.ledger.record(tx, organizationStream(orgId), ANY_VERSION, [{ type: "organization.deleted", data: { org_id: orgId }, meta }]);
     return true;
   });

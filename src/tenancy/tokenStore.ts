@@ -61,6 +61,19 @@ export async function getToken(tx: Queryable, tokenId: string): Promise<TokenRow
   return row;
 }
 
+/**
+ * A token, read and locked against other changes until the transaction ends, so concurrent revocations are
+ * decided one after another: the first records `token.revoked`, the others find it revoked and record nothing.
+ */
+export async function getTokenForChange(tx: Queryable, tokenId: string): Promise<TokenRow | undefined> {
+  const [row] = await tx<TokenRow[]>`
+    select ${tx.unsafe(tokenColumns)} from hookledger.api_tokens t
+    left join hookledger.token_usage u on u.org_id = t.org_id and u.token_id = t.token_id
+    where t.org_id = hookledger.current_org_id() and t.token_id = ${tokenId}
+    for no key update of t`;
+  return row;
+}
+
 export async function listTokens(
   tx: Queryable,
   options: { limit: number; after?: { createdAt: string; id: string }; appId?: string },

@@ -5,10 +5,12 @@ import { SYSTEM_ORG_ID, withTenant } from "../db/tenant.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
-import { getApplication } from "./applications.ts";
+import { ProblemError } from "../http/problem.ts";
+import { keepApplication } from "./applications.ts";
+import { keepOrganization } from "./organizations.ts";
 import type { Scope } from "./scopes.ts";
 import { describeSuppliedToken, generateApiToken, type GeneratedToken, type TokenKind } from "./tokenSecrets.ts";
-import { getToken, instanceAdminTokenExists, type TokenRow } from "./tokenStore.ts";
+import { getToken, getTokenForChange, instanceAdminTokenExists, type TokenRow } from "./tokenStore.ts";
 
 export const tokenStream = (tokenId: string) => `token:${tokenId}`;
 
@@ -32,7 +34,10 @@ export async function createToken(
   const generated = generateApiToken(kind);
   const tokenId = randomUUID();
   return withTenant(ctx.sql, orgId, async (tx) => {
-    if (input.appId && !(await getApplication(tx, input.appId))) throw new UnknownApplicationError(input.appId);
+    // Kept (share-locked) until commit, organization before application: a concurrent deletion of either, which
+    // revokes the tokens it finds, waits for this one to exist, or this one finds it deleted.
+    if (!(await keepOrganization(tx, orgId))) throw new ProblemError("not-found", "no such organization");
+    if (input.appId && !(await keepApplication(tx, input.appId))) throw new UnknownApplicationError(input.appId);
     await ctx.ledger.record(tx, tokenStream(tokenId), STREAM_DOES_NOT_EXIST, [
       {
         type: "token.created",
@@ -56,7 +61,7 @@ export async function createToken(
 
 export async function revokeToken(ctx: AppContext, orgId: string, tokenId: string, meta: EntryMeta): Promise<TokenRow | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    const token = await getToken(tx, tokenId);
+    const token = await getTokenForChange(tx, tokenId);
     if (!token) return undefined;
     if (!token.revoked_at) {
       await ctx.ledger.record(tx, tokenStream(tokenId), ANY_VERSION, [{ type: "token.revoked", data: { token_id: tokenId }, meta }]);

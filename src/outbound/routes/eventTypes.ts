@@ -68,7 +68,9 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     const body = await readJson(c, eventTypeCreateBody);
     checkSchema(body.schema);
     try {
-      return c.json(presentEventType(await createEventType(ctx, auth.orgId, { appId, ...body }, auditMeta(c))), 201);
+      const created = await createEventType(ctx, auth.orgId, { appId, ...body }, auditMeta(c));
+      if (!created) throw new ProblemError("not-found", "no such application");
+      return c.json(presentEventType(created), 201);
     } catch (error) {
       if (error instanceof EventTypeExistsError) throw new ProblemError("conflict", `event type ${body.name} already exists`);
       throw error;
