@@ -8,6 +8,7 @@ import type { Context } from "hono";
 import type { HttpEnv } from "../http/env.ts";
 import { textFieldHazards } from "../http/inputRules.ts";
 import { ProblemError, type FieldError } from "../http/problem.ts";
+import { readRequestBytes } from "../http/requestBody.ts";
 
 export interface Form {
   /** Field values by name (the last one when a name repeats); a field that is not UTF-8 is left out. */
@@ -87,7 +88,7 @@ export function parseUrlEncoded(body: Uint8Array): Form {
 }
 
 async function parseForm(c: Context<HttpEnv>): Promise<Form> {
-  const body = new Uint8Array(await c.req.arrayBuffer());
+  const body = await readRequestBytes(c);
   if (body.length === 0) return { fields: {}, errors: [] };
   if (!FORM_TYPE.test(c.req.header("content-type") ?? "")) {
     return { fields: {}, errors: [{ field: "(form)", message: "send the form as application/x-www-form-urlencoded, as the console's forms do" }] };

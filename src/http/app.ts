@@ -7,7 +7,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
-import { databaseUnavailableProblem, lostRaceProblem, ProblemError, problemResponse } from "./problem.ts";
+import { clientClosedProblem, databaseUnavailableProblem, lostRaceProblem, ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
@@ -16,8 +16,9 @@ import { openApiRoutes } from "./openapi/routes.ts";
 import { serviceOperations } from "./openapi/operations.ts";
 import type { Operation, WebhookDoc } from "./openapi/operation.ts";
 import { accessLog } from "./accessLog.ts";
-import { clientAddress, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
+import { clientAddress, identityEncodingOnly, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
 import { TokenBuckets } from "./rateLimit.ts";
+import { TrieRouter } from "hono/router/trie-router";
 
 /** Routes served under `mount` (`/in` → a route `/:route_id` answers `/in/:route_id`). */
 export interface MountedRoutes {
@@ -74,6 +75,33 @@ function onlyOnItsListener(listeners: NonNullable<AppOptions["listeners"]>): Mid
   };
 }
 
+const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+
+/**
+ * HEAD never runs a capability's handler. Hono answers HEAD by running the GET handler and dropping its body, and
+ * GET handlers may write: revealing a subscription's secret is audited, a portal link is spent on first use. So a
+ * HEAD to any path the capabilities serve (`/v1`, the public doors) answers 405 with `Allow` (the methods that path
+ * has), before authentication or any handler runs; the service's own read-only routes (/health, /ready, /metrics,
+ * /openapi.json, /docs) keep answering HEAD. `routes` is read at the first HEAD, once every route is registered.
+ */
+function refuseHead(routes: () => readonly { method: string; path: string }[]): MiddlewareHandler<HttpEnv> {
+  let router: TrieRouter<string> | undefined;
+  const allowed = (path: string): string[] => {
+    if (!router) {
+      router = new TrieRouter<string>();
+      for (const route of routes()) router.add(route.method, route.path, route.method);
+    }
+    const found = router;
+    return METHODS.filter((method) => found.match(method, path)[0].length > 0);
+  };
+  return async (c, next) => {
+    if (c.req.method !== "HEAD") return next();
+    const methods = allowed(c.req.path);
+    if (methods.length === 0) return next();
+    throw new ProblemError("method-not-allowed", `HEAD is not served here; use ${methods.join(", ")}`, { headers: { Allow: methods.join(", ") }, allow: methods });
+  };
+}
+
 export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations, webhooks, listeners, afterAuthentication }: AppOptions): Hono<HttpEnv> {
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
@@ -88,6 +116,9 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   app.route("/", healthRoutes({ sql: ctx.sql, ...readiness }));
   app.route("/", metricsRoutes(ctx.metrics, metricsToken));
   app.route("/", openApiRoutes([...serviceOperations, ...operations], webhooks));
+  // Every route registered from here on is a capability's: HEAD is refused on their paths.
+  const serviceRouteCount = app.routes.length;
+  app.use(refuseHead(() => app.routes.slice(serviceRouteCount).filter((route) => route.method !== "ALL")));
 
   // One set of per-IP buckets for /v1 and the public doors: an address gets one budget, not one per door.
   const ipBuckets = new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST);
@@ -100,6 +131,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   const v1 = new Hono<HttpEnv>();
   v1.use(rateLimitByIp(ipBuckets));
   v1.use(limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
+  v1.use(identityEncodingOnly());
   const bodyLimit = limitBody(config.HOOKLEDGER_MAX_BODY_BYTES);
   const largeBodyLimits = new Map(apiRoutes.flatMap((api) => api.largeBodies ?? []).map((large) => [`${large.method} ${large.path}`, limitBody(large.maxBytes)]));
   v1.use((c, next) => (largeBodyLimits.get(`${c.req.method} ${c.req.path}`) ?? bodyLimit)(c, next));
@@ -113,6 +145,12 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   app.onError((error, c) => {
     const path = new URL(c.req.url).pathname;
     if (error instanceof ProblemError) return problemResponse(error, path, c.get("requestId"));
+    // Before the database check: a client's ECONNRESET is not the database's. Logged at debug, never reported.
+    const clientClosed = clientClosedProblem(error, c.req.raw);
+    if (clientClosed) {
+      ctx.log.debug("client closed the connection before the request was read", { request_id: c.get("requestId"), path });
+      return problemResponse(clientClosed, path, c.get("requestId"));
+    }
     const unavailable = databaseUnavailableProblem(error);
     if (unavailable) return problemResponse(unavailable, path, c.get("requestId"));
     const lostRace = lostRaceProblem(error);

@@ -24,13 +24,25 @@ export const uuidField = v.pipe(v.string("expected a UUID"), v.uuid("expected a 
 const EARLIEST_INSTANT = Date.parse("0001-01-01T00:00:00.000Z");
 const LATEST_INSTANT = Date.parse("9999-12-31T23:59:59.999Z");
 
+/**
+ * Whether an instant lies within years 1 to 9999 in UTC: the one rule for every instant the API takes, whether a
+ * timestamp field or the sort key of a pagination cursor (pagination.ts). A cursor keyed at year 0 answered 500.
+ *
+ * @example
+ * instantInRange(new Date("0000-01-01T00:00:00Z")); // false
+ */
+export function instantInRange(date: Date): boolean {
+  const time = date.getTime();
+  return time >= EARLIEST_INSTANT && time <= LATEST_INSTANT;
+}
+
 /** RFC 3339 timestamp with an explicit offset. */
 export const timestampField = v.pipe(
   v.string("expected an RFC 3339 timestamp"),
   v.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i, "expected an RFC 3339 timestamp such as 2026-01-31T12:00:00Z"),
   v.transform((value) => new Date(value)),
   v.check((date) => !Number.isNaN(date.getTime()), "not a real date"),
-  v.check((date) => date.getTime() >= EARLIEST_INSTANT && date.getTime() <= LATEST_INSTANT, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"),
+  v.check(instantInRange, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"),
 );
 
 /**

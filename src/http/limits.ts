@@ -1,6 +1,6 @@
 /**
- * Request hygiene for every route: client address, per-IP and per-token rate limits, body size limit and a
- * request timeout, each answering problem+json.
+ * Request hygiene for every route: client address, per-IP and per-token rate limits, body size limit, content
+ * coding and a request timeout, each answering problem+json.
  */
 import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
@@ -8,6 +8,7 @@ import { timeout } from "hono/timeout";
 import type { HttpEnv } from "./env.ts";
 import { ProblemError } from "./problem.ts";
 import { TokenBuckets } from "./rateLimit.ts";
+import { isBodyArriving, markBodyArriving } from "./requestBody.ts";
 
 /** The client address: the socket's, or the first X-Forwarded-For hop when we run behind a trusted proxy. */
 export function clientAddress(trustProxy: boolean): MiddlewareHandler<HttpEnv> {
@@ -39,14 +40,58 @@ export function rateLimitByToken(buckets: TokenBuckets): MiddlewareHandler<HttpE
 }
 
 export function limitBody(maxBytes: number): MiddlewareHandler<HttpEnv> {
-  return bodyLimit({
+  const limit = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
       throw new ProblemError("payload-too-large", `the body exceeds ${maxBytes} bytes`, { max_bytes: maxBytes });
     },
   });
+  // A chunked body is read here, in full, before the next middleware runs: until then the request waits for its
+  // client (a body with a Content-Length is only checked here, and read by the route).
+  return async (c, next) => {
+    markBodyArriving(c, true);
+    try {
+      return await limit(c, async () => {
+        markBodyArriving(c, false);
+        await next();
+      });
+    } finally {
+      markBodyArriving(c, false);
+    }
+  };
 }
 
+/** Seconds a client is asked to wait before repeating a request that timed out on our side. */
+export const TIMEOUT_RETRY_AFTER_SECONDS = 5;
+
+/**
+ * Requests taking longer than `ms` answer at once. A request still waiting for its body (a client that declared
+ * more than it sends and keeps the connection open) is the client's fault: 408 `request-timeout`, and the
+ * connection is closed, as RFC 9110 asks. Anything else was slow on our side: 503 `timeout` with Retry-After.
+ */
 export function limitTime(ms: number): MiddlewareHandler<HttpEnv> {
-  return timeout(ms, () => new ProblemError("timeout", `the request did not finish within ${ms} ms`) as never);
+  return timeout(ms, (c) =>
+    (isBodyArriving(c)
+      ? new ProblemError("request-timeout", `the request body did not arrive within ${ms} ms`, { headers: { Connection: "close" } })
+      : new ProblemError("timeout", `the request did not finish within ${ms} ms`, { headers: { "Retry-After": String(TIMEOUT_RETRY_AFTER_SECONDS) } })) as never,
+  );
+}
+
+/**
+ * Refuses a request whose body is content-coded (Content-Encoding other than `identity`) with 415 naming the
+ * header: bodies are not decoded, so a gzip body would be read as its compressed bytes (and a JSON route would
+ * answer malformed-json, or worse, take a body that happens to parse). Accept-Encoding says what is accepted
+ * (RFC 9110 §15.5.16).
+ */
+export function identityEncodingOnly(): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    const codings = (c.req.header("content-encoding") ?? "").split(",").map((coding) => coding.trim().toLowerCase()).filter(Boolean);
+    if (codings.some((coding) => coding !== "identity")) {
+      throw new ProblemError("unsupported-media-type", "content codings are not supported: send the body uncompressed, without Content-Encoding", {
+        errors: [{ field: "header.Content-Encoding", message: `"${codings.join(", ").slice(0, 100)}" is not supported; only identity (no coding) is` }],
+        headers: { "Accept-Encoding": "identity" },
+      });
+    }
+    await next();
+  };
 }

@@ -7,6 +7,7 @@
  * is refused here, before its parts reach a `timestamptz` or `uuid` comparison in SQL (which answered 500).
  */
 import * as v from "valibot";
+import { instantInRange } from "./fields.ts";
 import { ProblemError } from "./problem.ts";
 
 export interface Cursor {
@@ -37,7 +38,7 @@ export function encodeCursor(cursor: Cursor): string {
 }
 
 /**
- * What one part of a cursor holds: `timestamp` an ISO instant as `Date#toISOString` writes it, `uuid` a UUID,
+ * What one part of a cursor holds: `timestamp` an ISO instant as `Date#toISOString` writes it (years 1-9999), `uuid` a UUID,
  * `position` a bigint ledger position, `name` a name or prefixed id (event type and queue names, event, route and
  * receipt ids: letters, digits and `_ . : -`).
  */
@@ -53,8 +54,9 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_BIGINT = 9223372036854775807n;
 
 const partIsValid: Record<CursorPart, (value: string) => boolean> = {
-  // The round trip refuses dates that match the shape but do not exist (2026-02-30).
-  timestamp: (value) => ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value,
+  // The round trip refuses dates that match the shape but do not exist (2026-02-30); the range is the one every
+  // timestamp field applies (years 1-9999 UTC), so a cursor at year 0 never reaches a timestamptz comparison.
+  timestamp: (value) => ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value && instantInRange(new Date(value)),
   uuid: (value) => UUID.test(value),
   position: (value) => /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT,
   name: (value) => /^[A-Za-z0-9_.:-]{1,256}$/.test(value),

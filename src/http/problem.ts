@@ -15,6 +15,7 @@ export const problemCatalogue = {
   "quota-exceeded": { status: 403, title: "A quota of the organization is exhausted" },
   "not-found": { status: 404, title: "No such resource" },
   "method-not-allowed": { status: 405, title: "Method not allowed" },
+  "request-timeout": { status: 408, title: "The request body did not arrive in time" },
   "conflict": { status: 409, title: "The request conflicts with the current state" },
   "idempotency-conflict": { status: 409, title: "The idempotency key was used with a different request" },
   "gone": { status: 410, title: "The resource is gone" },
@@ -22,6 +23,8 @@ export const problemCatalogue = {
   "unsupported-media-type": { status: 415, title: "Unsupported content type" },
   "unprocessable": { status: 422, title: "The request is well-formed but cannot be processed" },
   "rate-limited": { status: 429, title: "Too many requests" },
+  // Never seen by the client, which is gone: the status the access log and metrics record for it (nginx's 499).
+  "client-closed-request": { status: 499, title: "The client closed the connection before the request was read" },
   "internal": { status: 500, title: "Internal error" },
   "unavailable": { status: 503, title: "Service unavailable" },
   "timeout": { status: 503, title: "The request took too long" },
@@ -117,3 +120,38 @@ export function lostRaceProblem(error: unknown): ProblemError | undefined {
 }
 
 const UNIQUE_VIOLATION = "23505";
+
+/**
+ * Codes a request body read fails with when the client's connection goes away: Node's http server (`aborted`,
+ * ECONNRESET), and stream errors; Bun rejects with a DOMException named AbortError ("The connection was closed.").
+ */
+const CONNECTION_ABORT_CODES = new Set(["ECONNRESET", "ECONNABORTED", "EPIPE", "ERR_STREAM_PREMATURE_CLOSE"]);
+
+/**
+ * Whether `error` is what reading from a connection that the client closed throws (not whether the client is gone:
+ * pair it with the request's signal, or call it only on errors of reading the request body).
+ */
+export function isConnectionAbort(error: unknown): boolean {
+  if (typeof error !== "object" || error === null) return false;
+  const { name, code, message } = error as { name?: unknown; code?: unknown; message?: unknown };
+  return name === "AbortError" || (typeof code === "string" && CONNECTION_ABORT_CODES.has(code)) || message === "Client connection prematurely closed.";
+}
+
+/** The answer recorded for a request whose client went away before it was read (499; no one receives it). */
+export function clientClosedRequest(): ProblemError {
+  return new ProblemError("client-closed-request", "the client closed the connection before the request was read");
+}
+
+/**
+ * The answer for an error that only says the client went away: its connection closed while the request was read
+ * (mid-body), which the runtime reports by aborting the request's signal and failing the read. Not a server error:
+ * 499, no error log, no error report. Undefined for anything else, including errors of a request whose client is
+ * still there (a database ECONNRESET stays `unavailable`).
+ *
+ * @example
+ * const problem = clientClosedProblem(error, c.req.raw) ?? databaseUnavailableProblem(error) ?? new ProblemError("internal");
+ */
+export function clientClosedProblem(error: unknown, request: Request): ProblemError | undefined {
+  if (!request.signal.aborted) return undefined;
+  return error === request.signal.reason || isConnectionAbort(error) ? clientClosedRequest() : undefined;
+}

@@ -7,6 +7,7 @@ import type { Context } from "hono";
 import * as v from "valibot";
 import { firstInvalidUtf8Byte, jsonHazards, MAX_JSON_NESTING, textFieldHazards } from "./inputRules.ts";
 import { ProblemError, type FieldError } from "./problem.ts";
+import { readRequestBytes } from "./requestBody.ts";
 
 export function fieldErrors(issues: readonly v.BaseIssue<unknown>[], prefix = ""): FieldError[] {
   return issues.map((issue) => {
@@ -24,26 +25,36 @@ export function parseOrProblem<S extends v.GenericSchema>(schema: S, value: unkn
   throw new ProblemError("validation", "one or more fields are invalid", { errors: fieldErrors(result.issues, prefix) });
 }
 
-/** Reads and validates a JSON request body. */
-export async function readJson<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S>> {
+/** Refuses a body not declared as JSON (`application/json`, `application/*+json`) with 415. */
+function requireJsonContentType(c: Context): void {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new ProblemError("unsupported-media-type", "send the body as application/json");
   }
-  return parseOrProblem(schema, parseJsonBody(await readUtf8Body(c)));
 }
 
-/** Validates an optional JSON body: an empty body validates as `{}`. */
+/** Reads and validates a JSON request body, which must be a JSON object. */
+export async function readJson<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S>> {
+  requireJsonContentType(c);
+  return parseOrProblem(schema, parseJsonObject(await readUtf8Body(c)));
+}
+
+/**
+ * Validates an optional JSON body: an empty body validates as `{}`; any other body is held to what `readJson`
+ * requires (a JSON content type, a JSON object), so a form or text body is refused, not read as JSON.
+ */
 export async function readOptionalJson<S extends v.GenericSchema>(c: Context, schema: S): Promise<v.InferOutput<S>> {
   const text = await readUtf8Body(c);
-  return parseOrProblem(schema, text.trim() === "" ? {} : parseJsonBody(text));
+  if (text.trim() === "") return parseOrProblem(schema, {});
+  requireJsonContentType(c);
+  return parseOrProblem(schema, parseJsonObject(text));
 }
 
 // Fatal, unlike Request.text(): a body that is not UTF-8 is refused instead of silently turned into U+FFFD.
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 async function readUtf8Body(c: Context): Promise<string> {
-  const bytes = new Uint8Array(await c.req.arrayBuffer());
+  const bytes = await readRequestBytes(c);
   try {
     return utf8.decode(bytes);
   } catch {
@@ -65,6 +76,17 @@ function parseJsonBody(text: string): unknown {
   const errors = jsonHazards(value, { maxDepth: MAX_JSON_NESTING, rootLevel: 0 });
   if (errors.length > 0) throw new ProblemError("validation", "the body holds values the API does not accept", { errors });
   return value;
+}
+
+/**
+ * A body whose top-level value must be a JSON object, as every route's body is. valibot's object schemas take an
+ * array too (it is an object to JavaScript), so `[]` was read as `{}` by routes whose fields are all optional.
+ */
+function parseJsonObject(text: string): Record<string, unknown> {
+  const value = parseJsonBody(text);
+  if (typeof value === "object" && value !== null && !Array.isArray(value)) return value as Record<string, unknown>;
+  const got = Array.isArray(value) ? "an array" : value === null ? "null" : `a ${typeof value}`;
+  throw new ProblemError("validation", "the body must be a JSON object", { errors: [{ field: "(body)", message: `expected a JSON object, got ${got}` }] });
 }
 
 /** Validates query parameters (each a single string); names and values follow the input rules. */

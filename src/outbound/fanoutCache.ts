@@ -9,7 +9,7 @@
  */
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
-import { defaultQuotas, type Quotas } from "../tenancy/quotas.ts";
+import { effectiveQuotas, type Quotas } from "../tenancy/quotas.ts";
 import { eventTypeKey, type TargetSubscription } from "./ingestLookups.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
@@ -88,7 +88,7 @@ export class FanoutCache {
   private empty(rows: LoadedRows): OrganizationFanout {
     return {
       version: rows.version,
-      quotas: { ...defaultQuotas(this.ctx.config), ...(rows.quotas ?? {}) },
+      quotas: effectiveQuotas(this.ctx.config, rows.quotas),
       loadedApps: new Set(),
       liveApps: new Set(),
       eventTypes: new Map(),

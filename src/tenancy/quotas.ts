@@ -11,6 +11,33 @@ export const QUOTA_NAMES = ["events_per_day", "applications", "subscriptions_per
 export type QuotaName = (typeof QUOTA_NAMES)[number];
 export type Quotas = Record<QuotaName, number>;
 
+/**
+ * The largest value a quota may be set to: the largest integer a JSON number carries exactly
+ * (Number.MAX_SAFE_INTEGER, about 9.007e15), so "practically unlimited" can still be written. Every quota is held
+ * and compared as a JavaScript number, and `events_per_day` also reaches `hookledger.ingest_batch` as a `bigint`
+ * (where today's count plus a batch is compared with it): a larger value (1e20, 9223372036854775807) was stored,
+ * then made every POST /v1/events of the organization answer 500 (bigint out of range), and above 2^53 it is not
+ * even the number that was sent.
+ */
+export const MAX_QUOTA = Number.MAX_SAFE_INTEGER;
+
+/**
+ * The effective quotas from the instance defaults and an organization's stored overrides. An override stored before
+ * overrides were bounded (above MAX_QUOTA, or not a whole number) is read as MAX_QUOTA or ignored, so it cannot
+ * reach the database out of range.
+ *
+ * @example
+ * effectiveQuotas(config, { events_per_day: 1e20 }).events_per_day; // MAX_QUOTA
+ */
+export function effectiveQuotas(config: Config, overrides: Partial<Record<string, unknown>> | null | undefined): Quotas {
+  const quotas = defaultQuotas(config);
+  for (const name of QUOTA_NAMES) {
+    const value = overrides?.[name];
+    if (typeof value === "number" && Number.isInteger(value) && value >= 0) quotas[name] = Math.min(value, MAX_QUOTA);
+  }
+  return quotas;
+}
+
 export function defaultQuotas(config: Config): Quotas {
   return {
     events_per_day: config.HOOKLEDGER_QUOTA_EVENTS_PER_DAY,
@@ -24,7 +51,7 @@ export function defaultQuotas(config: Config): Quotas {
 export async function quotasOf(tx: Queryable, config: Config): Promise<Quotas> {
   const [row] = await tx<{ quotas: Partial<Quotas> }[]>`
     select quotas from hookledger.organizations where org_id = hookledger.current_org_id()`;
-  return { ...defaultQuotas(config), ...(row?.quotas ?? {}) };
+  return effectiveQuotas(config, row?.quotas);
 }
 
 /** The UTC day `now` falls in, as the usage counters key it. */

@@ -85,15 +85,18 @@ function responseConverter(operations: readonly Operation[]) {
 
 /**
  * The problems an operation may answer: every one can fail internally; every `/v1` one needs a token, is rate
- * limited and can time out; a scope can be missing; a body or query can be invalid; a path parameter can name
- * nothing; every `/v1` change may carry an X-Audit-Reason that is too long. Anything else the operation declares.
+ * limited, can time out and refuses a content-coded body (Content-Encoding); a scope can be missing; a body or
+ * query can be invalid, and a body can stall (408); a path parameter can name nothing; every `/v1` change may carry
+ * an X-Audit-Reason that is too long. Anything else the operation declares. (`client-closed-request` is never
+ * answered to anyone: the client is gone.)
  */
 function problemsOf(operation: Operation): ProblemSlug[] {
   const slugs = new Set<ProblemSlug>(operation.problems ?? []);
   if (operation.path.startsWith("/v1/")) {
-    for (const slug of ["unauthorized", "rate-limited", "timeout"] as const) slugs.add(slug);
+    for (const slug of ["unauthorized", "rate-limited", "timeout", "unsupported-media-type"] as const) slugs.add(slug);
     if (operation.scope) slugs.add("forbidden");
     if (operation.method !== "GET") slugs.add("validation");
+    if (operation.body) slugs.add("request-timeout");
   }
   if (operation.body) for (const slug of ["validation", "malformed-json", "unsupported-media-type", "payload-too-large"] as const) slugs.add(slug);
   if (operation.query) slugs.add("validation");

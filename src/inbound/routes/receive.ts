@@ -11,6 +11,7 @@ import { Hono, type Context } from "hono";
 import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
+import { whileBodyArrives } from "../../http/requestBody.ts";
 import { createWebhookReceiver, type ReceiveTarget } from "../receive.ts";
 import type { IngressRouteCache } from "../routeCache.ts";
 import type { AcceptedReceiptJson } from "./present.ts";
@@ -81,7 +82,7 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): H
       method: c.req.method,
       path: url.pathname + url.search,
       headers: c.req.raw.headers,
-      readBody: (maxBytes) => readCappedBody(c.req.raw, maxBytes),
+      readBody: (maxBytes) => whileBodyArrives(c, () => readCappedBody(c.req.raw, maxBytes)),
       clientIp: c.get("clientIp"),
       meta: {
         request_id: c.get("requestId"),

@@ -11,11 +11,14 @@ import { withTenant } from "../../db/tenant.ts";
 import { auditMeta } from "../audit.ts";
 import { requireInstanceAdmin, requireOrgAccess } from "../authorize.ts";
 import { createOrganization, deleteOrganization, getOrganization, listAllOrganizations, updateOrganization } from "../organizations.ts";
+import { MAX_QUOTA } from "../quotas.ts";
 import { hasScope } from "../scopes.ts";
 import { presentOrganization } from "./present.ts";
 
 export const organizationCreateBody = v.strictObject({ name: nameField, metadata: v.optional(metadataField, {}) });
-const quotaValue = v.optional(v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(0, "at least 0")));
+const quotaValue = v.optional(
+  v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(0, "at least 0"), v.maxValue(MAX_QUOTA, `at most ${MAX_QUOTA} (the largest whole number a JSON number holds exactly)`)),
+);
 export const organizationUpdateBody = v.strictObject({
   name: v.optional(nameField),
   metadata: v.optional(metadataField),
