@@ -4,25 +4,18 @@
  * with 400 naming the field, and the edge values themselves are accepted (no 500 from the database or the runtime).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestApp, type TestApp } from "../support/app.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { inboundTenant } from "../inbound/setup.ts";
+import type { TestApp } from "../support/app.ts";
+import type { TestDatabase } from "../support/database.ts";
+import { routeWorld, type RouteWorld } from "./routeWorld.ts";
 
 let db: TestDatabase;
 let app: TestApp;
-let t: Awaited<ReturnType<typeof inboundTenant>>;
+let t: RouteWorld["t"];
 let subscriptionId: string;
 let routeId: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startTestApp(db);
-  t = await inboundTenant(app);
-  await t.createQueue("edges");
-  routeId = (await t.createRoute({ auth: { type: "hmac", preset: "github" }, secrets: [{ value: "k" }], queue: "edges" })).id;
-  const subscription = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: "http://127.0.0.1:9/edges", event_types: ["github.push"] });
-  expect(subscription.status).toBe(201);
-  subscriptionId = subscription.body.id;
+  ({ db, app, t, routeId, subscriptionId } = await routeWorld("edges", { auth: { type: "hmac", preset: "github" }, secret: "k" }));
 });
 afterAll(async () => {
   await app?.stop();

@@ -10,27 +10,20 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { TIMEOUT_RETRY_AFTER_SECONDS } from "../../src/http/limits.ts";
 import { eventually, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
 import { consoleSession } from "../support/consoleSession.ts";
-import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import type { TestDatabase } from "../support/database.ts";
 import { startReceiver } from "../support/receiver.ts";
-import { inboundTenant } from "../inbound/setup.ts";
+import { routeWorld, type RouteWorld } from "./routeWorld.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are parsed JSON */
 
 let db: TestDatabase;
 let app: TestApp;
-let t: Awaited<ReturnType<typeof inboundTenant>>;
+let t: RouteWorld["t"];
 let subscriptionId: string;
 let routeId: string;
 
 beforeAll(async () => {
-  db = await createTestDatabase();
-  app = await startTestApp(db);
-  t = await inboundTenant(app);
-  await t.createQueue("hostile");
-  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "hostile" })).id;
-  const subscription = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: "http://127.0.0.1:9/hostile", event_types: ["github.push"] });
-  expect(subscription.status).toBe(201);
-  subscriptionId = subscription.body.id;
+  ({ db, app, t, routeId, subscriptionId } = await routeWorld("hostile", { auth: { type: "basic", username: "sender" }, secret: "s3cret-password" }));
 });
 afterAll(async () => {
   await app?.stop();
