@@ -56,7 +56,11 @@ const MAX_BIGINT = 9223372036854775807n;
 const partIsValid: Record<CursorPart, (value: string) => boolean> = {
   // The round trip refuses dates that match the shape but do not exist (2026-02-30); the range is the one every
   // timestamp field applies (years 1-9999 UTC), so a cursor at year 0 never reaches a timestamptz comparison.
-  timestamp: (value) => ISO_INSTANT.test(value) && !Number.isNaN(Date.parse(value)) && new Date(value).toISOString() === value && instantInRange(new Date(value)),
+  timestamp: (value) => {
+    if (!ISO_INSTANT.test(value)) return false;
+    const date = new Date(value);
+    return !Number.isNaN(date.getTime()) && date.toISOString() === value && instantInRange(date);
+  },
   uuid: (value) => UUID.test(value),
   position: (value) => /^\d{1,19}$/.test(value) && BigInt(value) <= MAX_BIGINT,
   name: (value) => /^[A-Za-z0-9_.:-]{1,256}$/.test(value),
