@@ -123,6 +123,23 @@ export function nestsDeeperThan(root: unknown, maxDepth: number): boolean {
 }
 
 /**
+ * Whether every number in a parsed value is finite, found without recursion. JSON.parse makes a number beyond
+ * ±1.8e308 (`1e400`) Infinity, which JSON.stringify writes as null: such a value cannot be shown as the JSON it was.
+ */
+export function numbersAllFinite(root: unknown): boolean {
+  const pending: unknown[] = [root];
+  while (pending.length > 0) {
+    const value = pending.pop();
+    if (typeof value === "number") {
+      if (!Number.isFinite(value)) return false;
+    } else if (typeof value === "object" && value !== null) {
+      for (const item of Array.isArray(value) ? value : Object.values(value)) pending.push(item);
+    }
+  }
+  return true;
+}
+
+/**
  * Offset of the first byte that does not start a well-formed UTF-8 sequence (RFC 3629: no overlong forms, no
  * surrogates, nothing past U+10FFFF), or -1; to say where a body that failed to decode went wrong.
  */

@@ -1,4 +1,7 @@
-/** A received webhook becomes an outbound event; JSON nested deeper than events may be is kept as text, byte-exact. */
+/**
+ * A received webhook becomes an outbound event; JSON nested deeper than events may be, or holding a number beyond a
+ * double's range, is kept as text, byte-exact.
+ */
 import { describe, expect, it } from "vitest";
 import { eventFromReceipt } from "../../src/inbound/publishTask.ts";
 import type { ReceiptRow } from "../../src/inbound/receiptStore.ts";
@@ -18,6 +21,17 @@ const target = { app_id: "00000000-0000-4000-8000-000000000000", event_type: "gi
 describe("publishing a receipt", () => {
   it("publishes ordinary JSON as JSON", () => {
     expect(eventFromReceipt(receipt('{"a":[1,{"b":2}]}'), target)).toMatchObject({ encoding: "json", payload: '{"a":[1,{"b":2}]}', parsedPayload: { a: [1, { b: 2 }] } });
+  });
+
+  it("publishes JSON with a number beyond a double's range as text, so the event shows 1e400, not null", () => {
+    for (const body of ['{"a":1e400}', '[0,{"b":[-2e308]}]', '{"c":{"d":123e999}}']) {
+      const event = eventFromReceipt(receipt(body), target);
+      expect(event.encoding).toBe("text");
+      expect(event.payload).toBe(body);
+      expect(event.parsedPayload).toBeUndefined();
+    }
+    // Large but finite numbers stay JSON.
+    expect(eventFromReceipt(receipt('{"a":1e308,"b":-5e-324}'), target).encoding).toBe("json");
   });
 
   it("publishes JSON nested 20,000 deep as text, the bytes unchanged, so nothing recursive walks it", () => {
