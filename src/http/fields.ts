@@ -5,12 +5,58 @@ export const nameField = v.pipe(v.string("expected a string"), v.trim(), v.minLe
 
 export const descriptionField = v.nullable(v.pipe(v.string("expected a string or null"), v.maxLength(2000, "at most 2000 characters")));
 
+/** Keys valibot's records skip without a word (assigning `__proto__` would set an object's prototype instead). */
+const SKIPPED_KEYS = ["__proto__", "constructor", "prototype"];
+
+/**
+ * A record schema that refuses what valibot's `v.record` would change without an issue: a key it skips
+ * (`__proto__`, `constructor`, `prototype` — a label or metadata key so named vanished behind a 2xx) and an array
+ * (read as an object keyed "0", "1", …). Anything else is the record's to decide. The schema keeps its kind and
+ * type, so the OpenAPI document shows it as the record it wraps.
+ *
+ * @example
+ * const labels = exactRecord(v.record(v.string(), v.string()));
+ * v.safeParse(labels, JSON.parse('{"constructor":"x"}')).success; // false: "constructor" cannot be a key here
+ */
+export function exactRecord<TSchema extends v.RecordSchema<v.GenericSchema<string, string>, v.GenericSchema, v.ErrorMessage<v.RecordIssue> | undefined>>(
+  schema: TSchema,
+): TSchema {
+  return {
+    ...schema,
+    "~run"(dataset, config) {
+      const input: unknown = dataset.value;
+      const refusals: { message: string; key?: string }[] = [];
+      if (Array.isArray(input)) refusals.push({ message: "expected an object, not an array" });
+      else if (typeof input === "object" && input !== null) {
+        for (const key of SKIPPED_KEYS) if (Object.hasOwn(input, key)) refusals.push({ message: `"${key}" cannot be used as a key here`, key });
+      }
+      if (refusals.length === 0) return schema["~run"](dataset, config) as ReturnType<TSchema["~run"]>;
+      const issues = refusals.map(({ message, key }): v.RecordIssue => ({
+        kind: "schema",
+        type: "record",
+        input,
+        expected: "Object",
+        received: Array.isArray(input) ? "Array" : "Object",
+        message,
+        requirement: undefined,
+        path: key === undefined ? undefined : [{ type: "object", origin: "key", input: input as Record<string, unknown>, key, value: (input as Record<string, unknown>)[key] }],
+        issues: undefined,
+        lang: config.lang,
+        abortEarly: config.abortEarly,
+        abortPipeEarly: config.abortPipeEarly,
+      }));
+      const failed: v.FailureDataset<v.RecordIssue> = { typed: false, value: input, issues: [issues[0] as v.RecordIssue, ...issues.slice(1)] };
+      return failed as ReturnType<TSchema["~run"]>;
+    },
+  };
+}
+
 export const metadataField = v.pipe(
-  v.record(
+  exactRecord(v.record(
     v.pipe(v.string(), v.minLength(1, "keys must not be empty"), v.maxLength(64, "keys are at most 64 characters")),
     v.pipe(v.string("metadata values must be strings"), v.maxLength(1024, "values are at most 1024 characters")),
     "expected an object of string values",
-  ),
+  )),
   v.check((value) => Object.keys(value).length <= 50, "at most 50 keys"),
 );
 

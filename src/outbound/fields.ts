@@ -1,6 +1,6 @@
 /** Request-body fields specific to outbound resources. */
 import * as v from "valibot";
-import { HEADER_VALUE, HEADER_VALUE_RULE } from "../http/fields.ts";
+import { exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../http/fields.ts";
 import { decodeSigningSecret } from "../crypto/secrets.ts";
 import { parseTargetUrl } from "../egress/normalise.ts";
 import { EVENT_TYPE_NAME, EVENT_TYPE_PATTERN } from "./matching.ts";
@@ -18,12 +18,12 @@ export const eventTypePatternsField = v.pipe(
 );
 
 export const labelsField = v.pipe(
-  v.record(
+  exactRecord(v.record(
     // No colon in keys: `GET /v1/events?label=key:value` splits at the first one.
     v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "label keys are 1-64 characters of letters, digits, _ . -")),
     v.pipe(v.string("label values must be strings"), v.maxLength(256, "label values are at most 256 characters")),
     "expected an object of string labels",
-  ),
+  )),
   v.check((labels) => Object.keys(labels).length <= 20, "at most 20 labels"),
 );
 
@@ -36,7 +36,7 @@ const RESERVED_HEADERS = new Set([
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 export const customHeadersField = v.pipe(
-  v.record(v.string(), v.pipe(v.string("header values must be strings"), v.maxLength(4096, "header values are at most 4096 characters"), v.regex(HEADER_VALUE, HEADER_VALUE_RULE)), "expected an object of header names to values"),
+  exactRecord(v.record(v.string(), v.pipe(v.string("header values must be strings"), v.maxLength(4096, "header values are at most 4096 characters"), v.regex(HEADER_VALUE, HEADER_VALUE_RULE)), "expected an object of header names to values")),
   v.check((headers) => Object.keys(headers).length <= 20, "at most 20 headers"),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;

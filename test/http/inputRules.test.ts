@@ -150,6 +150,41 @@ describe("JSON shape limits", () => {
   });
 });
 
+describe("object keys a record would drop", () => {
+  // valibot's records skip these three keys without an issue: each was accepted and silently lost (a label named
+  // "constructor" vanished from the event, a header from the subscription). Sent as raw JSON: in a JS object literal
+  // `__proto__` would set the prototype instead of making a key.
+  const keys = ["__proto__", "constructor", "prototype"];
+
+  it("refuses them in labels, metadata, custom headers, published headers and a schema's top level, writing nothing", async () => {
+    const before = await rowCounts();
+    for (const key of keys) {
+      const label = sendRaw("POST", "/v1/events", `{"app_id":"${t.appId}","event_type":"invoice.paid","payload":{},"labels":{"${key}":"x","ok":"y"}}`);
+      expectRefused(await label, `labels.${key}`, /cannot be used as a key/);
+      expectRefused(await sendRaw("POST", "/v1/applications", `{"name":"m","metadata":{"${key}":"x"}}`), `metadata.${key}`, /cannot be used as a key/);
+      const subscription = `{"app_id":"${t.appId}","url":"http://127.0.0.1:9/k","event_types":["*"],"headers":{"${key}":"x"}}`;
+      expectRefused(await sendRaw("POST", "/v1/subscriptions", subscription), `headers.${key}`, /cannot be used as a key/);
+      expectRefused(await sendRaw("PATCH", `/v1/subscriptions/${subscriptionId}`, `{"labels":{"${key}":"x"}}`), `labels.${key}`, /cannot be used as a key/);
+      expectRefused(await sendRaw("POST", `/v1/ingress-routes/${routeId}/publish`, `{"body":"{}","headers":{"${key}":"x"}}`), `headers.${key}`, /cannot be used as a key/);
+      const schema = sendRaw("POST", `/v1/applications/${t.appId}/event-types`, `{"name":"keys.${key.replace(/_/g, "")}","schema":{"type":"object","${key}":{}}}`);
+      expectRefused(await schema, `schema.${key}`, /cannot be used as a key/);
+    }
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("refuses an array where an object of labels or metadata is expected, instead of reading it as keys 0, 1, …", async () => {
+    expectRefused(await sendRaw("POST", "/v1/events", `{"app_id":"${t.appId}","event_type":"invoice.paid","payload":{},"labels":["a","b"]}`), "labels", /not an array/);
+    expectRefused(await sendRaw("POST", "/v1/applications", `{"name":"m","metadata":["x"]}`), "metadata", /not an array/);
+  });
+
+  it("keeps those keys inside a payload, which is stored and delivered as sent", async () => {
+    const accepted = await sendRaw("POST", "/v1/events", `{"app_id":"${t.appId}","event_type":"invoice.paid","event_id":"evt_keys","payload":{"__proto__":{"a":1},"constructor":2,"prototype":[3]}}`);
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+    const [row] = await db.owner<{ payload: string }[]>`select payload from hookledger.events where event_id = 'evt_keys'`;
+    expect(row?.payload).toBe('{"__proto__":{"a":1},"constructor":2,"prototype":[3]}');
+  });
+});
+
 describe("cursors", () => {
   const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const uuid = "00000000-0000-4000-8000-000000000000";

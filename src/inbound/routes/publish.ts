@@ -11,7 +11,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { HEADER_VALUE, HEADER_VALUE_RULE } from "../../http/fields.ts";
+import { exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../../http/fields.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson } from "../../http/validate.ts";
 import { auditActor, auditMeta } from "../../tenancy/audit.ts";
@@ -31,10 +31,10 @@ export const manualPublishBody = v.pipe(
   v.strictObject({
     headers: v.optional(
       v.pipe(
-        v.record(
+        exactRecord(v.record(
           v.pipe(v.string(), v.regex(HEADER_NAME, "expected an HTTP header name")),
           v.pipe(v.string("expected a header value"), v.maxLength(8192, "at most 8192 characters"), v.regex(HEADER_VALUE, HEADER_VALUE_RULE)),
-        ),
+        )),
         v.check((headers) => Object.keys(headers).length <= MAX_HEADERS, `at most ${MAX_HEADERS} headers`),
       ),
       {},

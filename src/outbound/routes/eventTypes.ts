@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { descriptionField } from "../../http/fields.ts";
+import { descriptionField, exactRecord } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
@@ -16,7 +16,7 @@ import { eventTypeNameField } from "../fields.ts";
 import { assertValidPayloadSchema, InvalidPayloadSchemaError } from "../payloadSchema.ts";
 import { presentEventType } from "./present.ts";
 
-const schemaField = v.nullable(v.record(v.string(), v.unknown(), "expected a JSON Schema object or null"));
+const schemaField = v.nullable(exactRecord(v.record(v.string(), v.unknown(), "expected a JSON Schema object or null")));
 export const eventTypeCreateBody = v.strictObject({
   name: eventTypeNameField,
   description: v.optional(descriptionField, null),
