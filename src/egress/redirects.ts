@@ -43,11 +43,9 @@ export function nextHop(previous: HopRequest, previousUrl: URL, status: number, 
   }
   if (target.origin !== previousUrl.origin) return undefined;
   const becomesGet = (status === 303 && previous.method !== "HEAD") || ((status === 301 || status === 302) && previous.method === "POST");
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(previous.headers)) {
-    if (becomesGet && name.toLowerCase() === "content-type") continue;
-    headers[name] = value;
-  }
+  const headers: Record<string, string> = Object.fromEntries(
+    Object.entries(previous.headers).filter(([name]) => !(becomesGet && name.toLowerCase() === "content-type")),
+  );
   return {
     url: target.href,
     method: becomesGet ? "GET" : previous.method,

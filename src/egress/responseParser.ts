@@ -177,15 +177,19 @@ export class ResponseParser {
     const match = STATUS_LINE.exec(lines[0] ?? "");
     if (!match) throw new ResponseParseError("HPE_INVALID_CONSTANT", "not an HTTP/1.x status line");
     const status = Number(match[2]);
-    const headers: Record<string, string> = {};
+    // A Map, not an object: a header named `constructor` or `__proto__` would meet Object.prototype's (`in` was true
+    // for it before any such header arrived, and the recorded value began with a function's source text).
+    const fields = new Map<string, string>();
     for (const line of lines.slice(1)) {
       const colon = line.indexOf(":");
       const name = line.slice(0, colon).toLowerCase();
       if (colon <= 0 || !HTTP_TOKEN.test(name)) throw new ResponseParseError("HPE_INVALID_HEADER_TOKEN", "malformed header line");
       const value = line.slice(colon + 1).replace(/^[\t ]+|[\t ]+$/g, "");
       if (!HTTP_FIELD_VALUE.test(value)) throw new ResponseParseError("HPE_INVALID_HEADER_TOKEN", "invalid character in a header value");
-      headers[name] = name in headers ? `${headers[name]}, ${value}` : value;
+      const earlier = fields.get(name);
+      fields.set(name, earlier === undefined ? value : `${earlier}, ${value}`);
     }
+    const headers: Record<string, string> = Object.fromEntries(fields);
     // 1xx other than 101 are interim (100 Continue, 103 Early Hints): the final response follows.
     if (status >= 100 && status < 200 && status !== 101) return;
     if (status === 101) throw invalid("a protocol switch that was not asked for");

@@ -30,8 +30,8 @@ export interface ForwardedRequest {
  * if (verdict.kind === "unavailable") return c.body(null, 503);
  */
 export async function checkForwardAuth(egress: EgressClient, target: { url: string; timeout_ms: number }, request: ForwardedRequest): Promise<ForwardVerdict> {
-  const headers: Record<string, string> = {};
-  for (const [name, value] of request.headers) if (!HOP_HEADERS.has(name)) headers[name] = value;
+  // fromEntries defines each key, so a header named `__proto__` is passed on (an assignment set a prototype).
+  const headers: Record<string, string> = Object.fromEntries([...request.headers].filter(([name]) => !HOP_HEADERS.has(name)));
   headers["x-forwarded-method"] = request.method;
   headers["x-forwarded-uri"] = request.path;
   if (request.clientIp) headers["x-forwarded-for"] = request.clientIp;

@@ -25,13 +25,12 @@ const MAX_VALUE_LENGTH = 4096;
  */
 export function headersForLedger(headers: Headers, auth: IngressAuth): Record<string, string> {
   const genericHeader = auth.type === "hmac" && typeof auth.generic?.["header"] === "string" ? auth.generic["header"].toLowerCase() : undefined;
-  const kept: Record<string, string> = {};
-  let count = 0;
+  const kept: [string, string][] = [];
   for (const [name, value] of headers) {
     if (DROPPED.has(name) || CREDENTIAL_LIKE.test(name) || name === genericHeader) continue;
-    if (count >= MAX_HEADERS) break;
-    kept[name] = value.length > MAX_VALUE_LENGTH ? value.slice(0, MAX_VALUE_LENGTH) : value;
-    count += 1;
+    if (kept.length >= MAX_HEADERS) break;
+    kept.push([name, value.length > MAX_VALUE_LENGTH ? value.slice(0, MAX_VALUE_LENGTH) : value]);
   }
-  return kept;
+  // fromEntries defines each key, so a header named `__proto__` is kept as one (an assignment set a prototype).
+  return Object.fromEntries(kept);
 }

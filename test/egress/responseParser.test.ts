@@ -51,6 +51,14 @@ describe("framing", () => {
     expect(parsed.done).toEqual([true]);
   });
 
+  it("keeps header names that are also names of Object.prototype's members, once each, as sent", () => {
+    const parsed = parse(ok("Constructor: a\r\n__proto__: b\r\ntoString: c\r\nhasOwnProperty: d\r\nConstructor: e\r\nContent-Length: 0\r\n"));
+    const headers = parsed.heads[0]?.headers ?? {};
+    expect(Object.entries(headers)).toEqual([["constructor", "a, e"], ["__proto__", "b"], ["tostring", "c"], ["hasownproperty", "d"], ["content-length", "0"]]);
+    expect(JSON.parse(JSON.stringify(headers))).toEqual(Object.fromEntries(Object.entries(headers)));
+    expect(parsed.done).toEqual([true]);
+  });
+
   it.each([["whole", undefined], ["one byte at a time", "bytes" as const]])("reads a chunked body with extensions and trailers (%s)", (_name, split) => {
     const raw = ok("Transfer-Encoding: gzip, chunked\r\n", "5;name=value\r\nhello\r\n1A\r\n" + "z".repeat(26) + "\r\n0\r\nX-Trailer: t\r\n\r\n");
     const parsed = parse(raw, { split });
