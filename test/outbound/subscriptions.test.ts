@@ -68,6 +68,9 @@ describe("subscription validation", () => {
     );
     const unsignable = await create({ signature_scheme: "hookledger-v1", signed_headers: ["x-not-sent"] });
     expect(unsignable.body.errors).toEqual([{ field: "signed_headers", message: expect.stringContaining("x-not-sent") }]);
+    // A name every object inherits is not a header the request carries.
+    const inherited = await create({ signature_scheme: "hookledger-v1", signed_headers: ["constructor"] });
+    expect(inherited.body.errors).toEqual([{ field: "signed_headers", message: expect.stringContaining("constructor") }]);
   });
 
   it("accepts a caller-chosen signing secret and redacts credential-looking header values after creation", async () => {

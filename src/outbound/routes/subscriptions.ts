@@ -97,7 +97,7 @@ export function subscriptionSchemas(config: Config) {
 
 /** Signed headers must be ones the request will carry. */
 function assertSignableHeaders(signed: string[], headers: Record<string, string>): void {
-  const unknown = signed.filter((name) => !SIGNABLE_BUILTIN_HEADERS.includes(name) && !(name in headers));
+  const unknown = signed.filter((name) => !SIGNABLE_BUILTIN_HEADERS.includes(name) && !Object.hasOwn(headers, name));
   if (unknown.length > 0) {
     throw new ProblemError("validation", "signed headers must be sent with every delivery", {
       errors: [{ field: "signed_headers", message: `not sent with deliveries: ${unknown.join(", ")}; sign custom headers or ${SIGNABLE_BUILTIN_HEADERS.join(", ")}` }],
