@@ -82,12 +82,34 @@ export function instantInRange(date: Date): boolean {
   return time >= EARLIEST_INSTANT && time <= LATEST_INSTANT;
 }
 
+const RFC_3339 = /^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(\.\d{1,9})?(Z|[+-](\d{2}):(\d{2}))$/i;
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * Whether an RFC 3339 timestamp names a day and time that exist: a month of 1-12, a day the month has (29 February
+ * in leap years only), hours 0-23, minutes and seconds 0-59, an offset under 24 hours. The runtime's Date reads
+ * `2026-02-30` as 2 March and `T24:00:00` as the next midnight, so they were stored as another instant; a leap
+ * second (`:60`) is refused too. Text of another shape is the format check's to refuse, so this passes it.
+ *
+ * @example
+ * namesRealTime("2026-02-30T00:00:00Z"); // false
+ * namesRealTime("2028-02-29T23:59:59+14:00"); // true
+ */
+export function namesRealTime(text: string): boolean {
+  const parts = RFC_3339.exec(text);
+  if (!parts) return true;
+  const [year, month, day, hour, minute, second, offsetHours, offsetMinutes] = [1, 2, 3, 4, 5, 6, 9, 10].map((i) => Number(parts[i] ?? 0)) as [number, number, number, number, number, number, number, number];
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && leap ? 29 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  return day >= 1 && day <= days && hour <= 23 && minute <= 59 && second <= 59 && offsetHours <= 23 && offsetMinutes <= 59;
+}
+
 /** RFC 3339 timestamp with an explicit offset. */
 export const timestampField = v.pipe(
   v.string("expected an RFC 3339 timestamp"),
-  v.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?(Z|[+-]\d{2}:\d{2})$/i, "expected an RFC 3339 timestamp such as 2026-01-31T12:00:00Z"),
+  v.regex(RFC_3339, "expected an RFC 3339 timestamp such as 2026-01-31T12:00:00Z"),
+  v.check(namesRealTime, "not a real date and time (months 1-12, days the month has, hours 0-23, minutes and seconds 0-59)"),
   v.transform((value) => new Date(value)),
-  v.check((date) => !Number.isNaN(date.getTime()), "not a real date"),
   v.check(instantInRange, "must be between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z"),
 );
 

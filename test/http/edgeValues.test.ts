@@ -74,6 +74,31 @@ describe("timestamps", () => {
   });
 });
 
+describe("calendar", () => {
+  // Shaped like RFC 3339 but naming no real instant: the runtime's Date read 2026-02-30 as 2 March and stored that.
+  const UNREAL = ["2026-02-30T00:00:00Z", "2027-02-29T00:00:00Z", "2026-04-31T00:00:00Z", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z",
+    "2026-01-00T00:00:00Z", "2026-12-04T24:00:00Z", "2026-12-04T10:60:00Z", "2026-12-31T23:59:60Z", "2026-12-04T10:00:00+24:00", "2026-12-04T10:00:00-05:60"];
+
+  it("refuses dates and times that do not exist with one message naming the field, in bodies and queries", async () => {
+    for (const value of UNREAL) {
+      const event = await app.call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: "github.push", payload: {}, occurred_at: value });
+      refused(event, "occurred_at");
+      expect(event.body.errors, value).toEqual([{ field: "occurred_at", message: expect.stringMatching(/^not a real date and time/) }]);
+      refused(await app.call("GET", `/v1/events?since=${encodeURIComponent(value)}`, t.token), "query.since");
+    }
+  });
+
+  it("takes 29 February of leap years, and keeps the instant it was sent", async () => {
+    for (const [value, instant] of [["2028-02-29T12:00:00Z", "2028-02-29T12:00:00.000Z"], ["2000-02-29T00:00:00+01:00", "2000-02-28T23:00:00.000Z"], ["2026-12-31T23:59:59.999-00:00", "2026-12-31T23:59:59.999Z"]] as const) {
+      const event = await app.call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: "github.push", payload: {}, occurred_at: value });
+      expect(event.status, value).toBe(202);
+      const shown = await app.call("GET", `/v1/events/${event.body.event_id}`, t.token);
+      expect(shown.body.occurred_at).toBe(instant);
+    }
+    refused(await app.call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: "github.push", payload: {}, occurred_at: "1900-02-29T00:00:00Z" }), "occurred_at");
+  });
+});
+
 describe("header values", () => {
   const beyondLatin1 = ["\u0100", "😀", "a\u202eb"];
   const controls = ["\u0001", "a\u007fb", "\u001b[31m"];
