@@ -21,7 +21,7 @@ const SKIPPED_KEYS = ["__proto__", "constructor", "prototype"];
 export function exactRecord<TSchema extends v.RecordSchema<v.GenericSchema<string, string>, v.GenericSchema, v.ErrorMessage<v.RecordIssue> | undefined>>(
   schema: TSchema,
 ): TSchema {
-  return {
+  const exact: TSchema = {
     ...schema,
     "~run"(dataset, config) {
       const input: unknown = dataset.value;
@@ -48,7 +48,13 @@ export function exactRecord<TSchema extends v.RecordSchema<v.GenericSchema<strin
       const failed: v.FailureDataset<v.RecordIssue> = { typed: false, value: input, issues: [issues[0] as v.RecordIssue, ...issues.slice(1)] };
       return failed as ReturnType<TSchema["~run"]>;
     },
+    // The Standard Schema entry point the spread copied runs the plain record; this one runs the checks above too.
+    get "~standard"() {
+      const validate = (value: unknown) => exact["~run"]({ value }, v.getGlobalConfig());
+      return { ...schema["~standard"], validate: validate as TSchema["~standard"]["validate"] };
+    },
   };
+  return exact;
 }
 
 export const metadataField = v.pipe(

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TEST_ADMIN_TOKEN, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { labelsField } from "../../src/outbound/fields.ts";
 import { outboundTenant } from "../outbound/setup.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are parsed JSON */
@@ -175,6 +176,12 @@ describe("object keys a record would drop", () => {
   it("refuses an array where an object of labels or metadata is expected, instead of reading it as keys 0, 1, …", async () => {
     expectRefused(await sendRaw("POST", "/v1/events", `{"app_id":"${t.appId}","event_type":"invoice.paid","payload":{},"labels":["a","b"]}`), "labels", /not an array/);
     expectRefused(await sendRaw("POST", "/v1/applications", `{"name":"m","metadata":["x"]}`), "metadata", /not an array/);
+  });
+
+  it("refuses them through the schemas' Standard Schema entry point too", async () => {
+    const result = await labelsField["~standard"].validate(JSON.parse('{"constructor":"x"}'));
+    expect(result.issues?.map((issue) => issue.message)).toEqual(['"constructor" cannot be used as a key here']);
+    expect(await labelsField["~standard"].validate({ team: "x" })).toMatchObject({ value: { team: "x" } });
   });
 
   it("keeps those keys inside a payload, which is stored and delivered as sent", async () => {
