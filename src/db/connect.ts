@@ -52,11 +52,30 @@ export function describeUrl(url: string): string {
   return `${parsed.hostname}:${parsed.port || "5432"}/${databaseName(url)}`;
 }
 
+/**
+ * Seconds a connection that closed waits before it reconnects (for a query waiting for it), by how many
+ * connections of the pool closed with an error since one last connected: 25-50 ms at first, doubling, at most 1 s.
+ *
+ * Why not postgres.js's own (3^n / 100 s, up to 20 s): the count is shared by the whole pool, so when Postgres
+ * ends every connection at once (a restart, a failover, `pg_terminate_backend` for all), ten connections reset by
+ * the server drive it to 10 and the next reconnection waits 10-20 s, while requests wait for it past any client's
+ * timeout (test/db/backendsTerminated.test.ts saw one in about three runs under load). One second bounds that
+ * wait; a database that stays down is then tried about once a second per connection, each attempt refused at once.
+ *
+ * @example
+ * reconnectDelaySeconds(0); // 0.025-0.05
+ * reconnectDelaySeconds(10); // 0.5-1
+ */
+export function reconnectDelaySeconds(errorCloses: number): number {
+  return (0.5 + Math.random() / 2) * Math.min(0.05 * 2 ** errorCloses, 1);
+}
+
 export function connect(url: string, options: { max: number; applicationName: string; onNotice?: (message: string) => void }): Sql {
   return postgres(url, {
     max: options.max,
     idle_timeout: 30,
     connect_timeout: 10,
+    backoff: reconnectDelaySeconds,
     onnotice: (notice) => options.onNotice?.(String(notice.message)),
     connection: { application_name: options.applicationName },
   });

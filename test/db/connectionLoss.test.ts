@@ -9,6 +9,7 @@
  * if the patch is missing or no longer fits the installed driver. The backends are ended with
  * `pg_terminate_backend`, which is what a Postgres restart or failover does to every connection at once.
  */
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connect, type Sql } from "../../src/db/connect.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -155,6 +156,62 @@ describe("a connection lost under a query", () => {
       expect(escaped).toEqual([]);
     } finally {
       await sql.end({ timeout: 5 });
+    }
+  });
+});
+
+/**
+ * A TCP relay to the test database whose client-side sockets can all be reset at once: the client then sees
+ * ECONNRESET, a close with an error, as when a server or a network drops every connection.
+ */
+async function resettableRelay(target: URL): Promise<{ url: string; resetAll: () => void; close: () => Promise<void> }> {
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((client) => {
+    const upstream = net.connect(Number(target.port || 5432), target.hostname);
+    sockets.add(client);
+    client.on("close", () => sockets.delete(client));
+    client.on("error", () => upstream.destroy());
+    upstream.on("error", () => client.destroy());
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const url = new URL(target);
+  url.hostname = "127.0.0.1";
+  url.port = String((server.address() as net.AddressInfo).port);
+  return {
+    url: url.toString(),
+    resetAll: () => {
+      for (const socket of sockets) socket.resetAndDestroy();
+    },
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
+}
+
+describe("every connection reset at once", () => {
+  it("reconnects within a second or so, however many connections the reset closed with an error", async () => {
+    const relay = await resettableRelay(new URL(db.serviceUrl));
+    const sql = connect(relay.url, { max: 10, applicationName: "hookledger-test-reset" });
+    try {
+      for (let round = 0; round < 3; round++) {
+        // Ten connections open (the pool opens them for ten statements at once) and busy, then every one reset.
+        await Promise.all(Array.from({ length: 10 }, () => sql`select pg_sleep(0.05)`));
+        const sleeping = Array.from({ length: 10 }, () => settled(sql`select pg_sleep(5)`));
+        await sleep(200);
+        relay.resetAll();
+        const outcomes = await Promise.all(sleeping);
+        expect(outcomes.filter((outcome) => (outcome as { code?: string }).code === "ECONNRESET").length).toBeGreaterThanOrEqual(5);
+        // postgres.js's own back-off counted each reset and waited 3^10/100 s, capped at 10-20 s, before the next
+        // connection: a query sent now waited that long.
+        // (A statement sent while the last closes are being handled may fail: sent again, as a caller would.)
+        const started = performance.now();
+        let answer = await answers(sql);
+        while (answer !== 1 && performance.now() - started < 15_000) answer = await answers(sql);
+        expect(answer).toBe(1);
+        expect(performance.now() - started).toBeLessThan(3000);
+      }
+    } finally {
+      await sql.end({ timeout: 5 });
+      await relay.close();
     }
   });
 });
