@@ -19,10 +19,7 @@ let ids: { subscription: string; route: string };
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  const unlimited = "1000000";
-  app = await startTestApp(db, {
-    env: { HOOKLEDGER_RATE_LIMIT_IP_RPS: unlimited, HOOKLEDGER_RATE_LIMIT_IP_BURST: unlimited, HOOKLEDGER_RATE_LIMIT_TOKEN_RPS: unlimited, HOOKLEDGER_RATE_LIMIT_TOKEN_BURST: unlimited },
-  });
+  app = await startTestApp(db);
   t = await outboundTenant(app);
   const subscription = await t.subscribe({ url: "http://127.0.0.1:9/hook" });
   const route = await app.call("POST", "/v1/ingress-routes", t.token, { name: "fuzzed", auth: { type: "basic", username: "u" }, secrets: [{ value: "password-123" }] });

@@ -93,7 +93,7 @@ const expectStatus = (result: { status: number; body: unknown }, status: number)
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  app = await startTestApp(db, { env: { HOOKLEDGER_RATE_LIMIT_IP_RPS: "100000", HOOKLEDGER_RATE_LIMIT_IP_BURST: "100000" } });
+  app = await startTestApp(db);
   receiver = await startReceiver();
   const served = (await (await app.fetch("/openapi.json")).json()) as Json;
   definitions = closed(JSON.parse(JSON.stringify(served.components.schemas).replaceAll("#/components/schemas/", "#/$defs/"))) as Json;

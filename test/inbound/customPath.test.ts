@@ -24,7 +24,7 @@ let b: Awaited<ReturnType<typeof inboundTenant>>;
 beforeAll(async () => {
   db = await createTestDatabase();
   // Many requests from one loopback address: the per-IP limit is not what these tests are about.
-  app = await startTestApp(db, { env: { HOOKLEDGER_RATE_LIMIT_IP_RPS: "100000", HOOKLEDGER_RATE_LIMIT_IP_BURST: "100000" } });
+  app = await startTestApp(db);
   a = await inboundTenant(app, "Acme");
   b = await inboundTenant(app, "Globex");
 });

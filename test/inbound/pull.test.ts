@@ -18,7 +18,7 @@ let t: Awaited<ReturnType<typeof inboundTenant>>;
 beforeAll(async () => {
   db = await createTestDatabase();
   // Hundreds of webhooks from one loopback address: the per-IP limit is not what these tests are about.
-  app = await startTestApp(db, { env: { HOOKLEDGER_RATE_LIMIT_IP_RPS: "100000", HOOKLEDGER_RATE_LIMIT_IP_BURST: "100000" } });
+  app = await startTestApp(db);
   t = await inboundTenant(app);
 });
 afterAll(async () => {

@@ -55,6 +55,12 @@ export async function startTestApp(
     HOOKLEDGER_EGRESS_HTTPS_ONLY: "false",
     HOOKLEDGER_MIN_RETRY_DELAY_MS: "10",
     HOOKLEDGER_RETRY_JITTER_PERCENT: "0",
+    // A test sends as fast as the machine allows, every request from 127.0.0.1: the default budgets (burst 200 per
+    // address) made tests that walk many inputs fail with 429 on a fast run. Tests of the limits set their own.
+    HOOKLEDGER_RATE_LIMIT_IP_RPS: "1000000",
+    HOOKLEDGER_RATE_LIMIT_IP_BURST: "1000000",
+    HOOKLEDGER_RATE_LIMIT_TOKEN_RPS: "1000000",
+    HOOKLEDGER_RATE_LIMIT_TOKEN_BURST: "1000000",
     ...options.env,
   });
   const running = await startServices({
