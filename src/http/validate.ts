@@ -89,12 +89,18 @@ function parseJsonObject(text: string): Record<string, unknown> {
   throw new ProblemError("validation", "the body must be a JSON object", { errors: [{ field: "(body)", message: `expected a JSON object, got ${got}` }] });
 }
 
-/** Validates query parameters (each a single string); names and values follow the input rules. */
+/**
+ * Validates query parameters (each a single string); names and values follow the input rules. A parameter given
+ * twice is refused rather than read as one of its values (`?limit=1&limit=500` answered a page of one).
+ */
 export function readQuery<S extends v.GenericSchema>(c: Context, schema: S): v.InferOutput<S> {
-  const query = c.req.query();
-  const errors = textFieldHazards(Object.entries(query), "query.");
+  const given = Object.entries(c.req.queries());
+  const errors = textFieldHazards(given.flatMap(([name, values]) => values.map((value) => [name, value] as const)), "query.");
+  for (const [name, values] of given) {
+    if (values.length > 1 && textFieldHazards([[name, ""]]).length === 0) errors.push({ field: `query.${name}`, message: `given ${values.length} times; this parameter takes one value` });
+  }
   if (errors.length > 0) throw new ProblemError("validation", "the query string holds values the API does not accept", { errors });
-  return parseOrProblem(schema, query, "query");
+  return parseOrProblem(schema, Object.fromEntries(given.map(([name, values]) => [name, values[0]])), "query");
 }
 
 /** Validates a path parameter as a UUID; a malformed id is simply not found (it cannot exist). */

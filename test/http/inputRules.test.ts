@@ -110,6 +110,16 @@ describe("text Postgres cannot store", () => {
     expectRefused(await app.call("GET", "/v1/subscriptions?app_id=%00", t.token), "query.app_id", /NUL/);
   });
 
+  it("refuses a query parameter given twice instead of reading one of its values", async () => {
+    expectRefused(await app.call("GET", "/v1/events?limit=1&limit=500", t.token), "query.limit", /^given 2 times; this parameter takes one value$/);
+    expectRefused(await app.call("GET", "/v1/applications?after=&after=x&after=y", t.token), "query.after", /^given 3 times/);
+    expectRefused(await app.call("GET", `/v1/subscriptions?app_id=${t.appId}&app_id=${t.appId}`, t.token), "query.app_id", /given 2 times/);
+    // Each parameter once is read as before, whatever the order.
+    const page = await app.call("GET", `/v1/subscriptions?limit=1&app_id=${t.appId}`, t.token);
+    expect(page.status).toBe(200);
+    expect(page.body.data).toHaveLength(1);
+  });
+
   it("keeps accepting any bytes at the public receive endpoint, which stores bodies as bytes", async () => {
     const body = Buffer.from([0x7b, 0x00, 0xed, 0xa0, 0x80, 0xff, 0x7d]);
     const response = await app.fetch(`/in/${routeId}`, {
