@@ -26,12 +26,31 @@ import { MAX_JSON_NESTING, nestsDeeperThan } from "../http/inputRules.ts";
 import type { FieldError } from "../http/problem.ts";
 import { enumKeyword } from "./enumKeyword.ts";
 import { linearTimeFormats } from "./schemaFormats.ts";
-import { analyseSchema, type SchemaProblem } from "./schemaGraph.ts";
+import { analyseSchema, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
 import { applicationCost, COST_KEYWORD, costKeyword, ValidationRun, ValidationTooCostlyError } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
+/** The formats a schema may name: each is checked (on RE2 where it is a regex, schemaFormats.ts). */
+const KNOWN_FORMATS = new Set(Object.keys(linearTimeFormats));
+/** The keywords Ajv turns into code (draft 2020-12's applicators and assertions; annotations and unknown keys make none). */
+const CODE_KEYWORDS = new Set([
+  "type", "enum", "const", "multipleOf", "maximum", "exclusiveMaximum", "minimum", "exclusiveMinimum", "maxLength", "minLength",
+  "pattern", "maxItems", "minItems", "uniqueItems", "maxContains", "minContains", "maxProperties", "minProperties", "required",
+  "dependentRequired", "format", "allOf", "anyOf", "oneOf", "not", "if", "then", "else", "dependentSchemas", "prefixItems", "items",
+  "contains", "properties", "patternProperties", "additionalProperties", "propertyNames", "unevaluatedItems", "unevaluatedProperties",
+  "$ref", "$dynamicRef",
+]);
+/**
+ * Ajv compiles every subschema and keyword into code, on the event loop, at every create or PATCH and once per
+ * process for each schema in use. With at most MAX_SUBSCHEMAS subschemas (schemaGraph.ts) and this many keywords a
+ * compile takes up to ~0.15 s on the 2-core box (a schema of 1,990 properties, each with three keywords, took
+ * 13 s before: Ajv's code optimizer and our cost keyword as a function keyword were superlinear in it).
+ */
+export const MAX_SCHEMA_KEYWORDS = 2000;
+/** Schemas up to this many keywords also get an all-errors validator (a second compile, on the first invalid payload). */
+const MAX_ALL_ERRORS_KEYWORDS = 1000;
 const DIALECT = "https://json-schema.org/draft/2020-12/schema";
 const MAX_CACHED = 1000;
 /**
@@ -123,17 +142,26 @@ function withApplicationCosts(value: unknown, subschemas: Set<object>): unknown 
 interface CompiledSchema {
   /** Stops at the first error (unless V8 could not compile that: then it is allErrors). */
   failFast: ValidateFunction;
-  /** Collects every error; compiled on the first invalid payload, null if Ajv refused it. */
+  /** Collects every error; compiled on the first invalid payload, null if Ajv refused it or the schema is large. */
   allErrors: ValidateFunction | null | undefined;
   compileAllErrors: () => ValidateFunction;
   /** errorSources of the schema. */
   values: number;
+  /** Where the schema names a format no one checks (Ajv ignores it). */
+  unknownFormats: SchemaProblem[];
 }
+
+/** The keywords Ajv compiles into code, over every subschema. */
+const codeKeywords = (nodes: SchemaNode[]) => nodes.reduce((sum, node) => sum + Object.keys(node.schema).filter((key) => CODE_KEYWORDS.has(key)).length, 0);
 
 function compile(schema: Record<string, unknown>): CompiledSchema {
   // The structure first: it is cheap, and it refuses schemas too large for the meta-schema check and Ajv.
   const { nodes, problems } = analyseSchema(schema);
   if (problems.length > 0) throw new InvalidPayloadSchemaError(problems);
+  const keywords = codeKeywords(nodes);
+  if (keywords > MAX_SCHEMA_KEYWORDS) {
+    throw new InvalidPayloadSchemaError([{ pointer: "", message: `has ${keywords} validation keywords, more than ${MAX_SCHEMA_KEYWORDS}; split the event type or simplify its schema` }]);
+  }
   const metaProblems = metaSchemaProblems(schema);
   if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
   const patterns = compileSchemaPatterns(nodes);
@@ -142,7 +170,11 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
   const counted = withApplicationCosts(schema, subschemas) as Record<string, unknown>;
   const compileWith = (allErrors: boolean): ValidateFunction => {
     // passContext: each validation's ValidationRun reaches the uniqueItems and cost keywords as `this`.
-    const ajv = addFormats(new Ajv2020({ allErrors, strict: false, meta: false, validateSchema: false, passContext: true, code: { regExp: re2Engine(patterns.compiled) } }));
+    // No optimizer passes (superlinear in the code's size, for little gain at run time), `required` as a loop rather
+    // than one expression per name, and no logger: Ajv's warnings quote the tenant's schema into our log.
+    const ajv = addFormats(
+      new Ajv2020({ allErrors, strict: false, meta: false, validateSchema: false, passContext: true, logger: false, loopRequired: 8, code: { optimize: false, regExp: re2Engine(patterns.compiled) } }),
+    );
     for (const [name, format] of Object.entries(linearTimeFormats)) ajv.addFormat(name, format);
     ajv.removeKeyword("uniqueItems").addKeyword(uniqueItemsKeyword);
     ajv.removeKeyword("enum").addKeyword(enumKeyword);
@@ -163,7 +195,19 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
       throw new InvalidPayloadSchemaError([{ pointer: "", message: "could not be compiled as JSON Schema draft 2020-12" }]);
     }
   }
-  return { failFast, allErrors, compileAllErrors: () => compileWith(true), values: errorSources(schema, subschemas) };
+  const unknownFormats = nodes.flatMap((node) =>
+    typeof node.schema.format === "string" && !KNOWN_FORMATS.has(node.schema.format)
+      ? [{ pointer: `${node.pointer}/format`, message: `is not a format hookledger checks; use one of ${[...KNOWN_FORMATS].join(", ")}` }]
+      : [],
+  );
+  return {
+    failFast,
+    // A large schema's fail-fast errors are the answer: a second compile would hold the event loop as long again.
+    allErrors: allErrors ?? (keywords > MAX_ALL_ERRORS_KEYWORDS ? null : undefined),
+    compileAllErrors: () => compileWith(true),
+    values: errorSources(schema, subschemas),
+    unknownFormats,
+  };
 }
 
 const cache = new Map<string, CompiledSchema | InvalidPayloadSchemaError>();
@@ -208,9 +252,14 @@ function errorsOf(schema: CompiledSchema, payload: unknown): ErrorObject[] {
   return schema.allErrors.errors ?? firstErrors;
 }
 
-/** Throws InvalidPayloadSchemaError, listing each problem by JSON pointer, when `schema` cannot be used. */
+/**
+ * Throws InvalidPayloadSchemaError, listing each problem by JSON pointer, when `schema` cannot be used. A format
+ * no one checks is refused here, when a schema is created or changed: a misspelt `"format": "emial"` would
+ * otherwise pass every value. (A stored schema that names one still validates, ignoring it, as it did.)
+ */
 export function assertValidPayloadSchema(schema: object): void {
-  compiled(schema);
+  const { unknownFormats } = compiled(schema);
+  if (unknownFormats.length > 0) throw new InvalidPayloadSchemaError(unknownFormats.slice(0, 20));
 }
 
 /** The payload's schema violations, as field/message pairs (empty when it conforms). */

@@ -51,10 +51,11 @@ export interface SchemaProblem {
 const DOCUMENT_BASE = "https://schema.hookledger.invalid/payload.json";
 const MAX_PROBLEMS = 20;
 /**
- * Ajv's compiler costs ~0.3 ms per subschema on Bun (8,000 took 4 s), all of it on the event loop, at every
- * create or PATCH and once per process for each schema in use; this caps that at about half a second.
+ * Ajv compiles each subschema into code on the event loop, at every create or PATCH and once per process for each
+ * schema in use: ~0.1 ms a subschema on Bun besides its keywords (payloadSchema.ts caps those). With both caps a
+ * compile takes up to ~0.15 s on the 2-core box.
  */
-export const MAX_SUBSCHEMAS = 2000;
+export const MAX_SUBSCHEMAS = 1000;
 
 type Edge = "same" | "into" | "none";
 const KEYWORDS: Record<Edge, { single: string[]; list: string[]; map: string[] }> = {

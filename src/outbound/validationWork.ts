@@ -14,7 +14,7 @@
  * what a 512 KB payload costs against an ordinary schema (every value of it checked against a handful of
  * subschemas): a few hundred thousand.
  */
-import type { FuncKeywordDefinition } from "ajv/dist/2020.js";
+import { _, type CodeKeywordDefinition } from "ajv/dist/2020.js";
 import { PayloadValueNames } from "./uniqueItems.ts";
 
 export const COST_KEYWORD = "x-hookledger-cost";
@@ -48,13 +48,22 @@ export function applicationCost(schema: Record<string, unknown>): number {
   );
 }
 
-/** The keyword that counts: add it to the Ajv instance, and COST_KEYWORD with applicationCost to every subschema. */
-export const costKeyword: FuncKeywordDefinition = {
+/** Adds one application's cost to the run (Ajv passes the run as `this`); past the cap the validation stops. */
+function charge(this: unknown, cost: number): void {
+  if (this instanceof ValidationRun && (this.work += cost) > MAX_VALIDATION_WORK) throw new ValidationTooCostlyError();
+}
+
+/**
+ * The keyword that counts: add it to the Ajv instance, and COST_KEYWORD with applicationCost to every subschema.
+ * It writes one call into the generated code. As a function keyword (Ajv wraps each in a call that collects its
+ * errors) it doubled the code Ajv generates and made compiling ~6× slower: 1.3 s instead of 0.2 s for a schema of
+ * 2,000 properties, all on the event loop.
+ */
+export const costKeyword: CodeKeywordDefinition = {
   keyword: COST_KEYWORD,
   schemaType: "number",
-  compile: (cost: number) =>
-    function (this: unknown): boolean {
-      if (this instanceof ValidationRun && (this.work += cost) > MAX_VALIDATION_WORK) throw new ValidationTooCostlyError();
-      return true;
-    },
+  code(cxt) {
+    const run = cxt.gen.scopeValue("func", { ref: charge });
+    cxt.gen.code(_`${run}.call(this, ${cxt.schema as number})`);
+  },
 };

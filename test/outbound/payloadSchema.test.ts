@@ -3,7 +3,7 @@
  * patterns RE2 cannot run and references that loop without moving into the payload are refused at create and PATCH
  * with the JSON pointer of the culprit, and schemas that worked before keep working.
  */
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { schemaWorld } from "./schemaWorld.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are parsed JSON */
@@ -63,10 +63,35 @@ describe("references", () => {
     await expectSchemaRefused({ properties: { a: { $ref: "https://json-schema.org/draft/2020-12/schema" } } }, "schema/properties/a/$ref", /not in this schema/);
     await expectSchemaRefused({ type: "strung" }, "schema/type", /is not valid JSON Schema \(draft 2020-12\): must be one of array, boolean, integer, null, number, object, string/);
     await expectSchemaRefused({ $schema: "http://json-schema.org/draft-07/schema#" }, "schema/$schema", /only JSON Schema draft 2020-12 is supported/);
-    // Ajv compiles ~0.3 ms per subschema on the event loop: 2,000 is the most a schema may have.
-    const properties = Object.fromEntries(Array.from({ length: 2001 }, (_, i) => [`p${i}`, { type: "string" }]));
-    await expectSchemaRefused({ properties }, "schema", /has more than 2000 subschemas/);
-    expect((await createType({ properties: Object.fromEntries(Object.entries(properties).slice(0, 1999)) })).status).toBe(201);
+    // Ajv compiles every subschema and keyword into code on the event loop: 1,000 subschemas and 2,000 keywords at most.
+    const properties = Object.fromEntries(Array.from({ length: 1001 }, (_, i) => [`p${i}`, { type: "string" }]));
+    await expectSchemaRefused({ properties }, "schema", /^has more than 1000 subschemas; split the event type or simplify its schema$/);
+    expect((await createType({ properties: Object.fromEntries(Object.entries(properties).slice(0, 999)) })).status).toBe(201);
+    const wordy = Object.fromEntries(Array.from({ length: 700 }, (_, i) => [`w${i}`, { type: "string", minLength: 1, maxLength: 9 }]));
+    await expectSchemaRefused({ properties: wordy }, "schema", /^has 2101 validation keywords, more than 2000; split the event type or simplify its schema$/);
+    // Annotations make no code, and do not count.
+    const annotated = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`a${i}`, { type: "string", maxLength: 9, title: "t", description: "d", examples: ["x"] }]));
+    const large = await createType({ properties: annotated });
+    expect(large.status).toBe(201);
+    // Over 1,000 keywords a schema is compiled once: an invalid payload gets its first error, not all of them.
+    const refused = await send(large.body.name, { a0: 1, a1: 2 });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual([{ field: "payload.a0", message: "must be string" }]);
+    const small = await createType({ properties: { a0: { type: "string" }, a1: { type: "string" } } });
+    expect((await send(small.body.name, { a0: 1, a1: 2 })).body.errors).toHaveLength(2);
+  });
+
+  it("refuses a format it does not check, without writing the tenant's text to the service's log", async () => {
+    const warnings = vi.spyOn(console, "warn");
+    try {
+      await expectSchemaRefused({ type: "object", properties: { mail: { type: "string", format: "emial" } } }, "schema/properties/mail/format", /^is not a format hookledger checks; use one of date, time, date-time,/);
+      const forged = 'x"\n{"level":"error","msg":"forged"}\n';
+      await expectSchemaRefused({ type: "string", format: forged }, "schema/format", /is not a format hookledger checks/);
+      await expectSchemaRefused({ $defs: { unused: { format: "iri" } } }, "schema/$defs/unused/format", /is not a format hookledger checks/);
+      expect(warnings).not.toHaveBeenCalled();
+    } finally {
+      warnings.mockRestore();
+    }
   });
 
   it("accepts recursion that moves into the payload, and validates with it", async () => {
