@@ -70,7 +70,7 @@ export class InvalidPayloadSchemaError extends Error {
 
 // Only validates schemas against the draft 2020-12 meta-schema; it never compiles a tenant's schema, so it holds
 // no tenant state. Formats are not checked there: its `uri-reference` regex backtracks.
-const metaSchemaChecker = new Ajv2020({ allErrors: true, strict: false, validateFormats: false });
+const metaSchemaChecker = new Ajv2020({ allErrors: true, strict: false, validateFormats: false, logger: false });
 
 function describeMetaError(error: ErrorObject): string {
   const allowed = error.keyword === "enum" && Array.isArray(error.params.allowedValues) ? `must be one of ${error.params.allowedValues.map(String).join(", ")}` : error.message;
