@@ -1,5 +1,6 @@
 /** Field schemas shared by request bodies, so the same field is validated the same way everywhere. */
 import * as v from "valibot";
+import { decodeBase64 } from "../crypto/encoding.ts";
 
 export const nameField = v.pipe(v.string("expected a string"), v.trim(), v.minLength(1, "must not be empty"), v.maxLength(200, "at most 200 characters"));
 
@@ -64,6 +65,16 @@ export const metadataField = v.pipe(
     "expected an object of string values",
   )),
   v.check((value) => Object.keys(value).length <= 50, "at most 50 keys"),
+);
+
+/**
+ * Binary data as canonical, padded, standard base64 (RFC 4648 §4). `Buffer.from(text, "base64")` decodes what it
+ * can and drops the rest without a word: `"1"` was accepted as an empty payload and `"AAAAA"` as three bytes, so
+ * the bytes delivered were not the ones sent. A text must be its own bytes' encoding.
+ */
+export const base64Field = v.pipe(
+  v.string("expected base64 text"),
+  v.check((text) => decodeBase64(text) !== undefined, "expected standard base64: A–Z, a–z, 0–9, + and /, padded with = to a multiple of 4 characters"),
 );
 
 export const uuidField = v.pipe(v.string("expected a UUID"), v.uuid("expected a UUID"), v.toLowerCase());

@@ -86,6 +86,12 @@ describe("manual publish", () => {
     const both = await publish(app, routes.queue, {}, { body: "a", body_base64: "YQ==" });
     expect(both.status).toBe(400);
     expect(both.body.errors).toEqual([{ field: "body", message: "give body (text) or body_base64 (bytes), not both" }]);
+    // Base64 that is not its bytes' own encoding ("1" was published as an empty body).
+    for (const text of ["1", "AAAAA", "YWJj=", "YR=="]) {
+      const loose = await publish(app, routes.queue, {}, { body_base64: text });
+      expect(loose.status, text).toBe(400);
+      expect(loose.body.errors[0].field).toBe("body_base64");
+    }
     const badHeader = await publish(app, routes.queue, {}, { body: "a", headers: { "bad header": "x" } });
     expect(badHeader.status).toBe(400);
     const tooLarge = await publish(app, small.id, {}, { body: "12345" });

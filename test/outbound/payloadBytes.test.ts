@@ -55,6 +55,19 @@ describe("delivery body", () => {
     expect(request!.body.equals(bytes)).toBe(true);
   });
 
+  it("refuses payload_base64 that is not its own bytes' canonical base64, instead of delivering other bytes", async () => {
+    const before = await db.owner`select count(*)::int as n from hookledger.events`;
+    // "1" decoded to nothing, "AAAAA" to three NULs, "YWJj=" to "abc", "YR==" to "a" (its last bits dropped).
+    for (const text of ["1", "AAAAA", "YWJj=", "YR==", "YWJj\n", "YW Jj"]) {
+      const response = await app.call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: "invoice.voided", payload_base64: text, content_type: "application/octet-stream" });
+      expect(response.status, text).toBe(400);
+      expect(response.body.errors, text).toEqual([{ field: "payload_base64", message: "expected standard base64: A–Z, a–z, 0–9, + and /, padded with = to a multiple of 4 characters" }]);
+    }
+    expect(await db.owner`select count(*)::int as n from hookledger.events`).toEqual(before);
+    // The empty payload is "" and still accepted.
+    expect((await app.call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: "invoice.voided", payload_base64: "", content_type: "application/octet-stream" })).status).toBe(202);
+  });
+
   it("a JSON payload arrives re-serialised: compact, numbers and escapes normalised, integer-like keys first", async () => {
     await t.subscribe({ url: receiver.url("/json"), event_types: ["user.created"] });
     const body = String.raw`{"app_id":"${t.appId}","event_type":"user.created","event_id":"bytes_json","payload": { "price" : 1.50, "name":"caf\u00e9", "b":1, "2":0 }}`;

@@ -11,7 +11,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../../http/fields.ts";
+import { base64Field, exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../../http/fields.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson } from "../../http/validate.ts";
 import { auditActor, auditMeta } from "../../tenancy/audit.ts";
@@ -40,7 +40,7 @@ export const manualPublishBody = v.pipe(
       {},
     ),
     body: v.optional(v.string("expected the body as text")),
-    body_base64: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]*={0,2}$/, "expected standard base64"))),
+    body_base64: v.optional(base64Field),
   }),
   v.rawCheck(({ dataset, addIssue }) => {
     if (dataset.typed && dataset.value.body !== undefined && dataset.value.body_base64 !== undefined) {

@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { timestampField, uuidField } from "../../http/fields.ts";
+import { base64Field, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
@@ -24,7 +24,7 @@ export const eventBody = v.strictObject({
   event_id: v.optional(eventIdField),
   payload: v.optional(v.unknown()),
   payload_text: v.optional(v.string()),
-  payload_base64: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9+/]*={0,2}$/, "expected standard base64"))),
+  payload_base64: v.optional(base64Field),
   content_type: v.optional(contentTypeField),
   labels: v.optional(labelsField, {}),
   occurred_at: v.optional(timestampField),
