@@ -5,6 +5,7 @@
  */
 import { Hono } from "hono";
 import * as v from "valibot";
+import { exactObject } from "../http/fields.ts";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { named, timestamp } from "../http/responses.ts";
@@ -31,7 +32,7 @@ const originField = v.pipe(
   }, "expected an origin such as https://app.example.com (scheme, host and optional port; no path or trailing slash)"),
 );
 
-export const portalSettingsBody = v.strictObject({
+export const portalSettingsBody = exactObject({
   allowed_origins: v.pipe(v.array(originField), v.maxLength(MAX_ORIGINS, `at most ${MAX_ORIGINS} origins`)),
 });
 

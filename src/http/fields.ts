@@ -9,32 +9,30 @@ export const descriptionField = v.nullable(v.pipe(v.string("expected a string or
 /** Keys valibot's records skip without a word (assigning `__proto__` would set an object's prototype instead). */
 const SKIPPED_KEYS = ["__proto__", "constructor", "prototype"];
 
+/** Why an input is refused before its schema sees it, and the key it is about (none: the whole value). */
+interface Refusal {
+  message: string;
+  key?: string;
+}
+
+/** valibot's object and record schemas take an array too (it is an object to JavaScript). */
+const arrayRefusals = (input: unknown): Refusal[] => (Array.isArray(input) ? [{ message: "expected an object, not an array" }] : []);
+
 /**
- * A record schema that refuses what valibot's `v.record` would change without an issue: a key it skips
- * (`__proto__`, `constructor`, `prototype` — a label or metadata key so named vanished behind a 2xx) and an array
- * (read as an object keyed "0", "1", …). Anything else is the record's to decide. The schema keeps its kind and
- * type, so the OpenAPI document shows it as the record it wraps.
- *
- * @example
- * const labels = exactRecord(v.record(v.string(), v.string()));
- * v.safeParse(labels, JSON.parse('{"constructor":"x"}')).success; // false: "constructor" cannot be a key here
+ * `schema` with checks run before it: any refusal fails the value with issues of the schema's own type, so
+ * `fieldErrors` names the field. The schema keeps its kind, type and entries, so the OpenAPI document shows it as
+ * the schema it wraps.
  */
-export function exactRecord<TSchema extends v.RecordSchema<v.GenericSchema<string, string>, v.GenericSchema, v.ErrorMessage<v.RecordIssue> | undefined>>(
-  schema: TSchema,
-): TSchema {
-  const exact: TSchema = {
+function refusing<TSchema extends v.GenericSchema & { readonly type: string }>(schema: TSchema, refusalsOf: (input: unknown) => Refusal[]): TSchema {
+  const guarded: TSchema = {
     ...schema,
     "~run"(dataset, config) {
       const input: unknown = dataset.value;
-      const refusals: { message: string; key?: string }[] = [];
-      if (Array.isArray(input)) refusals.push({ message: "expected an object, not an array" });
-      else if (typeof input === "object" && input !== null) {
-        for (const key of SKIPPED_KEYS) if (Object.hasOwn(input, key)) refusals.push({ message: `"${key}" cannot be used as a key here`, key });
-      }
-      if (refusals.length === 0) return schema["~run"](dataset, config) as ReturnType<TSchema["~run"]>;
-      const issues = refusals.map(({ message, key }): v.RecordIssue => ({
+      const refusals = refusalsOf(input);
+      if (refusals.length === 0) return schema["~run"](dataset, config);
+      const issues = refusals.map(({ message, key }): v.BaseIssue<unknown> => ({
         kind: "schema",
-        type: "record",
+        type: schema.type,
         input,
         expected: "Object",
         received: Array.isArray(input) ? "Array" : "Object",
@@ -46,16 +44,48 @@ export function exactRecord<TSchema extends v.RecordSchema<v.GenericSchema<strin
         abortEarly: config.abortEarly,
         abortPipeEarly: config.abortPipeEarly,
       }));
-      const failed: v.FailureDataset<v.RecordIssue> = { typed: false, value: input, issues: [issues[0] as v.RecordIssue, ...issues.slice(1)] };
+      const failed: v.FailureDataset<v.BaseIssue<unknown>> = { typed: false, value: input, issues: [issues[0] as v.BaseIssue<unknown>, ...issues.slice(1)] };
       return failed as ReturnType<TSchema["~run"]>;
     },
-    // The Standard Schema entry point the spread copied runs the plain record; this one runs the checks above too.
+    // The Standard Schema entry point the spread copied runs the plain schema; this one runs the checks too.
     get "~standard"() {
-      const validate = (value: unknown) => exact["~run"]({ value }, v.getGlobalConfig());
+      const validate = (value: unknown) => guarded["~run"]({ value }, v.getGlobalConfig());
       return { ...schema["~standard"], validate: validate as TSchema["~standard"]["validate"] };
     },
   };
-  return exact;
+  return guarded;
+}
+
+/**
+ * A record schema that refuses what valibot's `v.record` would change without an issue: a key it skips
+ * (`__proto__`, `constructor`, `prototype` — a label or metadata key so named vanished behind a 2xx) and an array
+ * (read as an object keyed "0", "1", …). Anything else is the record's to decide.
+ *
+ * @example
+ * const labels = exactRecord(v.record(v.string(), v.string()));
+ * v.safeParse(labels, JSON.parse('{"constructor":"x"}')).success; // false: "constructor" cannot be used as a key here
+ */
+export function exactRecord<TSchema extends v.RecordSchema<v.GenericSchema<string, string>, v.GenericSchema, v.ErrorMessage<v.RecordIssue> | undefined>>(
+  schema: TSchema,
+): TSchema {
+  return refusing(schema, (input) => {
+    if (typeof input !== "object" || input === null || Array.isArray(input)) return arrayRefusals(input);
+    return SKIPPED_KEYS.filter((key) => Object.hasOwn(input, key)).map((key) => ({ message: `"${key}" cannot be used as a key here`, key }));
+  });
+}
+
+/**
+ * `v.strictObject` for request input: an array is refused instead of read as an object without fields (`"quotas":
+ * []` cleared every quota with 200, `"secrets": [[]]` made a secret with 201).
+ *
+ * @example
+ * v.safeParse(exactObject({ name: v.optional(v.string()) }), []).success; // false: expected an object, not an array
+ */
+export function exactObject<const TEntries extends v.ObjectEntries, const TMessage extends v.ErrorMessage<v.StrictObjectIssue> | undefined = undefined>(
+  entries: TEntries,
+  message?: TMessage,
+): v.StrictObjectSchema<TEntries, TMessage> {
+  return refusing(v.strictObject(entries, message as TMessage), arrayRefusals);
 }
 
 export const metadataField = v.pipe(

@@ -1,7 +1,7 @@
 /** Request-body fields specific to ingress routes and pull queues. */
 import * as v from "valibot";
 import type { Config } from "../config.ts";
-import { timestampField } from "../http/fields.ts";
+import { exactObject, timestampField } from "../http/fields.ts";
 import { eventTypeNameField, urlField } from "../outbound/fields.ts";
 import { SECRET_REF_FORMS, SECRET_REF_PATTERN } from "../secrets/references.ts";
 import { DEFAULT_TOLERANCE_SECONDS, genericVerifierConfigSchema, verifierPresetNames } from "./verifiers/presets.ts";
@@ -37,7 +37,7 @@ export function authField(config: Config) {
     "type",
     [
       v.pipe(
-        v.strictObject({
+        exactObject({
           type: v.literal("hmac"),
           preset: v.picklist(verifierPresetNames, `expected one of ${verifierPresetNames.join(", ")}`),
           tolerance_seconds: v.optional(
@@ -57,11 +57,11 @@ export function authField(config: Config) {
           }
         }),
       ),
-      v.strictObject({
+      exactObject({
         type: v.literal("basic"),
         username: v.pipe(v.string(), v.minLength(1, "must not be empty"), v.maxLength(200, "at most 200 characters"), v.regex(/^[^:\r\n]*$/, "must not contain ':' or line breaks")),
       }),
-      v.strictObject({
+      exactObject({
         type: v.literal("forward"),
         url: v.pipe(urlField, v.check((url) => !/^[a-z][a-z0-9+.-]*:\/\/[^/]*@/i.test(url), "put credentials in headers the sender sends, not in the URL")),
         timeout_ms: v.optional(
@@ -82,12 +82,12 @@ export const maxBodyBytesField = (config: Config) =>
     v.maxValue(config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES, `at most ${config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES} (HOOKLEDGER_INGRESS_MAX_BODY_BYTES)`),
   );
 
-export const publishField = v.nullable(v.strictObject({ app_id: v.pipe(v.string("expected a UUID"), v.uuid("expected a UUID"), v.toLowerCase()), event_type: eventTypeNameField }));
+export const publishField = v.nullable(exactObject({ app_id: v.pipe(v.string("expected a UUID"), v.uuid("expected a UUID"), v.toLowerCase()), event_type: eventTypeNameField }));
 
 export const secretIdField = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of letters, digits, _ . -"));
 
 /** A secret as given: a literal `value`, a `ref` (env:NAME, file:/path, vault:path#key, raw:… in development), or neither (generated). */
-export const secretBody = v.strictObject({
+export const secretBody = exactObject({
   id: v.optional(secretIdField),
   value: v.optional(v.string("expected a string")),
   ref: v.optional(v.pipe(v.string(), v.regex(SECRET_REF_PATTERN, `expected a secret reference: ${SECRET_REF_FORMS}`))),

@@ -188,6 +188,19 @@ describe("object keys a record would drop", () => {
     expectRefused(await sendRaw("POST", "/v1/applications", `{"name":"m","metadata":["x"]}`), "metadata", /not an array/);
   });
 
+  it("refuses an array wherever a body holds an object of fields, instead of reading it as an object with none", async () => {
+    const [org] = (await app.call("GET", "/v1/organizations", TEST_ADMIN_TOKEN)).body.data;
+    const before = await rowCounts();
+    // `"quotas": []` cleared every quota override with 200; `"secrets": [[]]` generated a secret with 201.
+    const quotas = await app.fetch(`/v1/organizations/${org.id}`, { method: "PATCH", headers: { authorization: `Bearer ${TEST_ADMIN_TOKEN}`, "content-type": "application/json" }, body: '{"quotas":[]}' });
+    expectRefused({ status: quotas.status, type: quotas.headers.get("content-type"), body: await quotas.json() }, "quotas", /^expected an object, not an array$/);
+    const route = `{"name":"arrays","auth":{"type":"basic","username":"u"},"secrets":[[]]}`;
+    expectRefused(await sendRaw("POST", "/v1/ingress-routes", route), "secrets.0", /^expected an object, not an array$/);
+    const generic = `{"name":"arrays2","auth":[],"secrets":[{"value":"s3cret-password"}]}`;
+    expect((await sendRaw("POST", "/v1/ingress-routes", generic)).status).toBe(400);
+    expect(await rowCounts()).toEqual(before);
+  });
+
   it("refuses them through the schemas' Standard Schema entry point too", async () => {
     const result = await labelsField["~standard"].validate(JSON.parse('{"constructor":"x"}'));
     expect(result.issues?.map((issue) => issue.message)).toEqual(['"constructor" cannot be used as a key here']);

@@ -5,7 +5,7 @@ import type { Config } from "../../config.ts";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { descriptionField, nameField, timestampField } from "../../http/fields.ts";
+import { descriptionField, exactObject, nameField, timestampField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
@@ -38,7 +38,7 @@ export function ingressRouteSchemas(config: Config) {
     enabled: v.boolean(),
     manual_publish: v.boolean(),
   };
-  const create = v.strictObject({
+  const create = exactObject({
     name: fields.name,
     description: v.optional(fields.description, null),
     auth: fields.auth,
@@ -50,10 +50,10 @@ export function ingressRouteSchemas(config: Config) {
     manual_publish: v.optional(fields.manual_publish, true),
     secrets: v.optional(v.pipe(v.array(secretBody), v.maxLength(MAX_LIVE_SECRETS, `at most ${MAX_LIVE_SECRETS} secrets`)), []),
   });
-  const update = v.strictObject({ ...v.partial(v.object(fields)).entries });
-  const list = v.strictObject({ ...paginationQuery, queue: v.optional(queueNameField) });
-  const secretWindow = v.strictObject({ valid_from: v.optional(timestampField), valid_until: v.optional(v.nullable(timestampField)) });
-  const receipts = v.strictObject(paginationQuery);
+  const update = exactObject({ ...v.partial(v.object(fields)).entries });
+  const list = exactObject({ ...paginationQuery, queue: v.optional(queueNameField) });
+  const secretWindow = exactObject({ valid_from: v.optional(timestampField), valid_until: v.optional(v.nullable(timestampField)) });
+  const receipts = exactObject(paginationQuery);
   return { create, update, list, secret: secretBody, secretWindow, receipts };
 }
 

@@ -11,7 +11,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { base64Field, exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../../http/fields.ts";
+import { base64Field, exactObject, exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../../http/fields.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson } from "../../http/validate.ts";
 import { auditActor, auditMeta } from "../../tenancy/audit.ts";
@@ -28,7 +28,7 @@ const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,256}$/;
 const MAX_HEADERS = 100;
 
 export const manualPublishBody = v.pipe(
-  v.strictObject({
+  exactObject({
     headers: v.optional(
       v.pipe(
         exactRecord(v.record(

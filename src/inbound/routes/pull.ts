@@ -4,6 +4,7 @@
  */
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
+import { exactObject } from "../../http/fields.ts";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
@@ -32,21 +33,21 @@ const notFound = () => new ProblemError("not-found", "no such pull queue");
 
 const seconds = (max: number) => v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(0, "at least 0"), v.maxValue(max, `at most ${max}`));
 
-export const dequeueBody = v.strictObject({
+export const dequeueBody = exactObject({
   max_messages: v.optional(v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(100, "at most 100")), 10),
   lease_seconds: v.optional(leaseSecondsField),
   wait_seconds: v.optional(seconds(MAX_WAIT_SECONDS), 0),
 });
-export const ackBody = v.strictObject({ lease_ids: leaseIdsField });
-export const nackBody = v.strictObject({ lease_ids: leaseIdsField, delay_seconds: v.optional(seconds(43200), 0) });
-export const extendBody = v.strictObject({ lease_ids: leaseIdsField, lease_seconds: leaseSecondsField });
-export const deadLetterBody = v.strictObject({
+export const ackBody = exactObject({ lease_ids: leaseIdsField });
+export const nackBody = exactObject({ lease_ids: leaseIdsField, delay_seconds: v.optional(seconds(43200), 0) });
+export const extendBody = exactObject({ lease_ids: leaseIdsField, lease_seconds: leaseSecondsField });
+export const deadLetterBody = exactObject({
   message_ids: v.optional(
     v.pipe(v.array(v.pipe(v.string(), v.uuid("expected a message id"), v.toLowerCase())), v.minLength(1, "give at least one id, or leave message_ids out for all"), v.maxLength(DEAD_LETTER_BATCH, `at most ${DEAD_LETTER_BATCH}`)),
   ),
 });
 
-export const deadLetterListQuery = v.strictObject(paginationQuery);
+export const deadLetterListQuery = exactObject(paginationQuery);
 
 /** The queue in the path; a queue-scoped token sees only its queues (404 for others, like another tenant's). */
 const queueParam = (c: Context<HttpEnv>): string => {

@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { descriptionField } from "../../http/fields.ts";
+import { descriptionField, exactObject } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
@@ -24,15 +24,15 @@ const settings = {
   max_deliveries: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(1000, "at most 1000")),
   lease_seconds: leaseSecondsField,
 };
-export const pullQueueCreateBody = v.strictObject({
+export const pullQueueCreateBody = exactObject({
   name: queueNameField,
   description: v.optional(settings.description, null),
   max_deliveries: v.optional(settings.max_deliveries, DEFAULT_MAX_DELIVERIES),
   lease_seconds: v.optional(settings.lease_seconds, DEFAULT_LEASE_SECONDS),
 });
-export const pullQueueUpdateBody = v.strictObject({ ...v.partial(v.object(settings)).entries });
+export const pullQueueUpdateBody = exactObject({ ...v.partial(v.object(settings)).entries });
 
-export const pullQueueListQuery = v.strictObject(paginationQuery);
+export const pullQueueListQuery = exactObject(paginationQuery);
 
 const notFound = () => new ProblemError("not-found", "no such pull queue");
 

@@ -7,6 +7,7 @@
  * the first webhook is rejected.
  */
 import * as v from "valibot";
+import { exactObject } from "../../http/fields.ts";
 
 // RFC 9110 token characters; lowercased so lookups and stored configs compare equal.
 const headerName = v.pipe(
@@ -39,14 +40,14 @@ const sharedEntries = {
 export const genericVerifierConfigSchema = v.variant(
   "signedPayload",
   [
-    v.strictObject({
+    exactObject({
       ...sharedEntries,
       signedPayload: v.literal("body"),
       timestampHeader: v.optional(
         v.never('is only allowed with signedPayload "timestamp.body": an unsigned timestamp proves nothing'),
       ),
     }),
-    v.strictObject({
+    exactObject({
       ...sharedEntries,
       /** The MAC covers `<timestamp header value>.<body>`. */
       signedPayload: v.literal("timestamp.body"),

@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { timestampField, uuidField } from "../../http/fields.ts";
+import { exactObject, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readQuery, uuidParam } from "../../http/validate.ts";
@@ -17,7 +17,7 @@ import { retryDelivery, RetryError } from "../replay.ts";
 import { getSubscription } from "../subscriptionStore.ts";
 import { presentAttempt, presentDelivery, type DeliveryWithAttemptsJson } from "./present.ts";
 
-export const attemptQuery = v.strictObject({
+export const attemptQuery = exactObject({
   ...paginationQuery,
   subscription_id: v.optional(uuidField),
   event_id: v.optional(eventIdField),

@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { descriptionField, exactRecord } from "../../http/fields.ts";
+import { descriptionField, exactObject, exactRecord } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
@@ -17,15 +17,15 @@ import { assertValidPayloadSchema, InvalidPayloadSchemaError } from "../payloadS
 import { presentEventType } from "./present.ts";
 
 const schemaField = v.nullable(exactRecord(v.record(v.string(), v.unknown(), "expected a JSON Schema object or null")));
-export const eventTypeCreateBody = v.strictObject({
+export const eventTypeCreateBody = exactObject({
   name: eventTypeNameField,
   description: v.optional(descriptionField, null),
   schema: v.optional(schemaField, null),
   deprecated: v.optional(v.boolean(), false),
 });
-export const eventTypeUpdateBody = v.strictObject({ description: v.optional(descriptionField), schema: v.optional(schemaField), deprecated: v.optional(v.boolean()) });
+export const eventTypeUpdateBody = exactObject({ description: v.optional(descriptionField), schema: v.optional(schemaField), deprecated: v.optional(v.boolean()) });
 
-export const eventTypeListQuery = v.strictObject({ ...paginationQuery, include_deprecated: v.optional(v.picklist(["true", "false"])) });
+export const eventTypeListQuery = exactObject({ ...paginationQuery, include_deprecated: v.optional(v.picklist(["true", "false"])) });
 
 /** Refuses a schema the service cannot run safely, naming each problem as `schema` plus its JSON pointer. */
 function checkSchema(schema: Record<string, unknown> | null | undefined): void {

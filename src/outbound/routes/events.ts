@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { base64Field, timestampField, uuidField } from "../../http/fields.ts";
+import { base64Field, exactObject, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
@@ -18,7 +18,7 @@ import { presentDelivery, presentEvent, type AcceptedEventJson, type EventWithDe
 
 const contentTypeField = v.pipe(v.string(), v.maxLength(200), v.regex(/^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[\t\x20\x21\x23-\x7e\x80-\xff]*"|[\w.+-]+))*$/, "expected a media type such as application/xml"));
 
-export const eventBody = v.strictObject({
+export const eventBody = exactObject({
   app_id: uuidField,
   event_type: eventTypeNameField,
   event_id: v.optional(eventIdField),
@@ -30,7 +30,7 @@ export const eventBody = v.strictObject({
   occurred_at: v.optional(timestampField),
 });
 
-export const eventListQuery = v.strictObject({
+export const eventListQuery = exactObject({
   ...paginationQuery,
   app_id: v.optional(uuidField),
   event_type: v.optional(eventTypeNameField),
@@ -40,7 +40,7 @@ export const eventListQuery = v.strictObject({
   status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"], "expected a delivery status")),
 });
 
-export const replayBody = v.strictObject({ subscription_id: v.optional(uuidField) });
+export const replayBody = exactObject({ subscription_id: v.optional(uuidField) });
 
 /** Turns the body's payload variant into what is stored and delivered, refusing ambiguity and excess size. */
 function toIncoming(body: v.InferOutput<typeof eventBody>, maxBytes: number): IncomingEvent {

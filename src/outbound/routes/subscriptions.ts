@@ -5,7 +5,7 @@ import type { AppContext } from "../../context.ts";
 import type { Config } from "../../config.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { descriptionField, metadataField, timestampField, uuidField } from "../../http/fields.ts";
+import { descriptionField, exactObject, metadataField, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { isoOrNull } from "../../http/responses.ts";
@@ -65,7 +65,7 @@ export function subscriptionSchemas(config: Config) {
     rate_limit_per_second: v.nullable(v.pipe(v.number("expected deliveries per second"), v.minValue(MIN_RATE_PER_SECOND, `at least ${MIN_RATE_PER_SECOND} (one delivery every ${1 / MIN_RATE_PER_SECOND} s)`), v.maxValue(10000, "at most 10000"))),
     send_traceparent: v.boolean("expected true or false"),
   };
-  const create = v.strictObject({
+  const create = exactObject({
     app_id: uuidField,
     url: fields.url,
     event_types: fields.event_types,
@@ -84,14 +84,14 @@ export function subscriptionSchemas(config: Config) {
     send_traceparent: v.optional(fields.send_traceparent, false),
     secret: v.optional(signingSecretField),
   });
-  const update = v.strictObject({ ...v.partial(v.object(fields)).entries });
-  const list = v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField), enabled: v.optional(v.picklist(["true", "false"])) });
-  const rotate = v.strictObject({
+  const update = exactObject({ ...v.partial(v.object(fields)).entries });
+  const list = exactObject({ ...paginationQuery, app_id: v.optional(uuidField), enabled: v.optional(v.picklist(["true", "false"])) });
+  const rotate = exactObject({
     overlap_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "at least 0"), v.maxValue(30 * 86400, "at most 30 days")), 86400),
     secret: v.optional(signingSecretField),
   });
-  const recover = v.strictObject({ since: timestampField });
-  const deliveries = v.strictObject({ ...paginationQuery, status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"])), since: v.optional(timestampField) });
+  const recover = exactObject({ since: timestampField });
+  const deliveries = exactObject({ ...paginationQuery, status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"])), since: v.optional(timestampField) });
   return { create, update, list, rotate, recover, deliveries };
 }
 

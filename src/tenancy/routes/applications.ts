@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { descriptionField, metadataField, nameField } from "../../http/fields.ts";
+import { descriptionField, exactObject, metadataField, nameField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
@@ -13,17 +13,17 @@ import { auditMeta } from "../audit.ts";
 import { requireAppAccess, requireOrganizationToken, requireScope } from "../authorize.ts";
 import { presentApplication } from "./present.ts";
 
-export const applicationCreateBody = v.strictObject({
+export const applicationCreateBody = exactObject({
   name: nameField,
   description: v.optional(descriptionField, null),
   metadata: v.optional(metadataField, {}),
 });
-export const applicationUpdateBody = v.strictObject({
+export const applicationUpdateBody = exactObject({
   name: v.optional(nameField),
   description: v.optional(descriptionField),
   metadata: v.optional(metadataField),
 });
-export const applicationListQuery = v.strictObject(paginationQuery);
+export const applicationListQuery = exactObject(paginationQuery);
 const notFound = () => new ProblemError("not-found", "no such application");
 
 export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {

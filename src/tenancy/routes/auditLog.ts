@@ -7,14 +7,14 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { timestampField, uuidField } from "../../http/fields.ts";
+import { exactObject, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { readQuery } from "../../http/validate.ts";
 import { listAuditEntries, type AuditEntry } from "../auditLog.ts";
 import { requireScope } from "../authorize.ts";
 import { presentAuditEntry } from "./present.ts";
 
-export const auditLogQuery = v.strictObject({
+export const auditLogQuery = exactObject({
   ...paginationQuery,
   actor: v.optional(uuidField),
   type: v.optional(v.pipe(v.string(), v.regex(/^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, "expected a dotted entry type such as token.created"))),

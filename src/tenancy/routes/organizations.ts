@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { metadataField, nameField } from "../../http/fields.ts";
+import { exactObject, metadataField, nameField } from "../../http/fields.ts";
 import { decodeCursor, DEFAULT_LIMIT, page, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
@@ -15,21 +15,21 @@ import { MAX_QUOTA } from "../quotas.ts";
 import { hasScope } from "../scopes.ts";
 import { presentOrganization } from "./present.ts";
 
-export const organizationCreateBody = v.strictObject({ name: nameField, metadata: v.optional(metadataField, {}) });
+export const organizationCreateBody = exactObject({ name: nameField, metadata: v.optional(metadataField, {}) });
 const quotaValue = v.optional(
   v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(0, "at least 0"), v.maxValue(MAX_QUOTA, `at most ${MAX_QUOTA} (the largest whole number a JSON number holds exactly)`)),
 );
-export const organizationUpdateBody = v.strictObject({
+export const organizationUpdateBody = exactObject({
   name: v.optional(nameField),
   metadata: v.optional(metadataField),
   /** Instance admin only: days of delivery history kept (null = the instance default). */
   retention_days: v.optional(v.nullable(v.pipe(v.number(), v.integer("expected whole days"), v.minValue(1, "at least 1 day"), v.maxValue(3650, "at most 3650 days")))),
   /** Instance admin only: quota overrides, replacing earlier ones; omitted keys use the instance defaults. */
   quotas: v.optional(
-    v.strictObject({ events_per_day: quotaValue, applications: quotaValue, subscriptions_per_application: quotaValue, ingress_routes: quotaValue }),
+    exactObject({ events_per_day: quotaValue, applications: quotaValue, subscriptions_per_application: quotaValue, ingress_routes: quotaValue }),
   ),
 });
-export const listQuery = v.strictObject(paginationQuery);
+export const listQuery = exactObject(paginationQuery);
 const notFound = () => new ProblemError("not-found", "no such organization");
 
 export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {

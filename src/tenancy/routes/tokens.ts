@@ -8,7 +8,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { nameField, timestampField, uuidField } from "../../http/fields.ts";
+import { exactObject, nameField, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
@@ -20,7 +20,7 @@ import { createToken, revokeToken, UnknownApplicationError } from "../tokens.ts"
 import { getToken, listTokens } from "../tokenStore.ts";
 import { presentToken, type CreatedTokenJson } from "./present.ts";
 
-export const tokenCreateBody = v.strictObject({
+export const tokenCreateBody = exactObject({
   label: nameField,
   scopes: v.pipe(
     v.array(v.picklist(SCOPES, `expected one of ${SCOPES.join(", ")}`), "expected an array of scopes"),
@@ -42,7 +42,7 @@ export const tokenCreateBody = v.strictObject({
   ),
 });
 
-export const tokenListQuery = v.strictObject({ ...paginationQuery, app_id: v.optional(uuidField) });
+export const tokenListQuery = exactObject({ ...paginationQuery, app_id: v.optional(uuidField) });
 const notFound = () => new ProblemError("not-found", "no such token");
 
 export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
