@@ -40,12 +40,16 @@ export const customHeadersField = v.pipe(
   v.check((headers) => Object.keys(headers).length <= 20, "at most 20 headers"),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
+    // Header names are case-insensitive: "X-Team" and "x-team" are one header, and lower-casing kept only the last.
+    const seen = new Map<string, string>();
     for (const name of Object.keys(dataset.value)) {
       const lower = name.toLowerCase();
-      if (!HEADER_NAME.test(name)) addIssue({ message: `"${name.slice(0, 100)}" is not a valid header name`, path: [{ type: "object", origin: "key", input: dataset.value, key: name, value: name }] });
+      const at: [v.ObjectPathItem] = [{ type: "object", origin: "key", input: dataset.value, key: name, value: name }];
+      if (!HEADER_NAME.test(name)) addIssue({ message: `"${name.slice(0, 100)}" is not a valid header name`, path: at });
       else if (RESERVED_HEADERS.has(lower) || lower.startsWith("x-hookledger-")) {
-        addIssue({ message: `${lower} is set by hookledger (hop-by-hop, framing or signature header)`, path: [{ type: "object", origin: "key", input: dataset.value, key: name, value: name }] });
-      }
+        addIssue({ message: `${lower} is set by hookledger (hop-by-hop, framing or signature header)`, path: at });
+      } else if (seen.has(lower)) addIssue({ message: `the same header as "${seen.get(lower)}" (header names ignore case)`, path: at });
+      seen.set(lower, name);
     }
   }),
   v.transform((headers) => Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]))),

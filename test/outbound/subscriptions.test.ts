@@ -53,6 +53,12 @@ describe("subscription validation", () => {
     expect(fields).toEqual(["headers.Bad Header", "headers.Connection", "headers.Transfer-Encoding", "headers.X-Hookledger-Attempt", "headers.X-Split", "headers.webhook-signature"]);
   });
 
+  it("refuses one header named twice in different case, instead of keeping the last", async () => {
+    const response = await create({ headers: { "X-Team": "one", "x-team": "two", "X-Other": "ok" } });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: "headers.x-team", message: 'the same header as "X-Team" (header names ignore case)' }]);
+  });
+
   it("refuses bad patterns, schedules, timeouts and secrets", async () => {
     const response = await create({
       event_types: ["Invoice.Paid", "invoice.**"],
