@@ -76,17 +76,12 @@ function onlyOnItsListener(listeners: NonNullable<AppOptions["listeners"]>): Mid
 }
 
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"] as const;
+type RouteList = () => readonly { method: string; path: string }[];
 
-/**
- * HEAD never runs a capability's handler. Hono answers HEAD by running the GET handler and dropping its body, and
- * GET handlers may write: revealing a subscription's secret is audited, a portal link is spent on first use. So a
- * HEAD to any path the capabilities serve (`/v1`, the public doors) answers 405 with `Allow` (the methods that path
- * has), before authentication or any handler runs; the service's own read-only routes (/health, /ready, /metrics,
- * /openapi.json, /docs) keep answering HEAD. `routes` is read at the first HEAD, once every route is registered.
- */
-function refuseHead(routes: () => readonly { method: string; path: string }[]): MiddlewareHandler<HttpEnv> {
+/** The methods some route serves at a path (read from `routes` at the first call, once every route is registered). */
+function methodsAt(routes: RouteList): (path: string) => string[] {
   let router: TrieRouter<string> | undefined;
-  const allowed = (path: string): string[] => {
+  return (path) => {
     if (!router) {
       router = new TrieRouter<string>();
       for (const route of routes()) router.add(route.method, route.path, route.method);
@@ -94,11 +89,35 @@ function refuseHead(routes: () => readonly { method: string; path: string }[]): 
     const found = router;
     return METHODS.filter((method) => found.match(method, path)[0].length > 0);
   };
+}
+
+const notAllowed = (method: string, methods: string[]) =>
+  new ProblemError("method-not-allowed", `${method} is not served here; use ${methods.join(", ")}`, { headers: { Allow: methods.join(", ") }, allow: methods });
+
+/**
+ * HEAD never runs a capability's handler. Hono answers HEAD by running the GET handler and dropping its body, and
+ * GET handlers may write: revealing a subscription's secret is audited, a portal link is spent on first use. So a
+ * HEAD to any path the capabilities serve (`/v1`, the public doors) answers 405 with `Allow` (the methods that path
+ * has), before authentication or any handler runs; the service's own read-only routes (/health, /ready, /metrics,
+ * /openapi.json, /docs) keep answering HEAD.
+ */
+function refuseHead(routes: RouteList): MiddlewareHandler<HttpEnv> {
+  const allowed = methodsAt(routes);
   return async (c, next) => {
     if (c.req.method !== "HEAD") return next();
     const methods = allowed(c.req.path);
     if (methods.length === 0) return next();
-    throw new ProblemError("method-not-allowed", `HEAD is not served here; use ${methods.join(", ")}`, { headers: { Allow: methods.join(", ") }, allow: methods });
+    throw notAllowed("HEAD", methods);
+  };
+}
+
+/** No route for the request: 405 with `Allow` when the path is served with other methods (RFC 9110 §15.5.6), else 404. */
+function noRouteFor(routes: RouteList) {
+  const allowed = methodsAt(routes);
+  return (c: Context<HttpEnv>) => {
+    const methods = allowed(c.req.path);
+    if (methods.length === 0 || methods.includes(c.req.method)) return noRoute(c);
+    return problemResponse(notAllowed(c.req.method, methods), new URL(c.req.url).pathname, c.get("requestId"));
   };
 }
 
@@ -141,7 +160,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   for (const api of apiRoutes) v1.route("/", api.routes);
   app.route("/v1", v1);
 
-  app.notFound(noRoute);
+  app.notFound(noRouteFor(() => app.routes.filter((route) => route.method !== "ALL")));
   app.onError((error, c) => {
     const path = new URL(c.req.url).pathname;
     if (error instanceof ProblemError) return problemResponse(error, path, c.get("requestId"));

@@ -336,3 +336,26 @@ describe("HEAD", () => {
     expect(await ledgerRows("subscription.secret_revealed")).toBe(revealed! + 1);
   });
 });
+
+describe("methods a path does not serve", () => {
+  it("answer 405 with Allow (after authentication on /v1), and paths served by no method 404", async () => {
+    const cases: [string, string, string][] = [
+      ["PUT", "/v1/applications", "GET, POST"],
+      ["DELETE", "/v1/applications", "GET, POST"],
+      ["POST", `/v1/applications/${t.appId}`, "GET, PATCH, DELETE"],
+      ["GET", `/in/${routeId}`, "POST"],
+      ["DELETE", "/health", "GET"],
+    ];
+    for (const [method, path, allow] of cases) {
+      const response = await app.fetch(path, { method, headers: { authorization: `Bearer ${t.token}` } });
+      expect(response.status, `${method} ${path}`).toBe(405);
+      expect(response.headers.get("allow"), path).toBe(allow);
+      expect(response.headers.get("content-type")).toBe("application/problem+json");
+      expect(await response.json()).toMatchObject({ type: "urn:hookledger:problem:method-not-allowed", detail: `${method} is not served here; use ${allow}`, allow: allow.split(", ") });
+    }
+    // Without a token /v1 says nothing about its paths.
+    expect((await app.fetch("/v1/applications", { method: "PUT" })).status).toBe(401);
+    expect((await app.fetch("/v1/no-such-thing", { method: "PUT", headers: { authorization: `Bearer ${t.token}` } })).status).toBe(404);
+    expect((await app.fetch("/no-such-thing", { method: "DELETE" })).status).toBe(404);
+  });
+});
