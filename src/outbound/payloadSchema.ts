@@ -149,6 +149,8 @@ interface CompiledSchema {
   values: number;
   /** Where the schema names a format no one checks (Ajv ignores it). */
   unknownFormats: SchemaProblem[];
+  /** Subschemas plus keywords: what the cache counts. */
+  size: number;
 }
 
 /** The keywords Ajv compiles into code, over every subschema. */
@@ -207,14 +209,47 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
     compileAllErrors: () => compileWith(true),
     values: errorSources(schema, subschemas),
     unknownFormats,
+    size: nodes.length + keywords,
   };
 }
 
-const cache = new Map<string, CompiledSchema | InvalidPayloadSchemaError>();
+/**
+ * Compiled schemas, least recently used first, bounded by count and by their size: a validator of the largest schema
+ * allowed holds ~6 MB, so 1,000 of them (an organization with many large event types, one event each) took gigabytes.
+ * Size is counted in subschemas plus keywords, about what Ajv generates code for.
+ */
+const cache = new Map<string, { entry: CompiledSchema | InvalidPayloadSchemaError; size: number }>();
+const MAX_CACHED_SIZE = 50_000;
+let cachedSize = 0;
+
+function remember(key: string, entry: CompiledSchema | InvalidPayloadSchemaError): void {
+  const size = entry instanceof InvalidPayloadSchemaError ? 1 : entry.size;
+  cache.set(key, { entry, size });
+  cachedSize += size;
+  for (const [oldest, { size: oldestSize }] of cache) {
+    if (cache.size <= MAX_CACHED && cachedSize <= MAX_CACHED_SIZE) break;
+    cache.delete(oldest);
+    cachedSize -= oldestSize;
+  }
+}
+
+/** How many compiled schemas the cache holds, and their size (subschemas plus keywords). */
+export function compiledSchemaCache(): { entries: number; size: number; maxSize: number } {
+  return { entries: cache.size, size: cachedSize, maxSize: MAX_CACHED_SIZE };
+}
+
+/** A cached entry, now the most recently used. */
+function recall(key: string): CompiledSchema | InvalidPayloadSchemaError | undefined {
+  const cached = cache.get(key);
+  if (!cached) return undefined;
+  cache.delete(key);
+  cache.set(key, cached);
+  return cached.entry;
+}
 
 function compiled(schema: object): CompiledSchema {
   const key = JSON.stringify(schema);
-  let entry = cache.get(key);
+  let entry = recall(key);
   if (!entry) {
     try {
       entry = compile(schema as Record<string, unknown>);
@@ -222,8 +257,7 @@ function compiled(schema: object): CompiledSchema {
       if (!(error instanceof InvalidPayloadSchemaError)) throw error;
       entry = error;
     }
-    if (cache.size >= MAX_CACHED) cache.delete(cache.keys().next().value as string);
-    cache.set(key, entry);
+    remember(key, entry);
   }
   if (entry instanceof InvalidPayloadSchemaError) throw entry;
   return entry;
