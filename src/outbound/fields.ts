@@ -15,6 +15,14 @@ export const eventTypePatternsField = v.pipe(
   v.array(v.pipe(v.string(), v.maxLength(200), v.regex(EVENT_TYPE_PATTERN, "expected an event type, a prefix.* wildcard, or *")), "expected an array of event types"),
   v.minLength(1, "subscribe to at least one event type (use [\"*\"] for all)"),
   v.maxLength(100, "at most 100 patterns"),
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    dataset.value.forEach((pattern, index) => {
+      if (dataset.value.indexOf(pattern) < index) {
+        addIssue({ message: `"${pattern}" is listed twice`, path: [{ type: "array", origin: "value", input: dataset.value, key: index, value: pattern }] });
+      }
+    });
+  }),
 );
 
 export const labelsField = v.pipe(

@@ -72,6 +72,9 @@ describe("subscription validation", () => {
     expect(response.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(
       ["event_types.0", "event_types.1", "max_attempts", "retry_schedule.0", "retry_schedule.1", "secret", "signature_scheme", "timeout_ms"].sort(),
     );
+    const twice = await create({ event_types: ["invoice.paid", "invoice.*", "invoice.paid"] });
+    expect(twice.status).toBe(400);
+    expect(twice.body.errors).toEqual([{ field: "event_types.2", message: '"invoice.paid" is listed twice' }]);
     const unsignable = await create({ signature_scheme: "hookledger-v1", signed_headers: ["x-not-sent"] });
     expect(unsignable.body.errors).toEqual([{ field: "signed_headers", message: expect.stringContaining("x-not-sent") }]);
     // A name every object inherits is not a header the request carries.
