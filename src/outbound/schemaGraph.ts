@@ -67,7 +67,8 @@ const KEYWORDS: Record<Edge, { single: string[]; list: string[]; map: string[] }
   none: { single: [], list: [], map: ["$defs", "definitions"] },
 };
 
-const escapeToken = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
+/** A key as one token of a JSON pointer (RFC 6901). */
+export const escapeToken = (key: string) => key.replace(/~/g, "~0").replace(/\//g, "~1");
 const unescapeToken = (token: string) => token.replace(/~1/g, "/").replace(/~0/g, "~");
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 const withoutFragment = (url: URL) => url.href.replace(/#.*$/, "");

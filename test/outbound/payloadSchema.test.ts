@@ -69,6 +69,10 @@ describe("references", () => {
     expect((await createType({ properties: Object.fromEntries(Object.entries(properties).slice(0, 999)) })).status).toBe(201);
     const wordy = Object.fromEntries(Array.from({ length: 700 }, (_, i) => [`w${i}`, { type: "string", minLength: 1, maxLength: 9 }]));
     await expectSchemaRefused({ properties: wordy }, "schema", /^has 2101 validation keywords, more than 2000; split the event type or simplify its schema$/);
+    // Each name a dependentRequired lists is a check of its own; one entry may list at most 100.
+    const dependent = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`d${i}`, Array.from({ length: 100 }, (_, j) => `x${j}`)]));
+    await expectSchemaRefused({ type: "object", dependentRequired: dependent }, "schema", /^has 2502 validation keywords, more than 2000;/);
+    await expectSchemaRefused({ type: "object", dependentRequired: { "a/b": Array.from({ length: 101 }, (_, j) => `x${j}`) } }, "schema/dependentRequired/a~1b", /^lists more than 100 properties$/);
     // Annotations make no code, and do not count.
     const annotated = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`a${i}`, { type: "string", maxLength: 9, title: "t", description: "d", examples: ["x"] }]));
     const large = await createType({ properties: annotated });
