@@ -173,6 +173,14 @@ function dependentNames(schema: Record<string, unknown>): number {
 const codeKeywords = (nodes: SchemaNode[]) =>
   nodes.reduce((sum, node) => sum + Object.keys(node.schema).filter((key) => CODE_KEYWORDS.has(key)).length + dependentNames(node.schema), 0);
 
+/**
+ * With `unevaluatedProperties` or `unevaluatedItems` Ajv's code also tracks what each keyword evaluated, and
+ * compiling grows faster than the keywords: 990 properties took 0.55 s instead of 0.09 s. Such a schema's keywords
+ * count four times over.
+ */
+const UNEVALUATED_WEIGHT = 4;
+const tracksEvaluation = (nodes: SchemaNode[]) => nodes.some((node) => "unevaluatedProperties" in node.schema || "unevaluatedItems" in node.schema);
+
 function compile(schema: Record<string, unknown>): CompiledSchema {
   // The structure first: it is cheap, and it refuses schemas too large for the meta-schema check and Ajv.
   const { nodes, problems } = analyseSchema(schema);
@@ -185,9 +193,11 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
       .map(([name]) => ({ pointer: `${node.pointer}/dependentRequired/${escapeToken(name)}`, message: `lists more than ${MAX_DEPENDENT_NAMES} properties` }));
   });
   if (longDependents.length > 0) throw new InvalidPayloadSchemaError(longDependents.slice(0, 20));
-  const keywords = codeKeywords(nodes);
+  const weighted = tracksEvaluation(nodes);
+  const keywords = codeKeywords(nodes) * (weighted ? UNEVALUATED_WEIGHT : 1);
   if (keywords > MAX_SCHEMA_KEYWORDS) {
-    throw new InvalidPayloadSchemaError([{ pointer: "", message: `has ${keywords} validation keywords, more than ${MAX_SCHEMA_KEYWORDS}; split the event type or simplify its schema` }]);
+    const counted = weighted ? ` (counted ${UNEVALUATED_WEIGHT} times over beside unevaluatedProperties or unevaluatedItems)` : "";
+    throw new InvalidPayloadSchemaError([{ pointer: "", message: `has ${keywords} validation keywords${counted}, more than ${MAX_SCHEMA_KEYWORDS}; split the event type or simplify its schema` }]);
   }
   const metaProblems = metaSchemaProblems(schema);
   if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);

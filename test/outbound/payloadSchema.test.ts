@@ -73,6 +73,10 @@ describe("references", () => {
     const dependent = Object.fromEntries(Array.from({ length: 25 }, (_, i) => [`d${i}`, Array.from({ length: 100 }, (_, j) => `x${j}`)]));
     await expectSchemaRefused({ type: "object", dependentRequired: dependent }, "schema", /^has 2502 validation keywords, more than 2000;/);
     await expectSchemaRefused({ type: "object", dependentRequired: { "a/b": Array.from({ length: 101 }, (_, j) => `x${j}`) } }, "schema/dependentRequired/a~1b", /^lists more than 100 properties$/);
+    // unevaluatedProperties makes Ajv track every keyword: they count four times over.
+    const tracked = Object.fromEntries(Array.from({ length: 500 }, (_, i) => [`u${i}`, { type: "string" }]));
+    await expectSchemaRefused({ properties: tracked, unevaluatedProperties: false }, "schema", /^has 2008 validation keywords \(counted 4 times over beside unevaluatedProperties or unevaluatedItems\), more than 2000;/);
+    expect((await createType({ properties: Object.fromEntries(Object.entries(tracked).slice(0, 490)), unevaluatedProperties: false })).status).toBe(201);
     // Annotations make no code, and do not count.
     const annotated = Object.fromEntries(Array.from({ length: 600 }, (_, i) => [`a${i}`, { type: "string", maxLength: 9, title: "t", description: "d", examples: ["x"] }]));
     const large = await createType({ properties: annotated });
