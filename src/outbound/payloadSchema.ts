@@ -43,11 +43,13 @@ const CODE_KEYWORDS = new Set([
   "$ref", "$dynamicRef",
 ]);
 /**
- * Ajv compiles every subschema and keyword into code, on the event loop, at every create or PATCH and once per
- * process for each schema in use. With at most MAX_SUBSCHEMAS subschemas (schemaGraph.ts) and this many keywords a
- * compile takes up to ~0.15 s on the 2-core box (a schema of 1,990 properties, each with three keywords, took
- * 13 s before: Ajv's code optimizer and our cost keyword as a function keyword were superlinear in it).
+ * The compile budget of a schema created or changed: Ajv compiles every subschema and keyword into code, on the event
+ * loop, at every create or PATCH and once per process for each schema in use. Within these a compile takes up to
+ * ~0.2 s on the 2-core box (a schema of 1,990 properties, each with three keywords, took 13 s before: Ajv's code
+ * optimizer and our cost keyword as a function keyword were superlinear in it). Schemas stored before the budget
+ * keep validating: it is checked when a schema is accepted, not when a stored one is compiled.
  */
+export const MAX_SCHEMA_SUBSCHEMAS = 1000;
 export const MAX_SCHEMA_KEYWORDS = 2000;
 /** Schemas up to this many keywords also get an all-errors validator (a second compile, on the first invalid payload). */
 const MAX_ALL_ERRORS_KEYWORDS = 1000;
@@ -147,8 +149,8 @@ interface CompiledSchema {
   compileAllErrors: () => ValidateFunction;
   /** errorSources of the schema. */
   values: number;
-  /** Where the schema names a format no one checks (Ajv ignores it). */
-  unknownFormats: SchemaProblem[];
+  /** Why the schema could not be accepted today though it compiles (over the budget, a format no one checks). */
+  acceptProblems: SchemaProblem[];
   /** Subschemas plus keywords: what the cache counts. */
   size: number;
 }
@@ -181,10 +183,15 @@ const codeKeywords = (nodes: SchemaNode[]) =>
 const UNEVALUATED_WEIGHT = 4;
 const tracksEvaluation = (nodes: SchemaNode[]) => nodes.some((node) => "unevaluatedProperties" in node.schema || "unevaluatedItems" in node.schema);
 
-function compile(schema: Record<string, unknown>): CompiledSchema {
-  // The structure first: it is cheap, and it refuses schemas too large for the meta-schema check and Ajv.
-  const { nodes, problems } = analyseSchema(schema);
-  if (problems.length > 0) throw new InvalidPayloadSchemaError(problems);
+/** Whether a schema is being accepted (created or changed: the budget applies) or a stored one compiled to validate. */
+type Purpose = "accept" | "validate";
+
+/** A schema over the compile budget, refused before it is compiled; never cached (a stored one may be the same). */
+class OverBudgetError extends InvalidPayloadSchemaError {}
+
+/** Where a schema is over the compile budget. */
+function budgetProblems(nodes: SchemaNode[], keywords: number, weighted: boolean): SchemaProblem[] {
+  if (nodes.length > MAX_SCHEMA_SUBSCHEMAS) return [{ pointer: "", message: `has more than ${MAX_SCHEMA_SUBSCHEMAS} subschemas; split the event type or simplify its schema` }];
   const longDependents = nodes.flatMap((node) => {
     const dependent = node.schema.dependentRequired;
     if (typeof dependent !== "object" || dependent === null) return [];
@@ -192,13 +199,20 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
       .filter(([, names]) => Array.isArray(names) && names.length > MAX_DEPENDENT_NAMES)
       .map(([name]) => ({ pointer: `${node.pointer}/dependentRequired/${escapeToken(name)}`, message: `lists more than ${MAX_DEPENDENT_NAMES} properties` }));
   });
-  if (longDependents.length > 0) throw new InvalidPayloadSchemaError(longDependents.slice(0, 20));
+  if (longDependents.length > 0) return longDependents.slice(0, 20);
+  if (keywords <= MAX_SCHEMA_KEYWORDS) return [];
+  const counted = weighted ? ` (counted ${UNEVALUATED_WEIGHT} times over beside unevaluatedProperties or unevaluatedItems)` : "";
+  return [{ pointer: "", message: `has ${keywords} validation keywords${counted}, more than ${MAX_SCHEMA_KEYWORDS}; split the event type or simplify its schema` }];
+}
+
+function compile(schema: Record<string, unknown>, purpose: Purpose): CompiledSchema {
+  // The structure first: it is cheap, and it refuses schemas too large for the meta-schema check and Ajv.
+  const { nodes, problems } = analyseSchema(schema);
+  if (problems.length > 0) throw new InvalidPayloadSchemaError(problems);
   const weighted = tracksEvaluation(nodes);
   const keywords = codeKeywords(nodes) * (weighted ? UNEVALUATED_WEIGHT : 1);
-  if (keywords > MAX_SCHEMA_KEYWORDS) {
-    const counted = weighted ? ` (counted ${UNEVALUATED_WEIGHT} times over beside unevaluatedProperties or unevaluatedItems)` : "";
-    throw new InvalidPayloadSchemaError([{ pointer: "", message: `has ${keywords} validation keywords${counted}, more than ${MAX_SCHEMA_KEYWORDS}; split the event type or simplify its schema` }]);
-  }
+  const overBudget = budgetProblems(nodes, keywords, weighted);
+  if (overBudget.length > 0 && purpose === "accept") throw new OverBudgetError(overBudget);
   const metaProblems = metaSchemaProblems(schema);
   if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
   const patterns = compileSchemaPatterns(nodes);
@@ -243,7 +257,7 @@ function compile(schema: Record<string, unknown>): CompiledSchema {
     allErrors: allErrors ?? (keywords > MAX_ALL_ERRORS_KEYWORDS ? null : undefined),
     compileAllErrors: () => compileWith(true),
     values: errorSources(schema, subschemas),
-    unknownFormats,
+    acceptProblems: [...overBudget, ...unknownFormats].slice(0, 20),
     size: nodes.length + keywords,
   };
 }
@@ -282,14 +296,14 @@ function recall(key: string): CompiledSchema | InvalidPayloadSchemaError | undef
   return cached.entry;
 }
 
-function compiled(schema: object): CompiledSchema {
+function compiled(schema: object, purpose: Purpose): CompiledSchema {
   const key = JSON.stringify(schema);
   let entry = recall(key);
   if (!entry) {
     try {
-      entry = compile(schema as Record<string, unknown>);
+      entry = compile(schema as Record<string, unknown>, purpose);
     } catch (error) {
-      if (!(error instanceof InvalidPayloadSchemaError)) throw error;
+      if (!(error instanceof InvalidPayloadSchemaError) || error instanceof OverBudgetError) throw error;
       entry = error;
     }
     remember(key, entry);
@@ -322,13 +336,14 @@ function errorsOf(schema: CompiledSchema, payload: unknown): ErrorObject[] {
 }
 
 /**
- * Throws InvalidPayloadSchemaError, listing each problem by JSON pointer, when `schema` cannot be used. A format
- * no one checks is refused here, when a schema is created or changed: a misspelt `"format": "emial"` would
- * otherwise pass every value. (A stored schema that names one still validates, ignoring it, as it did.)
+ * Throws InvalidPayloadSchemaError, listing each problem by JSON pointer, when `schema` cannot be accepted (created
+ * or changed). Besides what makes a schema unusable, two rules apply here only: the compile budget, checked before
+ * anything is compiled, and formats, since a misspelt `"format": "emial"` would otherwise pass every value. A stored
+ * schema accepted before either rule keeps validating as it did.
  */
 export function assertValidPayloadSchema(schema: object): void {
-  const { unknownFormats } = compiled(schema);
-  if (unknownFormats.length > 0) throw new InvalidPayloadSchemaError(unknownFormats.slice(0, 20));
+  const { acceptProblems } = compiled(schema, "accept");
+  if (acceptProblems.length > 0) throw new InvalidPayloadSchemaError(acceptProblems);
 }
 
 /** The payload's schema violations, as field/message pairs (empty when it conforms). */
@@ -337,7 +352,7 @@ export function payloadViolations(schema: object, payload: unknown): FieldError[
   if (nestsDeeperThan(payload, MAX_JSON_NESTING)) return [{ field: "payload", message: `nests deeper than ${MAX_JSON_NESTING} levels of objects and arrays` }];
   let validate: CompiledSchema;
   try {
-    validate = compiled(schema);
+    validate = compiled(schema, "validate");
   } catch (error) {
     if (!(error instanceof InvalidPayloadSchemaError)) throw error;
     const [first] = error.problems;

@@ -125,6 +125,21 @@ describe("references", () => {
   });
 });
 
+describe("schemas stored before the compile budget and the format rule", () => {
+  it("keep validating, while the same schema given again is refused", async () => {
+    const properties = Object.fromEntries(Array.from({ length: 1500 }, (_, i) => [`p${i}`, { type: "string" }]));
+    const stored = { type: "object", properties: { ...properties, site: { type: "string", format: "iri" } } };
+    const type = await createType({ type: "object" });
+    await world.db.owner`update hookledger.event_types set schema = ${world.db.owner.json(stored)} where name = ${type.body.name}`;
+    expect((await send(type.body.name, { p0: "a", site: "not an iri" })).status).toBe(202);
+    const refused = await send(type.body.name, { p0: 1 });
+    expect(refused.status).toBe(422);
+    expect(refused.body.errors).toEqual([{ field: "payload.p0", message: "must be string" }]);
+    await expectSchemaRefused(stored, "schema", /^has more than 1000 subschemas;/);
+    expect((await send(type.body.name, { p1: "still" })).status).toBe(202);
+  });
+});
+
 describe("schemas that worked before", () => {
   it("keep validating the same way: types, formats, enums, patterns with escapes and named groups", async () => {
     const schema = {
