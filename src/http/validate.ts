@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import * as v from "valibot";
-import { firstInvalidUtf8Byte, jsonHazards, MAX_JSON_NESTING, textFieldHazards } from "./inputRules.ts";
+import { firstInvalidUtf8Byte, jsonHazards, MAX_JSON_NESTING, textFieldHazards, textHazard } from "./inputRules.ts";
 import { ProblemError, type FieldError } from "./problem.ts";
 import { readRequestBytes } from "./requestBody.ts";
 
@@ -97,7 +97,7 @@ export function readQuery<S extends v.GenericSchema>(c: Context, schema: S): v.I
   const given = Object.entries(c.req.queries());
   const errors = textFieldHazards(given.flatMap(([name, values]) => values.map((value) => [name, value] as const)), "query.");
   for (const [name, values] of given) {
-    if (values.length > 1 && textFieldHazards([[name, ""]]).length === 0) errors.push({ field: `query.${name}`, message: `given ${values.length} times; this parameter takes one value` });
+    if (values.length > 1 && textHazard(name) === undefined) errors.push({ field: `query.${name}`, message: `given ${values.length} times; this parameter takes one value` });
   }
   if (errors.length > 0) throw new ProblemError("validation", "the query string holds values the API does not accept", { errors });
   return parseOrProblem(schema, Object.fromEntries(given.map(([name, values]) => [name, values[0]])), "query");
