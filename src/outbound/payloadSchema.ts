@@ -29,7 +29,7 @@ import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, escapeToken, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
-import { applicationCost, COST_KEYWORD, costKeyword, ValidationRun, ValidationTooCostlyError } from "./validationWork.ts";
+import { applicationCost, COST_KEYWORD, costKeyword, dependentRequiredLists, dependentRequiredNames, ValidationRun, ValidationTooCostlyError } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 /** The formats a schema may name: each is checked (on RE2 where it is a regex, schemaFormats.ts). */
@@ -161,19 +161,13 @@ interface CompiledSchema {
  */
 const MAX_DEPENDENT_NAMES = 100;
 
-/** The names a `dependentRequired` lists: Ajv writes a check for each (it has no loop for them, as for `required`). */
-function dependentNames(schema: Record<string, unknown>): number {
-  const dependent = schema.dependentRequired;
-  if (typeof dependent !== "object" || dependent === null) return 0;
-  return Object.values(dependent).reduce((sum: number, names) => sum + (Array.isArray(names) ? names.length : 0), 0);
-}
-
 /**
- * The keywords Ajv compiles into code, over every subschema, each name of a `dependentRequired` counting as one
- * (1,000 properties each requiring 100 others took 3 s to compile, and 7 s for the all-errors validator).
+ * The keywords Ajv compiles into code, over every subschema, each name of a `dependentRequired` counting as one:
+ * Ajv writes a check for each, with no loop as for `required` (1,000 properties each requiring 100 others took 3 s
+ * to compile, and 7 s for the all-errors validator).
  */
 const codeKeywords = (nodes: SchemaNode[]) =>
-  nodes.reduce((sum, node) => sum + Object.keys(node.schema).filter((key) => CODE_KEYWORDS.has(key)).length + dependentNames(node.schema), 0);
+  nodes.reduce((sum, node) => sum + Object.keys(node.schema).filter((key) => CODE_KEYWORDS.has(key)).length + dependentRequiredNames(node.schema), 0);
 
 /**
  * With `unevaluatedProperties` or `unevaluatedItems` Ajv's code also tracks what each keyword evaluated, and
@@ -192,13 +186,11 @@ class OverBudgetError extends InvalidPayloadSchemaError {}
 /** Where a schema is over the compile budget. */
 function budgetProblems(nodes: SchemaNode[], keywords: number, weighted: boolean): SchemaProblem[] {
   if (nodes.length > MAX_SCHEMA_SUBSCHEMAS) return [{ pointer: "", message: `has more than ${MAX_SCHEMA_SUBSCHEMAS} subschemas; split the event type or simplify its schema` }];
-  const longDependents = nodes.flatMap((node) => {
-    const dependent = node.schema.dependentRequired;
-    if (typeof dependent !== "object" || dependent === null) return [];
-    return Object.entries(dependent)
-      .filter(([, names]) => Array.isArray(names) && names.length > MAX_DEPENDENT_NAMES)
-      .map(([name]) => ({ pointer: `${node.pointer}/dependentRequired/${escapeToken(name)}`, message: `lists more than ${MAX_DEPENDENT_NAMES} properties` }));
-  });
+  const longDependents = nodes.flatMap((node) =>
+    dependentRequiredLists(node.schema)
+      .filter(([, names]) => names.length > MAX_DEPENDENT_NAMES)
+      .map(([name]) => ({ pointer: `${node.pointer}/dependentRequired/${escapeToken(name)}`, message: `lists more than ${MAX_DEPENDENT_NAMES} properties` })),
+  );
   if (longDependents.length > 0) return longDependents.slice(0, 20);
   if (keywords <= MAX_SCHEMA_KEYWORDS) return [];
   const counted = weighted ? ` (counted ${UNEVALUATED_WEIGHT} times over beside unevaluatedProperties or unevaluatedItems)` : "";

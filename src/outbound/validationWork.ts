@@ -36,14 +36,23 @@ export class ValidationRun extends PayloadValueNames {
 
 const length = (value: unknown) => (Array.isArray(value) ? value.length : 0);
 
+/** A subschema's `dependentRequired` lists, by the property that requires each (none when it has none). */
+export function dependentRequiredLists(schema: Record<string, unknown>): [string, unknown[]][] {
+  const dependent = schema.dependentRequired;
+  if (typeof dependent !== "object" || dependent === null) return [];
+  return Object.entries(dependent).filter((entry): entry is [string, unknown[]] => Array.isArray(entry[1]));
+}
+
+/** The names all of a subschema's `dependentRequired` lists hold. */
+export const dependentRequiredNames = (schema: Record<string, unknown>): number => dependentRequiredLists(schema).reduce((sum, [, names]) => sum + names.length, 0);
+
 /** What applying `schema` (one subschema, its children not included) to one value costs, in work units. */
 export function applicationCost(schema: Record<string, unknown>): number {
-  const dependent = schema.dependentRequired;
   const properties = schema.properties;
   return (
     1 +
     length(schema.required) +
-    (typeof dependent === "object" && dependent !== null ? Object.values(dependent).reduce((sum: number, names) => sum + length(names), 0) : 0) +
+    dependentRequiredNames(schema) +
     (typeof properties === "object" && properties !== null ? Object.keys(properties).length : 0)
   );
 }
