@@ -40,7 +40,8 @@ export interface AttemptResult {
   control: ReceiverControl | null;
   /**
    * Recorded after another entry of its delivery that came while the request was out (lateRecord): the attempt
-   * is recorded as made, and nothing follows from it (no retry, no delivery.failed or delivery.aborted).
+   * is recorded as made, and nothing follows from it (no delivery.failed or delivery.aborted, and no retry unless
+   * that entry asked for one).
    */
   late?: true;
 }
@@ -122,7 +123,11 @@ async function lateRecord(ctx: AppContext, orgId: string, result: AttemptResult)
     order by version`);
   const last = since.at(-1);
   if (!last || since.some((entry) => entry.type === "delivery.attempted")) return undefined;
-  return { ...result, loaded: { ...result.loaded, version: last.version }, next: undefined, late: true };
+  // A retry asked for while this request was out queued this same attempt number, and its job finds the number
+  // taken once this is recorded: a failure here then schedules the next attempt now, or the delivery would stay
+  // pending with nothing queued.
+  const retryWaits = last.type === "delivery.retry_requested" && !result.succeeded && result.control !== "abort";
+  return { ...result, loaded: { ...result.loaded, version: last.version }, next: retryWaits ? ctx.now() : undefined, late: true };
 }
 
 /** The common case: every attempt succeeded, to an endpoint that was healthy (no failures, circuit closed). */

@@ -103,6 +103,17 @@ export async function getDelivery(tx: Queryable, deliveryId: string): Promise<De
   return row;
 }
 
+/**
+ * The delivery, its row locked until the transaction ends: a command that decides on its state (a manual retry)
+ * then waits for any other such command on it to commit, and decides on what that one left.
+ */
+export async function getDeliveryForChange(tx: Queryable, deliveryId: string): Promise<DeliveryRow | undefined> {
+  const [row] = await tx<DeliveryRow[]>`select ${tx.unsafe(deliveryColumns)} from hookledger.deliveries
+    where org_id = hookledger.current_org_id() and delivery_id = ${deliveryId}
+    for no key update`;
+  return row;
+}
+
 export async function deliveriesOfEvent(tx: Queryable, eventId: string): Promise<DeliveryRow[]> {
   return tx<DeliveryRow[]>`select ${tx.unsafe(deliveryColumns)} from hookledger.deliveries
     where org_id = hookledger.current_org_id() and event_id = ${eventId} order by created_at, delivery_id`;
@@ -132,12 +143,18 @@ export async function openDeliveries(tx: Queryable, subscriptionId: string): Pro
 }
 
 /** Failed or cancelled deliveries of a subscription created since a time: what "recover" sends again. */
+/**
+ * The subscription's failed and cancelled deliveries since a time, their rows locked until the transaction ends (in
+ * creation order, so two recovers cannot deadlock). A recover that waited for another one's locks reads the rows
+ * that one left: those it re-queued are pending then and no longer match, so each is re-queued once.
+ */
 export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, since: Date): Promise<{ delivery_id: string; app_id: string; attempts: number }[]> {
   return tx<{ delivery_id: string; app_id: string; attempts: number }[]>`
     select delivery_id, app_id, attempts from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
       and status in ('failed', 'cancelled') and created_at >= ${since}
-    order by created_at`;
+    order by created_at, delivery_id
+    for no key update`;
 }
 
 export interface AttemptFilter {

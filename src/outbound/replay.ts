@@ -9,7 +9,7 @@ import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { getDelivery, getEvent, recoverableDeliveries, type DeliveryRow } from "./deliveryStore.ts";
+import { getDelivery, getDeliveryForChange, getEvent, recoverableDeliveries, type DeliveryRow } from "./deliveryStore.ts";
 import { deliveriesScheduled, deliveryStream, eventReplayed } from "./appends.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
@@ -66,11 +66,18 @@ export class RetryError extends Error {
   }
 }
 
+/**
+ * Queues the delivery's next attempt now. Decided on the delivery's row, locked: requests for the same delivery
+ * are decided one after another, and a delivery that is already pending (its next attempt queued or being made,
+ * by an earlier retry or its fan-out) is answered as it is, with nothing recorded or queued — a second job for the
+ * same attempt number would send it twice and leave the delivery waiting on a job that is then skipped.
+ */
 export async function retryDelivery(ctx: AppContext, orgId: string, deliveryId: string, meta: EntryMeta): Promise<DeliveryRow> {
   return withTenant(ctx.sql, orgId, async (tx) => {
-    const delivery = await getDelivery(tx, deliveryId);
+    const delivery = await getDeliveryForChange(tx, deliveryId);
     if (!delivery) throw new RetryError("delivery_not_found");
     if (delivery.status === "succeeded") throw new RetryError("already_succeeded");
+    if (delivery.status === "pending") return delivery;
     const subscription = await getSubscription(tx, delivery.subscription_id);
     if (!subscription?.enabled) throw new RetryError("subscription_disabled");
     await ctx.ledger.record(tx, deliveryStream(deliveryId), ANY_VERSION, [{ type: "delivery.retry_requested", data: { delivery_id: deliveryId, app_id: delivery.app_id, reason: "manual" }, meta }]);
