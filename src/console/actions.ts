@@ -190,7 +190,9 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
     const page = view(c);
     requireScope(page.auth, "subscriptions:write");
     const row = await loadSubscription(page, c.req.param("subscription_id"));
-    const hours = Number(await formValue(c, "overlap_hours"));
+    // Decimal digits only: Number() would read "", " ", "0x10" and "1e2" as numbers (a missing field as 0 hours).
+    const given = await formValue(c, "overlap_hours");
+    const hours = /^[0-9]{1,3}$/.test(given ?? "") ? Number(given) : Number.NaN;
     if (!Number.isInteger(hours) || hours < 0 || hours > 720) return confirmPage(page, { ...rotateConfirmation(page, row.subscription_id, row.url), error: "Overlap: a whole number of hours from 0 to 720." }, 400);
     const rotated = await rotateSubscriptionSecret(ctx, page.auth.orgId, row.subscription_id, { overlapSeconds: hours * 3600 }, await metaOf(c, reasonRequired));
     if (!rotated) throw new ProblemError("not-found", "no such subscription");

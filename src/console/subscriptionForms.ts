@@ -11,9 +11,10 @@ import { ProblemError } from "../http/problem.ts";
 import { assertDeliverable, subscriptionSchemas } from "../outbound/routes/subscriptions.ts";
 import { createSubscription, UnknownApplicationError, updateSubscription } from "../outbound/subscriptions.ts";
 import { auditMeta } from "../tenancy/audit.ts";
-import { requireAppAccess, requireScope } from "../tenancy/authorize.ts";
+import { requireScope } from "../tenancy/authorize.ts";
 import { formText, readForm } from "./formInput.ts";
 import { h, type Html } from "./html.ts";
+import { loadApplication } from "./pages/applications.ts";
 import { loadSubscription } from "./pages/subscription.ts";
 import type { Surface } from "./sessions.ts";
 import { render, viewOf, type View } from "./view.ts";
@@ -62,18 +63,16 @@ export function registerSubscriptionForms(app: Hono<HttpEnv>, ctx: AppContext, s
   const schemas = subscriptionSchemas(ctx.config);
   const view = (c: Context<HttpEnv>) => viewOf(ctx, c, surface);
 
-  app.get("/applications/:app_id/new-subscription", (c) => {
+  app.get("/applications/:app_id/new-subscription", async (c) => {
     const page = view(c);
     requireScope(page.auth, "subscriptions:write");
-    const appId = c.req.param("app_id");
-    requireAppAccess(page.auth, appId);
+    const appId = (await loadApplication(page, c.req.param("app_id"))).id;
     return formPage(page, "Add endpoint", `${page.base}/applications/${appId}/new-subscription`, `${page.base}/applications/${appId}`, { url: "", event_types: "*", description: "" });
   });
   app.post("/applications/:app_id/new-subscription", async (c) => {
     const page = view(c);
     requireScope(page.auth, "subscriptions:write");
-    const appId = c.req.param("app_id");
-    requireAppAccess(page.auth, appId);
+    const appId = (await loadApplication(page, c.req.param("app_id"))).id;
     const form = await readEndpointForm(c);
     const show = (errors: string[]) => formPage(page, "Add endpoint", `${page.base}/applications/${appId}/new-subscription`, `${page.base}/applications/${appId}`, form, errors);
     const parsed = v.safeParse(schemas.create, { app_id: appId, ...asJson(form) });

@@ -4,7 +4,7 @@ import { withTenant } from "../../db/tenant.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { listEventTypes } from "../../outbound/eventTypes.ts";
 import { listSubscriptions, type SubscriptionRow } from "../../outbound/subscriptionStore.ts";
-import { getApplication, listApplications } from "../../tenancy/applications.ts";
+import { getApplication, listApplications, type Application } from "../../tenancy/applications.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { hasScope } from "../../tenancy/scopes.ts";
 import { ago, badge, definitionList, h, table, time, type Html } from "../html.ts";
@@ -31,6 +31,18 @@ export async function applicationsPage(view: View): Promise<Response> {
   );
   const body = h`<h1>Applications</h1>${table("Applications", ["Name", "Description", "Subscriptions", "Created", "Id"], rows, "No applications yet. Create one with POST /v1/applications.")}`;
   return render(view, { title: "Applications", current: `${base}/applications`, body });
+}
+
+/**
+ * The application a page acts on, found by its id (404 for anything else): what a form or link on the page names is
+ * the stored id, never the path's text, which could carry `../` and a query into the form's action.
+ */
+export async function loadApplication(view: View, appId: string): Promise<Application> {
+  const { ctx, auth } = view;
+  requireAppAccess(auth, appId);
+  const found = v.is(v.pipe(v.string(), v.uuid()), appId) ? await withTenant(ctx.sql, auth.orgId, (tx) => getApplication(tx, appId)) : undefined;
+  if (!found) throw new ProblemError("not-found", "no such application");
+  return found;
 }
 
 export async function applicationPage(view: View, appId: string): Promise<Response> {
