@@ -3,6 +3,7 @@ import * as v from "valibot";
 import { describe, expect, it } from "vitest";
 import { genericVerifierConfigSchema, type GenericVerifierConfig } from "../../src/inbound/verifiers/genericConfig.ts";
 import { verifyGeneric } from "../../src/inbound/verifiers/generic.ts";
+import { messageNonce } from "../../src/inbound/verifiers/requestParts.ts";
 import { at, body, bytes, secret, T } from "./signers.ts";
 
 const value = "generic-secret-value";
@@ -40,7 +41,10 @@ describe("generic verifier", () => {
       "X-Sig-Timestamp": String(T),
       "X-Delivery": "dlv_1",
     };
-    expect(verifyGeneric({ headers, rawBody, secrets, now, genericConfig })).toEqual({ ok: true, secretId: "s", signedAt: now, nonce: "dlv_1" });
+    const nonce = messageNonce(String(T), [`${T}.`, rawBody]);
+    expect(verifyGeneric({ headers, rawBody, secrets, now, genericConfig })).toEqual({ ok: true, secretId: "s", signedAt: now, nonce });
+    // The header is not signed: the same signed request with another value is the same message (a replay).
+    expect(verifyGeneric({ headers: { ...headers, "X-Delivery": "dlv_2" }, rawBody, secrets, now, genericConfig })).toEqual({ ok: true, secretId: "s", signedAt: now, nonce });
     expect(verifyGeneric({ headers, rawBody, secrets, now: at(T + 301), genericConfig })).toEqual({ ok: false, reason: "timestamp_out_of_tolerance" });
     const { "X-Delivery": _nonce, ...withoutNonce } = headers;
     expect(verifyGeneric({ headers: withoutNonce, rawBody, secrets, now, genericConfig })).toEqual({ ok: false, reason: "missing_header" });

@@ -2,6 +2,7 @@
  * The public receive endpoint end to end over HTTP: provider-signed webhooks verified, recorded, queued, pulled,
  * acknowledged and pushed on to a subscription; refusals answered alike, counted, and kept out of the ledger.
  */
+import { createHmac } from "node:crypto";
 import { sign as signGithub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -225,6 +226,21 @@ describe("refusals", () => {
     const v1 = (secret: string) => stripeWebhooks.generateTestHeaderString({ payload: body, secret, timestamp }).split(",")[1];
     expect((await postWebhook(app, stripe.id, body, { "Stripe-Signature": `t=${timestamp},${v1("whsec_a")},${v1("whsec_b")}` })).status).toBe(202);
     expect((await postWebhook(app, stripe.id, body, { "Stripe-Signature": `t=${timestamp},${v1("whsec_b")}` })).status).toBe(401);
+  });
+
+  it("refuses a replayed generic timestamp.body request whose unsigned nonce header was changed", async () => {
+    const generic = await t.createRoute({
+      auth: { type: "hmac", preset: "generic", generic: { header: "X-Sig", algorithm: "sha256", encoding: "hex", prefix: "sha256=", signedPayload: "timestamp.body", timestampHeader: "X-Ts", nonceHeader: "X-Nonce" } },
+      secrets: [{ value: "generic-secret" }],
+    });
+    const body = '{"replay":"me"}';
+    const timestamp = String(unixNow());
+    const signature = `sha256=${createHmac("sha256", "generic-secret").update(`${timestamp}.${body}`).digest("hex")}`;
+    const send = (nonce: string) => postWebhook(app, generic.id, body, { "X-Sig": signature, "X-Ts": timestamp, "X-Nonce": nonce });
+    const statuses = [];
+    for (const nonce of ["n1", "n1", "n2", "n3"]) statuses.push((await send(nonce)).status);
+    expect(statuses).toEqual([202, 401, 401, 401]);
+    expect((await app.call("GET", `/v1/ingress-routes/${generic.id}/receipts`, t.token)).body.data).toHaveLength(1);
   });
 
   it("refuses a stale Stripe timestamp", async () => {

@@ -20,15 +20,19 @@ interface SignedMessage {
 /** What the MAC covers, or why it cannot be known. */
 function signedMessage(config: GenericVerifierConfig, input: VerifyInput): SignedMessage | VerifyFailure {
   const nonce = config.nonceHeader === undefined ? undefined : presentHeader(input.headers, config.nonceHeader);
-  // A configured nonce header that is missing would let a replay skip the guard.
+  // A configured nonce header that is missing would let a request skip the guard.
   if (config.nonceHeader !== undefined && nonce === undefined) return verificationFailure("missing_header");
+  // Body only: nothing signed tells two sends of one body apart, so the (unsigned) header is all there is to go by
+  // — a guard against the sender's duplicates, not against a replay, which can set it afresh.
   if (config.signedPayload === "body") return { parts: [input.rawBody], nonce };
   const timestamp = presentHeader(input.headers, config.timestampHeader);
   if (timestamp === undefined) return verificationFailure("missing_header");
   const signedAt = signedTimestamp(timestamp, input);
   if (!(signedAt instanceof Date)) return signedAt;
   const parts = [`${timestamp}.`, input.rawBody];
-  return { parts, signedAt, nonce: nonce ?? messageNonce(timestamp, parts) };
+  // The signed bytes, not the header: the MAC does not cover the nonce header, and a replay with that header
+  // changed would otherwise be a "new" request for as long as its timestamp is within the tolerance.
+  return { parts, signedAt, nonce: messageNonce(timestamp, parts) };
 }
 
 /**
