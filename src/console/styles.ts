@@ -1,7 +1,8 @@
 /**
  * The console's one stylesheet, inlined with the page's CSP nonce (no second request, no build step). Status is
  * never colour alone: badges carry a word and a glyph. Layout is one column below 720 px; tables scroll sideways
- * inside their own box, so a 360 px screen never scrolls the page horizontally.
+ * inside their own box, so a 360 px screen never scrolls the page horizontally. Blocks that show tenant text are
+ * bidi-isolated: a right-to-left override (U+202E) in a name reorders its own cell, not the rest of the row.
  */
 export const CONSOLE_CSS = `
 :root{--bg:#f6f7f9;--panel:#fff;--ink:#1b2330;--muted:#5b6576;--line:#dde1e7;--accent:#2f5bd3;--ok:#17794a;--okbg:#e5f5ec;
@@ -67,5 +68,6 @@ meter{width:140px;max-width:40vw;height:10px}
 .empty{color:var(--muted);padding:10px 0}
 .pager{display:flex;justify-content:flex-end;margin-top:10px}
 .signin{max-width:420px;margin:40px auto}
+td,dd,h1,.who,li,p{unicode-bidi:isolate}
 @media (max-width:720px){main{padding:12px}.who{margin-left:0;width:100%}h1{font-size:18px}}
 `;
