@@ -46,9 +46,13 @@ beforeAll(async () => {
   // No app_id in this entry's data: it belongs to A1 through its stream (subscription.created names A1).
   await ok(app.call("PATCH", `/v1/subscriptions/${a1.subscriptionId}`, org.token, { description: "billing endpoint" }), 200);
   await ok(app.call("POST", "/v1/events", a1.token, { app_id: a1.appId, event_type: "invoice.paid", event_id: a1.eventId, payload: { n: 1 } }), 202);
-  // A delivery's stream begins with the first entry about it alone (the event's entry names it, sql/070): this
-  // request, by the organization token, belongs to A1 through the app_id it carries.
+  // A delivery's stream begins with the first entry about it alone (the event's entry names it, sql/070): these
+  // entries, by the organization token, belong to A1 through the app_id they carry. (No worker runs here: the
+  // delivery stays pending until disabling its subscription cancels it, and a pending delivery's retry records
+  // nothing — its attempt is already queued.)
   const [delivery] = (await ok(app.call("GET", `/v1/events/${a1.eventId}`, org.token), 200)).deliveries;
+  await ok(app.call("POST", `/v1/subscriptions/${a1.subscriptionId}/disable`, org.token), 200);
+  await ok(app.call("POST", `/v1/subscriptions/${a1.subscriptionId}/enable`, org.token), 200);
   await ok(app.call("POST", `/v1/deliveries/${delivery.id}/retry`, org.token), 202);
 
   a2.subscriptionId = (await ok(app.call("POST", "/v1/subscriptions", a2.token, { app_id: a2.appId, url: A2_URL, event_types: ["*"] }), 201)).id;
@@ -99,7 +103,11 @@ describe("GET /v1/audit-log", () => {
     const theirs = await auditLog(a1.token);
     const theirText = JSON.stringify(theirs);
     for (const leak of [a2.appId, A2_URL, A2_TOKEN_LABEL, a2.subscriptionId, a2.eventId, PAYLOAD_SECRET]) expect(theirText).not.toContain(leak);
-    expect(theirs.map((e) => e.type).sort()).toEqual(["application.created", "delivery.retry_requested", "event.received", "event_type.created", "subscription.created", "subscription.updated"]);
+    expect(theirs.map((e) => e.type).sort()).toEqual([
+      "application.created", "delivery.cancelled", "delivery.retry_requested", "event.received", "event_type.created", "subscription.created",
+      "subscription.disabled", "subscription.enabled", "subscription.updated",
+    ]);
+    expect(theirs.find((e) => e.type === "delivery.cancelled")).toMatchObject({ data: { app_id: a1.appId }, actor: { id: org.tokenId } });
     expect(theirs.find((e) => e.type === "delivery.retry_requested")).toMatchObject({ data: { app_id: a1.appId, reason: "manual" }, actor: { id: org.tokenId } });
     expect(theirs.find((e) => e.type === "subscription.updated")).toMatchObject({ stream: `subscription:${a1.subscriptionId}`, actor: { id: org.tokenId } });
   });
