@@ -9,6 +9,7 @@ import type { HttpEnv } from "../http/env.ts";
 import { textFieldHazards } from "../http/inputRules.ts";
 import { ProblemError, type FieldError } from "../http/problem.ts";
 import { readRequestBytes } from "../http/requestBody.ts";
+import { decodeUrlEncoded, queryEncodingErrors } from "../http/urlEncoded.ts";
 
 export interface Form {
   /** Field values by name (the last one when a name repeats); a field that is not UTF-8 is left out. */
@@ -18,46 +19,7 @@ export interface Form {
 }
 
 const FORM_TYPE = /^application\/x-www-form-urlencoded\s*(?:;|$)/i;
-const utf8 = new TextDecoder("utf-8", { fatal: true });
-const lenient = new TextDecoder("utf-8");
 const forms = new WeakMap<Context<HttpEnv>, Promise<Form>>();
-
-const hexValue = (byte: number | undefined): number => {
-  if (byte === undefined) return -1;
-  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
-  const lower = byte | 0x20;
-  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
-};
-
-/** `+` is a space, `%XX` a byte; a `%` not followed by two hex digits stays as it is (as browsers read it). */
-function percentDecode(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(bytes.length);
-  let length = 0;
-  for (let i = 0; i < bytes.length; i++) {
-    const byte = bytes[i] as number;
-    const high = byte === 0x25 ? hexValue(bytes[i + 1]) : -1;
-    const low = high >= 0 ? hexValue(bytes[i + 2]) : -1;
-    if (low >= 0) {
-      out[length++] = high * 16 + low;
-      i += 2;
-    } else {
-      out[length++] = byte === 0x2b ? 0x20 : byte;
-    }
-  }
-  return out.subarray(0, length);
-}
-
-function splitOn(bytes: Uint8Array, separator: number): Uint8Array[] {
-  const parts: Uint8Array[] = [];
-  let start = 0;
-  for (let i = 0; i <= bytes.length; i++) {
-    if (i === bytes.length || bytes[i] === separator) {
-      parts.push(bytes.subarray(start, i));
-      start = i + 1;
-    }
-  }
-  return parts;
-}
 
 /**
  * Parses an application/x-www-form-urlencoded body. Unlike URLSearchParams, which turns bytes that are not UTF-8
@@ -68,23 +30,9 @@ function splitOn(bytes: Uint8Array, separator: number): Uint8Array[] {
  * // [{ field: "note", message: "is not valid UTF-8 …" }, { field: "name", message: "contains the NUL character …" }]
  */
 export function parseUrlEncoded(body: Uint8Array): Form {
-  const pairs = new Map<string, string>();
-  const errors: FieldError[] = [];
-  for (const part of splitOn(body, 0x26)) {
-    if (part.length === 0) continue;
-    const equals = part.indexOf(0x3d);
-    const [rawName, rawValue] = equals < 0 ? [part, new Uint8Array(0)] : [part.subarray(0, equals), part.subarray(equals + 1)];
-    const nameBytes = percentDecode(rawName);
-    const valueBytes = percentDecode(rawValue);
-    try {
-      pairs.set(utf8.decode(nameBytes), utf8.decode(valueBytes));
-    } catch {
-      const name = lenient.decode(nameBytes).replace(/[\u0000\uFFFD]/g, "?");
-      errors.push({ field: name, message: "is not valid UTF-8 (percent-encoded bytes must spell UTF-8 text)" });
-    }
-  }
-  errors.push(...textFieldHazards(pairs));
-  return { fields: Object.fromEntries(pairs), errors };
+  const decoded = decodeUrlEncoded(body);
+  const pairs = new Map(decoded.pairs);
+  return { fields: Object.fromEntries(pairs), errors: [...decoded.errors, ...textFieldHazards(pairs)] };
 }
 
 async function parseForm(c: Context<HttpEnv>): Promise<Form> {
@@ -109,7 +57,7 @@ export function readForm(c: Context<HttpEnv>): Promise<Form> {
 /** Refuses (400 `validation`, each field and why) a request whose query values or posted form break the input rules. */
 export async function assertAcceptableInput(c: Context<HttpEnv>): Promise<void> {
   const query = Object.entries(c.req.queries()).flatMap(([name, values]) => values.map((value) => [name, value] as const));
-  const errors = textFieldHazards(query, "query.");
+  const errors = [...queryEncodingErrors(c.req.url), ...textFieldHazards(query, "query.")];
   if (c.req.method === "POST") errors.push(...(await readForm(c)).errors);
   if (errors.length > 0) throw new ProblemError("validation", "The request holds text that cannot be accepted.", { errors });
 }

@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import * as v from "valibot";
-import { exactObject } from "../http/fields.ts";
+import { boundedArray, exactObject } from "../http/fields.ts";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { named, timestamp } from "../http/responses.ts";
@@ -33,7 +33,7 @@ const originField = v.pipe(
 );
 
 export const portalSettingsBody = exactObject({
-  allowed_origins: v.pipe(v.array(originField), v.maxLength(MAX_ORIGINS, `at most ${MAX_ORIGINS} origins`)),
+  allowed_origins: boundedArray(originField, MAX_ORIGINS, `at most ${MAX_ORIGINS} origins`),
 });
 
 export const portalLinkJson = named(

@@ -51,17 +51,38 @@ export interface ProblemBody {
 
 export const problemType = (slug: ProblemSlug): string => `urn:hookledger:problem:${slug}`;
 
+/** Field errors a problem lists at most; the rest are counted in one last entry. */
+export const MAX_FIELD_ERRORS = 20;
+
+/**
+ * The first `MAX_FIELD_ERRORS` of `errors`, and then one entry (field `(more)`) saying how many more were found.
+ * Every failing item of a list once became an entry: 100,000 bad scopes answered 22 MB.
+ *
+ * @example
+ * capFieldErrors(Array(25).fill({ field: "scopes.0", message: "…" })).at(-1); // { field: "(more)", message: "5 more errors not listed" }
+ */
+export function capFieldErrors(errors: readonly FieldError[]): FieldError[] {
+  if (errors.length <= MAX_FIELD_ERRORS) return [...errors];
+  const more = errors.length - MAX_FIELD_ERRORS;
+  return [...errors.slice(0, MAX_FIELD_ERRORS), { field: "(more)", message: `${more} more error${more === 1 ? "" : "s"} not listed` }];
+}
+
+type ProblemExtras = { errors?: FieldError[]; headers?: Record<string, string>; [key: string]: unknown };
+
 /** Thrown anywhere under a handler; the app's error handler turns it into the response. */
 export class ProblemError extends Error {
   override readonly name = "ProblemError";
   readonly status: number;
+  /** Extensions of the answer; `errors` capped here, once for every problem (the API's and the console's pages). */
+  readonly extras: ProblemExtras;
   constructor(
     readonly slug: ProblemSlug,
     readonly detail?: string,
-    readonly extras: { errors?: FieldError[]; headers?: Record<string, string>; [key: string]: unknown } = {},
+    extras: ProblemExtras = {},
   ) {
     super(detail ?? problemCatalogue[slug].title);
     this.status = problemCatalogue[slug].status;
+    this.extras = extras.errors && extras.errors.length > MAX_FIELD_ERRORS ? { ...extras, errors: capFieldErrors(extras.errors) } : extras;
   }
 
   toBody(instance?: string, requestId?: string): ProblemBody {

@@ -5,9 +5,10 @@
  */
 import type { Context } from "hono";
 import * as v from "valibot";
-import { firstInvalidUtf8Byte, jsonHazards, MAX_JSON_NESTING, textFieldHazards, textHazard } from "./inputRules.ts";
+import { firstInvalidUtf8Byte, jsonHazards, markSpans, MAX_JSON_NESTING, textFieldHazards, textHazard, UNDERFLOW_MARK, underflowingNumbers } from "./inputRules.ts";
 import { ProblemError, type FieldError } from "./problem.ts";
 import { readRequestBytes } from "./requestBody.ts";
+import { queryEncodingErrors } from "./urlEncoded.ts";
 
 export function fieldErrors(issues: readonly v.BaseIssue<unknown>[], prefix = ""): FieldError[] {
   return issues.map((issue) => {
@@ -25,11 +26,28 @@ export function parseOrProblem<S extends v.GenericSchema>(schema: S, value: unkn
   throw new ProblemError("validation", "one or more fields are invalid", { errors: fieldErrors(result.issues, prefix) });
 }
 
-/** Refuses a body not declared as JSON (`application/json`, `application/*+json`) with 415. */
+const CHARSET_PARAMETER = /;\s*charset\s*=\s*("(?:[^"\\]|\\.)*"|[^;\s]*)/gi;
+
+/** The values of a media type's `charset` parameters, unquoted (RFC 9110 §5.6.6: a token or a quoted string). */
+function declaredCharsets(type: string): string[] {
+  return [...type.matchAll(CHARSET_PARAMETER)].map(([, value = ""]) => (value.startsWith('"') ? value.slice(1, -1).replace(/\\(.)/g, "$1") : value));
+}
+
+/**
+ * Refuses a body not declared as JSON (`application/json`, `application/*+json`) with 415, and one declared in a
+ * charset other than UTF-8: `charset=iso-8859-1` was read as UTF-8, so its text was not the text the client meant.
+ * No charset is UTF-8, as JSON is (RFC 8259 §8.1).
+ */
 function requireJsonContentType(c: Context): void {
   const type = c.req.header("content-type") ?? "";
   if (!/^application\/(?:[\w.+-]+\+)?json\s*(?:;|$)/i.test(type)) {
     throw new ProblemError("unsupported-media-type", "send the body as application/json");
+  }
+  const other = declaredCharsets(type).find((charset) => charset.toLowerCase() !== "utf-8");
+  if (other !== undefined) {
+    throw new ProblemError("unsupported-media-type", "send the body as UTF-8 JSON: application/json, with no charset or charset=utf-8", {
+      errors: [{ field: "header.Content-Type", message: `charset "${other.slice(0, 100)}" is not supported; JSON bodies are UTF-8` }],
+    });
   }
 }
 
@@ -74,6 +92,13 @@ function parseJsonBody(text: string): unknown {
     throw new ProblemError("malformed-json", "the body could not be parsed as JSON");
   }
   const errors = jsonHazards(value, { maxDepth: MAX_JSON_NESTING, rootLevel: 0 });
+  // A number that underflowed reads as 0, unlike one that overflowed (Infinity): it is found in the text, and a copy
+  // with each one marked is walked to name its field.
+  const underflows = errors.length === 0 ? underflowingNumbers(text) : [];
+  if (underflows.length > 0) {
+    const marked: unknown = JSON.parse(markSpans(text, underflows, UNDERFLOW_MARK));
+    errors.push(...jsonHazards(marked, { maxDepth: MAX_JSON_NESTING, rootLevel: 0, underflowMark: UNDERFLOW_MARK }));
+  }
   if (errors.length > 0) throw new ProblemError("validation", "the body holds values the API does not accept", { errors });
   return value;
 }
@@ -90,12 +115,13 @@ function parseJsonObject(text: string): Record<string, unknown> {
 }
 
 /**
- * Validates query parameters (each a single string); names and values follow the input rules. A parameter given
+ * Validates query parameters (each a single string); names and values follow the input rules, percent-encoded bytes
+ * included (they must be UTF-8: `?label=k:%FF` was read as U+FFFD and answered 200). A parameter given
  * twice is refused rather than read as one of its values (`?limit=1&limit=500` answered a page of one).
  */
 export function readQuery<S extends v.GenericSchema>(c: Context, schema: S): v.InferOutput<S> {
   const given = Object.entries(c.req.queries());
-  const errors = textFieldHazards(given.flatMap(([name, values]) => values.map((value) => [name, value] as const)), "query.");
+  const errors = [...queryEncodingErrors(c.req.url), ...textFieldHazards(given.flatMap(([name, values]) => values.map((value) => [name, value] as const)), "query.")];
   for (const [name, values] of given) {
     if (values.length > 1 && textHazard(name) === undefined) errors.push({ field: `query.${name}`, message: `given ${values.length} times; this parameter takes one value` });
   }

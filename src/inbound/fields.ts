@@ -1,7 +1,7 @@
 /** Request-body fields specific to ingress routes and pull queues. */
 import * as v from "valibot";
 import type { Config } from "../config.ts";
-import { exactObject, timestampField } from "../http/fields.ts";
+import { boundedArray, exactObject, timestampField } from "../http/fields.ts";
 import { eventTypeNameField, urlField } from "../outbound/fields.ts";
 import { SECRET_REF_FORMS, SECRET_REF_PATTERN } from "../secrets/references.ts";
 import { DEFAULT_TOLERANCE_SECONDS, genericVerifierConfigSchema, verifierPresetNames } from "./verifiers/presets.ts";
@@ -96,9 +96,8 @@ export const secretBody = exactObject({
 });
 
 export const leaseIdsField = v.pipe(
-  v.array(v.pipe(v.string("expected a lease id"), v.uuid("expected a lease id from dequeue"), v.toLowerCase()), "expected an array of lease ids"),
+  boundedArray(v.pipe(v.string("expected a lease id"), v.uuid("expected a lease id from dequeue"), v.toLowerCase()), 100, "at most 100 lease ids", "expected an array of lease ids"),
   v.minLength(1, "give at least one lease id"),
-  v.maxLength(100, "at most 100 lease ids"),
 );
 
 export const leaseSecondsField = v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1 second"), v.maxValue(43200, "at most 12 hours"));

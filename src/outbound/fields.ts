@@ -1,6 +1,6 @@
 /** Request-body fields specific to outbound resources. */
 import * as v from "valibot";
-import { exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../http/fields.ts";
+import { boundedArray, exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../http/fields.ts";
 import { decodeSigningSecret } from "../crypto/secrets.ts";
 import { parseTargetUrl } from "../egress/normalise.ts";
 import { EVENT_TYPE_NAME, EVENT_TYPE_PATTERN } from "./matching.ts";
@@ -12,27 +12,34 @@ export const eventTypeNameField = v.pipe(
 );
 
 export const eventTypePatternsField = v.pipe(
-  v.array(v.pipe(v.string(), v.maxLength(200), v.regex(EVENT_TYPE_PATTERN, "expected an event type, a prefix.* wildcard, or *")), "expected an array of event types"),
+  boundedArray(
+    v.pipe(v.string(), v.maxLength(200), v.regex(EVENT_TYPE_PATTERN, "expected an event type, a prefix.* wildcard, or *")),
+    100,
+    "at most 100 patterns",
+    "expected an array of event types",
+  ),
   v.minLength(1, "subscribe to at least one event type (use [\"*\"] for all)"),
-  v.maxLength(100, "at most 100 patterns"),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
+    // A set, not indexOf per item: the nested scan was quadratic (60,000 patterns held the event loop 3 s).
+    const seen = new Set<string>();
     dataset.value.forEach((pattern, index) => {
-      if (dataset.value.indexOf(pattern) < index) {
+      if (seen.has(pattern)) {
         addIssue({ message: `"${pattern}" is listed twice`, path: [{ type: "array", origin: "value", input: dataset.value, key: index, value: pattern }] });
       }
+      seen.add(pattern);
     });
   }),
 );
 
-export const labelsField = v.pipe(
-  exactRecord(v.record(
+export const labelsField = exactRecord(
+  v.record(
     // No colon in keys: `GET /v1/events?label=key:value` splits at the first one.
     v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "label keys are 1-64 characters of letters, digits, _ . -")),
     v.pipe(v.string("label values must be strings"), v.maxLength(256, "label values are at most 256 characters")),
     "expected an object of string labels",
-  )),
-  v.check((labels) => Object.keys(labels).length <= 20, "at most 20 labels"),
+  ),
+  { maxEntries: 20, message: "at most 20 labels" },
 );
 
 /** Headers a subscription may not set: hop-by-hop, framing, and the ones hookledger signs or owns. */
@@ -44,8 +51,10 @@ const RESERVED_HEADERS = new Set([
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$/;
 
 export const customHeadersField = v.pipe(
-  exactRecord(v.record(v.string(), v.pipe(v.string("header values must be strings"), v.maxLength(4096, "header values are at most 4096 characters"), v.regex(HEADER_VALUE, HEADER_VALUE_RULE)), "expected an object of header names to values")),
-  v.check((headers) => Object.keys(headers).length <= 20, "at most 20 headers"),
+  exactRecord(
+    v.record(v.string(), v.pipe(v.string("header values must be strings"), v.maxLength(4096, "header values are at most 4096 characters"), v.regex(HEADER_VALUE, HEADER_VALUE_RULE)), "expected an object of header names to values"),
+    { maxEntries: 20, message: "at most 20 headers" },
+  ),
   v.rawCheck(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
     // Header names are case-insensitive: "X-Team" and "x-team" are one header, and lower-casing kept only the last.
@@ -66,9 +75,10 @@ export const customHeadersField = v.pipe(
 /** Headers a hookledger-v1 signature can cover besides the subscription's own custom headers. */
 export const SIGNABLE_BUILTIN_HEADERS = ["content-type", "user-agent", "x-hookledger-event-id", "x-hookledger-event-type", "x-hookledger-delivery-id", "x-hookledger-attempt"];
 
-export const signedHeadersField = v.pipe(
-  v.array(v.pipe(v.string(), v.regex(/^[!#$%&'*+^_`|~0-9A-Za-z-]{1,100}$/, "expected a header name (no dots)"), v.toLowerCase())),
-  v.maxLength(20, "at most 20 signed headers"),
+export const signedHeadersField = boundedArray(
+  v.pipe(v.string(), v.regex(/^[!#$%&'*+^_`|~0-9A-Za-z-]{1,100}$/, "expected a header name (no dots)"), v.toLowerCase()),
+  20,
+  "at most 20 signed headers",
 );
 
 export const signingSecretField = v.pipe(

@@ -5,7 +5,7 @@ import type { Config } from "../../config.ts";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { descriptionField, exactObject, nameField, timestampField } from "../../http/fields.ts";
+import { boundedArray, descriptionField, exactObject, nameField, timestampField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
@@ -48,7 +48,7 @@ export function ingressRouteSchemas(config: Config) {
     path: v.optional(fields.path, null),
     enabled: v.optional(fields.enabled, true),
     manual_publish: v.optional(fields.manual_publish, true),
-    secrets: v.optional(v.pipe(v.array(secretBody), v.maxLength(MAX_LIVE_SECRETS, `at most ${MAX_LIVE_SECRETS} secrets`)), []),
+    secrets: v.optional(boundedArray(secretBody, MAX_LIVE_SECRETS, `at most ${MAX_LIVE_SECRETS} secrets`), []),
   });
   const update = exactObject({ ...v.partial(v.object(fields)).entries });
   const list = exactObject({ ...paginationQuery, queue: v.optional(queueNameField) });

@@ -30,12 +30,12 @@ const MAX_HEADERS = 100;
 export const manualPublishBody = v.pipe(
   exactObject({
     headers: v.optional(
-      v.pipe(
-        exactRecord(v.record(
+      exactRecord(
+        v.record(
           v.pipe(v.string(), v.regex(HEADER_NAME, "expected an HTTP header name")),
           v.pipe(v.string("expected a header value"), v.maxLength(8192, "at most 8192 characters"), v.regex(HEADER_VALUE, HEADER_VALUE_RULE)),
-        )),
-        v.check((headers) => Object.keys(headers).length <= MAX_HEADERS, `at most ${MAX_HEADERS} headers`),
+        ),
+        { maxEntries: MAX_HEADERS, message: `at most ${MAX_HEADERS} headers` },
       ),
       {},
     ),

@@ -4,7 +4,7 @@
  */
 import { Hono, type Context } from "hono";
 import * as v from "valibot";
-import { exactObject } from "../../http/fields.ts";
+import { boundedArray, exactObject } from "../../http/fields.ts";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
@@ -43,7 +43,10 @@ export const nackBody = exactObject({ lease_ids: leaseIdsField, delay_seconds: v
 export const extendBody = exactObject({ lease_ids: leaseIdsField, lease_seconds: leaseSecondsField });
 export const deadLetterBody = exactObject({
   message_ids: v.optional(
-    v.pipe(v.array(v.pipe(v.string(), v.uuid("expected a message id"), v.toLowerCase())), v.minLength(1, "give at least one id, or leave message_ids out for all"), v.maxLength(DEAD_LETTER_BATCH, `at most ${DEAD_LETTER_BATCH}`)),
+    v.pipe(
+      boundedArray(v.pipe(v.string(), v.uuid("expected a message id"), v.toLowerCase()), DEAD_LETTER_BATCH, `at most ${DEAD_LETTER_BATCH}`),
+      v.minLength(1, "give at least one id, or leave message_ids out for all"),
+    ),
   ),
 });
 

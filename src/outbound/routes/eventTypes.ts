@@ -16,7 +16,9 @@ import { eventTypeNameField } from "../fields.ts";
 import { assertValidPayloadSchema, InvalidPayloadSchemaError } from "../payloadSchema.ts";
 import { presentEventType } from "./present.ts";
 
-const schemaField = v.nullable(exactRecord(v.record(v.string(), v.unknown(), "expected a JSON Schema object or null")));
+// The top level of a schema holds keywords, a few dozen at most; the bound keeps a 1 MB object of keys from being
+// walked key by key before the schema checks (which count keywords and subschemas) see it.
+const schemaField = v.nullable(exactRecord(v.record(v.string(), v.unknown(), "expected a JSON Schema object or null"), { maxEntries: 1000, message: "at most 1000 keys at the top level of a schema" }));
 export const eventTypeCreateBody = exactObject({
   name: eventTypeNameField,
   description: v.optional(descriptionField, null),

@@ -5,7 +5,7 @@ import type { AppContext } from "../../context.ts";
 import type { Config } from "../../config.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { descriptionField, exactObject, metadataField, timestampField, uuidField } from "../../http/fields.ts";
+import { boundedArray, descriptionField, exactObject, metadataField, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { isoOrNull } from "../../http/responses.ts";
@@ -54,9 +54,12 @@ export function subscriptionSchemas(config: Config) {
     signed_headers: signedHeadersField,
     retry_schedule: v.nullable(
       v.pipe(
-        v.array(v.pipe(v.number("expected seconds as a number"), v.minValue(minDelay, `each delay must be at least ${minDelay} s`), v.maxValue(7 * 86400, "each delay must be at most 7 days"))),
+        boundedArray(
+          v.pipe(v.number("expected seconds as a number"), v.minValue(minDelay, `each delay must be at least ${minDelay} s`), v.maxValue(7 * 86400, "each delay must be at most 7 days")),
+          100,
+          "at most 100 delays",
+        ),
         v.minLength(1, "give at least one delay, or null for the default schedule"),
-        v.maxLength(100, "at most 100 delays"),
       ),
     ),
     max_attempts: v.pipe(v.number(), v.integer("expected a whole number"), v.minValue(1, "at least 1"), v.maxValue(100, "at most 100")),

@@ -8,7 +8,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { exactObject, nameField, timestampField, uuidField } from "../../http/fields.ts";
+import { boundedArray, exactObject, nameField, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
@@ -23,7 +23,8 @@ import { presentToken, type CreatedTokenJson } from "./present.ts";
 export const tokenCreateBody = exactObject({
   label: nameField,
   scopes: v.pipe(
-    v.array(v.picklist(SCOPES, `expected one of ${SCOPES.join(", ")}`), "expected an array of scopes"),
+    // Scopes must not repeat, so no valid list is longer than the catalogue.
+    boundedArray(v.picklist(SCOPES, `expected one of ${SCOPES.join(", ")}`), SCOPES.length, `at most ${SCOPES.length} scopes (each scope once)`, "expected an array of scopes"),
     v.minLength(1, "grant at least one scope"),
     v.check((scopes) => new Set(scopes).size === scopes.length, "scopes must not repeat"),
   ),
@@ -33,9 +34,8 @@ export const tokenCreateBody = exactObject({
   queues: v.optional(
     v.nullable(
       v.pipe(
-        v.array(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "expected a pull queue name"))),
+        boundedArray(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "expected a pull queue name")), 50, "at most 50 queues"),
         v.minLength(1, "name at least one queue, or omit the field"),
-        v.maxLength(50, "at most 50 queues"),
       ),
     ),
     null,
