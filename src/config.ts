@@ -40,6 +40,24 @@ const actorList = (message: string) =>
     v.check((names) => names.every((name) => AUDIT_ACTOR_PATTERN.test(name)), `${message} (printable ASCII, at most 128 characters each)`),
   );
 
+/**
+ * Where clients reach this service (`https://hooks.example.com`, or with a path prefix a proxy adds): the base of
+ * the links it hands out. Without it a link is built from the request's own `Host`, which the client chooses.
+ */
+const publicUrlSetting = v.pipe(
+  v.string(),
+  v.trim(),
+  v.check((value) => {
+    try {
+      const url = new URL(value);
+      return (url.protocol === "https:" || url.protocol === "http:") && url.username === "" && url.password === "" && url.search === "" && url.hash === "";
+    } catch {
+      return false;
+    }
+  }, "expected an http(s) URL without credentials, query or fragment, such as https://hooks.example.com"),
+  v.transform((value) => value.replace(/\/+$/, "")),
+);
+
 const logLevels = ["debug", "info", "warn", "error", "silent"] as const;
 
 /** The environment variables we read, with their defaults, as the README documents them. */
@@ -95,6 +113,7 @@ export const configSchema = v.object({
   HOOKLEDGER_PUBLISH_ACTOR_PREFIX: actorList("expected comma-separated actor prefixes such as deploy-"),
   HOOKLEDGER_PUBLISH_FAIL_CLOSED: flagSetting(true),
   HOOKLEDGER_TRUST_PROXY: flagSetting(false),
+  HOOKLEDGER_PUBLIC_URL: v.optional(publicUrlSetting),
   HOOKLEDGER_HSTS: flagSetting(false),
   HOOKLEDGER_MAX_BODY_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 1024 * 1024),
   HOOKLEDGER_REQUEST_TIMEOUT_MS: wholeNumberSetting(100, 600000, 30000),

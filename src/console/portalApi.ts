@@ -61,7 +61,7 @@ export function portalApiRoutes(ctx: AppContext): Hono<HttpEnv> {
     const reply: v.InferOutput<typeof portalLinkJson> = {
       id: created.linkId,
       app_id: appId,
-      url: `${new URL(c.req.url).origin}/portal/enter?link=${created.link}`,
+      url: `${ctx.config.HOOKLEDGER_PUBLIC_URL ?? new URL(c.req.url).origin}/portal/enter?link=${created.link}`,
       expires_at: created.expiresAt.toISOString(),
     };
     return c.json(reply, 201);
