@@ -24,13 +24,13 @@ describe("configuration", () => {
     expect(config.HOOKLEDGER_LOG_LEVEL).toBe("debug");
   });
 
-  it.each([
+  it.each<[Record<string, string>, string]>([
     [{ PORT: "abc" }, 'PORT: expected a whole number between 0 and 65535 (got "abc")'],
     [{ PORT: "70000" }, 'PORT: expected a whole number between 0 and 65535 (got "70000")'],
     [{ HOOKLEDGER_LOG_LEVEL: "loud" }, 'HOOKLEDGER_LOG_LEVEL: expected one of debug, info, warn, error, silent (got "loud")'],
     [{ HOOKLEDGER_DEV_MODE: "maybe" }, 'HOOKLEDGER_DEV_MODE: expected true or false (got "maybe")'],
     ...["hooks.example.com", "ftp://hooks.example.com", "https://user:pw@hooks.example.com", "https://hooks.example.com/?a=1", "https://hooks.example.com/#x"].map(
-      (value) => [{ HOOKLEDGER_PUBLIC_URL: value }, `HOOKLEDGER_PUBLIC_URL: expected an http(s) URL without credentials, query or fragment, such as https://hooks.example.com (got "${value}")`] as const,
+      (value): [Record<string, string>, string] => [{ HOOKLEDGER_PUBLIC_URL: value }, `HOOKLEDGER_PUBLIC_URL: expected an http(s) URL without credentials, query or fragment, such as https://hooks.example.com (got "${value}")`],
     ),
   ])("names the setting and the expected form for %j", (env, message) => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
