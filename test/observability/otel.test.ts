@@ -42,11 +42,6 @@ afterAll(async () => {
   await db?.drop();
 });
 
-const settled = (eventId: string, status: string) =>
-  eventually(async () => {
-    const delivery = (await app.call("GET", `/v1/events/${eventId}`, t.token)).body.deliveries?.[0];
-    return delivery?.status === status ? delivery : undefined;
-  }, 15_000, `delivery of ${eventId} to be ${status}`);
 
 /** Flushes the batch span processor until the spans `check` waits for have arrived. */
 const spansWhere = (check: (spans: CollectedSpan[]) => boolean, what: string) =>
@@ -67,7 +62,7 @@ describe("OpenTelemetry traces", () => {
     const producerParent = `00-${producerTrace}-00f067aa0ba902b7-01`;
     const accepted = await app.call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: "invoice.paid", event_id: "traced_1", payload: { n: 1 } }, { traceparent: producerParent });
     expect(accepted.status).toBe(202);
-    await settled("traced_1", "succeeded");
+    await t.settled("traced_1", "succeeded");
     await spansWhere(() => attemptSpansOf("traced_1").length === 2, "two attempt spans");
 
     const request = collector.spans.find((span) => span.name === "POST /v1/events" && span.traceId === producerTrace);
@@ -118,7 +113,7 @@ describe("OpenTelemetry traces", () => {
     receiver.respond("/later", { status: 500 }, { status: 500 }, { status: 204 });
     await t.subscribe({ url: receiver.url("/later"), retry_schedule: [0.3, 0.3] });
     await t.send({ event_id: "traced_2" });
-    await settled("traced_2", "succeeded");
+    await t.settled("traced_2", "succeeded");
     await spansWhere(() => attemptSpansOf("traced_2").length === 3, "three attempt spans");
     const fanout = collector.spans.find((span) => span.name === "hookledger.fanout" && span.attributes.event_id === "traced_2");
     const request = collector.spans.find((span) => span.spanId === fanout?.parentSpanId);
@@ -139,7 +134,7 @@ describe("OpenTelemetry traces", () => {
     const sub = await t.subscribe({ url: receiver.url("/private") });
     expect(sub.send_traceparent).toBe(false);
     await t.send({ event_id: "traced_3" });
-    await settled("traced_3", "succeeded");
+    await t.settled("traced_3", "succeeded");
     const [request] = await receiver.waitFor(1, "/private");
     expect(request?.headers.traceparent).toBeUndefined();
     await spansWhere(() => attemptSpansOf("traced_3").length === 1, "the attempt span");
@@ -165,7 +160,7 @@ describe("OpenTelemetry metrics", () => {
     receiver.respond("/counted", { status: 200 });
     await t.subscribe({ url: receiver.url("/counted") });
     await t.send({ event_id: "counted_1" });
-    await settled("counted_1", "succeeded");
+    await t.settled("counted_1", "succeeded");
     const attempts = await eventually(async () => {
       const metric = collector.metrics.filter((m) => m.name === "hookledger_delivery_attempts_total").at(-1);
       const point = metric?.points.find((p) => p.attributes.outcome === "succeeded" && p.attributes.error_class === "none");

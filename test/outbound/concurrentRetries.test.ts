@@ -32,12 +32,6 @@ afterAll(async () => {
 });
 
 const times = <T>(n: number, make: (i: number) => Promise<T>) => Array.from({ length: n }, (_, i) => make(i));
-const deliveryOf = async (eventId: string) => (await app.call("GET", `/v1/events/${eventId}`, t.token)).body.deliveries[0];
-const settled = (eventId: string, status: string) =>
-  eventually(async () => {
-    const delivery = await deliveryOf(eventId);
-    return delivery?.status === status ? delivery : undefined;
-  }, 15_000, `delivery of ${eventId} to be ${status}`);
 const attemptHeaders = (path: string) => receiver.requests.filter((request) => request.path === path).map((request) => request.headers["x-hookledger-attempt"]);
 /** Long enough for any job queued by mistake to have run (the worker here picks a job up within milliseconds). */
 const quietly = () => new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -47,7 +41,7 @@ describe("concurrent manual retries", () => {
     receiver.respond("/retry-race", { status: 500 });
     await t.subscribe({ url: receiver.url("/retry-race"), max_attempts: 1, event_types: ["invoice.paid"] });
     await t.send({ event_id: "retry_race_1" });
-    const failed = await settled("retry_race_1", "failed");
+    const failed = await t.settled("retry_race_1", "failed");
     expect(attemptHeaders("/retry-race")).toEqual(["1"]);
 
     const stream = deliveryStream(failed.id);
@@ -55,7 +49,7 @@ describe("concurrent manual retries", () => {
     expect(statuses(answers)).toEqual(Array(10).fill(202));
     for (const answer of answers) expect(answer.body.status).toBe("pending");
 
-    const done = await settled("retry_race_1", "failed");
+    const done = await t.settled("retry_race_1", "failed");
     await quietly();
     expect(attemptHeaders("/retry-race")).toEqual(["1", "2"]);
     expect(done.attempts).toBe(2);
@@ -66,7 +60,7 @@ describe("concurrent manual retries", () => {
     receiver.respond("/retry-twice", { status: 500 }, { status: 200, delayMs: 1_500 });
     await t.subscribe({ url: receiver.url("/retry-twice"), max_attempts: 1, event_types: ["invoice.paid"] });
     await t.send({ event_id: "retry_twice_1" });
-    const failed = await settled("retry_twice_1", "failed");
+    const failed = await t.settled("retry_twice_1", "failed");
     const first = await app.call("POST", `/v1/deliveries/${failed.id}/retry`, t.token);
     expect(first.status).toBe(202);
     // Attempt 2 has reached the receiver, which answers it 1.5 s later: the delivery is pending meanwhile.
@@ -74,7 +68,7 @@ describe("concurrent manual retries", () => {
     const second = await app.call("POST", `/v1/deliveries/${failed.id}/retry`, t.token);
     expect(second.status).toBe(202);
     expect(second.body).toMatchObject({ status: "pending", attempts: 1 });
-    const done = await settled("retry_twice_1", "succeeded");
+    const done = await t.settled("retry_twice_1", "succeeded");
     await quietly();
     expect(done.attempts).toBe(2);
     expect(attemptHeaders("/retry-twice")).toEqual(["1", "2"]);
@@ -89,11 +83,11 @@ describe("a manual retry while a scheduled retry's request is out", () => {
     await t.subscribe({ url: receiver.url("/retry-out"), retry_schedule: [0.2], max_attempts: 3, max_concurrency: 1, event_types: ["invoice.paid"] });
     await t.send({ event_id: "retry_out_1" });
     await receiver.waitFor(2, "/retry-out");
-    const delivery = await deliveryOf("retry_out_1");
+    const delivery = await t.deliveryOf("retry_out_1");
     expect(delivery.status).toBe("retrying");
     const retried = await app.call("POST", `/v1/deliveries/${delivery.id}/retry`, t.token);
     expect(retried.status).toBe(202);
-    const done = await settled("retry_out_1", "succeeded");
+    const done = await t.settled("retry_out_1", "succeeded");
     await quietly();
     expect(done.attempts).toBe(3);
     expect(attemptHeaders("/retry-out")).toEqual(["1", "2", "3"]);
@@ -105,7 +99,7 @@ describe("concurrent recovers", () => {
     receiver.respond("/recover-race", { status: 500 });
     const sub = await t.subscribe({ url: receiver.url("/recover-race"), max_attempts: 1, event_types: ["invoice.paid"] });
     for (const id of ["recover_race_1", "recover_race_2", "recover_race_3"]) await t.send({ event_id: id });
-    const failed = await Promise.all(["recover_race_1", "recover_race_2", "recover_race_3"].map((id) => settled(id, "failed")));
+    const failed = await Promise.all(["recover_race_1", "recover_race_2", "recover_race_3"].map((id) => t.settled(id, "failed")));
 
     const answers = await allAtOnce(db, { kind: "stream", orgId: t.orgId, stream: deliveryStream(failed[0].id) }, () =>
       times(10, () => app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z" })),
@@ -113,7 +107,7 @@ describe("concurrent recovers", () => {
     expect(statuses(answers)).toEqual(Array(10).fill(202));
     expect(answers.map((answer) => answer.body.deliveries_requeued).sort()).toEqual([...Array(9).fill(0), 3]);
 
-    for (const id of ["recover_race_1", "recover_race_2", "recover_race_3"]) expect((await settled(id, "failed")).attempts).toBe(2);
+    for (const id of ["recover_race_1", "recover_race_2", "recover_race_3"]) expect((await t.settled(id, "failed")).attempts).toBe(2);
     await quietly();
     expect(attemptHeaders("/recover-race").sort()).toEqual(["1", "1", "1", "2", "2", "2"]);
     for (const delivery of failed) {

@@ -28,12 +28,6 @@ afterAll(async () => {
   await db.drop();
 });
 
-const deliveryOf = async (eventId: string) => (await app.call("GET", `/v1/events/${eventId}`, t.token)).body.deliveries[0];
-const settled = (eventId: string, status: string) =>
-  eventually(async () => {
-    const delivery = await deliveryOf(eventId);
-    return delivery?.status === status ? delivery : undefined;
-  }, 15_000, `delivery of ${eventId} to be ${status}`);
 const briefly = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 describe("webhook-delivery: abort-message", () => {
@@ -41,7 +35,7 @@ describe("webhook-delivery: abort-message", () => {
     receiver.respond("/abort", { status: 422, headers: { "Webhook-Delivery": "abort-message" }, body: "not for us" });
     const sub = await t.subscribe({ url: receiver.url("/abort"), retry_schedule: [0.05], max_attempts: 5 });
     await t.send({ event_id: "abort_1" });
-    const delivery = await settled("abort_1", "aborted");
+    const delivery = await t.settled("abort_1", "aborted");
     expect(delivery.attempts).toBe(1);
     expect(delivery.next_attempt_at).toBeNull();
     await briefly(600);
@@ -55,7 +49,7 @@ describe("webhook-delivery: abort-message", () => {
 
     // Neither a failure nor a success for the endpoint: two aborts would have auto-disabled it (threshold 2).
     await t.send({ event_id: "abort_2" });
-    await settled("abort_2", "aborted");
+    await t.settled("abort_2", "aborted");
     const subscription = (await app.call("GET", `/v1/subscriptions/${sub.id}`, t.token)).body;
     expect(subscription.enabled).toBe(true);
     expect(subscription.health).toMatchObject({ consecutive_failures: 0, last_success_at: null });
@@ -74,21 +68,21 @@ describe("webhook-delivery: abort-message", () => {
     receiver.respond("/abort-ok", { status: 200, headers: { "webhook-delivery": "abort-message" } });
     await t.subscribe({ url: receiver.url("/abort-ok"), event_types: ["invoice.paid"] });
     await t.send({ event_id: "abort_ok" });
-    await settled("abort_ok", "succeeded");
+    await t.settled("abort_ok", "succeeded");
 
     receiver.respond("/no-abort", { status: 500, headers: { "webhook-delivery": "keep-going" } }, { status: 200 });
     await t.subscribe({ url: receiver.url("/no-abort"), event_types: ["user.created"], retry_schedule: [0.05] });
     await t.send({ event_id: "no_abort", event_type: "user.created" });
-    expect((await settled("no_abort", "succeeded")).attempts).toBe(2);
+    expect((await t.settled("no_abort", "succeeded")).attempts).toBe(2);
   });
 
   it("a manual retry sends an aborted delivery again", async () => {
     receiver.respond("/abort-retry", { status: 400, headers: { "webhook-delivery": "abort-message" } }, { status: 200 });
     await t.subscribe({ url: receiver.url("/abort-retry"), event_types: ["invoice.voided"] });
     await t.send({ event_id: "abort_retry", event_type: "invoice.voided" });
-    const delivery = await settled("abort_retry", "aborted");
+    const delivery = await t.settled("abort_retry", "aborted");
     expect((await app.call("POST", `/v1/deliveries/${delivery.id}/retry`, t.token)).status).toBe(202);
-    expect((await settled("abort_retry", "succeeded")).attempts).toBe(2);
+    expect((await t.settled("abort_retry", "succeeded")).attempts).toBe(2);
   });
 });
 
@@ -100,7 +94,7 @@ describe("410 Gone", () => {
     const sub = await t.subscribe({ url: receiver.url("/gone"), retry_schedule: [0.05], max_attempts: 5, max_concurrency: 1 });
     await t.send({ event_id: "gone_1" });
     await t.send({ event_id: "gone_2", event_type: "invoice.voided" });
-    const delivery = await settled("gone_1", "failed");
+    const delivery = await t.settled("gone_1", "failed");
     expect(delivery.attempts).toBe(1);
     expect(delivery.last_status_code).toBe(410);
 
@@ -108,7 +102,7 @@ describe("410 Gone", () => {
     expect(subscription.enabled).toBe(false);
     expect(subscription.disabled_reason).toBe("gone");
     // The other delivery, open while the 410 came back, is cancelled rather than sent to a gone endpoint.
-    const second = await deliveryOf("gone_2");
+    const second = await t.deliveryOf("gone_2");
     expect(["cancelled", "failed"]).toContain(second.status);
     await briefly(500);
     expect(receiver.requests.filter((request) => request.path === "/gone").length).toBeLessThanOrEqual(2);
@@ -125,7 +119,7 @@ describe("410 Gone", () => {
     receiver.respond("/gone", { status: 200 });
     expect((await app.call("POST", `/v1/subscriptions/${sub.id}/enable`, t.token)).body.enabled).toBe(true);
     await t.send({ event_id: "gone_3" });
-    await settled("gone_3", "succeeded");
+    await t.settled("gone_3", "succeeded");
   });
 });
 
@@ -134,7 +128,7 @@ describe("Retry-After", () => {
     receiver.respond("/unavailable", { status: 503, headers: { "Retry-After": "1" } }, { status: 200 });
     await t.subscribe({ url: receiver.url("/unavailable"), retry_schedule: [0.05], event_types: ["user.created"] });
     await t.send({ event_id: "unavailable_1", event_type: "user.created" });
-    await settled("unavailable_1", "succeeded");
+    await t.settled("unavailable_1", "succeeded");
     const [first, second] = await receiver.waitFor(2, "/unavailable");
     expect(second!.at.getTime() - first!.at.getTime()).toBeGreaterThanOrEqual(950);
   });

@@ -25,19 +25,13 @@ afterAll(async () => {
   await db.drop();
 });
 
-const deliveryOf = async (eventId: string) => (await app.call("GET", `/v1/events/${eventId}`, t.token)).body.deliveries[0];
-const settled = (eventId: string, status: string, timeoutMs = 15_000) =>
-  eventually(async () => {
-    const delivery = await deliveryOf(eventId);
-    return delivery?.status === status ? delivery : undefined;
-  }, timeoutMs, `delivery of ${eventId} to be ${status}`);
 
 describe("retries", () => {
   it("retries on the subscription's schedule until the endpoint succeeds, recording every attempt", async () => {
     receiver.respond("/flaky", { status: 500, body: "boom" }, { status: 502 }, { status: 200, body: "fine" });
     const sub = await t.subscribe({ url: receiver.url("/flaky"), retry_schedule: [0.2, 0.4], event_types: ["invoice.paid"] });
     await t.send({ event_id: "retry_1" });
-    const delivery = await settled("retry_1", "succeeded");
+    const delivery = await t.settled("retry_1", "succeeded");
     expect(delivery.attempts).toBe(3);
     const requests = await receiver.waitFor(3, "/flaky");
     expect(requests.map((r) => r.headers["x-hookledger-attempt"])).toEqual(["1", "2", "3"]);
@@ -63,7 +57,7 @@ describe("retries", () => {
     receiver.respond("/dead", { status: 500 });
     const sub = await t.subscribe({ url: receiver.url("/dead"), retry_schedule: [0.05], max_attempts: 3, event_types: ["invoice.voided"] });
     await t.send({ event_id: "dead_1", event_type: "invoice.voided" });
-    const delivery = await settled("dead_1", "failed");
+    const delivery = await t.settled("dead_1", "failed");
     expect(delivery.attempts).toBe(3);
     expect(delivery.next_attempt_at).toBeNull();
     const failed = await app.call("GET", `/v1/subscriptions/${sub.id}/deliveries?status=failed`, t.token);
@@ -76,7 +70,7 @@ describe("retries", () => {
     receiver.respond("/busy", { status: 429, headers: { "Retry-After": "1" } }, { status: 200 });
     await t.subscribe({ url: receiver.url("/busy"), retry_schedule: [0.05], event_types: ["user.created"] });
     await t.send({ event_id: "busy_1", event_type: "user.created" });
-    await settled("busy_1", "succeeded");
+    await t.settled("busy_1", "succeeded");
     const [first, second] = await receiver.waitFor(2, "/busy");
     expect(second!.at.getTime() - first!.at.getTime()).toBeGreaterThanOrEqual(950);
   });
@@ -101,7 +95,7 @@ describe("endpoint health", () => {
     expect(disabled.disabled_reason).toBe("auto_disabled");
     expect(disabled.health.auto_disabled_at).not.toBeNull();
     expect(disabled.health.consecutive_failures).toBe(4);
-    expect((await settled("down_1", "cancelled")).attempts).toBe(4);
+    expect((await t.settled("down_1", "cancelled")).attempts).toBe(4);
     const audit = await db.owner<{ type: string }[]>`select type from hookledger.ledger where stream = ${"subscription:" + sub.id} order by version`;
     expect(audit.map((r) => r.type)).toContain("subscription.auto_disabled");
 
@@ -112,7 +106,7 @@ describe("endpoint health", () => {
     expect((await app.call("POST", `/v1/subscriptions/${sub.id}/enable`, t.token)).body.enabled).toBe(true);
     const recovered = await app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z" });
     expect(recovered.body).toEqual({ deliveries_requeued: 1 });
-    expect((await settled("down_1", "succeeded")).attempts).toBe(5);
+    expect((await t.settled("down_1", "succeeded")).attempts).toBe(5);
   });
 });
 
@@ -155,11 +149,11 @@ describe("replay and manual retry", () => {
     receiver.respond("/manual", { status: 500 }, { status: 200 });
     await t.subscribe({ url: receiver.url("/manual"), max_attempts: 1, event_types: ["invoice.paid"], labels: { manual: "yes" } });
     await t.send({ event_id: "manual_1", labels: { manual: "yes" } });
-    const failed = await settled("manual_1", "failed");
+    const failed = await t.settled("manual_1", "failed");
     const retried = await app.call("POST", `/v1/deliveries/${failed.id}/retry`, t.token);
     expect(retried.status).toBe(202);
     expect(retried.body.status).toBe("pending");
-    const done = await settled("manual_1", "succeeded");
+    const done = await t.settled("manual_1", "succeeded");
     expect(done.attempts).toBe(2);
     const again = await app.call("POST", `/v1/deliveries/${failed.id}/retry`, t.token);
     expect(again.status).toBe(409);
