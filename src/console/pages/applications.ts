@@ -48,18 +48,12 @@ export async function loadApplication(view: View, appId: string): Promise<Applic
 export async function applicationPage(view: View, appId: string): Promise<Response> {
   const { ctx, auth, base, now } = view;
   requireScope(auth, "applications:read");
-  requireAppAccess(auth, appId);
-  if (!v.is(v.pipe(v.string(), v.uuid()), appId)) throw new ProblemError("not-found", "no such application");
-  const found = await withTenant(ctx.sql, auth.orgId, async (tx) => {
-    const app = await getApplication(tx, appId);
-    if (!app) return undefined;
-    return {
-      app,
-      eventTypes: await listEventTypes(tx, appId, { limit: LIST_LIMIT, includeDeprecated: true }),
-      subscriptions: hasScope(auth.scopes, "subscriptions:read") ? await listSubscriptions(tx, { limit: LIST_LIMIT, appId }) : [],
-    };
-  });
-  if (!found) throw new ProblemError("not-found", "no such application");
+  const app = await loadApplication(view, appId);
+  const found = await withTenant(ctx.sql, auth.orgId, async (tx) => ({
+    app,
+    eventTypes: await listEventTypes(tx, app.id, { limit: LIST_LIMIT, includeDeprecated: true }),
+    subscriptions: hasScope(auth.scopes, "subscriptions:read") ? await listSubscriptions(tx, { limit: LIST_LIMIT, appId: app.id }) : [],
+  }));
   const typeRows = found.eventTypes.slice(0, LIST_LIMIT).map(
     (type) => h`<tr><td class="mono">${type.name}</td><td class="wrap">${type.description ?? ""}</td><td>${type.schema ? "yes" : "no"}</td><td>${type.deprecated ? badge("deprecated", "warn") : ""}</td></tr>`,
   );
