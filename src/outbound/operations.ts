@@ -63,7 +63,7 @@ export function outboundOperations(config: Config): Operation[] {
     op("POST", "/v1/events/:event_id/replay", "Events", "Replay an event to every matching subscription, or to one.", { scope: "events:write", body: replayBody, success: 202, response: replayedEventJson, problems: ["conflict"] }),
 
     op("GET", "/v1/deliveries/:delivery_id", "Deliveries", "Get a delivery with its attempts.", { scope: "events:read", response: deliveryWithAttemptsJson }),
-    op("POST", "/v1/deliveries/:delivery_id/retry", "Deliveries", "Retry one delivery now.", { scope: "subscriptions:write", success: 202, response: deliveryJson, problems: ["conflict"] }),
+    op("POST", "/v1/deliveries/:delivery_id/retry", "Deliveries", "Retry one delivery now (a delivery already pending, its next attempt queued or out, is answered as it is).", { scope: "subscriptions:write", success: 202, response: deliveryJson, problems: ["conflict"] }),
     op("GET", "/v1/attempts", "Deliveries", "List delivery attempts.", { scope: "events:read", query: attemptQuery, response: listOf(attemptJson) }),
     op("GET", "/v1/attempts/:attempt_id", "Deliveries", "Get one attempt with its response excerpt.", { scope: "events:read", response: attemptJson }),
   ];
