@@ -60,8 +60,8 @@ function refusing<TSchema extends v.GenericSchema & { readonly type: string; rea
  * A record schema that refuses what valibot's `v.record` would change without an issue: a key it skips
  * (`__proto__`, `constructor`, `prototype` — a label or metadata key so named vanished behind a 2xx) and an array
  * (read as an object keyed "0", "1", …). More than `maxEntries` keys are refused first, as one issue naming the
- * record, before any entry is validated (see boundedArray: 60,000 entries answered 4 MB of errors). Anything else is
- * the record's to decide.
+ * record, before any entry is validated (see boundedArray: 60,000 entries answered 4 MB of errors), and the limit is
+ * the pipe's `maxEntries` too, so the OpenAPI document shows it. Anything else is the record's to decide.
  *
  * @example
  * const labels = exactRecord(v.record(v.string(), v.string()), { maxEntries: 20, message: "at most 20 labels" });
@@ -70,12 +70,13 @@ function refusing<TSchema extends v.GenericSchema & { readonly type: string; rea
 export function exactRecord<TSchema extends v.RecordSchema<v.GenericSchema<string, string>, v.GenericSchema, v.ErrorMessage<v.RecordIssue> | undefined>>(
   schema: TSchema,
   limit: { maxEntries: number; message: string },
-): TSchema {
-  return refusing(schema, (input) => {
+) {
+  const record = refusing(schema, (input) => {
     if (typeof input !== "object" || input === null || Array.isArray(input)) return arrayRefusals(input);
     if (hasMoreKeysThan(input, limit.maxEntries)) return [{ message: limit.message }];
     return SKIPPED_KEYS.filter((key) => Object.hasOwn(input, key)).map((key) => ({ message: `"${key}" cannot be used as a key here`, key }));
   });
+  return v.pipe(record, v.maxEntries(limit.maxEntries, limit.message));
 }
 
 /** Whether `input` has more than `max` own enumerable keys, counting no further than max + 1. */
