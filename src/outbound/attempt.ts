@@ -125,10 +125,19 @@ async function sendOnce(ctx: AppContext, loaded: LoadedAttempt, retry: boolean, 
       error_message: result.ok ? (succeeded ? null : `endpoint answered ${result.status}`) : result.message,
       duration_ms: Math.round(result.durationMs),
       response_headers: result.ok ? result.headers : {},
-      response_excerpt: result.ok ? Buffer.from(result.bodyExcerpt).subarray(0, excerptLimit).toString("utf8") : null,
+      response_excerpt: result.ok ? storableExcerpt(result.bodyExcerpt, excerptLimit) : null,
       next_attempt_at: next ?? null,
     },
   };
+}
+
+/**
+ * The first `limit` bytes (in UTF-8) of a response body's text, as Postgres can store it: U+0000 becomes U+FFFD, as
+ * bytes that are not UTF-8 already did when the body was decoded, since neither jsonb (the ledger entry) nor text
+ * can hold it — a receiver's PNG or gzip error page made the whole group's record fail, and every job in it run again.
+ */
+export function storableExcerpt(body: string, limit: number): string {
+  return Buffer.from(body).subarray(0, limit).toString("utf8").replaceAll("\u0000", "\uFFFD");
 }
 
 /**

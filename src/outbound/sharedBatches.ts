@@ -59,9 +59,44 @@ async function recordTogether(ctx: AppContext, orgId: string, results: AttemptRe
   // their endpoints' health. Mixed, one failing delivery of one job would send every job's successes that way.
   const healthy = offered.filter(healthySuccess);
   const others = offered.filter((result) => !healthySuccess(result));
-  const [a, b] = await Promise.all([healthy.length > 0 ? recordAttempts(ctx, orgId, healthy) : [], others.length > 0 ? recordAttempts(ctx, orgId, others) : []]);
-  const recorded = new Set([...a, ...b]);
-  return results.map((result) => ({ ok: true, value: recorded.has(result) }));
+  const [a, b] = await Promise.all([recordedApart(ctx, orgId, healthy), recordedApart(ctx, orgId, others)]);
+  const recorded = new Set(a.flatMap((outcome) => (outcome.ok ? outcome.value : [])));
+  const failed = new Map(a.flatMap((outcome) => (outcome.ok ? [] : outcome.results.map((result) => [result, outcome.error] as const))));
+  for (const outcome of b) {
+    if (outcome.ok) for (const result of outcome.value) recorded.add(result);
+    else for (const result of outcome.results) failed.set(result, outcome.error);
+  }
+  return results.map((result) => (failed.has(result) ? { ok: false, error: failed.get(result) } : { ok: true, value: recorded.has(result) }));
+}
+
+const isDataException = (error: unknown): boolean =>
+  typeof error === "object" && error !== null && typeof (error as { code?: unknown }).code === "string" && (error as { code: string }).code.startsWith("22");
+
+type GroupOutcome = { ok: true; value: AttemptResult[] } | { ok: false; error: unknown; results: AttemptResult[] };
+
+/**
+ * Records a group; if its write fails for a reason other than a lost race (which recordAttempts settles itself),
+ * records each result alone, so only the result that cannot be written fails — and its job alone runs again —
+ * instead of every job of the group sending its deliveries again.
+ */
+async function recordedApart(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<GroupOutcome[]> {
+  if (results.length === 0) return [];
+  try {
+    return [{ ok: true, value: await recordAttempts(ctx, orgId, results) }];
+  } catch (error) {
+    if (results.length === 1) {
+      const [result] = results as [AttemptResult];
+      // A value Postgres refuses (SQLSTATE class 22, data exception) can only come from what the receiver answered:
+      // the attempt is recorded without it rather than sent again and again and never recorded.
+      if (!isDataException(error) || (result.attempt.response_excerpt === null && Object.keys(result.attempt.response_headers).length === 0)) return [{ ok: false, error, results }];
+      const bare = { ...result, attempt: { ...result.attempt, response_headers: {}, response_excerpt: null } };
+      const recorded = await recordedApart(ctx, orgId, [bare]);
+      return recorded.map((outcome) => (outcome.ok ? { ok: true, value: outcome.value.length > 0 ? [result] : [] } : { ...outcome, results }));
+    }
+    const alone: GroupOutcome[] = [];
+    for (const result of results) alone.push(...(await recordedApart(ctx, orgId, [result])));
+    return alone;
+  }
 }
 
 /** Queues the deliveries jobs put off or handed over in one transaction; a failure fails every job in it. */
