@@ -102,6 +102,9 @@ describe("hostile answers", () => {
     ["two lengths", "HTTP/1.1 200 OK\r\ncontent-length: 1\r\ncontent-length: 2\r\n\r\nab"],
     ["a bad chunk", "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nnope\r\n"],
     ["a protocol switch", "HTTP/1.1 101 Switching Protocols\r\nupgrade: h2c\r\n\r\n"],
+    // Both used to be parsed until the timeout, holding the event loop.
+    ["interim answers without end", "HTTP/1.1 100 Continue\r\n\r\n".repeat(20_000)],
+    ["a body of 1-byte chunks with long extensions", `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${`1;x=${"e".repeat(1000)}\r\nz\r\n`.repeat(200)}`],
   ])("%s: an invalid HTTP response, and the next request works on a new connection", async (_name, bytes) => {
     const { server, url } = await serve({ "/bad": { bytes }, "/good": { bytes: "HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok" } });
     const client = egress();

@@ -3,7 +3,7 @@
  * (each response also fed one byte at a time, and a seeded fuzz of mutated responses).
  */
 import { describe, expect, it } from "vitest";
-import { ResponseParseError, ResponseParser, type ResponseHead } from "../../src/egress/responseParser.ts";
+import { MAX_CHUNK_FRAMING_BYTES, MAX_INTERIM_RESPONSES, ResponseParseError, ResponseParser, type ResponseHead } from "../../src/egress/responseParser.ts";
 
 interface Parsed {
   heads: ResponseHead[];
@@ -146,6 +146,24 @@ describe("hostile responses end in an HPE_ error, never another exception", () =
     expect(parseError(big, { maxHeaderBytes: 100 })).toBe("HPE_HEADER_OVERFLOW");
     expect(parseError(big.slice(0, 150), { maxHeaderBytes: 100 })).toBe("HPE_HEADER_OVERFLOW");
     expect(parseError(ok("Transfer-Encoding: chunked\r\n", `0\r\nX-T: ${"t".repeat(200)}\r\n\r\n`), { maxHeaderBytes: 100 })).toBe("HPE_HEADER_OVERFLOW");
+  });
+
+  it("refuses more than MAX_INTERIM_RESPONSES interim responses, and reads up to that many", () => {
+    const interim = (n: number) => "HTTP/1.1 100 Continue\r\n\r\n".repeat(n) + ok("Content-Length: 2\r\n", "hi");
+    expect(parse(interim(MAX_INTERIM_RESPONSES)).body).toBe("hi");
+    expect(parseError(interim(MAX_INTERIM_RESPONSES + 1))).toBe("HPE_INVALID_RESPONSE");
+    expect(parseError("HTTP/1.1 102 Processing\r\n\r\n".repeat(10_000))).toBe("HPE_INVALID_RESPONSE");
+  });
+
+  it("refuses a body whose chunk framing passes MAX_CHUNK_FRAMING_BYTES, and reads one just within it", () => {
+    const line = (extension: number) => `1;x=${"e".repeat(extension)}\r\nz\r\n`;
+    // Each chunk spends its size line (with the extension) and the line end after its byte.
+    const perChunk = (extension: number) => line(extension).length - 1;
+    const chunks = (count: number, extension: number) => ok("Transfer-Encoding: chunked\r\n", line(extension).repeat(count) + "0\r\n\r\n");
+    const within = Math.floor((MAX_CHUNK_FRAMING_BYTES - 3) / perChunk(100));
+    expect(parse(chunks(within, 100)).body).toBe("z".repeat(within));
+    expect(parseError(chunks(within + 1, 100))).toBe("HPE_INVALID_RESPONSE");
+    expect(parseError(chunks(100_000, 1_000))).toBe("HPE_INVALID_RESPONSE");
   });
 
   it("a close before the response ended is HPE_INCOMPLETE", () => {
