@@ -5,7 +5,7 @@
  */
 import type { Tx } from "../db/connect.ts";
 import type { Quotas } from "../tenancy/quotas.ts";
-import { eventsToday, quotasOf } from "../tenancy/quotas.ts";
+import { eventsTodayForBatch, quotasOf } from "../tenancy/quotas.ts";
 import type { Config } from "../config.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
@@ -35,7 +35,7 @@ export async function readIngestLookups(
   now: Date,
   wanted: { appIds: string[]; types: { appId: string; name: string }[]; eventIds: string[] },
 ): Promise<IngestLookups> {
-  const [apps, types, existing, subscriptions, quotas, today] = await Promise.all([
+  const [apps, types, existing, subscriptions, quotas] = await Promise.all([
     tx<{ app_id: string }[]>`
       select app_id from hookledger.applications
       where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and deleted_at is null and not operational`,
@@ -59,8 +59,9 @@ export async function readIngestLookups(
       select subscription_id, app_id, event_types, labels from hookledger.subscriptions
       where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and enabled and deleted_at is null`,
     quotasOf(tx, config),
-    eventsToday(tx, now),
   ]);
+  // After the quota is known: near it, this read waits for the other batches deciding on it (sql/082).
+  const today = await eventsTodayForBatch(tx, now, quotas.events_per_day, wanted.types.length);
   const subscriptionsByApp = groupBy(subscriptions, (subscription) => subscription.app_id);
   return {
     liveApps: new Set(apps.map((row) => row.app_id)),

@@ -63,6 +63,16 @@ export async function eventsToday(tx: Queryable, now: Date): Promise<number> {
   return Number(row?.n ?? 0);
 }
 
+/**
+ * Events accepted today, read for a batch of `batch` events about to be decided against `limit`: near the limit,
+ * under the (organization, day) lock held to commit (sql/082), so concurrent batches decide one after another.
+ */
+export async function eventsTodayForBatch(tx: Queryable, now: Date, limit: number, batch: number): Promise<number> {
+  const [row] = await tx<{ n: string }[]>`
+    select hookledger.events_today(hookledger.current_org_id(), ${utcDay(now)}::date, ${limit}::bigint, ${batch}::int)::text as n`;
+  return Number(row?.n ?? 0);
+}
+
 /** The 429 answered once today's event quota is used up, with `Retry-After` until the next UTC midnight. */
 export function eventQuotaExceeded(limit: number, now: Date): ProblemError {
   const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);

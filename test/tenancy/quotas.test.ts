@@ -32,6 +32,31 @@ describe("quotas", () => {
     expect(usage.body).toMatchObject({ quotas: { events_per_day: 3 }, usage: { events_today: 3, applications: 1 } });
   });
 
+  it("accepts no more than the daily event quota from batches decided at the same time by two API processes", async () => {
+    // A second process on the same database: its flushes run beside the first one's, as on another machine.
+    const other = await startTestApp(db);
+    try {
+      const t = await outboundTenant(app);
+      await app.call("PATCH", `/v1/organizations/${t.orgId}`, TEST_ADMIN_TOKEN, { quotas: { events_per_day: 45 } });
+      for (let i = 0; i < 25; i++) expect((await t.send({ event_id: `used_${i}` })).status).toBe(202);
+      for (let round = 0; round < 2; round++) {
+        const answers = await Promise.all(
+          Array.from({ length: 30 }, (_, i) =>
+            (i % 2 === 0 ? app : other).call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: "invoice.paid", event_id: `edge_${round}_${i}`, payload: { i } }),
+          ),
+        );
+        const statuses = answers.map((answer) => answer.status);
+        expect(statuses.every((status) => status === 202 || status === 429), statuses.join()).toBe(true);
+        expect(statuses.filter((status) => status === 202)).toHaveLength(round === 0 ? 20 : 0);
+      }
+      expect((await app.call("GET", "/v1/usage", t.token)).body.usage.events_today).toBe(45);
+      const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.events where org_id = ${t.orgId}`;
+      expect(row?.n).toBe(45);
+    } finally {
+      await other.stop();
+    }
+  });
+
   it("answers 403 quota-exceeded naming a count quota", async () => {
     const t = await outboundTenant(app);
     await t.subscribe({ url: "http://127.0.0.1:9/a" });
