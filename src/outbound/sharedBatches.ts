@@ -59,10 +59,10 @@ async function recordTogether(ctx: AppContext, orgId: string, results: AttemptRe
   // their endpoints' health. Mixed, one failing delivery of one job would send every job's successes that way.
   const healthy = offered.filter(healthySuccess);
   const others = offered.filter((result) => !healthySuccess(result));
-  const [a, b] = await Promise.all([recordedApart(ctx, orgId, healthy), recordedApart(ctx, orgId, others)]);
-  const recorded = new Set(a.flatMap((outcome) => (outcome.ok ? outcome.value : [])));
-  const failed = new Map(a.flatMap((outcome) => (outcome.ok ? [] : outcome.results.map((result) => [result, outcome.error] as const))));
-  for (const outcome of b) {
+  const outcomes = (await Promise.all([recordedApart(ctx, orgId, healthy), recordedApart(ctx, orgId, others)])).flat();
+  const recorded = new Set<AttemptResult>();
+  const failed = new Map<AttemptResult, unknown>();
+  for (const outcome of outcomes) {
     if (outcome.ok) for (const result of outcome.value) recorded.add(result);
     else for (const result of outcome.results) failed.set(result, outcome.error);
   }
