@@ -142,11 +142,11 @@ export async function openDeliveries(tx: Queryable, subscriptionId: string): Pro
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying')`;
 }
 
-/** Failed or cancelled deliveries of a subscription created since a time: what "recover" sends again. */
 /**
- * The subscription's failed and cancelled deliveries since a time, their rows locked until the transaction ends (in
- * creation order, so two recovers cannot deadlock). A recover that waited for another one's locks reads the rows
- * that one left: those it re-queued are pending then and no longer match, so each is re-queued once.
+ * What "recover" sends again: the subscription's failed and cancelled deliveries created since a time, their rows
+ * locked until the transaction ends (in creation order, so two recovers cannot deadlock). A recover that waited for
+ * another one's locks reads the rows that one left: those it re-queued are pending then and no longer match, so
+ * each is re-queued once.
  */
 export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, since: Date): Promise<{ delivery_id: string; app_id: string; attempts: number }[]> {
   return tx<{ delivery_id: string; app_id: string; attempts: number }[]>`
