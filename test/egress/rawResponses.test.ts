@@ -56,7 +56,8 @@ describe("the request", () => {
     const head = server.heads[0] ?? "";
     expect(head).toContain(`host: hooks.invalid:${server.port}`);
     expect(head).toContain("content-length: 2");
-    expect(head.toLowerCase()).not.toMatch(/evil|999|transfer-encoding|connection/);
+    expect(head.toLowerCase()).not.toMatch(/evil|transfer-encoding|connection/);
+    expect(head.toLowerCase()).not.toMatch(/content-length: 999/);
   });
 });
 
