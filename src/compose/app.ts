@@ -5,6 +5,7 @@ import { createApp, type AppOptions } from "../http/app.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
 import { auditRequirements, policyRefusals } from "../tenancy/auditRequirements.ts";
+import { idempotentRequests } from "../tenancy/idempotentRequests.ts";
 import type { TokenUsageTracker } from "../tenancy/tokenUsage.ts";
 import type { ApiCaches } from "./caches.ts";
 import { capabilityOperations, capabilityWebhooks } from "./operations.ts";
@@ -32,5 +33,8 @@ export function composeApp(options: {
     webhooks: capabilityWebhooks(),
     listeners: options.separateDoors ? { doorOf, separate: options.separateDoors } : undefined,
     afterAuthentication: auditRequirements(ctx.config, policyRefusals(ctx.metrics.registry)),
+    // A request may run past its timeout (the client was answered 503, the handler goes on): its key stays held
+    // for twice that, so a repeat sent after the 503 waits for the first one's answer instead of running again.
+    aroundHandlers: [idempotentRequests(ctx, 2 * ctx.config.HOOKLEDGER_REQUEST_TIMEOUT_MS)],
   });
 }

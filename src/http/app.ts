@@ -61,6 +61,8 @@ export interface AppOptions {
   listeners?: { doorOf(method: string, path: string): string; separate: ReadonlySet<string> } | undefined;
   /** Checks every `/v1` request passes after authentication and before any handler (audit requirements). */
   afterAuthentication?: MiddlewareHandler<HttpEnv> | undefined;
+  /** Middleware every `/v1` request passes last, after the token's rate limit, around its handler (idempotency keys). */
+  aroundHandlers?: readonly MiddlewareHandler<HttpEnv>[];
 }
 
 const noRoute = (c: Context<HttpEnv>) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), undefined, c.get("requestId"));
@@ -121,7 +123,7 @@ function noRouteFor(routes: RouteList) {
   };
 }
 
-export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations, webhooks, listeners, afterAuthentication }: AppOptions): Hono<HttpEnv> {
+export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations, webhooks, listeners, afterAuthentication, aroundHandlers = [] }: AppOptions): Hono<HttpEnv> {
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
@@ -157,6 +159,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   v1.use(authenticate);
   if (afterAuthentication) v1.use(afterAuthentication);
   v1.use(rateLimitByToken(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_TOKEN_RPS, config.HOOKLEDGER_RATE_LIMIT_TOKEN_BURST)));
+  for (const middleware of aroundHandlers) v1.use(middleware);
   for (const api of apiRoutes) v1.route("/", api.routes);
   app.route("/v1", v1);
 

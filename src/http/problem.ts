@@ -18,6 +18,7 @@ export const problemCatalogue = {
   "request-timeout": { status: 408, title: "The request body did not arrive in time" },
   "conflict": { status: 409, title: "The request conflicts with the current state" },
   "idempotency-conflict": { status: 409, title: "The idempotency key was used with a different request" },
+  "idempotency-in-progress": { status: 409, title: "A request with the same idempotency key is still running" },
   "gone": { status: 410, title: "The resource is gone" },
   "payload-too-large": { status: 413, title: "The request body is too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported content type" },

@@ -8,6 +8,7 @@ import { DELIVER_TASK, PROMOTE_RETRIES_TASK } from "../outbound/jobs.ts";
 import { promoteRetriesTask } from "../outbound/promoteRetriesTask.ts";
 import { PUBLISH_TASK, publishTask } from "../inbound/publishTask.ts";
 import { EXPIRE_SESSIONS_CRON, EXPIRE_SESSIONS_TASK, expireSessionsTask } from "../console/expireSessionsTask.ts";
+import { EXPIRE_IDEMPOTENCY_KEYS_CRON, EXPIRE_IDEMPOTENCY_KEYS_TASK, expireIdempotencyKeysTask } from "../tenancy/expireIdempotencyKeysTask.ts";
 
 export function buildTaskList(ctx: AppContext): TaskList {
   return {
@@ -17,7 +18,8 @@ export function buildTaskList(ctx: AppContext): TaskList {
     [PROMOTE_RETRIES_TASK]: promoteRetriesTask(ctx),
     [PUBLISH_TASK]: publishTask(ctx),
     [EXPIRE_SESSIONS_TASK]: expireSessionsTask(ctx),
+    [EXPIRE_IDEMPOTENCY_KEYS_TASK]: expireIdempotencyKeysTask(ctx),
   };
 }
 
-export const crontab = [ENSURE_PARTITIONS_CRON, APPLY_RETENTION_CRON, EXPIRE_SESSIONS_CRON].join("\n");
+export const crontab = [ENSURE_PARTITIONS_CRON, APPLY_RETENTION_CRON, EXPIRE_SESSIONS_CRON, EXPIRE_IDEMPOTENCY_KEYS_CRON].join("\n");

@@ -87,7 +87,7 @@ function responseConverter(operations: readonly Operation[]) {
  * The problems an operation may answer: every one can fail internally; every `/v1` one needs a token, is rate
  * limited, can time out and refuses a content-coded body (Content-Encoding); a scope can be missing; a body or
  * query can be invalid, and a body can stall (408); a path parameter can name nothing; every `/v1` change may carry
- * an X-Audit-Reason that is too long. Anything else the operation declares. (`client-closed-request` is never
+ * an X-Audit-Reason that is too long; every `/v1` POST may carry an Idempotency-Key. Anything else the operation declares. (`client-closed-request` is never
  * answered to anyone: the client is gone.)
  */
 function problemsOf(operation: Operation): ProblemSlug[] {
@@ -97,6 +97,7 @@ function problemsOf(operation: Operation): ProblemSlug[] {
     if (operation.scope) slugs.add("forbidden");
     if (operation.method !== "GET") slugs.add("validation");
     if (operation.body) slugs.add("request-timeout");
+    if (operation.method === "POST") for (const slug of ["idempotency-conflict", "idempotency-in-progress"] as const) slugs.add(slug);
   }
   if (operation.body) for (const slug of ["validation", "malformed-json", "unsupported-media-type", "payload-too-large"] as const) slugs.add(slug);
   if (operation.query) slugs.add("validation");
@@ -125,6 +126,16 @@ function successResponse(operation: Operation, convert: (schema: v.GenericSchema
   return { description: "Success", content: { [operation.mediaType ?? "application/json"]: { schema: convert(operation.response) } } };
 }
 
+/** Every `/v1` POST takes one (src/tenancy/idempotentRequests.ts, installed around every `/v1` handler). */
+const IDEMPOTENCY_KEY_PARAMETER = {
+  name: "Idempotency-Key",
+  in: "header",
+  required: false,
+  description:
+    "1-255 visible ASCII characters. A repeat with the same key (same token, method, path, query and body) within 24 hours gets the first 2xx answer again, with `Idempotent-Replayed: true`, instead of acting twice; after a 4xx or 5xx the key is free again.",
+  schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$" },
+};
+
 function operationObject(operation: Operation, convert: (schema: v.GenericSchema) => JsonObject): JsonObject {
   const pathParameters = [...operation.path.matchAll(/:(\w+)/g)].map((match) => ({ name: match[1], in: "path", required: true, schema: { type: "string" } }));
   const isPublic = !operation.path.startsWith("/v1/");
@@ -138,7 +149,7 @@ function operationObject(operation: Operation, convert: (schema: v.GenericSchema
     ...(operation.scope ? { description: `Requires: ${operation.scope}.` } : {}),
     operationId: `${operation.method.toLowerCase()}${operation.path.replace(/[/:{}-](\w)/g, (_, c: string) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, "")}`,
     ...(isPublic ? { security: [] } : {}),
-    parameters: [...pathParameters, ...queryParameters(operation.query)],
+    parameters: [...pathParameters, ...queryParameters(operation.query), ...(operation.method === "POST" && !isPublic ? [IDEMPOTENCY_KEY_PARAMETER] : [])],
     ...(operation.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchemaOf(operation.body) } } } } : {}),
     responses: {
       [String(operation.success)]: successResponse(operation, convert),

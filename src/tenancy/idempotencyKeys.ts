@@ -1,0 +1,104 @@
+/**
+ * Idempotency keys of `/v1` POSTs (sql/083_idempotency_keys.sql): a request claims its key, keeps its answer once
+ * it has one, and a repeat finds that answer. The one module that reads and writes hookledger.idempotency_keys.
+ *
+ * A key belongs to the organization and the token that sent it: a key is no way to read another token's answer
+ * (an application-scoped token must not get an organization token's answer by guessing its key and request).
+ * Answers are kept encrypted with the keyring, bound to the organization, token and key: a new token's value or a
+ * signing secret in an answer is never stored in the clear.
+ */
+import type { AppContext } from "../context.ts";
+import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
+import { withTenant } from "../db/tenant.ts";
+
+/** How long a key is remembered, from its first use. */
+export const KEY_LIFETIME_MS = 24 * 60 * 60 * 1000;
+
+export interface KeyOwner {
+  orgId: string;
+  tokenId: string;
+  key: string;
+}
+
+/** The answer a repeat gets. */
+export interface KeptAnswer {
+  status: number;
+  headers: Record<string, string>;
+  body: string;
+}
+
+export type Claim =
+  /** The key is this request's: run it, then `keepAnswer` or `releaseKey` with this claim. */
+  | { kind: "claimed"; claimId: string }
+  /** A request with this key finished with this answer. */
+  | { kind: "answered"; answer: KeptAnswer }
+  /** A request with this key is running; try again in this many seconds. */
+  | { kind: "running"; retryAfterSeconds: number }
+  /** The key was used for another request (method, path, query or body differ). */
+  | { kind: "other-request" }
+  /** The answer was kept under an encryption key this instance's keyring no longer has. */
+  | { kind: "unreadable" };
+
+interface KeyRow {
+  request_hash: Uint8Array;
+  claim_id: string | null;
+  locked_until: Date | null;
+  answer: string | null;
+}
+
+const associatedData = ({ orgId, tokenId, key }: KeyOwner) => `idempotency:${orgId}:${tokenId}:${key}`;
+
+/**
+ * Claims `owner`'s key for a request whose SHA-256 is `requestHash`, for `lockMs` at most, or says what holds it.
+ * A key past its 24 hours starts again; a claim past its lock (the process running it died) passes to a repeat of
+ * the same request.
+ */
+export async function claimKey(ctx: AppContext, owner: KeyOwner, requestHash: Uint8Array, lockMs: number): Promise<Claim> {
+  const now = ctx.now();
+  const lockedUntil = new Date(now.getTime() + lockMs);
+  const expiresAt = new Date(now.getTime() + KEY_LIFETIME_MS);
+  const claimId = crypto.randomUUID();
+  return withTenant(ctx.sql, owner.orgId, async (tx) => {
+    const claimed = await tx<{ claim_id: string }[]>`
+      insert into hookledger.idempotency_keys as k (org_id, token_id, key, request_hash, claim_id, locked_until, created_at, expires_at)
+      values (${owner.orgId}, ${owner.tokenId}, ${owner.key}, ${requestHash}, ${claimId}, ${lockedUntil}, ${now}, ${expiresAt})
+      on conflict (org_id, token_id, key) do update
+        set request_hash = excluded.request_hash, claim_id = excluded.claim_id, locked_until = excluded.locked_until,
+            answer = null, created_at = excluded.created_at, expires_at = excluded.expires_at
+        where k.expires_at <= ${now} or (k.locked_until <= ${now} and k.request_hash = excluded.request_hash)
+      returning claim_id`;
+    if (claimed.length > 0) return { kind: "claimed", claimId };
+    const [row] = await tx<KeyRow[]>`
+      select request_hash, claim_id, locked_until, answer from hookledger.idempotency_keys
+      where org_id = ${owner.orgId} and token_id = ${owner.tokenId} and key = ${owner.key}`;
+    return row ? claimOf(ctx, owner, row, requestHash, now) : { kind: "running", retryAfterSeconds: 1 };
+  });
+}
+
+function claimOf(ctx: AppContext, owner: KeyOwner, row: KeyRow, requestHash: Uint8Array, now: Date): Claim {
+  if (!Buffer.from(row.request_hash).equals(Buffer.from(requestHash))) return { kind: "other-request" };
+  if (row.answer === null) {
+    const left = (row.locked_until?.getTime() ?? now.getTime()) - now.getTime();
+    return { kind: "running", retryAfterSeconds: Math.max(1, Math.ceil(left / 1000)) };
+  }
+  try {
+    return { kind: "answered", answer: JSON.parse(decryptSecret(row.answer, ctx.keyring, associatedData(owner))) as KeptAnswer };
+  } catch {
+    return { kind: "unreadable" };
+  }
+}
+
+/** Keeps `answer` as the key's, if the claim still holds it (a claim that outlived its lock may have passed on). */
+export async function keepAnswer(ctx: AppContext, owner: KeyOwner, claimId: string, answer: KeptAnswer): Promise<void> {
+  const sealed = encryptSecret(JSON.stringify(answer), ctx.keyring, associatedData(owner));
+  await withTenant(ctx.sql, owner.orgId, (tx) => tx`
+    update hookledger.idempotency_keys set answer = ${sealed}, claim_id = null, locked_until = null
+    where org_id = ${owner.orgId} and token_id = ${owner.tokenId} and key = ${owner.key} and claim_id = ${claimId}`);
+}
+
+/** Forgets the key (the request failed, so a repeat runs it again), if the claim still holds it. */
+export async function releaseKey(ctx: AppContext, owner: KeyOwner, claimId: string): Promise<void> {
+  await withTenant(ctx.sql, owner.orgId, (tx) => tx`
+    delete from hookledger.idempotency_keys
+    where org_id = ${owner.orgId} and token_id = ${owner.tokenId} and key = ${owner.key} and claim_id = ${claimId}`);
+}

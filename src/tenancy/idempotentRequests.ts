@@ -1,0 +1,123 @@
+/**
+ * `Idempotency-Key` on `/v1` POSTs. A client that sends a POST again with the same key — because it timed out, or
+ * its connection dropped before the answer arrived — gets the first request's answer (with `Idempotent-Replayed:
+ * true`) instead of a second application, token, retry or dequeue. The same key with a different request (method,
+ * path, query or body) is 409 `idempotency-conflict`; a repeat while the first is still running is 409
+ * `idempotency-in-progress` with `Retry-After`.
+ *
+ * Only a success (2xx) is remembered. Our handlers change nothing unless they succeed (each action is one
+ * transaction), so after a 4xx or 5xx the key is released and a repeat runs the request again — after fixing what
+ * the 400 named, say. A key is remembered 24 hours (sql/083_idempotency_keys.sql), per organization and token.
+ *
+ * Why not in the handlers' own transactions: the key must cover every POST the same way, and an action's
+ * transaction is its capability's business. The cost is a window: if this process dies after a request's action
+ * committed and before its answer was kept, the key's claim lapses after the request timeout and a repeat runs
+ * the action again. `event_id` has no such window for events.
+ */
+import type { Context, MiddlewareHandler } from "hono";
+import { createHash } from "node:crypto";
+import type { AppContext } from "../context.ts";
+import type { HttpEnv } from "../http/env.ts";
+import { ProblemError } from "../http/problem.ts";
+import { readRequestBytes } from "../http/requestBody.ts";
+import { claimKey, keepAnswer, releaseKey, type KeptAnswer, type KeyOwner } from "./idempotencyKeys.ts";
+
+/** 1–255 visible ASCII characters (a UUID, a ULID, a hash: whatever the client generates). */
+const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
+
+/** Answers larger than this are not kept: the key is released and a repeat runs the request again. */
+export const MAX_KEPT_ANSWER_BYTES = 4 * 1024 * 1024;
+
+/** Response headers a repeat gets back (the others are the service's own and set on every answer anew). */
+const KEPT_HEADERS = ["content-type", "location", "etag", "retry-after"];
+
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function keyOf(c: Context<HttpEnv>): string | undefined {
+  const key = c.req.header("idempotency-key");
+  if (key === undefined) return undefined;
+  if (!KEY_PATTERN.test(key)) {
+    throw new ProblemError("validation", "the idempotency key is not valid", {
+      errors: [{ field: "header.Idempotency-Key", message: "1-255 visible ASCII characters (no spaces)" }],
+    });
+  }
+  return key;
+}
+
+/** SHA-256 of what makes two requests the same one: method, path, query and body. */
+async function requestHash(c: Context<HttpEnv>): Promise<Uint8Array> {
+  const url = new URL(c.req.url);
+  const body = await readRequestBytes(c);
+  return createHash("sha256").update(`${c.req.method} ${url.pathname}${url.search}\n`).update(body).digest();
+}
+
+/** The answer as a repeat will get it, or undefined when it is not one to keep. */
+async function answerToKeep(response: Response): Promise<KeptAnswer | undefined> {
+  if (response.status < 200 || response.status > 299) return undefined;
+  const bytes = new Uint8Array(await response.clone().arrayBuffer());
+  if (bytes.byteLength > MAX_KEPT_ANSWER_BYTES) return undefined;
+  let body: string;
+  try {
+    body = utf8.decode(bytes);
+  } catch {
+    return undefined;
+  }
+  const headers: Record<string, string> = {};
+  for (const name of KEPT_HEADERS) {
+    const value = response.headers.get(name);
+    if (value !== null) headers[name] = value;
+  }
+  return { status: response.status, headers, body };
+}
+
+function replay(answer: KeptAnswer): Response {
+  return new Response(answer.body === "" ? null : answer.body, { status: answer.status, headers: { ...answer.headers, "Idempotent-Replayed": "true" } });
+}
+
+/**
+ * @param lockMs How long a request holds its key before a repeat may take it over (its process is presumed dead):
+ *   longer than any request may run.
+ */
+export function idempotentRequests(ctx: AppContext, lockMs: number): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    if (c.req.method !== "POST") return next();
+    const key = keyOf(c);
+    if (key === undefined) return next();
+    const { orgId, tokenId } = c.get("auth");
+    const owner: KeyOwner = { orgId, tokenId, key };
+    const claim = await claimKey(ctx, owner, await requestHash(c), lockMs);
+    switch (claim.kind) {
+      case "answered":
+        return replay(claim.answer);
+      case "running":
+        throw new ProblemError("idempotency-in-progress", "a request with this idempotency key is still running; repeat it once that one has answered", {
+          headers: { "Retry-After": String(claim.retryAfterSeconds) },
+        });
+      case "other-request":
+        throw new ProblemError("idempotency-conflict", "this idempotency key was used for a different request (method, path, query or body); use a new key");
+      case "unreadable":
+        throw new ProblemError("idempotency-conflict", "the answer kept under this idempotency key can no longer be read (its encryption key left the keyring); use a new key");
+      case "claimed":
+        break;
+    }
+    try {
+      await next();
+    } finally {
+      await settleKey(ctx, c, owner, claim.claimId);
+    }
+  };
+}
+
+/**
+ * Keeps the request's answer under its key, or releases the key. A failure here does not change the answer the
+ * client gets (its action is done or not, whatever this write does): the claim then lapses after its lock.
+ */
+async function settleKey(ctx: AppContext, c: Context<HttpEnv>, owner: KeyOwner, claimId: string): Promise<void> {
+  try {
+    const answer = c.error === undefined ? await answerToKeep(c.res) : undefined;
+    if (answer) await keepAnswer(ctx, owner, claimId, answer);
+    else await releaseKey(ctx, owner, claimId);
+  } catch (error) {
+    ctx.log.warn("the answer of a request with an idempotency key could not be kept; its key is held until its lock lapses", { request_id: c.get("requestId"), error });
+  }
+}

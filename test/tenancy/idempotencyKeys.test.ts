@@ -1,0 +1,189 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createTenant, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { outboundTenant } from "../outbound/setup.ts";
+import { expireIdempotencyKeys } from "../../src/tenancy/expireIdempotencyKeysTask.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let tenant: Awaited<ReturnType<typeof outboundTenant>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db, { worker: false });
+  tenant = await outboundTenant(app);
+});
+afterAll(async () => {
+  await app?.stop();
+  await db.drop();
+});
+
+let keys = 0;
+const newKey = () => `key-${Date.now()}-${++keys}`;
+const withKey = (key: string) => ({ "Idempotency-Key": key });
+
+async function applicationsNamed(name: string): Promise<number> {
+  const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.applications where org_id = ${tenant.orgId} and name = ${name}`;
+  return row?.n ?? 0;
+}
+
+describe("Idempotency-Key on POST", () => {
+  it("answers a repeat with the first answer, marked replayed, and acts once", async () => {
+    const key = newKey();
+    const first = await app.call("POST", "/v1/applications", tenant.token, { name: "once" }, withKey(key));
+    const again = await app.call("POST", "/v1/applications", tenant.token, { name: "once" }, withKey(key));
+    expect(first.status).toBe(201);
+    expect(first.headers.get("idempotent-replayed")).toBeNull();
+    expect(again.status).toBe(201);
+    expect(again.body).toEqual(first.body);
+    expect(again.headers.get("idempotent-replayed")).toBe("true");
+    expect(again.headers.get("content-type")).toBe(first.headers.get("content-type"));
+    expect(await applicationsNamed("once")).toBe(1);
+    const [entries] = await db.owner<{ n: number }[]>`
+      select count(*)::int as n from hookledger.ledger where org_id = ${tenant.orgId} and type = 'application.created' and data->>'name' = 'once'`;
+    expect(entries?.n).toBe(1);
+  });
+
+  it("refuses the same key for a different body, path or query with 409 idempotency-conflict, acting on none", async () => {
+    const key = newKey();
+    expect((await app.call("POST", "/v1/applications", tenant.token, { name: "first body" }, withKey(key))).status).toBe(201);
+    const otherBody = await app.call("POST", "/v1/applications", tenant.token, { name: "second body" }, withKey(key));
+    expect(otherBody.status).toBe(409);
+    expect(otherBody.body.type).toBe("urn:hookledger:problem:idempotency-conflict");
+    const otherPath = await app.call("POST", "/v1/tokens", tenant.token, { name: "first body" }, withKey(key));
+    expect(otherPath.body.type).toBe("urn:hookledger:problem:idempotency-conflict");
+    const otherQuery = await app.call("POST", "/v1/applications?x=1", tenant.token, { name: "first body" }, withKey(key));
+    expect(otherQuery.body.type).toBe("urn:hookledger:problem:idempotency-conflict");
+    expect(await applicationsNamed("second body")).toBe(0);
+  });
+
+  it("runs one of many concurrent requests with one key; the others wait their turn (409 with Retry-After) or get its answer", async () => {
+    const key = newKey();
+    const answers = await Promise.all(Array.from({ length: 8 }, () => app.call("POST", "/v1/applications", tenant.token, { name: "raced" }, withKey(key))));
+    expect(await applicationsNamed("raced")).toBe(1);
+    const created = answers.filter((answer) => answer.status === 201);
+    expect(new Set(created.map((answer) => answer.body.id)).size).toBe(1);
+    for (const answer of answers.filter((answer) => answer.status !== 201)) {
+      expect(answer.status).toBe(409);
+      expect(answer.body.type).toBe("urn:hookledger:problem:idempotency-in-progress");
+      expect(Number(answer.headers.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    }
+    const later = await app.call("POST", "/v1/applications", tenant.token, { name: "raced" }, withKey(key));
+    expect(later.status).toBe(201);
+    expect(later.body.id).toBe(created[0]?.body.id);
+  });
+
+  it("forgets a key whose request failed, so the corrected request runs under it", async () => {
+    const key = newKey();
+    const refused = await app.call("POST", "/v1/applications", tenant.token, { name: "" }, withKey(key));
+    expect(refused.status).toBe(400);
+    const repeated = await app.call("POST", "/v1/applications", tenant.token, { name: "" }, withKey(key));
+    expect(repeated.status).toBe(400);
+    expect(repeated.headers.get("idempotent-replayed")).toBeNull();
+    const corrected = await app.call("POST", "/v1/applications", tenant.token, { name: "corrected" }, withKey(key));
+    expect(corrected.status).toBe(201);
+    expect(await applicationsNamed("corrected")).toBe(1);
+  });
+
+  it("keeps keys per token: another token (or organization) with the same key and request acts for itself", async () => {
+    const key = newKey();
+    const other = await app.call("POST", "/v1/tokens", tenant.token, { label: "second", scopes: ["admin"] });
+    const otherOrg = await createTenant(app, "Other");
+    const mine = await app.call("POST", "/v1/applications", tenant.token, { name: "per token" }, withKey(key));
+    const theirs = await app.call("POST", "/v1/applications", other.body.token, { name: "per token" }, withKey(key));
+    const foreign = await app.call("POST", "/v1/applications", otherOrg.token, { name: "per token" }, withKey(key));
+    expect([mine.status, theirs.status, foreign.status]).toEqual([201, 201, 201]);
+    expect(theirs.headers.get("idempotent-replayed")).toBeNull();
+    expect(foreign.headers.get("idempotent-replayed")).toBeNull();
+    expect(new Set([mine.body.id, theirs.body.id, foreign.body.id]).size).toBe(3);
+  });
+
+  it("replays a new token's answer without ever storing the token in the clear", async () => {
+    const key = newKey();
+    const created = await app.call("POST", "/v1/tokens", tenant.token, { label: "ci", scopes: ["events:write"] }, withKey(key));
+    const again = await app.call("POST", "/v1/tokens", tenant.token, { label: "ci", scopes: ["events:write"] }, withKey(key));
+    expect(created.status).toBe(201);
+    expect(again.body.token).toBe(created.body.token);
+    const [row] = await db.owner<{ answer: string }[]>`select answer from hookledger.idempotency_keys where org_id = ${tenant.orgId} and key = ${key}`;
+    expect(row?.answer).toMatch(/^v1\./);
+    expect(row?.answer).not.toContain(created.body.token);
+    expect(Buffer.from(row?.answer ?? "", "utf8").toString("base64")).not.toContain(Buffer.from(created.body.token).toString("base64"));
+  });
+
+  it("makes an event without event_id idempotent too", async () => {
+    const key = newKey();
+    const first = await app.call("POST", "/v1/events", tenant.token, { app_id: tenant.appId, event_type: "invoice.paid", payload: { marker: key } }, withKey(key));
+    const again = await app.call("POST", "/v1/events", tenant.token, { app_id: tenant.appId, event_type: "invoice.paid", payload: { marker: key } }, withKey(key));
+    expect(first.status).toBe(202);
+    expect(again.body.id).toBe(first.body.id);
+    const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.events where org_id = ${tenant.orgId} and payload::text like ${"%" + key + "%"}`;
+    expect(row?.n).toBe(1);
+  });
+
+  it("works for the instance admin too: one organization for two requests", async () => {
+    const key = newKey();
+    const first = await app.call("POST", "/v1/organizations", TEST_ADMIN_TOKEN, { name: "Once Inc" }, withKey(key));
+    const again = await app.call("POST", "/v1/organizations", TEST_ADMIN_TOKEN, { name: "Once Inc" }, withKey(key));
+    expect(first.status).toBe(201);
+    expect(again.body.id).toBe(first.body.id);
+    const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.organizations where name = 'Once Inc'`;
+    expect(row?.n).toBe(1);
+  });
+
+  it("ignores the header on other methods", async () => {
+    const key = newKey();
+    const listed = await app.call("GET", "/v1/applications", tenant.token, undefined, withKey(key));
+    expect(listed.status).toBe(200);
+    const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.idempotency_keys where key = ${key}`;
+    expect(row?.n).toBe(0);
+  });
+
+  it("refuses a malformed key with 400 naming the header, acting on nothing", async () => {
+    const bad = ["", "has space", "x".repeat(256), "caf\u00e9", "tab\there"];
+    for (const key of bad) {
+      const response = await app.fetch("/v1/applications", {
+        method: "POST",
+        headers: { authorization: `Bearer ${tenant.token}`, "content-type": "application/json", "Idempotency-Key": key },
+        body: JSON.stringify({ name: "malformed key" }),
+      }).catch(() => undefined);
+      // A header value fetch itself will not send is no request at all.
+      if (!response) continue;
+      const body = await response.json();
+      expect(response.status).toBe(400);
+      expect(body.errors).toEqual([{ field: "header.Idempotency-Key", message: expect.any(String) }]);
+    }
+    expect(await applicationsNamed("malformed key")).toBe(0);
+  });
+
+  it("lets a repeat take over a key whose request's process died (its claim past its lock), and never one for another request", async () => {
+    const key = newKey();
+    const past = new Date(Date.now() - 1000);
+    const hash = async (name: string) => {
+      const { createHash } = await import("node:crypto");
+      return createHash("sha256").update(`POST /v1/applications\n`).update(JSON.stringify({ name })).digest();
+    };
+    await db.owner`
+      insert into hookledger.idempotency_keys (org_id, token_id, key, request_hash, claim_id, locked_until, created_at, expires_at)
+      values (${tenant.orgId}, ${tenant.tokenId}, ${key}, ${await hash("taken over")}, ${crypto.randomUUID()}, ${past}, ${past}, ${new Date(Date.now() + 3_600_000)})`;
+    const other = await app.call("POST", "/v1/applications", tenant.token, { name: "not the same" }, withKey(key));
+    expect(other.body.type).toBe("urn:hookledger:problem:idempotency-conflict");
+    const repeat = await app.call("POST", "/v1/applications", tenant.token, { name: "taken over" }, withKey(key));
+    expect(repeat.status).toBe(201);
+    expect(await applicationsNamed("taken over")).toBe(1);
+  });
+
+  it("forgets keys after 24 hours: an expired key runs its request again, and the sweep deletes expired rows only", async () => {
+    const key = newKey();
+    const first = await app.call("POST", "/v1/applications", tenant.token, { name: "expiring" }, withKey(key));
+    const kept = newKey();
+    await app.call("POST", "/v1/applications", tenant.token, { name: "kept" }, withKey(kept));
+    await db.owner`update hookledger.idempotency_keys set expires_at = now() - interval '1 second' where key = ${key}`;
+    const second = await app.call("POST", "/v1/applications", tenant.token, { name: "expiring" }, withKey(key));
+    expect(second.status).toBe(201);
+    expect(second.body.id).not.toBe(first.body.id);
+    await db.owner`update hookledger.idempotency_keys set expires_at = now() - interval '1 second' where key = ${key}`;
+    expect(await expireIdempotencyKeys(app.ctx)).toBeGreaterThanOrEqual(1);
+    const left = await db.owner<{ key: string }[]>`select key from hookledger.idempotency_keys where key in (${key}, ${kept})`;
+    expect(left.map((row) => row.key)).toEqual([kept]);
+  });
+});
