@@ -41,8 +41,6 @@ export type Claim =
 
 interface KeyRow {
   request_hash: Uint8Array;
-  claim_id: string | null;
-  locked_until: Date | null;
   answer: string | null;
 }
 
@@ -69,18 +67,16 @@ export async function claimKey(ctx: AppContext, owner: KeyOwner, requestHash: Ui
       returning claim_id`;
     if (claimed.length > 0) return { kind: "claimed", claimId };
     const [row] = await tx<KeyRow[]>`
-      select request_hash, claim_id, locked_until, answer from hookledger.idempotency_keys
+      select request_hash, answer from hookledger.idempotency_keys
       where org_id = ${owner.orgId} and token_id = ${owner.tokenId} and key = ${owner.key}`;
-    return row ? claimOf(ctx, owner, row, requestHash, now) : { kind: "running", retryAfterSeconds: 1 };
+    return row ? claimOf(ctx, owner, row, requestHash) : { kind: "running", retryAfterSeconds: 1 };
   });
 }
 
-function claimOf(ctx: AppContext, owner: KeyOwner, row: KeyRow, requestHash: Uint8Array, now: Date): Claim {
+function claimOf(ctx: AppContext, owner: KeyOwner, row: KeyRow, requestHash: Uint8Array): Claim {
   if (!Buffer.from(row.request_hash).equals(Buffer.from(requestHash))) return { kind: "other-request" };
-  if (row.answer === null) {
-    const left = (row.locked_until?.getTime() ?? now.getTime()) - now.getTime();
-    return { kind: "running", retryAfterSeconds: Math.max(1, Math.ceil(left / 1000)) };
-  }
+  // Its lock is how long a dead process's claim is honoured, not how long the request will take: ask again soon.
+  if (row.answer === null) return { kind: "running", retryAfterSeconds: 1 };
   try {
     return { kind: "answered", answer: JSON.parse(decryptSecret(row.answer, ctx.keyring, associatedData(owner))) as KeptAnswer };
   } catch {
