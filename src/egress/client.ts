@@ -23,6 +23,12 @@ export interface EgressRequest {
   body?: string | Uint8Array;
   /** Shortens the policy's total timeout for this request; it can never lengthen it. */
   timeoutMs?: number;
+  /**
+   * The organization the request is made for ("instance" for the instance's own): kept-alive connections to a
+   * destination are shared fairly between owners (pool.ts), so one organization's hanging receiver cannot take
+   * every connection to a host other organizations deliver to as well.
+   */
+  owner: string;
 }
 
 export interface EgressResponse {
@@ -92,7 +98,7 @@ function blocked(rule: string, detail: string, redirected: boolean): Admission {
  * @example
  * const egress = createEgressClient(policy);
  * const result = await egress.send({ url: "https://hooks.example.com/in", body: JSON.stringify(event),
- *   headers: { "content-type": "application/json" } });
+ *   headers: { "content-type": "application/json" }, owner: orgId });
  * if (!result.ok && result.errorClass === "blocked") log.warn(`refused by ${result.rule}`);
  * @throws EgressRuleError when an allow or deny rule cannot be parsed.
  */
@@ -170,7 +176,7 @@ export function createEgressClient(policy: EgressPolicy, options: EgressClientOp
         maxResponseBytes: policy.maxResponseBytes,
         maxHeaderBytes: policy.maxHeaderBytes,
         trustedCertificates: options.trustedCertificates,
-        pool,
+        pool: pool ? { connections: pool, owner: request.owner } : undefined,
       });
       if (!outcome.ok) return { ok: false, ...classifyEgressError(outcome.error, errorContext), durationMs: elapsed() };
       const following = policy.followRedirects && redirects < MAX_REDIRECTS

@@ -38,7 +38,17 @@ export interface PinnedExchange {
   /** PEM certificate and key presented to a server that asks for one (mutual TLS). */
   clientCertificate?: { cert: string; key: string } | undefined;
   /** Keep-alive connections to reuse; without it the exchange opens its own connection and closes it after. */
-  pool?: ConnectionPool | undefined;
+  pool?: PoolSeat | undefined;
+}
+
+/**
+ * A pool and whom the exchange is for: the pool shares a destination's connections between owners (pool.ts), so
+ * the owner goes wherever the pool does.
+ */
+export interface PoolSeat {
+  connections: ConnectionPool;
+  /** The organization the request is made for, or "instance" for the instance's own requests. */
+  owner: string;
 }
 
 export type ExchangeOutcome =
@@ -123,7 +133,8 @@ export async function exchangePinned(exchange: PinnedExchange): Promise<Exchange
 
 async function attempt(exchange: PinnedExchange, mayUsePool: boolean): Promise<Attempt> {
   const destination = destinationOf(exchange);
-  const lease: PoolLease | undefined = mayUsePool ? exchange.pool?.lease(destination) : undefined;
+  const seat = mayUsePool ? exchange.pool : undefined;
+  const lease: PoolLease | undefined = seat?.connections.lease(destination, seat.owner);
   let bytes: Buffer;
   try {
     bytes = requestBytes({ method: exchange.method, url: exchange.url, headers: exchange.headers, body: exchange.body, close: lease === undefined });

@@ -83,7 +83,7 @@ export async function authenticateRequest(
       return secretId ? { ok: true, verification: { method: "basic", secret_id: secretId } } : refused("basic_auth_failed");
     }
     case "forward": {
-      const verdict = await checkForwardAuth(egress, auth, request);
+      const verdict = await checkForwardAuth(egress, auth, request, route.org_id);
       if (verdict.kind === "allowed") return { ok: true, verification: { method: "forward" } };
       return verdict.kind === "denied" ? refused("forward_denied", verdict.status) : refused("forward_unavailable", 503);
     }

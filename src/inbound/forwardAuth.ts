@@ -26,16 +26,16 @@ export interface ForwardedRequest {
 
 /**
  * @example
- * const verdict = await checkForwardAuth(ctx.egress, { url: "https://auth.internal/check", timeout_ms: 2000 }, request);
+ * const verdict = await checkForwardAuth(ctx.egress, { url: "https://auth.internal/check", timeout_ms: 2000 }, request, route.org_id);
  * if (verdict.kind === "unavailable") return c.body(null, 503);
  */
-export async function checkForwardAuth(egress: EgressClient, target: { url: string; timeout_ms: number }, request: ForwardedRequest): Promise<ForwardVerdict> {
+export async function checkForwardAuth(egress: EgressClient, target: { url: string; timeout_ms: number }, request: ForwardedRequest, orgId: string): Promise<ForwardVerdict> {
   // fromEntries defines each key, so a header named `__proto__` is passed on (an assignment set a prototype).
   const headers: Record<string, string> = Object.fromEntries([...request.headers].filter(([name]) => !HOP_HEADERS.has(name)));
   headers["x-forwarded-method"] = request.method;
   headers["x-forwarded-uri"] = request.path;
   if (request.clientIp) headers["x-forwarded-for"] = request.clientIp;
-  const result = await egress.send({ url: target.url, method: "GET", headers, timeoutMs: target.timeout_ms });
+  const result = await egress.send({ url: target.url, method: "GET", headers, timeoutMs: target.timeout_ms, owner: orgId });
   if (!result.ok) return { kind: "unavailable" };
   if (result.status >= 200 && result.status < 300) return { kind: "allowed" };
   if (result.status === 401 || result.status === 403) return { kind: "denied", status: result.status };

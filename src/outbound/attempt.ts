@@ -69,12 +69,12 @@ function retryPolicyFor(ctx: AppContext, subscription: SubscriptionRow): RetryPo
 }
 
 /** Step 2 for one delivery: sign, send, and turn the response into the attempt to record. */
-function send(ctx: AppContext, loaded: LoadedAttempt, retry: boolean): Promise<AttemptResult> {
-  return ctx.tracing.enabled ? sendTraced(ctx, loaded, retry) : sendOnce(ctx, loaded, retry, undefined);
+function send(ctx: AppContext, orgId: string, loaded: LoadedAttempt, retry: boolean): Promise<AttemptResult> {
+  return ctx.tracing.enabled ? sendTraced(ctx, orgId, loaded, retry) : sendOnce(ctx, orgId, loaded, retry, undefined);
 }
 
 /** A span per attempt, in the event's trace (its traceparent was stored at ingestion), ended with its outcome. */
-async function sendTraced(ctx: AppContext, loaded: LoadedAttempt, retry: boolean): Promise<AttemptResult> {
+async function sendTraced(ctx: AppContext, orgId: string, loaded: LoadedAttempt, retry: boolean): Promise<AttemptResult> {
   const span = ctx.tracing.startAttempt({
     parent: loaded.traceparent,
     subscriptionId: loaded.subscription.subscription_id,
@@ -85,7 +85,7 @@ async function sendTraced(ctx: AppContext, loaded: LoadedAttempt, retry: boolean
   });
   let result: AttemptResult;
   try {
-    result = await sendOnce(ctx, loaded, retry, loaded.subscription.send_traceparent ? span.traceparent : undefined);
+    result = await sendOnce(ctx, orgId, loaded, retry, loaded.subscription.send_traceparent ? span.traceparent : undefined);
   } catch (error) {
     span.fail(error);
     throw error;
@@ -95,10 +95,10 @@ async function sendTraced(ctx: AppContext, loaded: LoadedAttempt, retry: boolean
   return result;
 }
 
-async function sendOnce(ctx: AppContext, loaded: LoadedAttempt, retry: boolean, traceparent: string | undefined): Promise<AttemptResult> {
+async function sendOnce(ctx: AppContext, orgId: string, loaded: LoadedAttempt, retry: boolean, traceparent: string | undefined): Promise<AttemptResult> {
   const { event, subscription, deliveryId, attemptNumber } = loaded;
   const request = buildDeliveryRequest({ event, subscription, deliveryId, attemptNumber, secrets: loaded.secrets, now: ctx.now(), traceparent });
-  const result = await ctx.egress.send({ url: request.url, method: "POST", headers: request.headers, body: request.body, timeoutMs: subscription.timeout_ms });
+  const result = await ctx.egress.send({ url: request.url, method: "POST", headers: request.headers, body: request.body, timeoutMs: subscription.timeout_ms, owner: orgId });
   const now = ctx.now();
   const succeeded = result.ok && result.status >= 200 && result.status < 300;
   const statusCode = result.ok ? result.status : null;
@@ -302,7 +302,7 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
         }
         sending.set(item, Date.now());
         try {
-          finish(await send(ctx, loaded, options.retry));
+          finish(await send(ctx, orgId, loaded, options.retry));
         } finally {
           sending.delete(item);
           slots?.release(endpoint);

@@ -33,7 +33,7 @@ describe("sending to a loopback server (allowLoopback, http)", () => {
   it("returns status, headers, body and the pinned address, resolving once", async () => {
     const { resolver, calls } = loopback();
     const egress = createEgressClient(loopbackPolicy, { resolver });
-    const result = await egress.send({ url: `${base}/echo`, body: '{"n":1}', headers: { "content-type": "application/json", Host: "evil.example" } });
+    const result = await egress.send({ owner: "test", url: `${base}/echo`, body: '{"n":1}', headers: { "content-type": "application/json", Host: "evil.example" } });
 
     expect(result).toMatchObject({ ok: true, status: 201, bodyTruncated: false, remoteAddress: "127.0.0.1" });
     if (!result.ok) return;
@@ -52,8 +52,8 @@ describe("sending to a loopback server (allowLoopback, http)", () => {
   it("connects to literal addresses and localhost names without asking the resolver", async () => {
     const { resolver, calls } = loopback();
     const egress = createEgressClient(loopbackPolicy, { resolver });
-    const literal = await egress.send({ url: `http://127.0.0.1:${server.port}/echo`, method: "GET" });
-    const named = await egress.send({ url: `http://LOCALHOST.:${server.port}/echo`, method: "GET" });
+    const literal = await egress.send({ owner: "test", url: `http://127.0.0.1:${server.port}/echo`, method: "GET" });
+    const named = await egress.send({ owner: "test", url: `http://LOCALHOST.:${server.port}/echo`, method: "GET" });
     expect(literal).toMatchObject({ ok: true, status: 201 });
     expect(named).toMatchObject({ ok: true, status: 201, remoteAddress: "127.0.0.1" });
     expect(calls).toEqual([]);
@@ -68,7 +68,7 @@ describe("sending to a loopback server (allowLoopback, http)", () => {
     if (!listening) context.skip("this machine has no IPv6 loopback");
     try {
       const port = (v6server.address() as AddressInfo).port;
-      const result = await createEgressClient(loopbackPolicy).send({ url: `http://[0:0:0:0:0:0:0:1]:${port}/`, method: "GET" });
+      const result = await createEgressClient(loopbackPolicy).send({ owner: "test", url: `http://[0:0:0:0:0:0:0:1]:${port}/`, method: "GET" });
       expect(result).toMatchObject({ ok: true, status: 200, bodyExcerpt: `host=[::1]:${port}`, remoteAddress: "::1" });
     } finally {
       v6server.close();
@@ -77,7 +77,7 @@ describe("sending to a loopback server (allowLoopback, http)", () => {
 
   it("accepts a Uint8Array body", async () => {
     const egress = createEgressClient(loopbackPolicy, loopback());
-    const result = await egress.send({ url: `${base}/echo`, method: "PUT", body: new TextEncoder().encode("bytes") });
+    const result = await egress.send({ owner: "test", url: `${base}/echo`, method: "PUT", body: new TextEncoder().encode("bytes") });
     expect(result.ok && JSON.parse(result.bodyExcerpt)).toMatchObject({ method: "PUT", body: "bytes" });
   });
 });
@@ -86,7 +86,7 @@ describe("destinations refused before any connection", () => {
   it("refuses a host whose resolver answers a private address", async () => {
     const before = server.connections();
     const { resolver } = scriptedResolver(v4("10.0.0.5"));
-    const result = await createEgressClient(loopbackPolicy, { resolver }).send({ url: `${base}/echo` });
+    const result = await createEgressClient(loopbackPolicy, { resolver }).send({ owner: "test", url: `${base}/echo` });
     expect(result).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:private" });
     expect(result.ok ? "" : result.message).not.toContain("10.0.0.5");
     expect(server.connections()).toBe(before);
@@ -94,29 +94,29 @@ describe("destinations refused before any connection", () => {
 
   it("refuses when any one of several answers is denied", async () => {
     const { resolver } = scriptedResolver([{ address: "93.184.216.34", family: 4 }, { address: "169.254.169.254", family: 4 }]);
-    const result = await createEgressClient(loopbackPolicy, { resolver }).send({ url: "http://mixed.invalid/" });
+    const result = await createEgressClient(loopbackPolicy, { resolver }).send({ owner: "test", url: "http://mixed.invalid/" });
     expect(result).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:link_local" });
   });
 
   it("refuses an answer that is not an address", async () => {
     const { resolver } = scriptedResolver(v4("not-an-ip"));
-    const result = await createEgressClient(loopbackPolicy, { resolver }).send({ url: "http://odd.invalid/" });
+    const result = await createEgressClient(loopbackPolicy, { resolver }).send({ owner: "test", url: "http://odd.invalid/" });
     expect(result).toMatchObject({ ok: false, errorClass: "blocked", rule: "address" });
   });
 
   it("refuses static violations with the rule that refused them", async () => {
     const { resolver, calls } = loopback();
     const strict = createEgressClient({ ...loopbackPolicy, httpsOnly: true, deny: ["*.internal.example"] }, { resolver });
-    expect(await strict.send({ url: `${base}/echo` })).toMatchObject({ ok: false, errorClass: "blocked", rule: "https_only" });
-    expect(await strict.send({ url: "https://db.internal.example/" })).toMatchObject({ errorClass: "blocked", rule: "operator:deny" });
-    expect(await strict.send({ url: "https://u:p@example.com/" })).toMatchObject({ errorClass: "blocked", rule: "url" });
+    expect(await strict.send({ owner: "test", url: `${base}/echo` })).toMatchObject({ ok: false, errorClass: "blocked", rule: "https_only" });
+    expect(await strict.send({ owner: "test", url: "https://db.internal.example/" })).toMatchObject({ errorClass: "blocked", rule: "operator:deny" });
+    expect(await strict.send({ owner: "test", url: "https://u:p@example.com/" })).toMatchObject({ errorClass: "blocked", rule: "url" });
     expect(calls).toEqual([]);
   });
 
   it("refuses loopback unless allowLoopback is on", async () => {
     const egress = createEgressClient({ ...loopbackPolicy, allowLoopback: false }, loopback());
-    expect(await egress.send({ url: `${base}/echo` })).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:loopback" });
-    expect(await egress.send({ url: `http://0x7f.1:${server.port}/echo` })).toMatchObject({ rule: "default:loopback" });
+    expect(await egress.send({ owner: "test", url: `${base}/echo` })).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:loopback" });
+    expect(await egress.send({ owner: "test", url: `http://0x7f.1:${server.port}/echo` })).toMatchObject({ rule: "default:loopback" });
   });
 
   it("refuses to start with an unparsable rule", () => {
@@ -129,11 +129,11 @@ describe("DNS rebinding", () => {
     // 127.0.0.1 stands in for the public first answer (allowLoopback), so the test never leaves this machine.
     const { resolver, calls } = scriptedResolver(v4("127.0.0.1"), v4("10.0.0.5"));
     const egress = createEgressClient(loopbackPolicy, { resolver });
-    const first = await egress.send({ url: `http://rebind.invalid:${server.port}/echo` });
+    const first = await egress.send({ owner: "test", url: `http://rebind.invalid:${server.port}/echo` });
     expect(first).toMatchObject({ ok: true, status: 201, remoteAddress: "127.0.0.1" });
     expect(calls).toHaveLength(1);
 
-    const second = await egress.send({ url: `http://rebind.invalid:${server.port}/echo` });
+    const second = await egress.send({ owner: "test", url: `http://rebind.invalid:${server.port}/echo` });
     expect(second).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:private" });
     expect(calls).toHaveLength(2);
   });
@@ -142,7 +142,7 @@ describe("DNS rebinding", () => {
     const { resolver, calls } = scriptedResolver(v4("93.184.216.34"), v4("169.254.169.254"));
     const egress = createEgressClient(loopbackPolicy, { resolver });
     expect(await egress.checkDestination("https://rebind.invalid/hook")).toEqual({ ok: true });
-    expect(await egress.send({ url: "https://rebind.invalid/hook" })).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:link_local" });
+    expect(await egress.send({ owner: "test", url: "https://rebind.invalid/hook" })).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:link_local" });
     expect(calls).toHaveLength(2);
   });
 });
@@ -169,7 +169,7 @@ describe("redirects", () => {
   it("are returned, not followed, by default", async () => {
     const egress = createEgressClient(loopbackPolicy, loopback());
     const before = server.seen.length;
-    const result = await egress.send({ url: `${base}/redirect?to=/echo`, method: "GET" });
+    const result = await egress.send({ owner: "test", url: `${base}/redirect?to=/echo`, method: "GET" });
     expect(result).toMatchObject({ ok: true, status: 302, headers: { location: "/echo" } });
     expect(server.seen.length - before).toBe(1);
   });
@@ -177,7 +177,7 @@ describe("redirects", () => {
   it("when enabled, are followed with every hop resolved and checked again", async () => {
     const { resolver, calls } = loopback();
     const egress = createEgressClient({ ...loopbackPolicy, followRedirects: true }, { resolver });
-    const result = await egress.send({ url: `${base}/redirect?status=303&to=/echo`, body: "payload", headers: { "content-type": "text/plain" } });
+    const result = await egress.send({ owner: "test", url: `${base}/redirect?status=303&to=/echo`, body: "payload", headers: { "content-type": "text/plain" } });
     expect(result).toMatchObject({ ok: true, status: 201 });
     expect(result.ok && JSON.parse(result.bodyExcerpt)).toMatchObject({ method: "GET", body: "", contentType: null });
     expect(calls).toEqual(["hooks.invalid", "hooks.invalid"]);
@@ -187,7 +187,7 @@ describe("redirects", () => {
     const { resolver } = scriptedResolver(v4("127.0.0.1"), v4("10.0.0.5"));
     const before = server.seen.length;
     const result = await createEgressClient({ ...loopbackPolicy, followRedirects: true }, { resolver })
-      .send({ url: `${base}/redirect?to=/echo` });
+      .send({ owner: "test", url: `${base}/redirect?to=/echo` });
     expect(result).toMatchObject({ ok: false, errorClass: "blocked", rule: "default:private" });
     expect(result.ok ? "" : result.message).toMatch(/^a redirect was refused/);
     expect(server.seen.length - before).toBe(1);
@@ -196,7 +196,7 @@ describe("redirects", () => {
   it("when enabled, forward every header on a same-origin hop: it is the receiver the tenant configured", async () => {
     const egress = createEgressClient({ ...loopbackPolicy, followRedirects: true }, loopback());
     const before = server.headers.length;
-    const result = await egress.send({ url: `${base}/redirect?status=307&to=/echo`, body: "{}", headers: credentialHeaders });
+    const result = await egress.send({ owner: "test", url: `${base}/redirect?status=307&to=/echo`, body: "{}", headers: credentialHeaders });
     expect(result).toMatchObject({ ok: true, status: 201 });
     const [first, second] = server.headers.slice(before);
     for (const [name, value] of Object.entries(credentialHeaders)) {
@@ -222,7 +222,7 @@ describe("redirects", () => {
       const egress = createEgressClient({ ...loopbackPolicy, followRedirects: true }, { resolver });
       const before = { server: server.seen.length, other: other.seen.length };
       const location = target();
-      const result = await egress.send({ url: `${base}/redirect?status=307&to=${encodeURIComponent(location)}`, body: "{}", headers: credentialHeaders });
+      const result = await egress.send({ owner: "test", url: `${base}/redirect?status=307&to=${encodeURIComponent(location)}`, body: "{}", headers: credentialHeaders });
       expect(result).toMatchObject({ ok: true, status: 307, headers: { location } });
       expect(server.seen.length - before.server).toBe(1);
       expect(other.seen.length - before.other).toBe(0);
@@ -233,7 +233,7 @@ describe("redirects", () => {
   it("stop after five hops and return the last redirect", async () => {
     const egress = createEgressClient({ ...loopbackPolicy, followRedirects: true }, loopback());
     const before = server.seen.length;
-    const result = await egress.send({ url: `${base}/loop`, method: "GET" });
+    const result = await egress.send({ owner: "test", url: `${base}/loop`, method: "GET" });
     expect(result).toMatchObject({ ok: true, status: 302 });
     expect(server.seen.length - before).toBe(6);
   });

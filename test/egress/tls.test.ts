@@ -61,7 +61,7 @@ describe.skipIf(!hasOpenssl)("https through a pinned connection", () => {
   it("sends SNI and verifies the certificate for the host name while connecting to the checked address", async () => {
     const { resolver, calls } = scriptedResolver(v4("127.0.0.1"));
     const egress = createEgressClient({ ...loopbackPolicy, httpsOnly: true }, { resolver, trustedCertificates: [certificate] });
-    const result = await egress.send({ url: `https://hooks.test:${port}/`, method: "GET" });
+    const result = await egress.send({ owner: "test", url: `https://hooks.test:${port}/`, method: "GET" });
     expect(result).toMatchObject({ ok: true, status: 200, bodyExcerpt: `tls ok for hooks.test:${port}`, remoteAddress: "127.0.0.1" });
     expect(serverNames.at(-1)).toBe("hooks.test");
     expect(calls).toEqual(["hooks.test"]);
@@ -69,19 +69,19 @@ describe.skipIf(!hasOpenssl)("https through a pinned connection", () => {
 
   it("clears the connect timer once the handshake is done", async () => {
     const egress = createEgressClient({ ...loopbackPolicy, connectTimeoutMs: 150 }, { ...scriptedResolver(v4("127.0.0.1")), trustedCertificates: [certificate] });
-    const result = await egress.send({ url: `https://hooks.test:${port}/slow`, method: "GET" });
+    const result = await egress.send({ owner: "test", url: `https://hooks.test:${port}/slow`, method: "GET" });
     expect(result).toMatchObject({ ok: true, bodyExcerpt: "late" });
   });
 
   it("refuses a certificate that does not name the host → tls", async () => {
     const egress = createEgressClient(loopbackPolicy, { ...scriptedResolver(v4("127.0.0.1")), trustedCertificates: [certificate] });
-    const result = await egress.send({ url: `https://other.test:${port}/`, method: "GET" });
+    const result = await egress.send({ owner: "test", url: `https://other.test:${port}/`, method: "GET" });
     expect(result).toMatchObject({ ok: false, errorClass: "tls", message: "the TLS certificate is not valid for this host name" });
   });
 
   it("refuses an untrusted certificate → tls", async () => {
     const egress = createEgressClient(loopbackPolicy, scriptedResolver(v4("127.0.0.1")));
-    const result = await egress.send({ url: `https://hooks.test:${port}/`, method: "GET" });
+    const result = await egress.send({ owner: "test", url: `https://hooks.test:${port}/`, method: "GET" });
     expect(result).toMatchObject({ ok: false, errorClass: "tls", message: "the TLS certificate is self-signed" });
   });
 
@@ -89,7 +89,7 @@ describe.skipIf(!hasOpenssl)("https through a pinned connection", () => {
     const egress = createEgressClient({ ...loopbackPolicy, httpsOnly: true }, { ...scriptedResolver(v4("127.0.0.1")), trustedCertificates: [certificate] });
     const before = handshakes;
     for (let n = 0; n < 3; n += 1) {
-      expect(await egress.send({ url: `https://hooks.test:${port}/`, method: "GET" })).toMatchObject({ ok: true, status: 200, remoteAddress: "127.0.0.1" });
+      expect(await egress.send({ owner: "test", url: `https://hooks.test:${port}/`, method: "GET" })).toMatchObject({ ok: true, status: 200, remoteAddress: "127.0.0.1" });
     }
     expect(handshakes - before).toBe(1);
     await egress.close();
@@ -100,7 +100,7 @@ describe.skipIf(!hasOpenssl)("https through a pinned connection", () => {
     const exchange = (roots: string[]): PinnedExchange => ({
       url: new URL(`https://hooks.test:${port}/`), addresses: v4("127.0.0.1"), method: "GET", headers: {}, body: undefined,
       connectTimeoutMs: 1_000, deadline: performance.now() + 3_000, totalTimeoutMs: 3_000, maxResponseBytes: 1_024,
-      maxHeaderBytes: 16_384, trustedCertificates: roots, pool,
+      maxHeaderBytes: 16_384, trustedCertificates: roots, pool: { connections: pool, owner: "test" },
     });
     expect(await exchangePinned(exchange([certificate]))).toMatchObject({ ok: true, status: 200 });
     const untrusted = await exchangePinned(exchange([otherCertificate]));
