@@ -212,6 +212,7 @@ describe("forward auth", () => {
       const started = Date.now();
       const response = await postWebhook(app, route.id, "{}");
       expect({ route: route.auth.url, status: response.status }).toEqual({ route: route.auth.url, status: 503 });
+      expect(response.headers.get("retry-after")).toBe("5");
       expect(Date.now() - started).toBeLessThan(2500);
       expect((await app.call("GET", `/v1/ingress-routes/${route.id}`, t.token)).body.rejections.by_reason).toEqual({ forward_unavailable: 1 });
     }

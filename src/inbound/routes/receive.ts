@@ -65,6 +65,9 @@ function customPathTarget(pathname: string): ReceiveTarget {
   return { orgId, path };
 }
 
+/** A forward-auth server that failed or timed out is asked again after this long (the sender's retry, not ours). */
+const FORWARD_AUTH_RETRY_AFTER_SECONDS = 5;
+
 const tooLarge = (maxBytes: number) => new ProblemError("payload-too-large", `the body exceeds ${maxBytes} bytes`, { max_bytes: maxBytes });
 
 export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): Hono<HttpEnv> {
@@ -100,7 +103,9 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): H
       case "rejected":
         if (outcome.status === 413) throw tooLarge(outcome.maxBytes ?? ceiling);
         if (outcome.status === 403) throw new ProblemError("forbidden", "the request was refused");
-        if (outcome.status === 503) throw new ProblemError("unavailable", "the request cannot be authenticated right now; try again later");
+        if (outcome.status === 503) {
+          throw new ProblemError("unavailable", "the request cannot be authenticated right now; try again later", { headers: { "Retry-After": String(FORWARD_AUTH_RETRY_AFTER_SECONDS) } });
+        }
         throw new ProblemError("unauthorized", "the request could not be authenticated", {
           ...(outcome.reason === "basic_auth_failed" ? { headers: { "WWW-Authenticate": 'Basic realm="hookledger"' } } : {}),
         });
