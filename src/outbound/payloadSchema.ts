@@ -29,7 +29,7 @@ import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, escapeToken, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
-import { applicationCost, COST_KEYWORD, costKeyword, dependentRequiredLists, dependentRequiredNames, ValidationRun, ValidationTooCostlyError } from "./validationWork.ts";
+import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, validating, ValidationRun, ValidationTooCostlyError } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 /** The formats a schema may name: each is checked (on RE2 where it is a regex, schemaFormats.ts). */
@@ -90,12 +90,15 @@ function metaSchemaProblems(schema: Record<string, unknown>): SchemaProblem[] {
   return [...firstPerPlace.entries()].slice(0, 20).map(([pointer, error]) => ({ pointer, message: describeMetaError(error) }));
 }
 
-/** Ajv's custom RegExp hook, answering with the RE2 programs checked beforehand. */
+/** Ajv's custom RegExp hook, answering with the RE2 programs checked beforehand, each match counted (validationWork.ts). */
 function re2Engine(compiled: Map<string, RE2JS>): NonNullable<CodeOptions["regExp"]> {
   const engine = (pattern: string) => {
     const regExp = compiled.get(pattern);
     if (!regExp) throw new Error("pattern was not checked before compiling");
-    return regExp;
+    const size = regExp.programSize();
+    const what = `the pattern \`${pattern.length > 60 ? `${pattern.slice(0, 60)}…` : pattern}\` (${size} RE2 instructions)`;
+    // Ajv keeps one matcher per `toString()`: each pattern must name itself.
+    return { test: (value: string) => countedMatch(value.length * size, what, value.length, () => regExp.test(value)), toString: () => `re2:${pattern}` };
   };
   // Ajv writes this name into generated code only for standalone modules, which are never generated here.
   return Object.assign(engine, { code: "hookledgerRe2Pattern" });
@@ -305,7 +308,7 @@ function compiled(schema: object, purpose: Purpose): CompiledSchema {
 }
 
 /** The errors of a payload `failFast` refused: all of them when that is cheap, else the first. */
-function errorsOf(schema: CompiledSchema, payload: unknown): ErrorObject[] {
+function errorsOf(schema: CompiledSchema, payload: unknown, run: ValidationRun): ErrorObject[] {
   const firstErrors = schema.failFast.errors ?? [];
   if (schema.allErrors === schema.failFast) return firstErrors;
   const maxNodes = Math.floor(MAX_ALL_ERRORS_WORK / schema.values);
@@ -318,13 +321,14 @@ function errorsOf(schema: CompiledSchema, payload: unknown): ErrorObject[] {
       schema.allErrors = null;
     }
   }
+  const allErrors = schema.allErrors;
   try {
-    if (schema.allErrors === null || schema.allErrors.call(new ValidationRun(), payload)) return firstErrors;
+    if (allErrors === null || validating(run, () => allErrors.call(run, payload))) return firstErrors;
   } catch (error) {
     if (error instanceof ValidationTooCostlyError) return firstErrors;
     throw error;
   }
-  return schema.allErrors.errors ?? firstErrors;
+  return allErrors.errors ?? firstErrors;
 }
 
 /**
@@ -350,13 +354,15 @@ export function payloadViolations(schema: object, payload: unknown): FieldError[
     const [first] = error.problems;
     return [{ field: "event_type", message: `the event type's schema can no longer be used (schema${first?.pointer ?? ""}: ${first?.message ?? "invalid"}); update the event type` }];
   }
+  // One run for both passes: the errors' pass spends what the first left of the budgets, no more.
+  const run = new ValidationRun();
   try {
-    if (validate.failFast.call(new ValidationRun(), payload)) return [];
+    if (validating(run, () => validate.failFast.call(run, payload))) return [];
   } catch (error) {
     if (!(error instanceof ValidationTooCostlyError)) throw error;
-    return [{ field: "payload", message: `${error.message}: the schema applies its parts to this payload too many times; simplify the schema or split the payload` }];
+    return [{ field: "payload", message: error.message }];
   }
-  return errorsOf(validate, payload).slice(0, 20).map((error) => ({
+  return errorsOf(validate, payload, run).slice(0, 20).map((error) => ({
     field: `payload${error.instancePath.replace(/\//g, ".")}`,
     message: error.message ?? "does not match the schema",
   }));
