@@ -72,6 +72,44 @@ export function unrolledSize(pattern: string): number {
   return groups.reduce((sum, size) => sum + size, 0);
 }
 
+/** ECMAScript's white space and line terminators (what `\s` matches there), in RE2's syntax, for inside a class. */
+const ECMASCRIPT_SPACE = "\\t\\n\\v\\f\\r\\x{feff}\\x{2028}\\x{2029}\\p{Zs}";
+
+/**
+ * The pattern with `\s`, `\S` and `.` spelt as ECMAScript defines them, which JSON Schema specifies: RE2's `\s` is
+ * ASCII white space only (`^\S+$` accepted "a\u00a0b" and "a\u3000b") and its `.` matches `\r`, U+2028 and U+2029.
+ * Inside a class `\s` becomes the same set; `\S` inside a class keeps RE2's meaning (a class cannot hold a negated
+ * one). Classes end at the first unescaped `]`, as in ECMAScript with the `u` flag.
+ *
+ * @example
+ * withEcmaScriptClasses("^\\S+$"); // "^[^\\t\\n…\\p{Zs}]+$"
+ */
+export function withEcmaScriptClasses(pattern: string): string {
+  let out = "";
+  let inClass = false;
+  for (let i = 0; i < pattern.length; i++) {
+    const char = pattern[i] as string;
+    if (char === "\\") {
+      const next = pattern[i + 1] ?? "";
+      i++;
+      if (next === "s") out += inClass ? ECMASCRIPT_SPACE : `[${ECMASCRIPT_SPACE}]`;
+      else if (next === "S" && !inClass) out += `[^${ECMASCRIPT_SPACE}]`;
+      else out += `\\${next}`;
+    } else if (inClass) {
+      if (char === "]") inClass = false;
+      out += char;
+    } else if (char === "[") {
+      inClass = true;
+      out += char;
+      // `[^` opens a negated class; the `^` is not a character of it.
+      if (pattern[i + 1] === "^") out += pattern[++i];
+    } else {
+      out += char === "." ? "[^\\n\\r\\x{2028}\\x{2029}]" : char;
+    }
+  }
+  return out;
+}
+
 /** `\1` or `\k<name>`: valid ECMAScript that RE2 cannot run (and re2js would read `\k` as a literal k). */
 function hasBackreference(pattern: string): boolean {
   for (let i = 0; i < pattern.length; i++) {
@@ -112,7 +150,7 @@ export function compilePattern(pattern: string): CompiledPattern {
   if (!(unrolledSize(pattern) <= MAX_PATTERN_PROGRAM)) return { ok: false, reason: tooLarge };
   let regExp: RE2JS;
   try {
-    regExp = RE2JS.compile(RE2JS.translateRegExp(pattern));
+    regExp = RE2JS.compile(RE2JS.translateRegExp(withEcmaScriptClasses(pattern)));
   } catch (error) {
     return { ok: false, reason: describeSyntaxError(error) };
   }
