@@ -34,7 +34,7 @@ export function composeApp(options: {
     listeners: options.separateDoors ? { doorOf, separate: options.separateDoors } : undefined,
     afterAuthentication: auditRequirements(ctx.config, policyRefusals(ctx.metrics.registry)),
     // A request may run past its timeout (the client was answered 503, the handler goes on): its key stays held
-    // for twice that, so a repeat sent after the 503 waits for the first one's answer instead of running again.
+    // for twice that, so a repeat sent after the 503 is told to wait instead of running again.
     aroundHandlers: [idempotentRequests(ctx, 2 * ctx.config.HOOKLEDGER_REQUEST_TIMEOUT_MS)],
   });
 }

@@ -7,7 +7,9 @@
  *
  * Only a success (2xx) is remembered. Our handlers change nothing unless they succeed (each action is one
  * transaction), so after a 4xx or 5xx the key is released and a repeat runs the request again — after fixing what
- * the 400 named, say. A key is remembered 24 hours (sql/083_idempotency_keys.sql), per organization and token.
+ * the 400 named, say. One 503 is different: a request that timed out on our side may still finish, and then its
+ * repeats are told so (409) rather than acting again. A key is remembered 24 hours (sql/083), per organization and
+ * token.
  *
  * Why not in the handlers' own transactions: the key must cover every POST the same way, and an action's
  * transaction is its capability's business. The cost is a window: if this process dies after a request's action
@@ -70,6 +72,21 @@ async function answerToKeep(response: Response): Promise<KeptAnswer | undefined>
   return { status: response.status, headers, body };
 }
 
+/**
+ * Whether the client was answered 503 `timeout` (limits.ts) while the handler went on and finished without an
+ * error. Its action is done, but its answer never reaches this middleware: Hono keeps the first response of a
+ * request, and that was the 503. Releasing the key would let a repeat act twice.
+ */
+function timedOutButFinished(c: Context<HttpEnv>): boolean {
+  return c.error instanceof ProblemError && c.error.slug === "timeout";
+}
+
+/** What a repeat of a request that finished after its timeout gets: never a second action, and why. */
+function unknownAnswer(c: Context<HttpEnv>): KeptAnswer {
+  const problem = new ProblemError("idempotency-conflict", "the request first sent with this idempotency key finished after it had timed out, so its answer was not kept; look up what it did instead of repeating it");
+  return { status: problem.status, headers: { "content-type": "application/problem+json" }, body: JSON.stringify(problem.toBody(new URL(c.req.url).pathname)) };
+}
+
 function replay(answer: KeptAnswer): Response {
   return new Response(answer.body === "" ? null : answer.body, { status: answer.status, headers: { ...answer.headers, "Idempotent-Replayed": "true" } });
 }
@@ -114,7 +131,7 @@ export function idempotentRequests(ctx: AppContext, lockMs: number): MiddlewareH
  */
 async function settleKey(ctx: AppContext, c: Context<HttpEnv>, owner: KeyOwner, claimId: string): Promise<void> {
   try {
-    const answer = c.error === undefined ? await answerToKeep(c.res) : undefined;
+    const answer = timedOutButFinished(c) ? unknownAnswer(c) : c.error === undefined ? await answerToKeep(c.res) : undefined;
     if (answer) await keepAnswer(ctx, owner, claimId, answer);
     else await releaseKey(ctx, owner, claimId);
   } catch (error) {

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createTenant, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
+import { createTenant, eventually, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { outboundTenant } from "../outbound/setup.ts";
 import { expireIdempotencyKeys } from "../../src/tenancy/expireIdempotencyKeysTask.ts";
@@ -170,6 +170,38 @@ describe("Idempotency-Key on POST", () => {
     const repeat = await app.call("POST", "/v1/applications", tenant.token, { name: "taken over" }, withKey(key));
     expect(repeat.status).toBe(201);
     expect(await applicationsNamed("taken over")).toBe(1);
+  });
+
+  it("never acts twice for a request that timed out on our side and then finished: its repeats are told so", async () => {
+    const quick = await startTestApp(db, { worker: false, env: { HOOKLEDGER_REQUEST_TIMEOUT_MS: "800" } });
+    try {
+      const key = newKey();
+      // Holding the organization's row makes creating an application wait (it counts them under that lock).
+      let release = () => {};
+      const held = new Promise<void>((resolve) => (release = resolve));
+      const locking = db.owner.begin(async (tx) => {
+        await tx`select 1 from hookledger.organizations where org_id = ${tenant.orgId} for no key update`;
+        await held;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const first = await quick.call("POST", "/v1/applications", tenant.token, { name: "late" }, withKey(key));
+      expect(first.status).toBe(503);
+      expect(first.body.type).toBe("urn:hookledger:problem:timeout");
+      const meanwhile = await quick.call("POST", "/v1/applications", tenant.token, { name: "late" }, withKey(key));
+      expect(meanwhile.body.type).toBe("urn:hookledger:problem:idempotency-in-progress");
+      release();
+      await locking;
+      const repeat = await eventually(async () => {
+        const answer = await quick.call("POST", "/v1/applications", tenant.token, { name: "late" }, withKey(key));
+        return answer.body.type === "urn:hookledger:problem:idempotency-in-progress" ? undefined : answer;
+      });
+      expect(repeat.status).toBe(409);
+      expect(repeat.body.type).toBe("urn:hookledger:problem:idempotency-conflict");
+      expect(repeat.body.detail).toMatch(/finished after it had timed out/);
+      expect(await applicationsNamed("late")).toBe(1);
+    } finally {
+      await quick.stop();
+    }
   });
 
   it("forgets keys after 24 hours: an expired key runs its request again, and the sweep deletes expired rows only", async () => {
