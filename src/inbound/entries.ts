@@ -39,6 +39,9 @@ const routePath = v.optional(v.nullable(v.string()));
 /** Added later too: an entry without it means manual publish is allowed (the column's default). */
 const manualPublish = v.optional(v.boolean());
 
+/** Why a receipt was not published: see `ingress.publish_failed`. */
+export const PUBLISH_FAILURE_REASONS = ["unknown_application", "unknown_event_type", "schema_violation", "idempotency_conflict", "payload_too_large"] as const;
+
 const secretWindow = { valid_from: timestamp, valid_until: v.nullable(timestamp) };
 
 export const inboundEntries = {
@@ -77,7 +80,12 @@ export const inboundEntries = {
      */
     message_id: v.optional(uuid),
   }),
-  "ingress.publish_failed": v.strictObject({ receipt_id: v.string(), reason: v.string() }),
+  /**
+   * A receipt that could not be published as an outbound event (it stays recorded, and queued if its route feeds a
+   * queue). The ingest refusals (outbound/ingest.ts `IngestFailure`) and `payload_too_large`: a body over
+   * HOOKLEDGER_MAX_EVENT_BYTES (publishTask.ts). A picklist, so a new reason is declared here before it is written.
+   */
+  "ingress.publish_failed": v.strictObject({ receipt_id: v.string(), reason: v.picklist(PUBLISH_FAILURE_REASONS) }),
 
   "pull_queue.created": v.strictObject({ queue: v.string(), description: v.nullable(v.string()), max_deliveries: v.number(), lease_seconds: v.number() }),
   "pull_queue.updated": v.strictObject({

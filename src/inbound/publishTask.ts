@@ -14,6 +14,7 @@ import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { ingestEvent, IngestError, type IncomingEvent } from "../outbound/ingest.ts";
+import type { EntryData } from "../ledger/catalogue.ts";
 import { getReceipt, type ReceiptRow } from "./receiptStore.ts";
 import { receiptStream } from "./streams.ts";
 
@@ -80,23 +81,47 @@ export function eventFromReceipt(receipt: ReceiptRow, target: { app_id: string; 
   return { ...common, encoding: "base64", payload: receipt.body.toString("base64") };
 }
 
+/** Why a receipt was not published (the reasons `ingress.publish_failed` may name, entries.ts). */
+export type PublishFailureReason = EntryData<"ingress.publish_failed">["reason"];
+
+/**
+ * Whether a receipt's body is larger than any event may be. A route may accept bodies up to its `max_body_bytes`
+ * (at most HOOKLEDGER_INGRESS_MAX_BODY_BYTES, 10 MB by default), but HOOKLEDGER_MAX_EVENT_BYTES bounds every event,
+ * as POST /v1/events enforces with 413: without this check a route published 10 MB events, stored, fanned out and
+ * retried to every subscriber. The event's payload is the body byte-exact whatever its encoding (JSON and text as
+ * is, base64 decoding to it), so the payload's decoded size is the body's size; checked before the body is parsed.
+ */
+export function tooLargeToPublish(receipt: Pick<ReceiptRow, "body">, maxEventBytes: number): boolean {
+  return receipt.body.byteLength > maxEventBytes;
+}
+
+/** Records why a receipt was not published; the receipt itself stays as it was accepted (and queued, if so). */
+async function recordPublishFailure(ctx: AppContext, orgId: string, receiptId: string, reason: PublishFailureReason, meta: EntryMeta): Promise<void> {
+  await withTenant(ctx.sql, orgId, (tx) =>
+    ctx.ledger.record(tx, receiptStream(receiptId), ANY_VERSION, [{ type: "ingress.publish_failed", data: { receipt_id: receiptId, reason }, meta }]),
+  );
+}
+
 export function publishTask(ctx: AppContext): Task {
   return async (payload) => {
     const job = v.parse(payloadSchema, payload);
     const meta: EntryMeta = { actor: { kind: "worker" } };
     const receipt = await withTenant(ctx.sql, job.org_id, (tx) => getReceipt(tx, job.receipt_id));
     if (!receipt) return;
+    const maxEventBytes = ctx.config.HOOKLEDGER_MAX_EVENT_BYTES;
+    if (tooLargeToPublish(receipt, maxEventBytes)) {
+      // Retrying cannot shrink the body; record why and stop.
+      ctx.log.warn("ingress publish failed", { receipt_id: job.receipt_id, reason: "payload_too_large", body_bytes: receipt.body.byteLength, max_event_bytes: maxEventBytes });
+      await recordPublishFailure(ctx, job.org_id, job.receipt_id, "payload_too_large", meta);
+      return;
+    }
     try {
       await ingestEvent(ctx, job.org_id, eventFromReceipt(receipt, job), meta);
     } catch (error) {
       if (!(error instanceof IngestError)) throw error;
       // Retrying cannot fix a deleted event type or a payload its schema refuses; record why and stop.
       ctx.log.warn("ingress publish failed", { receipt_id: job.receipt_id, reason: error.failure.kind });
-      await withTenant(ctx.sql, job.org_id, (tx) =>
-        ctx.ledger.record(tx, receiptStream(job.receipt_id), ANY_VERSION, [
-          { type: "ingress.publish_failed", data: { receipt_id: job.receipt_id, reason: error.failure.kind }, meta },
-        ]),
-      );
+      await recordPublishFailure(ctx, job.org_id, job.receipt_id, error.failure.kind, meta);
     }
   };
 }
