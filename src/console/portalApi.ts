@@ -14,22 +14,22 @@ import { readJson, uuidParam } from "../http/validate.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { requireOrganizationToken, requireScope } from "../tenancy/authorize.ts";
 import { createPortalLink, portalOrigins, setPortalOrigins } from "./portalLinks.ts";
+import { isFrameAncestorOrigin } from "./security.ts";
 import { PORTAL_SCOPES } from "./sessions.ts";
 
 const MAX_ORIGINS = 20;
 
-/** An origin exactly as a browser sends it (`https://app.example.com[:port]`), the form CSP frame-ancestors takes. */
+/**
+ * An origin exactly as a browser sends it (`https://app.example.com[:port]`), the form CSP frame-ancestors takes;
+ * the header writes only values that pass the same check (security.ts `isFrameAncestorOrigin`).
+ */
 const originField = v.pipe(
   v.string(),
   v.maxLength(300, "at most 300 characters"),
-  v.check((raw) => {
-    try {
-      const url = new URL(raw);
-      return (url.protocol === "https:" || url.protocol === "http:") && url.origin === raw;
-    } catch {
-      return false;
-    }
-  }, "expected an origin such as https://app.example.com (scheme, host and optional port; no path or trailing slash)"),
+  v.check(
+    isFrameAncestorOrigin,
+    "expected an origin such as https://app.example.com or https://*.example.com: http or https, a lower-case host name (letters, digits, hyphens, dots), IPv4 or [IPv6] address, an optional port 1-65535 other than the default; no path, trailing slash or other characters",
+  ),
 );
 
 export const portalSettingsBody = exactObject({

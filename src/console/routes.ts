@@ -52,6 +52,23 @@ function sessionCookie(ctx: AppContext, c: Context<HttpEnv>, surface: Surface, v
   });
 }
 
+/** A method a door does not serve: the 405 every other path answers, with `Allow`. */
+const methodNotAllowed = (method: string, allow: readonly string[]): ProblemError =>
+  new ProblemError("method-not-allowed", `${method} is not served here; use ${allow.join(", ")}`, { headers: { Allow: allow.join(", ") }, allow: [...allow] });
+
+/**
+ * The doors served before any session (the portal's link exchange, the console's sign-in) answer any other method
+ * 405 with `Allow`, as every path does. Without this the method fell through to the session check: `PUT
+ * /portal/enter?link=…` answered the portal's 401 "session ended" page, and the console's sign-in a 303 to itself.
+ * Registered after the door's own handlers and before the session check, so it runs only for the methods those do
+ * not serve, and never reads the link (which stays unspent).
+ */
+function refuseOtherMethods(app: Hono<HttpEnv>, path: string, allow: readonly string[]): void {
+  app.all(path, (c) => {
+    throw methodNotAllowed(c.req.method, allow);
+  });
+}
+
 /** Sets the session (and `auth`) for a page, or answers: sign in again, or the portal link has run out. */
 function requireSession(ctx: AppContext, surface: Surface): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
@@ -112,6 +129,7 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
       deleteCookie(c, "hl_console_form", { path: "/console" });
       return c.redirect(result.instanceAdmin ? "/console/organizations" : "/console/overview", 303);
     });
+    refuseOtherMethods(app, "/sign-in", ["GET", "POST"]);
   } else {
     // The link is spent on first use, so a link copied from a log or history is worthless afterwards.
     app.get("/enter", async (c) => {
@@ -126,6 +144,7 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
       sessionCookie(ctx, c, "portal", credential.value, found.session.expiresAt);
       return c.redirect(`/portal/applications/${found.session.principal.appId ?? ""}`, 303);
     });
+    refuseOtherMethods(app, "/enter", ["GET"]);
   }
 
   app.use(requireSession(ctx, surface));

@@ -24,6 +24,43 @@ declare module "../http/env.ts" {
   }
 }
 
+/**
+ * `http(s)://host[:port]`, lower-case: the host a DNS name of letters, digits and hyphens in dot-separated labels
+ * (optionally under a leading `*.` wildcard, which CSP host sources allow), an IPv4 literal (digits and dots, so the
+ * same pattern) or a bracketed IPv6 literal. Narrower than what the WHATWG URL parser takes as a host on purpose: it
+ * accepts `; , ' " ! $ & ( ) *`, and a stored `https://a;sandbox` or `https://a.com,'unsafe-inline'` went verbatim
+ * into `frame-ancestors`, adding a directive or a second policy.
+ */
+const FRAME_ANCESTOR_SHAPE = /^https?:\/\/(?:(?:\*\.)?[a-z0-9-]+(?:\.[a-z0-9-]+)*|\[[0-9a-f:]+\])(?::([0-9]{1,5}))?$/;
+
+/** Whether a port, when there is one, is 1–65535. */
+const validPort = (port: string | undefined): boolean => port === undefined || (Number(port) >= 1 && Number(port) <= 65535);
+
+/** Whether the URL parser serializes the value to itself: no default port, no leading zeros, a canonical IP literal. */
+function serializesToItself(raw: string): boolean {
+  try {
+    return new URL(raw).origin === raw;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Whether a value may stand in the portal's `frame-ancestors`: an origin exactly as a browser sends it, in the
+ * shape above. PATCH /v1/portal-settings refuses anything else, and the header skips anything else too, so a value
+ * stored before this check existed cannot inject either.
+ */
+export function isFrameAncestorOrigin(raw: string): boolean {
+  const shape = FRAME_ANCESTOR_SHAPE.exec(raw);
+  return shape !== null && validPort(shape[1]) && serializesToItself(raw);
+}
+
+/** The `frame-ancestors` directive: the allowed origins that pass the check, or `'none'` when none does. */
+export function frameAncestorsDirective(origins: readonly string[]): string {
+  const allowed = origins.filter(isFrameAncestorOrigin);
+  return `frame-ancestors ${allowed.length > 0 ? allowed.join(" ") : "'none'"}`;
+}
+
 export function pageSecurity(): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     const nonce = randomBytes(18).toString("base64");
@@ -39,7 +76,7 @@ export function pageSecurity(): MiddlewareHandler<HttpEnv> {
         "img-src 'self' data:",
         "form-action 'self'",
         "base-uri 'none'",
-        `frame-ancestors ${ancestors.length > 0 ? ancestors.join(" ") : "'none'"}`,
+        frameAncestorsDirective(ancestors),
       ].join("; "),
     );
   };
