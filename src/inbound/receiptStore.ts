@@ -20,14 +20,33 @@ export async function getReceipt(tx: Queryable, receiptId: string): Promise<Rece
   return row;
 }
 
+/** Bodies one page of receipts carries at most (the first receipt of a page always comes, whatever its size). */
+export const MAX_PAGE_BODY_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A page of a route's receipts, newest first: at most `limit`, and no more than MAX_PAGE_BODY_BYTES of bodies — a
+ * route may accept 10 MB bodies, and 250 of them in one answer (2.5 GB) would be read into memory and encoded on
+ * the event loop. `rows` holds one receipt more than the page when there are more (for its cursor); `pageSize` is
+ * the page's size, `limit` or fewer when the bodies filled it first. Bodies past the page are never read: a row
+ * beyond the budget comes without its body (octet_length reads a stored value's size from its header).
+ */
 export async function listReceipts(
   tx: Queryable,
   routeId: string,
   options: { limit: number; after?: { receivedAt: string; id: string } },
-): Promise<ReceiptRow[]> {
-  return tx<ReceiptRow[]>`
-    select ${tx.unsafe(columns)} from hookledger.ingress_receipts
-    where org_id = hookledger.current_org_id() and route_id = ${routeId}
-      ${options.after ? tx`and (received_at, receipt_id) < (${options.after.receivedAt}::timestamptz, ${options.after.id})` : tx``}
-    order by received_at desc, receipt_id desc limit ${options.limit + 1}`;
+): Promise<{ rows: ReceiptRow[]; pageSize: number }> {
+  const rows = await tx<(Omit<ReceiptRow, "body"> & { body: Buffer | null })[]>`
+    select receipt_id, route_id, content_type, headers, case when before < ${MAX_PAGE_BODY_BYTES} then body end as body, body_sha256, verification, received_at
+    from (
+      select *, coalesce(sum(octet_length(body)) over (order by received_at desc, receipt_id desc rows between unbounded preceding and 1 preceding), 0) as before
+      from hookledger.ingress_receipts
+      where org_id = hookledger.current_org_id() and route_id = ${routeId}
+        ${options.after ? tx`and (received_at, receipt_id) < (${options.after.receivedAt}::timestamptz, ${options.after.id})` : tx``}
+      order by received_at desc, receipt_id desc limit ${options.limit + 1}
+    ) page
+    order by received_at desc, receipt_id desc`;
+  const withBodies = rows.findIndex((row) => row.body === null);
+  if (withBodies === -1) return { rows: rows as ReceiptRow[], pageSize: options.limit };
+  // The first row without its body only says that more follow.
+  return { rows: rows.slice(0, withBodies + 1) as ReceiptRow[], pageSize: withBodies };
 }

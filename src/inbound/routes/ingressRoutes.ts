@@ -201,10 +201,10 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
     const route = await load(c, "ingress:read");
     const query = readQuery(c, schemas.receipts);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
-    const rows = await withTenant(ctx.sql, c.get("auth").orgId, (tx) =>
+    const { rows, pageSize } = await withTenant(ctx.sql, c.get("auth").orgId, (tx) =>
       listReceipts(tx, route.route_id, { limit, after: cursor && { receivedAt: cursor.k, id: cursor.id } }),
     );
-    const result = page(rows, limit, (row) => ({ k: row.received_at.toISOString(), id: row.receipt_id }));
+    const result = page(rows, pageSize, (row) => ({ k: row.received_at.toISOString(), id: row.receipt_id }));
     const data = result.data.map((row): VerifiedReceiptJson => ({ ...presentReceipt(row), verification: row.verification }));
     return c.json({ data, next_cursor: result.next_cursor });
   });
