@@ -9,7 +9,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { limitBody } from "../http/limits.ts";
-import { ProblemError } from "../http/problem.ts";
+import { methodNotAllowed, ProblemError } from "../http/problem.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { assertAcceptableInput, formText, readForm } from "./formInput.ts";
@@ -51,10 +51,6 @@ function sessionCookie(ctx: AppContext, c: Context<HttpEnv>, surface: Surface, v
     expires: expiresAt,
   });
 }
-
-/** A method a door does not serve: the 405 every other path answers, with `Allow`. */
-const methodNotAllowed = (method: string, allow: readonly string[]): ProblemError =>
-  new ProblemError("method-not-allowed", `${method} is not served here; use ${allow.join(", ")}`, { headers: { Allow: allow.join(", ") }, allow: [...allow] });
 
 /**
  * The doors served before any session (the portal's link exchange, the console's sign-in) answer any other method

@@ -7,7 +7,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
-import { clientClosedProblem, databaseUnavailableProblem, lostRaceProblem, ProblemError, problemResponse } from "./problem.ts";
+import { clientClosedProblem, databaseUnavailableProblem, lostRaceProblem, methodNotAllowed, ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
@@ -93,9 +93,6 @@ function methodsAt(routes: RouteList): (path: string) => string[] {
   };
 }
 
-const notAllowed = (method: string, methods: string[]) =>
-  new ProblemError("method-not-allowed", `${method} is not served here; use ${methods.join(", ")}`, { headers: { Allow: methods.join(", ") }, allow: methods });
-
 /**
  * HEAD never runs a capability's handler. Hono answers HEAD by running the GET handler and dropping its body, and
  * GET handlers may write: revealing a subscription's secret is audited, a portal link is spent on first use. So a
@@ -109,7 +106,7 @@ function refuseHead(routes: RouteList): MiddlewareHandler<HttpEnv> {
     if (c.req.method !== "HEAD") return next();
     const methods = allowed(c.req.path);
     if (methods.length === 0) return next();
-    throw notAllowed("HEAD", methods);
+    throw methodNotAllowed("HEAD", methods);
   };
 }
 
@@ -119,7 +116,7 @@ function noRouteFor(routes: RouteList) {
   return (c: Context<HttpEnv>) => {
     const methods = allowed(c.req.path);
     if (methods.length === 0 || methods.includes(c.req.method)) return noRoute(c);
-    return problemResponse(notAllowed(c.req.method, methods), new URL(c.req.url).pathname, c.get("requestId"));
+    return problemResponse(methodNotAllowed(c.req.method, methods), new URL(c.req.url).pathname, c.get("requestId"));
   };
 }
 

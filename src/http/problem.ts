@@ -52,6 +52,10 @@ export interface ProblemBody {
 
 export const problemType = (slug: ProblemSlug): string => `urn:hookledger:problem:${slug}`;
 
+/** 405 for a method a path does not serve, with `Allow` naming those it does (RFC 9110 §15.5.6). */
+export const methodNotAllowed = (method: string, allow: readonly string[]): ProblemError =>
+  new ProblemError("method-not-allowed", `${method} is not served here; use ${allow.join(", ")}`, { headers: { Allow: allow.join(", ") }, allow: [...allow] });
+
 /** Field errors a problem lists at most; the rest are counted in one last entry. */
 export const MAX_FIELD_ERRORS = 20;
 
