@@ -112,6 +112,12 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
       await tx`update hookledger.subscriptions set enabled = false, deleted_at = ${at}, updated_at = ${at}
                where org_id = ${entry.orgId} and app_id = ${entry.data.app_id} and deleted_at is null`;
       return;
+    // Its applications end with it (tenancy's projection), and their subscriptions here: the worker then cancels
+    // their open deliveries instead of sending the deleted tenant's payloads and custom headers on for days.
+    case "organization.deleted":
+      await tx`update hookledger.subscriptions set enabled = false, deleted_at = ${at}, updated_at = ${at}
+               where org_id = ${entry.orgId} and deleted_at is null`;
+      return;
     default:
       return;
   }
@@ -154,6 +160,7 @@ export const subscriptionsProjection = defineProjection({
     "subscription.circuit_opened",
     "subscription.circuit_closed",
     "application.deleted",
+    "organization.deleted",
     "delivery.attempted",
   ],
   tables: ["hookledger.subscriptions"],
