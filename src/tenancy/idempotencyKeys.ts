@@ -92,6 +92,14 @@ export async function keepAnswer(ctx: AppContext, owner: KeyOwner, claimId: stri
     where org_id = ${owner.orgId} and token_id = ${owner.tokenId} and key = ${owner.key} and claim_id = ${claimId}`);
 }
 
+/** Extends the claim's lock by `lockMs` from now, if the claim still holds the key (its request is running). */
+export async function renewClaim(ctx: AppContext, owner: KeyOwner, claimId: string, lockMs: number): Promise<void> {
+  const lockedUntil = new Date(ctx.now().getTime() + lockMs);
+  await withTenant(ctx.sql, owner.orgId, (tx) => tx`
+    update hookledger.idempotency_keys set locked_until = ${lockedUntil}
+    where org_id = ${owner.orgId} and token_id = ${owner.tokenId} and key = ${owner.key} and claim_id = ${claimId}`);
+}
+
 /** Forgets the key (the request failed, so a repeat runs it again), if the claim still holds it. */
 export async function releaseKey(ctx: AppContext, owner: KeyOwner, claimId: string): Promise<void> {
   await withTenant(ctx.sql, owner.orgId, (tx) => tx`

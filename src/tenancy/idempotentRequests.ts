@@ -17,17 +17,18 @@
  * the action again. `event_id` has no such window for events.
  */
 import type { Context, MiddlewareHandler } from "hono";
-import { createHash } from "node:crypto";
+import { createHmac } from "node:crypto";
 import type { AppContext } from "../context.ts";
+import { keyFromKeyring, type Keyring } from "../crypto/keyring.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { ProblemError } from "../http/problem.ts";
 import { readRequestBytes } from "../http/requestBody.ts";
-import { claimKey, keepAnswer, releaseKey, type KeptAnswer, type KeyOwner } from "./idempotencyKeys.ts";
+import { claimKey, keepAnswer, releaseKey, renewClaim, type KeptAnswer, type KeyOwner } from "./idempotencyKeys.ts";
 
 /** 1–255 visible ASCII characters (a UUID, a ULID, a hash: whatever the client generates). */
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
-/** Answers larger than this are not kept: the key is released and a repeat runs the request again. */
+/** Answers larger than this are not kept: a repeat is told so (409) rather than given the answer or run again. */
 export const MAX_KEPT_ANSWER_BYTES = 4 * 1024 * 1024;
 
 /** Response headers a repeat gets back (the others are the service's own and set on every answer anew). */
@@ -46,23 +47,49 @@ function keyOf(c: Context<HttpEnv>): string | undefined {
   return key;
 }
 
-/** SHA-256 of what makes two requests the same one: method, path, query and body. */
-async function requestHash(c: Context<HttpEnv>): Promise<Uint8Array> {
+/**
+ * The keyed digest (HMAC-SHA256) of what makes two requests the same one: method, path, query and body. Keyed, so
+ * that a stored digest cannot be checked offline against guesses of a low-entropy secret a request carried (a
+ * route's basic-auth password, say): its key derives from the keyring's active key, never stored. A repeat that
+ * spans a keyring rotation is told it is a different request (409), never run twice.
+ */
+async function requestHash(ctx: AppContext, c: Context<HttpEnv>): Promise<Uint8Array> {
   const url = new URL(c.req.url);
-  const body = await readRequestBytes(c);
-  return createHash("sha256").update(`${c.req.method} ${url.pathname}${url.search}\n`).update(body).digest();
+  return requestDigest(ctx.keyring, c.req.method, `${url.pathname}${url.search}`, await readRequestBytes(c));
 }
 
-/** The answer as a repeat will get it, or undefined when it is not one to keep. */
-async function answerToKeep(response: Response): Promise<KeptAnswer | undefined> {
+/** The digest of one request: `target` is its path and query as sent. */
+export function requestDigest(keyring: Keyring, method: string, target: string, body: Uint8Array): Uint8Array {
+  return createHmac("sha256", requestHashKey(keyring)).update(`${method} ${target}\n`).update(body).digest();
+}
+
+const hashKeys = new WeakMap<Keyring, Buffer>();
+
+/** A key of its own for request digests, derived from the active encryption key (never the key itself). */
+function requestHashKey(keyring: Keyring): Buffer {
+  let key = hashKeys.get(keyring);
+  if (!key) {
+    const active = keyFromKeyring(keyring, keyring.activeKeyId);
+    if (!active) throw new Error("the keyring has no active key");
+    key = createHmac("sha256", active).update("hookledger idempotency request digest v1").digest();
+    hashKeys.set(keyring, key);
+  }
+  return key;
+}
+
+/**
+ * The answer as a repeat will get it, or undefined when it is not one to keep (not a 2xx). A 2xx too large to keep
+ * (or not UTF-8) is kept as a refusal saying so: the action is done, so a repeat must not run it again.
+ */
+async function answerToKeep(c: Context<HttpEnv>, response: Response): Promise<KeptAnswer | undefined> {
   if (response.status < 200 || response.status > 299) return undefined;
   const bytes = new Uint8Array(await response.clone().arrayBuffer());
-  if (bytes.byteLength > MAX_KEPT_ANSWER_BYTES) return undefined;
+  if (bytes.byteLength > MAX_KEPT_ANSWER_BYTES) return answerNotKept(c, `its answer was larger than ${MAX_KEPT_ANSWER_BYTES} bytes, too large to keep`);
   let body: string;
   try {
     body = utf8.decode(bytes);
   } catch {
-    return undefined;
+    return answerNotKept(c, "its answer was not UTF-8 text");
   }
   const headers: Record<string, string> = {};
   for (const name of KEPT_HEADERS) {
@@ -81,9 +108,9 @@ function timedOutButFinished(c: Context<HttpEnv>): boolean {
   return c.error instanceof ProblemError && c.error.slug === "timeout";
 }
 
-/** What a repeat of a request that finished after its timeout gets: never a second action, and why. */
-function unknownAnswer(c: Context<HttpEnv>): KeptAnswer {
-  const problem = new ProblemError("idempotency-conflict", "the request first sent with this idempotency key finished after it had timed out, so its answer was not kept; look up what it did instead of repeating it");
+/** What a repeat gets when the first request acted but its answer could not be kept: never a second action, and why. */
+function answerNotKept(c: Context<HttpEnv>, why: string): KeptAnswer {
+  const problem = new ProblemError("idempotency-conflict", `the request first sent with this idempotency key was done, but ${why}; look up what it did instead of repeating it`);
   return { status: problem.status, headers: { "content-type": "application/problem+json" }, body: JSON.stringify(problem.toBody(new URL(c.req.url).pathname)) };
 }
 
@@ -102,7 +129,7 @@ export function idempotentRequests(ctx: AppContext, lockMs: number): MiddlewareH
     if (key === undefined) return next();
     const { orgId, tokenId } = c.get("auth");
     const owner: KeyOwner = { orgId, tokenId, key };
-    const claim = await claimKey(ctx, owner, await requestHash(c), lockMs);
+    const claim = await claimKey(ctx, owner, await requestHash(ctx, c), lockMs);
     switch (claim.kind) {
       case "answered":
         return replay(claim.answer);
@@ -117,9 +144,14 @@ export function idempotentRequests(ctx: AppContext, lockMs: number): MiddlewareH
       case "claimed":
         break;
     }
+    // A request may run longer than the claim's lock (stuck behind a lock of the database's, say): the claim is
+    // renewed while it runs, so only a claim whose process died ever lapses to a repeat.
+    const renewal = setInterval(() => void renewClaim(ctx, owner, claim.claimId, lockMs).catch(() => {}), Math.max(1000, lockMs / 3));
+    renewal.unref?.();
     try {
       await next();
     } finally {
+      clearInterval(renewal);
       await settleKey(ctx, c, owner, claim.claimId);
     }
   };
@@ -131,7 +163,11 @@ export function idempotentRequests(ctx: AppContext, lockMs: number): MiddlewareH
  */
 async function settleKey(ctx: AppContext, c: Context<HttpEnv>, owner: KeyOwner, claimId: string): Promise<void> {
   try {
-    const answer = timedOutButFinished(c) ? unknownAnswer(c) : c.error === undefined ? await answerToKeep(c.res) : undefined;
+    const answer = timedOutButFinished(c)
+      ? answerNotKept(c, "it finished after it had timed out, so its answer was not kept")
+      : c.error === undefined
+        ? await answerToKeep(c, c.res)
+        : undefined;
     if (answer) await keepAnswer(ctx, owner, claimId, answer);
     else await releaseKey(ctx, owner, claimId);
   } catch (error) {

@@ -1,8 +1,11 @@
+import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, eventually, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { outboundTenant } from "../outbound/setup.ts";
+import { inboundTenant, postWebhook } from "../inbound/setup.ts";
 import { expireIdempotencyKeys } from "../../src/tenancy/expireIdempotencyKeysTask.ts";
+import { requestDigest } from "../../src/tenancy/idempotentRequests.ts";
 
 let db: TestDatabase;
 let app: TestApp;
@@ -106,6 +109,11 @@ describe("Idempotency-Key on POST", () => {
     expect(again.body.token).toBe(created.body.token);
     const [row] = await db.owner<{ answer: string }[]>`select answer from hookledger.idempotency_keys where org_id = ${tenant.orgId} and key = ${key}`;
     expect(row?.answer).toMatch(/^v1\./);
+    // The request (the new token's label and scopes here; a route's password elsewhere) is kept only as a keyed digest.
+    const [digest] = await db.owner<{ request_hash: Uint8Array }[]>`select request_hash from hookledger.idempotency_keys where org_id = ${tenant.orgId} and key = ${key}`;
+    const plain = createHash("sha256").update("POST /v1/tokens\n").update(JSON.stringify({ label: "ci", scopes: ["events:write"] })).digest();
+    expect(Buffer.from(digest?.request_hash ?? []).equals(plain)).toBe(false);
+    expect(Buffer.from(digest?.request_hash ?? []).equals(Buffer.from(requestDigest(app.ctx.keyring, "POST", "/v1/tokens", Buffer.from(JSON.stringify({ label: "ci", scopes: ["events:write"] })))))).toBe(true);
     expect(row?.answer).not.toContain(created.body.token);
     expect(Buffer.from(row?.answer ?? "", "utf8").toString("base64")).not.toContain(Buffer.from(created.body.token).toString("base64"));
   });
@@ -158,10 +166,7 @@ describe("Idempotency-Key on POST", () => {
   it("lets a repeat take over a key whose request's process died (its claim past its lock), and never one for another request", async () => {
     const key = newKey();
     const past = new Date(Date.now() - 1000);
-    const hash = async (name: string) => {
-      const { createHash } = await import("node:crypto");
-      return createHash("sha256").update(`POST /v1/applications\n`).update(JSON.stringify({ name })).digest();
-    };
+    const hash = async (name: string) => requestDigest(app.ctx.keyring, "POST", "/v1/applications", Buffer.from(JSON.stringify({ name })));
     await db.owner`
       insert into hookledger.idempotency_keys (org_id, token_id, key, request_hash, claim_id, locked_until, created_at, expires_at)
       values (${tenant.orgId}, ${tenant.tokenId}, ${key}, ${await hash("taken over")}, ${crypto.randomUUID()}, ${past}, ${past}, ${new Date(Date.now() + 3_600_000)})`;
@@ -187,6 +192,8 @@ describe("Idempotency-Key on POST", () => {
       const first = await quick.call("POST", "/v1/applications", tenant.token, { name: "late" }, withKey(key));
       expect(first.status).toBe(503);
       expect(first.body.type).toBe("urn:hookledger:problem:timeout");
+      // Past the claim's lock (twice the 800 ms timeout): renewed while the request runs, it is not taken over.
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
       const meanwhile = await quick.call("POST", "/v1/applications", tenant.token, { name: "late" }, withKey(key));
       expect(meanwhile.body.type).toBe("urn:hookledger:problem:idempotency-in-progress");
       release();
@@ -217,5 +224,55 @@ describe("Idempotency-Key on POST", () => {
     expect(await expireIdempotencyKeys(app.ctx)).toBeGreaterThanOrEqual(1);
     const left = await db.owner<{ key: string }[]>`select key from hookledger.idempotency_keys where key in (${key}, ${kept})`;
     expect(left.map((row) => row.key)).toEqual([kept]);
+  });
+});
+
+describe("Idempotency-Key on a pull queue", () => {
+  const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}` };
+
+  it("never leases twice for one key: a dequeue whose answer is too large to keep is refused on repeat, its leases untouched", async () => {
+    const t = await inboundTenant(app, "Pull Large");
+    await t.createQueue("large");
+    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "large" });
+    // 100 bodies of 48 KB: the answer carries them base64-encoded, ~6.5 MB, past the 4 MB kept.
+    for (let n = 0; n < 100; n++) expect((await postWebhook(app, route.id, Buffer.alloc(48 * 1024, 97 + (n % 26)), { ...authorization, "content-type": "application/octet-stream" })).status).toBe(202);
+    const key = newKey();
+    const first = await app.call("POST", "/v1/pull/large/dequeue", t.token, { max_messages: 100, lease_seconds: 300 }, withKey(key));
+    expect(first.status).toBe(200);
+    expect(first.body.messages).toHaveLength(100);
+    const repeat = await app.call("POST", "/v1/pull/large/dequeue", t.token, { max_messages: 100, lease_seconds: 300 }, withKey(key));
+    expect(repeat.status).toBe(409);
+    expect(repeat.body.detail).toMatch(/too large to keep/);
+    // Nothing was leased a second time: every message is still the first answer's.
+    const [leases] = await db.owner<{ n: number }[]>`select count(distinct lease_id)::int as n from hookledger.pull_messages where org_id = ${t.orgId} and queue = 'large' and lease_id is not null`;
+    expect(leases?.n).toBe(100);
+  });
+
+  it("keeps no empty answer for a long poll its client left: the repeat waits for messages and gets them", async () => {
+    const t = await inboundTenant(app, "Pull Poll");
+    await t.createQueue("polled");
+    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "polled" });
+    const key = newKey();
+    const leaving = new AbortController();
+    const abandoned = app
+      .fetch("/v1/pull/polled/dequeue", {
+        method: "POST",
+        headers: { authorization: `Bearer ${t.token}`, "content-type": "application/json", "Idempotency-Key": key },
+        body: JSON.stringify({ wait_seconds: 5 }),
+        signal: leaving.signal,
+      })
+      .catch(() => undefined);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    leaving.abort();
+    await abandoned;
+    // The abandoned poll settles its key (released) once it notices; then a message arrives.
+    await eventually(async () => {
+      const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.idempotency_keys where key = ${key}`;
+      return row?.n === 0 ? true : undefined;
+    }, 10_000, "the abandoned poll's key to be released");
+    expect((await postWebhook(app, route.id, '{"ready":true}', authorization)).status).toBe(202);
+    const repeat = await app.call("POST", "/v1/pull/polled/dequeue", t.token, { wait_seconds: 5 }, withKey(key));
+    expect(repeat.status).toBe(200);
+    expect(repeat.body.messages).toHaveLength(1);
   });
 });

@@ -9,7 +9,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
-import { ProblemError } from "../../http/problem.ts";
+import { clientClosedRequest, ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
@@ -79,6 +79,9 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
       auditMeta(c),
     );
     if (!messages) throw notFound();
+    // A long poll its client left took nothing: that is no empty answer (an Idempotency-Key would keep it, and a
+    // repeat would be told "no messages" with some ready), it is a request that did not happen.
+    if (messages.length === 0 && c.req.raw.signal.aborted) throw clientClosedRequest();
     const reply: LeasedMessagesJson = { messages: messages.map(presentLeasedMessage) };
     return c.json(reply);
   });
