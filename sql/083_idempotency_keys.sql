@@ -4,8 +4,8 @@
 --
 -- Not a projection: a key remembers an answer, not a fact, and the action it answered for is in the ledger like any
 -- other. Rows live 24 hours. The answer is kept encrypted with the keyring (it can hold a new token or a signing
--- secret, which are never stored in the clear); the request is kept only as a SHA-256, to tell a repeat from a
--- different request under the same key.
+-- secret, which are never stored in the clear); the request is kept only as an HMAC-SHA256 keyed from the keyring,
+-- to tell a repeat from a different request under the same key.
 
 create table hookledger.idempotency_keys (
   org_id        uuid        not null,
@@ -22,7 +22,7 @@ create table hookledger.idempotency_keys (
   check ((claim_id is null) = (answer is not null)),
   check ((claim_id is null) = (locked_until is null))
 );
-comment on table hookledger.idempotency_keys is 'Idempotency-Key of /v1 POST requests, per organization and token, for 24 hours: the SHA-256 of the request (method, path, query and body) and, once it has finished with a 2xx, its answer (status, headers, body) encrypted with the keyring. Not a projection: the actions themselves are in the ledger.';
+comment on table hookledger.idempotency_keys is 'Idempotency-Key of /v1 POST requests, per organization and token, for 24 hours: the HMAC-SHA256 of the request (method, path, query and body, keyed from the keyring) and, once it has finished, its answer (status, headers, body) encrypted with the keyring. Not a projection: the actions themselves are in the ledger.';
 comment on column hookledger.idempotency_keys.claim_id is 'Set while a request holding the key runs; a repeat arriving meanwhile answers 409 idempotency-in-progress until locked_until.';
 comment on column hookledger.idempotency_keys.answer is 'The first answer, encrypted (AES-256-GCM, bound to the organization, token and key).';
 
