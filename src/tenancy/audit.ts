@@ -22,6 +22,13 @@ export function auditActor(c: Context<HttpEnv>): string | undefined {
       errors: [{ field: "header.X-Audit-Actor", message: "1-128 printable ASCII characters" }],
     });
   }
+  // The header sent twice arrives as one value joined by ", ": `deploy-ci, anyone` would pass a `deploy-` prefix
+  // rule as one actor. An actor is one name, so a comma is refused.
+  if (raw.includes(",")) {
+    throw new ProblemError("validation", "the audit actor is not valid", {
+      errors: [{ field: "header.X-Audit-Actor", message: "one actor, without commas (a header sent twice arrives joined by a comma)" }],
+    });
+  }
   return raw;
 }
 

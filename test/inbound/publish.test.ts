@@ -204,4 +204,12 @@ describe("publish policy", () => {
     expect(refused.status).toBe(400);
     expect(refused.body.errors).toEqual([{ field: "header.X-Audit-Actor", message: "1-128 printable ASCII characters" }]);
   });
+
+  it("refuses two actors (the header sent twice arrives joined by a comma), which a prefix rule would take for one", async () => {
+    await withPolicy({ HOOKLEDGER_PUBLISH_ACTOR_PREFIX: "deploy-" }, async (policed) => {
+      const joined = await publish(policed, routes.queue, { "X-Audit-Actor": "deploy-ci, mallory" });
+      expect(joined.status).toBe(400);
+      expect(joined.body.errors).toEqual([{ field: "header.X-Audit-Actor", message: expect.stringContaining("without commas") }]);
+    });
+  });
 });
