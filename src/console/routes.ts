@@ -33,7 +33,7 @@ const requestMeta = (c: Context<HttpEnv>): Omit<EntryMeta, "actor"> => {
   return { request_id: c.get("requestId"), ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}), ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}) };
 };
 
-function plainPage(c: Context<HttpEnv>, title: string, body: ReturnType<typeof h>, status: 200 | 400 | 401 | 403 | 404 | 409 = 200): Response {
+function plainPage(c: Context<HttpEnv>, title: string, body: ReturnType<typeof h>, status: 200 | 400 | 401 | 403 | 404 | 409 | 413 = 200): Response {
   return c.html(page({ title, nonce: c.get("cspNonce"), body }), status);
 }
 
@@ -164,10 +164,11 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
 
   app.notFound((c) => plainPage(c, "Not found", h`<div class="panel"><h1>Not found</h1><p>There is no such page.</p></div>`, 404));
   app.onError((error, c) => {
-    // Refusals a person can act on become a page; anything else (413, 429, 5xx) is answered by the app's handler.
-    if (!(error instanceof ProblemError) || ![400, 403, 404, 409, 422].includes(error.status)) throw error;
-    const status = error.status as 400 | 403 | 404 | 409 | 422;
-    const title = status === 404 ? "Not found" : status === 403 ? "Not allowed" : "Not possible";
+    // Refusals a person can act on become a page (a form over its size limit too: shorten it); anything else (429,
+    // 5xx) is answered by the app's handler.
+    if (!(error instanceof ProblemError) || ![400, 403, 404, 409, 413, 422].includes(error.status)) throw error;
+    const status = error.status as 400 | 403 | 404 | 409 | 413 | 422;
+    const title = status === 404 ? "Not found" : status === 403 ? "Not allowed" : status === 413 ? "Too large" : "Not possible";
     const fields = error.extras.errors ?? [];
     const body = h`<div class="panel"><h1>${title}</h1><p>${error.message}</p>${fields.length > 0 ? h`<ul>${fields.map((item) => h`<li><span class="mono">${item.field}</span>: ${item.message}</li>`)}</ul>` : ""}</div>`;
     if (c.get("consoleSession")) return render(viewOf(ctx, c, surface), { title, current: "", body, status });

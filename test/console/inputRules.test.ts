@@ -52,6 +52,15 @@ async function expectRefused(session: ConsoleSession, path: string, field: strin
 }
 
 describe("console forms under the input rules", () => {
+  it("answers a form over its 64 KB limit with a page (413), not the API's JSON, writing nothing", async () => {
+    const before = await ledgerSize();
+    const response = await tenant.post(`/console/applications/${appId}`, `description=${"x".repeat(70 * 1024)}`);
+    expect(response.status).toBe(413);
+    expect(response.headers.get("content-type")).toMatch(/^text\/html/);
+    expect(await response.text()).toContain("Too large");
+    expect(await ledgerSize()).toBe(before);
+  });
+
   it("refuses an organization name or reason holding NUL or bytes that are not UTF-8 (instance admin)", async () => {
     const organizations = await db.owner`select count(*)::int as n from hookledger.organizations`;
     await expectRefused(admin, "/console/organizations", "name", "reason=setup");
