@@ -10,7 +10,7 @@ import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { named, timestamp } from "../http/responses.ts";
 import { ProblemError } from "../http/problem.ts";
-import { readJson, uuidParam } from "../http/validate.ts";
+import { readJson, readNoBody, uuidParam } from "../http/validate.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { requireOrganizationToken, requireScope } from "../tenancy/authorize.ts";
 import { createPortalLink, portalOrigins, setPortalOrigins } from "./portalLinks.ts";
@@ -55,6 +55,7 @@ export function portalApiRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireOrganizationToken(auth);
     for (const scope of PORTAL_SCOPES) requireScope(auth, scope);
+    await readNoBody(c);
     const appId = uuidParam(c, "app_id");
     const created = await createPortalLink(ctx, auth.orgId, auth.tokenId, appId, auditMeta(c));
     if (!created) throw new ProblemError("not-found", "no such application");

@@ -47,5 +47,15 @@ export const problemJson = named(
     instance: v.optional(v.string()),
     request_id: v.optional(v.string()),
     errors: v.optional(v.array(v.object({ field: v.string(), message: v.string() }))),
+    // Extensions some problems carry (RFC 9457 §3.2): which policy or egress rule refused, the scope a token lacks,
+    // the methods a path serves (405), a size limit (413), when to try again (429) and which quota is reached.
+    rule: v.optional(v.string()),
+    required_scope: v.optional(v.string()),
+    allow: v.optional(v.array(v.string())),
+    max_bytes: v.optional(v.number()),
+    payload_bytes: v.optional(v.number()),
+    retry_after_seconds: v.optional(v.number()),
+    quota: v.optional(v.string()),
+    limit: v.optional(v.number()),
   }),
 );

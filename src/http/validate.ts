@@ -6,6 +6,7 @@
 import type { Context } from "hono";
 import * as v from "valibot";
 import { firstInvalidUtf8Byte, jsonHazards, markSpans, MAX_JSON_NESTING, textFieldHazards, textHazard, UNDERFLOW_MARK, underflowingNumbers } from "./inputRules.ts";
+import { exactObject } from "./fields.ts";
 import { ProblemError, type FieldError } from "./problem.ts";
 import { readRequestBytes } from "./requestBody.ts";
 import { queryEncodingErrors } from "./urlEncoded.ts";
@@ -66,6 +67,16 @@ export async function readOptionalJson<S extends v.GenericSchema>(c: Context, sc
   if (text.trim() === "") return parseOrProblem(schema, {});
   requireJsonContentType(c);
   return parseOrProblem(schema, parseJsonObject(text));
+}
+
+const NO_FIELDS = exactObject({});
+
+/**
+ * For a POST that takes no body (enable, retry, test…): none, or `{}` declared as JSON. The input rules hold there
+ * too — a `text/plain` body, an array or `{` acted with a 2xx, and `{"reason":"…"}` was silently ignored.
+ */
+export async function readNoBody(c: Context): Promise<void> {
+  await readOptionalJson(c, NO_FIELDS);
 }
 
 // Fatal, unlike Request.text(): a body that is not UTF-8 is refused instead of silently turned into U+FFFD.

@@ -52,12 +52,12 @@ export function inboundOperations(config: Config): Operation[] {
     op("GET", "/v1/pull-queues/:queue", "Pull queues", "Get a pull queue with depth and oldest-message age.", { scope: "ingress:read", response: queueJson }),
     op("PATCH", "/v1/pull-queues/:queue", "Pull queues", "Update a pull queue's settings.", { scope: "ingress:write", body: pullQueueUpdateBody, response: queueJson }),
 
-    op("POST", "/v1/pull/:queue/dequeue", "Pull", "Lease up to max_messages messages, optionally long-polling up to 20 s.", { scope: "pull:consume", body: dequeueBody, success: 200, response: leasedMessagesJson }),
+    op("POST", "/v1/pull/:queue/dequeue", "Pull", "Lease up to max_messages messages, optionally long-polling up to 20 s.", { scope: "pull:consume", body: dequeueBody, bodyOptional: true, success: 200, response: leasedMessagesJson }),
     op("POST", "/v1/pull/:queue/ack", "Pull", "Acknowledge leased messages: they leave the queue.", { scope: "pull:consume", body: ackBody, success: 200, response: settledLeasesJson }),
     op("POST", "/v1/pull/:queue/nack", "Pull", "Give leased messages back, visible again after delay_seconds.", { scope: "pull:consume", body: nackBody, success: 200, response: settledLeasesJson }),
     op("POST", "/v1/pull/:queue/extend", "Pull", "Extend leases to lease_seconds from now.", { scope: "pull:consume", body: extendBody, success: 200, response: settledLeasesJson }),
     op("GET", "/v1/pull/:queue/dead-letters", "Pull", "List the queue's dead-lettered messages.", { scope: "ingress:read", query: deadLetterListQuery, response: listOf(deadLetterJson) }),
-    op("POST", "/v1/pull/:queue/dead-letters/replay", "Pull", "Put dead-lettered messages back on the queue with a fresh delivery count.", { scope: "ingress:write", body: deadLetterBody, success: 200, response: replayedDeadLettersJson }),
-    op("POST", "/v1/pull/:queue/dead-letters/purge", "Pull", "Remove dead-lettered messages (audited; the ledger keeps their history).", { scope: "ingress:write", body: deadLetterBody, success: 200, response: purgedDeadLettersJson }),
+    op("POST", "/v1/pull/:queue/dead-letters/replay", "Pull", "Put dead-lettered messages back on the queue with a fresh delivery count.", { scope: "ingress:write", body: deadLetterBody, bodyOptional: true, success: 200, response: replayedDeadLettersJson }),
+    op("POST", "/v1/pull/:queue/dead-letters/purge", "Pull", "Remove dead-lettered messages (audited; the ledger keeps their history).", { scope: "ingress:write", body: deadLetterBody, bodyOptional: true, success: 200, response: purgedDeadLettersJson }),
   ];
 }

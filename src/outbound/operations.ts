@@ -44,7 +44,7 @@ export function outboundOperations(config: Config): Operation[] {
     op("POST", "/v1/subscriptions/:subscription_id/enable", "Subscriptions", "Enable a subscription.", { scope: "subscriptions:write", success: 200, response: subscriptionJson }),
     op("POST", "/v1/subscriptions/:subscription_id/disable", "Subscriptions", "Disable a subscription and cancel its open deliveries.", { scope: "subscriptions:write", success: 200, response: subscriptionJson }),
     op("GET", "/v1/subscriptions/:subscription_id/secret", "Subscriptions", "Reveal the current signing secret (audited).", { scope: "subscriptions:write", response: subscriptionSecretJson, problems: ["validation"] }),
-    op("POST", "/v1/subscriptions/:subscription_id/secret/rotate", "Subscriptions", "Rotate the signing secret with an overlap window.", { scope: "subscriptions:write", body: sub.rotate, success: 200, response: rotatedSecretJson }),
+    op("POST", "/v1/subscriptions/:subscription_id/secret/rotate", "Subscriptions", "Rotate the signing secret with an overlap window.", { scope: "subscriptions:write", body: sub.rotate, bodyOptional: true, success: 200, response: rotatedSecretJson }),
     op("POST", "/v1/subscriptions/:subscription_id/test", "Subscriptions", "Send a signed ping now and return the attempt.", { scope: "subscriptions:write", success: 200, response: attemptJson, problems: ["conflict"] }),
     op("POST", "/v1/subscriptions/:subscription_id/recover", "Subscriptions", "Re-send every failed or cancelled delivery since a time.", { scope: "subscriptions:write", body: sub.recover, success: 202, response: recoveredJson, problems: ["conflict"] }),
     op("POST", "/v1/operational-webhooks", "Operational webhooks", "Enable operational webhooks: answers the operational application to subscribe to, and its event types (idempotent).", { scope: "subscriptions:write", success: 200, response: operationalWebhooksJson }),
@@ -60,7 +60,7 @@ export function outboundOperations(config: Config): Operation[] {
     }),
     op("GET", "/v1/events", "Events", "List events.", { scope: "events:read", query: eventListQuery, response: listOf(eventJson) }),
     op("GET", "/v1/events/:event_id", "Events", "Get an event with its deliveries.", { scope: "events:read", response: eventWithDeliveriesJson }),
-    op("POST", "/v1/events/:event_id/replay", "Events", "Replay an event to every matching subscription, or to one.", { scope: "events:write", body: replayBody, success: 202, response: replayedEventJson, problems: ["conflict"] }),
+    op("POST", "/v1/events/:event_id/replay", "Events", "Replay an event to every matching subscription, or to one.", { scope: "events:write", body: replayBody, bodyOptional: true, success: 202, response: replayedEventJson, problems: ["conflict"] }),
 
     op("GET", "/v1/deliveries/:delivery_id", "Deliveries", "Get a delivery with its attempts.", { scope: "events:read", response: deliveryWithAttemptsJson }),
     op("POST", "/v1/deliveries/:delivery_id/retry", "Deliveries", "Retry one delivery now (a delivery already pending, its next attempt queued or out, is answered as it is).", { scope: "subscriptions:write", success: 202, response: deliveryJson, problems: ["conflict"] }),

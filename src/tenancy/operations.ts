@@ -31,6 +31,6 @@ export function tenancyOperations(): Operation[] {
     op("DELETE", "/v1/applications/:app_id", "Applications", "Delete an application: its tokens are revoked, its subscriptions deleted.", { scope: "applications:write" }),
 
     op("GET", "/v1/audit-log", "Audit", "List the organization's audit entries.", { scope: "audit:read", query: auditLogQuery, response: listOf(auditEntryJson) }),
-    op("GET", "/v1/usage", "Organizations", "Quotas of the organization and today's usage.", { response: usageJson }),
+    op("GET", "/v1/usage", "Organizations", "Quotas of the organization and today's usage.", { scope: "applications:read", response: usageJson }),
   ];
 }

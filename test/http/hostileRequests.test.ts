@@ -268,6 +268,34 @@ describe("bodies that are not JSON, or are compressed", () => {
     expect((await send("POST", "/v1/pull/hostile/dequeue", '{"max_messages":1}', { "content-type": "application/json" })).status).toBe(200);
   });
 
+  it("holds POSTs that take no body to the same rules: none, or {} as JSON; anything else is refused and nothing is done", async () => {
+    const bodyless: string[] = [
+      `/v1/subscriptions/${subscriptionId}/disable`,
+      `/v1/subscriptions/${subscriptionId}/enable`,
+      `/v1/subscriptions/${subscriptionId}/test`,
+      "/v1/deliveries/00000000-0000-4000-8000-000000000000/retry",
+      "/v1/operational-webhooks",
+      `/v1/applications/${t.appId}/portal-links`,
+    ];
+    const before = await ledgerRows();
+    for (const path of bodyless) {
+      const refusals: [string, Record<string, string>, number, string][] = [
+        ["[1,2]", { "content-type": "application/json" }, 400, "validation"],
+        ["{", { "content-type": "application/json" }, 400, "malformed-json"],
+        ['{"reason":"cleanup"}', { "content-type": "application/json" }, 400, "validation"],
+        ['{"reason":"cleanup"}', { "content-type": "text/plain" }, 415, "unsupported-media-type"],
+      ];
+      for (const [body, headers, status, type] of refusals) {
+        const response = await send("POST", path, body, headers);
+        expect({ path, body, status: response.status, type: response.body?.type }).toEqual({ path, body, status, type: `urn:hookledger:problem:${type}` });
+      }
+    }
+    expect(await ledgerRows()).toBe(before);
+    // An empty body, or {} declared as JSON, is taken.
+    expect((await send("POST", `/v1/subscriptions/${subscriptionId}/disable`, "")).status).toBe(200);
+    expect((await send("POST", `/v1/subscriptions/${subscriptionId}/enable`, "{}", { "content-type": "application/json" })).status).toBe(200);
+  });
+
   it("refuses any Content-Encoding but identity on /v1 with 415 naming the header, and writes nothing", async () => {
     const before = await ledgerRows();
     const json = JSON.stringify({ name: "compressed" });

@@ -9,7 +9,7 @@ interface MediaType {
   schema?: { $ref?: string; type?: string; properties?: Record<string, unknown>; required?: string[] };
 }
 interface OperationObject {
-  requestBody?: { content: Record<string, MediaType> };
+  requestBody?: { required?: boolean; content: Record<string, MediaType> };
   responses: Record<string, { description: string; content?: Record<string, MediaType> }>;
 }
 let document: {
@@ -48,6 +48,11 @@ describe("OpenAPI document", () => {
     expect(Object.keys(subscription?.properties ?? {})).toEqual(expect.arrayContaining(["headers", "signature_scheme", "retry_schedule", "secret"]));
     const event = document.paths["/v1/events"]?.post?.requestBody?.content["application/json"]?.schema;
     expect(Object.keys(event?.properties ?? {})).toEqual(expect.arrayContaining(["payload", "payload_text", "payload_base64", "event_id", "labels"]));
+    // A body every field of which may be left out may itself be left out (the handlers take none as {}).
+    expect(document.paths["/v1/events"]?.post?.requestBody?.required).toBe(true);
+    for (const path of ["/v1/events/{event_id}/replay", "/v1/subscriptions/{subscription_id}/secret/rotate", "/v1/pull/{queue}/dequeue", "/v1/pull/{queue}/dead-letters/replay", "/v1/pull/{queue}/dead-letters/purge"]) {
+      expect({ path, required: document.paths[path]?.post?.requestBody?.required }).toEqual({ path, required: false });
+    }
   });
 
   it("gives every operation a successful answer with a JSON schema, unless it has no body or is not JSON", () => {

@@ -150,7 +150,7 @@ function operationObject(operation: Operation, convert: (schema: v.GenericSchema
     operationId: `${operation.method.toLowerCase()}${operation.path.replace(/[/:{}-](\w)/g, (_, c: string) => c.toUpperCase()).replace(/[^A-Za-z0-9]/g, "")}`,
     ...(isPublic ? { security: [] } : {}),
     parameters: [...pathParameters, ...queryParameters(operation.query), ...(operation.method === "POST" && !isPublic ? [IDEMPOTENCY_KEY_PARAMETER] : [])],
-    ...(operation.body ? { requestBody: { required: true, content: { "application/json": { schema: jsonSchemaOf(operation.body) } } } } : {}),
+    ...(operation.body ? { requestBody: { required: operation.bodyOptional !== true, content: { "application/json": { schema: jsonSchemaOf(operation.body) } } } } : {}),
     responses: {
       [String(operation.success)]: successResponse(operation, convert),
       ...problemResponses(operation),

@@ -11,6 +11,8 @@ export interface Operation {
   /** Scope the token needs (`instance admin` for the instance admin token); absent for public routes. */
   scope?: string;
   body?: v.GenericSchema;
+  /** The body may be left out (every field optional; the handler reads it with readOptionalJson). */
+  bodyOptional?: boolean;
   query?: v.GenericSchema;
   /** Status of a successful answer. */
   success: number;

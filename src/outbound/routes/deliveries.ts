@@ -7,7 +7,7 @@ import type { HttpEnv } from "../../http/env.ts";
 import { exactObject, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { readQuery, uuidParam } from "../../http/validate.ts";
+import { readNoBody, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireScope } from "../../tenancy/authorize.ts";
 import type { Principal } from "../../tenancy/principal.ts";
@@ -50,6 +50,7 @@ export function deliveryRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.post("/deliveries/:delivery_id/retry", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:write");
+    await readNoBody(c);
     const id = uuidParam(c, "delivery_id");
     const delivery = await withTenant(ctx.sql, auth.orgId, (tx) => getDelivery(tx, id));
     if (!delivery || !visible(auth, delivery.app_id)) throw new ProblemError("not-found", "no such delivery");

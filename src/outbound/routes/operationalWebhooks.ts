@@ -9,6 +9,7 @@ import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
+import { readNoBody } from "../../http/validate.ts";
 import { named } from "../../http/responses.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
@@ -38,6 +39,7 @@ export function operationalWebhookRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:write");
     requireOrganizationToken(auth);
+    await readNoBody(c);
     const { appId } = await enableOperationalWebhooks(ctx, auth.orgId, auditMeta(c));
     return c.json(present(appId), 200);
   });

@@ -9,7 +9,7 @@ import { boundedArray, descriptionField, exactObject, metadataField, timestampFi
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { isoOrNull } from "../../http/responses.ts";
-import { readJson, readOptionalJson, readQuery, uuidParam } from "../../http/validate.ts";
+import { readJson, readNoBody, readOptionalJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { listDeliveriesOfSubscription } from "../deliveryStore.ts";
@@ -199,6 +199,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     app.post(`/subscriptions/:subscription_id/${action}`, async (c) => {
       const auth = c.get("auth");
       requireScope(auth, "subscriptions:write");
+      await readNoBody(c);
       const current = await load(c);
       const updated = await setSubscriptionEnabled(ctx, auth.orgId, current.subscription_id, enabled, auditMeta(c));
       if (!updated) throw notFound();
@@ -231,6 +232,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.post("/subscriptions/:subscription_id/test", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:write");
+    await readNoBody(c);
     const current = await load(c);
     if (!current.enabled) throw new ProblemError("conflict", "the subscription is disabled; enable it to test it");
     const outcome = await testSubscription(ctx, auth.orgId, current.subscription_id, auditMeta(c));
