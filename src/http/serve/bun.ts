@@ -1,11 +1,13 @@
 /// <reference types="bun-types" />
 import type { HttpServer, ServeOptions } from "./index.ts";
+import { CONNECTION_TIMEOUTS } from "./timeouts.ts";
 
 export function serveWithBun(options: ServeOptions): HttpServer {
   const server = Bun.serve({
     hostname: options.hostname,
     port: options.port,
-    idleTimeout: 30,
+    // Whole seconds. The request-head time is Bun's own (10 s), which CONNECTION_TIMEOUTS.headMs copies for TLS.
+    idleTimeout: Math.ceil((options.timeouts ?? CONNECTION_TIMEOUTS).idleMs / 1000),
     fetch: (request, bun) => options.fetch(request, { clientIp: bun.requestIP(request)?.address ?? "" }),
   });
   return {

@@ -5,6 +5,7 @@
  * request which certificate its connection presented.
  */
 import type { ClientAuthMode } from "../listenerSettings.ts";
+import type { ConnectionTimeouts } from "./timeouts.ts";
 export interface HttpServer {
   readonly port: number;
   /** Stops accepting connections and waits for in-flight requests. */
@@ -35,6 +36,8 @@ export interface ServeOptions {
   port: number;
   fetch: FetchHandler;
   tls?: TlsServeOptions | undefined;
+  /** How long a client may keep the listener waiting; CONNECTION_TIMEOUTS (timeouts.ts) unless a test shortens them. */
+  timeouts?: ConnectionTimeouts | undefined;
 }
 
 export function runtimeName(): "bun" | "deno" | "node" {

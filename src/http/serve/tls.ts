@@ -15,14 +15,19 @@
  *   require_and_verify  required and verified (refused in the handshake)
  * Refusals after the handshake destroy the connection before any request on it is read. In every mode, only a
  * certificate that verifies against the client CA names the connection (its subject becomes `clientIdentity`).
+ *
+ * Connections are timed as on the plain listeners (timeouts.ts): the handshake and then the first request head
+ * within `headMs`, the next head of a kept-alive connection within `idleMs`, and `idleMs` of silence closes a
+ * connection that is not being answered.
  */
 import { X509Certificate } from "node:crypto";
-import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { createSecureContext, createServer as createTlsServer, type PeerCertificate, type TLSSocket } from "node:tls";
 import { getRequestListener } from "@hono/node-server";
 import type { ClientAuthMode } from "../listenerSettings.ts";
 import type { HttpServer, ServeOptions, TlsServeOptions } from "./index.ts";
+import { CONNECTION_TIMEOUTS } from "./timeouts.ts";
 
 /**
  * `CN=deploy-bot, O=Acme`: the subject's attributes in the order the certificate lists them. Read from the DER
@@ -84,8 +89,41 @@ export function tlsMaterialProblem(material: { cert: string; key: string; ca?: s
   return undefined;
 }
 
+/** One admitted connection: the responses being answered on it, and the deadline of the request head it waits for. */
+interface Connection {
+  socket: TLSSocket;
+  answering: Set<ServerResponse>;
+  headDeadline: ReturnType<typeof setTimeout> | undefined;
+}
+
+/**
+ * (Re)starts the wait for a request head: a connection that sends none in time, or only part of one, is closed. A
+ * deadline rather than an idle timer, so a client sending one header line every few seconds is closed too.
+ */
+function awaitRequestHead(connection: Connection, withinMs: number): void {
+  clearTimeout(connection.headDeadline);
+  connection.headDeadline = setTimeout(() => connection.socket.destroy(), withinMs);
+}
+
+/**
+ * Closes the connection once nothing has moved on it for `idleMs`, except while a response is still being
+ * produced: a request whose body stopped arriving is the request timeout's to end, with its 408 (http/limits.ts),
+ * not a connection cut without an answer. On Node this also closes a client that stopped reading its answer; Bun's
+ * node:tls reports no timeout while unsent data waits (checked on 1.4.5), so there such a client keeps its
+ * connection until it reads on or goes away — which takes a complete request and an answer larger than the
+ * socket buffers.
+ */
+function closeWhenIdle(connection: Connection, idleMs: number): void {
+  connection.socket.setTimeout(idleMs);
+  connection.socket.on("timeout", () => {
+    for (const response of connection.answering) if (!response.writableEnded) return;
+    connection.socket.destroy();
+  });
+}
+
 export function serveTls(options: ServeOptions & { tls: TlsServeOptions }): Promise<HttpServer> {
   const { tls } = options;
+  const timeouts = options.timeouts ?? CONNECTION_TIMEOUTS;
   const identities = new WeakMap<Socket, string>();
   // overrideGlobalObjects off: @hono/node-server would swap the global Response for its own, which Bun.serve (the
   // runtime's plain listeners, in the same process) refuses to send.
@@ -95,16 +133,26 @@ export function serveTls(options: ServeOptions & { tls: TlsServeOptions }): Prom
       return options.fetch(request, { clientIp: socket?.remoteAddress ?? "", clientIdentity: socket ? identities.get(socket) : undefined });
     }, { overrideGlobalObjects: false }),
   );
+  // The timers above are the connections' only ones. node:http's headersTimeout and requestTimeout are checked by
+  // a sweep that starts only when its server listens, which this one never does (connections are handed to it);
+  // its keep-alive timer would replace our idle timer between requests, then switch the socket's timer off at the
+  // next request; and its own handling of a socket timeout destroys the connection while a body is still arriving.
+  http.keepAliveTimeout = 0;
+  http.on("timeout", () => undefined);
   // Keep-alive connections must not hold close() open: idle ones are ended when the server stops, busy ones once
   // their response is sent.
-  const open = new Set<TLSSocket>();
-  const busy = new Set<Socket>();
+  const connections = new Map<Socket, Connection>();
   let closing = false;
-  http.on("request", (request: { socket: Socket }, response: { once(event: "close", listener: () => void): void }) => {
-    busy.add(request.socket);
+  http.on("request", (request: IncomingMessage, response: ServerResponse) => {
+    const connection = connections.get(request.socket);
+    if (!connection) return;
+    clearTimeout(connection.headDeadline);
+    connection.answering.add(response);
     response.once("close", () => {
-      busy.delete(request.socket);
-      if (closing) request.socket.end();
+      connection.answering.delete(response);
+      if (connection.answering.size > 0 || !connections.has(connection.socket)) return;
+      if (closing) connection.socket.end();
+      else awaitRequestHead(connection, timeouts.idleMs);
     });
   });
   const server = createTlsServer(
@@ -114,6 +162,9 @@ export function serveTls(options: ServeOptions & { tls: TlsServeOptions }): Prom
       ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
       requestCert: tls.clientAuth !== "none",
       rejectUnauthorized: tls.clientAuth === "require_and_verify",
+      // A deadline from the TCP connection on (bytes trickling in do not extend it, on Node and Bun alike): a client
+      // that sends no ClientHello, or only part of one, is reported as a tlsClientError below.
+      handshakeTimeout: timeouts.headMs,
     },
     (socket) => {
       if (!admitted(socket, tls.clientAuth)) {
@@ -122,13 +173,20 @@ export function serveTls(options: ServeOptions & { tls: TlsServeOptions }): Prom
       }
       const identity = identityOf(socket);
       if (identity !== undefined) identities.set(socket, identity);
-      open.add(socket);
-      socket.once("close", () => open.delete(socket));
+      const connection: Connection = { socket, answering: new Set(), headDeadline: undefined };
+      connections.set(socket, connection);
+      socket.once("close", () => {
+        clearTimeout(connection.headDeadline);
+        connections.delete(socket);
+      });
+      awaitRequestHead(connection, timeouts.headMs);
+      closeWhenIdle(connection, timeouts.idleMs);
       http.emit("connection", socket);
     },
   );
-  // A failed handshake (plain HTTP, an unknown CA) is the client's problem, not an error of the server.
-  server.on("tlsClientError", () => undefined);
+  // A failed handshake (plain HTTP, an unknown CA, too slow) is the client's problem, not an error of the server.
+  // Closed here: on a handshake timeout node:tls (Node and Bun alike) only reports it and leaves the socket open.
+  server.on("tlsClientError", (_error: Error, socket: TLSSocket) => socket.destroy());
   return new Promise((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port, options.hostname, () => {
@@ -139,7 +197,7 @@ export function serveTls(options: ServeOptions & { tls: TlsServeOptions }): Prom
           new Promise<void>((done) => {
             closing = true;
             server.close(() => done());
-            for (const socket of open) if (!busy.has(socket)) socket.end();
+            for (const connection of connections.values()) if (connection.answering.size === 0) connection.socket.end();
           }),
       });
     });
