@@ -10,8 +10,7 @@ import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { limitBody } from "../http/limits.ts";
 import { methodNotAllowed, ProblemError } from "../http/problem.ts";
-import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { auditMeta } from "../tenancy/audit.ts";
+import { auditMeta, requestMeta } from "../tenancy/audit.ts";
 import { assertAcceptableInput, formText, readForm } from "./formInput.ts";
 import { h, page } from "./html.ts";
 import { registerActions } from "./actions.ts";
@@ -26,12 +25,6 @@ import { render, viewOf } from "./view.ts";
 
 const COOKIE: Record<Surface, string> = { console: "hl_console", portal: "hl_portal" };
 const FORM_BYTES = 64 * 1024;
-
-/** Request facts for ledger meta before anyone is signed in. */
-const requestMeta = (c: Context<HttpEnv>): Omit<EntryMeta, "actor"> => {
-  const userAgent = c.req.header("user-agent");
-  return { request_id: c.get("requestId"), ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}), ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}) };
-};
 
 function plainPage(c: Context<HttpEnv>, title: string, body: ReturnType<typeof h>, status: 200 | 400 | 401 | 403 | 404 | 409 | 413 = 200): Response {
   return c.html(page({ title, nonce: c.get("cspNonce"), body }), status);

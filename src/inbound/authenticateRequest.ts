@@ -16,6 +16,11 @@ export interface Verification {
   preset?: string;
   secret_id?: string;
   signed_at?: string;
+  /**
+   * The subject of the client certificate the connection's TLS handshake verified (mutual TLS listeners), as the
+   * entry's meta records it; set when the receipt is recorded (receive.ts), never by an authentication method.
+   */
+  connection_identity?: string;
 }
 
 export type AuthOutcome =

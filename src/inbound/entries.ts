@@ -71,6 +71,11 @@ export const inboundEntries = {
       preset: v.optional(v.string()),
       secret_id: v.optional(v.string()),
       signed_at: v.optional(timestamp),
+      /**
+       * The subject of the client certificate the connection's TLS handshake verified, when the request came over
+       * mutual TLS (the same as the entry's `meta.connection_identity`); absent otherwise, and on entries recorded before.
+       */
+      connection_identity: v.optional(v.pipe(v.string(), v.maxLength(1024))),
     }),
     publish: publishTarget,
     queue: v.nullable(v.string()),

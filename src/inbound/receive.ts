@@ -46,7 +46,10 @@ export interface IncomingRequest {
   /** The body, or undefined when it is longer than `maxBytes` (reading stops there). */
   readBody(maxBytes: number): Promise<Uint8Array | undefined>;
   clientIp: string;
-  /** Request id, client address and user agent for the entries; no actor (the sender is not a token). */
+  /**
+   * Request id, client address, user agent and, over mutual TLS, the verified client certificate's subject
+   * (`connection_identity`) for the entries; no actor (the sender is not a token).
+   */
   meta: EntryMeta;
 }
 
@@ -66,6 +69,16 @@ interface VerifiedReceipt {
   meta: EntryMeta;
 }
 
+/**
+ * How the receipt was authenticated, with the connection's verified client certificate when its meta names one:
+ * the same subject the ledger meta records as `connection_identity` (for every change made over a mutual TLS
+ * connection), kept in `verification` too because that is what the receipt row, and GET …/receipts, show of it.
+ */
+function receiptVerification(receipt: VerifiedReceipt): Verification {
+  const identity = receipt.meta.connection_identity;
+  return identity === undefined ? receipt.verification : { ...receipt.verification, connection_identity: identity };
+}
+
 /** The receipt's entry, `ingress.received`, naming the pull message it enqueues when the route feeds a queue. */
 function receiptAppend(receipt: VerifiedReceipt): StreamAppend {
   const { route, receiptId, meta } = receipt;
@@ -82,7 +95,7 @@ function receiptAppend(receipt: VerifiedReceipt): StreamAppend {
           headers: headersForLedger(receipt.headers, route.auth),
           body_base64: Buffer.from(receipt.rawBody).toString("base64"),
           body_sha256: createHash("sha256").update(receipt.rawBody).digest("hex"),
-          verification: receipt.verification,
+          verification: receiptVerification(receipt),
           publish: publishTarget(route),
           queue: route.queue,
           // Undefined without a queue: JSON leaves the key out of the entry.

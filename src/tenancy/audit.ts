@@ -50,16 +50,27 @@ export function auditMeta(c: Context<HttpEnv>, options: { reasonRequired?: boole
       errors: [{ field: "header.X-Audit-Reason", message: "at most 1000 characters" }],
     });
   }
-  const userAgent = c.req.header("user-agent");
   const actor = auditActor(c);
-  const identity = c.env?.clientIdentity;
   return {
     actor: { kind: auth.kind === "instance_admin" ? "instance_admin" : "token", id: auth.tokenId, label: auth.label },
+    ...requestMeta(c),
+    ...(rawReason ? { reason: rawReason } : {}),
+    ...(actor ? { audit_actor: actor } : {}),
+  };
+}
+
+/**
+ * What the ledger meta records of any request, whoever sends it (a token holder, a console visitor before sign-in,
+ * a webhook sender): its id, client address, user agent and, over mutual TLS, the verified client certificate's
+ * subject (`connection_identity`; serve/tls.ts sets `clientIdentity` only for a certificate that verified).
+ */
+export function requestMeta(c: Context<HttpEnv>): Omit<EntryMeta, "actor"> {
+  const userAgent = c.req.header("user-agent");
+  const identity = c.env?.clientIdentity;
+  return {
     request_id: c.get("requestId"),
     ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}),
     ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}),
-    ...(rawReason ? { reason: rawReason } : {}),
-    ...(actor ? { audit_actor: actor } : {}),
     ...(identity ? { connection_identity: identity.slice(0, 1024) } : {}),
   };
 }

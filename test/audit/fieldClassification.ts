@@ -11,6 +11,8 @@ export const SAFE_FIELDS = new Set([
   // ids and key ids (never key material)
   "event_id", "route_id", "receipt_id", "secret_id", "key_id", "previous_key_id", "token_prefix", "queue", "queues",
   "publish.event_type", "verification.secret_id",
+  // who mutual TLS proved the sender to be: the verified certificate's subject, as audit_log's connection_identity shows it
+  "verification.connection_identity",
   // W3C trace context (trace and span ids) of the event's fan-out span
   "traceparent",
   // destinations and verifier settings (secrets live apart from them; URLs carrying credentials are refused)

@@ -121,7 +121,10 @@ const receiptFields = {
 export const receiptJson = named("Receipt", v.object(receiptFields));
 export type ReceiptJson = v.InferOutput<typeof receiptJson>;
 
-/** A receipt with how its request was authenticated (method, preset, secret id, signed time). */
+/**
+ * A receipt with how its request was authenticated (method, preset, secret id, signed time) and, when it came over
+ * mutual TLS, the verified client certificate's subject (`connection_identity`).
+ */
 export const verifiedReceiptJson = named("VerifiedReceipt", v.object({ ...receiptFields, verification: stringMap }));
 export type VerifiedReceiptJson = v.InferOutput<typeof verifiedReceiptJson>;
 

@@ -12,6 +12,7 @@ import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { whileBodyArrives } from "../../http/requestBody.ts";
+import { requestMeta } from "../../tenancy/audit.ts";
 import { createWebhookReceiver, type ReceiveTarget } from "../receive.ts";
 import type { IngressRouteCache } from "../routeCache.ts";
 import type { AcceptedReceiptJson } from "./present.ts";
@@ -79,7 +80,6 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): H
     // Before any lookup: a declared size over every route's limit costs us nothing to refuse.
     if (Number(c.req.header("content-length") ?? "0") > ceiling) throw tooLarge(ceiling);
     const url = new URL(c.req.url);
-    const userAgent = c.req.header("user-agent");
     const outcome = await receiver.receive({
       target,
       method: c.req.method,
@@ -87,11 +87,8 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): H
       headers: c.req.raw.headers,
       readBody: (maxBytes) => whileBodyArrives(c, () => readCappedBody(c.req.raw, maxBytes)),
       clientIp: c.get("clientIp"),
-      meta: {
-        request_id: c.get("requestId"),
-        ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}),
-        ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}),
-      },
+      // A sender proven by mutual TLS is named in the receipt's entry as a token holder's connection is.
+      meta: requestMeta(c),
     });
     switch (outcome.kind) {
       case "accepted": {
