@@ -28,7 +28,8 @@ export const MAX_PAGE_BODY_BYTES = 8 * 1024 * 1024;
  * route may accept 10 MB bodies, and 250 of them in one answer (2.5 GB) would be read into memory and encoded on
  * the event loop. `rows` holds one receipt more than the page when there are more (for its cursor); `pageSize` is
  * the page's size, `limit` or fewer when the bodies filled it first. Bodies past the page are never read: a row
- * beyond the budget comes without its body (octet_length reads a stored value's size from its header).
+ * beyond the budget comes without its body (octet_length reads a stored value's size from its header). A page's
+ * bodies add up to MAX_PAGE_BODY_BYTES at most, but for a first one larger than that on its own.
  */
 export async function listReceipts(
   tx: Queryable,
@@ -36,9 +37,10 @@ export async function listReceipts(
   options: { limit: number; after?: { receivedAt: string; id: string } },
 ): Promise<{ rows: ReceiptRow[]; pageSize: number }> {
   const rows = await tx<(Omit<ReceiptRow, "body"> & { body: Buffer | null })[]>`
-    select receipt_id, route_id, content_type, headers, case when before < ${MAX_PAGE_BODY_BYTES} then body end as body, body_sha256, verification, received_at
+    select receipt_id, route_id, content_type, headers, case when through <= ${MAX_PAGE_BODY_BYTES} or through = octet_length(body) then body end as body,
+           body_sha256, verification, received_at
     from (
-      select *, coalesce(sum(octet_length(body)) over (order by received_at desc, receipt_id desc rows between unbounded preceding and 1 preceding), 0) as before
+      select *, sum(octet_length(body)) over (order by received_at desc, receipt_id desc rows between unbounded preceding and current row) as through
       from hookledger.ingress_receipts
       where org_id = hookledger.current_org_id() and route_id = ${routeId}
         ${options.after ? tx`and (received_at, receipt_id) < (${options.after.receivedAt}::timestamptz, ${options.after.id})` : tx``}

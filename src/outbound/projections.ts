@@ -114,9 +114,13 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
       return;
     // Its applications end with it (tenancy's projection), and their subscriptions here: the worker then cancels
     // their open deliveries instead of sending the deleted tenant's payloads and custom headers on for days.
+    // The rows are locked in key order first, as commands lock them, so a worker recording an attempt on one of
+    // them cannot deadlock with this statement.
     case "organization.deleted":
       await tx`update hookledger.subscriptions set enabled = false, deleted_at = ${at}, updated_at = ${at}
-               where org_id = ${entry.orgId} and deleted_at is null`;
+               where org_id = ${entry.orgId} and subscription_id in (
+                 select subscription_id from hookledger.subscriptions where org_id = ${entry.orgId} and deleted_at is null
+                 order by subscription_id for no key update)`;
       return;
     default:
       return;

@@ -162,15 +162,35 @@ export function idempotentRequests(ctx: AppContext, lockMs: number): MiddlewareH
  * client gets (its action is done or not, whatever this write does): the claim then lapses after its lock.
  */
 async function settleKey(ctx: AppContext, c: Context<HttpEnv>, owner: KeyOwner, claimId: string): Promise<void> {
-  try {
-    const answer = timedOutButFinished(c)
-      ? answerNotKept(c, "it finished after it had timed out, so its answer was not kept")
-      : c.error === undefined
-        ? await answerToKeep(c, c.res)
-        : undefined;
-    if (answer) await keepAnswer(ctx, owner, claimId, answer);
-    else await releaseKey(ctx, owner, claimId);
-  } catch (error) {
-    ctx.log.warn("the answer of a request with an idempotency key could not be kept; its key is held until its lock lapses", { request_id: c.get("requestId"), error });
+  const answer = await answerOf(c);
+  // Tried again on a failure (a database that restarted, a broken connection): a claim left to lapse would let a
+  // repeat act a second time.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      if (answer) await keepAnswer(ctx, owner, claimId, answer);
+      else await releaseKey(ctx, owner, claimId);
+      return;
+    } catch (error) {
+      if (attempt === SETTLE_ATTEMPTS) {
+        ctx.log.warn("the answer of a request with an idempotency key could not be kept; its key is held until its lock lapses", { request_id: c.get("requestId"), error });
+        return;
+      }
+      await new Promise((resolve) => setTimeout(resolve, 250 * 2 ** attempt));
+    }
   }
 }
+
+/** What the key keeps of the request: its answer, a refusal saying why a repeat cannot have it, or nothing (released). */
+async function answerOf(c: Context<HttpEnv>): Promise<KeptAnswer | undefined> {
+  if (timedOutButFinished(c)) return answerNotKept(c, "it finished after it had timed out, so its answer was not kept");
+  if (c.error !== undefined) return undefined;
+  try {
+    return await answerToKeep(c, c.res);
+  } catch {
+    // The client's answer is already on its way; it must not become a 500 for this.
+    return answerNotKept(c, "its answer could not be read to keep");
+  }
+}
+
+/** Writes of a request's answer under its key, 0.5 s, 1 s and 2 s apart: through a database restart's few seconds. */
+const SETTLE_ATTEMPTS = 4;

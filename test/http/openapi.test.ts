@@ -10,7 +10,8 @@ interface MediaType {
 }
 interface OperationObject {
   requestBody?: { required?: boolean; content: Record<string, MediaType> };
-  responses: Record<string, { description: string; content?: Record<string, MediaType> }>;
+  responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, MediaType> }>;
+  parameters?: { name: string; in: string }[];
 }
 let document: {
   openapi: string;
@@ -48,6 +49,11 @@ describe("OpenAPI document", () => {
     expect(Object.keys(subscription?.properties ?? {})).toEqual(expect.arrayContaining(["headers", "signature_scheme", "retry_schedule", "secret"]));
     const event = document.paths["/v1/events"]?.post?.requestBody?.content["application/json"]?.schema;
     expect(Object.keys(event?.properties ?? {})).toEqual(expect.arrayContaining(["payload", "payload_text", "payload_base64", "event_id", "labels"]));
+    // Every /v1 POST takes an Idempotency-Key, and its success may be a replay.
+    const create = document.paths["/v1/applications"]?.post;
+    expect(create?.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "Idempotency-Key", in: "header" })]));
+    expect(create?.responses["201"]?.headers).toHaveProperty("Idempotent-Replayed");
+    expect(Object.keys(create?.responses ?? {})).toEqual(expect.arrayContaining(["408", "409"]));
     // A body every field of which may be left out may itself be left out (the handlers take none as {}).
     expect(document.paths["/v1/events"]?.post?.requestBody?.required).toBe(true);
     for (const path of ["/v1/events/{event_id}/replay", "/v1/subscriptions/{subscription_id}/secret/rotate", "/v1/pull/{queue}/dequeue", "/v1/pull/{queue}/dead-letters/replay", "/v1/pull/{queue}/dead-letters/purge"]) {

@@ -97,7 +97,8 @@ function problemsOf(operation: Operation): ProblemSlug[] {
     if (operation.scope) slugs.add("forbidden");
     if (operation.method !== "GET") slugs.add("validation");
     if (operation.body) slugs.add("request-timeout");
-    if (operation.method === "POST") for (const slug of ["idempotency-conflict", "idempotency-in-progress"] as const) slugs.add(slug);
+    // A POST's body is read for its Idempotency-Key's digest even when the operation takes none: it can stall too.
+    if (operation.method === "POST") for (const slug of ["idempotency-conflict", "idempotency-in-progress", "request-timeout"] as const) slugs.add(slug);
   }
   if (operation.body) for (const slug of ["validation", "malformed-json", "unsupported-media-type", "payload-too-large"] as const) slugs.add(slug);
   if (operation.query) slugs.add("validation");
@@ -121,9 +122,15 @@ function problemResponses(operation: Operation): Record<string, JsonObject> {
   );
 }
 
+/** A `/v1` POST's success may be a repeat's: the first request's answer again, marked. */
+const REPLAYED_HEADER = {
+  "Idempotent-Replayed": { description: "`true` when this is the answer kept under the request's Idempotency-Key, given again to a repeat.", schema: { type: "string", enum: ["true"] } },
+};
+
 function successResponse(operation: Operation, convert: (schema: v.GenericSchema) => JsonObject): JsonObject {
-  if (!operation.response) return { description: operation.success === 204 ? "No content" : "Success" };
-  return { description: "Success", content: { [operation.mediaType ?? "application/json"]: { schema: convert(operation.response) } } };
+  const headers = operation.method === "POST" && operation.path.startsWith("/v1/") ? { headers: REPLAYED_HEADER } : {};
+  if (!operation.response) return { description: operation.success === 204 ? "No content" : "Success", ...headers };
+  return { description: "Success", ...headers, content: { [operation.mediaType ?? "application/json"]: { schema: convert(operation.response) } } };
 }
 
 /** Every `/v1` POST takes one (src/tenancy/idempotentRequests.ts, installed around every `/v1` handler). */
