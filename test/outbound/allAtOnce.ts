@@ -23,7 +23,7 @@ async function waitingForLocks(db: TestDatabase, n: number): Promise<void> {
  * With `first`, that request is sent alone and waits for the held lock before the others are sent: it is then the
  * first in line once the lock is let go (say a DELETE that the others race).
  */
-export async function allAtOnce<T>(db: TestDatabase, hold: Hold, requests: () => Promise<T>[], options: { first?: () => Promise<T> } = {}): Promise<T[]> {
+export async function allAtOnce<T>(db: TestDatabase, hold: Hold, requests: () => Promise<T>[], options: { first?: () => Promise<T>; waiting?: number } = {}): Promise<T[]> {
   const held = await db.owner.reserve();
   let answers: Promise<T[]> | undefined;
   try {
@@ -37,7 +37,8 @@ export async function allAtOnce<T>(db: TestDatabase, hold: Hold, requests: () =>
     if (first) await waitingForLocks(db, 1);
     const rest = Promise.all(requests());
     answers = first ? Promise.all([first, rest]).then(([one, others]) => [one, ...others]) : rest;
-    await waitingForLocks(db, first ? 3 : 2);
+    // With `waiting`, every request is known to queue for a lock: wait for all of them, however loaded the machine.
+    await waitingForLocks(db, options.waiting ?? (first ? 3 : 2));
     await new Promise((resolve) => setTimeout(resolve, 300));
   } finally {
     await held`rollback`;

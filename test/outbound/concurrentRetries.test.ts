@@ -45,7 +45,9 @@ describe("concurrent manual retries", () => {
     expect(attemptHeaders("/retry-race")).toEqual(["1"]);
 
     const stream = deliveryStream(failed.id);
-    const answers = await allAtOnce(db, { kind: "stream", orgId: t.orgId, stream }, () => times(10, () => app.call("POST", `/v1/deliveries/${failed.id}/retry`, t.token)));
+    // All ten wait (one for the stream, nine for the delivery's row) before any decides: a retry arriving after the
+    // retried attempt failed would rightly retry again.
+    const answers = await allAtOnce(db, { kind: "stream", orgId: t.orgId, stream }, () => times(10, () => app.call("POST", `/v1/deliveries/${failed.id}/retry`, t.token)), { waiting: 10 });
     expect(statuses(answers)).toEqual(Array(10).fill(202));
     for (const answer of answers) expect(answer.body.status).toBe("pending");
 
