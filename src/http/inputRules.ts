@@ -160,6 +160,64 @@ function closingQuote(text: string, open: number): number {
   return text.length;
 }
 
+const REPEATED_NAME_RULE = "the name appears more than once in this object (JSON.parse would keep the last one silently, a proxy or another parser the first): send it once";
+
+interface Container {
+  /** The names seen so far, for an object; undefined for an array. */
+  names: Set<string> | undefined;
+  /** What the container is reached by in its parent: a member name or an item index (none for the root). */
+  via: string | number | undefined;
+  /** The current member's name, or the current item's index. */
+  current: string | number;
+  /** In an object: the next string is a member name. */
+  expectName: boolean;
+}
+
+/**
+ * Names that appear twice in one object of JSON `text`, which must be JSON that parsed: `{"scopes":["events:read"],
+ * "scopes":["admin"]}` was read as its last `scopes`, while a gateway or log that reads the first sees another
+ * request — the kind of disagreement request smuggling is made of. One linear pass over the text; at most 20.
+ *
+ * @example
+ * repeatedNames('{"a":1,"b":{"c":2,"c":3}}'); // [{ field: "b.c", message: "the name appears more than once …" }]
+ */
+export function repeatedNames(text: string): FieldError[] {
+  const errors: FieldError[] = [];
+  const open: Container[] = [];
+  for (let i = 0; i < text.length && errors.length < MAX_REPORTED; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x22) {
+      const end = closingQuote(text, i);
+      const top = open.at(-1);
+      if (top?.names && top.expectName) {
+        const literal = text.slice(i, end + 1);
+        const name = literal.includes("\\") ? (JSON.parse(literal) as string) : literal.slice(1, -1);
+        if (top.names.has(name)) errors.push({ field: fieldAt(open, name), message: REPEATED_NAME_RULE });
+        top.names.add(name);
+        top.current = name;
+        top.expectName = false;
+      }
+      i = end;
+    } else if (code === 0x7b || code === 0x5b) {
+      open.push({ names: code === 0x7b ? new Set() : undefined, via: open.at(-1)?.current, current: 0, expectName: code === 0x7b });
+    } else if (code === 0x7d || code === 0x5d) {
+      open.pop();
+    } else if (code === 0x2c) {
+      const top = open.at(-1);
+      if (top?.names) top.expectName = true;
+      else if (top) top.current = (top.current as number) + 1;
+    }
+  }
+  return errors;
+}
+
+/** The dotted field name of member `name` of the innermost open container, shortened as fieldOf does. */
+function fieldAt(open: readonly Container[], name: string): string {
+  const keys = [...open.slice(1).map((container) => displayKey(container.via as string | number)), displayKey(name)];
+  const shown = keys.length > 8 ? [...keys.slice(0, 5), `...(${keys.length - 7} levels)...`, ...keys.slice(-2)] : keys;
+  return shown.join(".");
+}
+
 /** Digits, sign, point and exponent: what a JSON number literal is made of. */
 const isNumberChar = (code: number): boolean => (code >= 0x30 && code <= 0x39) || code === 0x2e || code === 0x2d || code === 0x2b || code === 0x65 || code === 0x45;
 

@@ -5,7 +5,7 @@
  */
 import type { Context } from "hono";
 import * as v from "valibot";
-import { firstInvalidUtf8Byte, jsonHazards, markSpans, MAX_JSON_NESTING, textFieldHazards, textHazard, UNDERFLOW_MARK, underflowingNumbers } from "./inputRules.ts";
+import { firstInvalidUtf8Byte, jsonHazards, markSpans, MAX_JSON_NESTING, repeatedNames, textFieldHazards, textHazard, UNDERFLOW_MARK, underflowingNumbers } from "./inputRules.ts";
 import { exactObject } from "./fields.ts";
 import { ProblemError, type FieldError } from "./problem.ts";
 import { readRequestBytes } from "./requestBody.ts";
@@ -110,6 +110,7 @@ function parseJsonBody(text: string): unknown {
     const marked: unknown = JSON.parse(markSpans(text, underflows, UNDERFLOW_MARK));
     errors.push(...jsonHazards(marked, { maxDepth: MAX_JSON_NESTING, rootLevel: 0, underflowMark: UNDERFLOW_MARK }));
   }
+  if (errors.length === 0) errors.push(...repeatedNames(text));
   if (errors.length > 0) throw new ProblemError("validation", "the body holds values the API does not accept", { errors });
   return value;
 }

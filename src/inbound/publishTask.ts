@@ -8,7 +8,7 @@
 import type { Task } from "graphile-worker";
 import * as v from "valibot";
 import type { AppContext } from "../context.ts";
-import { MAX_JSON_NESTING, nestsDeeperThan, numbersAllFinite, underflowingNumbers } from "../http/inputRules.ts";
+import { MAX_JSON_NESTING, nestsDeeperThan, numbersAllFinite, repeatedNames, underflowingNumbers } from "../http/inputRules.ts";
 import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
@@ -69,10 +69,12 @@ export function eventFromReceipt(receipt: ReceiptRow, target: { app_id: string; 
   if (text !== undefined && /[/+]json\s*(;|$)/i.test(contentType)) {
     try {
       const parsed = JSON.parse(text) as unknown;
-      // Deeper than events may nest (the fingerprint and schema checks recurse), or holding a number JavaScript
-      // reads as Infinity (the event's JSON would show it as null) or as 0 (`1e-400`): delivered as text, byte-exact,
-      // and shown so.
-      if (!nestsDeeperThan(parsed, MAX_JSON_NESTING) && numbersAllFinite(parsed) && underflowingNumbers(text).length === 0) return { ...common, encoding: "json", payload: text, parsedPayload: parsed };
+      // Deeper than events may nest (the fingerprint and schema checks recurse), holding a number JavaScript
+      // reads as Infinity (the event's JSON would show it as null) or as 0 (`1e-400`), or naming a member twice in
+      // one object (the schema would judge the last, a receiver may read the first): delivered as text,
+      // byte-exact, and shown so.
+      const safe = !nestsDeeperThan(parsed, MAX_JSON_NESTING) && numbersAllFinite(parsed) && underflowingNumbers(text).length === 0 && repeatedNames(text).length === 0;
+      if (safe) return { ...common, encoding: "json", payload: text, parsedPayload: parsed };
     } catch {
       // Not JSON after all: delivered as text, byte-exact.
     }

@@ -215,6 +215,24 @@ describe("object keys a record would drop", () => {
   });
 });
 
+describe("names repeated in one object", () => {
+  // JSON.parse keeps the last; a gateway, a log or the receiver may read the first. A payload validated as
+  // {"amount":5} against its schema was delivered, as sent, with "amount":1000000 first.
+  it("refuses them in management bodies and payloads alike with 400 naming the field, and writes nothing", async () => {
+    const before = await rowCounts();
+    expectRefused(await sendRaw("POST", "/v1/applications", '{"name":"first","name":"second"}'), "name", /appears more than once/);
+    expectRefused(await sendRaw("POST", "/v1/tokens", '{"label":"ci","scopes":["events:read"],"scopes":["admin"]}'), "scopes", /appears more than once/);
+    expectRefused(await sendRaw("POST", "/v1/events", `{"app_id":"${t.appId}","event_type":"invoice.paid","payload":{"amount":1000000,"amount":5}}`), "payload.amount", /appears more than once/);
+    expectRefused(await sendRaw("POST", "/v1/events", `{"app_id":"${t.appId}","event_type":"invoice.paid","payload":{"lines":[{"sku":"a"},{"sku":"b","\\u0073ku":"c"}]}}`), "payload.lines.1.sku", /appears more than once/);
+    expect(await rowCounts()).toEqual(before);
+  });
+
+  it("takes one name in different objects, or at different depths", async () => {
+    const accepted = await sendRaw("POST", "/v1/events", `{"app_id":"${t.appId}","event_type":"invoice.paid","event_id":"evt_names","payload":{"id":1,"customer":{"id":2},"lines":[{"id":3},{"id":4}]}}`);
+    expect(accepted.status, JSON.stringify(accepted.body)).toBe(202);
+  });
+});
+
 describe("cursors", () => {
   const cursor = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");
   const uuid = "00000000-0000-4000-8000-000000000000";

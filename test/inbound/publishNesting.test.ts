@@ -23,6 +23,15 @@ describe("publishing a receipt", () => {
     expect(eventFromReceipt(receipt('{"a":[1,{"b":2}]}'), target)).toMatchObject({ encoding: "json", payload: '{"a":[1,{"b":2}]}', parsedPayload: { a: [1, { b: 2 }] } });
   });
 
+  it("publishes JSON naming a member twice in one object as text, byte-exact, not as JSON its schema would judge by the last", () => {
+    for (const body of ['{"amount":1000000,"amount":5}', '{"lines":[{"sku":"a","sku":"b"}]}']) {
+      const event = eventFromReceipt(receipt(body), target);
+      expect(event).toMatchObject({ encoding: "text", payload: body });
+      expect(event.parsedPayload).toBeUndefined();
+    }
+    expect(eventFromReceipt(receipt('{"id":1,"customer":{"id":2}}'), target).encoding).toBe("json");
+  });
+
   it("publishes JSON with a number beyond a double's range as text, so the event shows 1e400, not null", () => {
     for (const body of ['{"a":1e400}', '[0,{"b":[-2e308]}]', '{"c":{"d":123e999}}']) {
       const event = eventFromReceipt(receipt(body), target);
