@@ -105,6 +105,9 @@ describe("concurrent recovers", () => {
 
     const answers = await allAtOnce(db, { kind: "stream", orgId: t.orgId, stream: deliveryStream(failed[0].id) }, () =>
       times(10, () => app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z" })),
+      // All ten wait before any decides: a recover arriving after the re-queued deliveries failed again would rightly
+      // re-queue them again.
+      { waiting: 10 },
     );
     expect(statuses(answers)).toEqual(Array(10).fill(202));
     expect(answers.map((answer) => answer.body.deliveries_requeued).sort()).toEqual([...Array(9).fill(0), 3]);
