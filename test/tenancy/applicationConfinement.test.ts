@@ -156,3 +156,28 @@ describe("POST /v1/events/{id}/replay to a chosen subscription", () => {
     expect(replayed?.n).toBe(0);
   });
 });
+
+describe("what belongs to the organization, not to an application", () => {
+  it("refuses an application token the organization, its ingress routes, their receipts and its pull queues (403), and serves the organization token", async () => {
+    await ok(app.call("POST", "/v1/pull-queues", org.token, { name: "org-inbox" }), 201);
+    const route = await ok(app.call("POST", "/v1/ingress-routes", org.token, { name: "org route", auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "org-inbox" }), 201);
+    const reads: [string, string, unknown?][] = [
+      ["GET", "/v1/organizations"],
+      ["GET", `/v1/organizations/${org.orgId}`],
+      ["GET", "/v1/ingress-routes"],
+      ["GET", `/v1/ingress-routes/${route.id}`],
+      ["GET", `/v1/ingress-routes/${route.id}/receipts`],
+      ["GET", "/v1/pull-queues"],
+      ["GET", "/v1/pull-queues/org-inbox"],
+      ["POST", "/v1/pull/org-inbox/dequeue", {}],
+      ["POST", "/v1/pull/org-inbox/ack", { lease_ids: ["00000000-0000-4000-8000-000000000000"] }],
+      ["GET", "/v1/pull/org-inbox/dead-letters"],
+    ];
+    for (const [method, path, body] of reads) {
+      const refused = await app.call(method, path, a1.token, body);
+      expect({ method, path, status: refused.status, type: refused.body?.type }).toEqual({ method, path, status: 403, type: "urn:hookledger:problem:forbidden" });
+      const served = await app.call(method, path, org.token, body);
+      expect({ method, path, status: served.status }).toEqual({ method, path, status: 200 });
+    }
+  });
+});

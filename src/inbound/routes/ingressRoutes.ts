@@ -101,13 +101,14 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
   app.use("/ingress-routes/:route_id/*", forgetChangedRoute);
 
   /**
-   * Checks scope (and, for changes, that the token is an organization's: routes belong to the organization, not
-   * to one application), then loads the route or answers 404.
+   * Checks scope and that the token is an organization's (routes, their receipts included, belong to the
+   * organization, not to one application: an application token read every raw webhook the organization received),
+   * then loads the route or answers 404.
    */
   const load = async (c: Context<HttpEnv>, scope: "ingress:read" | "ingress:write"): Promise<IngressRouteRow> => {
     const auth = c.get("auth");
     requireScope(auth, scope);
-    if (scope === "ingress:write") requireOrganizationToken(auth);
+    requireOrganizationToken(auth);
     const id = c.req.param("route_id") ?? "";
     if (!ROUTE_ID_PATTERN.test(id)) throw notFound();
     const found = await withTenant(ctx.sql, auth.orgId, (tx) => getRoute(tx, id));
@@ -132,6 +133,7 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
   app.get("/ingress-routes", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
+    requireOrganizationToken(auth);
     const query = readQuery(c, schemas.list);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
     const { rows, counts } = await withTenant(ctx.sql, auth.orgId, async (tx) => {

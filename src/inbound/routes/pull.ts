@@ -69,6 +69,7 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.post("/pull/:queue/dequeue", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "pull:consume");
+    requireOrganizationToken(auth);
     const queue = queueParam(c);
     const body = await readOptionalJson(c, dequeueBody);
     const messages = await dequeue(
@@ -90,6 +91,7 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
     app.post(`/pull/:queue/${action}`, async (c) => {
       const auth = c.get("auth");
       requireScope(auth, "pull:consume");
+      requireOrganizationToken(auth);
       const queue = queueParam(c);
       const body = await readJson(c, schema);
       const result = await settleLeases(ctx, auth.orgId, queue, body.lease_ids, toAction(body), auditMeta(c));
@@ -104,6 +106,7 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.get("/pull/:queue/dead-letters", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
+    requireOrganizationToken(auth);
     const queue = queueParam(c);
     const query = readQuery(c, deadLetterListQuery);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });

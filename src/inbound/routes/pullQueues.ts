@@ -56,6 +56,7 @@ export function pullQueueRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.get("/pull-queues", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
+    requireOrganizationToken(auth);
     const query = readQuery(c, pullQueueListQuery);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
     const { rows, stats } = await withTenant(ctx.sql, auth.orgId, async (tx) => {
@@ -70,6 +71,7 @@ export function pullQueueRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.get("/pull-queues/:queue", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
+    requireOrganizationToken(auth);
     const queue = c.req.param("queue");
     if (!v.is(queueNameField, queue)) throw notFound();
     const found = await withTenant(ctx.sql, auth.orgId, async (tx) => {

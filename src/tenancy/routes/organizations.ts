@@ -9,7 +9,7 @@ import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { withTenant } from "../../db/tenant.ts";
 import { auditMeta } from "../audit.ts";
-import { requireInstanceAdmin, requireOrgAccess } from "../authorize.ts";
+import { requireInstanceAdmin, requireOrganizationToken, requireOrgAccess } from "../authorize.ts";
 import { createOrganization, deleteOrganization, getOrganization, listAllOrganizations, updateOrganization } from "../organizations.ts";
 import { MAX_QUOTA } from "../quotas.ts";
 import { hasScope } from "../scopes.ts";
@@ -43,6 +43,8 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
 
   app.get("/organizations", async (c) => {
     const auth = c.get("auth");
+    // The organization is organization-level: an application token sees its application, not the organization.
+    if (auth.kind !== "instance_admin") requireOrganizationToken(auth);
     const query = readQuery(c, listQuery);
     const limit = query.limit ?? DEFAULT_LIMIT;
     if (auth.kind !== "instance_admin") {
@@ -57,7 +59,9 @@ export function organizationRoutes(ctx: AppContext): Hono<HttpEnv> {
 
   app.get("/organizations/:org_id", async (c) => {
     const orgId = uuidParam(c, "org_id");
-    requireOrgAccess(c.get("auth"), orgId);
+    const auth = c.get("auth");
+    if (auth.kind !== "instance_admin") requireOrganizationToken(auth);
+    requireOrgAccess(auth, orgId);
     const org = await withTenant(ctx.sql, orgId, (tx) => getOrganization(tx, orgId));
     if (!org) throw notFound();
     return c.json(presentOrganization(org));
