@@ -49,7 +49,8 @@ export function buildDeliveryRequest(input: {
     headers[HOOKLEDGER_SIGNATURE_HEADER] = signHookledgerV1({
       timestamp: input.now,
       headers,
-      signedHeaderNames: subscription.signed_headers,
+      // Once each: a subscription stored before names were checked for repeats may list one twice.
+      signedHeaderNames: [...new Set(subscription.signed_headers.map((name) => name.toLowerCase()))],
       body,
       secrets: input.secrets,
     });

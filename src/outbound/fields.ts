@@ -75,10 +75,15 @@ export const customHeadersField = v.pipe(
 /** Headers a hookledger-v1 signature can cover besides the subscription's own custom headers. */
 export const SIGNABLE_BUILTIN_HEADERS = ["content-type", "user-agent", "x-hookledger-event-id", "x-hookledger-event-type", "x-hookledger-delivery-id", "x-hookledger-attempt"];
 
-export const signedHeadersField = boundedArray(
-  v.pipe(v.string(), v.regex(/^[!#$%&'*+^_`|~0-9A-Za-z-]{1,100}$/, "expected a header name (no dots)"), v.toLowerCase()),
-  20,
-  "at most 20 signed headers",
+export const signedHeadersField = v.pipe(
+  boundedArray(
+    v.pipe(v.string(), v.regex(/^[!#$%&'*+^_`|~0-9A-Za-z-]{1,100}$/, "expected a header name (no dots)"), v.toLowerCase()),
+    20,
+    "at most 20 signed headers",
+  ),
+  // Header names are case-insensitive: ["content-type","CONTENT-TYPE"] was stored, and signing refused it, so
+  // every delivery of the subscription stayed pending.
+  v.check((names) => new Set(names).size === names.length, "a header is listed twice (header names are case-insensitive)"),
 );
 
 export const signingSecretField = v.pipe(

@@ -70,6 +70,20 @@ describe("signed delivery", () => {
     expect(verifyHookledgerV1({ signature, headers, body: request!.body, secret: sub.secret })).toBe(false);
   });
 
+  it("refuses a signed header listed twice, in any case, and still delivers for a subscription stored with one", async () => {
+    const refused = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: receiver.url("/v1dup"), event_types: ["*"], signature_scheme: "hookledger-v1", signed_headers: ["content-type", "CONTENT-TYPE"] });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([{ field: "signed_headers", message: expect.stringContaining("listed twice") }]);
+    // Stored before the rule: every delivery stayed pending (signing refused the list) — now each name signs once.
+    const sub = await t.subscribe({ url: receiver.url("/v1dup"), signature_scheme: "hookledger-v1", signed_headers: ["content-type"] });
+    await db.owner`update hookledger.subscriptions set signed_headers = array['content-type', 'CONTENT-TYPE'] where subscription_id = ${sub.id}`;
+    await t.send({ event_id: "evt_v1_dup" });
+    const [request] = await receiver.waitFor(1, "/v1dup");
+    const signature = request!.headers["x-hookledger-signature"] as string;
+    expect(signature).toMatch(/^t=\d+,h=content-type,v1=[0-9a-f]{64}$/);
+    expect(verifyHookledgerV1({ signature, headers: new Headers(request!.headers as Record<string, string>), body: request!.body, secret: sub.secret })).toBe(true);
+  });
+
   it("delivers text and binary payloads byte-exact with their content type", async () => {
     await t.subscribe({ url: receiver.url("/raw"), event_types: ["user.created"] });
     const binary = Buffer.from([0, 1, 2, 250, 251, 255]);
