@@ -240,6 +240,19 @@ describe("top-level JSON values that are not objects", () => {
   });
 });
 
+describe("event type names at their length limit", () => {
+  it("takes 150 characters, and refuses 151 to 200 with 400 naming the name (they once answered 500 when recorded)", async () => {
+    const name = (length: number) => `long.${"n".repeat(length - 5)}`;
+    const accepted = await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: name(150) });
+    expect(accepted.status).toBe(201);
+    expect((await app.call("POST", "/v1/events", t.token, { app_id: t.appId, event_type: name(150), payload: {} })).status).toBe(202);
+    for (const length of [151, 153, 200]) {
+      const refused = await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: name(length) });
+      expect({ length, status: refused.status, errors: refused.body.errors }).toEqual({ length, status: 400, errors: [{ field: "name", message: "at most 150 characters" }] });
+    }
+  });
+});
+
 describe("bodies that are not JSON, or are compressed", () => {
   it("refuses a non-empty optional body that is not declared JSON with 415, and still takes an empty one", async () => {
     const optional: [string, string][] = [
