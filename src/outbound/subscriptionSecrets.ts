@@ -41,6 +41,21 @@ export async function expireCurrentSecrets(tx: Queryable, subscriptionId: string
   return current?.key_id ?? null;
 }
 
+/**
+ * Secrets a subscription's deliveries may be signed with at once: its current one and those still in a rotation's
+ * overlap. Each adds a signature to every delivery; with rotations unbounded, 1,002 of them held the event loop
+ * ~0.7 s per 500 KB delivery, and past ~330 the signature header outgrew what receivers take (16 KB).
+ */
+export const MAX_SIGNING_SECRETS = 10;
+
+/** How many secrets sign the subscription's deliveries at `now` (read under the subscription's lock). */
+export async function signingSecretCount(tx: Queryable, subscriptionId: string, now: Date): Promise<number> {
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from hookledger.subscription_secrets
+    where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and (expires_at is null or expires_at > ${now})`;
+  return row?.n ?? 0;
+}
+
 export interface SigningSecret {
   keyId: string;
   secret: string;

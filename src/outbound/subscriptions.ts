@@ -12,6 +12,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.ts";
+import { ProblemError } from "../http/problem.ts";
 import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { generateSigningSecret } from "../crypto/secrets.ts";
@@ -23,7 +24,7 @@ import { assertBelowQuota, quotasOf, subscriptionCount } from "../tenancy/quotas
 import { deliveryStream } from "./appends.ts";
 import { openDeliveries } from "./deliveryStore.ts";
 import { publishOperationalEvents } from "./operationalPublish.ts";
-import { expireCurrentSecrets, newSecretKeyId, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
+import { expireCurrentSecrets, MAX_SIGNING_SECRETS, newSecretKeyId, signingSecretCount, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
 import { getSubscription, getSubscriptionForChange, type SubscriptionRow } from "./subscriptionStore.ts";
 
 export const subscriptionStream = (id: string) => `subscription:${id}`;
@@ -156,6 +157,12 @@ export async function rotateSubscriptionSecret(
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getSubscriptionForChange(tx, subscriptionId))) return undefined;
     const now = ctx.now();
+    if (input.overlapSeconds > 0 && (await signingSecretCount(tx, subscriptionId, now)) >= MAX_SIGNING_SECRETS) {
+      throw new ProblemError(
+        "conflict",
+        `${MAX_SIGNING_SECRETS} secrets already sign this subscription's deliveries (the current one and those in a rotation's overlap): rotate with overlap_seconds 0, or once an overlap has ended`,
+      );
+    }
     const previousExpiresAt = new Date(now.getTime() + input.overlapSeconds * 1000);
     const previousKeyId = await expireCurrentSecrets(tx, subscriptionId, previousExpiresAt);
     const keyId = newSecretKeyId();

@@ -122,6 +122,22 @@ describe("signed delivery", () => {
     expect(audit.body.data).toHaveLength(2);
   });
 
+  it("keeps at most ten secrets signing: a rotation with overlap past them is 409, one without overlap starts afresh", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/rotate-many"), event_types: ["invoice.voided"] });
+    for (let n = 0; n < 9; n++) expect((await app.call("POST", `/v1/subscriptions/${sub.id}/secret/rotate`, t.token, { overlap_seconds: 3600 })).status).toBe(200);
+    const refused = await app.call("POST", `/v1/subscriptions/${sub.id}/secret/rotate`, t.token, { overlap_seconds: 3600 });
+    expect(refused.status).toBe(409);
+    expect(refused.body).toMatchObject({ type: "urn:hookledger:problem:conflict", detail: expect.stringContaining("overlap_seconds 0") });
+    await t.send({ event_type: "invoice.voided", event_id: "evt_rot_many_1" });
+    const [tenfold] = await receiver.waitFor(1, "/rotate-many");
+    expect((tenfold!.headers["webhook-signature"] as string).split(" ")).toHaveLength(10);
+    const fresh = await app.call("POST", `/v1/subscriptions/${sub.id}/secret/rotate`, t.token, { overlap_seconds: 0 });
+    expect(fresh.status).toBe(200);
+    await t.send({ event_type: "invoice.voided", event_id: "evt_rot_many_2" });
+    const second = (await receiver.waitFor(2, "/rotate-many"))[1]!;
+    expect((second.headers["webhook-signature"] as string).split(" ")).toHaveLength(1);
+  });
+
   it("reveals the current secret through an audited call", async () => {
     const sub = await t.subscribe({ url: receiver.url("/reveal") });
     const revealed = await app.call("GET", `/v1/subscriptions/${sub.id}/secret`, t.token);
