@@ -114,9 +114,18 @@ export async function getDeliveryForChange(tx: Queryable, deliveryId: string): P
   return row;
 }
 
-export async function deliveriesOfEvent(tx: Queryable, eventId: string): Promise<DeliveryRow[]> {
+/**
+ * An event's deliveries, first scheduled first, `limit + 1` rows from after the cursor's (created_at, delivery_id):
+ * each replay adds a delivery per subscription, so an event can have thousands.
+ */
+export async function deliveriesOfEvent(
+  tx: Queryable,
+  filter: { eventId: string; after?: { createdAt: string; id: string } | undefined; limit: number },
+): Promise<DeliveryRow[]> {
   return tx<DeliveryRow[]>`select ${tx.unsafe(deliveryColumns)} from hookledger.deliveries
-    where org_id = hookledger.current_org_id() and event_id = ${eventId} order by created_at, delivery_id`;
+    where org_id = hookledger.current_org_id() and event_id = ${filter.eventId}
+      ${filter.after ? tx`and (created_at, delivery_id) > (${filter.after.createdAt}::timestamptz, ${filter.after.id}::uuid)` : tx``}
+    order by created_at, delivery_id limit ${filter.limit + 1}`;
 }
 
 export async function listDeliveriesOfSubscription(

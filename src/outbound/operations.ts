@@ -6,7 +6,7 @@ import type { Config } from "../config.ts";
 import { operation as op, type Operation, type WebhookDoc } from "../http/openapi/operation.ts";
 import { listOf } from "../http/responses.ts";
 import { attemptQuery } from "./routes/deliveries.ts";
-import { eventBody, eventListQuery, replayBody } from "./routes/events.ts";
+import { eventBody, eventDeliveriesQuery, eventListQuery, replayBody } from "./routes/events.ts";
 import { eventTypeCreateBody, eventTypeListQuery, eventTypeUpdateBody } from "./routes/eventTypes.ts";
 import { OPERATIONAL_EVENT_TYPES, operationalEnvelope, operationalEvents } from "./operationalEvents.ts";
 import { operationalWebhooksJson } from "./routes/operationalWebhooks.ts";
@@ -59,7 +59,8 @@ export function outboundOperations(config: Config): Operation[] {
       problems: ["unprocessable", "idempotency-conflict"],
     }),
     op("GET", "/v1/events", "Events", "List events.", { scope: "events:read", query: eventListQuery, response: listOf(eventJson) }),
-    op("GET", "/v1/events/:event_id", "Events", "Get an event with its deliveries.", { scope: "events:read", response: eventWithDeliveriesJson }),
+    op("GET", "/v1/events/:event_id", "Events", "Get an event with its first 100 deliveries.", { scope: "events:read", response: eventWithDeliveriesJson }),
+    op("GET", "/v1/events/:event_id/deliveries", "Events", "List an event's deliveries, first scheduled first (replays add one per subscription).", { scope: "events:read", query: eventDeliveriesQuery, response: listOf(deliveryJson) }),
     op("POST", "/v1/events/:event_id/replay", "Events", "Replay an event to every matching subscription, or to one.", { scope: "events:write", body: replayBody, bodyOptional: true, success: 202, response: replayedEventJson, problems: ["conflict"] }),
 
     op("GET", "/v1/deliveries/:delivery_id", "Deliveries", "Get a delivery with its attempts.", { scope: "events:read", response: deliveryWithAttemptsJson }),

@@ -185,6 +185,7 @@ describe("answers match /openapi.json", () => {
     expectStatus(await call("GET", "/v1/events", { token }), 200);
     const event_id = published.body.event_id as string;
     expectStatus(await call("GET", "/v1/events/{event_id}", { token, params: { event_id } }), 200);
+    expectStatus(await call("GET", "/v1/events/{event_id}/deliveries", { token, params: { event_id } }), 200);
     expectStatus(await call("POST", "/v1/events/{event_id}/replay", { token, params: { event_id }, body: { subscription_id } }), 202);
 
     const deliveries = await call("GET", `${sub}/deliveries`, { token, params: { subscription_id } });

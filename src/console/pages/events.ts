@@ -115,6 +115,9 @@ function payloadOf(event: EventRow): Html {
   return codeBlock(event.payload, "Payload");
 }
 
+/** Deliveries an event's page lists (each replay adds one per subscription). */
+const SHOWN_DELIVERIES = 200;
+
 export async function eventPage(view: View, eventId: string): Promise<Response> {
   const { ctx, auth, base } = view;
   requireScope(auth, "events:read");
@@ -122,12 +125,12 @@ export async function eventPage(view: View, eventId: string): Promise<Response> 
   const found = await withTenant(ctx.sql, auth.orgId, async (tx) => {
     const event = await getEvent(tx, eventId);
     if (!event || (auth.appId !== null && auth.appId !== event.app_id)) return undefined;
-    return { event, deliveries: await deliveriesOfEvent(tx, eventId), subscriptions: await listSubscriptions(tx, { limit: 500, appId: event.app_id }) };
+    return { event, deliveries: await deliveriesOfEvent(tx, { eventId, limit: SHOWN_DELIVERIES }), subscriptions: await listSubscriptions(tx, { limit: 500, appId: event.app_id }) };
   });
   if (!found) throw new ProblemError("not-found", "no such event");
   const { event } = found;
   const urls = new Map(found.subscriptions.map((row) => [row.subscription_id, row.url]));
-  const rows = found.deliveries.map(
+  const rows = found.deliveries.slice(0, SHOWN_DELIVERIES).map(
     (row) => h`<tr><td>${badge(row.status)}</td><td class="wrap"><a href="${base}/deliveries/${row.delivery_id}">${urls.get(row.subscription_id) ?? row.subscription_id}</a></td><td class="mono">${row.attempts}</td>
 <td class="mono">${row.last_status_code ?? row.last_error_class ?? "—"}</td><td>${time(row.last_attempt_at)}</td><td>${row.reason}</td></tr>`,
   );
@@ -143,6 +146,7 @@ export async function eventPage(view: View, eventId: string): Promise<Response> 
 ${hasScope(auth.scopes, "events:write") ? h`<div class="actions"><a class="button secondary" href="${base}/events/${encodeURIComponent(event.event_id)}/replay">Replay event</a></div>` : ""}
 <h2>Deliveries</h2>
 ${table("Deliveries of this event", ["Status", "Endpoint", "Attempts", "Last answer", "Last attempt", "Reason"], rows, "This event matched no subscription.")}
+${found.deliveries.length > SHOWN_DELIVERIES ? h`<p class="muted">The first ${SHOWN_DELIVERIES} deliveries are shown; the API lists them all (GET /v1/events/{event_id}/deliveries).</p>` : ""}
 <h2>Payload</h2>${payloadOf(event)}`;
   return render(view, { title: `Event ${event.event_id}`, current: `${base}/events`, body });
 }

@@ -10,7 +10,7 @@ import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
-import { deliveriesOfEvent, getEvent, listEvents } from "../deliveryStore.ts";
+import { deliveriesOfEvent, getEvent, listEvents, type DeliveryRow } from "../deliveryStore.ts";
 import { eventIdField, eventTypeNameField, labelsField } from "../fields.ts";
 import { ingestEvent, IngestError, type IncomingEvent } from "../ingest.ts";
 import { replayEvent, ReplayError } from "../replay.ts";
@@ -29,6 +29,12 @@ export const eventBody = exactObject({
   labels: v.optional(labelsField, {}),
   occurred_at: v.optional(timestampField),
 });
+
+/** The deliveries `GET /v1/events/{event_id}` embeds; the rest are paged by `GET /v1/events/{event_id}/deliveries`. */
+const EMBEDDED_DELIVERIES = 100;
+const deliveryCursor = (row: DeliveryRow) => ({ k: row.created_at.toISOString(), id: row.delivery_id });
+
+export const eventDeliveriesQuery = exactObject({ ...paginationQuery });
 
 export const eventListQuery = exactObject({
   ...paginationQuery,
@@ -152,11 +158,29 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     if (!v.is(eventIdField, eventId)) throw notFound();
     const found = await withTenant(ctx.sql, auth.orgId, async (tx) => {
       const event = await getEvent(tx, eventId);
-      return event && { event, deliveries: await deliveriesOfEvent(tx, eventId) };
+      return event && { event, deliveries: await deliveriesOfEvent(tx, { eventId, limit: EMBEDDED_DELIVERIES }) };
     });
     if (!found || (auth.appId !== null && auth.appId !== found.event.app_id)) throw notFound();
-    const reply: EventWithDeliveriesJson = { ...presentEvent(found.event), deliveries: found.deliveries.map(presentDelivery) };
+    const first = page(found.deliveries, EMBEDDED_DELIVERIES, deliveryCursor);
+    const reply: EventWithDeliveriesJson = { ...presentEvent(found.event), deliveries: first.data.map(presentDelivery), deliveries_next_cursor: first.next_cursor };
     return c.json(reply);
+  });
+
+  app.get("/events/:event_id/deliveries", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "events:read");
+    const eventId = c.req.param("event_id");
+    if (!v.is(eventIdField, eventId)) throw notFound();
+    const query = readQuery(c, eventDeliveriesQuery);
+    const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
+    const rows = await withTenant(ctx.sql, auth.orgId, async (tx) => {
+      const event = await getEvent(tx, eventId);
+      if (!event || (auth.appId !== null && auth.appId !== event.app_id)) return undefined;
+      return deliveriesOfEvent(tx, { eventId, after: cursor && { createdAt: cursor.k, id: cursor.id }, limit });
+    });
+    if (!rows) throw notFound();
+    const result = page(rows, limit, deliveryCursor);
+    return c.json({ data: result.data.map(presentDelivery), next_cursor: result.next_cursor });
   });
 
   app.post("/events/:event_id/replay", async (c) => {

@@ -252,7 +252,15 @@ export function presentAttempt(row: AttemptRow): AttemptJson {
   };
 }
 
-export const eventWithDeliveriesJson = named("EventWithDeliveries", v.object({ ...eventFields, deliveries: v.array(deliveryJson) }));
+/** An event with its first 100 deliveries, first scheduled first; `deliveries_next_cursor` pages on through `/v1/events/{event_id}/deliveries`. */
+export const eventWithDeliveriesJson = named(
+  "EventWithDeliveries",
+  v.object({
+    ...eventFields,
+    deliveries: v.array(deliveryJson),
+    deliveries_next_cursor: v.pipe(v.nullable(v.string()), v.description("null when `deliveries` holds them all; else pass it as `after` to GET /v1/events/{event_id}/deliveries for the rest")),
+  }),
+);
 export type EventWithDeliveriesJson = v.InferOutput<typeof eventWithDeliveriesJson>;
 
 /** A delivery with its latest 100 attempts. */
