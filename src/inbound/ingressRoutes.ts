@@ -27,6 +27,7 @@ import { addSecret, type AddedSecret, type SecretSpec } from "./routeSecretComma
 import { secretsForVerificationFrom } from "./routeSecrets.ts";
 import { resolveSecretInput, SecretInputError } from "./secretInput.ts";
 import { ingressRouteStream } from "./streams.ts";
+import { namesAChange } from "../collections/namesAChange.ts";
 
 export interface PublishTarget {
   app_id: string;
@@ -132,6 +133,7 @@ export async function updateIngressRoute(
 ): Promise<IngressRouteRow | undefined> {
   return inRouteTransaction(ctx, orgId, async (tx) => {
     if (!(await getRouteForChange(tx, routeId))) return undefined;
+    if (!namesAChange(changes)) return getRoute(tx, routeId);
     if (changes.auth) await checkSecretsFit(ctx, tx, routeId, changes.auth);
     await checkTargets(tx, changes.publish, changes.queue);
     await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.updated", data: { route_id: routeId, ...changes }, meta }]);

@@ -10,6 +10,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import { getPullQueue, type PullQueueRow } from "./pullStore.ts";
 import { pullQueueStream } from "./streams.ts";
+import { namesAChange } from "../collections/namesAChange.ts";
 
 export class PullQueueExistsError extends Error {
   override readonly name = "PullQueueExistsError";
@@ -42,7 +43,7 @@ export async function updatePullQueue(
 ): Promise<PullQueueRow | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getPullQueue(tx, queue))) return undefined;
-    await ctx.ledger.record(tx, pullQueueStream(queue), ANY_VERSION, [{ type: "pull_queue.updated", data: { queue, ...changes }, meta }]);
+    if (namesAChange(changes)) await ctx.ledger.record(tx, pullQueueStream(queue), ANY_VERSION, [{ type: "pull_queue.updated", data: { queue, ...changes }, meta }]);
     return getPullQueue(tx, queue);
   });
 }

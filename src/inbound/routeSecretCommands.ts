@@ -15,6 +15,7 @@ import { countLiveRouteSecrets, getRouteSecretInfo, removeRouteSecret, setRouteS
 import { getRouteForChange } from "./routeStore.ts";
 import { fetchSecretMaterial, resolveSecretInput, SecretInputError, type SecretMaterial } from "./secretInput.ts";
 import { ingressRouteStream } from "./streams.ts";
+import { namesAChange } from "../collections/namesAChange.ts";
 
 /** Secrets a route may hold at once that have not ended (current, upcoming, and inside rotation windows). */
 export const MAX_LIVE_SECRETS = 10;
@@ -123,6 +124,7 @@ export async function changeIngressRouteSecret(
     if (!(await getRouteForChange(tx, routeId))) return undefined;
     const current = await getRouteSecretInfo(tx, routeId, secretId);
     if (!current) return undefined;
+    if (!namesAChange(changes)) return current;
     const validFrom = changes.validFrom ?? current.valid_from;
     const validUntil = changes.validUntil === undefined ? current.valid_until : changes.validUntil;
     if (validUntil && validUntil <= validFrom) throw new IngressInputError("valid_until", "must be later than valid_from");

@@ -12,6 +12,7 @@ import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getApplicationForChange } from "../tenancy/applications.ts";
+import { namesAChange } from "../collections/namesAChange.ts";
 
 export interface EventType {
   name: string;
@@ -91,7 +92,7 @@ export async function updateEventType(
 ): Promise<EventType | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getEventTypeForChange(tx, appId, name))) return undefined;
-    await ctx.ledger.record(tx, eventTypeStream(appId, name), ANY_VERSION, [{ type: "event_type.updated", data: { app_id: appId, name, ...changes }, meta }]);
+    if (namesAChange(changes)) await ctx.ledger.record(tx, eventTypeStream(appId, name), ANY_VERSION, [{ type: "event_type.updated", data: { app_id: appId, name, ...changes }, meta }]);
     return getEventType(tx, appId, name);
   });
 }

@@ -26,6 +26,7 @@ import { openDeliveries } from "./deliveryStore.ts";
 import { publishOperationalEvents } from "./operationalPublish.ts";
 import { expireCurrentSecrets, MAX_SIGNING_SECRETS, newSecretKeyId, signingSecretCount, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
 import { getSubscription, getSubscriptionForChange, type SubscriptionRow } from "./subscriptionStore.ts";
+import { namesAChange } from "../collections/namesAChange.ts";
 
 export const subscriptionStream = (id: string) => `subscription:${id}`;
 
@@ -71,6 +72,7 @@ export async function updateSubscription(
   return withTenant(ctx.sql, orgId, async (tx) => {
     const current = await getSubscriptionForChange(tx, subscriptionId);
     if (!current) return undefined;
+    if (!namesAChange(changes)) return getSubscription(tx, subscriptionId);
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [
       { type: "subscription.updated", data: { subscription_id: subscriptionId, ...changes }, meta },
     ]);

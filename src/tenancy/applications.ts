@@ -15,6 +15,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { ProblemError } from "../http/problem.ts";
 import { getOrganizationForChange } from "./organizations.ts";
 import { applicationCount, assertBelowQuota, quotasOf } from "./quotas.ts";
+import { namesAChange } from "../collections/namesAChange.ts";
 
 export interface Application {
   id: string;
@@ -141,7 +142,7 @@ export async function updateApplication(
 ): Promise<Application | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getApplicationForChange(tx, appId))) return undefined;
-    await ctx.ledger.record(tx, applicationStream(appId), ANY_VERSION, [{ type: "application.updated", data: { app_id: appId, ...changes }, meta }]);
+    if (namesAChange(changes)) await ctx.ledger.record(tx, applicationStream(appId), ANY_VERSION, [{ type: "application.updated", data: { app_id: appId, ...changes }, meta }]);
     return getApplication(tx, appId);
   });
 }

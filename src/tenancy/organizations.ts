@@ -6,6 +6,7 @@ import { withTenant } from "../db/tenant.ts";
 import type { AppContext } from "../context.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
+import { namesAChange } from "../collections/namesAChange.ts";
 
 export interface Organization {
   id: string;
@@ -104,7 +105,7 @@ export async function updateOrganization(
 ): Promise<Organization | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getOrganizationForChange(tx, orgId))) return undefined;
-    await ctx.ledger.record(tx, organizationStream(orgId), ANY_VERSION, [{ type: "organization.updated", data: { org_id: orgId, ...changes }, meta }]);
+    if (namesAChange(changes)) await ctx.ledger.record(tx, organizationStream(orgId), ANY_VERSION, [{ type: "organization.updated", data: { org_id: orgId, ...changes }, meta }]);
     return getOrganization(tx, orgId);
   });
 }
