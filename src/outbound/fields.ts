@@ -92,16 +92,26 @@ export const signedHeadersField = v.pipe(
   v.check((names) => new Set(names).size === names.length, "a header is listed twice (header names are case-insensitive)"),
 );
 
+const keyOf = (secret: string): Uint8Array | undefined => {
+  try {
+    return decodeSigningSecret(secret);
+  } catch {
+    return undefined;
+  }
+};
+
+/**
+ * A signing secret a client supplies. Its key must not be one byte repeated (`whsec_` + base64 of 32 zero bytes
+ * was accepted): that is a placeholder, not a secret, and anyone can forge its signatures. Secrets stored before
+ * this rule still sign (the rule is the input's, not decodeSigningSecret's).
+ */
 export const signingSecretField = v.pipe(
   v.string(),
+  v.check((secret) => keyOf(secret) !== undefined, "expected whsec_ followed by base64 of 24 to 64 random bytes"),
   v.check((secret) => {
-    try {
-      decodeSigningSecret(secret);
-      return true;
-    } catch {
-      return false;
-    }
-  }, "expected whsec_ followed by base64 of 24 to 64 random bytes"),
+    const key = keyOf(secret);
+    return key === undefined || key.some((byte) => byte !== key[0]);
+  }, "expected random bytes: this key repeats one byte"),
 );
 
 export const signatureSchemeField = v.picklist(["standard-webhooks", "hookledger-v1"], "expected standard-webhooks or hookledger-v1");

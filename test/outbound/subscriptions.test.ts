@@ -83,7 +83,7 @@ describe("subscription validation", () => {
   });
 
   it("accepts a caller-chosen signing secret and redacts credential-looking header values after creation", async () => {
-    const secret = `whsec_${Buffer.alloc(32, 7).toString("base64")}`;
+    const secret = `whsec_${Buffer.from(Array.from({ length: 32 }, (_, i) => (i * 37 + 11) % 256)).toString("base64")}`;
     const created = await create({ url: receiver.url("/own"), secret, headers: { Authorization: "Bearer downstream", "X-Team": "billing" } });
     expect(created.status).toBe(201);
     expect(created.body.secret).toBe(secret);
@@ -91,6 +91,21 @@ describe("subscription validation", () => {
     const fetched = await app.call("GET", `/v1/subscriptions/${created.body.id}`, t.token);
     expect(fetched.body.headers).toEqual({ authorization: "[redacted]", "x-team": "billing" });
     expect(fetched.body.secret).toBeUndefined();
+  });
+
+  it("refuses a supplied secret whose key is one byte repeated, at creation and rotation", async () => {
+    for (const byte of [0, 7, 255]) {
+      const placeholder = `whsec_${Buffer.alloc(32, byte).toString("base64")}`;
+      const refused = await create({ url: receiver.url("/placeholder"), secret: placeholder });
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([{ field: "secret", message: "expected random bytes: this key repeats one byte" }]);
+    }
+    const sub = await create({ url: receiver.url("/placeholder") });
+    const rotated = await app.call("POST", `/v1/subscriptions/${sub.body.id}/secret/rotate`, t.token, { secret: `whsec_${Buffer.alloc(24).toString("base64")}` });
+    expect(rotated.status).toBe(400);
+    expect(rotated.body.errors).toEqual([{ field: "secret", message: "expected random bytes: this key repeats one byte" }]);
+    const malformed = await create({ url: receiver.url("/placeholder"), secret: "whsec_short" });
+    expect(malformed.body.errors).toEqual([{ field: "secret", message: "expected whsec_ followed by base64 of 24 to 64 random bytes" }]);
   });
 });
 
