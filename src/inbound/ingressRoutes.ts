@@ -10,6 +10,7 @@
  * of the route's authentication and a change of its secrets are decided one after another: every secret the route
  * holds always fits its authentication, whichever order they come in.
  */
+import { namesAChange } from "../collections/namesAChange.ts";
 import { assertBelowQuota, ingressRouteCount, quotasOf } from "../tenancy/quotas.ts";
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
@@ -27,7 +28,6 @@ import { addSecret, type AddedSecret, type SecretSpec } from "./routeSecretComma
 import { secretsForVerificationFrom } from "./routeSecrets.ts";
 import { resolveSecretInput, SecretInputError } from "./secretInput.ts";
 import { ingressRouteStream } from "./streams.ts";
-import { namesAChange } from "../collections/namesAChange.ts";
 
 export interface PublishTarget {
   app_id: string;

@@ -3,6 +3,7 @@
  * polling a misspelt name gets 404 instead of an empty queue forever, and so another tenant's queue name answers
  * exactly like a name nobody uses.
  */
+import { namesAChange } from "../collections/namesAChange.ts";
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
@@ -10,7 +11,6 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import { getPullQueue, type PullQueueRow } from "./pullStore.ts";
 import { pullQueueStream } from "./streams.ts";
-import { namesAChange } from "../collections/namesAChange.ts";
 
 export class PullQueueExistsError extends Error {
   override readonly name = "PullQueueExistsError";

@@ -3,6 +3,7 @@
  * (valid from now, or from when the sender will switch), then end the old one with `valid_until` — the overlap in
  * between verifies with either, so the sender can switch at any moment inside it.
  */
+import { namesAChange } from "../collections/namesAChange.ts";
 import type { AppContext } from "../context.ts";
 import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
@@ -15,7 +16,6 @@ import { countLiveRouteSecrets, getRouteSecretInfo, removeRouteSecret, setRouteS
 import { getRouteForChange } from "./routeStore.ts";
 import { fetchSecretMaterial, resolveSecretInput, SecretInputError, type SecretMaterial } from "./secretInput.ts";
 import { ingressRouteStream } from "./streams.ts";
-import { namesAChange } from "../collections/namesAChange.ts";
 
 /** Secrets a route may hold at once that have not ended (current, upcoming, and inside rotation windows). */
 export const MAX_LIVE_SECRETS = 10;

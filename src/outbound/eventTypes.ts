@@ -6,13 +6,13 @@
  * decided one after another, as if sent in turn: of twenty creates of one name, one is 201 and the others are the
  * 409 a later create gets, and the stored schema is the one answered.
  */
+import { namesAChange } from "../collections/namesAChange.ts";
 import type { AppContext } from "../context.ts";
 import type { Queryable } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getApplicationForChange } from "../tenancy/applications.ts";
-import { namesAChange } from "../collections/namesAChange.ts";
 
 export interface EventType {
   name: string;

@@ -11,6 +11,7 @@
  * subscriptions-per-application quota holds. Locks go application before subscription.
  */
 import { randomUUID } from "node:crypto";
+import { namesAChange } from "../collections/namesAChange.ts";
 import type { AppContext } from "../context.ts";
 import { ProblemError } from "../http/problem.ts";
 import type { Tx } from "../db/connect.ts";
@@ -26,7 +27,6 @@ import { openDeliveries } from "./deliveryStore.ts";
 import { publishOperationalEvents } from "./operationalPublish.ts";
 import { expireCurrentSecrets, MAX_SIGNING_SECRETS, newSecretKeyId, signingSecretCount, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
 import { getSubscription, getSubscriptionForChange, type SubscriptionRow } from "./subscriptionStore.ts";
-import { namesAChange } from "../collections/namesAChange.ts";
 
 export const subscriptionStream = (id: string) => `subscription:${id}`;
 

@@ -7,6 +7,7 @@
  * each other in a circle.
  */
 import { randomUUID } from "node:crypto";
+import { namesAChange } from "../collections/namesAChange.ts";
 import type { Queryable } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { AppContext } from "../context.ts";
@@ -15,7 +16,6 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { ProblemError } from "../http/problem.ts";
 import { getOrganizationForChange } from "./organizations.ts";
 import { applicationCount, assertBelowQuota, quotasOf } from "./quotas.ts";
-import { namesAChange } from "../collections/namesAChange.ts";
 
 export interface Application {
   id: string;

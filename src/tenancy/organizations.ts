@@ -1,12 +1,12 @@
 /** Organizations: commands (ledger entries) and reads of the organizations projection. */
 import { randomUUID } from "node:crypto";
+import { namesAChange } from "../collections/namesAChange.ts";
 import type { Queryable } from "../db/connect.ts";
 import { withInstanceAdmin } from "../db/localRole.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { AppContext } from "../context.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { namesAChange } from "../collections/namesAChange.ts";
 
 export interface Organization {
   id: string;
