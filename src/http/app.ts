@@ -65,7 +65,26 @@ export interface AppOptions {
   aroundHandlers?: readonly MiddlewareHandler<HttpEnv>[];
 }
 
-const noRoute = (c: Context<HttpEnv>) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${new URL(c.req.url).pathname}`), undefined, c.get("requestId"));
+/** The request's path as sent (percent-encoded), for problem answers; Hono's decoded path when the URL does not parse. */
+const pathOf = (c: Context<HttpEnv>): string => (URL.canParse(c.req.url) ? new URL(c.req.url).pathname : c.req.path);
+
+const noRoute = (c: Context<HttpEnv>) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${pathOf(c)}`), undefined, c.get("requestId"));
+
+/**
+ * A request whose URL does not parse — no Host (HTTP/1.0), or a Host such as `a b`, `[` or `u@a` — is refused first,
+ * 400 naming the header: everything after reads `c.req.url` as a URL, and the error handler's own `new URL` threw
+ * again, so the runtime answered 500 with its development error page (stack, source lines, paths) to anyone.
+ */
+function parseableUrl(): MiddlewareHandler<HttpEnv> {
+  return async (c, next) => {
+    if (URL.canParse(c.req.url)) return next();
+    return problemResponse(
+      new ProblemError("validation", "the request has no usable Host header", { errors: [{ field: "header.Host", message: "expected a host name or address, and a port if any" }] }),
+      c.req.path,
+      c.get("requestId"),
+    );
+  };
+}
 
 /** Serves a request only on its door's listener; without separate listeners this middleware is not installed. */
 function onlyOnItsListener(listeners: NonNullable<AppOptions["listeners"]>): MiddlewareHandler<HttpEnv> {
@@ -116,7 +135,7 @@ function noRouteFor(routes: RouteList) {
   return (c: Context<HttpEnv>) => {
     const methods = allowed(c.req.path);
     if (methods.length === 0 || methods.includes(c.req.method)) return noRoute(c);
-    return problemResponse(methodNotAllowed(c.req.method, methods), new URL(c.req.url).pathname, c.get("requestId"));
+    return problemResponse(methodNotAllowed(c.req.method, methods), pathOf(c), c.get("requestId"));
   };
 }
 
@@ -124,6 +143,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
+  app.use(parseableUrl());
   if (ctx.tracing.enabled) app.use(traceRequests(ctx.tracing));
   app.use(securityHeaders({ hsts: config.HOOKLEDGER_HSTS }));
   app.use(clientAddress(config.HOOKLEDGER_TRUST_PROXY));
@@ -162,7 +182,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
 
   app.notFound(noRouteFor(() => app.routes.filter((route) => route.method !== "ALL")));
   app.onError((error, c) => {
-    const path = new URL(c.req.url).pathname;
+    const path = pathOf(c);
     if (error instanceof ProblemError) return problemResponse(error, path, c.get("requestId"));
     // Before the database check: a client's ECONNRESET is not the database's. Logged at debug, never reported.
     const clientClosed = clientClosedProblem(error, c.req.raw);

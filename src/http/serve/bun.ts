@@ -6,6 +6,8 @@ export function serveWithBun(options: ServeOptions): HttpServer {
   const server = Bun.serve({
     hostname: options.hostname,
     port: options.port,
+    // Never Bun's development error page (stack frames, source lines, paths), whatever NODE_ENV says.
+    development: false,
     // Whole seconds. The request-head time is Bun's own (10 s), which CONNECTION_TIMEOUTS.headMs copies for TLS.
     idleTimeout: Math.ceil((options.timeouts ?? CONNECTION_TIMEOUTS).idleMs / 1000),
     fetch: (request, bun) => options.fetch(request, { clientIp: bun.requestIP(request)?.address ?? "" }),
