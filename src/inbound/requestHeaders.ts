@@ -13,7 +13,9 @@ const DROPPED = new Set([
   "x-hub-signature", "x-hub-signature-256", "stripe-signature", "x-slack-signature", "x-shopify-hmac-sha256",
   "webhook-signature", "svix-signature", "x-hookledger-signature",
 ]);
-const CREDENTIAL_LIKE = /authorization|cookie|secret|token|passw|api[-_]?key|signature|session/i;
+// Names that carry a credential or a signature by what they say (X-Hmac, X-Acme-Mac, X-Sig, Authentication,
+// X-Auth, X-Access-Key, X-Credential…), not only by the presets' names: a route's own scheme may use any header.
+const CREDENTIAL_LIKE = /authori[sz]ation|authenticat|cookie|secret|token|passw|api[-_]?key|access[-_]?key|credential|signature|session|hmac|(^|[-_])(auth|mac|sig|pass|pwd)($|[-_])/i;
 
 /** Caps that keep one entry small whatever a sender throws at us. */
 const MAX_HEADERS = 100;
@@ -28,7 +30,8 @@ export function headersForLedger(headers: Headers, auth: IngressAuth): Record<st
   const kept: [string, string][] = [];
   for (const [name, value] of headers) {
     if (DROPPED.has(name) || CREDENTIAL_LIKE.test(name) || name === genericHeader) continue;
-    if (kept.length >= MAX_HEADERS) break;
+    // Content-* headers are kept past the cap: publishing reads Content-Encoding (a compressed body is not published).
+    if (kept.length >= MAX_HEADERS && !name.startsWith("content-")) continue;
     kept.push([name, value.length > MAX_VALUE_LENGTH ? value.slice(0, MAX_VALUE_LENGTH) : value]);
   }
   // fromEntries defines each key, so a header named `__proto__` is kept as one (an assignment set a prototype).

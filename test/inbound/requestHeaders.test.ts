@@ -13,6 +13,26 @@ describe("headers kept for the ledger", () => {
     expect(JSON.stringify(kept)).toContain('"__proto__":"a"');
   });
 
+  it("drops headers named for a credential or a signature in any scheme, and keeps ordinary ones", () => {
+    const secretNames = [
+      "x-hmac", "authentication", "x-acme-mac", "mac", "x-sig", "sig-v2", "x-auth", "auth", "x-access-key", "x-credential",
+      "x-pass", "x-pwd", "x-auth-token", "api-key", "x-twilio-signature", "x-gitlab-token", "x-signature", "cookie2", "x-session-id",
+      "x-webhook-secret", "proxy-authorization", "x-authorisation",
+    ];
+    const ordinary = ["x-github-event", "x-request-id", "idempotency-key", "x-machine", "x-signal", "x-author", "x-passport-country", "user-agent", "content-type"];
+    const headers = new Headers([...secretNames, ...ordinary].map((name): [string, string] => [name, `value-of-${name}`]));
+    const kept = headersForLedger(headers, auth);
+    expect(Object.keys(kept).sort()).toEqual([...ordinary].sort());
+  });
+
+  it("keeps Content-* headers past the cap: publishing reads Content-Encoding", () => {
+    const many = Array.from({ length: 120 }, (_, i): [string, string] => [`a-h${String(i).padStart(3, "0")}`, "v"]);
+    const kept = headersForLedger(new Headers([...many, ["content-encoding", "gzip"], ["content-type", "application/json"], ["x-late", "dropped"]]), auth);
+    expect(kept["content-encoding"]).toBe("gzip");
+    expect(kept["content-type"]).toBe("application/json");
+    expect(kept["x-late"]).toBeUndefined();
+  });
+
   it("keeps at most 100 headers and cuts each value at 4096 characters", () => {
     const headers = new Headers(Array.from({ length: 120 }, (_, i): [string, string] => [`x-h${String(i).padStart(3, "0")}`, "v".repeat(5000)]));
     const kept = headersForLedger(headers, auth);
