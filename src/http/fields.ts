@@ -194,5 +194,13 @@ export const timestampField = v.pipe(
  * Latin-1 characters). No line breaks, NUL or other control characters, and no character beyond U+00FF: a header
  * carries bytes, and the runtime refuses to build one with such a character (which answered 500).
  */
+/**
+ * A media type as a Content-Type header may carry it (`type/subtype` and `; name=value` parameters, a value quoted
+ * or a token): what POST /v1/events accepts for `content_type`, and what an ingress receipt's Content-Type must be to
+ * become an event's (a DEL byte in it made every delivery of the event fail).
+ */
+export const MEDIA_TYPE = /^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[\t\x20\x21\x23-\x7e\x80-\xff]*"|[\w.+-]+))*$/;
+export const MAX_MEDIA_TYPE_LENGTH = 200;
+
 export const HEADER_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
 export const HEADER_VALUE_RULE = "header values are visible ASCII, spaces, tabs or Latin-1 characters (RFC 9110): no line breaks, NUL, control characters or characters beyond U+00FF";

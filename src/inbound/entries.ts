@@ -40,7 +40,9 @@ const routePath = v.optional(v.nullable(v.string()));
 const manualPublish = v.optional(v.boolean());
 
 /** Why a receipt was not published: see `ingress.publish_failed`. */
-export const PUBLISH_FAILURE_REASONS = ["unknown_application", "unknown_event_type", "schema_violation", "idempotency_conflict", "payload_too_large"] as const;
+export const PUBLISH_FAILURE_REASONS = [
+  "unknown_application", "unknown_event_type", "schema_violation", "idempotency_conflict", "payload_too_large", "invalid_content_type", "content_encoded",
+] as const;
 
 const secretWindow = { valid_from: timestamp, valid_until: v.nullable(timestamp) };
 
@@ -87,8 +89,9 @@ export const inboundEntries = {
   }),
   /**
    * A receipt that could not be published as an outbound event (it stays recorded, and queued if its route feeds a
-   * queue). The ingest refusals (outbound/ingest.ts `IngestFailure`) and `payload_too_large`: a body over
-   * HOOKLEDGER_MAX_EVENT_BYTES (publishTask.ts). A picklist, so a new reason is declared here before it is written.
+   * queue). The ingest refusals (outbound/ingest.ts `IngestFailure`), and what publishTask.ts `unpublishable` finds:
+   * `payload_too_large` (a body over HOOKLEDGER_MAX_EVENT_BYTES), `invalid_content_type` (a Content-Type that is not a
+   * media type), `content_encoded` (a compressed body). A picklist, so a new reason is declared here before it is written.
    */
   "ingress.publish_failed": v.strictObject({ receipt_id: v.string(), reason: v.picklist(PUBLISH_FAILURE_REASONS) }),
 

@@ -8,6 +8,7 @@
 import type { Task } from "graphile-worker";
 import * as v from "valibot";
 import type { AppContext } from "../context.ts";
+import { MAX_MEDIA_TYPE_LENGTH, MEDIA_TYPE } from "../http/fields.ts";
 import { MAX_JSON_NESTING, nestsDeeperThan, numbersAllFinite, repeatedNames, underflowingNumbers } from "../http/inputRules.ts";
 import type { Tx } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
@@ -49,7 +50,9 @@ export async function enqueuePublishes(tx: Tx, orgId: string, publishes: Pending
   await tx`select hookledger.enqueue_jobs(${tx.json(publishJobSpecs(orgId, publishes))})`;
 }
 
-const utf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading byte-order mark is part of the body, kept in the text (the default strips it, so the event
+// and its deliveries lost three bytes the sender sent).
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** Text when the bytes are UTF-8 without NUL (which a Postgres text column refuses), else undefined. */
 function asText(body: Buffer): string | undefined {
@@ -87,14 +90,25 @@ export function eventFromReceipt(receipt: ReceiptRow, target: { app_id: string; 
 export type PublishFailureReason = EntryData<"ingress.publish_failed">["reason"];
 
 /**
- * Whether a receipt's body is larger than any event may be. A route may accept bodies up to its `max_body_bytes`
- * (at most HOOKLEDGER_INGRESS_MAX_BODY_BYTES, 10 MB by default), but HOOKLEDGER_MAX_EVENT_BYTES bounds every event,
- * as POST /v1/events enforces with 413: without this check a route published 10 MB events, stored, fanned out and
- * retried to every subscriber. The event's payload is the body byte-exact whatever its encoding (JSON and text as
- * is, base64 decoding to it), so the payload's decoded size is the body's size; checked before the body is parsed.
+ * Why a receipt cannot become an event, if it cannot; checked before the body is parsed. It is recorded and queued
+ * as it came either way.
+ * - `payload_too_large`: a route may accept bodies up to its `max_body_bytes` (at most
+ *   HOOKLEDGER_INGRESS_MAX_BODY_BYTES, 10 MB by default), but HOOKLEDGER_MAX_EVENT_BYTES bounds every event, as
+ *   POST /v1/events enforces with 413: without this a route published 10 MB events, stored, fanned out and retried
+ *   to every subscriber. The payload is the body byte-exact whatever its encoding, so its size is the body's.
+ * - `invalid_content_type`: a Content-Type POST /v1/events would refuse became the event's, and so every delivery's
+ *   header: with a DEL byte in it each attempt failed before it was sent, and the endpoint's circuit opened.
+ * - `content_encoded`: a body sent with `Content-Encoding: gzip` (or any coding but identity) was published as its
+ *   compressed bytes under the uncompressed type, and delivered without the coding, so no receiver could read it.
+ *   Decompressing is not done: a small body could expand past every limit.
  */
-export function tooLargeToPublish(receipt: Pick<ReceiptRow, "body">, maxEventBytes: number): boolean {
-  return receipt.body.byteLength > maxEventBytes;
+export function unpublishable(receipt: Pick<ReceiptRow, "body" | "content_type" | "headers">, maxEventBytes: number): PublishFailureReason | undefined {
+  if (receipt.body.byteLength > maxEventBytes) return "payload_too_large";
+  const contentType = receipt.content_type;
+  if (contentType !== null && (contentType.length > MAX_MEDIA_TYPE_LENGTH || !MEDIA_TYPE.test(contentType))) return "invalid_content_type";
+  const coding = receipt.headers["content-encoding"];
+  if (coding !== undefined && !/^\s*identity\s*$/i.test(coding)) return "content_encoded";
+  return undefined;
 }
 
 /** Records why a receipt was not published; the receipt itself stays as it was accepted (and queued, if so). */
@@ -110,11 +124,11 @@ export function publishTask(ctx: AppContext): Task {
     const meta: EntryMeta = { actor: { kind: "worker" } };
     const receipt = await withTenant(ctx.sql, job.org_id, (tx) => getReceipt(tx, job.receipt_id));
     if (!receipt) return;
-    const maxEventBytes = ctx.config.HOOKLEDGER_MAX_EVENT_BYTES;
-    if (tooLargeToPublish(receipt, maxEventBytes)) {
-      // Retrying cannot shrink the body; record why and stop.
-      ctx.log.warn("ingress publish failed", { receipt_id: job.receipt_id, reason: "payload_too_large", body_bytes: receipt.body.byteLength, max_event_bytes: maxEventBytes });
-      await recordPublishFailure(ctx, job.org_id, job.receipt_id, "payload_too_large", meta);
+    const refusal = unpublishable(receipt, ctx.config.HOOKLEDGER_MAX_EVENT_BYTES);
+    if (refusal) {
+      // Retrying cannot change the receipt; record why and stop.
+      ctx.log.warn("ingress publish failed", { receipt_id: job.receipt_id, reason: refusal, body_bytes: receipt.body.byteLength });
+      await recordPublishFailure(ctx, job.org_id, job.receipt_id, refusal, meta);
       return;
     }
     try {

@@ -4,7 +4,7 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { base64Field, exactObject, timestampField, uuidField } from "../../http/fields.ts";
+import { base64Field, exactObject, MAX_MEDIA_TYPE_LENGTH, MEDIA_TYPE, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
@@ -16,7 +16,7 @@ import { ingestEvent, IngestError, type IncomingEvent } from "../ingest.ts";
 import { replayEvent, ReplayError } from "../replay.ts";
 import { presentDelivery, presentEvent, type AcceptedEventJson, type EventWithDeliveriesJson, type ReplayedEventJson } from "./present.ts";
 
-const contentTypeField = v.pipe(v.string(), v.maxLength(200), v.regex(/^[\w.+-]+\/[\w.+-]+(\s*;\s*[\w.+-]+=("[\t\x20\x21\x23-\x7e\x80-\xff]*"|[\w.+-]+))*$/, "expected a media type such as application/xml"));
+const contentTypeField = v.pipe(v.string(), v.maxLength(MAX_MEDIA_TYPE_LENGTH), v.regex(MEDIA_TYPE, "expected a media type such as application/xml"));
 
 export const eventBody = exactObject({
   app_id: uuidField,
