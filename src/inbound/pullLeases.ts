@@ -16,6 +16,7 @@ import { ANY_VERSION } from "../ledger/append.ts";
 import type { NewEntry } from "../ledger/catalogue.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getPullQueue, messageColumns, type PullMessageRow } from "./pullStore.ts";
+import { MAX_PAGE_BODY_BYTES } from "./receiptStore.ts";
 import { pullMessageStream } from "./streams.ts";
 
 /** How often a long poll looks again. 250 ms keeps added latency low at a few cheap index probes per second. */
@@ -31,6 +32,24 @@ export interface DequeueOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Bodies one dequeue answers at most (a first message larger than this comes alone), as a page of receipts: twelve
+ * 8 MB messages made one 128 MB answer whose serialisation held the event loop ~1.9 s, and the limits allow
+ * 100 × 10 MB. The messages left out stay visible for the next dequeue, their lock gone with this transaction.
+ */
+const MAX_ANSWER_BODY_BYTES = MAX_PAGE_BODY_BYTES;
+
+function withinAnswerBudget<T extends { body_bytes: number }>(rows: T[]): T[] {
+  let total = 0;
+  const taken: T[] = [];
+  for (const row of rows) {
+    total += row.body_bytes;
+    if (taken.length > 0 && total > MAX_ANSWER_BODY_BYTES) break;
+    taken.push(row);
+  }
+  return taken;
+}
+
 const entriesFor = (messageId: string, entries: NewEntry[]) => ({ stream: pullMessageStream(messageId), expectedStreamVersion: ANY_VERSION, entries });
 
 async function leaseBatch(
@@ -44,15 +63,17 @@ async function leaseBatch(
     const settings = await getPullQueue(tx, queue);
     if (!settings) return undefined;
     const now = ctx.now();
-    const candidates = await tx<{ message_id: string; deliveries: number }[]>`
-      select message_id, deliveries from hookledger.pull_messages
-      where org_id = hookledger.current_org_id() and queue = ${queue} and state <> 'dead' and visible_at <= ${now}
-      order by visible_at, message_id
+    const candidates = await tx<{ message_id: string; deliveries: number; body_bytes: number }[]>`
+      select m.message_id, m.deliveries, octet_length(r.body)::int as body_bytes
+      from hookledger.pull_messages m
+      join hookledger.ingress_receipts r on r.org_id = m.org_id and r.receipt_id = m.receipt_id
+      where m.org_id = hookledger.current_org_id() and m.queue = ${queue} and m.state <> 'dead' and m.visible_at <= ${now}
+      order by m.visible_at, m.message_id
       limit ${options.maxMessages}
-      for update skip locked`;
+      for update of m skip locked`;
     // A message that has had all its deliveries is dead-lettered when it would be handed out once more.
     const exhausted = candidates.filter((row) => row.deliveries >= settings.max_deliveries);
-    const leasable = candidates.filter((row) => row.deliveries < settings.max_deliveries);
+    const leasable = withinAnswerBudget(candidates.filter((row) => row.deliveries < settings.max_deliveries));
     const leaseExpiresAt = new Date(now.getTime() + (options.leaseSeconds ?? settings.lease_seconds) * 1000).toISOString();
     await ctx.ledger.recordMany(tx, [
       ...exhausted.map((row) =>
