@@ -53,10 +53,12 @@ export async function getPullQueue(tx: Queryable, queue: string): Promise<PullQu
   return row;
 }
 
-export async function listPullQueues(tx: Queryable, options: { limit: number; after?: { createdAt: string; id: string } }): Promise<PullQueueRow[]> {
+/** Queues newest first; `only` (a queue-limited token's queues) keeps those alone. */
+export async function listPullQueues(tx: Queryable, options: { limit: number; after?: { createdAt: string; id: string }; only?: string[] | null }): Promise<PullQueueRow[]> {
   return tx<PullQueueRow[]>`
     select ${tx.unsafe(queueColumns)} from hookledger.pull_queues
     where org_id = hookledger.current_org_id()
+      ${options.only ? tx`and queue = any(${options.only}::text[])` : tx``}
       ${options.after ? tx`and (created_at, queue) < (${options.after.createdAt}::timestamptz, ${options.after.id})` : tx``}
     order by created_at desc, queue desc limit ${options.limit + 1}`;
 }

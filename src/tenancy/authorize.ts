@@ -17,6 +17,14 @@ export function requireInstanceAdmin(auth: Principal): void {
   if (auth.kind !== "instance_admin") throw new ProblemError("forbidden", "only the instance admin token may do this");
 }
 
+/**
+ * Whether the token may see a pull queue: a token created with `queues` sees those alone, on every route that
+ * names a queue (pull, queue settings, dead letters, the console), and another queue answers as if it did not exist.
+ */
+export function mayUseQueue(auth: Principal, queue: string): boolean {
+  return auth.queues === null || auth.queues.includes(queue);
+}
+
 /** Organization-level tokens only (application tokens cannot manage their organization). */
 export function requireOrganizationToken(auth: Principal): void {
   if (auth.kind !== "organization") throw new ProblemError("forbidden", "only an organization token may do this");

@@ -3,7 +3,7 @@ import { withTenant } from "../../db/tenant.ts";
 import { getPullQueue, listDeadLetters, listPullQueues, pullQueueStats } from "../../inbound/pullStore.ts";
 import { rejectionCounts } from "../../inbound/rejections.ts";
 import { listRoutes } from "../../inbound/routeStore.ts";
-import { requireScope } from "../../tenancy/authorize.ts";
+import { mayUseQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
 import { ago, badge, h, table, time } from "../html.ts";
 import { receiptCounts } from "../queries.ts";
 import { render, type View } from "../view.ts";
@@ -14,6 +14,7 @@ const DEAD_LETTERS = 20;
 export async function ingressPage(view: View): Promise<Response> {
   const { ctx, auth, base, now } = view;
   requireScope(auth, "ingress:read");
+  requireOrganizationToken(auth);
   const data = await withTenant(ctx.sql, auth.orgId, async (tx) => {
     const routes = (await listRoutes(tx, { limit: LIMIT })).slice(0, LIMIT);
     const ids = routes.map((route) => route.route_id);
@@ -36,10 +37,11 @@ export async function ingressPage(view: View): Promise<Response> {
 export async function queuesPage(view: View): Promise<Response> {
   const { ctx, auth, base, now, c } = view;
   requireScope(auth, "ingress:read");
+  requireOrganizationToken(auth);
   const selected = c.req.query("queue");
   const data = await withTenant(ctx.sql, auth.orgId, async (tx) => {
-    const queues = (await listPullQueues(tx, { limit: LIMIT })).slice(0, LIMIT);
-    const chosen = selected ? await getPullQueue(tx, selected) : undefined;
+    const queues = (await listPullQueues(tx, { limit: LIMIT, only: auth.queues })).slice(0, LIMIT);
+    const chosen = selected && mayUseQueue(auth, selected) ? await getPullQueue(tx, selected) : undefined;
     return {
       queues,
       stats: await pullQueueStats(tx, queues.map((queue) => queue.queue)),

@@ -12,7 +12,7 @@ import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { clientClosedRequest, ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
-import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
+import { mayUseQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
 import { DEAD_LETTER_BATCH, settleDeadLetters } from "../deadLetters.ts";
 import { leaseIdsField, leaseSecondsField, queueNameField } from "../fields.ts";
 import { dequeue, settleLeases, type LeaseAction } from "../pullLeases.ts";
@@ -56,8 +56,7 @@ export const deadLetterListQuery = exactObject(paginationQuery);
 const queueParam = (c: Context<HttpEnv>): string => {
   const queue = c.req.param("queue");
   if (!v.is(queueNameField, queue)) throw notFound();
-  const allowed = c.get("auth").queues;
-  if (allowed && !allowed.includes(queue)) throw notFound();
+  if (!mayUseQueue(c.get("auth"), queue)) throw notFound();
   return queue;
 };
 

@@ -9,7 +9,7 @@ import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
-import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
+import { mayUseQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
 import { leaseSecondsField, queueNameField } from "../fields.ts";
 import { createPullQueue, PullQueueExistsError, updatePullQueue } from "../pullQueues.ts";
 import { getPullQueue, listPullQueues, pullQueueStats } from "../pullStore.ts";
@@ -60,7 +60,7 @@ export function pullQueueRoutes(ctx: AppContext): Hono<HttpEnv> {
     const query = readQuery(c, pullQueueListQuery);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
     const { rows, stats } = await withTenant(ctx.sql, auth.orgId, async (tx) => {
-      const rows = await listPullQueues(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id } });
+      const rows = await listPullQueues(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, only: auth.queues });
       return { rows, stats: await pullQueueStats(tx, rows.slice(0, limit).map((row) => row.queue)) };
     });
     const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.queue }));
@@ -73,7 +73,7 @@ export function pullQueueRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "ingress:read");
     requireOrganizationToken(auth);
     const queue = c.req.param("queue");
-    if (!v.is(queueNameField, queue)) throw notFound();
+    if (!v.is(queueNameField, queue) || !mayUseQueue(auth, queue)) throw notFound();
     const found = await withTenant(ctx.sql, auth.orgId, async (tx) => {
       const row = await getPullQueue(tx, queue);
       return row && { row, stats: (await pullQueueStats(tx, [queue])).get(queue) };
@@ -87,7 +87,7 @@ export function pullQueueRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "ingress:write");
     requireOrganizationToken(auth);
     const queue = c.req.param("queue");
-    if (!v.is(queueNameField, queue)) throw notFound();
+    if (!v.is(queueNameField, queue) || !mayUseQueue(auth, queue)) throw notFound();
     const changes = await readJson(c, pullQueueUpdateBody);
     const updated = await updatePullQueue(ctx, auth.orgId, queue, changes, auditMeta(c));
     if (!updated) throw notFound();
