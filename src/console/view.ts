@@ -51,7 +51,8 @@ function navOf(view: View): NavItem[] {
     { href: `${base}/events`, label: "Events" },
   ];
   if (hasScope(auth.scopes, "ingress:read") && auth.appId === null) {
-    items.push({ href: `${base}/ingress`, label: "Ingress" }, { href: `${base}/queues`, label: "Pull queues" });
+    if (auth.queues === null) items.push({ href: `${base}/ingress`, label: "Ingress" });
+    items.push({ href: `${base}/queues`, label: "Pull queues" });
   }
   return items;
 }

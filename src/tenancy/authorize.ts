@@ -25,6 +25,15 @@ export function mayUseQueue(auth: Principal, queue: string): boolean {
   return auth.queues === null || auth.queues.includes(queue);
 }
 
+/**
+ * Ingress routes and their receipts are the organization's whole inbound traffic, every queue's included: a token
+ * limited to queues (a consumer's) gets 403 on them, as an application token does. It read the receipts — the
+ * bodies its other queues hold — through the routes that feed those queues.
+ */
+export function requireEveryQueue(auth: Principal): void {
+  if (auth.queues !== null) throw new ProblemError("forbidden", "this token is limited to some pull queues; ingress routes and their receipts need a token for every queue");
+}
+
 /** Organization-level tokens only (application tokens cannot manage their organization). */
 export function requireOrganizationToken(auth: Principal): void {
   if (auth.kind !== "organization") throw new ProblemError("forbidden", "only an organization token may do this");

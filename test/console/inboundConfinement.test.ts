@@ -85,6 +85,14 @@ describe("console inbound pages", () => {
     expect((await app.call("GET", "/v1/pull-queues/first", limited)).status).toBe(404);
     expect((await app.call("PATCH", "/v1/pull-queues/first", limited, { max_deliveries: 5 })).status).toBe(404);
     expect((await app.call("GET", "/v1/pull/first/dead-letters", limited)).status).toBe(404);
+    // Ingress routes feed every queue, and their receipts hold the bodies the other queues hold: 403.
+    expect((await session.get("/console/ingress")).status).toBe(403);
+    expect(list).not.toContain(`href="/console/ingress"`);
+    for (const [method, path] of [["GET", "/v1/ingress-routes"], ["GET", `/v1/ingress-routes/${routeId}`], ["GET", `/v1/ingress-routes/${routeId}/receipts`], ["POST", `/v1/ingress-routes/${routeId}/publish`]] as const) {
+      const answer = await app.call(method, path, limited, method === "POST" ? { body: "x" } : undefined);
+      expect(answer.status, `${method} ${path}`).toBe(403);
+      expect(JSON.stringify(answer.body)).not.toContain(MARKER);
+    }
     expect((await app.call("GET", "/v1/pull-queues/second", limited)).status).toBe(200);
     expect((await app.call("PATCH", "/v1/pull-queues/second", limited, { max_deliveries: 5 })).status).toBe(200);
   });

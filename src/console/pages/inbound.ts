@@ -3,7 +3,7 @@ import { withTenant } from "../../db/tenant.ts";
 import { getPullQueue, listDeadLetters, listPullQueues, pullQueueStats } from "../../inbound/pullStore.ts";
 import { rejectionCounts } from "../../inbound/rejections.ts";
 import { listRoutes } from "../../inbound/routeStore.ts";
-import { mayUseQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
+import { mayUseQueue, requireEveryQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
 import { ago, badge, h, table, time } from "../html.ts";
 import { receiptCounts } from "../queries.ts";
 import { render, type View } from "../view.ts";
@@ -15,6 +15,7 @@ export async function ingressPage(view: View): Promise<Response> {
   const { ctx, auth, base, now } = view;
   requireScope(auth, "ingress:read");
   requireOrganizationToken(auth);
+  requireEveryQueue(auth);
   const data = await withTenant(ctx.sql, auth.orgId, async (tx) => {
     const routes = (await listRoutes(tx, { limit: LIMIT })).slice(0, LIMIT);
     const ids = routes.map((route) => route.route_id);

@@ -10,7 +10,7 @@ import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
-import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
+import { requireEveryQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
 import { authField, DEFAULT_MAX_BODY_BYTES, maxBodyBytesField, publishField, queueNameField, routePathField, secretBody, secretIdField } from "../fields.ts";
 import { ROUTE_ID_PATTERN } from "../ids.ts";
 import { createIngressRoute, deleteIngressRoute, RoutePathTakenError, updateIngressRoute, type RouteSpec } from "../ingressRoutes.ts";
@@ -109,6 +109,7 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
     const auth = c.get("auth");
     requireScope(auth, scope);
     requireOrganizationToken(auth);
+    requireEveryQueue(auth);
     const id = c.req.param("route_id") ?? "";
     if (!ROUTE_ID_PATTERN.test(id)) throw notFound();
     const found = await withTenant(ctx.sql, auth.orgId, (tx) => getRoute(tx, id));
@@ -120,6 +121,7 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
     const auth = c.get("auth");
     requireScope(auth, "ingress:write");
     requireOrganizationToken(auth);
+    requireEveryQueue(auth);
     const { secrets, ...spec } = await readJson(c, schemas.create);
     await assertReachable(ctx, spec.auth);
     const created = await naming(async () => {
@@ -134,6 +136,7 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
     const auth = c.get("auth");
     requireScope(auth, "ingress:read");
     requireOrganizationToken(auth);
+    requireEveryQueue(auth);
     const query = readQuery(c, schemas.list);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
     const { rows, counts } = await withTenant(ctx.sql, auth.orgId, async (tx) => {

@@ -16,7 +16,7 @@ import { ProblemError } from "../../http/problem.ts";
 import { readJson } from "../../http/validate.ts";
 import { auditActor, auditMeta } from "../../tenancy/audit.ts";
 import { policyRefusal, policyRefusals } from "../../tenancy/auditRequirements.ts";
-import { requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
+import { requireEveryQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
 import { ROUTE_ID_PATTERN } from "../ids.ts";
 import { decideManualPublish, publishPolicyFrom } from "../publishPolicy.ts";
 import { createWebhookReceiver } from "../receive.ts";
@@ -62,6 +62,7 @@ export function manualPublishRoutes(ctx: AppContext, routeCache: IngressRouteCac
     const auth = c.get("auth");
     requireScope(auth, "ingress:write");
     requireOrganizationToken(auth);
+    requireEveryQueue(auth);
     const routeId = c.req.param("route_id");
     if (!ROUTE_ID_PATTERN.test(routeId)) throw notFound();
     const route = await withTenant(ctx.sql, auth.orgId, (tx) => getRoute(tx, routeId));
