@@ -81,9 +81,23 @@ export interface EventFilter {
   limit: number;
 }
 
-export async function listEvents(tx: Queryable, filter: EventFilter): Promise<EventRow[]> {
-  return tx<EventRow[]>`
-    select ${tx.unsafe(eventColumns)} from hookledger.events e
+/** Payload bytes one page of events holds at most (a first event larger than that comes alone). */
+export const MAX_PAGE_PAYLOAD_BYTES = 8 * 1024 * 1024;
+
+/**
+ * A page of events, newest first: at most `limit`, and no more than MAX_PAGE_PAYLOAD_BYTES of payloads — 250
+ * events of 500 KB made one 125 MB answer that held the event loop 2 s and took ~400 MB. `rows` holds one event more
+ * than the page when there are more (for its cursor); `pageSize` is the page's size, `limit` or fewer when the
+ * payloads filled it first. Payloads past the page are never read (octet_length reads a stored value's size).
+ */
+export async function listEvents(tx: Queryable, filter: EventFilter): Promise<{ rows: EventRow[]; pageSize: number }> {
+  const rows = await tx<(Omit<EventRow, "payload"> & { payload: string | null })[]>`
+    select event_id, app_id, event_type, content_type, payload_encoding,
+           case when through <= ${MAX_PAGE_PAYLOAD_BYTES} or through = octet_length(payload) then payload end as payload,
+           payload_sha256, request_fingerprint, labels, occurred_at, received_at, deliveries_scheduled
+    from (
+    select *, sum(octet_length(payload)) over (order by received_at desc, event_id desc rows between unbounded preceding and current row) as through
+    from hookledger.events e
     where org_id = hookledger.current_org_id()
       ${filter.appId ? tx`and app_id = ${filter.appId}` : tx``}
       ${filter.eventType ? tx`and event_type = ${filter.eventType}` : tx``}
@@ -94,7 +108,13 @@ export async function listEvents(tx: Queryable, filter: EventFilter): Promise<Ev
         ? tx`and exists (select 1 from hookledger.deliveries d where d.org_id = e.org_id and d.event_id = e.event_id and d.status = ${filter.deliveryStatus})`
         : tx``}
       ${filter.after ? tx`and (received_at, event_id) < (${filter.after.receivedAt}::timestamptz, ${filter.after.id})` : tx``}
-    order by received_at desc, event_id desc limit ${filter.limit + 1}`;
+    order by received_at desc, event_id desc limit ${filter.limit + 1}
+    ) page
+    order by received_at desc, event_id desc`;
+  const cut = rows.findIndex((row) => row.payload === null);
+  if (cut === -1) return { rows: rows as EventRow[], pageSize: filter.limit };
+  // The first event without its payload only says that more follow.
+  return { rows: rows.slice(0, cut + 1) as EventRow[], pageSize: cut };
 }
 
 export async function getDelivery(tx: Queryable, deliveryId: string): Promise<DeliveryRow | undefined> {

@@ -57,7 +57,7 @@ export async function eventsPage(view: View): Promise<Response> {
     try {
       const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
       const label = query.label;
-      const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+      const { rows, pageSize } = await withTenant(ctx.sql, auth.orgId, (tx) =>
         listEvents(tx, {
           appId: auth.appId ?? query.app_id,
           eventType: query.event_type,
@@ -69,7 +69,7 @@ export async function eventsPage(view: View): Promise<Response> {
           limit,
         }),
       );
-      const result = pageOf(rows, limit, (row) => ({ k: row.received_at.toISOString(), id: row.event_id }));
+      const result = pageOf(rows, pageSize, (row) => ({ k: row.received_at.toISOString(), id: row.event_id }));
       events = result.data;
       next = result.next_cursor;
     } catch (error) {

@@ -135,7 +135,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     const query = readQuery(c, eventListQuery);
     if (query.app_id) requireAppAccess(auth, query.app_id);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
-    const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+    const { rows, pageSize } = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listEvents(tx, {
         appId: auth.appId ?? query.app_id,
         eventType: query.event_type,
@@ -147,7 +147,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
         limit,
       }),
     );
-    const result = page(rows, limit, (row) => ({ k: row.received_at.toISOString(), id: row.event_id }));
+    const result = page(rows, pageSize, (row) => ({ k: row.received_at.toISOString(), id: row.event_id }));
     return c.json({ data: result.data.map(presentEvent), next_cursor: result.next_cursor });
   });
 
