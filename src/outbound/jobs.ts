@@ -48,6 +48,8 @@ export interface JobSpec {
   payload: unknown;
   run_at?: string;
   max_attempts: number;
+  /** graphile-worker runs lower numbers first; see widthPriority. */
+  priority?: number;
   job_key?: string;
 }
 
@@ -63,7 +65,18 @@ function bucketWidthMs(delayMs: number): number {
  * in 1-second buckets (rounded up, so none runs early). Due-now jobs carry no run_at: graphile-worker's insert
  * notification wakes a worker at once, where a run_at even a fraction of a second ahead waits for the next poll.
  */
+/**
+ * The priority of the jobs of work that schedules `width` deliveries at once (a flush, a replay, a promotion):
+ * 0 below 100, 1 below 1,000, 2 beyond. Wide work runs after narrow work due at the same time, so one
+ * organization's burst to an application of 1,000 subscriptions does not hold every other organization's fresh
+ * deliveries behind its thousands of jobs (they waited ~30 s). See sql/084.
+ */
+export function widthPriority(width: number): number {
+  return width < 100 ? 0 : width < 1000 ? 1 : 2;
+}
+
 export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Date): JobSpec[] {
+  const priority = widthPriority(deliveries.length);
   const bySecond = groupBy(deliveries, (delivery) => {
     const due = delivery.runAt?.getTime() ?? 0;
     return due <= now.getTime() ? 0 : Math.ceil(due / 1000) * 1000;
@@ -76,6 +89,7 @@ export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], 
         identifier: DELIVER_TASK,
         payload: items,
         max_attempts: CRASH_RETRIES,
+        ...(priority > 0 ? { priority } : {}),
         ...(second > 0 ? { run_at: new Date(second).toISOString() } : {}),
       });
     }
