@@ -19,6 +19,7 @@ import { accessLog } from "./accessLog.ts";
 import { clientAddress, identityEncodingOnly, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
 import { TokenBuckets } from "./rateLimit.ts";
 import { TrieRouter } from "hono/router/trie-router";
+import { noQueryWhereNoneDeclared } from "./queryless.ts";
 
 /** Routes served under `mount` (`/in` → a route `/:route_id` answers `/in/:route_id`). */
 export interface MountedRoutes {
@@ -174,6 +175,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   const largeBodyLimits = new Map(apiRoutes.flatMap((api) => api.largeBodies ?? []).map((large) => [`${large.method} ${large.path}`, limitBody(large.maxBytes)]));
   v1.use((c, next) => (largeBodyLimits.get(`${c.req.method} ${c.req.path}`) ?? bodyLimit)(c, next));
   v1.use(authenticate);
+  v1.use(noQueryWhereNoneDeclared(operations));
   if (afterAuthentication) v1.use(afterAuthentication);
   v1.use(rateLimitByToken(new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_TOKEN_RPS, config.HOOKLEDGER_RATE_LIMIT_TOKEN_BURST)));
   for (const middleware of aroundHandlers) v1.use(middleware);

@@ -86,7 +86,7 @@ function responseConverter(operations: readonly Operation[]) {
 /**
  * The problems an operation may answer: every one can fail internally; every `/v1` one needs a token, is rate
  * limited, can time out and refuses a content-coded body (Content-Encoding); a scope can be missing; a body or
- * query can be invalid, and a body can stall (408); a path parameter can name nothing; every `/v1` change may carry
+ * query can be invalid (on a route that takes none, any parameter is), and a body can stall (408); a path parameter can name nothing; every `/v1` change may carry
  * an X-Audit-Reason that is too long; every `/v1` POST may carry an Idempotency-Key. Anything else the operation declares. (`client-closed-request` is never
  * answered to anyone: the client is gone.)
  */
@@ -95,7 +95,8 @@ function problemsOf(operation: Operation): ProblemSlug[] {
   if (operation.path.startsWith("/v1/")) {
     for (const slug of ["unauthorized", "rate-limited", "timeout", "unsupported-media-type"] as const) slugs.add(slug);
     if (operation.scope) slugs.add("forbidden");
-    if (operation.method !== "GET") slugs.add("validation");
+    // Every /v1 operation refuses a query string that breaks the input rules, or any parameter where it takes none.
+    slugs.add("validation");
     if (operation.body) slugs.add("request-timeout");
     // A POST's body is read for its Idempotency-Key's digest even when the operation takes none: it can stall too.
     if (operation.method === "POST") for (const slug of ["idempotency-conflict", "idempotency-in-progress", "request-timeout"] as const) slugs.add(slug);
