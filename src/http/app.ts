@@ -69,7 +69,7 @@ export interface AppOptions {
 /** The request's path as sent (percent-encoded), for problem answers; Hono's decoded path when the URL does not parse. */
 const pathOf = (c: Context<HttpEnv>): string => (URL.canParse(c.req.url) ? new URL(c.req.url).pathname : c.req.path);
 
-const noRoute = (c: Context<HttpEnv>) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${pathOf(c)}`), undefined, c.get("requestId"));
+const noRoute = (c: Context<HttpEnv>) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${pathOf(c)}`), pathOf(c), c.get("requestId"));
 
 /**
  * A request whose URL does not parse — no Host (HTTP/1.0), or a Host such as `a b`, `[` or `u@a` — is refused first,

@@ -15,9 +15,21 @@ export function fieldErrors(issues: readonly v.BaseIssue<unknown>[], prefix = ""
   return issues.map((issue) => {
     const path = issue.path?.map((item) => String(item.key)).join(".") ?? "";
     const unknownKey = issue.type === "strict_object" && issue.expected === "never";
-    const message = unknownKey ? "unknown field" : issue.message;
+    const message = unknownKey ? "unknown field" : plainMessage(issue);
     return { field: [prefix, path].filter(Boolean).join(".") || "(body)", message };
   });
+}
+
+/**
+ * A schema's own message, or for valibot's defaults (a schema written without one: `Invalid key: Expected "since"
+ * but received undefined`, `Invalid type: Expected ("true" | "false") but received "no"`) the plain words every
+ * hand-written message uses: `required`, `expected "true" or "false", got "no"`.
+ */
+function plainMessage(issue: v.BaseIssue<unknown>): string {
+  if (!/^Invalid \w+: Expected /.test(issue.message)) return issue.message;
+  if (issue.kind === "schema" && issue.input === undefined) return "required";
+  const expected = (issue.expected ?? "a valid value").replace(/^\((.*)\)$/, "$1").split(" | ").join(" or ");
+  return `expected ${expected}, got ${issue.received}`;
 }
 
 /** Validates a value against a schema, throwing a 400 problem that lists every issue. */

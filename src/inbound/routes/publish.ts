@@ -46,6 +46,10 @@ export const manualPublishBody = v.pipe(
     if (dataset.typed && dataset.value.body !== undefined && dataset.value.body_base64 !== undefined) {
       addIssue({ message: "give body (text) or body_base64 (bytes), not both", path: [{ type: "object", origin: "value", input: dataset.value, key: "body", value: dataset.value.body }] });
     }
+    // An empty message is `"body": ""`, said on purpose: `{}` published one by accident.
+    if (dataset.typed && dataset.value.body === undefined && dataset.value.body_base64 === undefined) {
+      addIssue({ message: "give body (text) or body_base64 (bytes); an empty message is \"body\": \"\"", path: [{ type: "object", origin: "value", input: dataset.value, key: "body", value: undefined }] });
+    }
   }),
 );
 
