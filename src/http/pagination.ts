@@ -104,3 +104,18 @@ export function page<T>(rows: T[], limit: number, cursorOf: (row: T) => Cursor):
   const last = data.at(-1);
   return { data, next_cursor: rows.length > limit && last ? encodeCursor(cursorOf(last)) : null };
 }
+
+/**
+ * The page of rows read with a byte budget (a running sum in SQL gives the rows past it no body): the rows up to
+ * the first without its body, which is kept only to say that more follow, and the page's size — `limit`, or fewer
+ * when the bodies filled the budget first. Pass both to `page`.
+ *
+ * @example
+ * const { rows, pageSize } = pageWithinBudget(fetched, (row) => row.body === null, limit);
+ * page(rows, pageSize, cursorOf);
+ */
+export function pageWithinBudget<R>(rows: R[], outsideBudget: (row: R) => boolean, limit: number): { rows: R[]; pageSize: number } {
+  const cut = rows.findIndex(outsideBudget);
+  if (cut === -1) return { rows, pageSize: limit };
+  return { rows: rows.slice(0, cut + 1), pageSize: cut };
+}

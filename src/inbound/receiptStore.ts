@@ -1,5 +1,6 @@
 /** Reads of the ingress_receipts projection: accepted requests, newest first. */
 import type { Queryable } from "../db/connect.ts";
+import { pageWithinBudget } from "../http/pagination.ts";
 
 export interface ReceiptRow {
   receipt_id: string;
@@ -47,8 +48,6 @@ export async function listReceipts(
       order by received_at desc, receipt_id desc limit ${options.limit + 1}
     ) page
     order by received_at desc, receipt_id desc`;
-  const withBodies = rows.findIndex((row) => row.body === null);
-  if (withBodies === -1) return { rows: rows as ReceiptRow[], pageSize: options.limit };
-  // The first row without its body only says that more follow.
-  return { rows: rows.slice(0, withBodies + 1) as ReceiptRow[], pageSize: withBodies };
+  const cut = pageWithinBudget(rows, (row) => row.body === null, options.limit);
+  return { rows: cut.rows as ReceiptRow[], pageSize: cut.pageSize };
 }

@@ -4,6 +4,7 @@
  * backed by an index that leads with org_id.
  */
 import type { Queryable } from "../db/connect.ts";
+import { pageWithinBudget } from "../http/pagination.ts";
 
 export interface EventRow {
   event_id: string;
@@ -111,10 +112,8 @@ export async function listEvents(tx: Queryable, filter: EventFilter): Promise<{ 
     order by received_at desc, event_id desc limit ${filter.limit + 1}
     ) page
     order by received_at desc, event_id desc`;
-  const cut = rows.findIndex((row) => row.payload === null);
-  if (cut === -1) return { rows: rows as EventRow[], pageSize: filter.limit };
-  // The first event without its payload only says that more follow.
-  return { rows: rows.slice(0, cut + 1) as EventRow[], pageSize: cut };
+  const cut = pageWithinBudget(rows, (row) => row.payload === null, filter.limit);
+  return { rows: cut.rows as EventRow[], pageSize: cut.pageSize };
 }
 
 export async function getDelivery(tx: Queryable, deliveryId: string): Promise<DeliveryRow | undefined> {
