@@ -29,9 +29,10 @@ import { getEvent } from "./deliveryStore.ts";
 import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
 import { fanoutCacheOf } from "./fanoutCache.ts";
 import { jobWakeupsFor } from "./jobWakeups.ts";
-import { deliverJobSpecs, enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
+import { deliverJobSpecs, enqueueDeliveries, volumePriority, type ScheduledDelivery } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
 import { payloadViolations } from "./payloadSchema.ts";
+import { RecentVolume } from "./recentVolume.ts";
 import { eventReceived, fanOut, newEventId } from "./appends.ts";
 
 export interface IncomingEvent {
@@ -190,6 +191,20 @@ function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n
   return plan;
 }
 
+/** Deliveries each organization's flushes scheduled lately, per context (one per process, as the batchers). */
+const volumes = new WeakMap<AppContext, RecentVolume>();
+
+/**
+ * The priority a flush's jobs take at least: an organization that scheduled thousands of deliveries in the last
+ * two seconds yields to quiet ones (jobs.ts, volumePriority). A batch the one-statement path declines is counted
+ * again by the transactional path: rare, and it errs towards yielding.
+ */
+function busyFloor(ctx: AppContext, orgId: string, deliveries: number, now: Date): number {
+  let volume = volumes.get(ctx);
+  if (!volume) volumes.set(ctx, (volume = new RecentVolume()));
+  return volumePriority(volume.add(orgId, deliveries, now.getTime()));
+}
+
 /** SQLSTATEs with which ingest_batch declines a batch the transactional path must decide (sql/031). */
 const FANOUT_CHANGED = "HL412";
 const DECLINED = new Set([FANOUT_CHANGED, "HL429", "HL409"]);
@@ -224,7 +239,7 @@ async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, o
     return undefined;
   }
   const encoded = ctx.ledger.encode(plan.appends);
-  const jobs = deliverJobSpecs(orgId, plan.deliveries, now);
+  const jobs = deliverJobSpecs(orgId, plan.deliveries, now, busyFloor(ctx, orgId, plan.deliveries.length, now));
   try {
     await lane.run(
       (db) => db`
@@ -275,7 +290,8 @@ async function writeBatchTransaction(ctx: AppContext, orgId: string, items: Pend
     // counter before the jobs, as ingest_batch takes them: the first deliver job ever inserts graphile-worker's task
     // row, and a flush holding that row uncommitted while it waited for a counter row another flush held (which then
     // waited for the task row) deadlocked.
-    await sentTogether([ctx.ledger.recordMany(tx, plan.appends), countEvents(tx, now, plan.accepted), enqueueDeliveries(tx, orgId, plan.deliveries, now)]);
+    const floor = busyFloor(ctx, orgId, plan.deliveries.length, now);
+    await sentTogether([ctx.ledger.recordMany(tx, plan.appends), countEvents(tx, now, plan.accepted), enqueueDeliveries(tx, orgId, plan.deliveries, now, floor)]);
     ctx.metrics.ingestBatches.inc({ path: "transaction" });
     return plan.outcomes;
   });

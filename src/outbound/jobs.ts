@@ -61,11 +61,6 @@ function bucketWidthMs(delayMs: number): number {
 }
 
 /**
- * Jobs that run the given deliveries at their due time, DELIVERY_JOB_SIZE per job: those due now at once, later ones
- * in 1-second buckets (rounded up, so none runs early). Due-now jobs carry no run_at: graphile-worker's insert
- * notification wakes a worker at once, where a run_at even a fraction of a second ahead waits for the next poll.
- */
-/**
  * The priority of the jobs of work that schedules `width` deliveries at once (a flush, a replay, a promotion):
  * 0 below 100, 1 below 1,000, 2 beyond. Wide work runs after narrow work due at the same time, so one
  * organization's burst to an application of 1,000 subscriptions does not hold every other organization's fresh
@@ -75,8 +70,24 @@ export function widthPriority(width: number): number {
   return width < 100 ? 0 : width < 1000 ? 1 : 2;
 }
 
-export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Date): JobSpec[] {
-  const priority = widthPriority(deliveries.length);
+/**
+ * The priority of an organization's new work once it has scheduled `recent` deliveries in about two seconds
+ * (RecentVolume, per process): 0 below 2,000, 1 below 20,000, 2 beyond. An organization flooding the queue with
+ * narrow flushes (each below widthPriority's 100) then queues behind quiet organizations' fresh deliveries instead
+ * of in front of them; alone, it runs as fast as before (workers take whatever is due, lowest number first).
+ */
+export function volumePriority(recent: number): number {
+  return recent < 2_000 ? 0 : recent < 20_000 ? 1 : 2;
+}
+
+/**
+ * Jobs that run the given deliveries at their due time, DELIVERY_JOB_SIZE per job: those due now at once, later ones
+ * in 1-second buckets (rounded up, so none runs early). Due-now jobs carry no run_at: graphile-worker's insert
+ * notification wakes a worker at once, where a run_at even a fraction of a second ahead waits for the next poll.
+ * `floor` is a priority the jobs take at least (volumePriority of the work's organization).
+ */
+export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Date, floor = 0): JobSpec[] {
+  const priority = Math.max(widthPriority(deliveries.length), floor);
   const bySecond = groupBy(deliveries, (delivery) => {
     const due = delivery.runAt?.getTime() ?? 0;
     return due <= now.getTime() ? 0 : Math.ceil(due / 1000) * 1000;
@@ -106,8 +117,8 @@ async function addJobs(tx: Tx, specs: JobSpec[]): Promise<void> {
  * Queues deliveries as `deliver` jobs at their due time, however far ahead (for deferrals such as an open
  * circuit, whose items are not on the delivery row's schedule).
  */
-export async function enqueueDeliveries(tx: Tx, orgId: string, deliveries: ScheduledDelivery[], now: Date): Promise<void> {
-  await addJobs(tx, deliverJobSpecs(orgId, deliveries, now));
+export async function enqueueDeliveries(tx: Tx, orgId: string, deliveries: ScheduledDelivery[], now: Date, floor = 0): Promise<void> {
+  await addJobs(tx, deliverJobSpecs(orgId, deliveries, now, floor));
 }
 
 /**
