@@ -6,6 +6,7 @@
 import { html, raw } from "hono/html";
 import type { HtmlEscapedString } from "hono/utils/html";
 import { CONSOLE_CSS } from "./styles.ts";
+import { layOutJson } from "./jsonLayout.ts";
 
 export type Html = HtmlEscapedString;
 
@@ -110,13 +111,7 @@ export function definitionList(items: [string, Html | string | number][]): Html 
   return h`<dl class="facts">${items.map(([term, value]) => h`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>`;
 }
 
-/** Pretty JSON when the text is JSON, the text itself otherwise; always shown as text. */
+/** JSON laid out for reading, token for token (jsonLayout.ts), when the text is JSON; the text itself otherwise. */
 export function codeBlock(text: string, label: string): Html {
-  let shown = text;
-  try {
-    shown = JSON.stringify(JSON.parse(text), null, 2);
-  } catch {
-    // Not JSON: show it as received.
-  }
-  return h`<pre class="code" tabindex="0" aria-label="${label}">${shown}</pre>`;
+  return h`<pre class="code" tabindex="0" aria-label="${label}">${layOutJson(text) ?? text}</pre>`;
 }

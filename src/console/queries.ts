@@ -8,6 +8,7 @@ import type { Queryable } from "../db/connect.ts";
 export interface MinuteCount {
   minute: Date;
   succeeded: number;
+  /** Failed or aborted (the receiver asked not to be sent the message again). */
   failed: number;
 }
 
@@ -16,7 +17,7 @@ export async function attemptsPerMinute(tx: Queryable, appId: string | null, sin
   return tx<MinuteCount[]>`
     select date_trunc('minute', attempted_at) as minute,
            count(*) filter (where outcome = 'succeeded')::int as succeeded,
-           count(*) filter (where outcome = 'failed')::int as failed
+           count(*) filter (where outcome <> 'succeeded')::int as failed
     from hookledger.delivery_attempts
     where org_id = hookledger.current_org_id() and attempted_at >= ${since}
       ${appId ? tx`and subscription_id in (select subscription_id from hookledger.subscriptions where org_id = hookledger.current_org_id() and app_id = ${appId})` : tx``}

@@ -34,12 +34,15 @@ function sessionCookie(ctx: AppContext, c: Context<HttpEnv>, surface: Surface, v
   const secure = isSecureRequest(c, ctx.config.HOOKLEDGER_TRUST_PROXY);
   // A portal framed by the tenant's own site is a third-party context: a Strict cookie would never be sent there.
   // Over TLS it is SameSite=None and Partitioned (kept apart per embedding site); CSRF tokens guard its forms.
+  // Without TLS (or behind a proxy not trusted to say so) it is Lax: portal links are opened from the tenant's own
+  // site, and a Strict cookie set by that cross-site navigation was not sent on its own redirect to the portal, which
+  // answered "session ended" with the one-time link spent.
   const crossSiteFrame = surface === "portal" && secure;
   setCookie(c, COOKIE[surface], value, {
     path: `/${surface}`,
     httpOnly: true,
     secure,
-    sameSite: crossSiteFrame ? "None" : "Strict",
+    sameSite: crossSiteFrame ? "None" : surface === "portal" ? "Lax" : "Strict",
     ...(crossSiteFrame ? { partitioned: true } : {}),
     expires: expiresAt,
   });

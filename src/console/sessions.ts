@@ -47,6 +47,8 @@ interface SessionJoinRow {
   queues: string[] | null;
   token_expires_at: Date | null;
   revoked_at: Date | null;
+  /** The session is an application's (a portal session) and that application is deleted. */
+  app_gone: boolean;
 }
 
 /**
@@ -112,9 +114,11 @@ export async function findSession(ctx: AppContext, surface: Surface, cookie: str
     if (!(await credentialMatches(tx, credential))) return undefined;
     const [found] = await tx<SessionJoinRow[]>`
       select s.session_id, s.surface, s.app_id, s.expires_at, s.ended_at, t.token_id, t.kind as token_kind, t.app_id as token_app_id,
-             t.label, t.scopes, t.queues, t.expires_at as token_expires_at, t.revoked_at
+             t.label, t.scopes, t.queues, t.expires_at as token_expires_at, t.revoked_at,
+             (s.app_id is not null and (a.app_id is null or a.deleted_at is not null)) as app_gone
       from hookledger.console_sessions s
       join hookledger.api_tokens t on t.org_id = s.org_id and t.token_id = s.token_id
+      left join hookledger.applications a on a.org_id = s.org_id and a.app_id = s.app_id
       where s.org_id = hookledger.current_org_id() and s.session_id = ${credential.id}`;
     return found;
   });
@@ -123,7 +127,8 @@ export async function findSession(ctx: AppContext, surface: Surface, cookie: str
     await endSession(ctx, credential.orgId, row.session_id, "expired", { actor: { kind: "system" } });
     return { kind: "expired" };
   }
-  if (row.revoked_at !== null || (row.token_expires_at !== null && row.token_expires_at <= now)) return { kind: "none" };
+  // A deleted application ends its portal sessions as it ends its own tokens.
+  if (row.revoked_at !== null || (row.token_expires_at !== null && row.token_expires_at <= now) || row.app_gone) return { kind: "none" };
   const principal: Principal =
     row.surface === "portal"
       ? { orgId: credential.orgId, tokenId: row.token_id, kind: "application", appId: row.app_id, label: `portal: ${row.label}`, scopes: PORTAL_SCOPES, queues: [] }

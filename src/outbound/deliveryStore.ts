@@ -21,7 +21,8 @@ export interface EventRow {
   deliveries_scheduled: number;
 }
 
-export type DeliveryStatus = "pending" | "retrying" | "succeeded" | "failed" | "cancelled" | "aborted";
+export const DELIVERY_STATUSES = ["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"] as const;
+export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
 
 export interface DeliveryRow {
   delivery_id: string;

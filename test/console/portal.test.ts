@@ -91,7 +91,7 @@ describe("portal links", () => {
     expect(await text(page.locator("h1"))).toBe("Billing");
     expect(await text(page.locator("tbody").first())).toContain(receiver.url("/a"));
     const cookie = (await browser.context.cookies()).find((c) => c.name === "hl_portal");
-    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Strict", path: "/portal" });
+    expect(cookie).toMatchObject({ httpOnly: true, sameSite: "Lax", path: "/portal" });
     const [redeemed] = await ledger("portal.link_redeemed");
     const sessions = (await ledger("console.session_started")).filter((entry) => entry.data.surface === "portal");
     expect(sessions).toHaveLength(1);
@@ -186,6 +186,40 @@ describe("portal embedding", () => {
     const inner = framed.frames()[1];
     expect(await inner?.content().catch(() => "")).not.toContain("Billing");
     await framed.close();
+  });
+});
+
+describe("portal sessions", () => {
+  it("open from a link on another site (the tenant's product), over plain HTTP", async () => {
+    const minted = await mint(appA);
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end(`<!doctype html><title>Tenant product</title><a id="open" href="${minted.body.url}">Open the portal</a>`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    embedders.push(server);
+    await browser.context.clearCookies();
+    const visitor = await browser.newPage();
+    // localhost and 127.0.0.1 are different sites: the link is followed cross-site, as from a tenant's own domain.
+    await visitor.goto(`http://localhost:${(server.address() as AddressInfo).port}/`);
+    await Promise.all([visitor.waitForURL(url(`/portal/applications/${appA}`)), visitor.click("#open")]);
+    expect(await text(visitor.locator("h1"))).toBe("Billing");
+    await visitor.reload();
+    expect(await text(visitor.locator("h1"))).toBe("Billing");
+    await visitor.close();
+  });
+
+  it("end when their application is deleted, as its tokens do", async () => {
+    const appC = (await app.call("POST", "/v1/applications", tenant.token, { name: "Returns" })).body.id;
+    const minted = await mint(appC);
+    const visitor = await browser.newPage();
+    await visitor.goto(minted.body.url);
+    expect(await text(visitor.locator("h1"))).toBe("Returns");
+    expect((await app.call("DELETE", `/v1/applications/${appC}`, tenant.token)).status).toBe(204);
+    const after = await visitor.goto(url("/portal/events"));
+    expect(after?.status()).toBe(401);
+    expect(await text(visitor.locator("h1"))).toBe("This portal session has ended");
+    await visitor.close();
   });
 });
 

@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { withTenant } from "../../db/tenant.ts";
 import { page as pageOf, pageRequest } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { deliveriesOfEvent, getEvent, listEvents, type EventRow } from "../../outbound/deliveryStore.ts";
+import { DELIVERY_STATUSES, deliveriesOfEvent, getEvent, listEvents, type EventRow } from "../../outbound/deliveryStore.ts";
 import { eventIdField } from "../../outbound/fields.ts";
 import { eventListQuery } from "../../outbound/routes/events.ts";
 import { listSubscriptions } from "../../outbound/subscriptionStore.ts";
@@ -14,7 +14,7 @@ import { badge, codeBlock, definitionList, h, table, time, type Html } from "../
 import { render, type View } from "../view.ts";
 
 const PAGE = 50;
-const STATUSES = ["pending", "retrying", "succeeded", "failed", "cancelled"] as const;
+const STATUSES = DELIVERY_STATUSES;
 
 /** `<input type=datetime-local>` sends minutes without a zone: the console shows UTC, so read it as UTC. */
 const asTimestamp = (value: string) => (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(value) ? `${value}:00Z` : value);
@@ -82,7 +82,7 @@ export async function eventsPage(view: View): Promise<Response> {
   const appName = new Map(apps.map((app) => [app.id, app.name]));
   const rows = events.map((event) => {
     const counts = statuses.get(event.event_id) ?? {};
-    const summary = STATUSES.filter((status) => counts[status]).map((status) => h`${badge(`${counts[status]} ${status}`, status === "succeeded" ? "ok" : status === "failed" ? "bad" : status === "cancelled" ? "idle" : "warn")} `);
+    const summary = STATUSES.filter((status) => counts[status]).map((status) => h`${badge(`${counts[status]} ${status}`, status === "succeeded" ? "ok" : status === "failed" ? "bad" : status === "cancelled" || status === "aborted" ? "idle" : "warn")} `);
     return h`<tr><td>${time(event.received_at)}</td><td><a href="${base}/events/${encodeURIComponent(event.event_id)}">${event.event_id}</a></td><td class="mono">${event.event_type}</td>
 <td>${summary.length > 0 ? summary : h`<span class="muted">none</span>`}</td>${auth.appId === null ? h`<td>${appName.get(event.app_id) ?? event.app_id}</td>` : ""}<td class="mono wrap">${Object.entries(event.labels).map(([key, value]) => `${key}:${value}`).join(" ")}</td></tr>`;
   });

@@ -3,6 +3,7 @@ import { withTenant } from "../../db/tenant.ts";
 import { getPullQueue, listDeadLetters, listPullQueues, pullQueueStats } from "../../inbound/pullStore.ts";
 import { rejectionCounts } from "../../inbound/rejections.ts";
 import { listRoutes } from "../../inbound/routeStore.ts";
+import { customReceivePath, receivePath } from "../../inbound/routes/present.ts";
 import { mayUseQueue, requireEveryQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
 import { ago, badge, h, table, time } from "../html.ts";
 import { receiptCounts } from "../queries.ts";
@@ -10,6 +11,8 @@ import { render, type View } from "../view.ts";
 
 const LIMIT = 200;
 const DEAD_LETTERS = 20;
+/** Bytes of a dead letter's body read for its 160-character excerpt (UTF-8: up to 4 bytes a character). */
+const EXCERPT_BYTES = 640;
 
 export async function ingressPage(view: View): Promise<Response> {
   const { ctx, auth, base, now } = view;
@@ -26,7 +29,7 @@ export async function ingressPage(view: View): Promise<Response> {
     const refusals = data.refusals.get(route.route_id);
     const reasons = Object.entries(refusals?.by_reason ?? {}).map(([reason, count]) => `${reason} ${count}`).join(", ");
     const target = route.queue ? `queue ${route.queue}` : route.publish_event_type ? `event ${route.publish_event_type}` : "—";
-    return h`<tr><td>${route.name}<div class="mono muted">/in/${route.path ?? route.route_id}</div></td><td>${route.enabled ? badge("enabled") : badge("disabled")}</td>
+    return h`<tr><td>${route.name}<div class="mono muted">${route.path === null ? receivePath(route.route_id) : customReceivePath(route.org_id, route.path)}</div></td><td>${route.enabled ? badge("enabled") : badge("disabled")}</td>
 <td>${route.auth.type === "hmac" ? route.auth.preset : route.auth.type}</td><td class="mono">${target}</td>
 <td class="mono">${receipts?.total ?? 0}</td><td>${ago(receipts?.last, now)}</td>
 <td class="mono">${refusals?.total ?? 0}</td><td class="wrap muted">${reasons || "—"}</td></tr>`;
@@ -47,7 +50,7 @@ export async function queuesPage(view: View): Promise<Response> {
       queues,
       stats: await pullQueueStats(tx, queues.map((queue) => queue.queue)),
       chosen,
-      dead: chosen ? (await listDeadLetters(tx, chosen.queue, { limit: DEAD_LETTERS })).slice(0, DEAD_LETTERS) : [],
+      dead: chosen ? (await listDeadLetters(tx, chosen.queue, { limit: DEAD_LETTERS, excerptBytes: EXCERPT_BYTES })).rows.slice(0, DEAD_LETTERS) : [],
     };
   });
   const rows = data.queues.map((queue) => {

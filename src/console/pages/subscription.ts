@@ -2,7 +2,7 @@
 import * as v from "valibot";
 import { withTenant } from "../../db/tenant.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { listDeliveriesOfSubscription, type DeliveryRow } from "../../outbound/deliveryStore.ts";
+import { DELIVERY_STATUSES, listDeliveriesOfSubscription, type DeliveryRow } from "../../outbound/deliveryStore.ts";
 import { getSubscription, type SubscriptionRow } from "../../outbound/subscriptionStore.ts";
 import { requireScope } from "../../tenancy/authorize.ts";
 import { hasScope } from "../../tenancy/scopes.ts";
@@ -11,7 +11,7 @@ import { render, type View } from "../view.ts";
 import { healthOf } from "./applications.ts";
 
 const RECENT = 25;
-const statusField = v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled"]));
+const statusField = v.optional(v.picklist(DELIVERY_STATUSES));
 
 /** Loads a subscription the caller may see (the JSON API's rule: an application-scoped caller sees its own only). */
 export async function loadSubscription(view: View, id: string): Promise<SubscriptionRow> {
@@ -59,7 +59,7 @@ ${write
   ? h`<div class="actions">${action("edit", "Edit")}${row.enabled ? action("test", "Send test event") : ""}${row.enabled ? action("disable", "Disable") : action("enable", "Enable", "")}${action("rotate-secret", "Rotate secret")}${row.enabled ? action("recover", "Recover failed deliveries") : ""}</div>`
   : ""}
 <h2>Recent deliveries</h2>
-<form class="filters" method="get" action="${base}/subscriptions/${id}"><div><label for="status">Status</label><select id="status" name="status"><option value="">any</option>${["pending", "retrying", "succeeded", "failed", "cancelled"].map((s) => h`<option${s === filter ? h` selected` : ""}>${s}</option>`)}</select></div><button class="secondary">Filter</button></form>
+<form class="filters" method="get" action="${base}/subscriptions/${id}"><div><label for="status">Status</label><select id="status" name="status"><option value="">any</option>${DELIVERY_STATUSES.map((s) => h`<option${s === filter ? h` selected` : ""}>${s}</option>`)}</select></div><button class="secondary">Filter</button></form>
 ${table("Recent deliveries", ["Status", "Event", "Attempts", "Last answer", "Last attempt", "Next attempt", "Reason"], deliveryRows(view, deliveries.slice(0, RECENT)), "No deliveries.")}`;
   return render(view, { title: "Subscription", current: view.surface === "portal" ? `${base}/applications/${row.app_id}` : `${base}/applications`, body });
 }

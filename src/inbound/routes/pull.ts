@@ -109,11 +109,11 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
     const queue = queueParam(c);
     const query = readQuery(c, deadLetterListQuery);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
-    const rows = await withTenant(ctx.sql, auth.orgId, async (tx) =>
+    const found = await withTenant(ctx.sql, auth.orgId, async (tx) =>
       (await getPullQueue(tx, queue)) ? listDeadLetters(tx, queue, { limit, after: cursor && { deadAt: cursor.k, id: cursor.id } }) : undefined,
     );
-    if (!rows) throw notFound();
-    const result = page(rows, limit, (row) => ({ k: row.dead_at?.toISOString() ?? "", id: row.message_id }));
+    if (!found) throw notFound();
+    const result = page(found.rows, found.pageSize, (row) => ({ k: row.dead_at?.toISOString() ?? "", id: row.message_id }));
     return c.json({ data: result.data.map(presentDeadLetter), next_cursor: result.next_cursor });
   });
 
