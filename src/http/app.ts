@@ -7,6 +7,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
+import { DatabaseDown } from "./databaseDown.ts";
 import { clientClosedProblem, databaseUnavailableProblem, lostRaceProblem, methodNotAllowed, ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
@@ -161,14 +162,16 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
 
   // One set of per-IP buckets for /v1 and the public doors: an address gets one budget, not one per door.
   const ipBuckets = new TokenBuckets(config.HOOKLEDGER_RATE_LIMIT_IP_RPS, config.HOOKLEDGER_RATE_LIMIT_IP_BURST);
+  const databaseDown = new DatabaseDown();
 
   for (const door of publicRoutes) {
-    app.use(`${door.mount}/*`, rateLimitByIp(ipBuckets), limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
+    app.use(`${door.mount}/*`, rateLimitByIp(ipBuckets), databaseDown.middleware(), limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
     app.route(door.mount, door.routes);
   }
 
   const v1 = new Hono<HttpEnv>();
   v1.use(rateLimitByIp(ipBuckets));
+  v1.use(databaseDown.middleware());
   v1.use(limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
   v1.use(identityEncodingOnly());
   const bodyLimit = limitBody(config.HOOKLEDGER_MAX_BODY_BYTES);
@@ -193,7 +196,10 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
       return problemResponse(clientClosed, path, c.get("requestId"));
     }
     const unavailable = databaseUnavailableProblem(error);
-    if (unavailable) return problemResponse(unavailable, path, c.get("requestId"));
+    if (unavailable) {
+      databaseDown.noteError(error);
+      return problemResponse(unavailable, path, c.get("requestId"));
+    }
     const lostRace = lostRaceProblem(error);
     if (lostRace) {
       const { code, constraint_name: constraint } = error as { code?: string; constraint_name?: string };

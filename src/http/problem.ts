@@ -118,7 +118,11 @@ export function problemResponse(problem: ProblemError, instance?: string, reques
  * const problem = databaseUnavailableProblem(error) ?? new ProblemError("internal");
  */
 export function databaseUnavailableProblem(error: unknown): ProblemError | undefined {
-  if (!isDatabaseUnavailable(error)) return undefined;
+  return isDatabaseUnavailable(error) ? databaseUnavailable() : undefined;
+}
+
+/** 503 `unavailable` with Retry-After: the database cannot be reached right now. */
+export function databaseUnavailable(): ProblemError {
   return new ProblemError("unavailable", "the database cannot be reached right now; retry later", {
     headers: { "Retry-After": String(DATABASE_RETRY_AFTER_SECONDS) },
   });

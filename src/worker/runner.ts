@@ -91,6 +91,24 @@ function returnLocalJobs(queue: LocalQueueState | undefined, log: Logger): void 
 }
 
 const RESTART_DELAYS_MS = [1000, 2000, 5000, 10_000, 30_000];
+/** How often a runner waiting to restart asks whether the database answers again. */
+const DATABASE_PROBE_MS = 500;
+
+/** Waits up to `ms`, ending early once the database answers `select 1` (asked every DATABASE_PROBE_MS). */
+async function untilDatabaseAnswers(pool: pg.Pool, ms: number, stopping: () => boolean): Promise<void> {
+  const until = performance.now() + ms;
+  while (!stopping()) {
+    const left = until - performance.now();
+    if (left <= 0) return;
+    await new Promise((resolve) => setTimeout(resolve, Math.min(DATABASE_PROBE_MS, left)));
+    try {
+      await pool.query("select 1");
+      return;
+    } catch {
+      // Still away: wait on.
+    }
+  }
+}
 /** How long a runner whose pool shut itself down may take to end before it is replaced. */
 const SELF_SHUTDOWN_GRACE_MS = 2000;
 /** How often the worker looks for young tables whose planner statistics are stale (db/youngTableStatistics.ts). */
@@ -99,6 +117,8 @@ const STATISTICS_CHECK_MS = 2_000;
 export async function startWorker(options: WorkerOptions): Promise<WorkerHandle> {
   const pool = ownerPool(options.ownerUrl, Math.min(options.concurrency + 4, 50), options.log, true);
   const heartbeat = new WorkerHeartbeat(pool, { intervalMs: options.heartbeatMs, deadAfterMs: options.deadAfterMs, log: options.log });
+  pool.on("error", () => heartbeat.noteConnectionError());
+  pool.on("connect", (client) => client.on("error", () => heartbeat.noteConnectionError()));
   const statistics = new YoungTableStatistics(pool, { schemas: ["hookledger"], intervalMs: STATISTICS_CHECK_MS, log: options.log });
   let current: { runner: Runner; ids: string[]; queues: LocalQueueState[] };
   let stopping = false;
@@ -111,6 +131,9 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     events.on("pool:create", ({ workerPool }) => (ids.push(workerPool.id), heartbeat.track(workerPool.id)));
     events.on("worker:create", ({ worker }) => (ids.push(worker.workerId), heartbeat.track(worker.workerId)));
     events.on("localQueue:init", ({ localQueue }) => queues.push(localQueue as unknown as LocalQueueState));
+    events.on("localQueue:getJobs:complete", ({ jobs }) => heartbeat.hold(jobs.map((job) => job.id)));
+    events.on("localQueue:returnJobs", ({ jobs }) => heartbeat.letGo(jobs.map((job) => job.id)));
+    events.on("job:complete", ({ job }) => heartbeat.letGo([job.id]));
     const runner = await run({
       events,
       pgPool: pool,
@@ -160,11 +183,19 @@ export async function startWorker(options: WorkerOptions): Promise<WorkerHandle>
     running = false;
     options.log.error("worker stopped unexpectedly; restarting it", { error });
     const dead = current.ids;
+    // Whether the last restart failed with the database answering (then the back-off is slept out in full).
+    let failedWithDatabaseUp = false;
     for (let attempt = 0; !stopping; attempt++) {
-      await new Promise((resolve) => setTimeout(resolve, RESTART_DELAYS_MS[Math.min(attempt, RESTART_DELAYS_MS.length - 1)]));
+      const delay = RESTART_DELAYS_MS[Math.min(attempt, RESTART_DELAYS_MS.length - 1)] as number;
+      // While the database is away the wait ends as soon as it answers: sleeping out 30 s of back-off after it came
+      // back held every delivery that long (a sweep: 27.5 s after a 20 s outage).
+      if (failedWithDatabaseUp) await new Promise((resolve) => setTimeout(resolve, delay));
+      else await untilDatabaseAnswers(pool, delay, () => stopping);
       if (stopping) return;
+      failedWithDatabaseUp = false;
       try {
         await pool.query("select 1");
+        failedWithDatabaseUp = true;
         await heartbeat.retire(dead);
         await start();
         running = true;
