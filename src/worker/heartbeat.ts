@@ -60,6 +60,8 @@ export class WorkerHeartbeat {
    */
   async retire(ids: readonly string[]): Promise<void> {
     for (const id of ids) this.ids.delete(id);
+    // The runner that held them has ended; its jobs are released below (or by the sweep), not by this process.
+    this.held.clear();
     if (ids.length === 0) return;
     await this.pool.query("select graphile_worker.force_unlock_workers($1::text[])", [ids]).catch((error: unknown) => this.options.log.warn("could not release the jobs of a stopped worker pool yet", { error }));
     await this.pool.query("delete from hookledger_private.worker_heartbeats where worker_id = any($1::text[])", [ids]).catch(() => undefined);

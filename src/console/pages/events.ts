@@ -14,7 +14,6 @@ import { badge, codeBlock, definitionList, h, table, time, type Html } from "../
 import { render, type View } from "../view.ts";
 
 const PAGE = 50;
-const STATUSES = DELIVERY_STATUSES;
 
 /** `<input type=datetime-local>` sends minutes without a zone: the console shows UTC, so read it as UTC. */
 const asTimestamp = (value: string) => (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}$/.test(value) ? `${value}:00Z` : value);
@@ -82,7 +81,7 @@ export async function eventsPage(view: View): Promise<Response> {
   const appName = new Map(apps.map((app) => [app.id, app.name]));
   const rows = events.map((event) => {
     const counts = statuses.get(event.event_id) ?? {};
-    const summary = STATUSES.filter((status) => counts[status]).map((status) => h`${badge(`${counts[status]} ${status}`, status === "succeeded" ? "ok" : status === "failed" ? "bad" : status === "cancelled" || status === "aborted" ? "idle" : "warn")} `);
+    const summary = DELIVERY_STATUSES.filter((status) => counts[status]).map((status) => h`${badge(`${counts[status]} ${status}`, status === "succeeded" ? "ok" : status === "failed" ? "bad" : status === "cancelled" || status === "aborted" ? "idle" : "warn")} `);
     return h`<tr><td>${time(event.received_at)}</td><td><a href="${base}/events/${encodeURIComponent(event.event_id)}">${event.event_id}</a></td><td class="mono">${event.event_type}</td>
 <td>${summary.length > 0 ? summary : h`<span class="muted">none</span>`}</td>${auth.appId === null ? h`<td>${appName.get(event.app_id) ?? event.app_id}</td>` : ""}<td class="mono wrap">${Object.entries(event.labels).map(([key, value]) => `${key}:${value}`).join(" ")}</td></tr>`;
   });
@@ -93,7 +92,7 @@ export async function eventsPage(view: View): Promise<Response> {
 <form class="filters" method="get" action="${base}/events" aria-label="Filter events">
 ${apps.length > 0 ? field("app_id", "Application", h`<select id="f-app_id" name="app_id"><option value="">all</option>${apps.map((app) => h`<option value="${app.id}"${app.id === filters.app_id ? h` selected` : ""}>${app.name}</option>`)}</select>`) : ""}
 ${field("event_type", "Event type", h`<input id="f-event_type" name="event_type" value="${filters.event_type ?? ""}" placeholder="order.created" size="16">`)}
-${field("status", "Delivery status", h`<select id="f-status" name="status"><option value="">any</option>${STATUSES.map((status) => h`<option${status === filters.status ? h` selected` : ""}>${status}</option>`)}</select>`)}
+${field("status", "Delivery status", h`<select id="f-status" name="status"><option value="">any</option>${DELIVERY_STATUSES.map((status) => h`<option${status === filters.status ? h` selected` : ""}>${status}</option>`)}</select>`)}
 ${field("label", "Label", h`<input id="f-label" name="label" value="${filters.label ?? ""}" placeholder="region:eu" size="12">`)}
 ${field("since", "Since (UTC)", h`<input id="f-since" name="since" value="${filters.since ?? ""}" placeholder="2026-01-31T00:00:00Z" size="20">`)}
 ${field("until", "Until (UTC)", h`<input id="f-until" name="until" value="${filters.until ?? ""}" placeholder="2026-02-01T00:00:00Z" size="20">`)}

@@ -10,7 +10,7 @@ import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
-import { deliveriesOfEvent, getEvent, listEvents, type DeliveryRow } from "../deliveryStore.ts";
+import { DELIVERY_STATUSES, deliveriesOfEvent, getEvent, listEvents, type DeliveryRow } from "../deliveryStore.ts";
 import { eventIdField, eventTypeNameField, labelsField } from "../fields.ts";
 import { ingestEvent, IngestError, type IncomingEvent } from "../ingest.ts";
 import { replayEvent, ReplayError } from "../replay.ts";
@@ -43,7 +43,7 @@ export const eventListQuery = exactObject({
   label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "expected key:value, e.g. region:eu"))),
   since: v.optional(timestampField),
   until: v.optional(timestampField),
-  status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"], "expected a delivery status")),
+  status: v.optional(v.picklist(DELIVERY_STATUSES, "expected a delivery status")),
 });
 
 export const replayBody = exactObject({ subscription_id: v.optional(uuidField) });

@@ -4,13 +4,13 @@
  */
 import * as v from "valibot";
 import { iso, isoOrNull, named, nullableTimestamp, stringMap, timestamp } from "../../http/responses.ts";
-import type { AttemptRow, DeliveryRow, EventRow } from "../deliveryStore.ts";
+import { DELIVERY_STATUSES, type AttemptRow, type DeliveryRow, type EventRow } from "../deliveryStore.ts";
 import type { EventType } from "../eventTypes.ts";
 import type { SubscriptionRow } from "../subscriptionStore.ts";
 
 const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password|signature/i;
 
-const deliveryStatus = v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"]);
+const deliveryStatus = v.picklist(DELIVERY_STATUSES);
 
 const subscriptionFields = {
   id: v.string(),

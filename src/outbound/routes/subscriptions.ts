@@ -12,7 +12,7 @@ import { isoOrNull } from "../../http/responses.ts";
 import { readJson, readNoBody, readOptionalJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
-import { listDeliveriesOfSubscription } from "../deliveryStore.ts";
+import { DELIVERY_STATUSES, listDeliveriesOfSubscription } from "../deliveryStore.ts";
 import { MIN_RATE_PER_SECOND } from "../endpointPacing.ts";
 import { customHeadersField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
 import { recoverSubscription, RetryError } from "../replay.ts";
@@ -94,7 +94,7 @@ export function subscriptionSchemas(config: Config) {
     secret: v.optional(signingSecretField),
   });
   const recover = exactObject({ since: timestampField });
-  const deliveries = exactObject({ ...paginationQuery, status: v.optional(v.picklist(["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"])), since: v.optional(timestampField) });
+  const deliveries = exactObject({ ...paginationQuery, status: v.optional(v.picklist(DELIVERY_STATUSES)), since: v.optional(timestampField) });
   return { create, update, list, rotate, recover, deliveries };
 }
 
