@@ -46,6 +46,21 @@ interface LinkRow {
   app_deleted_at: Date | null;
 }
 
+/**
+ * The organization and application a link opens, without spending it; undefined for a link that does not parse or
+ * is unknown. For `/portal/enter` to ask before a link replaces a session the browser has open.
+ */
+export async function portalLinkTarget(ctx: AppContext, link: string | undefined): Promise<{ orgId: string; appId: string } | undefined> {
+  const credential = parseCredential("hlp", link);
+  if (!credential) return undefined;
+  return withTenant(ctx.sql, credential.orgId, async (tx) => {
+    if (!(await credentialMatches(tx, credential))) return undefined;
+    const [row] = await tx<{ app_id: string }[]>`
+      select app_id from hookledger.portal_links where org_id = hookledger.current_org_id() and link_id = ${credential.id}`;
+    return row && { orgId: credential.orgId, appId: row.app_id };
+  });
+}
+
 /** The session cookie for a valid, unspent link; undefined for anything else (unknown, spent, expired, revoked). */
 export async function redeemPortalLink(ctx: AppContext, link: string | undefined, meta: Omit<EntryMeta, "actor">): Promise<Credential | undefined> {
   const credential = parseCredential("hlp", link);

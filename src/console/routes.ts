@@ -17,8 +17,8 @@ import { registerActions } from "./actions.ts";
 import { registerSubscriptionForms } from "./subscriptionForms.ts";
 import { registerPages } from "./pages/index.ts";
 import { registerOrganizationPages } from "./pages/organizations.ts";
-import { portalOrigins, redeemPortalLink } from "./portalLinks.ts";
-import { formTokenValid, isSecureRequest, issueSignInToken, pageSecurity, signInTokenValid } from "./security.ts";
+import { portalLinkTarget, portalOrigins, redeemPortalLink } from "./portalLinks.ts";
+import { crossSite, formTokenValid, isSecureRequest, issueSignInToken, pageSecurity, signInTokenValid } from "./security.ts";
 import { findSession, signOut, type Surface } from "./sessions.ts";
 import { signIn } from "./signIn.ts";
 import { render, viewOf } from "./view.ts";
@@ -126,7 +126,24 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
     // The link is spent on first use, so a link copied from a log or history is worthless afterwards.
     app.get("/enter", async (c) => {
       await assertAcceptableInput(c);
-      const credential = await redeemPortalLink(ctx, c.req.query("link"), requestMeta(c));
+      const link = c.req.query("link");
+      const open = crossSite(c) ? await findSession(ctx, "portal", getCookie(c, COOKIE.portal)) : undefined;
+      if (open?.kind === "active") {
+        // Another site sent this browser, which has a portal session open, to a link: any site can (a login CSRF
+        // that swaps the visitor's session for the sender's). Unless the link opens the same application, the
+        // visitor confirms on a page of ours first; the link stays unspent until then.
+        const target = await portalLinkTarget(ctx, link);
+        const current = open.session.principal;
+        if (target && (target.orgId !== current.orgId || target.appId !== current.appId)) {
+          return plainPage(
+            c,
+            "Open another portal?",
+            h`<div class="panel signin"><h1>Open another portal?</h1><p>This browser has a portal session open. The link you followed opens the portal of another application, in its place. Open it only if you expected to.</p>
+<p><a class="button" href="/portal/enter?link=${encodeURIComponent(link ?? "")}">Open the other portal</a> <a href="/portal/">Stay where I was</a></p></div>`,
+          );
+        }
+      }
+      const credential = await redeemPortalLink(ctx, link, requestMeta(c));
       if (!credential) {
         return plainPage(c, "Link not valid", h`<div class="panel signin"><h1>This portal link is not valid</h1><p>Portal links work once and for a few minutes. Ask for a new one.</p></div>`, 404);
       }

@@ -209,6 +209,32 @@ describe("portal sessions", () => {
     await visitor.close();
   });
 
+  it("ask before a link from another site replaces the one open for another application (login CSRF)", async () => {
+    const visitor = await browser.newPage();
+    await visitor.goto(url(`/portal/applications/${appA}`));
+    expect(await text(visitor.locator("h1"))).toBe("Billing");
+    const other = await mint(appB);
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/html" });
+      res.end(`<!doctype html><title>Elsewhere</title><a id="open" href="${other.body.url}">Open</a>`);
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    embedders.push(server);
+    await visitor.goto(`http://localhost:${(server.address() as AddressInfo).port}/`);
+    await Promise.all([visitor.waitForURL(/\/portal\/enter\?link=/), visitor.click("#open")]);
+    expect(await text(visitor.locator("h1"))).toBe("Open another portal?");
+    // Nothing spent, nothing replaced: the session open before still shows its application.
+    expect((await ledger("portal.link_redeemed")).filter((entry) => entry.data.link_id === other.body.id)).toHaveLength(0);
+    const before = await visitor.context().newPage();
+    await before.goto(url(`/portal/applications/${appA}`));
+    expect(await text(before.locator("h1"))).toBe("Billing");
+    await before.close();
+    // The visitor's own click, from our page, opens it.
+    await Promise.all([visitor.waitForURL(url(`/portal/applications/${appB}`)), visitor.click("text=Open the other portal")]);
+    expect(await text(visitor.locator("h1"))).toBe("Shipping");
+    await visitor.close();
+  });
+
   it("end when their application is deleted, as its tokens do", async () => {
     const appC = (await app.call("POST", "/v1/applications", tenant.token, { name: "Returns" })).body.id;
     const minted = await mint(appC);
