@@ -13,6 +13,7 @@ import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { inboundTenant, postWebhook } from "../inbound/setup.ts";
 import { outboundTenant } from "../outbound/setup.ts";
+import { seededRandom } from "../support/seededRandom.ts";
 
 let db: TestDatabase;
 let app: TestApp;
@@ -28,17 +29,6 @@ afterAll(async () => {
   await receiver?.close();
   await db.drop();
 });
-
-/** A tiny deterministic generator (mulberry32), so the fuzz cases are the same on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** JSON text with odd spacing, repeated keys, escapes and numbers JavaScript cannot hold. */
 function jsonText(next: () => number, depth = 0): string {
@@ -89,7 +79,7 @@ describe("JSON layout", () => {
     );
     expect(layOutJson("not json")).toBeUndefined();
     expect(layOutJson('{"a":1')).toBeUndefined();
-    const next = random(20261205);
+    const next = seededRandom(20261205);
     for (let i = 0; i < 500; i++) {
       const text = jsonText(next);
       const laid = layOutJson(text);

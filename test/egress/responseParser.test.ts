@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { MAX_CHUNK_FRAMING_BYTES, MAX_INTERIM_RESPONSES, ResponseParseError, ResponseParser, type ResponseHead } from "../../src/egress/responseParser.ts";
+import { seededRandom } from "../support/seededRandom.ts";
 
 interface Parsed {
   heads: ResponseHead[];
@@ -175,17 +176,6 @@ describe("hostile responses end in an HPE_ error, never another exception", () =
 });
 
 describe("fuzz (fixed seed)", () => {
-  /** mulberry32: small, seeded, good enough to pick mutations. */
-  function random(seed: number): () => number {
-    let state = seed >>> 0;
-    return () => {
-      state = (state + 0x6d2b79f5) >>> 0;
-      let t = state;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-    };
-  }
 
   const samples = [
     ok("Content-Length: 11\r\nContent-Type: application/json\r\n", '{"ok":true}'),
@@ -195,7 +185,7 @@ describe("fuzz (fixed seed)", () => {
   ];
 
   it("random splits of valid responses parse to the same head, body and reuse as whole ones", () => {
-    const next = random(12_345);
+    const next = seededRandom(12_345);
     for (const sample of samples) {
       const whole = parse(sample, { close: true });
       for (let round = 0; round < 200; round += 1) {
@@ -206,7 +196,7 @@ describe("fuzz (fixed seed)", () => {
   });
 
   it("mutated responses either parse or fail with a ResponseParseError, and never report done twice", () => {
-    const next = random(67_890);
+    const next = seededRandom(67_890);
     const alphabet = ["\r", "\n", ":", " ", "0", "9", "f", ";", "\u0000", "\u00ff", "-", ",", "chunked", "Content-Length: 3\r\n", "\r\n\r\n"];
     let parsedCount = 0;
     let refused = 0;

@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { outboundTenant } from "../outbound/setup.ts";
+import { seededRandom } from "../support/seededRandom.ts";
 
 const SEED = 0x5eed_2026;
 const REQUESTS = 420;
@@ -30,16 +31,9 @@ afterAll(async () => {
   await db.drop();
 });
 
-/** mulberry32: a tiny deterministic PRNG, so the same seed sends the same requests. */
+/** Seeded, so the same seed sends the same requests. */
 function prng(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let z = state;
-    z = Math.imul(z ^ (z >>> 15), z | 1);
-    z ^= z + Math.imul(z ^ (z >>> 7), z | 61);
-    return ((z ^ (z >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = seededRandom(seed);
   return { next, int: (n: number) => Math.floor(next() * n), pick: <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T };
 }
 type Random = ReturnType<typeof prng>;

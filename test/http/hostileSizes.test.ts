@@ -8,6 +8,7 @@ import { TEST_ADMIN_TOKEN, startTestApp, type TestApp } from "../support/app.ts"
 import { consoleSession, type ConsoleSession } from "../support/consoleSession.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { inboundTenant } from "../inbound/setup.ts";
+import { seededRandom } from "../support/seededRandom.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are parsed JSON */
 
@@ -44,17 +45,8 @@ async function sendRaw(method: string, path: string, body: string, options: { to
   return { status: response.status, text, body: text ? (JSON.parse(text) as any) : undefined };
 }
 
-/** A seeded generator (mulberry32), so a failure repeats with the same lists. */
-function seeded(seed: number): () => number {
-  let state = seed;
-  return () => {
-    state = (state + 0x6d2b79f5) | 0;
-    let x = Math.imul(state ^ (state >>> 15), 1 | state);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-const random = seeded(20261205);
+// Seeded, so a failure repeats with the same lists.
+const random = seededRandom(20261205);
 const word = (i: number) => `${String.fromCharCode(97 + Math.floor(random() * 26))}${i}`;
 
 /** Items a list is filled with: valid ones (the list is refused for its length alone) and invalid ones. */
