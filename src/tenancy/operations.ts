@@ -30,7 +30,7 @@ export function tenancyOperations(): Operation[] {
     op("PATCH", "/v1/applications/:app_id", "Applications", "Update an application.", { scope: "applications:write", body: applicationUpdateBody, response: applicationJson }),
     op("DELETE", "/v1/applications/:app_id", "Applications", "Delete an application: its tokens are revoked, its subscriptions deleted.", { scope: "applications:write" }),
 
-    op("GET", "/v1/audit-log", "Audit", "List the organization's audit entries.", { scope: "audit:read", query: auditLogQuery, response: listOf(auditEntryJson) }),
+    op("GET", "/v1/audit-log", "Audit", "List the organization's audit entries, newest first; a page stops early at 2 MB of entry data (follow next_cursor).", { scope: "audit:read", query: auditLogQuery, response: listOf(auditEntryJson) }),
     op("GET", "/v1/usage", "Organizations", "Quotas of the organization and today's usage.", { scope: "applications:read", response: usageJson }),
   ];
 }

@@ -64,6 +64,30 @@ describe("audit trail", () => {
     expect(until.body.data.some((e: { data: { name: string } }) => e.data.name.startsWith("app "))).toBe(false);
   });
 
+  it("stops a page at 2 MB of entry data and pages on through every entry, newest first", async () => {
+    // Event types whose schemas carry ~700 KB each (a description inside the schema): three make 2.1 MB.
+    const application = await app.call("POST", "/v1/applications", tenant.token, { name: "wide audit" });
+    const names: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      const name = `wide.audit${i}`;
+      const schema = { type: "object", description: String(i).repeat(700 * 1024) };
+      const created = await app.call("POST", `/v1/applications/${application.body.id}/event-types`, tenant.token, { name, schema });
+      expect(created.status, JSON.stringify(created.body)).toBe(201);
+      names.push(name);
+    }
+    const pages: { data: { name: string; schema: { description: string } } }[][] = [];
+    let after: string | null = null;
+    do {
+      const res = await app.call("GET", `/v1/audit-log?type=event_type.created&limit=100${after ? `&after=${after}` : ""}`, tenant.token);
+      expect(res.status).toBe(200);
+      pages.push(res.body.data);
+      after = res.body.next_cursor;
+    } while (after !== null && pages.length < 10);
+    const seen = pages.map((page) => page.map((entry) => entry.data.name));
+    expect(seen).toEqual([[names[4], names[3]], [names[2], names[1]], [names[0]]]);
+    for (const entry of pages.flat()) expect(entry.data.schema.description).toBe(entry.data.name.slice(-1).repeat(700 * 1024));
+  });
+
   it("never shows tokens or their hashes", async () => {
     const created = await app.call("POST", "/v1/tokens", tenant.token, { label: "hidden", scopes: ["events:read"] });
     const log = await app.call("GET", "/v1/audit-log?type=token.created", tenant.token);

@@ -29,10 +29,10 @@ export function auditLogRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "audit:read");
     const q = readQuery(c, auditLogQuery);
     const { limit, cursor } = pageRequest(q, { k: "position", id: "position" });
-    const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+    const { rows, pageSize } = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listAuditEntries(tx, { appId: auth.appId, actorId: q.actor, type: q.type, since: q.since, until: q.until, beforePosition: cursor?.k, limit }),
     );
-    const result = page(rows, limit, (row) => ({ k: row.position, id: row.position }));
+    const result = page(rows, pageSize, (row) => ({ k: row.position, id: row.position }));
     return c.json({ data: result.data.map(presentAuditEntry), next_cursor: result.next_cursor });
   });
   return app;
