@@ -2,7 +2,7 @@
  * The console shows what was stored, bounded by it. JSON is laid out token for token (a repeated key stays
  * repeated, 9007199254740993 keeps its last digit, 1e400 is not `null`), and nesting never multiplies a page: a 12 KB
  * payload of arrays 6,000 deep had made a 72 MB event page. Dead letters are read only as far as their excerpt,
- * and the API's dead-letter pages stop at 8 MB of bodies. The ingress page shows the URL a custom path is served
+ * and the API's dead-letter pages stop at 8 MB of bodies; the events list reads no payloads. The ingress page shows the URL a custom path is served
  * at; aborted deliveries are counted and can be filtered on.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -125,6 +125,19 @@ describe("console pages", () => {
     const html = await eventPage("deep_json");
     expect(html).toContain(deep);
     expect(html.length).toBeLessThan(100_000);
+  });
+
+  it("list events without reading their payloads: 9 MB of them fill no page", async () => {
+    const big = await outboundTenant(app);
+    const bigSession = await consoleSession(app, big.token);
+    const ids = Array.from({ length: 18 }, (_, i) => `mb_${i}`);
+    for (const id of ids) expect((await big.send({ event_id: id, payload: undefined, payload_text: "m".repeat(500 * 1024), content_type: "text/plain" })).status).toBe(202);
+    const list = await bigSession.get("/console/events");
+    expect(list.status).toBe(200);
+    const html = await list.text();
+    for (const id of ids) expect(html).toContain(`/events/${id}"`);
+    expect(html).not.toContain('rel="next"');
+    expect(html.length).toBeLessThan(200_000);
   });
 
   it("count aborted deliveries and filter on them", async () => {

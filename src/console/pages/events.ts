@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { withTenant } from "../../db/tenant.ts";
 import { page as pageOf, pageRequest } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { DELIVERY_STATUSES, deliveriesOfEvent, getEvent, listEvents, type EventRow } from "../../outbound/deliveryStore.ts";
+import { DELIVERY_STATUSES, deliveriesOfEvent, getEvent, listEventSummaries, type EventRow, type EventSummary } from "../../outbound/deliveryStore.ts";
 import { eventIdField } from "../../outbound/fields.ts";
 import { eventListQuery } from "../../outbound/routes/events.ts";
 import { listSubscriptions } from "../../outbound/subscriptionStore.ts";
@@ -28,7 +28,7 @@ function readFilters(query: Record<string, string>): { filters: Record<string, s
 }
 
 /** Delivery statuses of each listed event, for the list's "deliveries" column. */
-async function statusesOf(view: View, events: EventRow[]): Promise<Map<string, Record<string, number>>> {
+async function statusesOf(view: View, events: EventSummary[]): Promise<Map<string, Record<string, number>>> {
   if (events.length === 0) return new Map();
   const rows = await withTenant(view.ctx.sql, view.auth.orgId, (tx) => tx<{ event_id: string; status: string; n: number }[]>`
     select event_id, status, count(*)::int as n from hookledger.deliveries
@@ -46,7 +46,7 @@ export async function eventsPage(view: View): Promise<Response> {
   if (wanted) return c.redirect(`${base}/events/${encodeURIComponent(wanted)}`, 303);
   const { filters, parsed } = readFilters(c.req.query());
   let problem: string | undefined;
-  let events: EventRow[] = [];
+  let events: EventSummary[] = [];
   let next: string | null = null;
   if (!parsed.success) {
     problem = parsed.issues.map((issue) => `${issue.path?.map((item) => String(item.key)).join(".") ?? "filter"}: ${issue.message}`).join("; ");
@@ -56,8 +56,8 @@ export async function eventsPage(view: View): Promise<Response> {
     try {
       const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
       const label = query.label;
-      const { rows, pageSize } = await withTenant(ctx.sql, auth.orgId, (tx) =>
-        listEvents(tx, {
+      const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+        listEventSummaries(tx, {
           appId: auth.appId ?? query.app_id,
           eventType: query.event_type,
           since: query.since,
@@ -68,7 +68,7 @@ export async function eventsPage(view: View): Promise<Response> {
           limit,
         }),
       );
-      const result = pageOf(rows, pageSize, (row) => ({ k: row.received_at.toISOString(), id: row.event_id }));
+      const result = pageOf(rows, limit, (row) => ({ k: row.received_at.toISOString(), id: row.event_id }));
       events = result.data;
       next = result.next_cursor;
     } catch (error) {
