@@ -11,7 +11,7 @@ import { tenantReferenceSettings } from "./secrets/tenantReferences.ts";
 import { vaultSettings } from "./secrets/vaultSettings.ts";
 import { egressSettings } from "./egress/settings.ts";
 import { otelSecretSettings, otelSettings } from "./observability/otel/settings.ts";
-import { flagSetting, wholeNumberSetting } from "./settingFields.ts";
+import { flagSetting, proxyHopsSetting, wholeNumberSetting } from "./settingFields.ts";
 import { listenerPlans, listenerSettings } from "./http/listenerSettings.ts";
 import { AUDIT_ACTOR_PATTERN } from "./ledger/entryMeta.ts";
 
@@ -112,7 +112,7 @@ export const configSchema = v.object({
   HOOKLEDGER_PUBLISH_ACTOR_ALLOW: actorList("expected comma-separated actor names"),
   HOOKLEDGER_PUBLISH_ACTOR_PREFIX: actorList("expected comma-separated actor prefixes such as deploy-"),
   HOOKLEDGER_PUBLISH_FAIL_CLOSED: flagSetting(true),
-  HOOKLEDGER_TRUST_PROXY: flagSetting(false),
+  HOOKLEDGER_TRUST_PROXY: proxyHopsSetting(),
   HOOKLEDGER_PUBLIC_URL: v.optional(publicUrlSetting),
   HOOKLEDGER_HSTS: flagSetting(false),
   HOOKLEDGER_MAX_BODY_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 1024 * 1024),

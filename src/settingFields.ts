@@ -27,3 +27,16 @@ export const flagSetting = (fallback: boolean) =>
     v.picklist(["true", "false", "1", "0", "yes", "no", "on", "off"], "expected true or false"),
     v.transform((raw) => ["true", "1", "yes", "on"].includes(raw)),
   );
+
+/**
+ * How many proxies in front of the service to believe: `false` (none), `true` (one), or their number (0–10). The
+ * client's address is the entry the front-most of them appended to X-Forwarded-For (http/forwarded.ts).
+ */
+export const proxyHopsSetting = () =>
+  v.pipe(
+    v.optional(v.string(), "false"),
+    v.trim(),
+    v.toLowerCase(),
+    v.regex(/^(true|false|1|0|yes|no|on|off|[0-9]|10)$/, "expected true, false or the number of proxies in front (0-10)"),
+    v.transform((raw) => (["true", "yes", "on"].includes(raw) ? 1 : ["false", "no", "off"].includes(raw) ? 0 : Number(raw))),
+  );

@@ -11,6 +11,7 @@ import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Context, MiddlewareHandler } from "hono";
 import { getCookie, setCookie } from "hono/cookie";
 import type { HttpEnv } from "../http/env.ts";
+import { forwardedProto } from "../http/forwarded.ts";
 import type { Session } from "./sessions.ts";
 
 declare module "../http/env.ts" {
@@ -83,9 +84,9 @@ export function pageSecurity(): MiddlewareHandler<HttpEnv> {
 }
 
 /** Whether the request came over TLS (directly, or through a trusted proxy that says so). */
-export function isSecureRequest(c: Context<HttpEnv>, trustProxy: boolean): boolean {
+export function isSecureRequest(c: Context<HttpEnv>, trustedProxies: number): boolean {
   if (new URL(c.req.url).protocol === "https:") return true;
-  return trustProxy && c.req.header("x-forwarded-proto")?.split(",")[0]?.trim() === "https";
+  return forwardedProto(c.req.header("x-forwarded-proto"), trustedProxies) === "https";
 }
 
 export const csrfTokenOf = (session: Session): string =>

@@ -6,15 +6,15 @@ import type { MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { timeout } from "hono/timeout";
 import type { HttpEnv } from "./env.ts";
+import { clientAddressOf } from "./forwarded.ts";
 import { ProblemError } from "./problem.ts";
 import { TokenBuckets } from "./rateLimit.ts";
 import { isBodyArriving, markBodyArriving } from "./requestBody.ts";
 
-/** The client address: the socket's, or the first X-Forwarded-For hop when we run behind a trusted proxy. */
-export function clientAddress(trustProxy: boolean): MiddlewareHandler<HttpEnv> {
+/** The client address: the socket's, or behind `trustedProxies` proxies the one they say (forwarded.ts). */
+export function clientAddress(trustedProxies: number): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
-    const forwarded = trustProxy ? c.req.header("x-forwarded-for")?.split(",")[0]?.trim() : undefined;
-    c.set("clientIp", forwarded || c.env?.clientIp || "");
+    c.set("clientIp", clientAddressOf(c.req.header("x-forwarded-for"), c.env?.clientIp || "", trustedProxies));
     await next();
   };
 }

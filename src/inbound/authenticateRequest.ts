@@ -33,6 +33,7 @@ export interface RequestToAuthenticate {
   method: string;
   path: string;
   clientIp: string;
+  scheme: "http" | "https";
 }
 
 const refused = (reason: RejectionReason, status: 401 | 403 | 503 = 401): AuthOutcome => ({ ok: false, status, reason });

@@ -46,6 +46,8 @@ export interface IncomingRequest {
   /** The body, or undefined when it is longer than `maxBytes` (reading stops there). */
   readBody(maxBytes: number): Promise<Uint8Array | undefined>;
   clientIp: string;
+  /** `http` or `https`, as the client used it (through trusted proxies: as they say). */
+  scheme: "http" | "https";
   /**
    * Request id, client address, user agent and, over mutual TLS, the verified client certificate's subject
    * (`connection_identity`) for the entries; no actor (the sender is not a token).
@@ -293,7 +295,7 @@ export function createWebhookReceiver(ctx: AppContext, routeCache: IngressRouteC
       const rawBody = await request.readBody(route.max_body_bytes);
       if (!rawBody) return reject(413, "too_large");
 
-      const auth = await authenticateRequest(ctx.egress, route, secretsAt(loaded, now), { headers: request.headers, rawBody, method: request.method, path: request.path, clientIp: request.clientIp }, now);
+      const auth = await authenticateRequest(ctx.egress, route, secretsAt(loaded, now), { headers: request.headers, rawBody, method: request.method, path: request.path, clientIp: request.clientIp, scheme: request.scheme }, now);
       if (!auth.ok) return reject(auth.status, auth.reason);
 
       const receiptId = newReceiptId();

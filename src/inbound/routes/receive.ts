@@ -10,6 +10,7 @@
 import { Hono, type Context } from "hono";
 import type { AppContext } from "../../context.ts";
 import type { HttpEnv } from "../../http/env.ts";
+import { requestScheme } from "../../http/forwarded.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { whileBodyArrives } from "../../http/requestBody.ts";
 import { requestMeta } from "../../tenancy/audit.ts";
@@ -87,6 +88,7 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): H
       headers: c.req.raw.headers,
       readBody: (maxBytes) => whileBodyArrives(c, () => readCappedBody(c.req.raw, maxBytes)),
       clientIp: c.get("clientIp"),
+      scheme: requestScheme(c.req.url, c.req.header("x-forwarded-proto"), ctx.config.HOOKLEDGER_TRUST_PROXY),
       // A sender proven by mutual TLS is named in the receipt's entry as a token holder's connection is.
       meta: requestMeta(c),
     });
