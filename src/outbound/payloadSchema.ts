@@ -25,11 +25,12 @@ import type { RE2JS } from "re2js";
 import { MAX_JSON_NESTING, nestsDeeperThan } from "../http/inputRules.ts";
 import type { FieldError } from "../http/problem.ts";
 import { enumKeyword } from "./enumKeyword.ts";
+import { multipleOfKeyword } from "./multipleOfKeyword.ts";
 import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, escapeToken, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
-import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, validating, ValidationRun, ValidationTooCostlyError } from "./validationWork.ts";
+import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, SIZE_KEYWORD, sizeCostKeyword, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 /** The formats a schema may name: each is checked (on RE2 where it is a regex, schemaFormats.ts). */
@@ -133,14 +134,19 @@ function errorSources(schema: Record<string, unknown>, subschemas: Set<object>):
 }
 
 /**
- * A copy of `value` in which every subschema carries COST_KEYWORD with what applying it costs (validationWork.ts);
+ * A copy of `value` in which every subschema carries COST_KEYWORD with what applying it costs, and SIZE_KEYWORD
+ * when its checks walk the value (validationWork.ts);
  * the event type keeps the original.
  */
 function withApplicationCosts(value: unknown, subschemas: Set<object>): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) return value.map((item) => withApplicationCosts(item, subschemas));
   const copy: Record<string, unknown> = Object.fromEntries(Object.entries(value).map(([key, member]) => [key, withApplicationCosts(member, subschemas)]));
-  if (subschemas.has(value)) copy[COST_KEYWORD] = applicationCost(value as Record<string, unknown>);
+  if (subschemas.has(value)) {
+    copy[COST_KEYWORD] = applicationCost(value as Record<string, unknown>);
+    const walked = walkedSizes(value as Record<string, unknown>);
+    if (walked !== 0) copy[SIZE_KEYWORD] = walked;
+  }
   return copy;
 }
 
@@ -200,6 +206,23 @@ function budgetProblems(nodes: SchemaNode[], keywords: number, weighted: boolean
   return [{ pointer: "", message: `has ${keywords} validation keywords${counted}, more than ${MAX_SCHEMA_KEYWORDS}; split the event type or simplify its schema` }];
 }
 
+/** Keywords whose property names Ajv looks up on the value. */
+const NAMING_KEYWORDS = ["properties", "dependentSchemas", "dependentRequired"];
+
+/**
+ * Property names a validator cannot check: Ajv skips `__proto__` where a schema names properties (reading it would
+ * reach the prototype), so `{"properties":{"__proto__":{"type":"string"}}}` let `{"__proto__":12345}` through
+ * (sweep 19). Refused when a schema is accepted, rather than checked as if it were not there.
+ */
+function uncheckableNames(nodes: SchemaNode[]): SchemaProblem[] {
+  return nodes.flatMap((node) =>
+    NAMING_KEYWORDS.filter((keyword) => {
+      const named = node.schema[keyword];
+      return typeof named === "object" && named !== null && Object.hasOwn(named, "__proto__");
+    }).map((keyword) => ({ pointer: `${node.pointer}/${keyword}/__proto__`, message: "a property named __proto__ cannot be checked; leave it out of the schema" })),
+  );
+}
+
 function compile(schema: Record<string, unknown>, purpose: Purpose): CompiledSchema {
   // The structure first: it is cheap, and it refuses schemas too large for the meta-schema check and Ajv.
   const { nodes, problems } = analyseSchema(schema);
@@ -208,6 +231,8 @@ function compile(schema: Record<string, unknown>, purpose: Purpose): CompiledSch
   const keywords = codeKeywords(nodes) * (weighted ? UNEVALUATED_WEIGHT : 1);
   const overBudget = budgetProblems(nodes, keywords, weighted);
   if (overBudget.length > 0 && purpose === "accept") throw new OverBudgetError(overBudget);
+  const uncheckable = purpose === "accept" ? uncheckableNames(nodes) : [];
+  if (uncheckable.length > 0) throw new InvalidPayloadSchemaError(uncheckable.slice(0, 20));
   const metaProblems = metaSchemaProblems(schema);
   if (metaProblems.length > 0) throw new InvalidPayloadSchemaError(metaProblems);
   const patterns = compileSchemaPatterns(nodes);
@@ -216,15 +241,18 @@ function compile(schema: Record<string, unknown>, purpose: Purpose): CompiledSch
   const counted = withApplicationCosts(schema, subschemas) as Record<string, unknown>;
   const compileWith = (allErrors: boolean): ValidateFunction => {
     // passContext: each validation's ValidationRun reaches the uniqueItems and cost keywords as `this`.
+    // ownProperties: only a payload's own members count (`required: ["constructor"]` was met by `{}`, and an optional
+    // `toString` refused every payload without one).
     // No optimizer passes (superlinear in the code's size, for little gain at run time), `required` as a loop rather
     // than one expression per name, and no logger: Ajv's warnings quote the tenant's schema into our log.
     const ajv = addFormats(
-      new Ajv2020({ allErrors, strict: false, meta: false, validateSchema: false, passContext: true, logger: false, loopRequired: 8, code: { optimize: false, regExp: re2Engine(patterns.compiled) } }),
+      new Ajv2020({ allErrors, strict: false, meta: false, validateSchema: false, passContext: true, logger: false, loopRequired: 8, ownProperties: true, code: { optimize: false, regExp: re2Engine(patterns.compiled) } }),
     );
     for (const [name, format] of Object.entries(linearTimeFormats)) ajv.addFormat(name, format);
     ajv.removeKeyword("uniqueItems").addKeyword(uniqueItemsKeyword);
     ajv.removeKeyword("enum").addKeyword(enumKeyword);
-    ajv.addKeyword(costKeyword);
+    ajv.removeKeyword("multipleOf").addKeyword(multipleOfKeyword);
+    ajv.addKeyword(costKeyword).addKeyword(sizeCostKeyword);
     return ajv.compile(counted);
   };
   let failFast: ValidateFunction;

@@ -14,6 +14,14 @@
  * what a 512 KB payload costs against an ordinary schema (every value of it checked against a handful of
  * subschemas): a few hundred thousand.
  *
+ * Keywords whose check walks the value are charged by its size on every application, since references can apply
+ * one of them to the same value 2^k times (sweep 19: `maxLength` 4,096 times on a 400,000-character string held
+ * the event loop 2 s, `maxProperties` on 40,000 keys 12 s, each application counted as one unit): SIZE_KEYWORD
+ * carries which sizes a subschema's checks walk — a string's length (`maxLength`/`minLength` count code points),
+ * an object's keys (`maxProperties`/`minProperties` list them, `additionalProperties`, `unevaluatedProperties`
+ * and `patternProperties` loop over them) — and `enum`/`const` are charged by the size of their members, which
+ * bounds a comparison (enumKeyword.ts spells a value only as long as the longest member).
+ *
  * Matching strings (`pattern`, `patternProperties`, `format`) is counted apart, because one match can cost far
  * more than a unit and its cost depends on the engine's path: RE2 is linear, but when re2js's DFA gives up (a
  * pattern such as `\w*a\w{998}!`, whose DFA needs a state per position) it runs the NFA at ~16 ns per character per
@@ -23,9 +31,21 @@
  * milliseconds on the DFA, and worst cases summed would refuse it.
  */
 import { _, type CodeKeywordDefinition } from "ajv/dist/2020.js";
+import { canonicalText } from "./canonicalJson.ts";
 import { PayloadValueNames } from "./uniqueItems.ts";
 
 export const COST_KEYWORD = "x-hookledger-cost";
+export const SIZE_KEYWORD = "x-hookledger-size-cost";
+
+/** SIZE_KEYWORD's flags: the subschema's checks walk a string value's characters, or an object value's keys. */
+const WALKS_STRING = 1;
+const WALKS_KEYS = 2;
+
+/** The first keyword Ajv checks in a subschema (draft 2020-12's rules): the charging keywords go before it. */
+const FIRST_KEYWORD = "$dynamicAnchor";
+
+/** Characters of a string walked per work unit (~1.2 ns each on Bun, a unit being ~150 ns: charged at twice that). */
+const CHARACTERS_PER_UNIT = 64;
 
 /** Work units one validation may spend: ~150 ms on Bun at the costliest units measured (a 1,000-name `required`). */
 export const MAX_VALIDATION_WORK = 1_000_000;
@@ -49,6 +69,14 @@ export class ValidationTooCostlyError extends Error {
 export class ValidationRun extends PayloadValueNames {
   work = 0;
   matchingMs = 0;
+  private readonly keyCounts = new WeakMap<object, number>();
+
+  /** How many keys an object has, counted once per validation (counting walks them). */
+  keysOf(value: object): number {
+    let count = this.keyCounts.get(value);
+    if (count === undefined) this.keyCounts.set(value, (count = Object.keys(value).length));
+    return count;
+  }
 }
 
 /**
@@ -100,6 +128,13 @@ export function dependentRequiredLists(schema: Record<string, unknown>): [string
 /** The names all of a subschema's `dependentRequired` lists hold. */
 export const dependentRequiredNames = (schema: Record<string, unknown>): number => dependentRequiredLists(schema).reduce((sum, [, names]) => sum + names.length, 0);
 
+/** Work units comparing a value with a member of `enum` or `const` can cost at most: the member's size. */
+function memberCost(member: unknown): number {
+  if (typeof member === "string") return Math.ceil(member.length / CHARACTERS_PER_UNIT);
+  if (typeof member !== "object" || member === null) return 0;
+  return Math.ceil((canonicalText(member)?.length ?? 0) / CHARACTERS_PER_UNIT);
+}
+
 /** What applying `schema` (one subschema, its children not included) to one value costs, in work units. */
 export function applicationCost(schema: Record<string, unknown>): number {
   const properties = schema.properties;
@@ -107,13 +142,32 @@ export function applicationCost(schema: Record<string, unknown>): number {
     1 +
     length(schema.required) +
     dependentRequiredNames(schema) +
-    (typeof properties === "object" && properties !== null ? Object.keys(properties).length : 0)
+    (typeof properties === "object" && properties !== null ? Object.keys(properties).length : 0) +
+    (Array.isArray(schema.enum) ? Math.max(0, ...schema.enum.map(memberCost)) : 0) +
+    ("const" in schema ? memberCost(schema.const) : 0)
   );
+}
+
+/** SIZE_KEYWORD's value for `schema`: which sizes of the value its checks walk (0: none). */
+export function walkedSizes(schema: Record<string, unknown>): number {
+  let flags = 0;
+  if ("maxLength" in schema || "minLength" in schema) flags |= WALKS_STRING;
+  if (["maxProperties", "minProperties", "additionalProperties", "unevaluatedProperties", "patternProperties"].some((keyword) => keyword in schema)) flags |= WALKS_KEYS;
+  return flags;
 }
 
 /** Adds one application's cost to the run (Ajv passes the run as `this`); past the cap the validation stops. */
 function charge(this: unknown, cost: number): void {
   if (this instanceof ValidationRun && (this.work += cost) > MAX_VALIDATION_WORK) throw new ValidationTooCostlyError();
+}
+
+/** Adds what one application's walks of `value` cost (SIZE_KEYWORD's `flags`) to the run. */
+function chargeSize(this: unknown, value: unknown, flags: number): void {
+  if (!(this instanceof ValidationRun)) return;
+  let cost = 0;
+  if (flags & WALKS_STRING && typeof value === "string") cost = Math.ceil(value.length / CHARACTERS_PER_UNIT);
+  else if (flags & WALKS_KEYS && typeof value === "object" && value !== null && !Array.isArray(value)) cost = this.keysOf(value);
+  if ((this.work += cost) > MAX_VALIDATION_WORK) throw new ValidationTooCostlyError();
 }
 
 /**
@@ -125,8 +179,22 @@ function charge(this: unknown, cost: number): void {
 export const costKeyword: CodeKeywordDefinition = {
   keyword: COST_KEYWORD,
   schemaType: "number",
+  // First of all keywords: in a fail-fast validator a keyword that fails ends its subschema, so a charge after it
+  // was never made, and `{"not":{"enum":[<200 KB>]}}` applied 16,384 times ran its comparisons uncharged.
+  before: FIRST_KEYWORD,
   code(cxt) {
     const run = cxt.gen.scopeValue("func", { ref: charge });
     cxt.gen.code(_`${run}.call(this, ${cxt.schema as number})`);
+  },
+};
+
+/** The keyword that charges walks by size: add it beside costKeyword, and SIZE_KEYWORD with walkedSizes where not 0. */
+export const sizeCostKeyword: CodeKeywordDefinition = {
+  keyword: SIZE_KEYWORD,
+  schemaType: "number",
+  before: FIRST_KEYWORD,
+  code(cxt) {
+    const run = cxt.gen.scopeValue("func", { ref: chargeSize });
+    cxt.gen.code(_`${run}.call(this, ${cxt.data}, ${cxt.schema as number})`);
   },
 };

@@ -192,6 +192,49 @@ describe("schemas that worked before", () => {
   });
 });
 
+describe("members a payload has", () => {
+  it("are its own: names on Object.prototype count only when the payload has them", async () => {
+    // Inherited members counted (sweep 19): `{}` met required ["constructor", "toString"], and an optional
+    // `toString` property refused every payload that left it out.
+    const required = await createType({ type: "object", required: ["constructor", "toString"] });
+    expect((await send(required.body.name, {})).status).toBe(422);
+    expect((await sendRaw(required.body.name, '{"constructor":1,"toString":2}')).status).toBe(202);
+    const optional = await createType({ type: "object", properties: { toString: { type: "string" }, valueOf: { type: "integer" } } });
+    expect((await send(optional.body.name, { amount: 1 })).status).toBe(202);
+    const wrong = await send(optional.body.name, { toString: 5 });
+    expect(wrong.status).toBe(422);
+    expect(wrong.body.errors).toEqual([{ field: "payload.toString", message: "must be string" }]);
+    const ownOnly = await createType({ type: "object", required: ["__proto__"] });
+    expect((await send(ownOnly.body.name, {})).status).toBe(422);
+    expect((await sendRaw(ownOnly.body.name, '{"__proto__":1}')).status).toBe(202);
+  });
+
+  it("cannot be checked under the name __proto__: such a schema is refused, not half applied", async () => {
+    for (const keyword of ["properties", "dependentSchemas", "dependentRequired"]) {
+      const schema = JSON.parse(`{"type":"object","${keyword}":{"__proto__":${keyword === "dependentRequired" ? '["a"]' : '{"type":"string"}'}}}`);
+      await expectSchemaRefused(schema, `schema/${keyword}/__proto__`, /^a property named __proto__ cannot be checked; leave it out of the schema$/);
+    }
+  });
+});
+
+describe("multipleOf", () => {
+  it("holds for decimal multiples that binary floating point cannot divide exactly", async () => {
+    const type = await createType({ type: "object", properties: { amount: { multipleOf: 0.01 }, step: { multipleOf: 0.1 } } });
+    for (const payload of [{ amount: 19.99, step: 0.3 }, { amount: 0.07, step: 0.7 }, { amount: 1234567.89, step: 2.2 }]) {
+      expect((await send(type.body.name, payload)).status, JSON.stringify(payload)).toBe(202);
+    }
+    const off = await send(type.body.name, { amount: 0.015, step: 0.35 });
+    expect(off.status).toBe(422);
+    expect(off.body.errors).toHaveLength(2);
+    expect(off.body.errors).toEqual(
+      expect.arrayContaining([
+        { field: "payload.amount", message: "must be multiple of 0.01" },
+        { field: "payload.step", message: "must be multiple of 0.1" },
+      ]),
+    );
+  });
+});
+
 describe("uniqueItems", () => {
   const duplicateError = (field: string, j: number, i: number) => ({ field, message: `must NOT have duplicate items (items ## ${j} and ${i} are identical)` });
 

@@ -144,6 +144,42 @@ describe("work per validation", () => {
     expect((await send(short.body.name, nested(20))).status).toBe(202);
   });
 
+  /** fanningOut with `leaf` at the bottom: 2^levels applications of it to the same value. */
+  const fanningOutTo = (levels: number, leaf: Record<string, unknown>) => {
+    const schema = fanningOut(levels);
+    schema.$defs[`d${levels}`] = leaf;
+    return schema;
+  };
+
+  it("charges checks that walk the value by its size: long strings, wide objects, large enum and const members", async () => {
+    // Each was one unit per application: maxLength 4,096 times over 400,000 characters held the loop 2 s, and
+    // maxProperties over 40,000 keys 12 s (sweep 19). Refused now after a bounded amount of walking.
+    const wide = Object.fromEntries(Array.from({ length: 40_000 }, (_, i) => [`k${i}`, 0]));
+    const big = { x: "y".repeat(200_000) };
+    const cases: [Record<string, unknown>, unknown][] = [
+      [fanningOutTo(12, { maxLength: 100_000_000 }), "s".repeat(400_000)],
+      [fanningOutTo(12, { minLength: 1 }), "s".repeat(400_000)],
+      [fanningOutTo(10, { maxProperties: 1_000_000 }), wide],
+      [fanningOutTo(10, { additionalProperties: true, patternProperties: {} }), wide],
+      [fanningOutTo(14, { not: { enum: [big] } }), { x: "y".repeat(199_999) + "z" }],
+      [fanningOutTo(14, { not: { const: big } }), { x: "y".repeat(199_999) + "z" }],
+    ];
+    for (const [schema, payload] of cases) {
+      const type = await createType(schema);
+      expect(type.status, JSON.stringify(type.body).slice(0, 300)).toBe(201);
+      const started = performance.now();
+      const answer = await send(type.body.name, payload);
+      expect(answer.status, JSON.stringify(schema.$defs)).toBe(422);
+      expect(answer.body.errors).toEqual([{ field: "payload", message: expect.stringContaining("takes more than 1000000 steps") }]);
+      // Not a timing test: these took 1-12 s each before; refused now after ~1,000,000 units' worth of walking.
+      expect(performance.now() - started).toBeLessThan(5_000);
+    }
+    // The same checks applied a few times to the same values are fine.
+    expect((await send((await createType(fanningOutTo(3, { maxLength: 500_000 }))).body.name, "s".repeat(400_000))).status).toBe(202);
+    expect((await send((await createType(fanningOutTo(3, { maxProperties: 50_000 }))).body.name, wide)).status).toBe(202);
+    expect((await send((await createType(fanningOutTo(3, { enum: [big] }))).body.name, big)).status).toBe(202);
+  });
+
   it("validates large ordinary payloads in full, unevaluatedProperties included", async () => {
     const ints = await createType({ type: "array", items: { type: "integer" } });
     expect((await send(ints.body.name, Array.from({ length: 100_000 }, (_, i) => i % 10))).status).toBe(202);
