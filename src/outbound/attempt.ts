@@ -20,6 +20,7 @@ import { receiverControl } from "./receiverControl.ts";
 import { HandOverClock } from "./handOverClock.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
+import { attemptClaimsOf } from "./attemptClaims.ts";
 import { deferShared, loadShared, recordShared } from "./sharedBatches.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
@@ -212,7 +213,8 @@ async function plan(ctx: AppContext, orgId: string, ready: LoadedAttempt[], slot
   const open: LoadedAttempt[] = [];
   for (const loaded of ready) {
     const { subscription } = loaded;
-    if (subscription.circuit_state !== "open") send.push({ loaded });
+    // A retry or recover a user asked for goes out now: it is the endpoint's probe (success closes the circuit).
+    if (subscription.circuit_state !== "open" || loaded.manual) send.push({ loaded });
     else if (subscription.circuit_retry_at && subscription.circuit_retry_at > now) deferred.push({ loaded, at: subscription.circuit_retry_at, reason: "circuit open" });
     else open.push(loaded);
   }
@@ -263,6 +265,12 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
   const { send: planned, deferred }: { send: Planned[]; deferred: Deferred[] } = slots ? await plan(ctx, orgId, ready, slots) : { send: ready.map((loaded) => ({ loaded })), deferred: [] };
   const recorder = new OutcomeRecorder(ctx, orgId);
   const results = new Map<string, AttemptResult>();
+  // Attempts this run makes, claimed right before each send and released once recorded (attemptClaims.ts).
+  const claims = attemptClaimsOf(ctx);
+  const claimed: LoadedAttempt[] = [];
+  const releaseClaims = () => {
+    for (const loaded of claimed.splice(0)) claims.release(loaded.deliveryId, loaded.attemptNumber);
+  };
   /** Deliveries not yet sent (waiting for their rate-limit time or an endpoint slot), and those being sent since when. */
   const waiting = new Set<Planned>();
   const sending = new Map<Planned, number>();
@@ -300,6 +308,15 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
           finish(undefined);
           return;
         }
+        if (!claims.claim(loaded.deliveryId, loaded.attemptNumber)) {
+          // Another job of this process is making this attempt: looked at again shortly, when it has been recorded
+          // (then skipped) or, if its job failed to record it, made then (at least once).
+          if (acquired) slots?.release(endpoint);
+          deferred.push({ loaded, at: new Date(ctx.now().getTime() + BUSY_REQUEUE_MS), reason: "attempt in flight" });
+          finish(undefined);
+          return;
+        }
+        claimed.push(loaded);
         sending.set(item, Date.now());
         try {
           finish(await send(ctx, orgId, loaded, options.retry));
@@ -312,41 +329,51 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
       }
     }),
   );
-  const allDone = clock ? await Promise.race([sends.then(() => true as const), clock.due]) : await sends.then(() => true as const);
-  clock?.stop();
-  const handed: Deferred[] = [];
-  if (!allDone) {
-    handedOver = true;
-    handed.push(...standIns(ctx, [...waiting], [...sending]));
-    // The rest is recorded as it ends; a failure there is only logged (the queued jobs make those attempts).
-    const late = handed.map((item) => item.loaded);
-    outlive(
-      ctx,
-      sends
-        .then(() => recorder.settled())
-        .then(() => countRecorded(ctx, late, results, recorder.recorded))
-        .catch((error: unknown) => ctx.log.warn("recording attempts that outlived their job failed; their queued jobs will make them", { error })),
-    );
+  try {
+    return await settle();
+  } finally {
+    // Handed over, the sends still out are recorded later, and their claims released then (outlive below).
+    if (!handedOver) releaseClaims();
   }
-  await recorder.settled();
-  // One insert for everything put off or handed over, committed before the job completes.
-  const later = [...deferred, ...handed];
-  if (later.length > 0) {
-    await deferShared(ctx, orgId, later.map(({ loaded, at }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at })));
-    for (const { loaded, reason } of later) {
-      outcomes.set(loaded.deliveryId, { kind: "deferred", reason });
-      ctx.metrics.deliveriesDeferred.inc({ reason });
+
+  async function settle(): Promise<AttemptOutcome[]> {
+    const allDone = clock ? await Promise.race([sends.then(() => true as const), clock.due]) : await sends.then(() => true as const);
+    clock?.stop();
+    const handed: Deferred[] = [];
+    if (!allDone) {
+      handedOver = true;
+      handed.push(...standIns(ctx, [...waiting], [...sending]));
+      // The rest is recorded as it ends; a failure there is only logged (the queued jobs make those attempts).
+      const late = handed.map((item) => item.loaded);
+      outlive(
+        ctx,
+        sends
+          .then(() => recorder.settled())
+          .then(() => countRecorded(ctx, late, results, recorder.recorded))
+          .catch((error: unknown) => ctx.log.warn("recording attempts that outlived their job failed; their queued jobs will make them", { error }))
+          .finally(releaseClaims),
+      );
     }
+    await recorder.settled();
+    // One insert for everything put off or handed over, committed before the job completes.
+    const later = [...deferred, ...handed];
+    if (later.length > 0) {
+      await deferShared(ctx, orgId, later.map(({ loaded, at }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at, manual: loaded.manual })));
+      for (const { loaded, reason } of later) {
+        outcomes.set(loaded.deliveryId, { kind: "deferred", reason });
+        ctx.metrics.deliveriesDeferred.inc({ reason });
+      }
+    }
+    const handedIds = new Set(handed.map(({ loaded }) => loaded.deliveryId));
+    const recordedAt = ctx.now();
+    for (const [deliveryId, result] of results) {
+      if (handedIds.has(deliveryId)) continue;
+      if (!recorder.recorded.has(deliveryId)) outcomes.set(deliveryId, { kind: "skipped", reason: "another worker recorded this attempt" });
+      else outcomes.set(deliveryId, { kind: "attempted", attempt: { ...result.attempt, attempted_at: recordedAt } });
+    }
+    countRecorded(ctx, ready.filter((loaded) => !handedIds.has(loaded.deliveryId)), results, recorder.recorded);
+    return requests.map((request) => outcomes.get(request.deliveryId) ?? { kind: "skipped", reason: "delivery is missing" });
   }
-  const handedIds = new Set(handed.map(({ loaded }) => loaded.deliveryId));
-  const recordedAt = ctx.now();
-  for (const [deliveryId, result] of results) {
-    if (handedIds.has(deliveryId)) continue;
-    if (!recorder.recorded.has(deliveryId)) outcomes.set(deliveryId, { kind: "skipped", reason: "another worker recorded this attempt" });
-    else outcomes.set(deliveryId, { kind: "attempted", attempt: { ...result.attempt, attempted_at: recordedAt } });
-  }
-  countRecorded(ctx, ready.filter((loaded) => !handedIds.has(loaded.deliveryId)), results, recorder.recorded);
-  return requests.map((request) => outcomes.get(request.deliveryId) ?? { kind: "skipped", reason: "delivery is missing" });
 }
 
 /** Grace after a send's timeout before its stand-in job runs: time for the outcome to be recorded. */

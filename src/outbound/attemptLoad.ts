@@ -22,11 +22,15 @@ const SUBSCRIPTION_OF_LOAD = subscriptionColumns.split(",").map((column) => `(f.
 export interface AttemptRequest {
   deliveryId: string;
   attempt?: number | undefined;
+  /** A user asked for it (jobs.ts DeliveryJobItem.manual). */
+  manual?: boolean | undefined;
 }
 
 export interface LoadedAttempt {
   deliveryId: string;
   attemptNumber: number;
+  /** A user asked for this attempt: it goes out even while the endpoint's circuit is open. */
+  manual: boolean;
   event: EventRow;
   subscription: SubscriptionRow;
   secrets: string[];
@@ -107,6 +111,7 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
     ready.push({
       deliveryId: delivery_id,
       attemptNumber: attempts + 1,
+      manual: request.manual === true,
       event,
       subscription: found.subscription,
       secrets: found.secrets,

@@ -10,7 +10,7 @@ import { EndpointSlots } from "./endpointSlots.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
 const uuid = v.pipe(v.string(), v.uuid());
-const itemSchema = v.object({ org_id: uuid, delivery_id: uuid, attempt: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))) });
+const itemSchema = v.object({ org_id: uuid, delivery_id: uuid, attempt: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))), manual: v.optional(v.literal(true)) });
 const payloadSchema = v.union([v.array(itemSchema), itemSchema]);
 
 /**
@@ -29,7 +29,7 @@ export function deliverTask(ctx: AppContext): Task {
     const byOrg = groupBy(items, (item) => item.org_id);
     await Promise.all(
       [...byOrg].map(async ([orgId, orgItems]) => {
-        const requests = orgItems.map((item) => ({ deliveryId: item.delivery_id, attempt: item.attempt }));
+        const requests = orgItems.map((item) => ({ deliveryId: item.delivery_id, attempt: item.attempt, manual: item.manual === true }));
         try {
           await ctx.errors.span("deliver", "queue.process", () => attemptDeliveries(ctx, orgId, requests, { retry: true, slots, handOver: HAND_OVER }));
         } catch (error) {

@@ -12,7 +12,8 @@
  * before they are due. The queue then holds a few jobs per bucket, not one per retry.
  *
  * Every item names the attempt it is for: a job that runs twice (crash, a manual retry racing a scheduled one)
- * finds the delivery already past that attempt and skips it, so duplicates cost a read, never a second send.
+ * finds the delivery already past that attempt and skips it, so duplicates cost a read, never a second send; two
+ * that run at the same moment in one process meet at the attempt's claim (attemptClaims.ts).
  */
 import type { Tx } from "../db/connect.ts";
 import { groupBy } from "../collections/groupBy.ts";
@@ -34,6 +35,8 @@ export interface DeliveryJobItem {
   delivery_id: string;
   /** The attempt number this job makes (the delivery's attempts so far + 1). */
   attempt: number;
+  /** Asked for by a user (retry, recover): sent even while the endpoint's circuit is open, as its probe. */
+  manual?: true;
 }
 
 export interface ScheduledDelivery {
@@ -41,6 +44,8 @@ export interface ScheduledDelivery {
   attempt: number;
   /** When the attempt is due; now when absent. */
   runAt?: Date | undefined;
+  /** A user asked for it (DeliveryJobItem.manual). */
+  manual?: boolean | undefined;
 }
 
 export interface JobSpec {
@@ -95,7 +100,7 @@ export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], 
   const specs: JobSpec[] = [];
   for (const [second, group] of bySecond) {
     for (let i = 0; i < group.length; i += DELIVERY_JOB_SIZE) {
-      const items: DeliveryJobItem[] = group.slice(i, i + DELIVERY_JOB_SIZE).map((d) => ({ org_id: orgId, delivery_id: d.deliveryId, attempt: d.attempt }));
+      const items: DeliveryJobItem[] = group.slice(i, i + DELIVERY_JOB_SIZE).map((d) => ({ org_id: orgId, delivery_id: d.deliveryId, attempt: d.attempt, ...(d.manual ? { manual: true as const } : {}) }));
       specs.push({
         identifier: DELIVER_TASK,
         payload: items,

@@ -81,7 +81,7 @@ export async function retryDelivery(ctx: AppContext, orgId: string, deliveryId: 
     const subscription = await getSubscription(tx, delivery.subscription_id);
     if (!subscription?.enabled) throw new RetryError("subscription_disabled");
     await ctx.ledger.record(tx, deliveryStream(deliveryId), ANY_VERSION, [{ type: "delivery.retry_requested", data: { delivery_id: deliveryId, app_id: delivery.app_id, reason: "manual" }, meta }]);
-    await enqueueDeliveries(tx, orgId, [{ deliveryId, attempt: delivery.attempts + 1 }], ctx.now());
+    await enqueueDeliveries(tx, orgId, [{ deliveryId, attempt: delivery.attempts + 1, manual: true }], ctx.now());
     return (await getDelivery(tx, deliveryId)) as DeliveryRow;
   });
 }
@@ -101,7 +101,7 @@ export async function recoverSubscription(ctx: AppContext, orgId: string, subscr
         entries: [{ type: "delivery.retry_requested" as const, data: { delivery_id, app_id, reason: "recover" as const }, meta }],
       })),
     );
-    await enqueueDeliveries(tx, orgId, recoverable.map((delivery) => ({ deliveryId: delivery.delivery_id, attempt: delivery.attempts + 1 })), ctx.now());
+    await enqueueDeliveries(tx, orgId, recoverable.map((delivery) => ({ deliveryId: delivery.delivery_id, attempt: delivery.attempts + 1, manual: true })), ctx.now());
     return { deliveries: recoverable.length };
   });
 }

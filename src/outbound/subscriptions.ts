@@ -73,11 +73,21 @@ export async function updateSubscription(
     const current = await getSubscriptionForChange(tx, subscriptionId);
     if (!current) return undefined;
     if (!namesAChange(changes)) return getSubscription(tx, subscriptionId);
+    // A new URL is a new endpoint: an open circuit, opened by the old one's failures, closes with the change.
+    const closesCircuit = changes.url !== undefined && changes.url !== current.url && current.circuit_state === "open";
     await ctx.ledger.record(tx, subscriptionStream(subscriptionId), ANY_VERSION, [
       { type: "subscription.updated", data: { subscription_id: subscriptionId, ...changes }, meta },
+      ...(closesCircuit ? [{ type: "subscription.circuit_closed" as const, data: { subscription_id: subscriptionId }, meta }] : []),
     ]);
     const changed = Object.keys(changes).filter((key) => changes[key as keyof typeof changes] !== undefined).sort();
-    await publishOperationalEvents(ctx, tx, orgId, [{ type: "endpoint.updated", data: { app_id: current.app_id, subscription_id: subscriptionId, changed } }], meta);
+    const endpoint = { app_id: current.app_id, subscription_id: subscriptionId };
+    await publishOperationalEvents(
+      ctx,
+      tx,
+      orgId,
+      [{ type: "endpoint.updated", data: { ...endpoint, changed } }, ...(closesCircuit ? [{ type: "endpoint.circuit_closed" as const, data: endpoint }] : [])],
+      meta,
+    );
     return getSubscription(tx, subscriptionId);
   });
 }
