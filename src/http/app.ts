@@ -8,7 +8,7 @@ import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
 import { DatabaseDown } from "./databaseDown.ts";
-import { clientClosedProblem, databaseUnavailableProblem, lostRaceProblem, methodNotAllowed, ProblemError, problemResponse } from "./problem.ts";
+import { clientClosedProblem, clientClosedRequest, databaseUnavailableProblem, lostRaceProblem, methodNotAllowed, ProblemError, problemResponse } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
@@ -17,7 +17,7 @@ import { openApiRoutes } from "./openapi/routes.ts";
 import { serviceOperations } from "./openapi/operations.ts";
 import type { Operation, WebhookDoc } from "./openapi/operation.ts";
 import { accessLog } from "./accessLog.ts";
-import { clientAddress, identityEncodingOnly, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
+import { clientAddress, endedByTimeout, identityEncodingOnly, limitBody, limitTime, rateLimitByIp, rateLimitByToken } from "./limits.ts";
 import { TokenBuckets } from "./rateLimit.ts";
 import { TrieRouter } from "hono/router/trie-router";
 import { noQueryWhereNoneDeclared } from "./queryless.ts";
@@ -190,7 +190,7 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
     const path = pathOf(c);
     if (error instanceof ProblemError) return problemResponse(error, path, c.get("requestId"));
     // Before the database check: a client's ECONNRESET is not the database's. Logged at debug, never reported.
-    const clientClosed = clientClosedProblem(error, c.req.raw);
+    const clientClosed = clientClosedProblem(error, c.req.raw) ?? (endedByTimeout(c, error) ? clientClosedRequest() : undefined);
     if (clientClosed) {
       ctx.log.debug("client closed the connection before the request was read", { request_id: c.get("requestId"), path });
       return problemResponse(clientClosed, path, c.get("requestId"));

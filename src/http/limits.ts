@@ -2,12 +2,12 @@
  * Request hygiene for every route: client address, per-IP and per-token rate limits, body size limit, content
  * coding and a request timeout, each answering problem+json.
  */
-import type { MiddlewareHandler } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { timeout } from "hono/timeout";
 import type { HttpEnv } from "./env.ts";
 import { clientAddressOf } from "./forwarded.ts";
-import { ProblemError } from "./problem.ts";
+import { isConnectionAbort, ProblemError } from "./problem.ts";
 import { TokenBuckets } from "./rateLimit.ts";
 import { isBodyArriving, markBodyArriving } from "./requestBody.ts";
 
@@ -70,11 +70,24 @@ export const TIMEOUT_RETRY_AFTER_SECONDS = 5;
  * connection is closed, as RFC 9110 asks. Anything else was slow on our side: 503 `timeout` with Retry-After.
  */
 export function limitTime(ms: number): MiddlewareHandler<HttpEnv> {
-  return timeout(ms, (c) =>
-    (isBodyArriving(c)
+  return timeout(ms, (c) => {
+    timedOut.add(c);
+    return (isBodyArriving(c)
       ? new ProblemError("request-timeout", `the request body did not arrive within ${ms} ms`, { headers: { Connection: "close" } })
-      : new ProblemError("timeout", `the request did not finish within ${ms} ms`, { headers: { "Retry-After": String(TIMEOUT_RETRY_AFTER_SECONDS) } })) as never,
-  );
+      : new ProblemError("timeout", `the request did not finish within ${ms} ms`, { headers: { "Retry-After": String(TIMEOUT_RETRY_AFTER_SECONDS) } })) as never;
+  });
+}
+
+/** Requests limitTime has answered: what their handlers do after that reaches no one. */
+const timedOut = new WeakSet<Context>();
+
+/**
+ * Whether `error` is only the end of a request limitTime already answered: the connection it closed (408 carries
+ * `Connection: close`) fails the body read still waiting. On Bun that read's AbortError reached the error handler
+ * after the answer and was logged as an unhandled error (sweep 19).
+ */
+export function endedByTimeout(c: Context, error: unknown): boolean {
+  return timedOut.has(c) && isConnectionAbort(error);
 }
 
 /**
