@@ -23,6 +23,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getApplicationForChange } from "../tenancy/applications.ts";
 import { assertBelowQuota, quotasOf, subscriptionCount } from "../tenancy/quotas.ts";
 import { deliveryStream } from "./appends.ts";
+import { withStoredValues } from "./headerRedaction.ts";
 import { openDeliveries } from "./deliveryStore.ts";
 import { publishOperationalEvents } from "./operationalPublish.ts";
 import { expireCurrentSecrets, MAX_SIGNING_SECRETS, newSecretKeyId, signingSecretCount, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
@@ -45,7 +46,8 @@ export async function createSubscription(
   const subscriptionId = randomUUID();
   const keyId = newSecretKeyId();
   const secret = input.secret ?? generateSigningSecret();
-  const { appId, enabled, secret: _given, ...fields } = input;
+  const { appId, enabled, secret: _given, ...given } = input;
+  const fields = { ...given, headers: withStoredValues(given.headers, {}) };
   return withTenant(ctx.sql, orgId, async (tx) => {
     // The application's row, locked before counting, makes concurrent creates under it count one after another.
     if (!(await getApplicationForChange(tx, appId))) throw new UnknownApplicationError(appId);
@@ -66,12 +68,14 @@ export async function updateSubscription(
   ctx: AppContext,
   orgId: string,
   subscriptionId: string,
-  changes: Partial<SubscriptionFields>,
+  asked: Partial<SubscriptionFields>,
   meta: EntryMeta,
 ): Promise<SubscriptionRow | undefined> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     const current = await getSubscriptionForChange(tx, subscriptionId);
     if (!current) return undefined;
+    // Headers sent back as shown keep their stored values (headerRedaction.ts).
+    const changes = asked.headers ? { ...asked, headers: withStoredValues(asked.headers, current.headers) } : asked;
     if (!namesAChange(changes)) return getSubscription(tx, subscriptionId);
     // A new URL is a new endpoint: an open circuit, opened by the old one's failures, closes with the change.
     const closesCircuit = changes.url !== undefined && changes.url !== current.url && current.circuit_state === "open";

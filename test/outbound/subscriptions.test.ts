@@ -93,6 +93,28 @@ describe("subscription validation", () => {
     expect(fetched.body.secret).toBeUndefined();
   });
 
+  it("keeps a redacted header's stored value when it is sent back as shown, and refuses the placeholder where nothing is stored", async () => {
+    // Read-modify-write of headers (an admin UI, Terraform) sent "[redacted]" back: it was stored and sent to the
+    // receiver as the API key (sweep 18).
+    const created = await create({ url: receiver.url("/kept-key"), event_types: ["invoice.paid"], headers: { "X-Api-Key": "real-key-123" } });
+    const shown = (await app.call("GET", `/v1/subscriptions/${created.body.id}`, t.token)).body.headers;
+    expect(shown).toEqual({ "x-api-key": "[redacted]" });
+    const patched = await app.call("PATCH", `/v1/subscriptions/${created.body.id}`, t.token, { headers: { ...shown, "X-Team": "blue" } });
+    expect(patched.status).toBe(200);
+    expect(patched.body.headers).toEqual({ "x-api-key": "[redacted]", "x-team": "blue" });
+    expect((await t.send({ event_id: "kept_key" })).status).toBe(202);
+    const [delivered] = await receiver.waitFor(1, "/kept-key");
+    expect(delivered!.headers["x-api-key"]).toBe("real-key-123");
+    expect(delivered!.headers["x-team"]).toBe("blue");
+    for (const refused of [
+      await app.call("PATCH", `/v1/subscriptions/${created.body.id}`, t.token, { headers: { "X-Other-Key": "[redacted]" } }),
+      await create({ url: receiver.url("/no-key"), headers: { "X-Api-Key": "[redacted]" } }),
+    ]) {
+      expect(refused.status).toBe(400);
+      expect(refused.body.errors).toEqual([{ field: expect.stringMatching(/^headers\.x-(other|api)-key$/), message: expect.stringContaining("keeps the stored value") }]);
+    }
+  });
+
   it("refuses a supplied secret whose key is one byte repeated, at creation and rotation", async () => {
     for (const byte of [0, 7, 255]) {
       const placeholder = `whsec_${Buffer.alloc(32, byte).toString("base64")}`;

@@ -6,9 +6,9 @@ import * as v from "valibot";
 import { iso, isoOrNull, named, nullableTimestamp, stringMap, timestamp } from "../../http/responses.ts";
 import { DELIVERY_STATUSES, type AttemptRow, type DeliveryRow, type EventRow } from "../deliveryStore.ts";
 import type { EventType } from "../eventTypes.ts";
+import { redactedHeaders } from "../headerRedaction.ts";
 import type { SubscriptionRow } from "../subscriptionStore.ts";
 
-const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password|signature/i;
 
 const deliveryStatus = v.picklist(DELIVERY_STATUSES);
 
@@ -57,9 +57,7 @@ export type CreatedSubscriptionJson = v.InferOutput<typeof createdSubscriptionJs
 
 /** Custom header values that look like credentials are shown only when the subscription is created. */
 export function presentSubscription(row: SubscriptionRow, options: { revealHeaders?: boolean } = {}): SubscriptionJson {
-  const headers = Object.fromEntries(
-    Object.entries(row.headers).map(([name, value]) => [name, options.revealHeaders || !SENSITIVE_HEADER.test(name) ? value : "[redacted]"]),
-  );
+  const headers = options.revealHeaders ? row.headers : redactedHeaders(row.headers);
   return {
     id: row.subscription_id,
     app_id: row.app_id,
