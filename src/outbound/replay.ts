@@ -57,7 +57,7 @@ export async function replayEvent(
   });
 }
 
-export type RetryFailure = "delivery_not_found" | "already_succeeded" | "subscription_disabled" | "subscription_not_found";
+export type RetryFailure = "delivery_not_found" | "already_succeeded" | "subscription_disabled" | "subscription_deleted" | "subscription_not_found";
 
 export class RetryError extends Error {
   override readonly name = "RetryError";
@@ -79,7 +79,8 @@ export async function retryDelivery(ctx: AppContext, orgId: string, deliveryId: 
     if (delivery.status === "succeeded") throw new RetryError("already_succeeded");
     if (delivery.status === "pending") return delivery;
     const subscription = await getSubscription(tx, delivery.subscription_id);
-    if (!subscription?.enabled) throw new RetryError("subscription_disabled");
+    if (!subscription) throw new RetryError("subscription_deleted");
+    if (!subscription.enabled) throw new RetryError("subscription_disabled");
     await ctx.ledger.record(tx, deliveryStream(deliveryId), ANY_VERSION, [{ type: "delivery.retry_requested", data: { delivery_id: deliveryId, app_id: delivery.app_id, reason: "manual" }, meta }]);
     await enqueueDeliveries(tx, orgId, [{ deliveryId, attempt: delivery.attempts + 1, manual: true }], ctx.now());
     return (await getDelivery(tx, deliveryId)) as DeliveryRow;

@@ -160,4 +160,17 @@ describe("replay and manual retry", () => {
     const detail = await app.call("GET", `/v1/deliveries/${failed.id}`, t.token);
     expect(detail.body.attempt_history.map((a: { attempt: number }) => a.attempt)).toEqual([2, 1]);
   });
+
+  it("says why a delivery of a disabled or deleted subscription is not retried", async () => {
+    receiver.respond("/gone-sub", { status: 500 });
+    const sub = await t.subscribe({ url: receiver.url("/gone-sub"), max_attempts: 1, event_types: ["invoice.paid"], labels: { gone: "yes" } });
+    await t.send({ event_id: "gone_sub_1", labels: { gone: "yes" } });
+    const failed = await t.settled("gone_sub_1", "failed");
+    expect((await app.call("POST", `/v1/subscriptions/${sub.id}/disable`, t.token)).status).toBe(200);
+    const disabled = await app.call("POST", `/v1/deliveries/${failed.id}/retry`, t.token);
+    expect([disabled.status, disabled.body.detail]).toEqual([409, "the subscription is disabled; enable it first"]);
+    expect((await app.call("DELETE", `/v1/subscriptions/${sub.id}`, t.token)).status).toBe(204);
+    const deleted = await app.call("POST", `/v1/deliveries/${failed.id}/retry`, t.token);
+    expect([deleted.status, deleted.body.detail]).toEqual([409, "the subscription was deleted; replay the event to a subscription that exists"]);
+  });
 });

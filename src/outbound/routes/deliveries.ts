@@ -59,7 +59,8 @@ export function deliveryRoutes(ctx: AppContext): Hono<HttpEnv> {
     } catch (error) {
       if (!(error instanceof RetryError)) throw error;
       if (error.failure === "already_succeeded") throw new ProblemError("conflict", "the delivery already succeeded; replay the event to send it again");
-      if (error.failure === "subscription_disabled") throw new ProblemError("conflict", "the subscription is disabled or deleted; enable it first");
+      if (error.failure === "subscription_disabled") throw new ProblemError("conflict", "the subscription is disabled; enable it first");
+      if (error.failure === "subscription_deleted") throw new ProblemError("conflict", "the subscription was deleted; replay the event to a subscription that exists");
       throw new ProblemError("not-found", "no such delivery");
     }
   });
