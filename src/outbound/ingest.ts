@@ -22,6 +22,7 @@ import { sentTogether } from "../db/sentTogether.ts";
 import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
+import type { FieldError } from "../http/problem.ts";
 import type { IngestBatchSpan } from "../observability/tracing.ts";
 import { countEvents, eventQuotaExceeded, shardOf, utcDay } from "../tenancy/quotas.ts";
 import { canonicalText } from "./canonicalJson.ts";
@@ -31,7 +32,7 @@ import { fanoutCacheOf } from "./fanoutCache.ts";
 import { jobWakeupsFor } from "./jobWakeups.ts";
 import { deliverJobSpecs, enqueueDeliveries, volumePriority, type ScheduledDelivery } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
-import { payloadViolations } from "./payloadSchema.ts";
+import { payloadViolations, schemaKey } from "./payloadSchema.ts";
 import { RecentVolume } from "./recentVolume.ts";
 import { eventReceived, fanOut, newEventId } from "./appends.ts";
 
@@ -99,6 +100,18 @@ interface PendingEvent {
    * a batch the one-statement path declines is planned again, and must not start a second span.
    */
   fanoutTraceparent?: string | undefined;
+  /**
+   * Its payload checked against a schema (which, by schemaKey): a batch planned again (the transactional path, on
+   * fresh reads) does not validate it again against the same schema.
+   */
+  checked?: { schemaKey: string; errors: FieldError[] } | undefined;
+}
+
+/** The payload's violations of `schema`, checked once per item and schema. */
+function schemaViolations(item: PendingEvent, schema: Record<string, unknown>): FieldError[] {
+  const key = schemaKey(schema);
+  if (item.checked?.schemaKey !== key) item.checked = { schemaKey: key, errors: payloadViolations(schema, item.event.parsedPayload) };
+  return item.checked.errors;
 }
 
 const MAX_BATCH = 256;
@@ -123,7 +136,7 @@ function decide(item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: numb
   const eventType = lookups.eventTypes.get(eventTypeKey(event.appId, event.eventType));
   if (!eventType) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "unknown_event_type" }) } };
   if (eventType.schema && event.encoding === "json") {
-    const errors = payloadViolations(eventType.schema, event.parsedPayload);
+    const errors = schemaViolations(item, eventType.schema);
     if (errors.length > 0) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "schema_violation", errors }) } };
   }
   if (quotaLeft.n <= 0) return { accept: false, outcome: { ok: false, error: eventQuotaExceeded(lookups.quotas.events_per_day, now) } };
@@ -433,6 +446,21 @@ function batcherOf(ctx: AppContext): GroupCommit<PendingEvent, IngestResult, Con
  *
  * @throws IngestError for the event's own failures, ProblemError (429) when the daily quota is used up.
  */
-export function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta, traceparent?: string): Promise<IngestResult> {
-  return batcherOf(ctx).submit(orgId, { event, meta, eventId: event.eventId ?? newEventId(), fingerprint: requestHash(event), traceparent });
+export async function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta, traceparent?: string): Promise<IngestResult> {
+  const item: PendingEvent = { event, meta, eventId: event.eventId ?? newEventId(), fingerprint: requestHash(event), traceparent };
+  await checkBeforeTheFlush(ctx, orgId, item);
+  return batcherOf(ctx).submit(orgId, item);
+}
+
+/**
+ * Validates the payload against its event type's schema (as the fan-out memory has it) in the request's own turn
+ * of the event loop, before it joins a flush. A flush validated every event of its batch in one synchronous pass:
+ * 16 events each near the validation budget held the loop 582 ms (sweep 19). The flush then finds the verdict
+ * (schemaViolations), unless the schema changed meanwhile.
+ */
+async function checkBeforeTheFlush(ctx: AppContext, orgId: string, item: PendingEvent): Promise<void> {
+  if (item.event.encoding !== "json") return;
+  const fanout = await fanoutCacheOf(ctx).of(orgId, [item.event.appId]);
+  const schema = fanout.eventTypes.get(eventTypeKey(item.event.appId, item.event.eventType))?.schema;
+  if (schema) schemaViolations(item, schema);
 }

@@ -319,8 +319,18 @@ function recall(key: string): CompiledSchema | InvalidPayloadSchemaError | undef
   return cached.entry;
 }
 
+/** Schemas' texts by object: a cached event type's schema is one object, spelled once rather than per event. */
+const keys = new WeakMap<object, string>();
+
+/** The text that names a schema (the compiled-schema cache's key): equal texts, one schema. */
+export function schemaKey(schema: object): string {
+  let key = keys.get(schema);
+  if (key === undefined) keys.set(schema, (key = JSON.stringify(schema)));
+  return key;
+}
+
 function compiled(schema: object, purpose: Purpose): CompiledSchema {
-  const key = JSON.stringify(schema);
+  const key = schemaKey(schema);
   let entry = recall(key);
   if (!entry) {
     try {
