@@ -22,7 +22,7 @@ import { sentTogether } from "../db/sentTogether.ts";
 import type { StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
-import type { FieldError } from "../http/problem.ts";
+import { ProblemError, type FieldError } from "../http/problem.ts";
 import type { IngestBatchSpan } from "../observability/tracing.ts";
 import { countEvents, eventQuotaExceeded, shardOf, utcDay } from "../tenancy/quotas.ts";
 import { canonicalText } from "./canonicalJson.ts";
@@ -107,10 +107,14 @@ interface PendingEvent {
   checked?: { schemaKey: string; errors: FieldError[] } | undefined;
 }
 
-/** The payload's violations of `schema`, checked once per item and schema. */
-function schemaViolations(item: PendingEvent, schema: Record<string, unknown>): FieldError[] {
+/**
+ * The payload's violations of `schema`, checked once per item and schema.
+ *
+ * @throws ProblemError (429) when the schema must be compiled and the organization has used its compile budget.
+ */
+function schemaViolations(orgId: string, item: PendingEvent, schema: Record<string, unknown>): FieldError[] {
   const key = schemaKey(schema);
-  if (item.checked?.schemaKey !== key) item.checked = { schemaKey: key, errors: payloadViolations(schema, item.event.parsedPayload) };
+  if (item.checked?.schemaKey !== key) item.checked = { schemaKey: key, errors: payloadViolations(schema, item.event.parsedPayload, orgId) };
   return item.checked.errors;
 }
 
@@ -125,7 +129,7 @@ const MAX_FLUSH_DELIVERIES = 10_000;
 /** Outcome of one event inside a batch, before the batch commits. */
 type Decision = { accept: true; targets: string[]; deprecated: boolean } | { accept: false; outcome: ItemOutcome<IngestResult> };
 
-function decide(item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: number }, now: Date): Decision {
+function decide(orgId: string, item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: number }, now: Date): Decision {
   const { event } = item;
   const earlier = lookups.existing.get(item.eventId);
   if (earlier) {
@@ -136,7 +140,13 @@ function decide(item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: numb
   const eventType = lookups.eventTypes.get(eventTypeKey(event.appId, event.eventType));
   if (!eventType) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "unknown_event_type" }) } };
   if (eventType.schema && event.encoding === "json") {
-    const errors = schemaViolations(item, eventType.schema);
+    let errors: FieldError[];
+    try {
+      errors = schemaViolations(orgId, item, eventType.schema);
+    } catch (error) {
+      if (!(error instanceof ProblemError)) throw error;
+      return { accept: false, outcome: { ok: false, error } };
+    }
     if (errors.length > 0) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "schema_violation", errors }) } };
   }
   if (quotaLeft.n <= 0) return { accept: false, outcome: { ok: false, error: eventQuotaExceeded(lookups.quotas.events_per_day, now) } };
@@ -156,10 +166,10 @@ interface Plan {
   refused: number;
 }
 
-function planBatch(items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n: number }, now: Date, span: IngestBatchSpan | undefined): Plan {
+function planBatch(orgId: string, items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n: number }, now: Date, span: IngestBatchSpan | undefined): Plan {
   const plan: Plan = { outcomes: [], appends: [], deliveries: [], accepted: 0, refused: 0 };
   for (const item of items) {
-    const decision = decide(item, lookups, quotaLeft, now);
+    const decision = decide(orgId, item, lookups, quotaLeft, now);
     if (!decision.accept) {
       plan.outcomes.push(decision.outcome);
       plan.refused += 1;
@@ -246,7 +256,7 @@ async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, o
   const fanout = await cache.of(orgId, [...new Set(items.map((item) => item.event.appId))]);
   const now = ctx.now();
   const lookups: IngestLookups = { ...fanout, existing: new Map(), eventsToday: 0 };
-  const plan = planBatch(items, lookups, { n: Number.POSITIVE_INFINITY }, now, span);
+  const plan = planBatch(orgId, items, lookups, { n: Number.POSITIVE_INFINITY }, now, span);
   if (plan.refused > 0) {
     cache.forgetIfOlderThan(orgId, REFUSAL_REREAD_MS);
     return undefined;
@@ -298,7 +308,7 @@ async function writeBatchTransaction(ctx: AppContext, orgId: string, items: Pend
       types: items.map((item) => ({ appId: item.event.appId, name: item.event.eventType })),
       eventIds: items.filter((item) => item.event.eventId !== undefined).map((item) => item.eventId),
     });
-    const plan = planBatch(items, lookups, { n: lookups.quotas.events_per_day - lookups.eventsToday }, now, span);
+    const plan = planBatch(orgId, items, lookups, { n: lookups.quotas.events_per_day - lookups.eventsToday }, now, span);
     // Issued together: postgres.js pipelines them on the transaction's connection, one round trip for all. The
     // counter before the jobs, as ingest_batch takes them: the first deliver job ever inserts graphile-worker's task
     // row, and a flush holding that row uncommitted while it waited for a counter row another flush held (which then
@@ -462,5 +472,5 @@ async function checkBeforeTheFlush(ctx: AppContext, orgId: string, item: Pending
   if (item.event.encoding !== "json") return;
   const fanout = await fanoutCacheOf(ctx).of(orgId, [item.event.appId]);
   const schema = fanout.eventTypes.get(eventTypeKey(item.event.appId, item.event.eventType))?.schema;
-  if (schema) schemaViolations(item, schema);
+  if (schema) schemaViolations(orgId, item, schema);
 }

@@ -23,7 +23,8 @@ import { Ajv2020, type CodeOptions, type ErrorObject, type ValidateFunction } fr
 import addFormatsModule from "ajv-formats";
 import type { RE2JS } from "re2js";
 import { MAX_JSON_NESTING, nestsDeeperThan } from "../http/inputRules.ts";
-import type { FieldError } from "../http/problem.ts";
+import { ProblemError, type FieldError } from "../http/problem.ts";
+import { CompileBudget } from "./compileBudget.ts";
 import { enumKeyword } from "./enumKeyword.ts";
 import { multipleOfKeyword } from "./multipleOfKeyword.ts";
 import { linearTimeFormats } from "./schemaFormats.ts";
@@ -329,12 +330,27 @@ export function schemaKey(schema: object): string {
   return key;
 }
 
-function compiled(schema: object, purpose: Purpose): CompiledSchema {
+/** The compiling each organization causes in this process (compileBudget.ts); shared, as the cache is. */
+const compileBudget = new CompileBudget();
+
+/** Runs `work`, which compiles, within `owner`'s compile budget (none: not counted, e.g. a schema at start-up). */
+function compiling<T>(owner: string | undefined, work: () => T): T {
+  if (owner === undefined) return work();
+  compileBudget.assertRoom(owner);
+  const started = performance.now();
+  try {
+    return work();
+  } finally {
+    compileBudget.spend(owner, performance.now() - started);
+  }
+}
+
+function compiled(schema: object, purpose: Purpose, owner: string | undefined): CompiledSchema {
   const key = schemaKey(schema);
   let entry = recall(key);
   if (!entry) {
     try {
-      entry = compile(schema as Record<string, unknown>, purpose);
+      entry = compiling(owner, () => compile(schema as Record<string, unknown>, purpose));
     } catch (error) {
       if (!(error instanceof InvalidPayloadSchemaError) || error instanceof OverBudgetError) throw error;
       entry = error;
@@ -346,15 +362,17 @@ function compiled(schema: object, purpose: Purpose): CompiledSchema {
 }
 
 /** The errors of a payload `failFast` refused: all of them when that is cheap, else the first. */
-function errorsOf(schema: CompiledSchema, payload: unknown, run: ValidationRun): ErrorObject[] {
+function errorsOf(schema: CompiledSchema, payload: unknown, run: ValidationRun, owner: string | undefined): ErrorObject[] {
   const firstErrors = schema.failFast.errors ?? [];
   if (schema.allErrors === schema.failFast) return firstErrors;
   const maxNodes = Math.floor(MAX_ALL_ERRORS_WORK / schema.values);
   if (jsonValues(payload, maxNodes + 1) > maxNodes) return firstErrors;
   if (schema.allErrors === undefined) {
     try {
-      schema.allErrors = schema.compileAllErrors();
-    } catch {
+      schema.allErrors = compiling(owner, schema.compileAllErrors);
+    } catch (error) {
+      // Over the owner's compile budget: the first errors are the answer this time, and it compiles another time.
+      if (error instanceof ProblemError) return firstErrors;
       // The same schema compiled fail-fast; should Ajv still refuse it, the first errors are the answer.
       schema.allErrors = null;
     }
@@ -375,18 +393,23 @@ function errorsOf(schema: CompiledSchema, payload: unknown, run: ValidationRun):
  * anything is compiled, and formats, since a misspelt `"format": "emial"` would otherwise pass every value. A stored
  * schema accepted before either rule keeps validating as it did.
  */
-export function assertValidPayloadSchema(schema: object): void {
-  const { acceptProblems } = compiled(schema, "accept");
+export function assertValidPayloadSchema(schema: object, owner?: string): void {
+  const { acceptProblems } = compiled(schema, "accept", owner);
   if (acceptProblems.length > 0) throw new InvalidPayloadSchemaError(acceptProblems);
 }
 
-/** The payload's schema violations, as field/message pairs (empty when it conforms). */
-export function payloadViolations(schema: object, payload: unknown): FieldError[] {
+/**
+ * The payload's schema violations, as field/message pairs (empty when it conforms). `owner`: the organization a
+ * compile is counted against.
+ *
+ * @throws ProblemError (429) when the schema must be compiled and `owner` has used its compile budget.
+ */
+export function payloadViolations(schema: object, payload: unknown, owner?: string): FieldError[] {
   // Ajv recurses per level; payloads published from inbound webhooks did not pass the request-body rules.
   if (nestsDeeperThan(payload, MAX_JSON_NESTING)) return [{ field: "payload", message: `nests deeper than ${MAX_JSON_NESTING} levels of objects and arrays` }];
   let validate: CompiledSchema;
   try {
-    validate = compiled(schema, "validate");
+    validate = compiled(schema, "validate", owner);
   } catch (error) {
     if (!(error instanceof InvalidPayloadSchemaError)) throw error;
     const [first] = error.problems;
@@ -400,7 +423,7 @@ export function payloadViolations(schema: object, payload: unknown): FieldError[
     if (!(error instanceof ValidationTooCostlyError)) throw error;
     return [{ field: "payload", message: error.message }];
   }
-  return errorsOf(validate, payload, run).slice(0, 20).map((error) => ({
+  return errorsOf(validate, payload, run, owner).slice(0, 20).map((error) => ({
     field: `payload${error.instancePath.replace(/\//g, ".")}`,
     message: error.message ?? "does not match the schema",
   }));

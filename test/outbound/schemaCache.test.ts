@@ -3,6 +3,7 @@
  * organization can have any number of event types.
  */
 import { describe, expect, it } from "vitest";
+import { ProblemError } from "../../src/http/problem.ts";
 import { assertValidPayloadSchema, compiledSchemaCache, payloadViolations } from "../../src/outbound/payloadSchema.ts";
 
 /** 999 properties of one keyword each: ~2,000 in size, near the largest schema allowed. */
@@ -25,5 +26,32 @@ describe("the compiled-schema cache", () => {
     expect(size).toBeGreaterThan(maxSize - 4000);
     // A schema dropped from the cache is compiled again when it is next used, with the same answers.
     expect(payloadViolations(large("s0"), { s0_1: 2 })).toEqual([{ field: "payload.s0_1", message: "must be string" }]);
+  });
+});
+
+describe("compiling", () => {
+  it("is limited per organization: past its budget a compile is refused with 429 and Retry-After, cached schemas keep working, other organizations compile", () => {
+    // A tenant PATCHing fresh schemas in a loop compiled on every request and held every tenant's requests up to
+    // 1.4 s at a time (sweep 19).
+    const cached = large("kept");
+    expect(payloadViolations(cached, { kept_0: "a" }, "org-a")).toEqual([]);
+    let refused: unknown;
+    for (let n = 0; n < 60 && refused === undefined; n++) {
+      try {
+        assertValidPayloadSchema(large(`fresh${n}`), "org-a");
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused).toBeInstanceOf(ProblemError);
+    const problem = refused as ProblemError;
+    expect(problem.status).toBe(429);
+    expect(problem.slug).toBe("rate-limited");
+    expect(Number(problem.extras.headers?.["Retry-After"])).toBeGreaterThanOrEqual(1);
+    // What the cache holds needs no compiling: still validated for the same organization.
+    expect(payloadViolations(cached, { kept_0: 1 }, "org-a")).toEqual([{ field: "payload.kept_0", message: "must be string" }]);
+    expect(() => payloadViolations(large("uncached"), {}, "org-a")).toThrow(ProblemError);
+    // Another organization's compiling is its own.
+    expect(() => assertValidPayloadSchema(large("other"), "org-b")).not.toThrow();
   });
 });
