@@ -178,6 +178,31 @@ describe("standard-webhooks", () => {
   it("throws on a configured secret that is not whsec_, rather than failing quietly", () => {
     expect(() => verify({ headers: signed(), rawBody, secrets: [secret("s", "plain-text")], now })).toThrow(InvalidSigningSecretError);
   });
+
+  /** The same signature under Svix's names, as Svix-powered senders (Clerk, Resend…) send it. */
+  const svixSigned = (id = "msg_1") => {
+    const headers = signed(id);
+    return { "svix-id": headers["webhook-id"], "svix-timestamp": headers["webhook-timestamp"], "svix-signature": headers["webhook-signature"] };
+  };
+
+  it("accepts Svix's svix-id, svix-timestamp and svix-signature, with svix-id as nonce", () => {
+    expect(verify({ headers: svixSigned(), rawBody, secrets: [secret("s", value)], now })).toEqual({ ok: true, secretId: "s", signedAt: now, nonce: "msg_1" });
+  });
+
+  it("checks svix-* headers as strictly as webhook-* ones, and never mixes the two", () => {
+    const secrets = [secret("s", value)];
+    const headers = svixSigned();
+    expect(verify({ headers: { ...headers, "svix-id": "msg_2" }, rawBody, secrets, now })).toEqual({ ok: false, reason: "signature_mismatch" });
+    expect(verify({ headers, rawBody: bytes(`${body} `), secrets, now })).toEqual({ ok: false, reason: "signature_mismatch" });
+    expect(verify({ headers: { ...headers, "svix-signature": new Webhook(generateSigningSecret()).sign("msg_1", now, body) }, rawBody, secrets, now })).toEqual({ ok: false, reason: "signature_mismatch" });
+    expect(verify({ headers, rawBody, secrets, now: at(T + 301) })).toEqual({ ok: false, reason: "timestamp_out_of_tolerance" });
+    const { "svix-signature": _signature, ...unsigned } = headers;
+    expect(verify({ headers: unsigned, rawBody, secrets, now })).toEqual({ ok: false, reason: "missing_header" });
+    // A webhook-* header present means the webhook-* family: a svix-* one does not fill its gaps.
+    expect(verify({ headers: { ...headers, "webhook-id": "msg_1" }, rawBody, secrets, now })).toEqual({ ok: false, reason: "missing_header" });
+    // Both families sent: the webhook-* one decides.
+    expect(verify({ headers: { ...signed("msg_3"), ...headers }, rawBody, secrets, now })).toMatchObject({ ok: true, nonce: "msg_3" });
+  });
 });
 
 describe("hookledger-v1", () => {

@@ -110,6 +110,32 @@ describe("GitHub- and Stripe-style webhooks end to end", () => {
     expect(new Date(entry!.data.verification.signed_at!).getTime()).toBeGreaterThan(Date.now() - 60_000);
   });
 
+  it("verifies a Svix-sent webhook (svix-id, svix-timestamp, svix-signature) on a standard-webhooks route, keeps its id and time, and refuses a replay or a wrong signature", async () => {
+    const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+    const route = await t.createRoute({ auth: { type: "hmac", preset: "standard-webhooks" }, secrets: [{ id: "clerk", value: secret }] });
+    const body = JSON.stringify({ type: "user.created", data: { id: "user_1" } });
+    const svix = (id: string, signingSecret = secret) => {
+      const timestamp = new Date();
+      return { "svix-id": id, "svix-timestamp": String(Math.floor(timestamp.getTime() / 1000)), "svix-signature": new Webhook(signingSecret).sign(id, timestamp, body) };
+    };
+    const headers = svix("msg_svix_1");
+    const sent = await postWebhook(app, route.id, body, headers);
+    expect(sent.status).toBe(202);
+    const [entry] = await db.owner<{ data: { headers: Record<string, string>; verification: Record<string, string> } }[]>`
+      select data from hookledger.ledger where type = 'ingress.received' and data->>'receipt_id' = ${sent.body.receipt_id}`;
+    expect(entry!.data.verification).toMatchObject({ method: "hmac", preset: "standard-webhooks", secret_id: "clerk" });
+    // Kept like webhook-id and webhook-timestamp; the signature is dropped like webhook-signature.
+    expect(entry!.data.headers).toMatchObject({ "svix-id": "msg_svix_1", "svix-timestamp": headers["svix-timestamp"] });
+    expect(entry!.data.headers).not.toHaveProperty("svix-signature");
+
+    const before = await ledgerCount();
+    expect((await postWebhook(app, route.id, body, headers)).status).toBe(401);
+    expect((await postWebhook(app, route.id, body, svix("msg_svix_2", "whsec_dGhpcyBpcyBub3QgdGhlIHJpZ2h0IGtleSE="))).status).toBe(401);
+    expect(await ledgerCount()).toBe(before);
+    const details = await app.call("GET", `/v1/ingress-routes/${route.id}`, t.token);
+    expect(details.body.rejections.by_reason).toMatchObject({ replayed: 1, signature_mismatch: 1 });
+  });
+
   it("records a failed publish without losing the receipt when the event type is gone", async () => {
     await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: "doomed.type" });
     const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, publish: { app_id: t.appId, event_type: "doomed.type" }, secrets: [{ value: "k" }] });
