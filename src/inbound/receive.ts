@@ -257,9 +257,13 @@ export function createWebhookReceiver(ctx: AppContext, routeCache: IngressRouteC
   const loads = new GroupCommit<string, LoadedRoute | undefined>((orgId, routeIds) => loadRoutes(ctx, orgId, routeIds), { maxBatch: 256, maxConcurrentFlushes: 1 });
   const records = new GroupCommit<VerifiedReceipt, boolean>((orgId, receipts) => recordReceiptsAlone(ctx, orgId, receipts), { maxBatch: 256, maxConcurrentFlushes: 1 });
 
-  /** Only found routes are remembered: a route created a moment ago must be found at once. */
+  /**
+   * Only found routes are remembered: a route created a moment ago must be found at once. Keys name their kind: a
+   * route id arrives decoded, so `/in/{org_id}%2F{path}` names the id `{org_id}/{path}`, which must not find what
+   * the custom path `/in/{org_id}/{path}` found (it did, for 5 s after a request to it).
+   */
   const lookup = async (target: ReceiveTarget) => {
-    const key = "routeId" in target ? target.routeId : `${target.orgId}/${target.path}`;
+    const key = "routeId" in target ? `id:${target.routeId}` : `path:${target.orgId}/${target.path}`;
     const cached = lookups.get(key);
     if (cached && performance.now() - cached.at < LOOKUP_TTL_MS) return { key, found: cached.found };
     const found = await findTarget(ctx.sql, target);

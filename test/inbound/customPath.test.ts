@@ -319,6 +319,20 @@ describe("404s that tell nothing", () => {
     expect((await send(`${a.orgId}/kn%6Fwn/p%61th`, "known")).status).toBe(202);
   });
 
+  it("answers /in/{org_id}%2F{path} 404 however recently /in/{org_id}/{path} was found, and records nothing for it", async () => {
+    const route = await githubRoute(a, "encoded", { path: "encoded/slash" });
+    const receipts = async () => (await app.call("GET", `/v1/ingress-routes/${route.id}/receipts`, a.token)).body.data.length;
+    expect((await send(`${a.orgId}/encoded/slash`, "encoded")).status).toBe(202);
+    // The whole `{org_id}%2F{path}` is one segment: the route-id URL, whose id decodes to the custom path's text.
+    for (const target of [`${a.orgId}%2Fencoded%2Fslash`, `${a.orgId}%2fencoded%2fslash`, `${a.orgId}%2Fencoded/slash`]) {
+      const response = await send(target, "encoded");
+      expect({ target, status: response.status }).toEqual({ target, status: 404 });
+    }
+    expect(await receipts()).toBe(1);
+    expect((await send(route.id, "encoded")).status).toBe(202);
+    expect(await receipts()).toBe(2);
+  });
+
   it("does not let dot segments, plain or encoded, reach a route other than the one the resolved URL names", async () => {
     const target = await githubRoute(a, "dots", { path: "dots/target" });
     await githubRoute(b, "dots-b", { path: "dots/target" });
