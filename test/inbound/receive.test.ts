@@ -136,6 +136,23 @@ describe("GitHub- and Stripe-style webhooks end to end", () => {
     expect(details.body.rejections.by_reason).toMatchObject({ replayed: 1, signature_mismatch: 1 });
   });
 
+  it("keeps no key, signing or private header in the receipt, the ledger or a pulled message", async () => {
+    await t.createQueue("keyed");
+    const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, queue: "keyed", secrets: [{ value: "keyed-secret" }] });
+    const credentials = { "X-Webhook-Key": "wk-1", "X-Signing-Key": "sk-2", "Private-Key": "pk-3", "X-Key": "k-4", "X-ApiKey": "ak-5", "X-Password": "pw-6" };
+    const body = '{"keyed":true}';
+    const sent = await postWebhook(app, route.id, body, { "X-Hub-Signature-256": await signGithub("keyed-secret", body), "X-GitHub-Event": "push", "X-Keyboard": "qwerty", ...credentials });
+    expect(sent.status).toBe(202);
+    const [entry] = await db.owner<{ data: unknown }[]>`select data from hookledger.ledger where type = 'ingress.received' and data->>'receipt_id' = ${sent.body.receipt_id}`;
+    const [receipt] = (await app.call("GET", `/v1/ingress-routes/${route.id}/receipts`, t.token)).body.data;
+    const [message] = (await app.call("POST", "/v1/pull/keyed/dequeue", t.token, {})).body.messages;
+    for (const headers of [(entry!.data as { headers: Record<string, string> }).headers, receipt.headers, message.receipt.headers]) {
+      expect(headers).toMatchObject({ "x-github-event": "push", "x-keyboard": "qwerty", "content-type": "application/json" });
+      for (const name of Object.keys(credentials)) expect(headers).not.toHaveProperty(name.toLowerCase());
+    }
+    for (const value of Object.values(credentials)) expect(JSON.stringify([entry, receipt, message])).not.toContain(value);
+  });
+
   it("records a failed publish without losing the receipt when the event type is gone", async () => {
     await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: "doomed.type" });
     const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, publish: { app_id: t.appId, event_type: "doomed.type" }, secrets: [{ value: "k" }] });

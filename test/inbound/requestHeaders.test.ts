@@ -18,8 +18,15 @@ describe("headers kept for the ledger", () => {
       "x-hmac", "authentication", "x-acme-mac", "mac", "x-sig", "sig-v2", "x-auth", "auth", "x-access-key", "x-credential",
       "x-pass", "x-pwd", "x-auth-token", "api-key", "x-twilio-signature", "x-gitlab-token", "x-signature", "cookie2", "x-session-id",
       "x-webhook-secret", "proxy-authorization", "x-authorisation",
+      // Keys, signing material and private values by any name a sender's scheme gives them.
+      "x-webhook-key", "x-signing-key", "private-key", "x-key", "key", "x-api-key", "x_api_key", "x-apikey", "apikey", "x-access-key", "x-client-keys",
+      "x-key-id", "x-hookkey", "x-signing-secret", "x-private-token", "x-private", "x-credentials", "x-passwd", "x-password", "x-session",
     ];
-    const ordinary = ["x-github-event", "x-request-id", "idempotency-key", "x-machine", "x-signal", "x-author", "x-passport-country", "user-agent", "content-type"];
+    const ordinary = [
+      "x-github-event", "x-request-id", "idempotency-key", "x-idempotency-key", "x-machine", "x-signal", "x-author", "x-passport-country", "user-agent", "content-type",
+      // Only a name part that is or ends in `key` is a key: these merely start with it, or have no key at all.
+      "x-keyboard", "x-keystone-version", "x-keep-alive-timeout", "x-privacy-policy", "x-github-hook-id", "svix-id", "svix-timestamp", "webhook-id", "webhook-timestamp",
+    ];
     const headers = new Headers([...secretNames, ...ordinary].map((name): [string, string] => [name, `value-of-${name}`]));
     const kept = headersForLedger(headers, auth);
     expect(Object.keys(kept).sort()).toEqual([...ordinary].sort());
