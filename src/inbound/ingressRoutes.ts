@@ -25,8 +25,8 @@ import { IngressInputError } from "./inputError.ts";
 import { getPullQueue } from "./pullStore.ts";
 import { getRoute, getRouteForChange, lockRouteChanges, type IngressRouteRow } from "./routeStore.ts";
 import { addSecret, type AddedSecret, type SecretSpec } from "./routeSecretCommands.ts";
-import { secretsForVerificationFrom } from "./routeSecrets.ts";
-import { resolveSecretInput, SecretInputError } from "./secretInput.ts";
+import { secretsForVerificationFrom, type SecretSource } from "./routeSecrets.ts";
+import { checkSecretFits, SecretInputError } from "./secretInput.ts";
 import { ingressRouteStream } from "./streams.ts";
 
 export interface PublishTarget {
@@ -85,20 +85,22 @@ async function checkTargets(tx: Tx, publish: PublishTarget | null | undefined, q
 
 /**
  * Refuses authentication that a secret the route holds cannot serve, with the check POST applies to each secret it
- * is given (resolveSecretInput): switching a route to the standard-webhooks or hookledger-v1 preset while it holds a
- * secret that is not `whsec_…` would make every webhook a 401 `misconfigured`. Every stored secret counts, ended ones
+ * is given (checkSecretFits): switching a route to the standard-webhooks or hookledger-v1 preset while it holds a
+ * secret that is not `whsec_…` would make every webhook a 401 `misconfigured`, and switching it to basic auth while
+ * it holds a short literal HMAC key would make that key a short password. Every stored secret counts, ended ones
  * too: a secret's window can be reopened later (PATCH …/secrets/{id}), and that change is not checked again.
  */
 async function checkSecretsFit(ctx: AppContext, tx: Tx, routeId: string, auth: IngressAuth): Promise<void> {
   if (auth.type === "forward") return;
-  const rows = await tx<{ route_id: string; secret_id: string; ciphertext: string; valid_from: Date; valid_until: Date | null }[]>`
-    select route_id, secret_id, ciphertext, valid_from, valid_until from hookledger.ingress_route_secrets
+  const rows = await tx<{ route_id: string; secret_id: string; ciphertext: string; source: SecretSource; valid_from: Date; valid_until: Date | null }[]>`
+    select route_id, secret_id, ciphertext, source, valid_from, valid_until from hookledger.ingress_route_secrets
     where org_id = hookledger.current_org_id() and route_id = ${routeId}
     order by valid_from, created_at, secret_id`;
   const secrets = secretsForVerificationFrom(rows, ctx.keyring, [{ routeId, endedAfter: new Date(0) }]).get(routeId) ?? [];
+  const sources = new Map(rows.map((row) => [row.secret_id, row.source]));
   for (const secret of secrets) {
     try {
-      resolveSecretInput({ value: secret.value, source: "value" }, auth);
+      checkSecretFits(secret.value, sources.get(secret.id) ?? "value", auth, "value");
     } catch (error) {
       if (!(error instanceof SecretInputError)) throw error;
       throw new IngressInputError("auth", `the route's secret ${secret.id} cannot be used with it: ${error.message}; add one that can and remove the others first`);

@@ -35,12 +35,31 @@ export interface ResolvedSecret {
 const WHSEC_PRESETS = new Set(["standard-webhooks", "hookledger-v1"]);
 const MAX_SECRET_LENGTH = 4096;
 
+/**
+ * The shortest password a basic-auth route takes as a literal. A basic-auth password is the whole credential, sent
+ * as is by whoever we gave it to, and tried by anyone who finds the URL: a one-character one was accepted. HMAC keys
+ * are chosen by the provider (GitHub lets a user pick any), so they keep any length. A reference (`env:`, `file:`,
+ * `vault:`) names a value someone else manages and is taken as it resolves; only a value written into the request
+ * (`value`, or `raw:` in development mode) is held to this.
+ */
+export const MIN_BASIC_PASSWORD_LENGTH = 16;
+
 function needsWhsec(auth: IngressAuth): boolean {
   return auth.type === "hmac" && WHSEC_PRESETS.has(auth.preset);
 }
 
-function checkValue(value: string, auth: IngressAuth, field: string): void {
+/**
+ * Refuses a secret the route's authentication cannot use, naming `field`: when it is added, and for every secret a
+ * route holds when its authentication changes (ingressRoutes.ts).
+ *
+ * @example
+ * checkSecretFits("short", "value", { type: "basic", username: "hooks" }, "value"); // throws SecretInputError
+ */
+export function checkSecretFits(value: string, source: SecretSource, auth: IngressAuth, field: string): void {
   if (value.length === 0 || value.length > MAX_SECRET_LENGTH) throw new SecretInputError(field, `must be 1 to ${MAX_SECRET_LENGTH} characters`);
+  if (auth.type === "basic" && (source === "value" || source === "raw") && [...value].length < MIN_BASIC_PASSWORD_LENGTH) {
+    throw new SecretInputError(field, `a basic-auth password must be at least ${MIN_BASIC_PASSWORD_LENGTH} characters (omit value and ref to have one generated)`);
+  }
   if (!needsWhsec(auth)) return;
   try {
     decodeSigningSecret(value);
@@ -89,7 +108,7 @@ export async function fetchSecretMaterial(
  */
 export function resolveSecretInput(material: SecretMaterial | undefined, auth: IngressAuth): ResolvedSecret & { generated: boolean } {
   if (material !== undefined) {
-    checkValue(material.value, auth, material.source === "value" ? "value" : "ref");
+    checkSecretFits(material.value, material.source, auth, material.source === "value" ? "value" : "ref");
     return { ...material, generated: false };
   }
   if (auth.type === "forward") throw new SecretInputError("value", "forward-auth routes have no secrets");

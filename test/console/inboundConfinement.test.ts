@@ -30,8 +30,8 @@ beforeAll(async () => {
   t = await inboundTenant(app);
   await t.createQueue("first", { max_deliveries: 1 });
   await t.createQueue("second");
-  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "first" })).id;
-  const sent = await postWebhook(app, routeId, JSON.stringify({ secret: MARKER }), { Authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}` });
+  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "first" })).id;
+  const sent = await postWebhook(app, routeId, JSON.stringify({ secret: MARKER }), { Authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}` });
   expect(sent.status).toBe(202);
   // Leased once for a second, then dead-lettered by the next dequeue (max_deliveries 1).
   expect((await app.call("POST", "/v1/pull/first/dequeue", t.token, { max_messages: 1, lease_seconds: 1 })).body.messages).toHaveLength(1);

@@ -163,7 +163,7 @@ describe("console inbound pages", () => {
 
   it("show the URL a route with a custom path is served at", async () => {
     await t.createQueue("custom");
-    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], path: "github/main", queue: "custom" });
+    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], path: "github/main", queue: "custom" });
     const html = await (await session.get("/console/ingress")).text();
     expect(html).toContain(`/in/${t.orgId}/github/main`);
     expect(route.custom_receive_path).toBe(`/in/${t.orgId}/github/main`);
@@ -171,8 +171,8 @@ describe("console inbound pages", () => {
 
   it("read dead letters only as far as shown, and the API pages them within 8 MB of bodies", async () => {
     await t.createQueue("big", { max_deliveries: 1 });
-    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "big", max_body_bytes: 4 * 1024 * 1024 });
-    const auth = { Authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}` };
+    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "big", max_body_bytes: 4 * 1024 * 1024 });
+    const auth = { Authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}` };
     for (const letter of ["A", "B", "C"]) {
       const sent = await postWebhook(app, route.id, `${letter}-start ${letter.repeat(3 * 1024 * 1024)}`, auth);
       expect(sent.status).toBe(202);

@@ -23,7 +23,7 @@ beforeAll(async () => {
   app = await startTestApp(db);
   t = await outboundTenant(app);
   const subscription = await t.subscribe({ url: "http://127.0.0.1:9/hook" });
-  const route = await app.call("POST", "/v1/ingress-routes", t.token, { name: "fuzzed", auth: { type: "basic", username: "u" }, secrets: [{ value: "password-123" }] });
+  const route = await app.call("POST", "/v1/ingress-routes", t.token, { name: "fuzzed", auth: { type: "basic", username: "u" }, secrets: [{ value: "password-12345678" }] });
   ids = { subscription: subscription.id, route: route.body.id };
 }, 120_000);
 afterAll(async () => {
@@ -89,7 +89,7 @@ const targets: Target[] = [
   { method: "POST", path: () => "/v1/tokens", body: () => ({ label: "fuzz token", scopes: ["events:read"], expires_at: "2030-01-31T12:00:00Z" }) },
   { method: "POST", path: () => `/v1/ingress-routes/${ids.route}/secrets`, body: () => ({ value: "password-456", valid_from: "2026-01-31T12:00:00Z", valid_until: "2030-01-31T12:00:00Z" }) },
   { method: "POST", path: () => `/v1/ingress-routes/${ids.route}/publish`, body: () => ({ body: "{}", headers: { "content-type": "application/json", "x-source": "fuzz" } }) },
-  { method: "POST", path: () => "/v1/ingress-routes", body: () => ({ name: "r", auth: { type: "basic", username: "u" }, secrets: [{ value: "password-123" }] }) },
+  { method: "POST", path: () => "/v1/ingress-routes", body: () => ({ name: "r", auth: { type: "basic", username: "u" }, secrets: [{ value: "password-12345678" }] }) },
   { method: "PATCH", path: () => `/v1/ingress-routes/${ids.route}`, body: () => ({ name: "renamed", description: "d" }) },
 ];
 

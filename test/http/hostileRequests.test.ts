@@ -23,7 +23,7 @@ let subscriptionId: string;
 let routeId: string;
 
 beforeAll(async () => {
-  ({ db, app, t, routeId, subscriptionId } = await routeWorld("hostile", { auth: { type: "basic", username: "sender" }, secret: "s3cret-password" }));
+  ({ db, app, t, routeId, subscriptionId } = await routeWorld("hostile", { auth: { type: "basic", username: "sender" }, secret: "s3cret-password-16" }));
 });
 afterAll(async () => {
   await app?.stop();
@@ -344,7 +344,7 @@ describe("bodies that are not JSON, or are compressed", () => {
     const body = gzipSync('{"zipped":true}');
     const response = await app.fetch(`/in/${routeId}`, {
       method: "POST",
-      headers: { authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}`, "content-type": "application/json", "content-encoding": "gzip" },
+      headers: { authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}`, "content-type": "application/json", "content-encoding": "gzip" },
       body,
     });
     expect(response.status).toBe(202);

@@ -24,7 +24,7 @@ beforeAll(async () => {
   app = await startTestApp(db);
   t = await inboundTenant(app);
   await t.createQueue("inbox");
-  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "inbox" })).id;
+  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "inbox" })).id;
   const subscription = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: "http://127.0.0.1:9/hook", event_types: ["github.push"] });
   subscriptionId = subscription.body.id;
   consoleUser = await consoleSession(app, t.token);

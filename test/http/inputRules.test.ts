@@ -22,7 +22,7 @@ beforeAll(async () => {
   t = await outboundTenant(app);
   subscriptionId = (await t.subscribe({ url: "http://127.0.0.1:9/hook" })).id;
   await app.call("POST", "/v1/pull-queues", t.token, { name: "inbox" });
-  const route = await app.call("POST", "/v1/ingress-routes", t.token, { name: "basic", auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }] });
+  const route = await app.call("POST", "/v1/ingress-routes", t.token, { name: "basic", auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }] });
   routeId = route.body.id;
 });
 afterAll(async () => {
@@ -75,7 +75,7 @@ describe("text Postgres cannot store", () => {
       ["POST", "/v1/events", { app_id: t.appId, event_type: "invoice.paid", payload_text: `text${NUL}` }, "payload_text"],
       ["POST", "/v1/events", { app_id: t.appId, event_type: "invoice.paid", payload: {}, labels: { region: `e${NUL}u` } }, "labels.region"],
       ["POST", "/v1/tokens", { label: `ci${NUL}`, scopes: ["events:read"] }, "label"],
-      ["POST", "/v1/ingress-routes", { name: `r${NUL}`, auth: { type: "basic", username: "u" }, secrets: [{ value: "password-123" }] }, "name"],
+      ["POST", "/v1/ingress-routes", { name: `r${NUL}`, auth: { type: "basic", username: "u" }, secrets: [{ value: "password-12345678" }] }, "name"],
       ["PATCH", `/v1/ingress-routes/${routeId}`, { name: `r${NUL}` }, "name"],
       ["POST", "/v1/pull-queues", { name: "other", description: NUL }, "description"],
     ];
@@ -124,7 +124,7 @@ describe("text Postgres cannot store", () => {
     const body = Buffer.from([0x7b, 0x00, 0xed, 0xa0, 0x80, 0xff, 0x7d]);
     const response = await app.fetch(`/in/${routeId}`, {
       method: "POST",
-      headers: { authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}`, "content-type": "application/json" },
+      headers: { authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}`, "content-type": "application/json" },
       body,
     });
     expect(response.status).toBe(202);
@@ -196,7 +196,7 @@ describe("object keys a record would drop", () => {
     expectRefused({ status: quotas.status, type: quotas.headers.get("content-type"), body: await quotas.json() }, "quotas", /^expected an object, not an array$/);
     const route = `{"name":"arrays","auth":{"type":"basic","username":"u"},"secrets":[[]]}`;
     expectRefused(await sendRaw("POST", "/v1/ingress-routes", route), "secrets.0", /^expected an object, not an array$/);
-    const generic = `{"name":"arrays2","auth":[],"secrets":[{"value":"s3cret-password"}]}`;
+    const generic = `{"name":"arrays2","auth":[],"secrets":[{"value":"s3cret-password-16"}]}`;
     expect((await sendRaw("POST", "/v1/ingress-routes", generic)).status).toBe(400);
     expect(await rowCounts()).toEqual(before);
   });

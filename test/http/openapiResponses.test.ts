@@ -212,7 +212,7 @@ describe("answers match /openapi.json", () => {
 
     const created = await call("POST", "/v1/ingress-routes", {
       token,
-      body: { name: "github", auth: { type: "basic", username: "hooks" }, queue: "docs", path: "github/main", secrets: [{ value: "pw" }, {}] },
+      body: { name: "github", auth: { type: "basic", username: "hooks" }, queue: "docs", path: "github/main", secrets: [{ value: "pw-0123456789abcdef" }, {}] },
     });
     expectStatus(created, 201);
     const route_id = created.body.id as string;
@@ -220,13 +220,13 @@ describe("answers match /openapi.json", () => {
     expectStatus(await call("GET", "/v1/ingress-routes", { token }), 200);
     expectStatus(await call("GET", route, { token, params: { route_id } }), 200);
     expectStatus(await call("PATCH", route, { token, params: { route_id }, body: { description: "pushes" } }), 200);
-    const secret = await call("POST", `${route}/secrets`, { token, params: { route_id }, body: { value: "pw2" } });
+    const secret = await call("POST", `${route}/secrets`, { token, params: { route_id }, body: { value: "pw2-0123456789abcdef" } });
     expectStatus(secret, 201);
     const secret_id = secret.body.id as string;
     expectStatus(await call("PATCH", `${route}/secrets/{secret_id}`, { token, params: { route_id, secret_id }, body: { valid_until: inADay() } }), 200);
     expectStatus(await call("DELETE", `${route}/secrets/{secret_id}`, { token, params: { route_id, secret_id } }), 204);
 
-    const basic = { authorization: `Basic ${Buffer.from("hooks:pw").toString("base64")}` };
+    const basic = { authorization: `Basic ${Buffer.from("hooks:pw-0123456789abcdef").toString("base64")}` };
     expectStatus(await call("POST", "/in/{route_id}", { params: { route_id }, headers: basic, rawBody: '{"n":1}' }), 202);
     expectStatus(await call("POST", "/in/{org_id}/{path}", { params: { org_id: ctx.org!, path: "github/main" }, headers: basic, rawBody: '{"n":2}' }), 202);
     expectStatus(await call("GET", `${route}/receipts`, { token, params: { route_id } }), 200);

@@ -153,11 +153,11 @@ describe("route configuration", () => {
 
 describe("basic auth", () => {
   it("accepts the configured user with any current password and refuses the rest alike", async () => {
-    const route = await t.createRoute({ auth: { type: "basic", username: "hooks" }, secrets: [{ id: "pw1", value: "correct horse" }] });
-    await app.call("POST", `/v1/ingress-routes/${route.id}/secrets`, t.token, { id: "pw2", value: "battery staple" });
-    expect((await postWebhook(app, route.id, "{}", { Authorization: basic("hooks", "correct horse") })).status).toBe(202);
-    expect((await postWebhook(app, route.id, "{}", { Authorization: basic("hooks", "battery staple") })).status).toBe(202);
-    for (const authorization of [basic("hooks", "wrong"), basic("other", "correct horse"), "Bearer correct horse", undefined]) {
+    const route = await t.createRoute({ auth: { type: "basic", username: "hooks" }, secrets: [{ id: "pw1", value: "correct horse battery" }] });
+    await app.call("POST", `/v1/ingress-routes/${route.id}/secrets`, t.token, { id: "pw2", value: "battery staple horse" });
+    expect((await postWebhook(app, route.id, "{}", { Authorization: basic("hooks", "correct horse battery") })).status).toBe(202);
+    expect((await postWebhook(app, route.id, "{}", { Authorization: basic("hooks", "battery staple horse") })).status).toBe(202);
+    for (const authorization of [basic("hooks", "wrong"), basic("other", "correct horse battery"), "Bearer correct horse", undefined]) {
       const response = await postWebhook(app, route.id, "{}", authorization ? { Authorization: authorization } : {});
       expect(response.status).toBe(401);
       expect(response.headers.get("www-authenticate")).toBe('Basic realm="hookledger"');
@@ -166,6 +166,48 @@ describe("basic auth", () => {
     const receipts = await app.call("GET", `/v1/ingress-routes/${route.id}/receipts`, t.token);
     expect(receipts.body.data[0].headers).not.toHaveProperty("authorization");
     expect(receipts.body.data.map((r: { verification: { secret_id: string } }) => r.verification.secret_id).sort()).toEqual(["pw1", "pw2"]);
+  });
+});
+
+describe("basic-auth passwords", () => {
+  const routeCount = async () => (await app.call("GET", "/v1/ingress-routes?limit=100", t.token)).body.data.length;
+  const refusal = (field: string) => ({
+    status: 400,
+    type: "urn:hookledger:problem:validation",
+    errors: [{ field, message: expect.stringMatching(/at least 16 characters/) }],
+  });
+  const shape = (response: { status: number; body: { type?: string; errors?: unknown } }) => ({ status: response.status, type: response.body.type, errors: response.body.errors });
+
+  it("refuses a literal password shorter than 16 characters at route creation, naming the secret's field, and creates nothing", async () => {
+    const before = await routeCount();
+    for (const value of ["a", "fifteen-chars!!"]) {
+      const response = await app.call("POST", "/v1/ingress-routes", t.token, { name: "weak", auth: { type: "basic", username: "hooks" }, secrets: [{ value: "long-enough-password" }, { value }] });
+      expect(shape(response)).toEqual(refusal("secrets.1.value"));
+    }
+    expect(await routeCount()).toBe(before);
+  });
+
+  it("refuses one when it is added to a route, accepts 16 characters or a generated one, and the short one never authenticates", async () => {
+    const route = await t.createRoute({ auth: { type: "basic", username: "hooks" }, secrets: [{ id: "a", value: "sixteen-chars-ok" }] });
+    expect(shape(await app.call("POST", `/v1/ingress-routes/${route.id}/secrets`, t.token, { id: "c", value: "a" }))).toEqual(refusal("value"));
+    expect((await postWebhook(app, route.id, "{}", { Authorization: basic("hooks", "a") })).status).toBe(401);
+    const details = await app.call("GET", `/v1/ingress-routes/${route.id}`, t.token);
+    expect(details.body.secrets.map((secret: { id: string }) => secret.id)).toEqual(["a"]);
+    expect((await app.call("POST", `/v1/ingress-routes/${route.id}/secrets`, t.token, { id: "c", value: "0123456789abcdef" })).status).toBe(201);
+    const generated = await app.call("POST", `/v1/ingress-routes/${route.id}/secrets`, t.token, { id: "g" });
+    expect(generated.status).toBe(201);
+    expect(generated.body.value.length).toBeGreaterThanOrEqual(16);
+    expect((await postWebhook(app, route.id, "{}", { Authorization: basic("hooks", "sixteen-chars-ok") })).status).toBe(202);
+    expect((await postWebhook(app, route.id, "{}", { Authorization: basic("hooks", generated.body.value) })).status).toBe(202);
+  });
+
+  it("keeps HMAC keys of any length, and refuses to make a short literal HMAC key a basic-auth password", async () => {
+    const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, secrets: [{ value: "k" }] });
+    expect((await app.call("POST", `/v1/ingress-routes/${route.id}/secrets`, t.token, { value: "x" })).status).toBe(201);
+    const switched = await app.call("PATCH", `/v1/ingress-routes/${route.id}`, t.token, { auth: { type: "basic", username: "hooks" } });
+    expect(switched.status).toBe(400);
+    expect(switched.body.errors).toEqual([{ field: "auth", message: expect.stringMatching(/at least 16 characters/) }]);
+    expect((await app.call("GET", `/v1/ingress-routes/${route.id}`, t.token)).body.auth).toMatchObject({ type: "hmac", preset: "github" });
   });
 });
 

@@ -14,14 +14,14 @@ let db: TestDatabase;
 let app: TestApp;
 let t: Awaited<ReturnType<typeof inboundTenant>>;
 let routeId: string;
-const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}`, "content-type": "application/octet-stream" };
+const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}`, "content-type": "application/octet-stream" };
 
 beforeAll(async () => {
   db = await createTestDatabase();
   app = await startTestApp(db);
   t = await inboundTenant(app);
   await t.createQueue("large");
-  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "large", max_body_bytes: 10 * MB })).id;
+  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "large", max_body_bytes: 10 * MB })).id;
 });
 afterAll(async () => {
   await app?.stop();

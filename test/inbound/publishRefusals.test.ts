@@ -16,14 +16,14 @@ let app: TestApp;
 let t: Awaited<ReturnType<typeof inboundTenant>>;
 let routeId: string;
 
-const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}` };
+const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}` };
 
 beforeAll(async () => {
   db = await createTestDatabase();
   app = await startTestApp(db, { worker: true });
   t = await inboundTenant(app);
   await t.createQueue("kept");
-  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "kept", publish: { app_id: t.appId, event_type: "github.push" } })).id;
+  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "kept", publish: { app_id: t.appId, event_type: "github.push" } })).id;
 });
 afterAll(async () => {
   await app?.stop();

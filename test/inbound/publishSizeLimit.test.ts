@@ -18,7 +18,7 @@ let t: Awaited<ReturnType<typeof inboundTenant>>;
 /** Routes by what they do: publish only, publish and queue, queue only. All accept bodies up to 1 MB. */
 let routes: { publish: string; both: string; queue: string };
 
-const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}` };
+const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}` };
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -27,7 +27,7 @@ beforeAll(async () => {
   await t.createQueue("sized");
   await t.createQueue("sized-only");
   const route = async (body: Record<string, unknown>) =>
-    (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], max_body_bytes: 1024 * 1024, ...body })).id;
+    (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], max_body_bytes: 1024 * 1024, ...body })).id;
   routes = {
     publish: await route({ publish: { app_id: t.appId, event_type: "github.push" } }),
     both: await route({ queue: "sized", publish: { app_id: t.appId, event_type: "stripe.event" } }),

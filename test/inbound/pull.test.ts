@@ -27,12 +27,12 @@ afterAll(async () => {
 });
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-const auth = { Authorization: `Basic ${Buffer.from("hooks:pw").toString("base64")}` };
+const auth = { Authorization: `Basic ${Buffer.from("hooks:pw-0123456789abcdef").toString("base64")}` };
 
 /** A queue fed by a basic-auth route, and a way to push n messages through the public endpoint. */
 async function queueWithRoute(name: string, settings: Record<string, unknown> = {}) {
   await t.createQueue(name, settings);
-  const route = await t.createRoute({ auth: { type: "basic", username: "hooks" }, queue: name, secrets: [{ value: "pw" }] });
+  const route = await t.createRoute({ auth: { type: "basic", username: "hooks" }, queue: name, secrets: [{ value: "pw-0123456789abcdef" }] });
   /** Sends n webhooks, ten at a time. */
   const send = async (n: number, prefix = "m") => {
     for (let start = 0; start < n; start += 10) {

@@ -12,7 +12,7 @@ let db: TestDatabase;
 let app: TestApp;
 let t: Awaited<ReturnType<typeof inboundTenant>>;
 
-const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}` };
+const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}` };
 
 beforeAll(async () => {
   db = await createTestDatabase();
@@ -27,7 +27,7 @@ afterAll(async () => {
 describe("GET /v1/ingress-routes/{id}/receipts", () => {
   it("cuts a page at 8 MB of bodies and carries on with the cursor, listing each receipt once and byte-exact", async () => {
     await t.createQueue("large");
-    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], max_body_bytes: 4 * 1024 * 1024, queue: "large" });
+    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], max_body_bytes: 4 * 1024 * 1024, queue: "large" });
     const bodies = ["a", "b", "c", "d"].map((letter) => Buffer.alloc(3 * 1024 * 1024, letter));
     for (const body of bodies) expect((await postWebhook(app, route.id, body, { ...authorization, "content-type": "application/octet-stream" })).status).toBe(202);
 

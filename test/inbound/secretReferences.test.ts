@@ -27,6 +27,7 @@ beforeAll(async () => {
   folder = await mkdtemp(path.join(tmpdir(), "hookledger-refs-"));
   process.env.HOOKLEDGER_TEST_VAULT_TOKEN = VAULT_TOKEN;
   process.env.HOOKLEDGER_TEST_SHARED_GITHUB = "shared-from-env";
+  process.env.HOOKLEDGER_TEST_SHARED_BASIC = "short";
   // The instance admin token itself comes from Vault, so start-up proves settings resolve through it.
   vault.put("secret/data/hookledger/instance", { admin_token: TEST_ADMIN_TOKEN });
   app = await startTestApp(db, {
@@ -53,6 +54,16 @@ const github = async (routeId: string, secret: string) => {
 };
 
 describe("secret references through the API", () => {
+  it("takes a reference's value for a basic-auth route as it resolves: the 16-character minimum is for literal passwords", async () => {
+    const route = await acme.createRoute({ auth: { type: "basic", username: "hooks" }, secrets: [{ id: "env", ref: "env:HOOKLEDGER_TEST_SHARED_BASIC" }] });
+    expect(route.secrets.map((s) => [s.id, s.source])).toEqual([["env", "env"]]);
+    const authorization = `Basic ${Buffer.from("hooks:short").toString("base64")}`;
+    expect((await postWebhook(app, route.id, "{}", { Authorization: authorization })).status).toBe(202);
+    const literal = await app.call("POST", `/v1/ingress-routes/${route.id}/secrets`, acme.token, { value: "short" });
+    expect(literal.status).toBe(400);
+    expect(literal.body.errors).toEqual([{ field: "value", message: expect.stringMatching(/at least 16 characters/) }]);
+  });
+
   it("resolves the organization's own Vault, file and shared env references once, when the secret is added", async () => {
     vault.put(`secret/data/tenants/${acme.orgId}/github`, { webhook_secret: "acme-from-vault" });
     await mkdir(path.join(folder, acme.orgId));

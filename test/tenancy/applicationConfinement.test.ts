@@ -160,7 +160,7 @@ describe("POST /v1/events/{id}/replay to a chosen subscription", () => {
 describe("what belongs to the organization, not to an application", () => {
   it("refuses an application token the organization, its ingress routes, their receipts and its pull queues (403), and serves the organization token", async () => {
     await ok(app.call("POST", "/v1/pull-queues", org.token, { name: "org-inbox" }), 201);
-    const route = await ok(app.call("POST", "/v1/ingress-routes", org.token, { name: "org route", auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "org-inbox" }), 201);
+    const route = await ok(app.call("POST", "/v1/ingress-routes", org.token, { name: "org route", auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "org-inbox" }), 201);
     const reads: [string, string, unknown?][] = [
       ["GET", "/v1/organizations"],
       ["GET", `/v1/organizations/${org.orgId}`],

@@ -230,12 +230,12 @@ describe("Idempotency-Key on POST", () => {
 });
 
 describe("Idempotency-Key on a pull queue", () => {
-  const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password").toString("base64")}` };
+  const authorization = { Authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}` };
 
   it("never leases twice for one key: a dequeue whose answer is too large to keep is refused on repeat, its leases untouched", async () => {
     const t = await inboundTenant(app, "Pull Large");
     await t.createQueue("large");
-    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "large" });
+    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "large" });
     // 100 bodies of 48 KB: the answer carries them base64-encoded, ~6.5 MB, past the 4 MB kept.
     for (let n = 0; n < 100; n++) expect((await postWebhook(app, route.id, Buffer.alloc(48 * 1024, 97 + (n % 26)), { ...authorization, "content-type": "application/octet-stream" })).status).toBe(202);
     const key = newKey();
@@ -253,7 +253,7 @@ describe("Idempotency-Key on a pull queue", () => {
   it("keeps no empty answer for a long poll its client left: the repeat waits for messages and gets them", async () => {
     const t = await inboundTenant(app, "Pull Poll");
     await t.createQueue("polled");
-    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password" }], queue: "polled" });
+    const route = await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "polled" });
     const key = newKey();
     const leaving = new AbortController();
     const abandoned = app
