@@ -57,7 +57,7 @@ export function inboundOperations(config: Config): Operation[] {
     op("POST", "/v1/pull/:queue/nack", "Pull", "Give leased messages back, visible again after delay_seconds.", { scope: "pull:consume", body: nackBody, success: 200, response: settledLeasesJson }),
     op("POST", "/v1/pull/:queue/extend", "Pull", "Extend leases to lease_seconds from now.", { scope: "pull:consume", body: extendBody, success: 200, response: settledLeasesJson }),
     op("GET", "/v1/pull/:queue/dead-letters", "Pull", "List the queue's dead-lettered messages.", { scope: "ingress:read", query: deadLetterListQuery, response: listOf(deadLetterJson) }),
-    op("POST", "/v1/pull/:queue/dead-letters/replay", "Pull", "Put dead-lettered messages back on the queue with a fresh delivery count.", { scope: "ingress:write", body: deadLetterBody, bodyOptional: true, success: 200, response: replayedDeadLettersJson }),
-    op("POST", "/v1/pull/:queue/dead-letters/purge", "Pull", "Remove dead-lettered messages (audited; the ledger keeps their history).", { scope: "ingress:write", body: deadLetterBody, bodyOptional: true, success: 200, response: purgedDeadLettersJson }),
+    op("POST", "/v1/pull/:queue/dead-letters/replay", "Pull", "Put dead-lettered messages back on the queue with a fresh delivery count: those of `message_ids`, or without it the oldest 1,000; `remaining` says how many dead letters are left (call again until 0).", { scope: "ingress:write", body: deadLetterBody, bodyOptional: true, success: 200, response: replayedDeadLettersJson }),
+    op("POST", "/v1/pull/:queue/dead-letters/purge", "Pull", "Remove dead-lettered messages (audited; the ledger keeps their history): those of `message_ids`, or without it the oldest 1,000; `remaining` says how many dead letters are left (call again until 0).", { scope: "ingress:write", body: deadLetterBody, bodyOptional: true, success: 200, response: purgedDeadLettersJson }),
   ];
 }

@@ -114,3 +114,11 @@ export async function deadLetterIds(tx: Queryable, queue: string, only: string[]
     for update`;
   return rows.map((row) => row.message_id);
 }
+
+/** How many dead letters a queue holds (the partial index of sql/007 on dead messages answers it). */
+export async function deadLetterCount(tx: Queryable, queue: string): Promise<number> {
+  const [row] = await tx<{ n: number }[]>`
+    select count(*)::int as n from hookledger.pull_messages
+    where org_id = hookledger.current_org_id() and queue = ${queue} and state = 'dead'`;
+  return row?.n ?? 0;
+}

@@ -53,15 +53,18 @@ async function queueWithRoute(name: string, settings: Record<string, unknown> = 
 /**
  * Appends n accepted requests and their queue messages straight to the ledger in one transaction (hundreds of HTTP
  * round trips would only slow the test down), in the shape recorded before sql/073 — a `pull.message_enqueued` of
- * its own per message —, which projects into the same rows as today's receipts naming their message.
+ * its own per message —, which projects into the same rows as today's receipts naming their message. `dead`: each
+ * message is then dead-lettered, as a dequeue past its max_deliveries would do.
  */
-async function seedMessages(queue: string, routeId: string, n: number): Promise<void> {
+async function seedMessages(queue: string, routeId: string, n: number, options: { dead?: boolean; prefix?: string } = {}): Promise<string[]> {
+  const messageIds: string[] = [];
   await withTenant(app.ctx.sql, t.orgId, (tx) =>
     app.ctx.ledger.recordMany(
       tx,
       Array.from({ length: n }, (_, i) => {
-        const receiptId = `rcpt_seed${String(i).padStart(19, "0")}`;
+        const receiptId = `rcpt_${options.prefix ?? "seed"}${String(i).padStart(19, "0")}`;
         const messageId = randomUUID();
+        messageIds.push(messageId);
         const body = Buffer.from(JSON.stringify({ seeded: i }));
         return [
           {
@@ -78,12 +81,16 @@ async function seedMessages(queue: string, routeId: string, n: number): Promise<
           {
             stream: `pull_message:${messageId}`,
             expectedStreamVersion: STREAM_DOES_NOT_EXIST,
-            entries: [{ type: "pull.message_enqueued" as const, data: { message_id: messageId, queue, receipt_id: receiptId } }],
+            entries: [
+              { type: "pull.message_enqueued" as const, data: { message_id: messageId, queue, receipt_id: receiptId } },
+              ...(options.dead ? [{ type: "pull.message_dead_lettered" as const, data: { message_id: messageId, deliveries: 1 } }] : []),
+            ],
           },
         ];
       }).flat(),
     ),
   );
+  return messageIds;
 }
 
 describe("leases", () => {
@@ -173,15 +180,43 @@ describe("dead letters", () => {
     expect(dead.body.data[0]).toMatchObject({ deliveries: 2, receipt: { route_id: q.route.id } });
 
     const replayed = await q.call("dead-letters/replay", { message_ids: [dead.body.data[0].id] });
-    expect(replayed.body).toEqual({ replayed: 1 });
+    expect(replayed.body).toEqual({ replayed: 1, remaining: 1 });
     const again = await q.dequeue();
     expect(again).toEqual([expect.objectContaining({ id: dead.body.data[0].id, delivery: 1 })]);
 
     const purged = await app.call("POST", "/v1/pull/dlq/dead-letters/purge", t.token, {}, { "X-Audit-Reason": "poison messages from a broken sender" });
-    expect(purged.body).toEqual({ purged: 1 });
+    expect(purged.body).toEqual({ purged: 1, remaining: 0 });
     expect(await q.depth()).toMatchObject({ dead: 0, leased: 1 });
     const audit = await app.call("GET", "/v1/audit-log?type=pull.message_purged", t.token);
     expect(audit.body.data).toEqual([expect.objectContaining({ data: { message_id: dead.body.data[1].id }, reason: "poison messages from a broken sender", actor: expect.objectContaining({ id: t.tokenId }) })]);
+  });
+});
+
+describe("dead letters beyond one call's batch", () => {
+  it("replays and purges at most 1,000 per call, saying how many remain until none do", async () => {
+    const q = await queueWithRoute("dlq-many");
+    const seeded = await seedMessages("dlq-many", q.route.id, 2_100, { dead: true, prefix: "dead" });
+    expect(await q.depth()).toMatchObject({ dead: 2_100, ready: 0 });
+    const purgedEntries = async () => (await db.owner<{ n: number }[]>`
+      select count(*)::int as n from hookledger.ledger where type = 'pull.message_purged' and data->>'message_id' in ${db.owner(seeded)}`)[0]?.n;
+
+    expect((await q.call("dead-letters/replay", {})).body).toEqual({ replayed: 1_000, remaining: 1_100 });
+    expect(await q.depth()).toMatchObject({ dead: 1_100, ready: 1_000 });
+
+    const purge = () => app.call("POST", "/v1/pull/dlq-many/dead-letters/purge", t.token, {}, { "X-Audit-Reason": "draining" });
+    expect((await purge()).body).toEqual({ purged: 1_000, remaining: 100 });
+    expect((await purge()).body).toEqual({ purged: 100, remaining: 0 });
+    expect((await purge()).body).toEqual({ purged: 0, remaining: 0 });
+    expect(await q.depth()).toMatchObject({ dead: 0, ready: 1_000 });
+    expect(await purgedEntries()).toBe(1_100);
+  });
+
+  it("acts on the given message_ids only, and says how many other dead letters remain", async () => {
+    const q = await queueWithRoute("dlq-some");
+    const seeded = await seedMessages("dlq-some", q.route.id, 5, { dead: true, prefix: "some" });
+    expect((await q.call("dead-letters/replay", { message_ids: seeded.slice(0, 2) })).body).toEqual({ replayed: 2, remaining: 3 });
+    expect((await q.call("dead-letters/replay", { message_ids: seeded.slice(0, 2) })).body).toEqual({ replayed: 0, remaining: 3 });
+    expect(await q.depth()).toMatchObject({ dead: 3, ready: 2 });
   });
 });
 

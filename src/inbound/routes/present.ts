@@ -235,7 +235,12 @@ export function presentDeadLetter(row: PullMessageRow): DeadLetterJson {
   };
 }
 
-export const replayedDeadLettersJson = named("ReplayedDeadLetters", v.object({ replayed: v.number() }));
+/** A replay or purge acts on at most 1,000 dead letters (deadLetters.ts): `remaining` says whether to call again. */
+const remainingDeadLetters = v.pipe(
+  v.number(),
+  v.description("dead letters the queue still holds after this call; without `message_ids` a call takes at most 1,000 (the oldest), so call again until this is 0"),
+);
+export const replayedDeadLettersJson = named("ReplayedDeadLetters", v.object({ replayed: v.number(), remaining: remainingDeadLetters }));
 export type ReplayedDeadLettersJson = v.InferOutput<typeof replayedDeadLettersJson>;
-export const purgedDeadLettersJson = named("PurgedDeadLetters", v.object({ purged: v.number() }));
+export const purgedDeadLettersJson = named("PurgedDeadLetters", v.object({ purged: v.number(), remaining: remainingDeadLetters }));
 export type PurgedDeadLettersJson = v.InferOutput<typeof purgedDeadLettersJson>;

@@ -125,9 +125,10 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
       const queue = queueParam(c);
       const body = await readOptionalJson(c, deadLetterBody);
       const meta = auditMeta(c, { reasonRequired: action === "purge" && ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
-      const count = await settleDeadLetters(ctx, auth.orgId, queue, action, body.message_ids, meta);
-      if (count === undefined) throw notFound();
-      const reply: ReplayedDeadLettersJson | PurgedDeadLettersJson = action === "replay" ? { replayed: count } : { purged: count };
+      const done = await settleDeadLetters(ctx, auth.orgId, queue, action, body.message_ids, meta);
+      if (done === undefined) throw notFound();
+      const reply: ReplayedDeadLettersJson | PurgedDeadLettersJson =
+        action === "replay" ? { replayed: done.settled, remaining: done.remaining } : { purged: done.settled, remaining: done.remaining };
       return c.json(reply);
     });
   }
