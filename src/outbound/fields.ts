@@ -14,7 +14,7 @@ export const MAX_EVENT_TYPE_NAME = 150;
 export const eventTypeNameField = v.pipe(
   v.string("expected a string"),
   v.maxLength(MAX_EVENT_TYPE_NAME, `at most ${MAX_EVENT_TYPE_NAME} characters`),
-  v.regex(EVENT_TYPE_NAME, "expected a dotted lower-case name such as invoice.paid"),
+  v.regex(EVENT_TYPE_NAME, "expected letters, digits, _ and - in parts joined by dots, such as invoice.paid"),
 );
 
 export const eventTypePatternsField = v.pipe(
@@ -145,4 +145,5 @@ export const urlField = v.pipe(
 );
 
 /** Producer-chosen event ids double as Standard Webhooks message ids: no dots, no whitespace. */
-export const eventIdField = v.pipe(v.string("expected a string"), v.regex(/^[A-Za-z0-9_:-]{1,128}$/, "1-128 characters of letters, digits, _ : -"));
+/** Producers' own ids pass through (`order.1001`, `evt_2f9c:retry-1`); `.` and `..` alone would be path segments. */
+export const eventIdField = v.pipe(v.string("expected a string"), v.regex(/^(?!\.{1,2}$)[A-Za-z0-9_:.-]{1,128}$/, "1-128 characters of letters, digits, _ : . - (not . or .. alone)"));

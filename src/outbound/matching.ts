@@ -16,7 +16,11 @@ export function matchesLabels(filter: Readonly<Record<string, string>>, labels: 
   return Object.entries(filter).every(([key, value]) => labels[key] === value);
 }
 
-/** Dotted lower-case names: `invoice.paid`, `user.profile_updated`. */
-export const EVENT_TYPE_NAME = /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/;
-/** A subscription pattern: an event type name, `prefix.*`, or `*`. */
-export const EVENT_TYPE_PATTERN = /^(\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)*\.\*|[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+)$/;
+/**
+ * Event type names: parts of letters, digits, `_` and `-`, joined by dots — `invoice.paid`, `Invoice.Paid`,
+ * `user-created.v1`, `ping` — Svix's set, so catalogues move over as they are (names were dotted lower-case only,
+ * which refused `ping` and `user-created.v1`; sweep 18). Compared exactly, case included.
+ */
+export const EVENT_TYPE_NAME = /^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/;
+/** A subscription pattern: an event type name, `prefix.*` (one or more parts under the prefix), or `*`. */
+export const EVENT_TYPE_PATTERN = /^(\*|[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*(\.\*)?)$/;

@@ -113,7 +113,7 @@ describe("long arrays and records", () => {
   });
 
   it("lists at most 20 field errors, then how many more it found", async () => {
-    const body = await sendRaw("POST", "/v1/subscriptions", JSON.stringify({ app_id: t.appId, url: "http://127.0.0.1:9/x", event_types: list((i) => `A${i}`, 100) }));
+    const body = await sendRaw("POST", "/v1/subscriptions", JSON.stringify({ app_id: t.appId, url: "http://127.0.0.1:9/x", event_types: list((i) => `a b${i}`, 100) }));
     expect(body.status).toBe(400);
     expect(body.body.errors).toHaveLength(21);
     expect(body.body.errors[20]).toEqual({ field: "(more)", message: "80 more errors not listed" });

@@ -138,7 +138,7 @@ describe("payload rules", () => {
     expect(two.body.errors).toEqual([{ field: "payload", message: expect.stringContaining("exactly one") }]);
     const binaryWithoutType = await t.send({ payload: undefined, payload_base64: "AAEC" });
     expect(binaryWithoutType.body.errors).toEqual([{ field: "content_type", message: "required with payload_base64" }]);
-    const hostile = await t.send({ event_id: "evt.with.dots", event_type: "Invoice Paid", labels: { "bad key!": "x" }, occurred_at: "yesterday" });
+    const hostile = await t.send({ event_id: "evt with spaces", event_type: "Invoice Paid", labels: { "bad key!": "x" }, occurred_at: "yesterday" });
     expect(hostile.status).toBe(400);
     expect(hostile.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(["event_id", "event_type", "labels.bad key!", "occurred_at"]);
   });

@@ -61,7 +61,7 @@ describe("subscription validation", () => {
 
   it("refuses bad patterns, schedules, timeouts and secrets", async () => {
     const response = await create({
-      event_types: ["Invoice.Paid", "invoice.**"],
+      event_types: ["Invoice Paid", "invoice.**"],
       retry_schedule: [0.001, 999999999],
       max_attempts: 0,
       timeout_ms: 10_000_000,
