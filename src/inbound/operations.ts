@@ -12,6 +12,7 @@ import { ackBody, deadLetterBody, deadLetterListQuery, dequeueBody, extendBody, 
 import { pullQueueCreateBody, pullQueueListQuery, pullQueueUpdateBody } from "./routes/pullQueues.ts";
 import {
   acceptedReceiptJson,
+  duplicateReceiptJson,
   createdRouteJson,
   deadLetterJson,
   leasedMessagesJson,
@@ -29,12 +30,14 @@ import {
  * about why a request was refused (see routes/receive.ts).
  */
 const receiveProblems: readonly ProblemSlug[] = ["unauthorized", "forbidden", "not-found", "payload-too-large", "rate-limited", "unavailable", "timeout"];
+/** A sender's retry of a message recorded within the tolerance (its nonce seen): 200, not recorded again. */
+const duplicateReceipt = { description: "The request's nonce (signed message id, or timestamp and digest of the signed bytes) was seen within the route's tolerance: it is recorded already, and is not recorded again.", response: duplicateReceiptJson };
 
 export function inboundOperations(config: Config): Operation[] {
   const routes = ingressRouteSchemas(config);
   return [
-    op("POST", "/in/:route_id", "Inbound", "Receive a webhook (any body, kept byte-exact), authenticated by the route's signature preset, basic auth or forward auth; 202 with a receipt id once recorded.", { success: 202, response: acceptedReceiptJson, problems: receiveProblems }),
-    op("POST", "/in/:org_id/:path{.+}", "Inbound", "Receive a webhook at a route's custom path (one or more segments, their `/` sent as is: `%2F` is data, not a separator) in its organization; otherwise exactly like /in/{route_id}.", { success: 202, response: acceptedReceiptJson, problems: receiveProblems }),
+    op("POST", "/in/:route_id", "Inbound", "Receive a webhook (any body, kept byte-exact), authenticated by the route's signature preset, basic auth or forward auth; 202 with a receipt id once recorded.", { success: 202, response: acceptedReceiptJson, problems: receiveProblems, otherResponses: { 200: duplicateReceipt } }),
+    op("POST", "/in/:org_id/:path{.+}", "Inbound", "Receive a webhook at a route's custom path (one or more segments, their `/` sent as is: `%2F` is data, not a separator) in its organization; otherwise exactly like /in/{route_id}.", { success: 202, response: acceptedReceiptJson, problems: receiveProblems, otherResponses: { 200: duplicateReceipt } }),
 
     op("POST", "/v1/ingress-routes", "Ingress routes", "Create an ingress route; generated secrets are in the response, shown once.", { scope: "ingress:write", body: routes.create, response: createdRouteJson, problems: ["conflict", "quota-exceeded"] }),
     op("GET", "/v1/ingress-routes", "Ingress routes", "List ingress routes with their rejection counters.", { scope: "ingress:read", query: routes.list, response: listOf(routeJson) }),

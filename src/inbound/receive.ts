@@ -57,6 +57,8 @@ export interface IncomingRequest {
 
 export type ReceiveOutcome =
   | { kind: "accepted"; receiptId: string }
+  /** Authenticated, and its nonce seen within the tolerance: the sender's retry of what is recorded, not recorded again. */
+  | { kind: "duplicate" }
   | { kind: "not_found" }
   | { kind: "rejected"; status: 401 | 403 | 413 | 503; reason: RejectionReason; maxBytes?: number };
 
@@ -304,7 +306,14 @@ export function createWebhookReceiver(ctx: AppContext, routeCache: IngressRouteC
 
       const receiptId = newReceiptId();
       const recorded = await records.submit(orgId, { route, receiptId, headers: request.headers, rawBody, verification: auth.verification, nonce: auth.nonce, meta: request.meta });
-      if (!recorded) return reject(401, "replayed");
+      if (!recorded) {
+        // A sender retries a message it is not sure arrived (Standard Webhooks and Svix resend with the same id):
+        // answered 2xx, as their receivers are asked to, so it stops; counted as a replay, recorded once. An
+        // attacker replaying a captured request gets the same answer and nothing more.
+        ctx.metrics.ingressVerifications.inc({ result: "replayed" });
+        await countRejection(ctx.sql, orgId, routeId, "replayed", now);
+        return { kind: "duplicate" };
+      }
       ctx.metrics.ingressVerifications.inc({ result: "accepted" });
       return { kind: "accepted", receiptId };
     },

@@ -141,6 +141,8 @@ export function presentReceipt(row: Pick<ReceiptRow, "receipt_id" | "route_id" |
 
 export const acceptedReceiptJson = named("AcceptedReceipt", v.object({ receipt_id: v.string() }));
 export type AcceptedReceiptJson = v.InferOutput<typeof acceptedReceiptJson>;
+export const duplicateReceiptJson = named("DuplicateReceipt", v.object({ duplicate: v.literal(true) }));
+export type DuplicateReceiptJson = v.InferOutput<typeof duplicateReceiptJson>;
 
 export const queueJson = named(
   "PullQueue",

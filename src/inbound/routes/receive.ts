@@ -16,7 +16,7 @@ import { whileBodyArrives } from "../../http/requestBody.ts";
 import { requestMeta } from "../../tenancy/audit.ts";
 import { createWebhookReceiver, type ReceiveTarget } from "../receive.ts";
 import type { IngressRouteCache } from "../routeCache.ts";
-import type { AcceptedReceiptJson } from "./present.ts";
+import type { AcceptedReceiptJson, DuplicateReceiptJson } from "./present.ts";
 
 /**
  * Reads a body up to `maxBytes`, stopping (and answering undefined) as soon as it is longer: a chunked body has no
@@ -96,6 +96,10 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): H
       case "accepted": {
         const reply: AcceptedReceiptJson = { receipt_id: outcome.receiptId };
         return c.json(reply, 202);
+      }
+      case "duplicate": {
+        const reply: DuplicateReceiptJson = { duplicate: true };
+        return c.json(reply, 200);
       }
       case "not_found":
         throw new ProblemError("not-found", "no such ingress route");
