@@ -93,7 +93,7 @@ async function verifySignature(route: IngressRouteRow, secrets: readonly Verifie
 /**
  * @example
  * const outcome = await authenticateRequest(ctx.egress, route, secrets, request, ctx.now());
- * if (!outcome.ok) await countRejection(ctx.sql, orgId, route.route_id, outcome.reason, now);
+ * if (!outcome.ok) await rejections.count(orgId, { routeId: route.route_id, reason: outcome.reason, at: now });
  */
 export async function authenticateRequest(
   egress: EgressClient,

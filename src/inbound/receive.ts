@@ -26,7 +26,7 @@ import { authenticateRequest, type Verification } from "./authenticateRequest.ts
 import { routePathField } from "./fields.ts";
 import { newReceiptId, ROUTE_ID_PATTERN } from "./ids.ts";
 import { enqueuePublishes, publishJobSpecs } from "./publishTask.ts";
-import { countRejection, type RejectionReason } from "./rejections.ts";
+import { rejectionCounter, type RejectionReason } from "./rejections.ts";
 import { inClaimOrder, nonceHash, PURGE_BATCH, rememberNonces } from "./replayGuard.ts";
 import { headersForLedger } from "./requestHeaders.ts";
 import { MAX_TOLERANCE_MS, secretsAt, toleranceMsOf, type IngressRouteCache, type LoadedRoute } from "./routeCache.ts";
@@ -258,6 +258,7 @@ export function createWebhookReceiver(ctx: AppContext, routeCache: IngressRouteC
   // one row set, never a wide fan-out.
   const loads = new GroupCommit<string, LoadedRoute | undefined>((orgId, routeIds) => loadRoutes(ctx, orgId, routeIds), { maxBatch: 256, maxConcurrentFlushes: 1 });
   const records = new GroupCommit<VerifiedReceipt, boolean>((orgId, receipts) => recordReceiptsAlone(ctx, orgId, receipts), { maxBatch: 256, maxConcurrentFlushes: 1 });
+  const rejections = rejectionCounter(ctx.sql);
 
   /**
    * Only found routes are remembered: a route created a moment ago must be found at once. Keys name their kind: a
@@ -292,7 +293,7 @@ export function createWebhookReceiver(ctx: AppContext, routeCache: IngressRouteC
       const reject = async (status: 401 | 403 | 413 | 503, reason: RejectionReason): Promise<ReceiveOutcome> => {
         ctx.metrics.ingressVerifications.inc({ result: reason });
         ctx.log.debug("ingress request refused", { route_id: routeId, reason, request_id: request.meta.request_id });
-        await countRejection(ctx.sql, orgId, routeId, reason, now);
+        await rejections.count(orgId, { routeId, reason, at: now });
         return { kind: "rejected", status, reason, ...(status === 413 ? { maxBytes: route.max_body_bytes } : {}) };
       };
 
@@ -311,7 +312,7 @@ export function createWebhookReceiver(ctx: AppContext, routeCache: IngressRouteC
         // answered 2xx, as their receivers are asked to, so it stops; counted as a replay, recorded once. An
         // attacker replaying a captured request gets the same answer and nothing more.
         ctx.metrics.ingressVerifications.inc({ result: "replayed" });
-        await countRejection(ctx.sql, orgId, routeId, "replayed", now);
+        await rejections.count(orgId, { routeId, reason: "replayed", at: now });
         return { kind: "duplicate" };
       }
       ctx.metrics.ingressVerifications.inc({ result: "accepted" });

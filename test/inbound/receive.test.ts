@@ -169,6 +169,19 @@ describe("GitHub- and Stripe-style webhooks end to end", () => {
   });
 });
 
+describe("refusals", () => {
+  it("are counted together, each once, whatever arrives at once", async () => {
+    // One upsert per refusal made a flood at one route a write each (sweep 17); they are added up per flush now.
+    const route = await t.createRoute({ auth: { type: "hmac", preset: "github" }, secrets: [{ value: "counted-secret" }] });
+    const forged = (i: number) => postWebhook(app, route.id, `{"i":${i}}`, { "X-Hub-Signature-256": `sha256=${"ab".repeat(32)}`, "X-GitHub-Delivery": `forged-${i}` });
+    const unsigned = (i: number) => postWebhook(app, route.id, `{"i":${i}}`, { "X-GitHub-Delivery": `unsigned-${i}` });
+    const answers = await Promise.all([...Array.from({ length: 60 }, (_, i) => forged(i)), ...Array.from({ length: 15 }, (_, i) => unsigned(i))]);
+    expect(answers.filter((answer) => answer.status !== 401).map((answer) => [answer.status, answer.body])).toEqual([]);
+    const details = await app.call("GET", `/v1/ingress-routes/${route.id}`, t.token);
+    expect(details.body.rejections).toMatchObject({ total: 75, by_reason: { signature_mismatch: 60, missing_header: 15 } });
+  });
+});
+
 describe("group commit", () => {
   it("records webhooks arriving together in shared transactions, each once and byte-exact, a bad one refused alone", async () => {
     await t.createQueue("together");
