@@ -8,7 +8,13 @@
  * forward-auth service that allows by address, into loopback-only `/metrics`, and out of its per-address rate limit
  * (sweep 17). Express's `trust proxy` hop count works the same way.
  */
-import { isIP } from "node:net";
+import ipaddr from "ipaddr.js";
+
+/** 4 for a dotted-decimal IPv4 address, 6 for an IPv6 one (no zone id), 0 for anything else. */
+function ipVersion(text: string): 4 | 6 | 0 {
+  if (ipaddr.IPv4.isValidFourPartDecimal(text)) return 4;
+  return text.includes(":") && !text.includes("%") && ipaddr.IPv6.isValid(text) ? 6 : 0;
+}
 
 /** The entries of a comma-separated forwarding header (several header lines arrive joined with commas). */
 function hops(header: string | undefined): string[] {
@@ -26,11 +32,11 @@ function trustedEntry(header: string | undefined, trusted: number): string | und
 
 /** An address as proxies write it (`203.0.113.9`, `203.0.113.9:4711`, `[2001:db8::1]:4711`, `2001:db8::1`), or undefined. */
 function addressOf(entry: string): string | undefined {
-  if (isIP(entry)) return entry;
+  if (ipVersion(entry) !== 0) return entry;
   const bracketed = /^\[([^\]]+)\](?::\d{1,5})?$/.exec(entry);
-  if (bracketed?.[1] && isIP(bracketed[1]) === 6) return bracketed[1];
+  if (bracketed?.[1] && ipVersion(bracketed[1]) === 6) return bracketed[1];
   const withPort = /^(\d{1,3}(?:\.\d{1,3}){3}):\d{1,5}$/.exec(entry);
-  if (withPort?.[1] && isIP(withPort[1]) === 4) return withPort[1];
+  if (withPort?.[1] && ipVersion(withPort[1]) === 4) return withPort[1];
   return undefined;
 }
 
