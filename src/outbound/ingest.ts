@@ -454,7 +454,8 @@ function batcherOf(ctx: AppContext): GroupCommit<PendingEvent, IngestResult, Con
  * when traces are exported: the event's trace continues it. Concurrent calls for the same
  * organization share that transaction.
  *
- * @throws IngestError for the event's own failures, ProblemError (429) when the daily quota is used up.
+ * @throws IngestError for the event's own failures, ProblemError (429) when the daily quota is used up or the
+ *   organization's schema compiling is (compileBudget.ts).
  */
 export async function ingestEvent(ctx: AppContext, orgId: string, event: IncomingEvent, meta: EntryMeta, traceparent?: string): Promise<IngestResult> {
   const item: PendingEvent = { event, meta, eventId: event.eventId ?? newEventId(), fingerprint: requestHash(event), traceparent };

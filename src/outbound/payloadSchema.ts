@@ -31,7 +31,7 @@ import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, escapeToken, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
-import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, SIZE_KEYWORD, sizeCostKeyword, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
+import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 /** The formats a schema may name: each is checked (on RE2 where it is a regex, schemaFormats.ts). */
@@ -135,19 +135,15 @@ function errorSources(schema: Record<string, unknown>, subschemas: Set<object>):
 }
 
 /**
- * A copy of `value` in which every subschema carries COST_KEYWORD with what applying it costs, and SIZE_KEYWORD
- * when its checks walk the value (validationWork.ts);
+ * A copy of `value` in which every subschema carries COST_KEYWORD with what applying it costs and which of the
+ * value's sizes its checks walk (validationWork.ts);
  * the event type keeps the original.
  */
 function withApplicationCosts(value: unknown, subschemas: Set<object>): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) return value.map((item) => withApplicationCosts(item, subschemas));
   const copy: Record<string, unknown> = Object.fromEntries(Object.entries(value).map(([key, member]) => [key, withApplicationCosts(member, subschemas)]));
-  if (subschemas.has(value)) {
-    copy[COST_KEYWORD] = applicationCost(value as Record<string, unknown>);
-    const walked = walkedSizes(value as Record<string, unknown>);
-    if (walked !== 0) copy[SIZE_KEYWORD] = walked;
-  }
+  if (subschemas.has(value)) copy[COST_KEYWORD] = [applicationCost(value as Record<string, unknown>), walkedSizes(value as Record<string, unknown>)];
   return copy;
 }
 
@@ -253,7 +249,7 @@ function compile(schema: Record<string, unknown>, purpose: Purpose): CompiledSch
     ajv.removeKeyword("uniqueItems").addKeyword(uniqueItemsKeyword);
     ajv.removeKeyword("enum").addKeyword(enumKeyword);
     ajv.removeKeyword("multipleOf").addKeyword(multipleOfKeyword);
-    ajv.addKeyword(costKeyword).addKeyword(sizeCostKeyword);
+    ajv.addKeyword(costKeyword);
     return ajv.compile(counted);
   };
   let failFast: ValidateFunction;

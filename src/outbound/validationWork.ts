@@ -8,7 +8,8 @@
  * Deciding all of that from the schema alone is not tractable, so the validation counts as it goes.
  *
  * Every subschema of the compiled copy carries COST_KEYWORD, whose value is what applying that subschema to one
- * value costs (1, plus the names its `required`/`dependentRequired` check and the properties it looks up). Ajv runs
+ * value costs (1, plus the names its `required`/`dependentRequired` check and the properties it looks up) and
+ * which of the value's sizes its checks walk: `[units, walks]`. Ajv runs
  * the keyword each time it applies the subschema; past MAX_VALIDATION_WORK the validation stops with
  * ValidationTooCostlyError and the event is refused (422), instead of holding the event loop. The cap is far above
  * what a 512 KB payload costs against an ordinary schema (every value of it checked against a handful of
@@ -16,8 +17,8 @@
  *
  * Keywords whose check walks the value are charged by its size on every application, since references can apply
  * one of them to the same value 2^k times (sweep 19: `maxLength` 4,096 times on a 400,000-character string held
- * the event loop 2 s, `maxProperties` on 40,000 keys 12 s, each application counted as one unit): SIZE_KEYWORD
- * carries which sizes a subschema's checks walk — a string's length (`maxLength`/`minLength` count code points),
+ * the event loop 2 s, `maxProperties` on 40,000 keys 12 s, each application counted as one unit): COST_KEYWORD
+ * also carries which sizes a subschema's checks walk — a string's length (`maxLength`/`minLength` count code points),
  * an object's keys (`maxProperties`/`minProperties` list them, `additionalProperties`, `unevaluatedProperties`
  * and `patternProperties` loop over them) — and `enum`/`const` are charged by the size of their members, which
  * bounds a comparison (enumKeyword.ts spells a value only as long as the longest member).
@@ -35,9 +36,8 @@ import { canonicalText } from "./canonicalJson.ts";
 import { PayloadValueNames } from "./uniqueItems.ts";
 
 export const COST_KEYWORD = "x-hookledger-cost";
-export const SIZE_KEYWORD = "x-hookledger-size-cost";
 
-/** SIZE_KEYWORD's flags: the subschema's checks walk a string value's characters, or an object value's keys. */
+/** walkedSizes' flags: the subschema's checks walk a string value's characters, or an object value's keys. */
 const WALKS_STRING = 1;
 const WALKS_KEYS = 2;
 
@@ -148,7 +148,7 @@ export function applicationCost(schema: Record<string, unknown>): number {
   );
 }
 
-/** SIZE_KEYWORD's value for `schema`: which sizes of the value its checks walk (0: none). */
+/** Which sizes of the value `schema`'s checks walk (walkedSizes' flags; 0: none). */
 export function walkedSizes(schema: Record<string, unknown>): number {
   let flags = 0;
   if ("maxLength" in schema || "minLength" in schema) flags |= WALKS_STRING;
@@ -156,45 +156,33 @@ export function walkedSizes(schema: Record<string, unknown>): number {
   return flags;
 }
 
-/** Adds one application's cost to the run (Ajv passes the run as `this`); past the cap the validation stops. */
-function charge(this: unknown, cost: number): void {
-  if (this instanceof ValidationRun && (this.work += cost) > MAX_VALIDATION_WORK) throw new ValidationTooCostlyError();
-}
-
-/** Adds what one application's walks of `value` cost (SIZE_KEYWORD's `flags`) to the run. */
-function chargeSize(this: unknown, value: unknown, flags: number): void {
+/**
+ * Adds one application's cost to the run (Ajv passes the run as `this`): its `units`, and what its checks' walks of
+ * `value` cost (`walks`, walkedSizes' flags). Past the cap the validation stops.
+ */
+function charge(this: unknown, value: unknown, units: number, walks: number): void {
   if (!(this instanceof ValidationRun)) return;
-  let cost = 0;
-  if (flags & WALKS_STRING && typeof value === "string") cost = Math.ceil(value.length / CHARACTERS_PER_UNIT);
-  else if (flags & WALKS_KEYS && typeof value === "object" && value !== null && !Array.isArray(value)) cost = this.keysOf(value);
+  let cost = units;
+  if (walks & WALKS_STRING && typeof value === "string") cost += Math.ceil(value.length / CHARACTERS_PER_UNIT);
+  else if (walks & WALKS_KEYS && typeof value === "object" && value !== null && !Array.isArray(value)) cost += this.keysOf(value);
   if ((this.work += cost) > MAX_VALIDATION_WORK) throw new ValidationTooCostlyError();
 }
 
 /**
- * The keyword that counts: add it to the Ajv instance, and COST_KEYWORD with applicationCost to every subschema.
- * It writes one call into the generated code. As a function keyword (Ajv wraps each in a call that collects its
- * errors) it doubled the code Ajv generates and made compiling ~6× slower: 1.3 s instead of 0.2 s for a schema of
- * 2,000 properties, all on the event loop.
+ * The keyword that counts: add it to the Ajv instance, and COST_KEYWORD with `[applicationCost, walkedSizes]` to
+ * every subschema. It writes one call into the generated code. As a function keyword (Ajv wraps each in a call that
+ * collects its errors) it doubled the code Ajv generates and made compiling ~6× slower: 1.3 s instead of 0.2 s for a
+ * schema of 2,000 properties, all on the event loop.
  */
 export const costKeyword: CodeKeywordDefinition = {
   keyword: COST_KEYWORD,
-  schemaType: "number",
+  schemaType: "array",
   // First of all keywords: in a fail-fast validator a keyword that fails ends its subschema, so a charge after it
   // was never made, and `{"not":{"enum":[<200 KB>]}}` applied 16,384 times ran its comparisons uncharged.
   before: FIRST_KEYWORD,
   code(cxt) {
+    const [units, walks] = cxt.schema as [number, number];
     const run = cxt.gen.scopeValue("func", { ref: charge });
-    cxt.gen.code(_`${run}.call(this, ${cxt.schema as number})`);
-  },
-};
-
-/** The keyword that charges walks by size: add it beside costKeyword, and SIZE_KEYWORD with walkedSizes where not 0. */
-export const sizeCostKeyword: CodeKeywordDefinition = {
-  keyword: SIZE_KEYWORD,
-  schemaType: "number",
-  before: FIRST_KEYWORD,
-  code(cxt) {
-    const run = cxt.gen.scopeValue("func", { ref: chargeSize });
-    cxt.gen.code(_`${run}.call(this, ${cxt.data}, ${cxt.schema as number})`);
+    cxt.gen.code(_`${run}.call(this, ${cxt.data}, ${units}, ${walks})`);
   },
 };
