@@ -2,7 +2,8 @@
  * hookledger.record_successes (sql/078), called as the worker calls it for a group of successes to a healthy
  * endpoint: the entries, attempt rows, deliveries and endpoint health it writes, and the groups it refuses whole —
  * an attempt another run recorded first (HL409 naming the delivery's stream, as append_entries names it, so the
- * worker's transactional path can drop just that one), a delivery twice in a group, and anything but a success.
+ * worker's transactional path can drop just that one), a delivery twice in a group, and anything but a success;
+ * and its lock order beside a subscription command (sql/085), which locks the endpoint's row before its deliveries.
  */
 import { randomUUID } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -134,5 +135,80 @@ describe("record_successes in one statement", () => {
         (select count(*)::int from hookledger.ledger l where l.org_id = ${owner.orgId} and l.type = 'delivery.attempted') as owner_entries
       from hookledger.deliveries d where d.org_id = ${owner.orgId} and d.delivery_id = ${delivery?.delivery_id ?? ""}::uuid`;
     expect(row).toEqual({ status: "pending", attempts: 0, owner_entries: 0 });
+  });
+
+  describe("beside a subscription command holding the endpoint's row (sql/085)", () => {
+    const world = async () => {
+      const t = await outboundTenant(app);
+      const sub = await t.subscribe({ url: "http://127.0.0.1:9/ok" });
+      const eventId = `lock_${randomUUID()}`;
+      expect((await t.send({ event_id: eventId })).status).toBe(202);
+      const [delivery] = await db.owner<{ delivery_id: string }[]>`
+        select delivery_id::text from hookledger.deliveries where org_id = ${t.orgId} and event_id = ${eventId}`;
+      if (!delivery) throw new Error("a delivery expected");
+      const data = {
+        attempt_id: randomUUID(), delivery_id: delivery.delivery_id, event_id: eventId, subscription_id: sub.id, attempt_number: 1,
+        outcome: "succeeded", status_code: 200, error_class: null, error_message: null, duration_ms: 1, response_headers: {},
+        response_excerpt: "", next_attempt_at: null,
+      };
+      const record = () =>
+        db.service`
+          select hookledger.record_successes(${t.orgId}::uuid, ${[`delivery:${delivery.delivery_id}`]}::text[], ${[0]}::int[],
+            ${db.service.json([{ s: 0, type: "delivery.attempted", data, meta: { actor: { kind: "worker" } } }] as never)}::jsonb)`
+          .then(() => undefined, (error: unknown) => error as PgError);
+      const status = async () =>
+        (await db.owner<{ status: string }[]>`select status from hookledger.deliveries where org_id = ${t.orgId} and delivery_id = ${delivery.delivery_id}`)[0]?.status;
+      /**
+       * What disable does, in its order: the endpoint's row, then (once `then` says so) the delivery's stream, which
+       * its delivery.cancelled begins (append_entries' stream row); a deadlock shows as 40P01 on one side.
+       */
+      const command = async (then: () => Promise<void>) =>
+        db.service.begin(async (tx) => {
+          await tx`select set_config('hookledger.org_id', ${t.orgId}, true)`;
+          await tx`select 1 from hookledger.subscriptions where org_id = ${t.orgId} and subscription_id = ${sub.id} for no key update`;
+          await then();
+          await tx`insert into hookledger.ledger_streams (org_id, stream, version) values (${t.orgId}, ${`delivery:${delivery.delivery_id}`}, 1)`;
+        }).then(() => undefined, (error: unknown) => error as PgError);
+      return { t, sub, record, status, command };
+    };
+    const waitingOnALock = async (query: string) => {
+      for (let i = 0; i < 200; i++) {
+        const rows = await db.owner`select 1 from pg_stat_activity where wait_event_type = 'Lock' and query like ${`%${query}%`} and pid <> pg_backend_pid()`;
+        if (rows.length > 0) return;
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      throw new Error(`no session waited on a lock running ${query}`);
+    };
+
+    it("waits for the command before it locks anything when it writes the endpoint's health: the command goes first, no deadlock", async () => {
+      const w = await world();
+      let recorded: Promise<PgError | undefined> | undefined;
+      const commanded = await w.command(async () => {
+        recorded = w.record();
+        // The record waits for the endpoint's row. Before sql/085 it had begun the delivery's stream by then, and
+        // the command's next statement closed the cycle (40P01 after deadlock_timeout, one side undone).
+        await waitingOnALock("record_successes");
+      });
+      expect(commanded).toBeUndefined();
+      // The command's entry came first: the worker records this attempt late, after it (its transactional path).
+      expect(await recorded).toMatchObject({ code: "HL409" });
+      expect(await w.status()).toBe("pending");
+    });
+
+    it("hands the group over (HL423, nothing written) when it would not write the row a command holds", async () => {
+      const w = await world();
+      // A last success in the future: this record has no health to write, so it does not take the row first.
+      await db.owner`update hookledger.subscriptions set last_success_at = date_trunc('second', now()) + interval '1 hour'
+        where org_id = ${w.t.orgId} and subscription_id = ${w.sub.id}`;
+      let recorded: PgError | undefined;
+      const commanded = await w.command(async () => {
+        recorded = await w.record();
+      });
+      expect(commanded).toBeUndefined();
+      expect(recorded).toMatchObject({ code: "HL423" });
+      expect(await w.status()).toBe("pending");
+      // The command began the delivery's stream without waiting for the record; the record then comes after it.
+      expect(await w.record()).toMatchObject({ code: "HL409" });
+    });
   });
 });
