@@ -18,17 +18,23 @@ export const problemCatalogue = {
   "request-timeout": { status: 408, title: "The request body did not arrive in time" },
   "conflict": { status: 409, title: "The request conflicts with the current state" },
   "idempotency-conflict": { status: 409, title: "The idempotency key was used with a different request" },
-  "idempotency-in-progress": { status: 409, title: "A request with the same idempotency key is still running" },
+  "idempotency-in-progress": { status: 409, title: "A request with the same idempotency key is still running", retryAfter: true },
   "payload-too-large": { status: 413, title: "The request body is too large" },
   "unsupported-media-type": { status: 415, title: "Unsupported content type" },
   "unprocessable": { status: 422, title: "The request is well-formed but cannot be processed" },
-  "rate-limited": { status: 429, title: "Too many requests" },
+  "rate-limited": { status: 429, title: "Too many requests", retryAfter: true },
   // Never seen by the client, which is gone: the status the access log and metrics record for it (nginx's 499).
   "client-closed-request": { status: 499, title: "The client closed the connection before the request was read" },
   "internal": { status: 500, title: "Internal error" },
-  "unavailable": { status: 503, title: "Service unavailable" },
-  "timeout": { status: 503, title: "The request took too long" },
+  "unavailable": { status: 503, title: "Service unavailable", retryAfter: true },
+  "timeout": { status: 503, title: "The request took too long", retryAfter: true },
 } as const;
+
+/** Whether answers of this problem carry `Retry-After` (seconds), as the catalogue says: what the OpenAPI document shows. */
+export function carriesRetryAfter(slug: ProblemSlug): boolean {
+  const entry = problemCatalogue[slug];
+  return "retryAfter" in entry && entry.retryAfter;
+}
 
 export type ProblemSlug = keyof typeof problemCatalogue;
 

@@ -56,6 +56,12 @@ export function outboundOperations(config: Config): Operation[] {
       body: eventBody,
       success: 202,
       response: acceptedEventJson,
+      successHeaders: {
+        Warning: {
+          description: "`299 hookledger \"event type <name> is deprecated\"` when the event's type is deprecated (the event is accepted all the same).",
+          schema: { type: "string" },
+        },
+      },
       problems: ["unprocessable", "idempotency-conflict"],
     }),
     op("GET", "/v1/events", "Events", "List events.", { scope: "events:read", query: eventListQuery, response: listOf(eventJson) }),

@@ -10,7 +10,7 @@ interface MediaType {
 }
 interface OperationObject {
   requestBody?: { required?: boolean; content: Record<string, MediaType> };
-  responses: Record<string, { description: string; headers?: Record<string, unknown>; content?: Record<string, MediaType> }>;
+  responses: Record<string, { description: string; headers?: Record<string, { description?: string; schema?: unknown }>; content?: Record<string, MediaType> }>;
   parameters?: { name: string; in: string }[];
 }
 let document: {
@@ -54,6 +54,15 @@ describe("OpenAPI document", () => {
     expect(create?.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: "Idempotency-Key", in: "header" })]));
     expect(create?.responses["201"]?.headers).toHaveProperty("Idempotent-Replayed");
     expect(Object.keys(create?.responses ?? {})).toEqual(expect.arrayContaining(["408", "409"]));
+    // Problems that ask the client to wait say so with Retry-After; where a status is shared, which of them do.
+    expect(create?.responses["429"]?.headers?.["Retry-After"]).toMatchObject({ schema: { type: "integer", minimum: 1 } });
+    expect(create?.responses["503"]?.headers?.["Retry-After"]?.description).not.toContain("(on ");
+    expect(create?.responses["409"]?.headers?.["Retry-After"]?.description).toContain("(on idempotency-in-progress)");
+    expect(create?.responses["400"]?.headers).toBeUndefined();
+    // A deprecated event type's event is accepted with a Warning.
+    expect(document.paths["/v1/events"]?.post?.responses["202"]?.headers).toEqual(
+      expect.objectContaining({ Warning: expect.objectContaining({ schema: { type: "string" } }), "Idempotent-Replayed": expect.anything() }),
+    );
     // A body every field of which may be left out may itself be left out (the handlers take none as {}).
     expect(document.paths["/v1/events"]?.post?.requestBody?.required).toBe(true);
     for (const path of ["/v1/events/{event_id}/replay", "/v1/subscriptions/{subscription_id}/secret/rotate", "/v1/pull/{queue}/dequeue", "/v1/pull/{queue}/dead-letters/replay", "/v1/pull/{queue}/dead-letters/purge"]) {

@@ -2,7 +2,7 @@
 import { toJsonSchema, toJsonSchemaDefs, type ConversionConfig } from "@valibot/to-json-schema";
 import type * as v from "valibot";
 import { VERSION } from "../../version.ts";
-import { PROBLEM_CONTENT_TYPE, problemCatalogue, type ProblemSlug } from "../problem.ts";
+import { carriesRetryAfter, PROBLEM_CONTENT_TYPE, problemCatalogue, type ProblemSlug } from "../problem.ts";
 import { problemJson, schemaName } from "../responses.ts";
 import type { Operation, WebhookDoc } from "./operation.ts";
 import { groupBy } from "../../collections/groupBy.ts";
@@ -113,14 +113,24 @@ function problemResponses(operation: Operation): Record<string, JsonObject> {
   return Object.fromEntries(
     [...byStatus.entries()]
       .sort(([a], [b]) => a - b)
-      .map(([status, slugs]) => [
-        String(status),
-        {
-          description: slugs.map((slug) => `${problemCatalogue[slug].title} (${slug})`).join("; "),
-          content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
-        },
-      ]),
+      .map(([status, slugs]) => {
+        const waits = slugs.filter(carriesRetryAfter);
+        return [
+          String(status),
+          {
+            description: slugs.map((slug) => `${problemCatalogue[slug].title} (${slug})`).join("; "),
+            ...(waits.length > 0 ? { headers: { "Retry-After": retryAfterHeader(waits.length === slugs.length ? [] : waits) } } : {}),
+            content: { [PROBLEM_CONTENT_TYPE]: { schema: PROBLEM_REF } },
+          },
+        ];
+      }),
   );
+}
+
+/** `Retry-After` on a problem answer; `only` names the problems of a shared status that carry it (none: all do). */
+function retryAfterHeader(only: readonly ProblemSlug[]): JsonObject {
+  const which = only.length > 0 ? ` (on ${only.join(", ")})` : "";
+  return { description: `Seconds to wait before sending the request again${which}.`, schema: { type: "integer", minimum: 1 } };
 }
 
 /** A `/v1` POST's success may be a repeat's: the first request's answer again, marked. */
@@ -129,7 +139,8 @@ const REPLAYED_HEADER = {
 };
 
 function successResponse(operation: Operation, convert: (schema: v.GenericSchema) => JsonObject): JsonObject {
-  const headers = operation.method === "POST" && operation.path.startsWith("/v1/") ? { headers: REPLAYED_HEADER } : {};
+  const all = { ...(operation.method === "POST" && operation.path.startsWith("/v1/") ? REPLAYED_HEADER : {}), ...operation.successHeaders };
+  const headers = Object.keys(all).length > 0 ? { headers: all } : {};
   if (!operation.response) return { description: operation.success === 204 ? "No content" : "Success", ...headers };
   return { description: "Success", ...headers, content: { [operation.mediaType ?? "application/json"]: { schema: convert(operation.response) } } };
 }

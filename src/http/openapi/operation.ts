@@ -25,6 +25,8 @@ export interface Operation {
    * (see document.ts): `conflict`, `quota-exceeded`, …
    */
   problems?: readonly ProblemSlug[];
+  /** Headers a successful answer may carry besides those every operation of its kind has (document.ts). */
+  successHeaders?: Readonly<Record<string, { description: string; schema: Readonly<Record<string, unknown>> }>>;
   /** Answers that are neither the success nor a problem, by status (`/ready` answers 503 with its checks). */
   otherResponses?: Readonly<Record<number, { description: string; response: v.GenericSchema }>>;
 }
