@@ -189,17 +189,24 @@ export async function openDeliveries(tx: Queryable, subscriptionId: string): Pro
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying')`;
 }
 
+/** Deliveries created at or after `since` and, with `until`, before it. */
+export interface RecoverWindow {
+  since: Date;
+  until?: Date | undefined;
+}
+
 /**
- * What "recover" sends again: the subscription's failed and cancelled deliveries created since a time, their rows
+ * What "recover" sends again: the subscription's failed and cancelled deliveries created in the window, their rows
  * locked until the transaction ends (in creation order, so two recovers cannot deadlock). A recover that waited for
  * another one's locks reads the rows that one left: those it re-queued are pending then and no longer match, so
  * each is re-queued once.
  */
-export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, since: Date): Promise<{ delivery_id: string; app_id: string; attempts: number }[]> {
+export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, window: RecoverWindow): Promise<{ delivery_id: string; app_id: string; attempts: number }[]> {
   return tx<{ delivery_id: string; app_id: string; attempts: number }[]>`
     select delivery_id, app_id, attempts from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
-      and status in ('failed', 'cancelled') and created_at >= ${since}
+      and status in ('failed', 'cancelled') and created_at >= ${window.since}
+      ${window.until ? tx`and created_at < ${window.until}` : tx``}
     order by created_at, delivery_id
     for no key update`;
 }

@@ -9,7 +9,7 @@ import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { getDelivery, getDeliveryForChange, getEvent, recoverableDeliveries, type DeliveryRow } from "./deliveryStore.ts";
+import { getDelivery, getDeliveryForChange, getEvent, recoverableDeliveries, type DeliveryRow, type RecoverWindow } from "./deliveryStore.ts";
 import { deliveriesScheduled, deliveryStream, eventReplayed } from "./appends.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
@@ -87,13 +87,13 @@ export async function retryDelivery(ctx: AppContext, orgId: string, deliveryId: 
   });
 }
 
-export async function recoverSubscription(ctx: AppContext, orgId: string, subscriptionId: string, since: Date, meta: EntryMeta): Promise<{ deliveries: number }> {
+export async function recoverSubscription(ctx: AppContext, orgId: string, subscriptionId: string, window: RecoverWindow, meta: EntryMeta): Promise<{ deliveries: number }> {
   return withTenant(ctx.sql, orgId, async (tx) => {
     const subscription = await getSubscription(tx, subscriptionId);
     // The route found it a moment ago; deleted since, it is as gone as one never made.
     if (!subscription) throw new RetryError("subscription_not_found");
     if (!subscription.enabled) throw new RetryError("subscription_disabled");
-    const recoverable = await recoverableDeliveries(tx, subscriptionId, since);
+    const recoverable = await recoverableDeliveries(tx, subscriptionId, window);
     await ctx.ledger.recordMany(
       tx,
       recoverable.map(({ delivery_id, app_id }) => ({

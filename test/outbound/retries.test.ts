@@ -110,12 +110,34 @@ describe("endpoint health", () => {
   });
 });
 
+describe("recover window", () => {
+  it("re-sends only what failed within since..until, and refuses an empty window naming until", async () => {
+    receiver.respond("/window", { status: 500 });
+    const sub = await t.subscribe({ url: receiver.url("/window"), max_attempts: 1, event_types: ["invoice.paid"] });
+    await t.send({ event_id: "window_early" });
+    await t.settled("window_early", "failed");
+    const between = new Date();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await t.send({ event_id: "window_late" });
+    await t.settled("window_late", "failed");
+    receiver.respond("/window", { status: 200 });
+
+    const empty = await app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: between.toISOString(), until: between.toISOString() });
+    expect(empty.status).toBe(400);
+    expect(empty.body.errors).toEqual([expect.objectContaining({ field: "until" })]);
+    const recovered = await app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z", until: between.toISOString() });
+    expect(recovered.body).toEqual({ deliveries_requeued: 1 });
+    expect((await t.settled("window_early", "succeeded")).attempts).toBe(2);
+    expect((await t.settled("window_late", "failed")).attempts).toBe(1);
+  });
+});
+
 describe("recover racing a delete", () => {
   it("answers not-found, not a server error, for a subscription deleted after the route found it", async () => {
     const sub = await t.subscribe({ url: receiver.url("/gone"), event_types: ["invoice.paid"] });
     expect((await app.call("DELETE", `/v1/subscriptions/${sub.id}`, t.token)).status).toBe(204);
     // What the route calls once its own lookup has found the subscription: deleted in between, it is not found.
-    const raced = await recoverSubscription(app.ctx, t.orgId, sub.id, new Date(0), {}).catch((error: unknown) => error);
+    const raced = await recoverSubscription(app.ctx, t.orgId, sub.id, { since: new Date(0) }, {}).catch((error: unknown) => error);
     expect(raced).toBeInstanceOf(RetryError);
     expect((raced as RetryError).failure).toBe("subscription_not_found");
     const answered = await app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z" });

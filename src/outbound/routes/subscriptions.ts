@@ -93,7 +93,7 @@ export function subscriptionSchemas(config: Config) {
     overlap_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "at least 0"), v.maxValue(30 * 86400, "at most 30 days")), 86400),
     secret: v.optional(signingSecretField),
   });
-  const recover = exactObject({ since: timestampField });
+  const recover = exactObject({ since: timestampField, until: v.optional(timestampField) });
   const deliveries = exactObject({ ...paginationQuery, status: v.optional(v.picklist(DELIVERY_STATUSES)), since: v.optional(timestampField) });
   return { create, update, list, rotate, recover, deliveries };
 }
@@ -246,8 +246,11 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "subscriptions:write");
     const current = await load(c);
     const body = await readJson(c, schemas.recover);
+    if (body.until && body.until <= body.since) {
+      throw new ProblemError("validation", "the recover window is empty", { errors: [{ field: "until", message: "must be later than since" }] });
+    }
     try {
-      const result = await recoverSubscription(ctx, auth.orgId, current.subscription_id, body.since, auditMeta(c));
+      const result = await recoverSubscription(ctx, auth.orgId, current.subscription_id, { since: body.since, until: body.until }, auditMeta(c));
       const reply: RecoveredJson = { deliveries_requeued: result.deliveries };
       return c.json(reply, 202);
     } catch (error) {
