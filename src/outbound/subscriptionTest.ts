@@ -1,31 +1,72 @@
 /**
- * `POST /v1/subscriptions/{id}/test`: sends a signed `hookledger.ping` event to one subscription right away and
- * returns the attempt. The ping is a real event and delivery in history (reason "test"); it is not retried.
+ * `POST /v1/subscriptions/{id}/test`: sends a signed event to one subscription right away and returns the attempt —
+ * a `hookledger.ping`, or an example of one of the application's event types (Svix's "send example"): the payload
+ * given, else the first of its schema's `examples`, else `{}`, checked against its schema as an event's would be.
+ * The test is a real event and delivery in history (reason "test"), sent whatever the subscription's filters say
+ * (naming it is the filter), not retried, and not counted against the event quota.
  */
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
+import type { FieldError } from "../http/problem.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { attemptDelivery, type AttemptOutcome } from "./attempt.ts";
 import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
+import { getEventType } from "./eventTypes.ts";
 import { payloadSha256 } from "./ingest.ts";
+import { payloadViolations } from "./payloadSchema.ts";
 import { getSubscription } from "./subscriptionStore.ts";
 
 export const PING_EVENT_TYPE = "hookledger.ping";
 
-export async function testSubscription(ctx: AppContext, orgId: string, subscriptionId: string, meta: EntryMeta): Promise<AttemptOutcome | undefined> {
+/** What to send instead of the ping: an event type of the subscription's application, and its payload if given. */
+export interface TestExample {
+  eventType: string;
+  payload?: unknown;
+}
+
+/** Why a test example was not sent; the route answers 422 naming the field. */
+export class TestExampleError extends Error {
+  constructor(readonly errors: FieldError[]) {
+    super("the test example cannot be sent");
+  }
+}
+
+/** The example's payload: the one given, else its schema's first example, else `{}`; checked against the schema. */
+function examplePayload(orgId: string, schema: Record<string, unknown> | null, example: TestExample): unknown {
+  const examples = schema?.["examples"];
+  const payload = example.payload !== undefined ? example.payload : Array.isArray(examples) && examples.length > 0 ? examples[0] : {};
+  if (!schema) return payload;
+  const errors = payloadViolations(schema, payload, orgId);
+  if (errors.length === 0) return payload;
+  const given = example.payload !== undefined;
+  throw new TestExampleError(
+    given
+      ? errors
+      : [{ field: "payload", message: `the event type's ${Array.isArray(examples) && examples.length > 0 ? "first schema example" : "default payload {}"} does not match its schema; give a payload` }],
+  );
+}
+
+export async function testSubscription(ctx: AppContext, orgId: string, subscriptionId: string, meta: EntryMeta, example?: TestExample): Promise<AttemptOutcome | undefined> {
   const eventId = newEventId();
   const deliveryId = await withTenant(ctx.sql, orgId, async (tx) => {
     const subscription = await getSubscription(tx, subscriptionId);
     if (!subscription) return undefined;
     const now = ctx.now().toISOString();
-    const payload = JSON.stringify({ type: PING_EVENT_TYPE, subscription_id: subscriptionId, sent_at: now });
+    let eventType = PING_EVENT_TYPE;
+    let payload = JSON.stringify({ type: PING_EVENT_TYPE, subscription_id: subscriptionId, sent_at: now });
+    if (example) {
+      const type = await getEventType(tx, subscription.app_id, example.eventType);
+      if (!type) throw new TestExampleError([{ field: "event_type", message: "no such event type in the subscription's application" }]);
+      eventType = type.name;
+      payload = JSON.stringify(examplePayload(orgId, type.schema, example));
+    }
     const scheduled = deliveriesScheduled({ eventId, appId: subscription.app_id }, [subscriptionId], "test", meta);
     await ctx.ledger.recordMany(tx, [
       eventReceived(
         {
           event_id: eventId,
           app_id: subscription.app_id,
-          event_type: PING_EVENT_TYPE,
+          event_type: eventType,
           content_type: "application/json",
           payload_encoding: "json",
           payload,

@@ -156,4 +156,38 @@ describe("signed delivery", () => {
     const payload = new Webhook(sub.secret).verify(ping!.body.toString(), ping!.headers as Record<string, string>);
     expect(payload).toMatchObject({ type: "hookledger.ping", subscription_id: sub.id });
   });
+
+  it("sends an example of a chosen event type with /test: the payload given, else the schema's first example, checked against the schema", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/example"), event_types: ["invoice.paid"] });
+    const schema = { type: "object", required: ["order_id"], properties: { order_id: { type: "string" } }, examples: [{ order_id: "ord_example" }] };
+    expect((await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: "order.shipped", schema })).status).toBe(201);
+    expect((await app.call("POST", `/v1/applications/${t.appId}/event-types`, t.token, { name: "order.bare", schema: { type: "object", required: ["order_id"] } })).status).toBe(201);
+
+    // Sent although the subscription's event_types do not name the type: naming the subscription is the filter.
+    const example = await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token, { event_type: "order.shipped" });
+    expect(example.status).toBe(200);
+    expect(example.body).toMatchObject({ outcome: "succeeded", attempt: 1 });
+    const given = await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token, { event_type: "order.shipped", payload: { order_id: "ord_given" } });
+    expect(given.status).toBe(200);
+    const received = await receiver.waitFor(2, "/example");
+    const payloads = received.map((request) => new Webhook(sub.secret).verify(request.body.toString(), request.headers as Record<string, string>));
+    expect(payloads).toEqual([{ order_id: "ord_example" }, { order_id: "ord_given" }]);
+    const eventId = (received[1]!.headers as Record<string, string>)["webhook-id"];
+    const event = await app.call("GET", `/v1/events/${eventId}`, t.token);
+    expect(event.body).toMatchObject({ event_type: "order.shipped", payload: { order_id: "ord_given" } });
+
+    const refusals: [unknown, number, string, string][] = [
+      [{ event_type: "order.shipped", payload: { order_id: 5 } }, 422, "unprocessable", "payload"],
+      [{ event_type: "order.unknown" }, 422, "unprocessable", "event_type"],
+      [{ event_type: "order.bare" }, 422, "unprocessable", "payload"],
+      [{ payload: { order_id: "x" } }, 400, "validation", "event_type"],
+      [{ event_type: "not a name" }, 400, "validation", "event_type"],
+    ];
+    for (const [body, status, type, field] of refusals) {
+      const refused = await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token, body);
+      expect({ body, status: refused.status, type: refused.body.type }).toEqual({ body, status, type: expect.stringMatching(new RegExp(`${type}$`)) });
+      expect(refused.body.errors?.[0]?.field, JSON.stringify(body)).toMatch(new RegExp(`^${field}`));
+    }
+    expect(receiver.requests.filter((request) => request.path === "/example")).toHaveLength(2);
+  });
 });

@@ -14,7 +14,7 @@ import { auditMeta } from "../../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { DELIVERY_STATUSES, listDeliveriesOfSubscription } from "../deliveryStore.ts";
 import { MIN_RATE_PER_SECOND } from "../endpointPacing.ts";
-import { customHeadersField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
+import { customHeadersField, eventTypeNameField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
 import { recoverSubscription, RetryError } from "../replay.ts";
 import { getSubscription, listSubscriptions, type SubscriptionRow } from "../subscriptionStore.ts";
 import {
@@ -26,7 +26,7 @@ import {
   UnknownApplicationError,
   updateSubscription,
 } from "../subscriptions.ts";
-import { testSubscription } from "../subscriptionTest.ts";
+import { testSubscription, TestExampleError } from "../subscriptionTest.ts";
 import {
   presentAttempt,
   presentDelivery,
@@ -94,8 +94,10 @@ export function subscriptionSchemas(config: Config) {
     secret: v.optional(signingSecretField),
   });
   const recover = exactObject({ since: timestampField, until: v.optional(timestampField) });
+  // Sent instead of the ping: an example of one of the application's event types (its payload optional).
+  const test = exactObject({ event_type: v.optional(eventTypeNameField), payload: v.optional(v.unknown()) });
   const deliveries = exactObject({ ...paginationQuery, status: v.optional(v.picklist(DELIVERY_STATUSES)), since: v.optional(timestampField) });
-  return { create, update, list, rotate, recover, deliveries };
+  return { create, update, list, rotate, recover, test, deliveries };
 }
 
 /** Signed headers must be ones the request will carry. */
@@ -232,10 +234,20 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.post("/subscriptions/:subscription_id/test", async (c) => {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:write");
-    await readNoBody(c);
+    const body = await readOptionalJson(c, schemas.test);
+    if (body.payload !== undefined && body.event_type === undefined) {
+      throw new ProblemError("validation", "a test payload needs its event type", { errors: [{ field: "event_type", message: "required with payload" }] });
+    }
     const current = await load(c);
     if (!current.enabled) throw new ProblemError("conflict", "the subscription is disabled; enable it to test it");
-    const outcome = await testSubscription(ctx, auth.orgId, current.subscription_id, auditMeta(c));
+    let outcome: Awaited<ReturnType<typeof testSubscription>>;
+    try {
+      const example = body.event_type === undefined ? undefined : { eventType: body.event_type, payload: body.payload };
+      outcome = await testSubscription(ctx, auth.orgId, current.subscription_id, auditMeta(c), example);
+    } catch (error) {
+      if (error instanceof TestExampleError) throw new ProblemError("unprocessable", "the test example cannot be sent", { errors: error.errors });
+      throw error;
+    }
     if (!outcome) throw notFound();
     if (outcome.kind !== "attempted") throw new ProblemError("conflict", `the test was not sent: ${outcome.reason}`);
     return c.json(presentAttempt(outcome.attempt));
