@@ -189,6 +189,33 @@ export async function openDeliveries(tx: Queryable, subscriptionId: string): Pro
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying')`;
 }
 
+/** An event with no delivery to a subscription yet: what replay-missing matches against the subscription's filters. */
+export interface EventWithoutDelivery {
+  event_id: string;
+  event_type: string;
+  labels: Record<string, string>;
+  received_at: Date;
+}
+
+/**
+ * A page of an application's events received in the window that have no delivery to `subscriptionId`, oldest first,
+ * after the keyset `after` (received_at, event_id).
+ */
+export async function eventsWithoutDelivery(
+  tx: Queryable,
+  filter: { appId: string; subscriptionId: string; window: RecoverWindow; after?: { receivedAt: Date; eventId: string } | undefined; limit: number },
+): Promise<EventWithoutDelivery[]> {
+  const { window, after } = filter;
+  return tx<EventWithoutDelivery[]>`
+    select e.event_id, e.event_type, e.labels, e.received_at from hookledger.events e
+    where e.org_id = hookledger.current_org_id() and e.app_id = ${filter.appId}
+      and e.received_at >= ${window.since} ${window.until ? tx`and e.received_at < ${window.until}` : tx``}
+      ${after ? tx`and (e.received_at, e.event_id) > (${after.receivedAt}, ${after.eventId})` : tx``}
+      and not exists (select from hookledger.deliveries d
+        where d.org_id = e.org_id and d.event_id = e.event_id and d.subscription_id = ${filter.subscriptionId})
+    order by e.received_at, e.event_id limit ${filter.limit}`;
+}
+
 /** Deliveries created at or after `since` and, with `until`, before it. */
 export interface RecoverWindow {
   since: Date;

@@ -4,16 +4,17 @@
  *   replay:  an event again to every subscription that matches it now, or to one chosen subscription (new deliveries)
  *   retry:   one failed/cancelled/retrying delivery, now (the same delivery, its next attempt number)
  *   recover: every failed or cancelled delivery of a subscription since a time
+ *   replay-missing: every event of a window a subscription matches and never got (new deliveries)
  */
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { getDelivery, getDeliveryForChange, getEvent, recoverableDeliveries, type DeliveryRow, type RecoverWindow } from "./deliveryStore.ts";
+import { eventsWithoutDelivery, getDelivery, getDeliveryForChange, getEvent, recoverableDeliveries, type DeliveryRow, type RecoverWindow } from "./deliveryStore.ts";
 import { deliveriesScheduled, deliveryStream, eventReplayed } from "./appends.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
-import { enabledSubscriptionsOf, getSubscription } from "./subscriptionStore.ts";
+import { enabledSubscriptionsOf, getSubscription, getSubscriptionForChange } from "./subscriptionStore.ts";
 
 export type ReplayFailure = "event_not_found" | "subscription_not_found" | "subscription_disabled" | "subscription_other_application";
 
@@ -104,5 +105,52 @@ export async function recoverSubscription(ctx: AppContext, orgId: string, subscr
     );
     await enqueueDeliveries(tx, orgId, recoverable.map((delivery) => ({ deliveryId: delivery.delivery_id, attempt: delivery.attempts + 1, manual: true })), ctx.now());
     return { deliveries: recoverable.length };
+  });
+}
+
+/** Events replay-missing sends at most per call, and reads at most looking for them (`remaining` says if it stopped). */
+const MAX_MISSING_REPLAYED = 1000;
+const MAX_MISSING_SCANNED = 20_000;
+const MISSING_PAGE = 1000;
+
+/**
+ * Sends a subscription every event of its application received in the window that matches its filters now and
+ * that it never got a delivery of — what it missed while disabled, or before it existed (Svix's replay-missing).
+ * Each is replayed to it alone (`event.replayed` naming it, a new delivery), oldest first, at most
+ * MAX_MISSING_REPLAYED per call; `remaining` says a call stopped at a limit, and the same call again goes on (what
+ * it replayed has a delivery now). Decided on the subscription's row, locked: two calls at once replay each event once.
+ */
+export async function replayMissing(ctx: AppContext, orgId: string, subscriptionId: string, window: RecoverWindow, meta: EntryMeta): Promise<{ deliveries: number; remaining: boolean }> {
+  return withTenant(ctx.sql, orgId, async (tx) => {
+    const subscription = await getSubscriptionForChange(tx, subscriptionId);
+    if (!subscription) throw new RetryError("subscription_not_found");
+    if (!subscription.enabled) throw new RetryError("subscription_disabled");
+    const missing: string[] = [];
+    let remaining = false;
+    let after: { receivedAt: Date; eventId: string } | undefined;
+    let scanned = 0;
+    pages: for (;;) {
+      const page = await eventsWithoutDelivery(tx, { appId: subscription.app_id, subscriptionId, window, after, limit: MISSING_PAGE });
+      scanned += page.length;
+      for (const event of page) {
+        if (!matchesEventType(subscription.event_types, event.event_type) || !matchesLabels(subscription.labels, event.labels)) continue;
+        if (missing.length === MAX_MISSING_REPLAYED) {
+          remaining = true;
+          break pages;
+        }
+        missing.push(event.event_id);
+      }
+      const last = page.at(-1);
+      if (!last || page.length < MISSING_PAGE) break;
+      if (scanned >= MAX_MISSING_SCANNED) {
+        remaining = true;
+        break;
+      }
+      after = { receivedAt: last.received_at, eventId: last.event_id };
+    }
+    const scheduled = missing.map((eventId) => ({ eventId, ...deliveriesScheduled({ eventId, appId: subscription.app_id }, [subscriptionId], "replay", meta) }));
+    await ctx.ledger.recordMany(tx, scheduled.flatMap(({ eventId, appends }) => [eventReplayed({ event_id: eventId, subscription_id: subscriptionId, deliveries_scheduled: 1 }, meta), ...appends]));
+    await enqueueDeliveries(tx, orgId, scheduled.flatMap(({ deliveryIds }) => deliveryIds.map((deliveryId) => ({ deliveryId, attempt: 1 }))), ctx.now());
+    return { deliveries: scheduled.length, remaining };
   });
 }

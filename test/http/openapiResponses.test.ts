@@ -195,6 +195,7 @@ describe("answers match /openapi.json", () => {
     expectStatus(await call("GET", "/v1/deliveries/{delivery_id}", { token, params: { delivery_id: pending!.id } }), 200);
     expectStatus(await call("POST", "/v1/deliveries/{delivery_id}/retry", { token, params: { delivery_id: pending!.id } }), 202);
     expectStatus(await call("POST", `${sub}/recover`, { token, params: { subscription_id }, body: { since: hourAgo() } }), 202);
+    expectStatus(await call("POST", `${sub}/replay-missing`, { token, params: { subscription_id }, body: { since: hourAgo() } }), 202);
 
     const attempts = await call("GET", "/v1/attempts", { token });
     expectStatus(attempts, 200);

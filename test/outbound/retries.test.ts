@@ -132,6 +132,61 @@ describe("recover window", () => {
   });
 });
 
+describe("replay-missing", () => {
+  it("sends a re-enabled subscription what matched it while disabled, once, and nothing it already got", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/missed"), event_types: ["invoice.*"], labels: { region: "eu" } });
+    await t.send({ event_id: "missed_before", labels: { region: "eu" } });
+    await receiver.waitFor(1, "/missed");
+    expect((await app.call("POST", `/v1/subscriptions/${sub.id}/disable`, t.token)).status).toBe(200);
+    await t.send({ event_id: "missed_1", labels: { region: "eu" } });
+    await t.send({ event_id: "missed_2", event_type: "invoice.voided", labels: { region: "eu" } });
+    await t.send({ event_id: "missed_other_label", labels: { region: "us" } });
+    await t.send({ event_id: "missed_other_type", event_type: "user.created", labels: { region: "eu" } });
+
+    const disabled = await app.call("POST", `/v1/subscriptions/${sub.id}/replay-missing`, t.token, { since: "2000-01-01T00:00:00Z" });
+    expect(disabled.status).toBe(409);
+    expect((await app.call("POST", `/v1/subscriptions/${sub.id}/enable`, t.token)).status).toBe(200);
+    const empty = await app.call("POST", `/v1/subscriptions/${sub.id}/replay-missing`, t.token, { since: "2030-01-01T00:00:00Z", until: "2020-01-01T00:00:00Z" });
+    expect(empty.status).toBe(400);
+    expect(empty.body.errors).toEqual([expect.objectContaining({ field: "until" })]);
+
+    const [first, second] = await Promise.all(
+      [0, 1].map(() => app.call("POST", `/v1/subscriptions/${sub.id}/replay-missing`, t.token, { since: "2000-01-01T00:00:00Z" })),
+    );
+    expect([first?.status, second?.status]).toEqual([202, 202]);
+    // Decided one after the other: the second finds nothing missing.
+    expect([first?.body, second?.body].sort((a, b) => b.deliveries_scheduled - a.deliveries_scheduled)).toEqual([
+      { deliveries_scheduled: 2, remaining: false },
+      { deliveries_scheduled: 0, remaining: false },
+    ]);
+    const received = await receiver.waitFor(3, "/missed");
+    expect(received.map((request) => (request.headers as Record<string, string>)["webhook-id"]).sort()).toEqual(["missed_1", "missed_2", "missed_before"]);
+    const replayed = await app.call("GET", "/v1/audit-log?type=event.replayed", t.token);
+    expect(replayed.body.data.map((entry: { data: { event_id: string; subscription_id: string } }) => entry.data).sort((a: { event_id: string }, b: { event_id: string }) => a.event_id.localeCompare(b.event_id))).toEqual([
+      expect.objectContaining({ event_id: "missed_1", subscription_id: sub.id }),
+      expect.objectContaining({ event_id: "missed_2", subscription_id: sub.id }),
+    ]);
+  });
+});
+
+describe("replay-missing beyond one call", () => {
+  it("replays 1,000 events per call and says what remains; the same call again goes on", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/missed-many"), event_types: ["invoice.paid"] });
+    expect((await app.call("POST", `/v1/subscriptions/${sub.id}/disable`, t.token)).status).toBe(200);
+    for (let start = 0; start < 1001; start += 50) {
+      const sent = await Promise.all(Array.from({ length: Math.min(50, 1001 - start) }, (_, i) => t.send({ event_id: `many_${start + i}` })));
+      expect(sent.every((response) => response.status === 202)).toBe(true);
+    }
+    expect((await app.call("POST", `/v1/subscriptions/${sub.id}/enable`, t.token)).status).toBe(200);
+    const call = () => app.call("POST", `/v1/subscriptions/${sub.id}/replay-missing`, t.token, { since: "2000-01-01T00:00:00Z" });
+    expect((await call()).body).toEqual({ deliveries_scheduled: 1000, remaining: true });
+    expect((await call()).body).toEqual({ deliveries_scheduled: 1, remaining: false });
+    expect((await call()).body).toEqual({ deliveries_scheduled: 0, remaining: false });
+    const received = await receiver.waitFor(1001, "/missed-many", 30_000);
+    expect(new Set(received.map((request) => (request.headers as Record<string, string>)["webhook-id"])).size).toBe(1001);
+  });
+});
+
 describe("recover racing a delete", () => {
   it("answers not-found, not a server error, for a subscription deleted after the route found it", async () => {
     const sub = await t.subscribe({ url: receiver.url("/gone"), event_types: ["invoice.paid"] });

@@ -102,6 +102,8 @@ export type RotatedSecretJson = v.InferOutput<typeof rotatedSecretJson>;
 
 export const recoveredJson = named("RecoveredDeliveries", v.object({ deliveries_requeued: v.number() }));
 export type RecoveredJson = v.InferOutput<typeof recoveredJson>;
+export const replayedMissingJson = named("ReplayedMissingEvents", v.object({ deliveries_scheduled: v.number(), remaining: v.boolean() }));
+export type ReplayedMissingJson = v.InferOutput<typeof replayedMissingJson>;
 
 export const eventTypeJson = named(
   "EventType",

@@ -15,7 +15,7 @@ import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { DELIVERY_STATUSES, listDeliveriesOfSubscription } from "../deliveryStore.ts";
 import { MIN_RATE_PER_SECOND } from "../endpointPacing.ts";
 import { customHeadersField, eventTypeNameField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
-import { recoverSubscription, RetryError } from "../replay.ts";
+import { recoverSubscription, replayMissing, RetryError } from "../replay.ts";
 import { getSubscription, listSubscriptions, type SubscriptionRow } from "../subscriptionStore.ts";
 import {
   createSubscription,
@@ -33,6 +33,7 @@ import {
   presentSubscription,
   type CreatedSubscriptionJson,
   type RecoveredJson,
+  type ReplayedMissingJson,
   type RotatedSecretJson,
   type SubscriptionSecretJson,
 } from "./present.ts";
@@ -93,6 +94,7 @@ export function subscriptionSchemas(config: Config) {
     overlap_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "at least 0"), v.maxValue(30 * 86400, "at most 30 days")), 86400),
     secret: v.optional(signingSecretField),
   });
+  // recover and replay-missing: deliveries created (events received) in [since, until).
   const recover = exactObject({ since: timestampField, until: v.optional(timestampField) });
   // Sent instead of the ping: an example of one of the application's event types (its payload optional).
   const test = exactObject({ event_type: v.optional(eventTypeNameField), payload: v.optional(v.unknown()) });
@@ -257,20 +259,45 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:write");
     const current = await load(c);
-    const body = await readJson(c, schemas.recover);
-    if (body.until && body.until <= body.since) {
-      throw new ProblemError("validation", "the recover window is empty", { errors: [{ field: "until", message: "must be later than since" }] });
-    }
+    const window = await readWindow(c);
     try {
-      const result = await recoverSubscription(ctx, auth.orgId, current.subscription_id, { since: body.since, until: body.until }, auditMeta(c));
+      const result = await recoverSubscription(ctx, auth.orgId, current.subscription_id, window, auditMeta(c));
       const reply: RecoveredJson = { deliveries_requeued: result.deliveries };
       return c.json(reply, 202);
     } catch (error) {
-      if (!(error instanceof RetryError)) throw error;
-      if (error.failure === "subscription_disabled") throw new ProblemError("conflict", "the subscription is disabled; enable it before recovering its deliveries");
-      throw notFound();
+      throw windowProblem(error, "recovering its deliveries");
     }
   });
+
+  app.post("/subscriptions/:subscription_id/replay-missing", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "subscriptions:write");
+    const current = await load(c);
+    const window = await readWindow(c);
+    try {
+      const result = await replayMissing(ctx, auth.orgId, current.subscription_id, window, auditMeta(c));
+      const reply: ReplayedMissingJson = { deliveries_scheduled: result.deliveries, remaining: result.remaining };
+      return c.json(reply, 202);
+    } catch (error) {
+      throw windowProblem(error, "replaying what it missed");
+    }
+  });
+
+  /** The body of recover and replay-missing: a window that is not empty. */
+  async function readWindow(c: Context<HttpEnv>): Promise<{ since: Date; until: Date | undefined }> {
+    const body = await readJson(c, schemas.recover);
+    if (body.until && body.until <= body.since) {
+      throw new ProblemError("validation", "the window is empty", { errors: [{ field: "until", message: "must be later than since" }] });
+    }
+    return { since: body.since, until: body.until };
+  }
+
+  /** What a subscription that went away or was disabled meanwhile answers; other errors as they are. */
+  function windowProblem(error: unknown, doing: string): unknown {
+    if (!(error instanceof RetryError)) return error;
+    if (error.failure === "subscription_disabled") return new ProblemError("conflict", `the subscription is disabled; enable it before ${doing}`);
+    return notFound();
+  }
 
   app.get("/subscriptions/:subscription_id/deliveries", async (c) => {
     const auth = c.get("auth");
