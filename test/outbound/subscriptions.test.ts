@@ -59,6 +59,15 @@ describe("subscription validation", () => {
     expect(response.body.errors).toEqual([{ field: "headers.x-team", message: 'the same header as "X-Team" (header names ignore case)' }]);
   });
 
+  it("subscribes to every event type when event_types is left out (as a Svix endpoint without filterTypes), but not to none", async () => {
+    const { event_types: _all, ...withoutTypes } = { app_id: t.appId, url: "http://127.0.0.1:9/all", event_types: undefined };
+    const created = await app.call("POST", "/v1/subscriptions", t.token, withoutTypes);
+    expect(created.body).toMatchObject({ event_types: ["*"] });
+    const none = await create({ event_types: [] });
+    expect(none.status).toBe(400);
+    expect(none.body.errors).toEqual([{ field: "event_types", message: expect.stringContaining('["*"]') }]);
+  });
+
   it("refuses bad patterns, schedules, timeouts and secrets", async () => {
     const response = await create({
       event_types: ["Invoice Paid", "invoice.**"],

@@ -72,7 +72,8 @@ export function subscriptionSchemas(config: Config) {
   const create = exactObject({
     app_id: uuidField,
     url: fields.url,
-    event_types: fields.event_types,
+    // Left out: every event type (`["*"]`), as a Svix endpoint without filterTypes gets every message.
+    event_types: v.optional(fields.event_types, ["*"]),
     labels: v.optional(fields.labels, {}),
     headers: v.optional(fields.headers, {}),
     description: v.optional(fields.description, null),
