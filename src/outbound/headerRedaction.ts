@@ -4,18 +4,14 @@
  * means "keep the stored one", so a read-modify-write of `headers` keeps the key it could not read; before, the
  * placeholder itself was stored and sent to the receiver as the key (sweep 18).
  */
+import { isCredentialHeader } from "../http/credentialHeaders.ts";
 import { ProblemError } from "../http/problem.ts";
 
 export const REDACTED = "[redacted]";
 
-const SENSITIVE_HEADER = /authorization|cookie|token|secret|key|password|signature/i;
-
-/** Whether a header's value is shown as REDACTED. */
-export const isSensitiveHeader = (name: string): boolean => SENSITIVE_HEADER.test(name);
-
-/** The headers as shown: sensitive values as REDACTED. */
+/** The headers as shown: values of credential-like names (the rule every door uses) as REDACTED. */
 export function redactedHeaders(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, isSensitiveHeader(name) ? REDACTED : value]));
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, isCredentialHeader(name) ? REDACTED : value]));
 }
 
 /**

@@ -21,11 +21,15 @@ describe("headers kept for the ledger", () => {
       // Keys, signing material and private values by any name a sender's scheme gives them.
       "x-webhook-key", "x-signing-key", "private-key", "x-key", "key", "x-api-key", "x_api_key", "x-apikey", "apikey", "x-access-key", "x-client-keys",
       "x-key-id", "x-hookkey", "x-signing-secret", "x-private-token", "x-private", "x-credentials", "x-passwd", "x-password", "x-session",
+      // Tokens, one-time codes and client certificates by their usual short names (sweep 20).
+      "x-jwt", "bearer", "x-bearer-token", "x-otp", "otp", "x-client-cert", "x-ssl-cert", "x-access", "access",
     ];
     const ordinary = [
       "x-github-event", "x-request-id", "idempotency-key", "x-idempotency-key", "x-machine", "x-signal", "x-author", "x-passport-country", "user-agent", "content-type",
       // Only a name part that is or ends in `key` is a key: these merely start with it, or have no key at all.
       "x-keyboard", "x-keystone-version", "x-keep-alive-timeout", "x-privacy-policy", "x-github-hook-id", "svix-id", "svix-timestamp", "webhook-id", "webhook-timestamp",
+      // CORS preflight headers say what a browser asks, never who it is.
+      "access-control-request-method", "access-control-request-headers", "x-certainty", "x-accessible",
     ];
     const headers = new Headers([...secretNames, ...ordinary].map((name): [string, string] => [name, `value-of-${name}`]));
     const kept = headersForLedger(headers, auth);

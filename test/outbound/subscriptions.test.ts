@@ -102,6 +102,17 @@ describe("subscription validation", () => {
     expect(fetched.body.secret).toBeUndefined();
   });
 
+  it("shows credential-like custom headers as [redacted] by the rule ingress uses, and ordinary ones as set", async () => {
+    const credentials = ["X-Auth", "X-Credential", "X-Passwd", "X-Pwd", "X-Session", "X-Hmac", "X-Api-Pass", "X-Jwt", "X-Access", "Authorization"];
+    const ordinary = ["X-Team", "X-Keyboard", "X-Author", "Access-Control-Request-Method"];
+    const headers = Object.fromEntries([...credentials, ...ordinary].map((name) => [name, `value-of-${name}`]));
+    const created = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: "http://127.0.0.1:9/cred", event_types: ["*"], headers });
+    expect(created.status).toBe(201);
+    const shown = (await app.call("GET", `/v1/subscriptions/${created.body.id}`, t.token)).body.headers as Record<string, string>;
+    expect(Object.keys(shown).filter((name) => shown[name] === "[redacted]").sort()).toEqual(credentials.map((name) => name.toLowerCase()).sort());
+    expect(Object.keys(shown).filter((name) => shown[name] !== "[redacted]").sort()).toEqual(ordinary.map((name) => name.toLowerCase()).sort());
+  });
+
   it("keeps a redacted header's stored value when it is sent back as shown, and refuses the placeholder where nothing is stored", async () => {
     // Read-modify-write of headers (an admin UI, Terraform) sent "[redacted]" back: it was stored and sent to the
     // receiver as the API key (sweep 18).
