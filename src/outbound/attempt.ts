@@ -19,6 +19,7 @@ import { reserveSlots } from "./endpointPacing.ts";
 import { receiverControl } from "./receiverControl.ts";
 import { HandOverClock } from "./handOverClock.ts";
 import { nextAttemptAt, type RetryPolicy } from "./retryPolicy.ts";
+import { scrubResponse } from "./responseScrubbing.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
 import { attemptClaimsOf } from "./attemptClaims.ts";
 import { deferShared, loadShared, recordShared } from "./sharedBatches.ts";
@@ -108,6 +109,8 @@ async function sendOnce(ctx: AppContext, orgId: string, loaded: LoadedAttempt, r
     ? undefined
     : nextAttemptAt(retryPolicyFor(ctx, subscription), attemptNumber, now, { statusCode, retryAfter: result.ok ? result.headers["retry-after"] : undefined });
   const excerptLimit = ctx.config.HOOKLEDGER_RESPONSE_EXCERPT_BYTES;
+  // Without the credentials the request carried, should the receiver echo them (responseScrubbing.ts).
+  const response = result.ok ? scrubResponse(subscription.headers, result.headers, storableExcerpt(result.bodyExcerpt, excerptLimit)) : { headers: {}, excerpt: null };
   return {
     loaded,
     succeeded,
@@ -125,8 +128,8 @@ async function sendOnce(ctx: AppContext, orgId: string, loaded: LoadedAttempt, r
       error_class: result.ok ? (succeeded ? null : "http_status") : result.errorClass,
       error_message: result.ok ? (succeeded ? null : `endpoint answered ${result.status}`) : result.message,
       duration_ms: Math.round(result.durationMs),
-      response_headers: result.ok ? result.headers : {},
-      response_excerpt: result.ok ? storableExcerpt(result.bodyExcerpt, excerptLimit) : null,
+      response_headers: response.headers,
+      response_excerpt: response.excerpt,
       next_attempt_at: next ?? null,
     },
   };
