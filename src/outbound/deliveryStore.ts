@@ -239,6 +239,8 @@ export async function recoverableDeliveries(tx: Queryable, subscriptionId: strin
 }
 
 export interface AttemptFilter {
+  /** Only attempts to this application's subscriptions (an application token's view). */
+  appId?: string;
   subscriptionId?: string;
   eventId?: string;
   deliveryId?: string;
@@ -255,6 +257,7 @@ export async function listAttempts(tx: Queryable, filter: AttemptFilter): Promis
   return tx<AttemptRow[]>`
     select ${tx.unsafe(attemptColumns)} from hookledger.delivery_attempts
     where org_id = hookledger.current_org_id()
+      ${filter.appId ? tx`and subscription_id in (select s.subscription_id from hookledger.subscriptions s where s.org_id = hookledger.current_org_id() and s.app_id = ${filter.appId})` : tx``}
       ${filter.subscriptionId ? tx`and subscription_id = ${filter.subscriptionId}` : tx``}
       ${filter.eventId ? tx`and event_id = ${filter.eventId}` : tx``}
       ${filter.deliveryId ? tx`and delivery_id = ${filter.deliveryId}` : tx``}

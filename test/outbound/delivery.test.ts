@@ -147,6 +147,30 @@ describe("signed delivery", () => {
     expect(JSON.stringify(audit.body)).not.toContain(sub.secret);
   });
 
+  it("lists an application token's attempts with or without filters, and never another application's", async () => {
+    const other = await app.call("POST", "/v1/applications", t.token, { name: "other app" });
+    expect((await app.call("POST", `/v1/applications/${other.body.id}/event-types`, t.token, { name: "invoice.paid" })).status).toBe(201);
+    const mine = await t.subscribe({ url: receiver.url("/app-token-mine"), event_types: ["invoice.paid"] });
+    const theirs = await app.call("POST", "/v1/subscriptions", t.token, { app_id: other.body.id, url: receiver.url("/app-token-theirs"), event_types: ["invoice.paid"] });
+    expect(theirs.status).toBe(201);
+    const appToken = (await app.call("POST", "/v1/tokens", t.token, { label: "app reader", scopes: ["events:read"], app_id: t.appId })).body.token as string;
+    await t.send({ event_id: "app_token_mine" });
+    expect((await app.call("POST", "/v1/events", t.token, { app_id: other.body.id, event_type: "invoice.paid", event_id: "app_token_theirs", payload: {} })).status).toBe(202);
+    await receiver.waitFor(1, "/app-token-mine");
+    await receiver.waitFor(1, "/app-token-theirs");
+
+    const seen = async (query: string) =>
+      ((await app.call("GET", `/v1/attempts${query}`, appToken)).body.data as { subscription_id: string; event_id: string }[]).map((attempt) => attempt.event_id);
+    await eventually(async () => expect(await seen("?limit=100")).toContain("app_token_mine"));
+    const all = await seen("?limit=100");
+    expect(all).not.toContain("app_token_theirs");
+    // The tenant's other subscriptions (earlier tests, `*`) got it too: each attempt is this application's.
+    expect(new Set(await seen("?event_id=app_token_mine"))).toEqual(new Set(["app_token_mine"]));
+    expect(await seen("?event_id=app_token_theirs")).toEqual([]);
+    expect(await seen(`?subscription_id=${mine.id}`)).toEqual(["app_token_mine"]);
+    expect(await seen(`?subscription_id=${theirs.body.id}`)).toEqual([]);
+  });
+
   it("sends a signed ping with /test and returns the attempt", async () => {
     const sub = await t.subscribe({ url: receiver.url("/ping") });
     const tested = await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token);
