@@ -14,6 +14,7 @@ import { otelSecretSettings, otelSettings } from "./observability/otel/settings.
 import { flagSetting, proxyHopsSetting, wholeNumberSetting } from "./settingFields.ts";
 import { listenerPlans, listenerSettings } from "./http/listenerSettings.ts";
 import { AUDIT_ACTOR_PATTERN } from "./ledger/entryMeta.ts";
+import { eventRequestBodyBytes } from "./outbound/eventBodyBytes.ts";
 
 const postgresUrl = v.pipe(
   v.string(),
@@ -116,6 +117,8 @@ export const configSchema = v.object({
   HOOKLEDGER_PUBLIC_URL: v.optional(publicUrlSetting),
   HOOKLEDGER_HSTS: flagSetting(false),
   HOOKLEDGER_MAX_BODY_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 1024 * 1024),
+  // At least the largest single body as well (largestBodyBytes): checked once every setting is read.
+  HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: wholeNumberSetting(1024 * 1024, 1024 * 1024 * 1024 * 1024, 256 * 1024 * 1024),
   HOOKLEDGER_REQUEST_TIMEOUT_MS: wholeNumberSetting(100, 600000, 30000),
   HOOKLEDGER_RATE_LIMIT_TOKEN_RPS: wholeNumberSetting(1, 1000000, 200),
   HOOKLEDGER_RATE_LIMIT_TOKEN_BURST: wholeNumberSetting(1, 1000000, 400),
@@ -151,6 +154,19 @@ export const configSchema = v.object({
 
 export type Config = v.InferOutput<typeof configSchema>;
 
+/**
+ * The largest body one request may carry, and where: the budget of bodies in flight must hold at least one such,
+ * or that request could never be served.
+ */
+export function largestBodyBytes(config: Pick<Config, "HOOKLEDGER_MAX_BODY_BYTES" | "HOOKLEDGER_INGRESS_MAX_BODY_BYTES" | "HOOKLEDGER_MAX_EVENT_BYTES">): { bytes: number; setting: string } {
+  const limits = [
+    { bytes: config.HOOKLEDGER_MAX_BODY_BYTES, setting: "HOOKLEDGER_MAX_BODY_BYTES" },
+    { bytes: config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES, setting: "HOOKLEDGER_INGRESS_MAX_BODY_BYTES" },
+    { bytes: eventRequestBodyBytes(config.HOOKLEDGER_MAX_EVENT_BYTES), setting: "POST /v1/events, from HOOKLEDGER_MAX_EVENT_BYTES" },
+  ];
+  return limits.reduce((largest, limit) => (limit.bytes > largest.bytes ? limit : largest));
+}
+
 /** Settings whose value must never be echoed back, even when it is wrong. */
 const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN", "HOOKLEDGER_VAULT_TOKEN", "HOOKLEDGER_TLS_KEY", "HOOKLEDGER_INGRESS_TLS_KEY", "HOOKLEDGER_PULL_TLS_KEY", "HOOKLEDGER_ADMIN_TLS_KEY", ...otelSecretSettings]);
 
@@ -177,6 +193,11 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (result.success) {
     const listeners = listenerPlans(result.output);
     if (typeof listeners === "string") throw new ConfigError(listeners);
+    const largest = largestBodyBytes(result.output);
+    if (result.output.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT < largest.bytes) {
+      const got = input.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT ?? String(result.output.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT);
+      throw new ConfigError(`HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: expected at least ${largest.bytes}, the largest single body (${largest.setting}) (got ${JSON.stringify(got)})`);
+    }
     return result.output;
   }
   const issue = result.issues[0];

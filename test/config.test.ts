@@ -36,6 +36,20 @@ describe("configuration", () => {
     expect(() => loadConfig(env)).toThrow(new ConfigError(message));
   });
 
+  it("bounds the request bodies in flight at 256 MiB, and at no less than the largest single body", () => {
+    expect(loadConfig({}).HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT).toBe(256 * 1024 * 1024);
+    expect(loadConfig({ HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: "10485760" }).HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT).toBe(10485760);
+    expect(() => loadConfig({ HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: "8388608" })).toThrow(
+      new ConfigError('HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: expected at least 10485760, the largest single body (HOOKLEDGER_INGRESS_MAX_BODY_BYTES) (got "8388608")'),
+    );
+    // POST /v1/events takes 1.4 × HOOKLEDGER_MAX_EVENT_BYTES + 64 KiB (base64 payloads), 94017946 bytes at 64 MiB.
+    expect(() => loadConfig({ HOOKLEDGER_MAX_EVENT_BYTES: String(64 * 1024 * 1024) })).not.toThrow();
+    expect(() => loadConfig({ HOOKLEDGER_MAX_EVENT_BYTES: String(64 * 1024 * 1024), HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: String(64 * 1024 * 1024) })).toThrow(
+      new ConfigError('HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: expected at least 94017946, the largest single body (POST /v1/events, from HOOKLEDGER_MAX_EVENT_BYTES) (got "67108864")'),
+    );
+    expect(() => loadConfig({ HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: "1000" })).toThrow(/^HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: expected a whole number between 1048576 and 1099511627776/);
+  });
+
   it("never echoes a database URL, which carries a password", () => {
     let message = "";
     try {

@@ -2,6 +2,7 @@
 import type { Hono } from "hono";
 import type { AppContext } from "../context.ts";
 import { createApp, type AppOptions } from "../http/app.ts";
+import { createBodyBudget } from "../http/bodyBudget.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
 import { auditRequirements, policyRefusals } from "../tenancy/auditRequirements.ts";
@@ -22,12 +23,14 @@ export function composeApp(options: {
   separateDoors?: ReadonlySet<string>;
 }): Hono<HttpEnv> {
   const { ctx, tokenUsage, caches } = options;
+  const bodyBudget = createBodyBudget(ctx.config.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT, ctx.metrics.registry);
   return createApp({
     ctx,
     readiness: options.readiness,
     metricsToken: options.metricsToken,
     authenticate: authenticate(ctx, tokenUsage, caches.tokens),
-    publicRoutes: publicRoutes(ctx, caches),
+    publicRoutes: publicRoutes(ctx, caches, bodyBudget),
+    bodyBudget,
     apiRoutes: apiRoutes(ctx, caches),
     operations: capabilityOperations(ctx.config),
     webhooks: capabilityWebhooks(),

@@ -5,12 +5,14 @@
 import type { AppContext } from "../context.ts";
 import type { ApiCaches } from "./caches.ts";
 import type { ApiRoutes, MountedRoutes } from "../http/app.ts";
+import type { BodyBudget } from "../http/bodyBudget.ts";
 import { applicationRoutes } from "../tenancy/routes/applications.ts";
 import { auditLogRoutes } from "../tenancy/routes/auditLog.ts";
 import { organizationRoutes } from "../tenancy/routes/organizations.ts";
 import { tokenRoutes } from "../tenancy/routes/tokens.ts";
 import { usageRoutes } from "../tenancy/routes/usage.ts";
 import { deliveryRoutes } from "../outbound/routes/deliveries.ts";
+import { eventRequestBodyBytes } from "../outbound/eventBodyBytes.ts";
 import { eventRoutes } from "../outbound/routes/events.ts";
 import { eventTypeRoutes } from "../outbound/routes/eventTypes.ts";
 import { operationalWebhookRoutes } from "../outbound/routes/operationalWebhooks.ts";
@@ -27,16 +29,14 @@ import { surfaceRoutes } from "../console/routes.ts";
  * Webhooks from third parties authenticate by signature, basic or forward auth, not bearer tokens; the console and
  * the portal by their session cookie (a token or portal link exchanged at their own door).
  */
-export const publicRoutes = (ctx: AppContext, caches: ApiCaches): MountedRoutes[] => [
-  { mount: "/in", routes: receiveRoutes(ctx, caches.ingressRoutes) },
-  { mount: "/console", routes: surfaceRoutes(ctx, "console") },
-  { mount: "/portal", routes: surfaceRoutes(ctx, "portal") },
+export const publicRoutes = (ctx: AppContext, caches: ApiCaches, bodies: BodyBudget): MountedRoutes[] => [
+  { mount: "/in", routes: receiveRoutes(ctx, caches.ingressRoutes, bodies) },
+  { mount: "/console", routes: surfaceRoutes(ctx, "console", bodies) },
+  { mount: "/portal", routes: surfaceRoutes(ctx, "portal", bodies) },
 ];
 
 export function apiRoutes(ctx: AppContext, caches: ApiCaches): ApiRoutes[] {
-  // Event bodies may carry payloads up to HOOKLEDGER_MAX_EVENT_BYTES, base64-encoded (4/3 larger) plus fields;
-  // the exact payload limit is enforced after decoding, with its own message.
-  const eventBodyBytes = Math.ceil(ctx.config.HOOKLEDGER_MAX_EVENT_BYTES * 1.4) + 64 * 1024;
+  const eventBodyBytes = eventRequestBodyBytes(ctx.config.HOOKLEDGER_MAX_EVENT_BYTES);
   return [
     { routes: organizationRoutes(ctx) },
     { routes: applicationRoutes(ctx) },

@@ -8,6 +8,7 @@ import { Hono, type Context, type MiddlewareHandler } from "hono";
 import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
+import type { BodyBudget } from "../http/bodyBudget.ts";
 import { limitBody } from "../http/limits.ts";
 import { methodNotAllowed, ProblemError } from "../http/problem.ts";
 import { auditMeta, requestMeta } from "../tenancy/audit.ts";
@@ -84,10 +85,11 @@ function requireSession(ctx: AppContext, surface: Surface): MiddlewareHandler<Ht
   };
 }
 
-export function surfaceRoutes(ctx: AppContext, surface: Surface): Hono<HttpEnv> {
+/** The console's or the portal's pages; their forms' bodies are held in `bodies`, the process's budget. */
+export function surfaceRoutes(ctx: AppContext, surface: Surface, bodies: BodyBudget): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use(pageSecurity());
-  app.use(limitBody(FORM_BYTES));
+  app.use(limitBody(FORM_BYTES, bodies));
 
   if (surface === "console") {
     const signInForm = (c: Context<HttpEnv>, message?: string, status: 200 | 400 | 401 | 403 = 200) => {

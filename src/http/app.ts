@@ -5,6 +5,7 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppContext } from "../context.ts";
+import type { BodyBudget } from "./bodyBudget.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
 import { DatabaseDown } from "./databaseDown.ts";
@@ -65,6 +66,11 @@ export interface AppOptions {
   afterAuthentication?: MiddlewareHandler<HttpEnv> | undefined;
   /** Middleware every `/v1` request passes last, after the token's rate limit, around its handler (idempotency keys). */
   aroundHandlers?: readonly MiddlewareHandler<HttpEnv>[];
+  /**
+   * The process's budget of request bodies in memory (bodyBudget.ts): `/v1` bodies are held in it here, and the
+   * public doors, which read their own bodies, are given the same budget where they are assembled.
+   */
+  bodyBudget: BodyBudget;
 }
 
 /** The request's path as sent (percent-encoded), for problem answers; Hono's decoded path when the URL does not parse. */
@@ -141,7 +147,7 @@ function noRouteFor(routes: RouteList) {
   };
 }
 
-export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations, webhooks, listeners, afterAuthentication, aroundHandlers = [] }: AppOptions): Hono<HttpEnv> {
+export function createApp({ ctx, readiness, metricsToken, authenticate, publicRoutes, apiRoutes, operations, webhooks, listeners, afterAuthentication, aroundHandlers = [], bodyBudget }: AppOptions): Hono<HttpEnv> {
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
@@ -174,8 +180,8 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   v1.use(databaseDown.middleware());
   v1.use(limitTime(config.HOOKLEDGER_REQUEST_TIMEOUT_MS));
   v1.use(identityEncodingOnly());
-  const bodyLimit = limitBody(config.HOOKLEDGER_MAX_BODY_BYTES);
-  const largeBodyLimits = new Map(apiRoutes.flatMap((api) => api.largeBodies ?? []).map((large) => [`${large.method} ${large.path}`, limitBody(large.maxBytes)]));
+  const bodyLimit = limitBody(config.HOOKLEDGER_MAX_BODY_BYTES, bodyBudget);
+  const largeBodyLimits = new Map(apiRoutes.flatMap((api) => api.largeBodies ?? []).map((large) => [`${large.method} ${large.path}`, limitBody(large.maxBytes, bodyBudget)]));
   v1.use((c, next) => (largeBodyLimits.get(`${c.req.method} ${c.req.path}`) ?? bodyLimit)(c, next));
   v1.use(authenticate);
   v1.use(noQueryWhereNoneDeclared(operations));

@@ -5,6 +5,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { timeout } from "hono/timeout";
+import type { BodyBudget } from "./bodyBudget.ts";
 import type { HttpEnv } from "./env.ts";
 import { clientAddressOf } from "./forwarded.ts";
 import { isConnectionAbort, ProblemError } from "./problem.ts";
@@ -39,7 +40,11 @@ export function rateLimitByToken(buckets: TokenBuckets): MiddlewareHandler<HttpE
   };
 }
 
-export function limitBody(maxBytes: number): MiddlewareHandler<HttpEnv> {
+/**
+ * Refuses a body over `maxBytes` (413), and holds its bytes in `bodies` (bodyBudget.ts) from before it is read until
+ * the rest of the request's handling ends: a body that does not fit is refused (503 `overloaded`) unread.
+ */
+export function limitBody(maxBytes: number, bodies: BodyBudget): MiddlewareHandler<HttpEnv> {
   const limit = bodyLimit({
     maxSize: maxBytes,
     onError: () => {
@@ -49,6 +54,7 @@ export function limitBody(maxBytes: number): MiddlewareHandler<HttpEnv> {
   // A chunked body is read here, in full, before the next middleware runs: until then the request waits for its
   // client (a body with a Content-Length is only checked here, and read by the route).
   return async (c, next) => {
+    const held = bodies.reserve(c.req.raw, maxBytes);
     markBodyArriving(c, true);
     try {
       return await limit(c, async () => {
@@ -57,6 +63,7 @@ export function limitBody(maxBytes: number): MiddlewareHandler<HttpEnv> {
       });
     } finally {
       markBodyArriving(c, false);
+      bodies.release(held);
     }
   };
 }

@@ -28,6 +28,8 @@ export const problemCatalogue = {
   "internal": { status: 500, title: "Internal error" },
   "unavailable": { status: 503, title: "Service unavailable", retryAfter: true },
   "timeout": { status: 503, title: "The request took too long", retryAfter: true },
+  // Request bodies in memory are at HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT (bodyBudget.ts): this one was not read.
+  "overloaded": { status: 503, title: "Too many request bodies are being received", retryAfter: true },
 } as const;
 
 /** Whether answers of this problem carry `Retry-After` (seconds), as the catalogue says: what the OpenAPI document shows. */

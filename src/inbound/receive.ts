@@ -43,7 +43,10 @@ export interface IncomingRequest {
   /** Path and query as received, for forward auth. */
   path: string;
   headers: Headers;
-  /** The body, or undefined when it is longer than `maxBytes` (reading stops there). */
+  /**
+   * The body, or undefined when it is longer than `maxBytes` (reading stops there); throws 503 `overloaded`, unread,
+   * when the process holds too many bodies already (src/http/bodyBudget.ts).
+   */
   readBody(maxBytes: number): Promise<Uint8Array | undefined>;
   clientIp: string;
   /** `http` or `https`, as the client used it (through trusted proxies: as they say). */

@@ -87,7 +87,8 @@ function responseConverter(operations: readonly Operation[]) {
  * The problems an operation may answer: every one can fail internally; every `/v1` one needs a token, is rate
  * limited, can time out and refuses a content-coded body (Content-Encoding); a scope can be missing; a body or
  * query can be invalid (on a route that takes none, any parameter is), and a body can stall (408); a path parameter can name nothing; every `/v1` change may carry
- * an X-Audit-Reason that is too long; every `/v1` POST may carry an Idempotency-Key. Anything else the operation declares. (`client-closed-request` is never
+ * an X-Audit-Reason that is too long; every `/v1` POST may carry an Idempotency-Key; a body may find the process's
+ * budget of bodies full (503 `overloaded`). Anything else the operation declares. (`client-closed-request` is never
  * answered to anyone: the client is gone.)
  */
 function problemsOf(operation: Operation): ProblemSlug[] {
@@ -102,6 +103,8 @@ function problemsOf(operation: Operation): ProblemSlug[] {
     if (operation.method === "POST") for (const slug of ["idempotency-conflict", "idempotency-in-progress", "request-timeout"] as const) slugs.add(slug);
   }
   if (operation.body) for (const slug of ["validation", "malformed-json", "unsupported-media-type", "payload-too-large"] as const) slugs.add(slug);
+  // A body, or a POST's (the receive door's any body), may not fit the process's budget of bodies in flight.
+  if (operation.body || operation.method === "POST") slugs.add("overloaded");
   if (operation.query) slugs.add("validation");
   if (/:\w+/.test(operation.path)) slugs.add("not-found");
   slugs.add("internal");

@@ -9,12 +9,13 @@
  */
 import { Hono, type Context } from "hono";
 import type { AppContext } from "../../context.ts";
+import type { BodyBudget } from "../../http/bodyBudget.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { requestScheme } from "../../http/forwarded.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { whileBodyArrives } from "../../http/requestBody.ts";
 import { requestMeta } from "../../tenancy/audit.ts";
-import { createWebhookReceiver, type ReceiveTarget } from "../receive.ts";
+import { createWebhookReceiver, type ReceiveOutcome, type ReceiveTarget } from "../receive.ts";
 import type { IngressRouteCache } from "../routeCache.ts";
 import type { AcceptedReceiptJson, DuplicateReceiptJson } from "./present.ts";
 
@@ -72,7 +73,37 @@ const FORWARD_AUTH_RETRY_AFTER_SECONDS = 5;
 
 const tooLarge = (maxBytes: number) => new ProblemError("payload-too-large", `the body exceeds ${maxBytes} bytes`, { max_bytes: maxBytes });
 
-export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): Hono<HttpEnv> {
+/** The answer to a request, from what receiving it came to. */
+function answerOutcome(c: Context<HttpEnv>, outcome: ReceiveOutcome, ceiling: number): Response {
+  switch (outcome.kind) {
+    case "accepted": {
+      const reply: AcceptedReceiptJson = { receipt_id: outcome.receiptId };
+      return c.json(reply, 202);
+    }
+    case "duplicate": {
+      const reply: DuplicateReceiptJson = { duplicate: true };
+      return c.json(reply, 200);
+    }
+    case "not_found":
+      throw new ProblemError("not-found", "no such ingress route");
+    case "rejected":
+      if (outcome.status === 413) throw tooLarge(outcome.maxBytes ?? ceiling);
+      if (outcome.status === 403) throw new ProblemError("forbidden", "the request was refused");
+      if (outcome.status === 503) {
+        throw new ProblemError("unavailable", "the request cannot be authenticated right now; try again later", { headers: { "Retry-After": String(FORWARD_AUTH_RETRY_AFTER_SECONDS) } });
+      }
+      throw new ProblemError("unauthorized", "the request could not be authenticated", {
+        ...(outcome.reason === "basic_auth_failed" ? { headers: { "WWW-Authenticate": 'Basic realm="hookledger"' } } : {}),
+      });
+  }
+}
+
+/**
+ * The receive routes. A body is held in `bodies`, the process's budget (src/http/bodyBudget.ts), from just before
+ * it is read — after the route's own limit is checked — until its receipt is recorded or refused; one that does not
+ * fit is answered 503 `overloaded`, unread.
+ */
+export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache, bodies: BodyBudget): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   const ceiling = ctx.config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES;
   const receiver = createWebhookReceiver(ctx, routeCache);
@@ -81,37 +112,25 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache): H
     // Before any lookup: a declared size over every route's limit costs us nothing to refuse.
     if (Number(c.req.header("content-length") ?? "0") > ceiling) throw tooLarge(ceiling);
     const url = new URL(c.req.url);
-    const outcome = await receiver.receive({
-      target,
-      method: c.req.method,
-      path: url.pathname + url.search,
-      headers: c.req.raw.headers,
-      readBody: (maxBytes) => whileBodyArrives(c, () => readCappedBody(c.req.raw, maxBytes)),
-      clientIp: c.get("clientIp"),
-      scheme: requestScheme(c.req.url, c.req.header("x-forwarded-proto"), ctx.config.HOOKLEDGER_TRUST_PROXY),
-      // A sender proven by mutual TLS is named in the receipt's entry as a token holder's connection is.
-      meta: requestMeta(c),
-    });
-    switch (outcome.kind) {
-      case "accepted": {
-        const reply: AcceptedReceiptJson = { receipt_id: outcome.receiptId };
-        return c.json(reply, 202);
-      }
-      case "duplicate": {
-        const reply: DuplicateReceiptJson = { duplicate: true };
-        return c.json(reply, 200);
-      }
-      case "not_found":
-        throw new ProblemError("not-found", "no such ingress route");
-      case "rejected":
-        if (outcome.status === 413) throw tooLarge(outcome.maxBytes ?? ceiling);
-        if (outcome.status === 403) throw new ProblemError("forbidden", "the request was refused");
-        if (outcome.status === 503) {
-          throw new ProblemError("unavailable", "the request cannot be authenticated right now; try again later", { headers: { "Retry-After": String(FORWARD_AUTH_RETRY_AFTER_SECONDS) } });
-        }
-        throw new ProblemError("unauthorized", "the request could not be authenticated", {
-          ...(outcome.reason === "basic_auth_failed" ? { headers: { "WWW-Authenticate": 'Basic realm="hookledger"' } } : {}),
-        });
+    let held = 0;
+    try {
+      const outcome = await receiver.receive({
+        target,
+        method: c.req.method,
+        path: url.pathname + url.search,
+        headers: c.req.raw.headers,
+        readBody: (maxBytes) => {
+          held = bodies.reserve(c.req.raw, maxBytes);
+          return whileBodyArrives(c, () => readCappedBody(c.req.raw, maxBytes));
+        },
+        clientIp: c.get("clientIp"),
+        scheme: requestScheme(c.req.url, c.req.header("x-forwarded-proto"), ctx.config.HOOKLEDGER_TRUST_PROXY),
+        // A sender proven by mutual TLS is named in the receipt's entry as a token holder's connection is.
+        meta: requestMeta(c),
+      });
+      return answerOutcome(c, outcome, ceiling);
+    } finally {
+      bodies.release(held);
     }
   };
 

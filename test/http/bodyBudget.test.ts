@@ -1,0 +1,218 @@
+/**
+ * The process-wide budget of request bodies in memory (HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT, src/http/bodyBudget.ts):
+ * each body was limited, their sum was not (a hostile-input sweep moved RSS from 121 MB to 372 MB with 40 slow
+ * 10 MiB uploads). Slow uploads are raw sockets that send a head and part of a body and keep the connection open;
+ * the budget is 1 MiB, so four 256 KiB `/v1` bodies or two 512 KiB ingress bodies fill it. Real Postgres, real HTTP.
+ */
+import { connect, type Socket } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { OVERLOADED_RETRY_AFTER_SECONDS } from "../../src/http/bodyBudget.ts";
+import { eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { inboundTenant } from "../inbound/setup.ts";
+
+const BUDGET = 1024 * 1024;
+const API_BODY = 256 * 1024;
+const INGRESS_BODY = 512 * 1024;
+
+let db: TestDatabase;
+let app: TestApp;
+let t: Awaited<ReturnType<typeof inboundTenant>>;
+let routeId: string;
+
+const budgetEnv = {
+  HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: String(BUDGET),
+  HOOKLEDGER_MAX_BODY_BYTES: String(API_BODY),
+  HOOKLEDGER_INGRESS_MAX_BODY_BYTES: String(INGRESS_BODY),
+  HOOKLEDGER_MAX_EVENT_BYTES: "65536",
+};
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db, { env: budgetEnv });
+  t = await inboundTenant(app);
+  await t.createQueue("inbox");
+  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "inbox", max_body_bytes: INGRESS_BODY })).id;
+});
+afterAll(async () => {
+  await app?.stop();
+  await db?.drop();
+});
+
+const basicAuth = `Authorization: Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}`;
+
+interface RawAnswer {
+  status?: number;
+  headers: Record<string, string>;
+  text: string;
+  /** The server ended the connection (not us). */
+  closedByServer: boolean;
+}
+
+/**
+ * The first answer on `socket`: once its body is complete (Content-Length or a last chunk), or with `untilClosed`
+ * once the socket closes.
+ */
+function firstAnswer(socket: Socket, untilClosed = false): Promise<RawAnswer> {
+  return new Promise((resolve) => {
+    let received = "";
+    let closedByServer = false;
+    let done = false;
+    const parse = (): RawAnswer => {
+      const split = received.indexOf("\r\n\r\n");
+      const [statusLine = "", ...lines] = (split < 0 ? received : received.slice(0, split)).split("\r\n");
+      const headers = Object.fromEntries(lines.map((line) => [line.slice(0, line.indexOf(":")).toLowerCase(), line.slice(line.indexOf(":") + 1).trim()]));
+      const status = /^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1];
+      return { status: status ? Number(status) : undefined, headers, text: split < 0 ? "" : received.slice(split + 4), closedByServer };
+    };
+    const finish = () => {
+      if (done) return;
+      done = true;
+      resolve(parse());
+    };
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      const answer = parse();
+      const length = answer.headers["content-length"];
+      if (untilClosed || answer.status === undefined || !received.includes("\r\n\r\n")) return;
+      if ((length !== undefined && answer.text.length >= Number(length)) || answer.text.endsWith("0\r\n\r\n")) finish();
+    });
+    socket.on("end", () => {
+      closedByServer = true;
+    });
+    socket.on("close", finish);
+    socket.on("error", () => undefined);
+  });
+}
+
+/** A client that sends a request's head and the start of its body, and the rest (or nothing) later. */
+function slowUpload(head: string[], start: string, target: TestApp = app) {
+  const socket = connect(Number(new URL(target.baseUrl).port), "127.0.0.1");
+  socket.on("error", () => undefined);
+  socket.on("connect", () => socket.write(`${head.join("\r\n")}\r\n\r\n${start}`));
+  const answer = firstAnswer(socket);
+  return {
+    /** The server's answer, without sending more. */
+    answer,
+    /** Sends the rest of the body and answers the response. */
+    async finish(rest: string): Promise<RawAnswer> {
+      socket.write(rest);
+      const got = await answer;
+      socket.destroy();
+      return got;
+    },
+    /** The client goes away mid-body. */
+    disconnect() {
+      socket.destroy();
+    },
+  };
+}
+
+/**
+ * Sends a request's head only — a body is declared, none sent — and answers what the server said before it closed
+ * the connection. A server that waited for the body (or kept the connection) would not close it: after 10 s the
+ * client gives up, and the answer says the server did not close.
+ */
+function headOnly(head: string[]): Promise<RawAnswer> {
+  const socket = connect(Number(new URL(app.baseUrl).port), "127.0.0.1");
+  socket.on("error", () => undefined);
+  socket.on("connect", () => socket.write(`${head.join("\r\n")}\r\n\r\n`));
+  const giveUp = setTimeout(() => socket.destroy(), 10_000);
+  return firstAnswer(socket, true).finally(() => clearTimeout(giveUp));
+}
+
+const scraped = async (name: string, target: TestApp = app): Promise<number> => {
+  const text = await target.ctx.metrics.registry.metrics();
+  return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? "NaN");
+};
+const untilInFlight = (bytes: number, target: TestApp = app) =>
+  eventually(async () => ((await scraped("hookledger_request_body_bytes_in_flight", target)) === bytes ? true : undefined), 10_000, `${bytes} bytes in flight`);
+
+/** JSON text of exactly `bytes` bytes (trailing spaces are JSON whitespace). */
+const paddedJson = (value: unknown, bytes: number) => JSON.stringify(value).padEnd(bytes, " ");
+
+const apiHead = (length: number) => [`POST /v1/applications HTTP/1.1`, "Host: 127.0.0.1", `Authorization: Bearer ${t.token}`, "Content-Type: application/json", `Content-Length: ${length}`];
+const ingressHead = (length: number) => [`POST /in/${routeId} HTTP/1.1`, "Host: 127.0.0.1", basicAuth, "Content-Type: application/json", `Content-Length: ${length}`];
+
+/** What a request that does not fit gets, before its body is sent: 503 overloaded problem+json, and the connection closed. */
+async function expectRefusedUnread(head: string[]) {
+  const answer = await headOnly(head);
+  expect(answer.status, answer.text).toBe(503);
+  expect(answer.headers["content-type"]).toBe("application/problem+json");
+  expect(answer.headers["retry-after"]).toBe(String(OVERLOADED_RETRY_AFTER_SECONDS));
+  expect(answer.headers.connection?.toLowerCase()).toBe("close");
+  expect(JSON.parse(answer.text.slice(answer.text.indexOf("{"), answer.text.lastIndexOf("}") + 1))).toMatchObject({ type: "urn:hookledger:problem:overloaded", status: 503 });
+  expect(answer.closedByServer).toBe(true);
+}
+
+/** Requests without a body, and with one of length 0, still work while the budget is full. */
+async function expectBodilessServed() {
+  expect((await app.fetch("/health")).status).toBe(200);
+  expect((await app.call("GET", "/v1/applications", t.token)).status).toBe(200);
+  expect((await app.call("GET", `/v1/ingress-routes/${routeId}`, t.token)).status).toBe(200);
+  // Content-Length: 0 reserves nothing: the route's own answer (no JSON content type), not overloaded.
+  expect((await app.fetch("/v1/applications", { method: "POST", headers: { authorization: `Bearer ${t.token}` } })).status).toBe(415);
+}
+
+const small = JSON.stringify({ name: "after" });
+
+describe("the budget of request bodies in flight", () => {
+  it("refuses a /v1 or ingress body unread with 503 overloaded while slow /v1 uploads hold the budget, and serves it once they finish", async () => {
+    const refusedBefore = await scraped("hookledger_request_bodies_refused_total");
+    const uploads = [0, 1, 2].map((i) => slowUpload(apiHead(API_BODY), `{"name":"slow-${i}"`));
+    // A chunked body reserves its limit, HOOKLEDGER_MAX_BODY_BYTES.
+    const chunked = slowUpload(["POST /v1/applications HTTP/1.1", "Host: 127.0.0.1", `Authorization: Bearer ${t.token}`, "Content-Type: application/json", "Transfer-Encoding: chunked"], "1\r\n{\r\n");
+    await untilInFlight(BUDGET);
+
+    await expectRefusedUnread(apiHead(small.length));
+    await expectRefusedUnread(ingressHead(10));
+    const refused = await app.call("POST", "/v1/applications", t.token, { name: "refused" });
+    expect(refused.status).toBe(503);
+    expect(refused.body).toMatchObject({ type: "urn:hookledger:problem:overloaded", retry_after_seconds: OVERLOADED_RETRY_AFTER_SECONDS });
+    await expectBodilessServed();
+    expect(await scraped("hookledger_request_bodies_refused_total")).toBe(refusedBefore + 3);
+
+    const rest = '"name":"slow-chunked"}';
+    const finished = await Promise.all([
+      ...uploads.map((upload, i) => upload.finish(paddedJson({ name: `slow-${i}` }, API_BODY).slice(`{"name":"slow-${i}"`.length))),
+      chunked.finish(`${rest.length.toString(16)}\r\n${rest}\r\n0\r\n\r\n`),
+    ]);
+    expect(finished.map((answer) => answer.status)).toEqual([201, 201, 201, 201]);
+    await untilInFlight(0);
+    const served = await app.call("POST", "/v1/applications", t.token, { name: "after" });
+    expect(served.status, JSON.stringify(served.body)).toBe(201);
+    const received = await app.fetch(`/in/${routeId}`, { method: "POST", headers: { authorization: basicAuth.slice("Authorization: ".length), "content-type": "application/json" }, body: "{}" });
+    expect(received.status).toBe(202);
+  });
+
+  it("refuses a body while slow ingress uploads hold the budget, and gives their reservations back when they finish or their clients leave", async () => {
+    const leaving = slowUpload(ingressHead(INGRESS_BODY), "{");
+    const staying = slowUpload(ingressHead(INGRESS_BODY), "{");
+    await untilInFlight(BUDGET);
+
+    await expectRefusedUnread(ingressHead(10));
+    await expectRefusedUnread(apiHead(small.length));
+    await expectBodilessServed();
+
+    leaving.disconnect();
+    await untilInFlight(INGRESS_BODY);
+    // Half the budget is back: a body of the route's largest size fits again.
+    const fits = await app.fetch(`/in/${routeId}`, { method: "POST", headers: { authorization: basicAuth.slice("Authorization: ".length), "content-type": "application/json" }, body: paddedJson({ fits: true }, INGRESS_BODY - 1) });
+    expect(fits.status).toBe(202);
+
+    const finished = await staying.finish(paddedJson({ slow: true }, INGRESS_BODY).slice(1));
+    expect(finished.status, finished.text).toBe(202);
+    await untilInFlight(0);
+    const receipts = await app.call("GET", `/v1/ingress-routes/${routeId}/receipts`, t.token);
+    expect(receipts.body.data.some((receipt: { body_base64: string }) => Buffer.from(receipt.body_base64, "base64").toString().startsWith('{"slow":true}'))).toBe(true);
+  });
+
+  it("gives back the reservations of /v1 uploads whose clients leave mid-body", async () => {
+    const uploads = [0, 1, 2, 3].map((i) => slowUpload(apiHead(API_BODY), `{"name":"gone-${i}"`));
+    await untilInFlight(BUDGET);
+    await expectRefusedUnread(apiHead(small.length));
+    for (const upload of uploads) upload.disconnect();
+    await untilInFlight(0);
+    expect((await app.call("POST", "/v1/applications", t.token, { name: "after-leaving" })).status).toBe(201);
+  });
+});
