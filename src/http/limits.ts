@@ -10,7 +10,7 @@ import type { HttpEnv } from "./env.ts";
 import { clientAddressOf } from "./forwarded.ts";
 import { isConnectionAbort, ProblemError } from "./problem.ts";
 import { TokenBuckets } from "./rateLimit.ts";
-import { isBodyArriving, markBodyArriving } from "./requestBody.ts";
+import { isBodyArriving, stopWaitingForBody, whileBodyArrives } from "./requestBody.ts";
 
 /** The client address: the socket's, or behind `trustedProxies` proxies the one they say (forwarded.ts). */
 export function clientAddress(trustedProxies: number): MiddlewareHandler<HttpEnv> {
@@ -55,18 +55,23 @@ export function limitBody(maxBytes: number, bodies: BodyBudget): MiddlewareHandl
   // client (a body with a Content-Length is only checked here, and read by the route).
   return async (c, next) => {
     const held = bodies.reserve(c.req.raw, maxBytes);
-    markBodyArriving(c, true);
     try {
-      return await limit(c, async () => {
-        markBodyArriving(c, false);
-        await next();
-      });
+      let passed = false;
+      const check = () =>
+        limit(c, async () => {
+          passed = true;
+        });
+      await (readsHere(c.req.raw) ? whileBodyArrives(c, check) : check());
+      if (passed) await next();
     } finally {
-      markBodyArriving(c, false);
       bodies.release(held);
     }
   };
 }
+
+/** Whether hono's body limit reads the body of `request` (no Content-Length to check): only then can it stall. */
+const readsHere = (request: Request): boolean =>
+  request.headers.has("transfer-encoding") || (!request.headers.has("content-length") && request.method !== "GET" && request.method !== "HEAD");
 
 /** Seconds a client is asked to wait before repeating a request that timed out on our side. */
 export const TIMEOUT_RETRY_AFTER_SECONDS = 5;
@@ -79,9 +84,13 @@ export const TIMEOUT_RETRY_AFTER_SECONDS = 5;
 export function limitTime(ms: number): MiddlewareHandler<HttpEnv> {
   return timeout(ms, (c) => {
     timedOut.add(c);
-    return (isBodyArriving(c)
-      ? new ProblemError("request-timeout", `the request body did not arrive within ${ms} ms`, { headers: { Connection: "close" } })
-      : new ProblemError("timeout", `the request did not finish within ${ms} ms`, { headers: { "Retry-After": String(TIMEOUT_RETRY_AFTER_SECONDS) } })) as never;
+    if (isBodyArriving(c)) {
+      const problem = new ProblemError("request-timeout", `the request body did not arrive within ${ms} ms`, { headers: { Connection: "close" } });
+      // The handler waiting for the body stops now, giving the body back (requestBody.ts says why it must be told).
+      stopWaitingForBody(c, problem);
+      return problem as never;
+    }
+    return new ProblemError("timeout", `the request did not finish within ${ms} ms`, { headers: { "Retry-After": String(TIMEOUT_RETRY_AFTER_SECONDS) } }) as never;
   });
 }
 

@@ -9,14 +9,11 @@
 import type { Context } from "hono";
 import { clientClosedRequest, isConnectionAbort, ProblemError } from "./problem.ts";
 
-/** The contexts of requests whose body is being read right now (a context lives as long as its request). */
-const arriving = new WeakSet<Context>();
-
-/** Marks (or unmarks) the request of `c` as waiting for its body to arrive. */
-export function markBodyArriving(c: Context, waiting: boolean): void {
-  if (waiting) arriving.add(c);
-  else arriving.delete(c);
-}
+/**
+ * The requests whose body is being read right now (a context lives as long as its request), each with how to stop
+ * waiting for it.
+ */
+const arriving = new WeakMap<Context, (reason: unknown) => void>();
 
 /** Whether the request of `c` is waiting for its body right now. */
 export function isBodyArriving(c: Context): boolean {
@@ -24,22 +21,37 @@ export function isBodyArriving(c: Context): boolean {
 }
 
 /**
+ * Fails the read waiting for the body of `c`'s request, at once, with `reason`; nothing when no read waits. The request
+ * timeout calls it once it has answered 408: on Node the read of a body whose answer went out first never ended (the
+ * connection closed, but node:http no longer tracks a request it has answered, so its body stream neither ends nor
+ * fails), and the handler waiting on it held its body, and its share of the body budget (bodyBudget.ts), for good.
+ */
+export function stopWaitingForBody(c: Context, reason: unknown): void {
+  arriving.get(c)?.(reason);
+}
+
+/**
  * Runs `read`, which reads the request body, marked as waiting for the client; a read that fails because the
- * connection closed becomes 499 `client-closed-request`.
+ * connection closed becomes 499 `client-closed-request`, and one the request timeout stopped fails with its reason.
  *
  * @example
  * const bytes = await whileBodyArrives(c, async () => new Uint8Array(await c.req.arrayBuffer()));
  */
 export async function whileBodyArrives<T>(c: Context, read: () => Promise<T>): Promise<T> {
-  markBodyArriving(c, true);
+  let stop: (reason: unknown) => void = () => undefined;
+  const stopped = new Promise<never>((_, reject) => {
+    stop = reject;
+  });
+  arriving.set(c, stop);
   try {
-    return await read();
+    // race() handles a rejection of either promise after the other settled: none is left unhandled.
+    return await Promise.race([read(), stopped]);
   } catch (error) {
     // Only the transport fails a read of a body (a second read is a TypeError, and stays one).
     if (!(error instanceof ProblemError) && (isConnectionAbort(error) || c.req.raw.signal.aborted)) throw clientClosedRequest();
     throw error;
   } finally {
-    markBodyArriving(c, false);
+    arriving.delete(c);
   }
 }
 

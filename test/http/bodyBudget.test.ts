@@ -215,4 +215,22 @@ describe("the budget of request bodies in flight", () => {
     await untilInFlight(0);
     expect((await app.call("POST", "/v1/applications", t.token, { name: "after-leaving" })).status).toBe(201);
   });
+
+  describe("with a short request timeout", () => {
+    let quick: TestApp;
+    beforeAll(async () => {
+      quick = await startTestApp(db, { env: { ...budgetEnv, HOOKLEDGER_REQUEST_TIMEOUT_MS: "1500" } });
+    });
+    afterAll(async () => {
+      await quick?.stop();
+    });
+
+    it("gives back the reservations of uploads that stall until the request timeout answers them 408", async () => {
+      const chunkedHead = ["POST /v1/applications HTTP/1.1", "Host: 127.0.0.1", `Authorization: Bearer ${t.token}`, "Content-Type: application/json", "Transfer-Encoding: chunked"];
+      const stalled = [slowUpload(apiHead(API_BODY), "{", quick), slowUpload(chunkedHead, "1\r\n{\r\n", quick), slowUpload(ingressHead(INGRESS_BODY), "{", quick)];
+      await untilInFlight(BUDGET, quick);
+      expect((await Promise.all(stalled.map((upload) => upload.answer))).map((answer) => answer.status)).toEqual([408, 408, 408]);
+      await untilInFlight(0, quick);
+    });
+  });
 });
