@@ -8,6 +8,7 @@ import { connect, type Socket } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { OVERLOADED_RETRY_AFTER_SECONDS } from "../../src/http/bodyBudget.ts";
 import { eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { consoleSession } from "../support/consoleSession.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { inboundTenant } from "../inbound/setup.ts";
 
@@ -157,8 +158,10 @@ async function expectBodilessServed() {
 const small = JSON.stringify({ name: "after" });
 
 describe("the budget of request bodies in flight", () => {
-  it("refuses a /v1 or ingress body unread with 503 overloaded while slow /v1 uploads hold the budget, and serves it once they finish", async () => {
+  it("refuses a /v1, ingress or console form body with 503 overloaded while slow /v1 uploads hold the budget, and serves it once they finish", async () => {
     const refusedBefore = await scraped("hookledger_request_bodies_refused_total");
+    const consoleUser = await consoleSession(app, t.token);
+    const consoleForm = () => consoleUser.post(`/console/applications/${t.appId}/new-subscription`, "url=not-a-url&event_types=github.push");
     const uploads = [0, 1, 2].map((i) => slowUpload(apiHead(API_BODY), `{"name":"slow-${i}"`));
     // A chunked body reserves its limit, HOOKLEDGER_MAX_BODY_BYTES.
     const chunked = slowUpload(["POST /v1/applications HTTP/1.1", "Host: 127.0.0.1", `Authorization: Bearer ${t.token}`, "Content-Type: application/json", "Transfer-Encoding: chunked"], "1\r\n{\r\n");
@@ -169,8 +172,13 @@ describe("the budget of request bodies in flight", () => {
     const refused = await app.call("POST", "/v1/applications", t.token, { name: "refused" });
     expect(refused.status).toBe(503);
     expect(refused.body).toMatchObject({ type: "urn:hookledger:problem:overloaded", retry_after_seconds: OVERLOADED_RETRY_AFTER_SECONDS });
+    // A console form is held in the same budget; the console's pages are still served.
+    const form = await consoleForm();
+    expect(form.status).toBe(503);
+    expect(await form.json()).toMatchObject({ type: "urn:hookledger:problem:overloaded" });
+    expect((await consoleUser.get("/console/overview")).status).toBe(200);
     await expectBodilessServed();
-    expect(await scraped("hookledger_request_bodies_refused_total")).toBe(refusedBefore + 3);
+    expect(await scraped("hookledger_request_bodies_refused_total")).toBe(refusedBefore + 4);
 
     const rest = '"name":"slow-chunked"}';
     const finished = await Promise.all([
@@ -183,6 +191,8 @@ describe("the budget of request bodies in flight", () => {
     expect(served.status, JSON.stringify(served.body)).toBe(201);
     const received = await app.fetch(`/in/${routeId}`, { method: "POST", headers: { authorization: basicAuth.slice("Authorization: ".length), "content-type": "application/json" }, body: "{}" });
     expect(received.status).toBe(202);
+    // The form's own answer: its url is refused (a 400 page), not the budget.
+    expect((await consoleForm()).status).toBe(400);
   });
 
   it("refuses a body while slow ingress uploads hold the budget, and gives their reservations back when they finish or their clients leave", async () => {
