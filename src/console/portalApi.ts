@@ -10,6 +10,7 @@ import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { named, timestamp } from "../http/responses.ts";
 import { ProblemError } from "../http/problem.ts";
+import { answersSecretShownOnce } from "../http/secretShownOnce.ts";
 import { readJson, readNoBody, uuidParam } from "../http/validate.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { requireOrganizationToken, requireScope } from "../tenancy/authorize.ts";
@@ -65,6 +66,8 @@ export function portalApiRoutes(ctx: AppContext): Hono<HttpEnv> {
       url: `${ctx.config.HOOKLEDGER_PUBLIC_URL ?? new URL(c.req.url).origin}/portal/enter?link=${created.link}`,
       expires_at: created.expiresAt.toISOString(),
     };
+    // The link is a credential until it is spent: a repeat must not get a copy of it.
+    answersSecretShownOnce(c);
     return c.json(reply, 201);
   });
 

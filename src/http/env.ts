@@ -15,6 +15,8 @@ export interface HttpVariables {
   auth: AuthenticatedCaller;
   /** The request span's W3C traceparent, set only while traces are exported (observability/requestSpans.ts). */
   traceparent?: string;
+  /** Set by a route whose answer carries a secret shown once (secretShownOnce.ts): never kept for a repeat. */
+  secretShownOnce?: boolean;
 }
 
 export interface HttpBindings {

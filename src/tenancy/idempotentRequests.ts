@@ -8,8 +8,9 @@
  * Only a success (2xx) is remembered. Our handlers change nothing unless they succeed (each action is one
  * transaction), so after a 4xx or 5xx the key is released and a repeat runs the request again — after fixing what
  * the 400 named, say. One 503 is different: a request that timed out on our side may still finish, and then its
- * repeats are told so (409) rather than acting again. A key is remembered 24 hours (sql/083), per organization and
- * token.
+ * repeats are told so (409) rather than acting again. A success whose answer carries a secret shown once (its route
+ * marks it, http/secretShownOnce.ts) is remembered as done, never as its answer: repeats are told so (409), and the
+ * secret is not shown a second time. A key is remembered 24 hours (sql/083), per organization and token.
  *
  * Why not in the handlers' own transactions: the key must cover every POST the same way, and an action's
  * transaction is its capability's business. The cost is a window: if this process dies after a request's action
@@ -23,6 +24,7 @@ import { keyFromKeyring, type Keyring } from "../crypto/keyring.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { ProblemError } from "../http/problem.ts";
 import { readRequestBytes } from "../http/requestBody.ts";
+import { answeredSecretShownOnce } from "../http/secretShownOnce.ts";
 import { claimKey, keepAnswer, releaseKey, renewClaim, type KeptAnswer, type KeyOwner } from "./idempotencyKeys.ts";
 
 /** 1–255 visible ASCII characters (a UUID, a ULID, a hash: whatever the client generates). */
@@ -79,10 +81,13 @@ function requestHashKey(keyring: Keyring): Buffer {
 
 /**
  * The answer as a repeat will get it, or undefined when it is not one to keep (not a 2xx). A 2xx too large to keep
- * (or not UTF-8) is kept as a refusal saying so: the action is done, so a repeat must not run it again.
+ * (or not UTF-8), or one carrying a secret shown once (a new token, a signing secret, a portal link: its route says
+ * so), is kept as a refusal saying so: the action is done, so a repeat must not run it again, and a secret shown
+ * once is not shown again to whoever repeats the request within 24 hours.
  */
 async function answerToKeep(c: Context<HttpEnv>, response: Response): Promise<KeptAnswer | undefined> {
   if (response.status < 200 || response.status > 299) return undefined;
+  if (answeredSecretShownOnce(c)) return answerNotKept(c, "its answer carried a secret that is shown once (a token, a signing secret or a link), so it was not kept");
   const bytes = new Uint8Array(await response.clone().arrayBuffer());
   if (bytes.byteLength > MAX_KEPT_ANSWER_BYTES) return answerNotKept(c, `its answer was larger than ${MAX_KEPT_ANSWER_BYTES} bytes, too large to keep`);
   let body: string;

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, eventually, startTestApp, TEST_ADMIN_TOKEN, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -103,21 +103,99 @@ describe("Idempotency-Key on POST", () => {
     expect(new Set([mine.body.id, theirs.body.id, foreign.body.id]).size).toBe(3);
   });
 
-  it("replays a new token's answer without ever storing the token in the clear", async () => {
+  it("keeps the request only as a keyed digest, never in the clear", async () => {
     const key = newKey();
-    const created = await app.call("POST", "/v1/tokens", tenant.token, { label: "ci", scopes: ["events:write"] }, withKey(key));
-    const again = await app.call("POST", "/v1/tokens", tenant.token, { label: "ci", scopes: ["events:write"] }, withKey(key));
-    expect(created.status).toBe(201);
-    expect(again.body.token).toBe(created.body.token);
-    const [row] = await db.owner<{ answer: string }[]>`select answer from hookledger.idempotency_keys where org_id = ${tenant.orgId} and key = ${key}`;
-    expect(row?.answer).toMatch(/^v1\./);
-    // The request (the new token's label and scopes here; a route's password elsewhere) is kept only as a keyed digest.
-    const [digest] = await db.owner<{ request_hash: Uint8Array }[]>`select request_hash from hookledger.idempotency_keys where org_id = ${tenant.orgId} and key = ${key}`;
-    const plain = createHash("sha256").update("POST /v1/tokens\n").update(JSON.stringify({ label: "ci", scopes: ["events:write"] })).digest();
-    expect(Buffer.from(digest?.request_hash ?? []).equals(plain)).toBe(false);
-    expect(Buffer.from(digest?.request_hash ?? []).equals(Buffer.from(requestDigest(app.ctx.keyring, "POST", "/v1/tokens", Buffer.from(JSON.stringify({ label: "ci", scopes: ["events:write"] })))))).toBe(true);
-    expect(row?.answer).not.toContain(created.body.token);
-    expect(Buffer.from(row?.answer ?? "", "utf8").toString("base64")).not.toContain(Buffer.from(created.body.token).toString("base64"));
+    const body = { name: "digest only" };
+    expect((await app.call("POST", "/v1/applications", tenant.token, body, withKey(key))).status).toBe(201);
+    // The request (a name here; a route's password elsewhere) is kept only as a digest keyed from the keyring.
+    const [row] = await db.owner<{ request_hash: Uint8Array }[]>`select request_hash from hookledger.idempotency_keys where org_id = ${tenant.orgId} and key = ${key}`;
+    const plain = createHash("sha256").update("POST /v1/applications\n").update(JSON.stringify(body)).digest();
+    expect(Buffer.from(row?.request_hash ?? []).equals(plain)).toBe(false);
+    expect(Buffer.from(row?.request_hash ?? []).equals(Buffer.from(requestDigest(app.ctx.keyring, "POST", "/v1/applications", Buffer.from(JSON.stringify(body)))))).toBe(true);
+  });
+
+  describe("an answer that carried a secret shown once", () => {
+    /** Sends a request twice with one key: the first answer, and the repeat's. */
+    async function twice(path: string, body: Record<string, unknown> | undefined, token = tenant.token) {
+      const key = newKey();
+      const first = await app.call("POST", path, token, body, withKey(key));
+      const again = await app.call("POST", path, token, body, withKey(key));
+      return { key, first, again };
+    }
+
+    /** The repeat is a 409 saying the request was done, and nothing of the first answer is kept. */
+    async function expectToldDone(key: string, again: Awaited<ReturnType<TestApp["call"]>>, secret: string): Promise<void> {
+      expect(again.status).toBe(409);
+      expect(again.body.type).toBe("urn:hookledger:problem:idempotency-conflict");
+      expect(again.body.detail).toMatch(/was done, but its answer carried a secret that is shown once/);
+      expect(again.headers.get("idempotent-replayed")).toBe("true");
+      expect(JSON.stringify(again.body)).not.toContain(secret);
+      // Told so again on every later repeat: the key holds the refusal, not the answer.
+      const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.idempotency_keys where key = ${key} and answer is not null`;
+      expect(row?.n).toBe(1);
+    }
+
+    it("never shows a new token again, and creates one token", async () => {
+      const { key, first, again } = await twice("/v1/tokens", { label: "shown once", scopes: ["events:write"] });
+      expect(first.status).toBe(201);
+      await expectToldDone(key, again, first.body.token);
+      const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.api_tokens where org_id = ${tenant.orgId} and label = 'shown once'`;
+      expect(row?.n).toBe(1);
+      // Still refused after the token is revoked: the repeat never brings the revoked token back either.
+      expect((await app.call("DELETE", `/v1/tokens/${first.body.id}`, tenant.token)).status).toBe(200);
+      await expectToldDone(key, await app.call("POST", "/v1/tokens", tenant.token, { label: "shown once", scopes: ["events:write"] }, withKey(key)), first.body.token);
+    });
+
+    it("never shows an organization's token minted by the instance admin again", async () => {
+      const { key, first, again } = await twice(`/v1/organizations/${tenant.orgId}/tokens`, { label: "minted once", scopes: ["admin"] }, TEST_ADMIN_TOKEN);
+      expect(first.status).toBe(201);
+      await expectToldDone(key, again, first.body.token);
+    });
+
+    it("never shows a subscription's signing secret or header values again, generated or given", async () => {
+      const generated = await twice("/v1/subscriptions", { app_id: tenant.appId, url: "http://127.0.0.1:18460/once", headers: { authorization: "Bearer PARTNER-ONCE" } });
+      expect(generated.first.status).toBe(201);
+      await expectToldDone(generated.key, generated.again, generated.first.body.secret);
+      expect(JSON.stringify(generated.again.body)).not.toContain("PARTNER-ONCE");
+      const given = await twice("/v1/subscriptions", { app_id: tenant.appId, url: "http://127.0.0.1:18460/given", secret: "whsec_" + randomBytes(32).toString("base64") });
+      expect(given.first.status).toBe(201);
+      await expectToldDone(given.key, given.again, given.first.body.secret);
+      const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.subscriptions where org_id = ${tenant.orgId} and url like 'http://127.0.0.1:18460/%'`;
+      expect(row?.n).toBe(2);
+    });
+
+    it("never shows a rotated signing secret again, and rotates once", async () => {
+      const subscription = await tenant.subscribe({ url: "http://127.0.0.1:18460/rotated" });
+      const { key, first, again } = await twice(`/v1/subscriptions/${subscription.id}/secret/rotate`, { overlap_seconds: 0 });
+      expect(first.status).toBe(200);
+      await expectToldDone(key, again, first.body.secret);
+      const [row] = await db.owner<{ n: number }[]>`
+        select count(*)::int as n from hookledger.ledger where org_id = ${tenant.orgId} and type = 'subscription.secret_rotated' and data->>'subscription_id' = ${subscription.id}`;
+      expect(row?.n).toBe(1);
+    });
+
+    it("never shows a generated ingress secret again; a route whose secrets were given is replayed as before", async () => {
+      const generated = await twice("/v1/ingress-routes", { name: "generated once", auth: { type: "hmac", preset: "standard-webhooks" }, secrets: [{}] });
+      expect(generated.first.status).toBe(201);
+      const value = generated.first.body.secrets[0]?.value as string;
+      expect(value).toEqual(expect.any(String));
+      await expectToldDone(generated.key, generated.again, value);
+      const added = await twice(`/v1/ingress-routes/${generated.first.body.id}/secrets`, { id: "second" });
+      expect(added.first.status).toBe(201);
+      await expectToldDone(added.key, added.again, added.first.body.value);
+      const given = await twice("/v1/ingress-routes", { name: "given", auth: { type: "hmac", preset: "github" }, secrets: [{ value: "a-given-secret-of-some-length" }] });
+      expect(given.first.status).toBe(201);
+      expect(given.again.status).toBe(201);
+      expect(given.again.body).toEqual(given.first.body);
+      const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.ingress_routes where org_id = ${tenant.orgId} and name in ('generated once', 'given')`;
+      expect(row?.n).toBe(2);
+    });
+
+    it("never shows a portal link again", async () => {
+      const { key, first, again } = await twice(`/v1/applications/${tenant.appId}/portal-links`, undefined);
+      expect(first.status).toBe(201);
+      await expectToldDone(key, again, new URL(first.body.url).searchParams.get("link") as string);
+    });
   });
 
   it("makes an event without event_id idempotent too", async () => {

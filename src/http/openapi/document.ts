@@ -154,7 +154,7 @@ const IDEMPOTENCY_KEY_PARAMETER = {
   in: "header",
   required: false,
   description:
-    "1-255 visible ASCII characters. A repeat with the same key (same token, method, path, query and body) within 24 hours gets the first 2xx answer again, with `Idempotent-Replayed: true`, instead of acting twice; after a 4xx or 5xx the key is free again.",
+    "1-255 visible ASCII characters. A repeat with the same key (same token, method, path, query and body) within 24 hours gets the first 2xx answer again, with `Idempotent-Replayed: true`, instead of acting twice; after a 4xx or 5xx the key is free again. An answer that carried a secret shown once (a new token, a signing secret, a generated ingress secret, a portal link) is not kept: its repeats get 409 `idempotency-conflict` saying the request was done.",
   schema: { type: "string", minLength: 1, maxLength: 255, pattern: "^[\\x21-\\x7e]+$" },
 };
 

@@ -8,6 +8,7 @@ import type { HttpEnv } from "../../http/env.ts";
 import { boundedArray, descriptionField, exactObject, nameField, timestampField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
+import { answersSecretShownOnce } from "../../http/secretShownOnce.ts";
 import { readJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireEveryQueue, requireOrganizationToken, requireScope } from "../../tenancy/authorize.ts";
@@ -129,6 +130,8 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
       return createIngressRoute(ctx, auth.orgId, spec, specs, auditMeta(c));
     });
     const reply: CreatedRouteJson = { ...presentRoute(created.route), secrets: created.secrets.map(presentSecret) };
+    // A generated secret's value is in this answer only; given ones (a value or a reference) never are.
+    if (created.secrets.some((secret) => secret.value !== undefined)) answersSecretShownOnce(c);
     return c.json(reply, 201);
   });
 
@@ -178,6 +181,7 @@ export function ingressRouteRoutes(ctx: AppContext, routeCache: IngressRouteCach
     const orgId = c.get("auth").orgId;
     const added = await naming(async () => addIngressRouteSecret(ctx, orgId, route.route_id, await fetchSecretSpec(ctx, orgId, body, ""), auditMeta(c)));
     if (!added) throw notFound();
+    if (added.value !== undefined) answersSecretShownOnce(c);
     return c.json(presentSecret(added), 201);
   });
 

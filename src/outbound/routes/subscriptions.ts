@@ -9,6 +9,7 @@ import { boundedArray, descriptionField, exactObject, metadataField, timestampFi
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { isoOrNull } from "../../http/responses.ts";
+import { answersSecretShownOnce } from "../../http/secretShownOnce.ts";
 import { readJson, readNoBody, readOptionalJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
@@ -146,7 +147,9 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const { app_id, secret, ...fields } = body;
     try {
       const created = await createSubscription(ctx, auth.orgId, { ...fields, appId: app_id, ...(secret ? { secret } : {}) }, auditMeta(c));
+      // The signing secret (generated or given) and the custom header values, both shown in this answer only.
       const reply: CreatedSubscriptionJson = { ...presentSubscription(created.subscription, { revealHeaders: true }), secret: created.secret };
+      answersSecretShownOnce(c);
       return c.json(reply, 201);
     } catch (error) {
       if (error instanceof UnknownApplicationError) {
@@ -231,6 +234,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const rotated = await rotateSubscriptionSecret(ctx, auth.orgId, current.subscription_id, { overlapSeconds: body.overlap_seconds, ...(body.secret ? { secret: body.secret } : {}) }, meta);
     if (!rotated) throw notFound();
     const reply: RotatedSecretJson = { key_id: rotated.keyId, secret: rotated.secret, previous_secret_expires_at: isoOrNull(rotated.previousExpiresAt) };
+    answersSecretShownOnce(c);
     return c.json(reply);
   });
 

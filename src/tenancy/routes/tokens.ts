@@ -11,6 +11,7 @@ import type { HttpEnv } from "../../http/env.ts";
 import { boundedArray, exactObject, nameField, timestampField, uuidField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
+import { answersSecretShownOnce } from "../../http/secretShownOnce.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../audit.ts";
 import { requireOrgAccess, requireOrganizationToken, requireScope } from "../authorize.ts";
@@ -57,6 +58,7 @@ export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
     try {
       const created = await createToken(ctx, orgId, { label: body.label, scopes: body.scopes, appId: body.app_id, expiresAt: body.expires_at, queues: body.queues }, meta);
       const reply: CreatedTokenJson = { ...presentToken(created.details), token: created.token };
+      answersSecretShownOnce(c);
       return c.json(reply, 201);
     } catch (error) {
       if (error instanceof UnknownApplicationError) {
