@@ -3,7 +3,7 @@
  * API, the worker, or both. Used by main.ts and by the test harness, so tests boot the real thing.
  */
 import path from "node:path";
-import type { Config } from "./config.ts";
+import { checkSentryDsn, type Config } from "./config.ts";
 import type { AppContext } from "./context.ts";
 import { connect, describeUrl, serviceUrlFor, type Sql } from "./db/connect.ts";
 import { startEmbeddedPostgres, type EmbeddedDatabase } from "./db/embedded.ts";
@@ -146,6 +146,7 @@ export async function startServices(options: {
     return reference === undefined ? undefined : resolveSetting(secrets, name, reference);
   };
   const sentryDsn = await setting("HOOKLEDGER_SENTRY_DSN");
+  if (sentryDsn !== undefined) checkSentryDsn(sentryDsn);
   const configuredAdminToken = options.api ? await setting("HOOKLEDGER_ADMIN_TOKEN") : undefined;
   if (configuredAdminToken !== undefined && configuredAdminToken.length < 32) throw new Error("HOOKLEDGER_ADMIN_TOKEN: the token must be at least 32 characters");
   const metricsToken = options.api ? await setting("HOOKLEDGER_METRICS_TOKEN") : undefined;

@@ -29,9 +29,43 @@ const postgresUrl = v.pipe(
   }, "expected a URL of the form postgres://user:password@host:5432/database"),
 );
 
-/** A setting holding a secret reference (see secrets/references.ts), never the secret itself. */
-const secretReferenceSetting = (to: string) =>
-  v.optional(v.pipe(v.string(), v.trim(), v.regex(SECRET_REF_PATTERN, `expected a secret reference${to}: ${SECRET_REF_FORMS}`)));
+/**
+ * A setting holding a secret reference (see secrets/references.ts), never the secret itself. With `form`, a `raw:`
+ * value (the only one known before start-up resolves references) must also pass it.
+ */
+const secretReferenceSetting = (to: string, form?: { test: (value: string) => boolean; message: string }) =>
+  v.optional(
+    v.pipe(
+      v.string(),
+      v.trim(),
+      v.regex(SECRET_REF_PATTERN, `expected a secret reference${to}: ${SECRET_REF_FORMS}`),
+      v.check((reference) => !form || !reference.startsWith("raw:") || form.test(reference.slice("raw:".length)), form?.message ?? ""),
+    ),
+  );
+
+/**
+ * A Sentry DSN in the form the Sentry SDK accepts: `https://<public key>@<host>[:port]/[path/]<project id>`.
+ * Why here: handed a malformed DSN, the SDK prints it whole to the process output (where logs are collected) and
+ * start-up goes on without error reporting; the value is a secret setting's. A `raw:` DSN is checked with the other
+ * settings, one behind env:, file: or vault: as soon as start-up has resolved it (`checkSentryDsn`, boot.ts), so the
+ * SDK is only ever handed a well-formed DSN.
+ */
+const SENTRY_DSN_PATTERN = /^https?:\/\/\w+(?::\w*)?@(?:\[[:.%\w]+\]|[\w.-]+)(?::\d{1,5})?\/(?:[^/?#\s]+\/)*\d+$/;
+const sentryDsnForm = {
+  test: (dsn: string) => SENTRY_DSN_PATTERN.test(dsn),
+  message: "expected a Sentry DSN of the form https://<public key>@<host>/<project id>",
+};
+
+/**
+ * Refuses a malformed Sentry DSN resolved from HOOKLEDGER_SENTRY_DSN, naming the setting and never the value.
+ *
+ * @example
+ * checkSentryDsn("https://abc123@o1.ingest.sentry.io/42"); // passes
+ * @throws ConfigError
+ */
+export function checkSentryDsn(dsn: string): void {
+  if (!sentryDsnForm.test(dsn)) throw new ConfigError(`HOOKLEDGER_SENTRY_DSN: ${sentryDsnForm.message}`);
+}
 
 /** Comma-separated actor names (or prefixes), each as X-Audit-Actor may carry it. */
 const actorList = (message: string) =>
@@ -97,7 +131,7 @@ export const configSchema = v.object({
   HOOKLEDGER_DEV_MODE: flagSetting(false),
   HOOKLEDGER_ADMIN_TOKEN: secretReferenceSetting(""),
   HOOKLEDGER_METRICS_TOKEN: secretReferenceSetting(""),
-  HOOKLEDGER_SENTRY_DSN: secretReferenceSetting(" to the DSN"),
+  HOOKLEDGER_SENTRY_DSN: secretReferenceSetting(" to the DSN", sentryDsnForm),
   HOOKLEDGER_SENTRY_ENVIRONMENT: v.pipe(v.optional(v.string(), "production"), v.trim(), v.regex(/^[\w.-]{1,64}$/, "expected a short name such as production")),
   HOOKLEDGER_SENTRY_TRACES_SAMPLE_RATE: v.pipe(
     v.optional(v.string(), "0"),

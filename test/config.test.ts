@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import { checkSentryDsn, ConfigError, loadConfig } from "../src/config.ts";
 
 describe("configuration", () => {
   it("applies documented defaults", () => {
@@ -59,6 +59,55 @@ describe("configuration", () => {
     }
     expect(message).toBe("DATABASE_URL: expected a URL of the form postgres://user:password@host:5432/database");
     expect(message).not.toContain("hunter2");
+  });
+
+  describe("HOOKLEDGER_SENTRY_DSN", () => {
+    const refusal = "HOOKLEDGER_SENTRY_DSN: expected a Sentry DSN of the form https://<public key>@<host>/<project id>";
+    const malformed = [
+      "https://SENTRYKEY@notadsn",
+      "https://SENTRYKEY@sentry.example.com/notanumber",
+      "https://SENTRYKEY@sentry.example.com/42/",
+      "https://sentry.example.com/42",
+      "ftp://SENTRYKEY@sentry.example.com/42",
+      "https://SENTRYKEY@sentry.example.com/42?x=1",
+      "SENTRYKEY",
+    ];
+
+    it.each(malformed)("refuses the malformed raw DSN %j, naming the setting and never the value", (dsn) => {
+      let message = "";
+      try {
+        loadConfig({ HOOKLEDGER_SENTRY_DSN: `raw:${dsn}` });
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        message = (error as Error).message;
+      }
+      expect(message).toBe(refusal);
+      expect(message).not.toContain("SENTRYKEY");
+    });
+
+    it.each(malformed)("refuses %j once resolved from a reference, the same way", (dsn) => {
+      expect(() => checkSentryDsn(dsn)).toThrow(new ConfigError(refusal));
+    });
+
+    it.each(["https://abc123@o1.ingest.sentry.io/42", "http://public:secret@127.0.0.1:9000/sentry/7", "https://k@[::1]:9000/1"])("accepts the well-formed DSN %j", (dsn) => {
+      expect(loadConfig({ HOOKLEDGER_SENTRY_DSN: `raw:${dsn}` }).HOOKLEDGER_SENTRY_DSN).toBe(`raw:${dsn}`);
+      expect(() => checkSentryDsn(dsn)).not.toThrow();
+    });
+
+    it("leaves a reference to be checked once resolved (its value is not known yet)", () => {
+      expect(loadConfig({ HOOKLEDGER_SENTRY_DSN: "env:SENTRY_DSN" }).HOOKLEDGER_SENTRY_DSN).toBe("env:SENTRY_DSN");
+    });
+
+    it("stops start-up on a malformed one before the Sentry SDK can print it", () => {
+      const result = spawnSync("node_modules/.bin/bun", ["src/main.ts"], {
+        env: { ...process.env, HOOKLEDGER_DEV_MODE: "true", HOOKLEDGER_SENTRY_DSN: "raw:https://SENTRYKEY@notadsn", DATABASE_URL: "" },
+        encoding: "utf8",
+        timeout: 30_000,
+      });
+      expect(result.status).toBe(2);
+      expect(result.stderr).toBe(`hookledger: configuration error: ${refusal}\n`);
+      expect(result.stdout).toBe("");
+    });
   });
 
   it("stops start-up with one line and exit code 2, without a stack trace", () => {

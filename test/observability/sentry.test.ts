@@ -3,9 +3,12 @@
  * can read exactly what would leave the process.
  */
 import { createTransport } from "@sentry/node";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
+import { ConfigError } from "../../src/config.ts";
 import { createSentryReporter } from "../../src/observability/errorReporter.ts";
 import { scrubReport } from "../../src/observability/scrub.ts";
+import { startTestApp } from "../support/app.ts";
+import { createTestDatabase } from "../support/database.ts";
 
 const token = `hl_org_${"Ab3".repeat(14)}X`;
 const secret = `whsec_${Buffer.alloc(32, 9).toString("base64")}`;
@@ -53,5 +56,20 @@ describe("error reporting", () => {
     });
     expect(event.extra).toEqual({ payload: "[redacted]", subscription_secret: "[redacted]", note: "see [redacted]" });
     expect(event.message).toBe("token [redacted]");
+  });
+
+  it("stops start-up on a malformed DSN behind a reference, naming the setting; the SDK never sees (or prints) it", async () => {
+    const db = await createTestDatabase();
+    const printed = vi.spyOn(console, "error").mockImplementation(() => {});
+    process.env.HL_TEST_SENTRY_DSN = "https://SENTRYKEY@notadsn";
+    try {
+      const starting = startTestApp(db, { env: { HOOKLEDGER_SENTRY_DSN: "env:HL_TEST_SENTRY_DSN" } });
+      await expect(starting).rejects.toThrow(new ConfigError("HOOKLEDGER_SENTRY_DSN: expected a Sentry DSN of the form https://<public key>@<host>/<project id>"));
+      expect(JSON.stringify(printed.mock.calls)).not.toContain("SENTRYKEY");
+    } finally {
+      delete process.env.HL_TEST_SENTRY_DSN;
+      printed.mockRestore();
+      await db.drop();
+    }
   });
 });
