@@ -29,6 +29,7 @@ import { createSentryReporter, noErrorReporter, type ErrorReporter } from "./obs
 import { startTelemetry, type Telemetry } from "./observability/telemetry.ts";
 import { noTracing, type Tracing } from "./observability/tracing.ts";
 import { ensureInstanceAdminToken } from "./tenancy/tokens.ts";
+import { ConfiguredAdminToken } from "./tenancy/configuredAdminToken.ts";
 import { TokenUsageTracker } from "./tenancy/tokenUsage.ts";
 import { buildTaskList, crontab } from "./worker/tasks.ts";
 import { settleHandedOverSends } from "./outbound/attempt.ts";
@@ -201,6 +202,7 @@ export async function startServices(options: {
     }
     if (options.api) {
       adminToken = await ensureInstanceAdminToken(ctx, configuredAdminToken);
+      if (configuredAdminToken !== undefined) caches.tokens.acceptConfigured(new ConfiguredAdminToken(configuredAdminToken));
       tokenUsage.start();
       await caches.start();
       const latestMigration = (await listMigrations(DEFAULT_MIGRATIONS_DIR)).at(-1)?.version ?? 0;

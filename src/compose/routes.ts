@@ -31,8 +31,8 @@ import { surfaceRoutes } from "../console/routes.ts";
  */
 export const publicRoutes = (ctx: AppContext, caches: ApiCaches, bodies: BodyBudget): MountedRoutes[] => [
   { mount: "/in", routes: receiveRoutes(ctx, caches.ingressRoutes, bodies) },
-  { mount: "/console", routes: surfaceRoutes(ctx, "console", bodies) },
-  { mount: "/portal", routes: surfaceRoutes(ctx, "portal", bodies) },
+  { mount: "/console", routes: surfaceRoutes(ctx, "console", caches.tokens, bodies) },
+  { mount: "/portal", routes: surfaceRoutes(ctx, "portal", caches.tokens, bodies) },
 ];
 
 export function apiRoutes(ctx: AppContext, caches: ApiCaches): ApiRoutes[] {

@@ -12,6 +12,7 @@ import type { BodyBudget } from "../http/bodyBudget.ts";
 import { limitBody } from "../http/limits.ts";
 import { methodNotAllowed, ProblemError } from "../http/problem.ts";
 import { auditMeta, requestMeta } from "../tenancy/audit.ts";
+import type { TokenCache } from "../tenancy/tokenCache.ts";
 import { assertAcceptableInput, formText, readForm } from "./formInput.ts";
 import { h, page } from "./html.ts";
 import { registerActions } from "./actions.ts";
@@ -86,7 +87,7 @@ function requireSession(ctx: AppContext, surface: Surface): MiddlewareHandler<Ht
 }
 
 /** The console's or the portal's pages; their forms' bodies are held in `bodies`, the process's budget. */
-export function surfaceRoutes(ctx: AppContext, surface: Surface, bodies: BodyBudget): Hono<HttpEnv> {
+export function surfaceRoutes(ctx: AppContext, surface: Surface, tokens: TokenCache, bodies: BodyBudget): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use(pageSecurity());
   app.use(limitBody(FORM_BYTES, bodies));
@@ -115,7 +116,7 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
       const form = await readForm(c);
       if (!signInTokenValid(c, form.fields.csrf)) return signInForm(c, "The form expired. Sign in again.", 403);
       await assertAcceptableInput(c);
-      const result = await signIn(ctx, formText(form, "token"), requestMeta(c));
+      const result = await signIn(ctx, tokens, formText(form, "token"), requestMeta(c));
       if (result.kind === "refused") {
         return signInForm(c, "That token is not valid.", 401);
       }

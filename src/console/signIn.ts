@@ -1,20 +1,21 @@
 /**
  * Console sign-in: an API token is exchanged for a session cookie. The token is looked up exactly as bearer
- * authentication does (by its SHA-256, as hookledger_authenticator) and is never stored in the browser.
+ * authentication does (the token cache: by its SHA-256, as hookledger_authenticator, or the configured instance admin
+ * token) and is never stored in the browser.
  */
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { findTokenByHash } from "../tenancy/tokenStore.ts";
+import type { TokenCache } from "../tenancy/tokenCache.ts";
 import { sha256Hex } from "../tenancy/tokenSecrets.ts";
 import type { Credential } from "./credentials.ts";
 import { startSession } from "./sessions.ts";
 
 export type SignInResult = { kind: "signed_in"; credential: Credential; expiresAt: Date; instanceAdmin: boolean } | { kind: "refused" };
 
-export async function signIn(ctx: AppContext, token: string, meta: Omit<EntryMeta, "actor">): Promise<SignInResult> {
+export async function signIn(ctx: AppContext, tokens: TokenCache, token: string, meta: Omit<EntryMeta, "actor">): Promise<SignInResult> {
   if (!/^\S{16,512}$/.test(token)) return { kind: "refused" };
-  const found = await findTokenByHash(ctx.sql, sha256Hex(token));
+  const found = await tokens.find(sha256Hex(token));
   const now = ctx.now();
   if (!found || found.revokedAt || (found.expiresAt && found.expiresAt <= now)) return { kind: "refused" };
   const lifetime = new Date(now.getTime() + ctx.config.HOOKLEDGER_CONSOLE_SESSION_MINUTES * 60_000);

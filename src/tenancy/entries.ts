@@ -37,8 +37,11 @@ export const tenancyEntries = {
     label: v.string(),
     scopes: v.array(v.picklist(SCOPES)),
     token_prefix: v.string(),
-    /** SHA-256 of the token, hex. Not the token: it cannot be turned back into one. */
-    token_sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+    /**
+     * SHA-256 of the token, hex. Not the token: it cannot be turned back into one. Absent for a configured instance
+     * admin token, which is checked against the configuration and never stored (configuredAdminToken.ts).
+     */
+    token_sha256: v.optional(v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/))),
     expires_at: v.nullable(v.string()),
     queues: v.optional(v.nullable(v.array(v.string()))),
   }),

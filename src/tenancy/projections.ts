@@ -6,6 +6,7 @@
 import type { Tx } from "../db/connect.ts";
 import type { RecordedEntry } from "../ledger/catalogue.ts";
 import { defineProjection } from "../ledger/projection.ts";
+import { CONFIGURED_TOKEN_PREFIX, isConfiguredAdminToken } from "./configuredAdminToken.ts";
 
 type Of<T extends RecordedEntry["type"]> = Extract<RecordedEntry, { type: T }>;
 
@@ -93,10 +94,15 @@ export const tokensProjection = defineProjection({
       switch (entry.type) {
         case "token.created": {
           const { data } = entry as Of<"token.created">;
+          // A configured admin token keeps neither hash nor characters of its value here, including one recorded
+          // with both before configuredAdminToken.ts (sql/086 cleared those rows; a rebuild keeps them cleared).
+          const configured = isConfiguredAdminToken(data);
+          const prefix = configured ? CONFIGURED_TOKEN_PREFIX : data.token_prefix;
+          const sha256 = configured ? null : (data.token_sha256 ?? null);
           return tx`insert into hookledger.api_tokens
                       (org_id, token_id, kind, app_id, label, scopes, token_prefix, token_hash, expires_at, created_by, created_at, queues)
                     values (${entry.orgId}, ${data.token_id}, ${data.kind}, ${data.app_id}, ${data.label}, ${data.scopes},
-                            ${data.token_prefix}, decode(${data.token_sha256}, 'hex'), ${data.expires_at}, ${entry.meta.actor?.id ?? null},
+                            ${prefix}, decode(${sha256}, 'hex'), ${data.expires_at}, ${entry.meta.actor?.id ?? null},
                             ${entry.recordedAt}, ${data.queues ?? null})`;
         }
         case "token.revoked": {

@@ -1,7 +1,8 @@
 /**
  * API token strings: `hl_<kind>_<43 base62 characters>` (about 256 random bits). The recognisable `hl_` prefix lets
  * secret scanners find leaked tokens; only a SHA-256 hash is stored, which is safe for high-entropy secrets
- * (no salt or slow hash needed: there is nothing to brute-force).
+ * (no salt or slow hash needed: there is nothing to brute-force). A token the operator configures may not be random:
+ * it is never stored (configuredAdminToken.ts).
  */
 import { createHash } from "node:crypto";
 import { randomBase62 } from "../crypto/randomBase62.ts";
@@ -28,9 +29,4 @@ export interface GeneratedToken {
 export function generateApiToken(kind: TokenKind): GeneratedToken {
   const token = `hl_${kindTag[kind]}_${randomBase62(43)}`;
   return { token, prefix: token.slice(0, PREFIX_LENGTH), sha256: sha256Hex(token) };
-}
-
-/** For a token supplied by the operator (instance admin from configuration): any string of 32+ characters. */
-export function describeSuppliedToken(token: string): GeneratedToken {
-  return { token, prefix: `${token.slice(0, 6)}…`, sha256: sha256Hex(token) };
 }

@@ -88,10 +88,14 @@ export async function listTokens(
     limit ${options.limit + 1}`;
 }
 
+/**
+ * Whether an instance admin token that works without configuration exists. A configured one (stored without a hash)
+ * works only while it is configured: a start without it generates a token, so the instance is never left without one.
+ */
 export async function instanceAdminTokenExists(tx: Queryable): Promise<boolean> {
   const [row] = await tx<{ n: number }[]>`
     select count(*)::int as n from hookledger.api_tokens
-    where org_id = hookledger.current_org_id() and kind = 'instance_admin' and revoked_at is null`;
+    where org_id = hookledger.current_org_id() and kind = 'instance_admin' and revoked_at is null and token_hash is not null`;
   return (row?.n ?? 0) > 0;
 }
 

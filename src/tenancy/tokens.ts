@@ -8,8 +8,9 @@ import { StreamVersionConflictError } from "../ledger/errors.ts";
 import { ProblemError } from "../http/problem.ts";
 import { keepApplication } from "./applications.ts";
 import { keepOrganization } from "./organizations.ts";
+import { registerConfiguredAdminToken } from "./configuredAdminToken.ts";
 import type { Scope } from "./scopes.ts";
-import { describeSuppliedToken, generateApiToken, type GeneratedToken, type TokenKind } from "./tokenSecrets.ts";
+import { generateApiToken, type GeneratedToken, type TokenKind } from "./tokenSecrets.ts";
 import { getToken, getTokenForChange, instanceAdminTokenExists, type TokenRow } from "./tokenStore.ts";
 
 export const tokenStream = (tokenId: string) => `token:${tokenId}`;
@@ -93,18 +94,14 @@ async function recordInstanceAdminToken(ctx: AppContext, stream: string, expecte
 }
 
 /**
- * On start-up: make sure an instance admin token exists. A configured token (HOOKLEDGER_ADMIN_TOKEN) is
- * registered by hash if new; otherwise, the first start generates one and returns it to be printed once.
- * Two processes starting together cannot both create one: the second append finds the stream existing.
+ * On start-up: make sure an instance admin token exists. A configured token (HOOKLEDGER_ADMIN_TOKEN) is recorded
+ * without its value or hash (configuredAdminToken.ts: it is checked against the configuration); otherwise, the first
+ * start generates one and returns it to be printed once. Two processes starting together cannot both create one: the
+ * second append finds the stream existing.
  */
 export async function ensureInstanceAdminToken(ctx: AppContext, configured: string | undefined): Promise<string | undefined> {
   if (configured !== undefined) {
-    const supplied = describeSuppliedToken(configured);
-    try {
-      await recordInstanceAdminToken(ctx, `instance:admin-token:${supplied.sha256.slice(0, 32)}`, STREAM_DOES_NOT_EXIST, supplied, "configured (HOOKLEDGER_ADMIN_TOKEN)");
-    } catch (error) {
-      if (!(error instanceof StreamVersionConflictError)) throw error;
-    }
+    await registerConfiguredAdminToken(ctx);
     return undefined;
   }
   const exists = await withTenant(ctx.sql, SYSTEM_ORG_ID, (tx) => instanceAdminTokenExists(tx));
