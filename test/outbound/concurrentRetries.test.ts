@@ -98,7 +98,9 @@ describe("a manual retry while a scheduled retry's request is out", () => {
 
 describe("concurrent recovers", () => {
   it("re-queues each failed delivery once when ten recovers arrive together", async () => {
-    receiver.respond("/recover-race", { status: 500 });
+    // The re-sent attempts answer slowly: the recovers decided after the first one (each waits for the one before,
+    // on the delivery rows) must find the deliveries still pending, not already failed again, on a loaded machine.
+    receiver.respond("/recover-race", { status: 500 }, { status: 500 }, { status: 500 }, { status: 500, delayMs: 2_000 });
     const sub = await t.subscribe({ url: receiver.url("/recover-race"), max_attempts: 1, event_types: ["invoice.paid"] });
     for (const id of ["recover_race_1", "recover_race_2", "recover_race_3"]) await t.send({ event_id: id });
     const failed = await Promise.all(["recover_race_1", "recover_race_2", "recover_race_3"].map((id) => t.settled(id, "failed")));
