@@ -5,7 +5,7 @@
  */
 import type { Queryable } from "../db/connect.ts";
 import { pageWithinBudget } from "../http/pagination.ts";
-import { MAX_PAGE_BODY_BYTES } from "./receiptStore.ts";
+import { bodyAsBase64, MAX_PAGE_BODY_BYTES } from "./receiptStore.ts";
 
 export interface PullQueueRow {
   queue: string;
@@ -26,7 +26,7 @@ export interface PullQueueStats {
   oldest_enqueued_at: Date | null;
 }
 
-/** A message with the accepted request it carries. */
+/** A message with the accepted request it carries, its body as the base64 the answers carry (receiptStore.ts: bodyAsBase64). */
 export interface PullMessageRow {
   message_id: string;
   queue: string;
@@ -40,14 +40,14 @@ export interface PullMessageRow {
   route_id: string;
   content_type: string | null;
   headers: Record<string, string>;
-  body: Buffer;
+  body_base64: string;
   received_at: Date;
 }
 
 const queueColumns = "queue, description, max_deliveries, lease_seconds, created_at, updated_at";
 
 export const messageColumns = `m.message_id, m.queue, m.state, m.deliveries, m.lease_id, m.lease_expires_at, m.enqueued_at, m.dead_at,
-  m.receipt_id, r.route_id, r.content_type, r.headers, r.body, r.received_at`;
+  m.receipt_id, r.route_id, r.content_type, r.headers, ${bodyAsBase64("r.body")} as body_base64, r.received_at`;
 
 export async function getPullQueue(tx: Queryable, queue: string): Promise<PullQueueRow | undefined> {
   const [row] = await tx<PullQueueRow[]>`
@@ -86,9 +86,9 @@ export async function listDeadLetters(
   options: { limit: number; after?: { deadAt: string; id: string }; excerptBytes?: number },
 ): Promise<{ rows: PullMessageRow[]; pageSize: number }> {
   const body = options.excerptBytes === undefined ? tx`r.body` : tx`substring(r.body from 1 for ${options.excerptBytes}::int)`;
-  const rows = await tx<(Omit<PullMessageRow, "body"> & { body: Buffer | null })[]>`
+  const rows = await tx<(Omit<PullMessageRow, "body_base64"> & { body_base64: string | null })[]>`
     select message_id, queue, state, deliveries, lease_id, lease_expires_at, enqueued_at, dead_at, receipt_id, route_id, content_type, headers,
-           received_at, case when through <= ${MAX_PAGE_BODY_BYTES} or through = octet_length(body) then body end as body
+           received_at, case when through <= ${MAX_PAGE_BODY_BYTES} or through = octet_length(body) then ${tx.unsafe(bodyAsBase64("body"))} end as body_base64
     from (
       select m.message_id, m.queue, m.state, m.deliveries, m.lease_id, m.lease_expires_at, m.enqueued_at, m.dead_at, m.receipt_id,
              r.route_id, r.content_type, r.headers, r.received_at, ${body} as body,
@@ -100,7 +100,7 @@ export async function listDeadLetters(
       order by m.dead_at desc, m.message_id desc limit ${options.limit + 1}
     ) page
     order by dead_at desc, message_id desc`;
-  const cut = pageWithinBudget(rows, (row) => row.body === null, options.limit);
+  const cut = pageWithinBudget(rows, (row) => row.body_base64 === null, options.limit);
   return { rows: cut.rows as PullMessageRow[], pageSize: cut.pageSize };
 }
 

@@ -60,7 +60,7 @@ export async function queuesPage(view: View): Promise<Response> {
   });
   const deadRows = data.dead.map(
     (message) => h`<tr><td class="mono">${message.message_id}</td><td>${time(message.dead_at)}</td><td class="mono">${message.deliveries}</td><td class="mono">${message.route_id}</td>
-<td>${message.content_type ?? "—"}</td><td class="mono wrap">${message.body.toString("utf8").slice(0, 160)}</td></tr>`,
+<td>${message.content_type ?? "—"}</td><td class="mono wrap">${Buffer.from(message.body_base64, "base64").toString("utf8").slice(0, 160)}</td></tr>`,
   );
   const body = h`<h1>Pull queues</h1>${table("Pull queues", ["Queue", "Ready", "Delayed", "Leased", "Dead letters", "Oldest message", "Max deliveries"], rows, "No pull queues.")}
 ${data.chosen

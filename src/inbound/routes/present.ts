@@ -7,7 +7,7 @@ import * as v from "valibot";
 import { iso, isoOrNull, named, nullableTimestamp, stringMap, timestamp } from "../../http/responses.ts";
 import { ingressAuthSchema } from "../entries.ts";
 import type { PullMessageRow, PullQueueRow, PullQueueStats } from "../pullStore.ts";
-import type { ReceiptRow } from "../receiptStore.ts";
+import type { ListedReceiptRow } from "../receiptStore.ts";
 import type { RejectionCounts } from "../rejections.ts";
 import type { AddedSecret } from "../routeSecretCommands.ts";
 import type { RouteSecretInfo } from "../routeSecrets.ts";
@@ -128,14 +128,15 @@ export type ReceiptJson = v.InferOutput<typeof receiptJson>;
 export const verifiedReceiptJson = named("VerifiedReceipt", v.object({ ...receiptFields, verification: stringMap }));
 export type VerifiedReceiptJson = v.InferOutput<typeof verifiedReceiptJson>;
 
-export function presentReceipt(row: Pick<ReceiptRow, "receipt_id" | "route_id" | "content_type" | "headers" | "body" | "received_at">): ReceiptJson {
+/** The body comes as base64 from the query (receiptStore.ts: bodyAsBase64), never as bytes encoded here. */
+export function presentReceipt(row: Pick<ListedReceiptRow, "receipt_id" | "route_id" | "content_type" | "headers" | "body_base64" | "received_at">): ReceiptJson {
   return {
     id: row.receipt_id,
     route_id: row.route_id,
     received_at: iso(row.received_at),
     content_type: row.content_type,
     headers: row.headers,
-    body_base64: row.body.toString("base64"),
+    body_base64: row.body_base64,
   };
 }
 
