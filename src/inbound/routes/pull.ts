@@ -8,6 +8,7 @@ import { boundedArray, exactObject } from "../../http/fields.ts";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
+import { jsonInTurns } from "../../http/jsonInTurns.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { clientClosedRequest, ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
@@ -82,8 +83,9 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
     // A long poll its client left took nothing: that is no empty answer (an Idempotency-Key would keep it, and a
     // repeat would be told "no messages" with some ready), it is a request that did not happen.
     if (messages.length === 0 && c.req.raw.signal.aborted) throw clientClosedRequest();
+    // Up to 8 MB of bodies (10 MB for one message alone): serialised a part at a time (jsonInTurns.ts).
     const reply: LeasedMessagesJson = { messages: messages.map(presentLeasedMessage) };
-    return c.json(reply);
+    return jsonInTurns(c, reply, "messages");
   });
 
   const settle = <S extends v.GenericSchema<unknown, { lease_ids: string[] }>>(action: string, schema: S, toAction: (body: v.InferOutput<S>) => LeaseAction) =>
@@ -114,7 +116,7 @@ export function pullRoutes(ctx: AppContext): Hono<HttpEnv> {
     );
     if (!found) throw notFound();
     const result = page(found.rows, found.pageSize, (row) => ({ k: row.dead_at?.toISOString() ?? "", id: row.message_id }));
-    return c.json({ data: result.data.map(presentDeadLetter), next_cursor: result.next_cursor });
+    return jsonInTurns(c, { data: result.data.map(presentDeadLetter), next_cursor: result.next_cursor }, "data");
   });
 
   for (const action of ["replay", "purge"] as const) {
