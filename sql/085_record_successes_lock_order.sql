@@ -9,13 +9,11 @@
 --
 -- Now, in one order: first the rows of the group's endpoints whose health this record writes (a failure count to
 -- clear, or a last success moving to a later second: at most once a second for a healthy endpoint) are locked,
--- waiting for a command that holds one while nothing else is held; the health update then touches only those. The
--- group's other endpoint rows are share-locked at the end without waiting (FOR SHARE SKIP LOCKED, which other
--- records' share locks do not block): if one is held by a command or a failure's record right now, or its health
--- changed since the first step so that it now needs writing, the call ends in HL423 having written nothing, and the
--- worker records the group on its transactional path, which locks every endpoint row of the group before it
--- appends. The share lock also keeps those rows unchanged until this commit, so a failure recorded for the same
--- endpoint is appended and counted after these successes, in the ledger and in the row alike.
+-- waiting for a command that holds one while nothing else is held; the health update then touches only those rows.
+-- An endpoint whose row needed no write at that moment is not written by this call (its next record writes it).
+-- Tried and dropped: share-locking the group's other endpoint rows at the end without waiting and handing the group
+-- to the transactional path when one was held; with four worker processes recording the same endpoints the hand-overs
+-- fed each other (the transactional path holds the rows for its whole transaction) and throughput halved.
 
 create or replace function hookledger.record_successes(p_org_id uuid, p_streams text[], p_expected integer[], p_entries jsonb)
 returns void
@@ -28,9 +26,6 @@ declare
   actual integer;
   endpoints uuid[];
   held uuid[];
-  unheld integer;
-  shared integer;
-  stale integer;
 begin
   perform set_config('hookledger.org_id', p_org_id::text, true);
   -- Entry i (from 1) is the one entry of stream i.
@@ -141,26 +136,6 @@ begin
     raise exception 'stream % expected at version % but is at version %', p_streams[failed], p_expected[failed], coalesce(actual, 0)
       using errcode = 'HL409',
             detail = json_build_object('stream', p_streams[failed], 'expected', p_expected[failed], 'actual', coalesce(actual, 0))::text;
-  end if;
-
-  -- The group's other endpoint rows, share-locked without waiting: one held by a writer right now, or whose health
-  -- now needs writing, sends the group to the worker's transactional path (the exception undoes everything).
-  select count(*) into unheld from hookledger.subscriptions s
-  where s.org_id = p_org_id and s.subscription_id = any(endpoints) and s.subscription_id <> all(held);
-  if unheld > 0 then
-    select count(*), count(*) filter (where l.consecutive_failures <> 0 or l.failing_since is not null or l.last_success_at is null
-                                          or l.last_success_at < date_trunc('second', at))
-    into shared, stale
-    from (
-      select s.consecutive_failures, s.failing_since, s.last_success_at from hookledger.subscriptions s
-      where s.org_id = p_org_id and s.subscription_id = any(endpoints) and s.subscription_id <> all(held)
-      order by s.subscription_id
-      for share skip locked
-    ) as l;
-    if shared < unheld or stale > 0 then
-      raise exception 'record_successes: an endpoint of the group is being changed; record the group on the transactional path'
-        using errcode = 'HL423';
-    end if;
   end if;
 end
 $$;

@@ -136,15 +136,10 @@ export function healthySuccess(result: AttemptResult): boolean {
   return result.succeeded && !result.next && subscription.consecutive_failures === 0 && subscription.circuit_state === "closed";
 }
 
-/** What hookledger.record_successes raises when an endpoint's row of the group is being changed (sql/085). */
-const ENDPOINT_BUSY_SQLSTATE = "HL423";
-
 /**
  * Healthy successes in one statement (hookledger.record_successes, autocommit): no endpoint health to order, no
- * circuit to move, no retry to schedule. False when the group is not that, an attempt was recorded by another run
- * first (the transactional path then drops it and records the rest), or one of its endpoints' rows is being
- * changed by a command or another record (HL423: the function never waits for such a row once it holds delivery
- * locks, see sql/085; the transactional path takes the rows first).
+ * circuit to move, no retry to schedule. False when the group is not that, or an attempt was recorded by another
+ * run first (the transactional path then drops it and records the rest).
  */
 async function recordSuccessesInOneStatement(ctx: AppContext, orgId: string, results: AttemptResult[]): Promise<boolean> {
   if (results.length === 0 || !results.every(healthySuccess)) return false;
@@ -156,7 +151,7 @@ async function recordSuccessesInOneStatement(ctx: AppContext, orgId: string, res
     ctx.metrics.attemptGroupsRecorded.inc({ path: "one_statement" });
     return true;
   } catch (error) {
-    if (appendConflict(error, []) !== undefined || (error as { code?: unknown })?.code === ENDPOINT_BUSY_SQLSTATE) return false;
+    if (appendConflict(error, []) !== undefined) return false;
     throw error;
   }
 }
@@ -164,15 +159,18 @@ async function recordSuccessesInOneStatement(ctx: AppContext, orgId: string, res
 async function writeAttempts(ctx: AppContext, tx: Tx, orgId: string, results: AttemptResult[]): Promise<void> {
   const now = ctx.now();
   const retries = results.filter((result) => result.next).map((result) => ({ deliveryId: result.loaded.deliveryId, attempt: result.attempt.attempt_number + 1, runAt: result.next }));
-  // Endpoint health is a running total over attempts in ledger order. Taking every endpoint's row of the group
-  // before appending makes concurrent groups of it append and update in the same order, so a rebuild (which
-  // replays by position) reaches the same health as the live row, and takes the rows in the order subscription
-  // commands take them (the row, then delivery streams and rows), so a command and a record cannot deadlock.
-  // Sorted, so two groups cannot either. Groups of successes to healthy endpoints, the common case, take the rows
-  // they write only (hookledger.record_successes); this path serves failures, retries and the groups it hands over.
+  // Endpoint health is a running total over attempts in ledger order. Taking an endpoint's row before appending
+  // makes concurrent groups of it append and update in the same order, so a rebuild (which replays by position)
+  // reaches the same health as the live row. Only where the order matters: a group with a failure, or an endpoint
+  // that was failing when loaded. Successes of a healthy endpoint only move last_success_at forward, whatever the
+  // order, and taking the row for them would serialise every worker's records on a busy endpoint. Sorted, so two
+  // groups cannot deadlock.
   // The same read gives each endpoint's failure count before this group, from which the operational events of
   // its crossings (failing thresholds, recovery) follow, at no extra statement.
-  const ordered = [...new Set(results.map((result) => result.loaded.subscription.subscription_id))].sort();
+  const ordered = [
+    ...new Set(results.filter((result) => countsAsFailure(result) || result.loaded.subscription.consecutive_failures > 0 || result.loaded.subscription.circuit_state === "open")
+      .map((result) => result.loaded.subscription.subscription_id)),
+  ].sort();
   const before = ordered.length === 0 ? [] : await tx<EndpointBefore[]>`
     select subscription_id, consecutive_failures, enabled and deleted_at is null as live from hookledger.subscriptions
     where org_id = hookledger.current_org_id() and subscription_id = any(${ordered}::uuid[])
