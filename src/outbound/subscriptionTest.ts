@@ -34,16 +34,13 @@ export class TestExampleError extends Error {
 /** The example's payload: the one given, else its schema's first example, else `{}`; checked against the schema. */
 function examplePayload(orgId: string, schema: Record<string, unknown> | null, example: TestExample): unknown {
   const examples = schema?.["examples"];
-  const payload = example.payload !== undefined ? example.payload : Array.isArray(examples) && examples.length > 0 ? examples[0] : {};
+  const fromSchema = Array.isArray(examples) && examples.length > 0;
+  const payload = example.payload !== undefined ? example.payload : fromSchema ? examples[0] : {};
   if (!schema) return payload;
   const errors = payloadViolations(schema, payload, orgId);
   if (errors.length === 0) return payload;
-  const given = example.payload !== undefined;
-  throw new TestExampleError(
-    given
-      ? errors
-      : [{ field: "payload", message: `the event type's ${Array.isArray(examples) && examples.length > 0 ? "first schema example" : "default payload {}"} does not match its schema; give a payload` }],
-  );
+  if (example.payload !== undefined) throw new TestExampleError(errors);
+  throw new TestExampleError([{ field: "payload", message: `the event type's ${fromSchema ? "first schema example" : "default payload {}"} does not match its schema; give a payload` }]);
 }
 
 export async function testSubscription(ctx: AppContext, orgId: string, subscriptionId: string, meta: EntryMeta, example?: TestExample): Promise<AttemptOutcome | undefined> {

@@ -290,10 +290,11 @@ describe("bodies that are not JSON, or are compressed", () => {
     expect((await send("POST", "/v1/pull/hostile/dequeue", '{"max_messages":1}', { "content-type": "application/json" })).status).toBe(200);
   });
 
-  it("holds POSTs that take no body to the same rules: none, or {} as JSON; anything else is refused and nothing is done", async () => {
+  it("holds POSTs that take no body (or only optional fields) to the same rules: none, or {} as JSON; anything else is refused and nothing is done", async () => {
     const bodyless: string[] = [
       `/v1/subscriptions/${subscriptionId}/disable`,
       `/v1/subscriptions/${subscriptionId}/enable`,
+      // Its body is optional ({event_type, payload}); a field it does not take is refused as elsewhere.
       `/v1/subscriptions/${subscriptionId}/test`,
       "/v1/deliveries/00000000-0000-4000-8000-000000000000/retry",
       "/v1/operational-webhooks",
