@@ -30,7 +30,7 @@ import { getEvent } from "./deliveryStore.ts";
 import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLookups.ts";
 import { fanoutCacheOf } from "./fanoutCache.ts";
 import { jobWakeupsFor } from "./jobWakeups.ts";
-import { deliverJobSpecs, enqueueDeliveries, volumePriority, type ScheduledDelivery } from "./jobs.ts";
+import { enqueueDeliveries, newDeliveryJobs, volumePriority, type ScheduledDelivery } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
 import { payloadViolations, schemaKey } from "./payloadSchema.ts";
 import { RecentVolume } from "./recentVolume.ts";
@@ -262,13 +262,14 @@ async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, o
     return undefined;
   }
   const encoded = ctx.ledger.encode(plan.appends);
-  const jobs = deliverJobSpecs(orgId, plan.deliveries, now, busyFloor(ctx, orgId, plan.deliveries.length, now));
+  // The jobs are cut by the database from the delivery ids the entries carry (sql/088), not sent twice.
+  const jobs = newDeliveryJobs(plan.deliveries.length, busyFloor(ctx, orgId, plan.deliveries.length, now));
   try {
     await lane.run(
       (db) => db`
         select hookledger.ingest_batch(${orgId}::uuid, ${fanout.version}::bigint, ${fanout.quotas.events_per_day}::bigint, ${utcDay(now)}::date,
           ${shardOf(lane)}::int, ${plan.accepted}::int, ${encoded.streams}::text[], ${encoded.counts}::int[],
-          ${db.json(encoded.rows as never)}::jsonb, ${db.json(jobs as never)}::jsonb)`,
+          ${db.json(encoded.rows as never)}::jsonb, ${jobs.size}::int, ${jobs.priority}::int, ${jobs.maxAttempts}::int)`,
     );
   } catch (error) {
     const code = declined(error);
@@ -276,7 +277,7 @@ async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, o
     if (code === FANOUT_CHANGED) cache.forget(orgId);
     return undefined;
   }
-  jobWakeupsFor(ctx.sql).jobsInserted(jobs.length);
+  jobWakeupsFor(ctx.sql).jobsInserted(jobs.count);
   ctx.metrics.ingestBatches.inc({ path: "one_statement" });
   return plan.outcomes;
 }

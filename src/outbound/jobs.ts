@@ -113,6 +113,21 @@ export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], 
   return specs;
 }
 
+/** The jobs of new deliveries (attempt 1, due now) that the database cuts from their ids (ingest_batch, sql/088). */
+export interface NewDeliveryJobs {
+  /** Deliveries per job. */
+  size: number;
+  priority: number;
+  maxAttempts: number;
+  /** How many jobs that makes. */
+  count: number;
+}
+
+/** What deliverJobSpecs would give `deliveries` new deliveries due now, as the shape ingest_batch builds them in. */
+export function newDeliveryJobs(deliveries: number, floor = 0): NewDeliveryJobs {
+  return { size: DELIVERY_JOB_SIZE, priority: Math.max(widthPriority(deliveries), floor), maxAttempts: CRASH_RETRIES, count: Math.ceil(deliveries / DELIVERY_JOB_SIZE) };
+}
+
 async function addJobs(tx: Tx, specs: JobSpec[]): Promise<void> {
   if (specs.length === 0) return;
   await tx`select hookledger.enqueue_jobs(${tx.json(specs as never)})`;

@@ -134,6 +134,7 @@ describe("a DBA with hookledger_auditor", () => {
     for (const fn of ["insert_deliver_jobs", "insert_publish_jobs"]) {
       await expect(dba.unsafe(`select hookledger.${fn}('[]')`)).rejects.toThrow(new RegExp(`permission denied for function ${fn}`));
     }
+    await expect(dba`select hookledger.insert_fanout_jobs('{}', 32, 0, 5)`).rejects.toThrow(/permission denied for function insert_fanout_jobs/);
     await expect(dba`select graphile_worker.add_job('x')`).rejects.toThrow(/permission denied for schema graphile_worker/);
     for (const schema of ["hookledger_audit", "hookledger", "public"]) {
       await expect(dba.unsafe(`create table ${schema}.dba_scratch (n int)`)).rejects.toThrow(/permission denied for schema/);

@@ -142,16 +142,14 @@ describe("ingest in one statement", () => {
           },
           meta: {},
         },
-        job: { org_id: t.orgId, delivery_id: deliveryId, attempt: 1 },
       };
     };
     const ingest = (eventIds: string[]) => {
       const items = eventIds.map((id, i) => received(id, i));
-      const jobs = [{ identifier: "deliver", payload: items.map((item) => item.job), max_attempts: 5 }];
       return db.service`
         select hookledger.ingest_batch(${t.orgId}::uuid, ${version}::bigint, 1000000::bigint, current_date, 0, ${eventIds.length}::int,
           ${eventIds.map((id) => `event:${id}`)}::text[], ${eventIds.map(() => 1)}::int[],
-          ${db.service.json(items.map((item) => item.entry) as never)}::jsonb, ${db.service.json(jobs as never)}::jsonb)`;
+          ${db.service.json(items.map((item) => item.entry) as never)}::jsonb, 32, 0, 5)`;
     };
     const counts = async () => {
       const [row] = await db.owner<{ events: number; deliveries: number; ledger: number; usage: number; jobs: number }[]>`
@@ -181,6 +179,22 @@ describe("ingest in one statement", () => {
     expect(await counts()).toEqual({ ...before, events: before!.events + 2, deliveries: before!.deliveries + 2, ledger: before!.ledger + 2, usage: before!.usage + 2, jobs: before!.jobs + 1 });
   });
 
+  it("queues a flush's deliveries as jobs of 32 the database cuts from the entries, in their order (sql/088)", async () => {
+    const t = await outboundTenant(app);
+    for (let i = 0; i < 40; i++) await t.subscribe({ url: `http://127.0.0.1:9/wide/${i}` });
+    const sent = await t.send({ event_id: "wide" });
+    expect(sent.status).toBe(202);
+    expect(sent.body.deliveries_scheduled).toBe(40);
+    const [entry] = await db.owner<{ deliveries: { delivery_id: string }[] }[]>`
+      select data->'deliveries' as deliveries from hookledger.ledger where org_id = ${t.orgId} and stream = 'event:wide'`;
+    const jobs = await db.owner<{ payload: { org_id: string; delivery_id: string; attempt: number }[]; max_attempts: number; priority: number }[]>`
+      select j.payload, j.max_attempts, j.priority from graphile_worker._private_jobs j
+      where j.payload::jsonb @> ${db.owner.json([{ org_id: t.orgId }] as never)}::jsonb order by j.id`;
+    expect(jobs.map((job) => job.payload.length)).toEqual([32, 8]);
+    expect(jobs.flatMap((job) => job.payload)).toEqual(entry!.deliveries.map(({ delivery_id }) => ({ org_id: t.orgId, delivery_id, attempt: 1 })));
+    expect(jobs.map(({ max_attempts, priority }) => ({ max_attempts, priority }))).toEqual([{ max_attempts: 5, priority: 0 }, { max_attempts: 5, priority: 0 }]);
+  });
+
   it("lets the service insert jobs only for the organization of its transaction", async () => {
     const a = await outboundTenant(app);
     const b = await outboundTenant(app);
@@ -193,6 +207,11 @@ describe("ingest in one statement", () => {
     await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_deliver_jobs(${tx.json(job(b.orgId) as never)})`)).rejects.toThrow(/org_id of this transaction/);
     await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_deliver_jobs(${tx.json([{ ...job(a.orgId)[0], job_key: "k" }] as never)})`)).rejects.toThrow(/only unkeyed/);
     await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_deliver_jobs(${tx.json([{ ...job(a.orgId)[0], identifier: "ingress_publish" }] as never)})`)).rejects.toThrow(/only unkeyed/);
+    const ids = ["00000000-0000-0000-0000-000000000001"];
+    await expect(db.service`select hookledger.insert_fanout_jobs(${ids}::uuid[], 32, 0, 5)`).rejects.toThrow(/no tenant set/);
+    for (const [size, priority, attempts] of [[0, 0, 5], [1001, 0, 5], [32, 3, 5], [32, 0, 0], [32, 0, 26]]) {
+      await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_fanout_jobs(${ids}::uuid[], ${size!}::int, ${priority!}::int, ${attempts!}::int)`)).rejects.toThrow(/a job size of 1-1000/);
+    }
     const publish = (orgId: string, receipt: string, key = `ingress_publish:${receipt}`) => [{ identifier: "ingress_publish", payload: { org_id: orgId, receipt_id: receipt }, job_key: key, max_attempts: 5 }];
     await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_publish_jobs(${tx.json(publish(b.orgId, "r1") as never)})`)).rejects.toThrow(/of this transaction's organization/);
     await expect(asTenant(a.orgId, (tx) => tx`select hookledger.insert_publish_jobs(${tx.json(publish(a.orgId, "r1", "other") as never)})`)).rejects.toThrow(/keyed by receipt/);
