@@ -10,6 +10,7 @@ import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { deliveryStream } from "./appends.ts";
 import type { EventRow } from "./deliveryStore.ts";
+import { openHeaders } from "./sealedHeaders.ts";
 import { decryptSigningSecrets, type EncryptedSecretJson } from "./subscriptionSecrets.ts";
 import { subscriptionColumns, type SubscriptionRow } from "./subscriptionStore.ts";
 
@@ -32,6 +33,7 @@ export interface LoadedAttempt {
   /** A user asked for this attempt: it goes out even while the endpoint's circuit is open. */
   manual: boolean;
   event: EventRow;
+  /** Its `headers` hold every custom header, sealed ones opened (`sealed_headers` is then empty). */
   subscription: SubscriptionRow;
   secrets: string[];
   /**
@@ -78,12 +80,15 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
       from hookledger.subscriptions_of_deliveries(${orgId}::uuid, ${ids}::uuid[], ${now}::timestamptz) f`,
   ]);
   const byId = new Map(deliveries.map((row) => [row.delivery_id, row]));
-  // Secrets are decrypted once per subscription that sends; they stay out of the subscription row.
+  // Secrets are decrypted once per subscription that sends; they stay out of the subscription row. Sealed header
+  // values are opened once per subscription that sends too, into `headers`, which the request and the scrubbing of
+  // the receiver's answer (responseScrubbing.ts) then read whole.
   const subscriptionOf = new Map(
-    subscriptionRows.map(({ deleted, encrypted_secrets, ...subscription }) => {
-      const sends = !deleted && subscription.enabled;
-      const secrets = sends ? decryptSigningSecrets(ctx.keyring, subscription.subscription_id, encrypted_secrets).map((secret) => secret.secret) : [];
-      return [subscription.subscription_id, { subscription, deleted, secrets }];
+    subscriptionRows.map(({ deleted, encrypted_secrets, ...row }) => {
+      const sends = !deleted && row.enabled;
+      const secrets = sends ? decryptSigningSecrets(ctx.keyring, row.subscription_id, encrypted_secrets).map((secret) => secret.secret) : [];
+      const subscription = sends ? { ...row, headers: openHeaders(ctx.keyring, row.subscription_id, row), sealed_headers: {} } : row;
+      return [row.subscription_id, { subscription, deleted, secrets }];
     }),
   );
 

@@ -1,4 +1,7 @@
-/** Ledger entry types of the outbound capability. Secrets never appear here: only their key ids. */
+/**
+ * Ledger entry types of the outbound capability. Secrets never appear here: only their key ids, and custom header
+ * values of credential-like names only sealed (sealedHeaders.ts).
+ */
 import * as v from "valibot";
 
 const uuid = v.pipe(v.string(), v.uuid());
@@ -10,7 +13,11 @@ const subscriptionFields = {
   url: v.string(),
   event_types: v.array(v.string()),
   labels: stringMap,
+  /** Custom headers in clear: names that are not credential-like (before sql/087, every name). */
   headers: stringMap,
+  // Added with sealed header values (sql/087): credential-like names -> values sealed under the keyring. Always
+  // written with `headers`, which replaces both maps; absent on earlier entries, which means none sealed.
+  sealed_headers: v.optional(stringMap),
   description: v.nullable(v.string()),
   metadata: stringMap,
   signature_scheme: schemes,

@@ -6,17 +6,21 @@
  */
 import { isCredentialHeader } from "../http/credentialHeaders.ts";
 import { ProblemError } from "../http/problem.ts";
+import { headersWithSealedAs, type StoredHeaders } from "./sealedHeaders.ts";
 
 export const REDACTED = "[redacted]";
 
-/** The headers as shown: values of credential-like names (the rule every door uses) as REDACTED. */
-export function redactedHeaders(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, isCredentialHeader(name) ? REDACTED : value]));
+/**
+ * The headers as shown: sealed values, and values of credential-like names (the rule every door uses) kept in clear
+ * before sql/087, as REDACTED.
+ */
+export function redactedHeaders(stored: StoredHeaders): Record<string, string> {
+  return Object.fromEntries(Object.entries(headersWithSealedAs(stored, REDACTED)).map(([name, value]) => [name, isCredentialHeader(name) ? REDACTED : value]));
 }
 
 /**
- * `given` with every REDACTED value replaced by the stored one (`stored`: the subscription's headers now, none for a
- * new subscription).
+ * `given` with every REDACTED value replaced by the stored one (`stored`: the subscription's headers now, opened, none
+ * for a new subscription).
  *
  * @throws ProblemError (400, naming each header) for a REDACTED value with no stored value to stand for.
  */

@@ -52,22 +52,24 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
   switch (entry.type) {
     case "subscription.created": {
       const d = entry.data;
-      await tx`insert into hookledger.subscriptions (org_id, subscription_id, app_id, url, event_types, labels, headers, description,
+      await tx`insert into hookledger.subscriptions (org_id, subscription_id, app_id, url, event_types, labels, headers, sealed_headers, description,
                  metadata, enabled, signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, max_concurrency, rate_limit_per_second,
                  send_traceparent, created_at, updated_at)
                values (${entry.orgId}, ${d.subscription_id}, ${d.app_id}, ${d.url}, ${d.event_types}, ${tx.json(d.labels)}, ${tx.json(d.headers)},
-                 ${d.description}, ${tx.json(d.metadata)}, ${d.enabled}, ${d.signature_scheme}, ${d.signed_headers}, ${d.retry_schedule},
+                 ${tx.json(d.sealed_headers ?? {})}, ${d.description}, ${tx.json(d.metadata)}, ${d.enabled}, ${d.signature_scheme}, ${d.signed_headers}, ${d.retry_schedule},
                  ${d.max_attempts}, ${d.timeout_ms}, ${d.max_concurrency ?? null}, ${d.rate_limit_per_second ?? null}, ${d.send_traceparent ?? false}, ${at}, ${at})`;
       return;
     }
     case "subscription.updated": {
       const d = entry.data;
       const set = <T>(value: T | undefined) => value !== undefined;
+      // An entry with headers replaces both header maps (sql/087); one recorded before that carries no sealed ones.
       await tx`update hookledger.subscriptions set
                  url = coalesce(${d.url ?? null}, url),
                  event_types = coalesce(${d.event_types ?? null}::text[], event_types),
                  labels = coalesce(${d.labels ? tx.json(d.labels) : null}::jsonb, labels),
                  headers = coalesce(${d.headers ? tx.json(d.headers) : null}::jsonb, headers),
+                 sealed_headers = coalesce(${d.headers ? tx.json(d.sealed_headers ?? {}) : null}::jsonb, sealed_headers),
                  description = case when ${set(d.description)} then ${d.description ?? null} else description end,
                  metadata = coalesce(${d.metadata ? tx.json(d.metadata) : null}::jsonb, metadata),
                  signature_scheme = coalesce(${d.signature_scheme ?? null}, signature_scheme),

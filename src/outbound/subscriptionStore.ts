@@ -7,7 +7,10 @@ export interface SubscriptionRow {
   url: string;
   event_types: string[];
   labels: Record<string, string>;
+  /** Custom headers in clear (sealedHeaders.ts): credential-like values are in sealed_headers, except on rows written before sql/087. */
   headers: Record<string, string>;
+  /** Custom headers of credential-like names, sealed under the keyring; opened by the delivery path only. */
+  sealed_headers: Record<string, string>;
   description: string | null;
   metadata: Record<string, string>;
   enabled: boolean;
@@ -33,7 +36,7 @@ export interface SubscriptionRow {
   updated_at: Date;
 }
 
-export const subscriptionColumns = `subscription_id, app_id, url, event_types, labels, headers, description, metadata, enabled, disabled_reason,
+export const subscriptionColumns = `subscription_id, app_id, url, event_types, labels, headers, sealed_headers, description, metadata, enabled, disabled_reason,
   signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, consecutive_failures, failing_since,
   last_success_at, last_failure_at, auto_disabled_at, max_concurrency, rate_limit_per_second, send_traceparent, circuit_state, circuit_opened_at,
   circuit_retry_at, circuit_opens, created_at, updated_at`;

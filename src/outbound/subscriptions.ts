@@ -23,18 +23,30 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getApplicationForChange } from "../tenancy/applications.ts";
 import { assertBelowQuota, quotasOf, subscriptionCount } from "../tenancy/quotas.ts";
 import { deliveryStream } from "./appends.ts";
-import { withStoredValues } from "./headerRedaction.ts";
+import { REDACTED, withStoredValues } from "./headerRedaction.ts";
 import { openDeliveries } from "./deliveryStore.ts";
 import { publishOperationalEvents } from "./operationalPublish.ts";
+import { openHeaders, sealHeaders, type StoredHeaders } from "./sealedHeaders.ts";
 import { expireCurrentSecrets, MAX_SIGNING_SECRETS, newSecretKeyId, signingSecretCount, signingSecrets, storeSecret } from "./subscriptionSecrets.ts";
 import { getSubscription, getSubscriptionForChange, type SubscriptionRow } from "./subscriptionStore.ts";
 
 export const subscriptionStream = (id: string) => `subscription:${id}`;
 
-type SubscriptionFields = Omit<EntryData<"subscription.created">, "subscription_id" | "app_id" | "enabled" | "key_id">;
+type SubscriptionFields = Omit<EntryData<"subscription.created">, "subscription_id" | "app_id" | "enabled" | "key_id" | "sealed_headers">;
 
 export class UnknownApplicationError extends Error {
   override readonly name = "UnknownApplicationError";
+}
+
+/**
+ * The custom headers a create or update stores: REDACTED values replaced by the values they stand for (opened, only
+ * those), then every credential-like value sealed anew under the keyring's active key. A kept value therefore moves
+ * to the active key, and one stored in clear before sql/087 is sealed, by any write of the headers.
+ */
+function headersToStore(ctx: AppContext, subscriptionId: string, given: Record<string, string>, current?: StoredHeaders): StoredHeaders {
+  const kept = Object.keys(given).filter((name) => given[name] === REDACTED);
+  const stored = current ? openHeaders(ctx.keyring, subscriptionId, current, kept) : {};
+  return sealHeaders(ctx.keyring, subscriptionId, withStoredValues(given, stored));
 }
 
 export async function createSubscription(
@@ -42,12 +54,13 @@ export async function createSubscription(
   orgId: string,
   input: SubscriptionFields & { appId: string; enabled: boolean; secret?: string },
   meta: EntryMeta,
-): Promise<{ subscription: SubscriptionRow; secret: string }> {
+): Promise<{ subscription: SubscriptionRow; secret: string; headers: Record<string, string> }> {
   const subscriptionId = randomUUID();
   const keyId = newSecretKeyId();
   const secret = input.secret ?? generateSigningSecret();
   const { appId, enabled, secret: _given, ...given } = input;
-  const fields = { ...given, headers: withStoredValues(given.headers, {}) };
+  const headers = withStoredValues(given.headers, {});
+  const fields = { ...given, ...sealHeaders(ctx.keyring, subscriptionId, headers) };
   return withTenant(ctx.sql, orgId, async (tx) => {
     // The application's row, locked before counting, makes concurrent creates under it count one after another.
     if (!(await getApplicationForChange(tx, appId))) throw new UnknownApplicationError(appId);
@@ -60,7 +73,7 @@ export async function createSubscription(
     await publishOperationalEvents(ctx, tx, orgId, [
       { type: "endpoint.created", data: { app_id: appId, subscription_id: subscriptionId, event_types: fields.event_types, enabled } },
     ], meta);
-    return { subscription: (await getSubscription(tx, subscriptionId)) as SubscriptionRow, secret };
+    return { subscription: (await getSubscription(tx, subscriptionId)) as SubscriptionRow, secret, headers };
   });
 }
 
@@ -74,8 +87,8 @@ export async function updateSubscription(
   return withTenant(ctx.sql, orgId, async (tx) => {
     const current = await getSubscriptionForChange(tx, subscriptionId);
     if (!current) return undefined;
-    // Headers sent back as shown keep their stored values (headerRedaction.ts).
-    const changes = asked.headers ? { ...asked, headers: withStoredValues(asked.headers, current.headers) } : asked;
+    // Headers sent back as shown keep their stored values (headerRedaction.ts); credential-like ones are sealed.
+    const changes = asked.headers ? { ...asked, ...headersToStore(ctx, subscriptionId, asked.headers, current) } : asked;
     if (!namesAChange(changes)) return getSubscription(tx, subscriptionId);
     // A new URL is a new endpoint: an open circuit, opened by the old one's failures, closes with the change.
     const closesCircuit = changes.url !== undefined && changes.url !== current.url && current.circuit_state === "open";
@@ -83,7 +96,8 @@ export async function updateSubscription(
       { type: "subscription.updated", data: { subscription_id: subscriptionId, ...changes }, meta },
       ...(closesCircuit ? [{ type: "subscription.circuit_closed" as const, data: { subscription_id: subscriptionId }, meta }] : []),
     ]);
-    const changed = Object.keys(changes).filter((key) => changes[key as keyof typeof changes] !== undefined).sort();
+    // sealed_headers is how headers are stored, not a field of the API: the change is named "headers".
+    const changed = Object.keys(changes).filter((key) => key !== "sealed_headers" && changes[key as keyof typeof changes] !== undefined).sort();
     const endpoint = { app_id: current.app_id, subscription_id: subscriptionId };
     await publishOperationalEvents(
       ctx,

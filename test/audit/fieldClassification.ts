@@ -25,11 +25,13 @@ export const SAFE_FIELDS = new Set([
 ]);
 
 /** Fields that carry a body, a credential or a header value, and what the audit data keeps of them. */
-export const REDACTED_FIELDS: Record<string, "removed" | "header names"> = {
+export const REDACTED_FIELDS: Record<string, "removed" | "header names" | "names in headers"> = {
   token_sha256: "removed",
   payload: "removed",
   body_base64: "removed",
   response_excerpt: "removed",
   headers: "header names",
+  // sealed custom header values (sql/087): their names are shown among the names of `headers`, as before sealing
+  sealed_headers: "names in headers",
   response_headers: "header names",
 };

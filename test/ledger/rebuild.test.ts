@@ -26,7 +26,9 @@ beforeAll(async () => {
   await app.call("POST", "/v1/subscriptions", out.token, { app_id: operational.body.app_id, url: receiver.url("/ops"), event_types: ["*"] });
   receiver.respond("/abort", { status: 409, headers: { "webhook-delivery": "abort-message" } });
   await out.subscribe({ url: receiver.url("/abort"), event_types: ["invoice.voided"] });
-  const ok = await out.subscribe({ url: receiver.url("/ok"), event_types: ["invoice.*"] });
+  // Custom headers: credential-like values sealed, a plain one in clear, then changed keeping one sealed value.
+  const ok = await out.subscribe({ url: receiver.url("/ok"), event_types: ["invoice.*"], headers: { "X-Api-Key": "k_rebuild_1", Authorization: "Bearer b1", "X-Tenant": "t1" } });
+  await app.call("PATCH", `/v1/subscriptions/${ok.id}`, out.token, { headers: { "x-api-key": "[redacted]", authorization: "Bearer b2", "x-tenant": "t2" } });
   await out.subscribe({ url: receiver.url("/flaky"), event_types: ["invoice.paid"], retry_schedule: [0.05] });
   const dead = await out.subscribe({ url: receiver.url("/dead"), event_types: ["user.created"], max_attempts: 2, retry_schedule: [0.05] });
   await app.call("PATCH", `/v1/subscriptions/${ok.id}`, out.token, { description: "patched" });
@@ -80,6 +82,11 @@ describe("projection rebuild", () => {
     expect(row?.aborted).toBeGreaterThan(0);
     expect(row?.operational).toBe(1);
     expect(row?.published).toBeGreaterThan(3);
+  });
+
+  it("has subscriptions with sealed custom headers to rebuild", async () => {
+    const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.subscriptions where sealed_headers ? 'x-api-key' and headers ? 'x-tenant'`;
+    expect(row?.n).toBe(1);
   });
 
   it.each([

@@ -55,9 +55,12 @@ export type SubscriptionJson = v.InferOutput<typeof subscriptionJson>;
 export const createdSubscriptionJson = named("CreatedSubscription", v.object({ ...subscriptionFields, secret: v.string() }));
 export type CreatedSubscriptionJson = v.InferOutput<typeof createdSubscriptionJson>;
 
-/** Custom header values that look like credentials are shown only when the subscription is created. */
-export function presentSubscription(row: SubscriptionRow, options: { revealHeaders?: boolean } = {}): SubscriptionJson {
-  const headers = options.revealHeaders ? row.headers : redactedHeaders(row.headers);
+/**
+ * Custom header values that look like credentials are shown only when the subscription is created: the creation
+ * passes them in `revealedHeaders`, as given (they are stored sealed).
+ */
+export function presentSubscription(row: SubscriptionRow, options: { revealedHeaders?: Record<string, string> } = {}): SubscriptionJson {
+  const headers = options.revealedHeaders ?? redactedHeaders(row);
   return {
     id: row.subscription_id,
     app_id: row.app_id,

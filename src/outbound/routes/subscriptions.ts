@@ -16,7 +16,9 @@ import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { DELIVERY_STATUSES, listDeliveriesOfSubscription } from "../deliveryStore.ts";
 import { MIN_RATE_PER_SECOND } from "../endpointPacing.ts";
 import { customHeadersField, eventTypeNameField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
+import { REDACTED } from "../headerRedaction.ts";
 import { recoverSubscription, replayMissing, RetryError } from "../replay.ts";
+import { headersWithSealedAs } from "../sealedHeaders.ts";
 import { getSubscription, listSubscriptions, type SubscriptionRow } from "../subscriptionStore.ts";
 import {
   createSubscription,
@@ -148,7 +150,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     try {
       const created = await createSubscription(ctx, auth.orgId, { ...fields, appId: app_id, ...(secret ? { secret } : {}) }, auditMeta(c));
       // The signing secret (generated or given) and the custom header values, both shown in this answer only.
-      const reply: CreatedSubscriptionJson = { ...presentSubscription(created.subscription, { revealHeaders: true }), secret: created.secret };
+      const reply: CreatedSubscriptionJson = { ...presentSubscription(created.subscription, { revealedHeaders: created.headers }), secret: created.secret };
       answersSecretShownOnce(c);
       return c.json(reply, 201);
     } catch (error) {
@@ -187,7 +189,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "subscriptions:write");
     const current = await load(c);
     const changes = await readJson(c, schemas.update);
-    assertSignableHeaders(changes.signed_headers ?? current.signed_headers, changes.headers ?? current.headers);
+    assertSignableHeaders(changes.signed_headers ?? current.signed_headers, changes.headers ?? headersWithSealedAs(current, REDACTED));
     if (changes.url) await assertDeliverable(ctx, changes.url);
     const updated = await updateSubscription(ctx, auth.orgId, current.subscription_id, changes, auditMeta(c));
     if (!updated) throw notFound();
