@@ -14,9 +14,10 @@
 -- migration) means none sealed.
 --
 -- Values already stored in clear cannot be sealed here: SQL has no keyring. They keep working as they are (the
--- delivery path reads both maps), and are sealed by the next write of the subscription's headers (a PATCH
--- with `headers`, `[redacted]` keeping each value). The ledger is append-only: the entries recorded before keep
--- their clear values.
+-- delivery path reads both maps), and are sealed by the next write of the subscription's headers (a PATCH or PUT
+-- with `headers`, `[redacted]` keeping each value), or for every subscription at once by
+-- `hookledger seal-subscription-headers` (README, "Custom headers at rest"), which records that write for each
+-- subscription that still has one. The ledger is append-only: the entries recorded before keep their clear values.
 
 alter table hookledger.subscriptions add column sealed_headers jsonb not null default '{}';
 alter table hookledger.subscriptions alter column sealed_headers set statistics 0;

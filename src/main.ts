@@ -1,5 +1,6 @@
 /**
- * Command-line entry: `bun src/main.ts [serve | worker | migrate | rebuild-projection NAME]`.
+ * Command-line entry: `bun src/main.ts [serve | worker | migrate | rebuild-projection NAME | admin-token |
+ * seal-subscription-headers]`.
  * With no command it runs the API and the worker in one process.
  */
 import { VERSION as version } from "./version.ts";
@@ -10,6 +11,7 @@ import { createLogger, type Logger } from "./log.ts";
 import { runtimeName } from "./http/serve/index.ts";
 import { describeListeners } from "./http/listeners.ts";
 import { rebuildProjectionForAll } from "./ledger/rebuildAll.ts";
+import { sealSubscriptionHeadersForAll } from "./outbound/headerSealing.ts";
 import { createInstanceAdminToken } from "./tenancy/tokens.ts";
 
 const usage = `hookledger — self-hosted webhooks on Postgres
@@ -23,6 +25,7 @@ Commands:
   migrate                      apply database migrations and exit
   rebuild-projection NAME      rebuild one projection from the ledger for every organization, then exit
   admin-token                  create a new instance admin token, print it once, then exit
+  seal-subscription-headers    seal credential-like custom header values kept in clear or under an older key, then exit
   --help                       show this help
 
 Configuration comes from environment variables; see README.md ("Configuration").
@@ -153,6 +156,17 @@ async function main(argv: string[]): Promise<void> {
         }
       });
     }
+    case "seal-subscription-headers":
+      return withDatabase(config, log, async (db) => {
+        const sql = connect(db.serviceUrl, { max: 2, applicationName: "hookledger-seal-headers" });
+        try {
+          const result = await sealSubscriptionHeadersForAll(await createCommandContext(config, log, sql, db.embedded !== undefined));
+          process.stdout.write(`hookledger: sealed the custom headers of ${result.subscriptions} subscription(s) in ${result.organizations} tenant(s)\n`);
+        } finally {
+          await sql.end({ timeout: 5 });
+          await db.embedded?.stop();
+        }
+      });
     case "admin-token":
       return withDatabase(config, log, async (db) => {
         const sql = connect(db.serviceUrl, { max: 2, applicationName: "hookledger-admin" });

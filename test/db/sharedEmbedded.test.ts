@@ -1,8 +1,8 @@
 /**
- * The embedded Postgres under a running service: the one-shot commands (admin-token, migrate, rebuild-projection)
- * and a second start that fails share the server and leave it running, and while the database is down the API
- * answers 503 with Retry-After, then recovers by itself when it returns. This file runs its own embedded server in
- * a temporary folder, so it can stop and start it.
+ * The embedded Postgres under a running service: the one-shot commands (admin-token, migrate, rebuild-projection,
+ * seal-subscription-headers) and a second start that fails share the server and leave it running, and while the
+ * database is down the API answers 503 with Retry-After, then recovers by itself when it returns. This file runs its
+ * own embedded server in a temporary folder, so it can stop and start it.
  */
 import { execFile, spawnSync } from "node:child_process";
 import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
@@ -89,10 +89,14 @@ describe("commands next to a running service on the embedded Postgres", () => {
     expect((await app.fetch("/ready")).status).toBe(200);
   });
 
-  it("rebuild-projection and a second start that fails on the busy port leave it running too", async () => {
+  it("rebuild-projection, seal-subscription-headers and a second start that fails on the busy port leave it running too", async () => {
     const rebuilt = await cli(["rebuild-projection", "api_tokens"]);
     expect(rebuilt.code).toBe(0);
     expect(rebuilt.output).toMatch(/rebuilt api_tokens for 0 organization\(s\)/);
+    expect(await organizations()).toBe(200);
+    const sealed = await cli(["seal-subscription-headers"]);
+    expect(sealed.code).toBe(0);
+    expect(sealed.output).toMatch(/sealed the custom headers of 0 subscription\(s\)/);
     expect(await organizations()).toBe(200);
 
     const second = await cli([], { PORT: new URL(app.baseUrl).port, HOOKLEDGER_HOST: "127.0.0.1" });

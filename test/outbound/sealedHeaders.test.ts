@@ -1,12 +1,15 @@
 /**
  * Custom header values of credential-like names are sealed under the keyring in the ledger and the projection, and
  * delivered as given: through the API, a real worker and a real receiver on 127.0.0.1. Rows and entries written in
- * clear before sql/087 keep delivering, and the next write of the headers seals them.
+ * clear before sql/087 keep delivering; the next write of the headers or `seal-subscription-headers` seals them, and
+ * the command moves sealed values to a new key after a keyring rotation.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DecryptionError } from "../../src/crypto/errors.ts";
+import { generateKeyringSpec, parseKeyring } from "../../src/crypto/keyring.ts";
 import { withTenant } from "../../src/db/tenant.ts";
 import { ANY_VERSION } from "../../src/ledger/append.ts";
+import { sealSubscriptionHeaders } from "../../src/outbound/headerSealing.ts";
 import { openHeaders } from "../../src/outbound/sealedHeaders.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -140,5 +143,44 @@ describe("credential-like custom header values at rest", () => {
     expect((await ledgerText(created.id)).at(-1)).not.toContain("legacy-key-abc123");
     const after = await deliveredTo("/legacy", "legacy_2");
     expect([after.headers["x-api-key"], after.headers["x-tenant"]]).toEqual(["legacy-key-abc123", "old"]);
+  });
+
+  it("seals what was recorded in clear with seal-subscription-headers, once", async () => {
+    const created = await t.subscribe({ url: receiver.url("/legacy-command"), event_types: ["invoice.paid"] });
+    await withTenant(app.ctx.sql, t.orgId, (tx) =>
+      app.ctx.ledger.record(tx, `subscription:${created.id}`, ANY_VERSION, [
+        { type: "subscription.updated", data: { subscription_id: created.id, headers: { authorization: "Bearer legacy-token-77", "x-tenant": "old" } }, meta: { actor: { kind: "system" } } },
+      ]),
+    );
+    const versionBefore = (await ledgerText(created.id)).length;
+    expect(await sealSubscriptionHeaders(app.ctx, t.orgId)).toBe(1);
+    expect(await rowText(created.id)).not.toContain("legacy-token-77");
+    const entries = await db.owner<{ data: string; meta: { actor: { kind: string } } }[]>`
+      select data::text as data, meta from hookledger.ledger where stream = ${`subscription:${created.id}`} order by version`;
+    expect(entries).toHaveLength(versionBefore + 1);
+    expect(entries.at(-1)?.data).not.toContain("legacy-token-77");
+    expect(entries.at(-1)?.meta.actor.kind).toBe("system");
+    const after = await deliveredTo("/legacy-command", "legacy_command_1");
+    expect([after.headers["authorization"], after.headers["x-tenant"]]).toEqual(["Bearer legacy-token-77", "old"]);
+    // Nothing left to seal: a second run writes nothing.
+    expect(await sealSubscriptionHeaders(app.ctx, t.orgId)).toBe(0);
+  });
+
+  it("opens values sealed under an older key after a keyring rotation, and sealing moves them to the active key", async () => {
+    const created = await t.subscribe({ url: receiver.url("/rotated"), event_types: ["invoice.paid"], headers: { "X-Api-Key": API_KEY } });
+    const oldSpec = process.env.HOOKLEDGER_TEST_KEYRING as string;
+    const newSpec = generateKeyringSpec();
+    const newKeyId = newSpec.split(":")[0];
+    await app.stop();
+    process.env.HOOKLEDGER_TEST_ROTATED_KEYRING = `${newSpec},${oldSpec}`;
+    app = await startTestApp(db, { worker: true, env: { HOOKLEDGER_ENCRYPTION_KEYS: "env:HOOKLEDGER_TEST_ROTATED_KEYRING" } });
+    expect((await deliveredTo("/rotated", "rotated_1")).headers["x-api-key"]).toBe(API_KEY);
+
+    expect(await sealSubscriptionHeaders(app.ctx, t.orgId)).toBeGreaterThanOrEqual(1);
+    const stored = await storedHeaders(created.id);
+    expect(stored?.sealed_headers["x-api-key"]?.split(".")[1]).toBe(newKeyId);
+    // The projection's values now open with the new key alone (signing secrets still need the old one).
+    expect(openHeaders(parseKeyring(newSpec), created.id, stored!)).toEqual({ "x-api-key": API_KEY });
+    expect((await deliveredTo("/rotated", "rotated_2")).headers["x-api-key"]).toBe(API_KEY);
   });
 });
