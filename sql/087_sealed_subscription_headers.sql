@@ -14,18 +14,18 @@
 -- migration) means none sealed.
 --
 -- Values already stored in clear cannot be sealed here: SQL has no keyring. They keep working as they are (the
--- delivery path reads both maps), and are sealed by the next write of the subscription's headers (a PATCH or PUT
+-- delivery path reads both maps), and are sealed by the next write of the subscription's headers (a PATCH
 -- with `headers`, `[redacted]` keeping each value), or for every subscription at once by
 -- `hookledger seal-subscription-headers` (README, "Custom headers at rest"), which records that write for each
--- subscription that still has one. The ledger is append-only: the entries recorded before keep their clear values.
+-- subscription that still has one; the same command moves sealed values to a new active key after a keyring
+-- rotation. The ledger is append-only: the entries recorded before keep their clear values.
 
 alter table hookledger.subscriptions add column sealed_headers jsonb not null default '{}';
-alter table hookledger.subscriptions alter column sealed_headers set statistics 0;
 
 comment on column hookledger.subscriptions.headers is
   'Custom headers sent with every delivery, name -> value in clear, for names that are not credential-like. Rows and ledger entries written before sql/087 may hold credential-like values here in clear too, until their next headers write.';
 comment on column hookledger.subscriptions.sealed_headers is
-  'Custom headers of credential-like names (Authorization, X-Api-Key…), name -> value sealed under the keyring (v1.<kid>.<iv>.<ciphertext>, associated data subscription-header:<subscription id>:<name>). Opened by the delivery path only.';
+  'Custom headers of credential-like names (Authorization, X-Api-Key…), name -> value sealed under the keyring (v1.<kid>.<iv>.<ciphertext>, associated data subscription-header:<subscription id>:<name>). Opened only to send deliveries, to keep a value sent back as [redacted], and to seal it anew (seal-subscription-headers).';
 
 -- The same redaction as sql/086, except that the names in `headers` are those of headers and sealed_headers
 -- together, and sealed_headers itself is removed: auditors read what they read before (every custom header's name,
