@@ -153,6 +153,8 @@ export const configSchema = v.object({
   HOOKLEDGER_MAX_BODY_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 1024 * 1024),
   // At least the largest single body as well (largestBodyBytes): checked once every setting is read.
   HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: wholeNumberSetting(1024 * 1024, 1024 * 1024 * 1024 * 1024, 256 * 1024 * 1024),
+  // 0: a quarter of HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT, at least the largest single body (bodyBytesPerClient).
+  HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: wholeNumberSetting(0, 1024 * 1024 * 1024 * 1024, 0),
   HOOKLEDGER_REQUEST_TIMEOUT_MS: wholeNumberSetting(100, 600000, 30000),
   HOOKLEDGER_RATE_LIMIT_TOKEN_RPS: wholeNumberSetting(1, 1000000, 200),
   HOOKLEDGER_RATE_LIMIT_TOKEN_BURST: wholeNumberSetting(1, 1000000, 400),
@@ -201,6 +203,15 @@ export function largestBodyBytes(config: Pick<Config, "HOOKLEDGER_MAX_BODY_BYTES
   return limits.reduce((largest, limit) => (limit.bytes > largest.bytes ? limit : largest));
 }
 
+/**
+ * The request-body bytes one client may hold in memory at once (src/http/bodyBudget.ts): the setting, or when it is
+ * 0 a quarter of the process's budget, never less than the largest single body.
+ */
+export function bodyBytesPerClient(config: Pick<Config, "HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT" | "HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT" | "HOOKLEDGER_MAX_BODY_BYTES" | "HOOKLEDGER_INGRESS_MAX_BODY_BYTES" | "HOOKLEDGER_MAX_EVENT_BYTES">): number {
+  if (config.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT > 0) return config.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT;
+  return Math.max(largestBodyBytes(config).bytes, Math.floor(config.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT / 4));
+}
+
 /** Settings whose value must never be echoed back, even when it is wrong. */
 const secretSettings = new Set(["DATABASE_URL", "HOOKLEDGER_SERVICE_DATABASE_URL", "HOOKLEDGER_ADMIN_TOKEN", "HOOKLEDGER_ENCRYPTION_KEYS", "HOOKLEDGER_METRICS_TOKEN", "HOOKLEDGER_SENTRY_DSN", "HOOKLEDGER_VAULT_TOKEN", "HOOKLEDGER_TLS_KEY", "HOOKLEDGER_INGRESS_TLS_KEY", "HOOKLEDGER_PULL_TLS_KEY", "HOOKLEDGER_ADMIN_TLS_KEY", ...otelSecretSettings]);
 
@@ -231,6 +242,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     if (result.output.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT < largest.bytes) {
       const got = input.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT ?? String(result.output.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT);
       throw new ConfigError(`HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: expected at least ${largest.bytes}, the largest single body (${largest.setting}) (got ${JSON.stringify(got)})`);
+    }
+    const perClient = result.output.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT;
+    if (perClient > 0 && perClient < largest.bytes) {
+      throw new ConfigError(`HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: expected 0 or at least ${largest.bytes}, the largest single body (${largest.setting}) (got ${JSON.stringify(input.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT)})`);
     }
     return result.output;
   }

@@ -1,6 +1,6 @@
 import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
-import { checkSentryDsn, ConfigError, loadConfig } from "../src/config.ts";
+import { bodyBytesPerClient, checkSentryDsn, ConfigError, loadConfig } from "../src/config.ts";
 
 describe("configuration", () => {
   it("applies documented defaults", () => {
@@ -48,6 +48,16 @@ describe("configuration", () => {
       new ConfigError('HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: expected at least 94017946, the largest single body (POST /v1/events, from HOOKLEDGER_MAX_EVENT_BYTES) (got "67108864")'),
     );
     expect(() => loadConfig({ HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: "1000" })).toThrow(/^HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: expected a whole number between 1048576 and 1099511627776/);
+  });
+
+  it("gives one client a quarter of the bodies in flight by default, and never less than the largest single body", () => {
+    expect(bodyBytesPerClient(loadConfig({}))).toBe(64 * 1024 * 1024);
+    // A quarter of 20 MiB is less than the largest single body (10 MiB ingress): the body wins.
+    expect(bodyBytesPerClient(loadConfig({ HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT: String(20 * 1024 * 1024) }))).toBe(10 * 1024 * 1024);
+    expect(bodyBytesPerClient(loadConfig({ HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: String(16 * 1024 * 1024) }))).toBe(16 * 1024 * 1024);
+    expect(() => loadConfig({ HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: "1048576" })).toThrow(
+      new ConfigError('HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: expected 0 or at least 10485760, the largest single body (HOOKLEDGER_INGRESS_MAX_BODY_BYTES) (got "1048576")'),
+    );
   });
 
   it("never echoes a database URL, which carries a password", () => {

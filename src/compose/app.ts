@@ -2,6 +2,7 @@
 import type { Hono } from "hono";
 import type { AppContext } from "../context.ts";
 import { createApp, type AppOptions } from "../http/app.ts";
+import { bodyBytesPerClient } from "../config.ts";
 import { createBodyBudget } from "../http/bodyBudget.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { authenticate } from "../tenancy/authenticate.ts";
@@ -23,7 +24,7 @@ export function composeApp(options: {
   separateDoors?: ReadonlySet<string>;
 }): Hono<HttpEnv> {
   const { ctx, tokenUsage, caches } = options;
-  const bodyBudget = createBodyBudget(ctx.config.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT, ctx.metrics.registry);
+  const bodyBudget = createBodyBudget({ maxBytes: ctx.config.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT, maxBytesPerClient: bodyBytesPerClient(ctx.config) }, ctx.metrics.registry);
   return createApp({
     ctx,
     readiness: options.readiness,

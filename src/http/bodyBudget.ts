@@ -11,6 +11,12 @@
  * not fit is answered at once, its body unread: 503 `overloaded` with `Retry-After`, and `Connection: close` so the
  * runtime does not read the body either. A bodiless request reserves nothing; any other costs an integer added and
  * subtracted.
+ *
+ * One client (its address, as the rate limits see it) may hold only a share of the budget
+ * (HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT, by default a quarter of it but at least the largest single body):
+ * with the whole budget for anyone, one client's slow uploads, held until the request timeout, refused every other
+ * client's bodies for as long. Past its share a client is answered 429 `rate-limited`, its body unread, while others
+ * keep theirs.
  */
 import type { Registry } from "prom-client";
 import { Counter, Gauge } from "prom-client";
@@ -41,13 +47,23 @@ export function bytesToReserve(request: Request, maxBytes: number): number {
   return bytes > maxBytes ? 0 : bytes;
 }
 
-/** The bytes of request bodies this process holds, and the most it may. */
+/** What a request holds of the budget, given back with `release`. */
+export interface BodyReservation {
+  readonly bytes: number;
+  readonly client: string;
+}
+
+const NOTHING: BodyReservation = { bytes: 0, client: "" };
+
+/** The bytes of request bodies this process holds, and the most it may, in all and per client. */
 export class BodyBudget {
   #inFlight = 0;
+  readonly #byClient = new Map<string, number>();
 
   constructor(
     readonly maxBytes: number,
-    private readonly refusals: { inc(): void } = { inc: () => undefined },
+    readonly maxBytesPerClient: number = maxBytes,
+    private readonly refusals: { inc(labels: { limit: "process" | "client" }): void } = { inc: () => undefined },
   ) {}
 
   /** Bytes reserved by requests being handled right now. */
@@ -55,29 +71,53 @@ export class BodyBudget {
     return this.#inFlight;
   }
 
-  /**
-   * Reserves the bytes `request`'s body may hold (bytesToReserve) and answers them, to be given back with
-   * `release` when the request's handling ends; throws 503 `overloaded` when they do not fit.
-   *
-   * @example
-   * const held = budget.reserve(c.req.raw, maxBytes);
-   * try { await handle(c); } finally { budget.release(held); }
-   */
-  reserve(request: Request, maxBytes: number): number {
-    const bytes = bytesToReserve(request, maxBytes);
-    if (bytes === 0) return 0;
-    if (this.#inFlight + bytes > this.maxBytes) {
-      this.refusals.inc();
-      throw overloaded();
-    }
-    this.#inFlight += bytes;
-    return bytes;
+  /** Clients holding a reservation right now. */
+  get clientsInFlight(): number {
+    return this.#byClient.size;
   }
 
-  /** Gives back what `reserve` answered (0 gives back nothing). */
-  release(bytes: number): void {
-    this.#inFlight -= bytes;
+  /**
+   * Reserves the bytes `request`'s body may hold (bytesToReserve) for `client` (its address) and answers the
+   * reservation, to be given back with `release` when the request's handling ends; throws 503 `overloaded` when they
+   * do not fit the process's budget, 429 `rate-limited` when they would take the client past its share.
+   *
+   * @example
+   * const held = budget.reserve(c.req.raw, maxBytes, c.get("clientIp"));
+   * try { await handle(c); } finally { budget.release(held); }
+   */
+  reserve(request: Request, maxBytes: number, client: string): BodyReservation {
+    const bytes = bytesToReserve(request, maxBytes);
+    if (bytes === 0) return NOTHING;
+    if (this.#inFlight + bytes > this.maxBytes) {
+      this.refusals.inc({ limit: "process" });
+      throw overloaded();
+    }
+    const held = this.#byClient.get(client) ?? 0;
+    if (held + bytes > this.maxBytesPerClient) {
+      this.refusals.inc({ limit: "client" });
+      throw clientOverShare();
+    }
+    this.#inFlight += bytes;
+    this.#byClient.set(client, held + bytes);
+    return { bytes, client };
   }
+
+  /** Gives back what `reserve` answered (a reservation of nothing gives back nothing). */
+  release(reservation: BodyReservation): void {
+    if (reservation.bytes === 0) return;
+    this.#inFlight -= reservation.bytes;
+    const left = (this.#byClient.get(reservation.client) ?? 0) - reservation.bytes;
+    if (left > 0) this.#byClient.set(reservation.client, left);
+    else this.#byClient.delete(reservation.client);
+  }
+}
+
+/** 429 `rate-limited`: this client's bodies being received would pass its share; the connection is closed unread. */
+function clientOverShare(): ProblemError {
+  return new ProblemError("rate-limited", "this client is sending too many request bodies at once; retry when they are done", {
+    headers: { "Retry-After": String(OVERLOADED_RETRY_AFTER_SECONDS), Connection: "close" },
+    retry_after_seconds: OVERLOADED_RETRY_AFTER_SECONDS,
+  });
 }
 
 /** 503 `overloaded`: this request's body would take the process over its budget; the connection is closed unread. */
@@ -93,12 +133,17 @@ export function overloaded(): ProblemError {
  * scrape time) and `hookledger_request_bodies_refused_total`.
  *
  * @example
- * const bodies = createBodyBudget(config.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT, metrics.registry);
+ * const bodies = createBodyBudget({ maxBytes: config.HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT, maxBytesPerClient: bodyBytesPerClient(config) }, metrics.registry);
  */
-export function createBodyBudget(maxBytes: number, registry: Registry): BodyBudget {
+export function createBodyBudget(limits: { maxBytes: number; maxBytesPerClient: number }, registry: Registry): BodyBudget {
   const registers = [registry];
-  const refusals = new Counter({ name: "hookledger_request_bodies_refused_total", help: "Requests answered 503 overloaded: their body did not fit HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT.", registers });
-  const budget = new BodyBudget(maxBytes, refusals);
+  const refusals = new Counter({
+    name: "hookledger_request_bodies_refused_total",
+    help: "Requests refused unread because their body did not fit: limit=process, 503 overloaded (HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT); limit=client, 429 rate-limited (HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT).",
+    labelNames: ["limit"] as const,
+    registers,
+  });
+  const budget = new BodyBudget(limits.maxBytes, limits.maxBytesPerClient, refusals);
   new Gauge({
     name: "hookledger_request_body_bytes_in_flight",
     help: "Bytes of request bodies reserved by requests being handled (their declared lengths, or their limits when chunked).",

@@ -54,7 +54,7 @@ export function limitBody(maxBytes: number, bodies: BodyBudget): MiddlewareHandl
   // A chunked body is read here, in full, before the next middleware runs: until then the request waits for its
   // client (a body with a Content-Length is only checked here, and read by the route).
   return async (c, next) => {
-    const held = bodies.reserve(c.req.raw, maxBytes);
+    const held = bodies.reserve(c.req.raw, maxBytes, c.get("clientIp"));
     try {
       let passed = false;
       const check = () =>

@@ -26,6 +26,8 @@ const budgetEnv = {
   HOOKLEDGER_MAX_BODY_BYTES: String(API_BODY),
   HOOKLEDGER_INGRESS_MAX_BODY_BYTES: String(INGRESS_BODY),
   HOOKLEDGER_MAX_EVENT_BYTES: "65536",
+  // These tests fill the process's budget from one address; the per-client share has its own test below.
+  HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: String(BUDGET),
 };
 
 beforeAll(async () => {
@@ -87,8 +89,8 @@ function firstAnswer(socket: Socket, untilClosed = false): Promise<RawAnswer> {
 }
 
 /** A client that sends a request's head and the start of its body, and the rest (or nothing) later. */
-function slowUpload(head: string[], start: string, target: TestApp = app) {
-  const socket = connect(Number(new URL(target.baseUrl).port), "127.0.0.1");
+function slowUpload(head: string[], start: string, target: TestApp = app, localAddress = "127.0.0.1") {
+  const socket = connect({ port: Number(new URL(target.baseUrl).port), host: "127.0.0.1", localAddress });
   socket.on("error", () => undefined);
   socket.on("connect", () => socket.write(`${head.join("\r\n")}\r\n\r\n${start}`));
   const answer = firstAnswer(socket);
@@ -114,8 +116,8 @@ function slowUpload(head: string[], start: string, target: TestApp = app) {
  * the connection. A server that waited for the body (or kept the connection) would not close it: after 10 s the
  * client gives up, and the answer says the server did not close.
  */
-function headOnly(head: string[]): Promise<RawAnswer> {
-  const socket = connect(Number(new URL(app.baseUrl).port), "127.0.0.1");
+function headOnly(head: string[], target: TestApp = app, localAddress = "127.0.0.1"): Promise<RawAnswer> {
+  const socket = connect({ port: Number(new URL(target.baseUrl).port), host: "127.0.0.1", localAddress });
   socket.on("error", () => undefined);
   socket.on("connect", () => socket.write(`${head.join("\r\n")}\r\n\r\n`));
   const giveUp = setTimeout(() => socket.destroy(), 10_000);
@@ -125,6 +127,11 @@ function headOnly(head: string[]): Promise<RawAnswer> {
 const scraped = async (name: string, target: TestApp = app): Promise<number> => {
   const text = await target.ctx.metrics.registry.metrics();
   return Number(new RegExp(`^${name} (\\S+)$`, "m").exec(text)?.[1] ?? "NaN");
+};
+/** A counter's value for one label set (0 before its first increment). */
+const scrapedWith = async (name: string, labels: string, target: TestApp = app): Promise<number> => {
+  const text = await target.ctx.metrics.registry.metrics();
+  return Number(new RegExp(`^${name}\\{${labels}\\} (\\S+)$`, "m").exec(text)?.[1] ?? "0");
 };
 const untilInFlight = (bytes: number, target: TestApp = app) =>
   eventually(async () => ((await scraped("hookledger_request_body_bytes_in_flight", target)) === bytes ? true : undefined), 10_000, `${bytes} bytes in flight`);
@@ -159,7 +166,7 @@ const small = JSON.stringify({ name: "after" });
 
 describe("the budget of request bodies in flight", () => {
   it("refuses a /v1, ingress or console form body with 503 overloaded while slow /v1 uploads hold the budget, and serves it once they finish", async () => {
-    const refusedBefore = await scraped("hookledger_request_bodies_refused_total");
+    const refusedBefore = await scrapedWith("hookledger_request_bodies_refused_total", 'limit="process"');
     const consoleUser = await consoleSession(app, t.token);
     const consoleForm = () => consoleUser.post(`/console/applications/${t.appId}/new-subscription`, "url=not-a-url&event_types=github.push");
     const uploads = [0, 1, 2].map((i) => slowUpload(apiHead(API_BODY), `{"name":"slow-${i}"`));
@@ -178,7 +185,7 @@ describe("the budget of request bodies in flight", () => {
     expect(await form.json()).toMatchObject({ type: "urn:hookledger:problem:overloaded" });
     expect((await consoleUser.get("/console/overview")).status).toBe(200);
     await expectBodilessServed();
-    expect(await scraped("hookledger_request_bodies_refused_total")).toBe(refusedBefore + 4);
+    expect(await scrapedWith("hookledger_request_bodies_refused_total", 'limit="process"')).toBe(refusedBefore + 4);
 
     const rest = '"name":"slow-chunked"}';
     const finished = await Promise.all([
@@ -241,6 +248,48 @@ describe("the budget of request bodies in flight", () => {
       await untilInFlight(BUDGET, quick);
       expect((await Promise.all(stalled.map((upload) => upload.answer))).map((answer) => answer.status)).toEqual([408, 408, 408]);
       await untilInFlight(0, quick);
+    });
+  });
+
+  describe("with a share per client", () => {
+    let shared: TestApp;
+    // Half the budget per address: two slow 256 KiB /v1 uploads fill one client's share.
+    const SHARE = BUDGET / 2;
+    beforeAll(async () => {
+      shared = await startTestApp(db, { env: { ...budgetEnv, HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: String(SHARE) } });
+    });
+    afterAll(async () => {
+      await shared?.stop();
+    });
+
+    it("refuses a client past its share with 429, unread, while another client's bodies are served", async () => {
+      const refusedBefore = await scrapedWith("hookledger_request_bodies_refused_total", 'limit="client"', shared);
+      // The greedy client is 127.0.0.2 (another loopback address); the others connect from 127.0.0.1.
+      const uploads = [0, 1].map((i) => slowUpload(apiHead(API_BODY), `{"name":"greedy-${i}"`, shared, "127.0.0.2"));
+      await untilInFlight(SHARE, shared);
+
+      const refused = await headOnly(apiHead(small.length), shared, "127.0.0.2");
+      expect(refused.status, refused.text).toBe(429);
+      expect(refused.headers["content-type"]).toBe("application/problem+json");
+      expect(refused.headers["retry-after"]).toBe(String(OVERLOADED_RETRY_AFTER_SECONDS));
+      expect(refused.headers.connection?.toLowerCase()).toBe("close");
+      expect(JSON.parse(refused.text.slice(refused.text.indexOf("{"), refused.text.lastIndexOf("}") + 1))).toMatchObject({ type: "urn:hookledger:problem:rate-limited", status: 429 });
+      expect(refused.closedByServer).toBe(true);
+      expect((await headOnly(ingressHead(10), shared, "127.0.0.2")).status).toBe(429);
+      expect(await scrapedWith("hookledger_request_bodies_refused_total", 'limit="client"', shared)).toBe(refusedBefore + 2);
+
+      // Everyone else still has the rest of the budget: a /v1 body and a webhook from 127.0.0.1.
+      expect((await shared.call("POST", "/v1/applications", t.token, { name: "polite" })).status).toBe(201);
+      const received = await shared.fetch(`/in/${routeId}`, { method: "POST", headers: { authorization: basicAuth.slice("Authorization: ".length), "content-type": "application/json" }, body: "{}" });
+      expect(received.status).toBe(202);
+
+      // The greedy client's share comes back as its uploads finish.
+      const finished = await Promise.all(uploads.map((upload, i) => upload.finish(paddedJson({ name: `greedy-${i}` }, API_BODY).slice(`{"name":"greedy-${i}"`.length))));
+      expect(finished.map((answer) => answer.status)).toEqual([201, 201]);
+      await untilInFlight(0, shared);
+      const again = slowUpload(apiHead(small.length), small.slice(0, 1), shared, "127.0.0.2");
+      await untilInFlight(small.length, shared);
+      expect((await again.finish(small.slice(1))).status).toBe(201);
     });
   });
 });

@@ -9,7 +9,7 @@
  */
 import { Hono, type Context } from "hono";
 import type { AppContext } from "../../context.ts";
-import type { BodyBudget } from "../../http/bodyBudget.ts";
+import type { BodyBudget, BodyReservation } from "../../http/bodyBudget.ts";
 import type { HttpEnv } from "../../http/env.ts";
 import { requestScheme } from "../../http/forwarded.ts";
 import { ProblemError } from "../../http/problem.ts";
@@ -112,7 +112,7 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache, bo
     // Before any lookup: a declared size over every route's limit costs us nothing to refuse.
     if (Number(c.req.header("content-length") ?? "0") > ceiling) throw tooLarge(ceiling);
     const url = new URL(c.req.url);
-    let held = 0;
+    let held: BodyReservation | undefined;
     try {
       const outcome = await receiver.receive({
         target,
@@ -120,7 +120,7 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache, bo
         path: url.pathname + url.search,
         headers: c.req.raw.headers,
         readBody: (maxBytes) => {
-          held = bodies.reserve(c.req.raw, maxBytes);
+          held = bodies.reserve(c.req.raw, maxBytes, c.get("clientIp"));
           return whileBodyArrives(c, () => readCappedBody(c.req.raw, maxBytes));
         },
         clientIp: c.get("clientIp"),
@@ -130,7 +130,7 @@ export function receiveRoutes(ctx: AppContext, routeCache: IngressRouteCache, bo
       });
       return answerOutcome(c, outcome, ceiling);
     } finally {
-      bodies.release(held);
+      if (held) bodies.release(held);
     }
   };
 
