@@ -31,7 +31,7 @@ import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, escapeToken, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
-import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
+import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, MAX_COLLECTED_ERRORS, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 /** The formats a schema may name: each is checked (on RE2 where it is a regex, schemaFormats.ts). */
@@ -374,6 +374,7 @@ function errorsOf(schema: CompiledSchema, payload: unknown, run: ValidationRun, 
     }
   }
   const allErrors = schema.allErrors;
+  run.maxErrors = MAX_COLLECTED_ERRORS;
   try {
     if (allErrors === null || validating(run, () => allErrors.call(run, payload))) return firstErrors;
   } catch (error) {
@@ -413,6 +414,8 @@ export function payloadViolations(schema: object, payload: unknown, owner?: stri
   }
   // One run for both passes: the errors' pass spends what the first left of the budgets, no more.
   const run = new ValidationRun();
+  // A fail-fast validator V8 could not compile is the all-errors one: its errors are bounded as errorsOf's.
+  if (validate.failFast === validate.allErrors) run.maxErrors = MAX_COLLECTED_ERRORS;
   try {
     if (validating(run, () => validate.failFast.call(run, payload))) return [];
   } catch (error) {

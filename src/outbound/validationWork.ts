@@ -31,7 +31,7 @@
  * MAX_MATCHING_MS it stops. The bound is on time, not on worst cases added up: a payload of a thousand URLs costs
  * milliseconds on the DFA, and worst cases summed would refuse it.
  */
-import { _, type CodeKeywordDefinition } from "ajv/dist/2020.js";
+import { _, Name, type CodeKeywordDefinition } from "ajv/dist/2020.js";
 import { canonicalText } from "./canonicalJson.ts";
 import { PayloadValueNames } from "./uniqueItems.ts";
 
@@ -46,6 +46,18 @@ const FIRST_KEYWORD = "$dynamicAnchor";
 
 /** Characters of a string walked per work unit (~1.2 ns each on Bun, a unit being ~150 ns: charged at twice that). */
 const CHARACTERS_PER_UNIT = 64;
+
+/**
+ * Errors a validation function may hold while collecting all of them (errorsOf in payloadSchema.ts), past which it
+ * stops. Ajv adds each error of our own keywords (`enum`, `multipleOf`, `uniqueItems`) and the errors a referenced
+ * schema returns with `vErrors.concat(…)`, a copy of every error collected so far: collecting the errors of 60,000
+ * items failing `{"enum":["a"]}` made 60,000 copies of up to 60,000 errors and held the event loop 4-6 s (sweep 21).
+ * The answer shows 20; at this many the copies cost a few milliseconds.
+ */
+export const MAX_COLLECTED_ERRORS = 1000;
+
+/** Ajv's count of the errors a generated validation function holds (a local of every such function). */
+const ERRORS_SO_FAR = new Name("errors");
 
 /** Work units one validation may spend: ~150 ms on Bun at the costliest units measured (a 1,000-name `required`). */
 export const MAX_VALIDATION_WORK = 1_000_000;
@@ -69,6 +81,8 @@ export class ValidationTooCostlyError extends Error {
 export class ValidationRun extends PayloadValueNames {
   work = 0;
   matchingMs = 0;
+  /** The errors one of its validation functions may hold: MAX_COLLECTED_ERRORS where all of them are collected. */
+  maxErrors = Number.POSITIVE_INFINITY;
   private readonly keyCounts = new WeakMap<object, number>();
 
   /** How many keys an object has, counted once per validation (counting walks them). */
@@ -158,10 +172,12 @@ export function walkedSizes(schema: Record<string, unknown>): number {
 
 /**
  * Adds one application's cost to the run (Ajv passes the run as `this`): its `units`, and what its checks' walks of
- * `value` cost (`walks`, walkedSizes' flags). Past the cap the validation stops.
+ * `value` cost (`walks`, walkedSizes' flags). Past the cap the validation stops, and so it does when the validation
+ * function applying it holds more than the run's `maxErrors` (`errors`).
  */
-function charge(this: unknown, value: unknown, units: number, walks: number): void {
+function charge(this: unknown, value: unknown, units: number, walks: number, errors: number): void {
   if (!(this instanceof ValidationRun)) return;
+  if (errors > this.maxErrors) throw new ValidationTooCostlyError(`the payload has more than ${this.maxErrors} errors against the event type's schema`);
   let cost = units;
   if (walks & WALKS_STRING && typeof value === "string") cost += Math.ceil(value.length / CHARACTERS_PER_UNIT);
   else if (walks & WALKS_KEYS && typeof value === "object" && value !== null && !Array.isArray(value)) cost += this.keysOf(value);
@@ -183,6 +199,6 @@ export const costKeyword: CodeKeywordDefinition = {
   code(cxt) {
     const [units, walks] = cxt.schema as [number, number];
     const run = cxt.gen.scopeValue("func", { ref: charge });
-    cxt.gen.code(_`${run}.call(this, ${cxt.data}, ${units}, ${walks})`);
+    cxt.gen.code(_`${run}.call(this, ${cxt.data}, ${units}, ${walks}, ${ERRORS_SO_FAR})`);
   },
 };
