@@ -189,6 +189,17 @@ export async function openDeliveries(tx: Queryable, subscriptionId: string): Pro
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId} and status in ('pending', 'retrying')`;
 }
 
+/**
+ * The subscription a test send (`POST /v1/subscriptions/{id}/test`) was made to, when `eventId` is one; a test's
+ * event is for that subscription alone, whatever other subscriptions' filters match.
+ */
+export async function testedSubscription(tx: Queryable, eventId: string): Promise<string | undefined> {
+  const [row] = await tx<{ subscription_id: string }[]>`
+    select subscription_id from hookledger.deliveries
+    where org_id = hookledger.current_org_id() and event_id = ${eventId} and reason = 'test' limit 1`;
+  return row?.subscription_id;
+}
+
 /** An event with no delivery to a subscription yet: what replay-missing matches against the subscription's filters. */
 export interface EventWithoutDelivery {
   event_id: string;
@@ -199,7 +210,8 @@ export interface EventWithoutDelivery {
 
 /**
  * A page of an application's events received in the window that have no delivery to `subscriptionId`, oldest first,
- * after the keyset `after` (received_at, event_id).
+ * after the keyset `after` (received_at, event_id). Test sends are not among them: each was for the subscription
+ * it tested (its ping names that subscription), not something another one missed.
  */
 export async function eventsWithoutDelivery(
   tx: Queryable,
@@ -212,7 +224,7 @@ export async function eventsWithoutDelivery(
       and e.received_at >= ${window.since} ${window.until ? tx`and e.received_at < ${window.until}` : tx``}
       ${after ? tx`and (e.received_at, e.event_id) > (${after.receivedAt}, ${after.eventId})` : tx``}
       and not exists (select from hookledger.deliveries d
-        where d.org_id = e.org_id and d.event_id = e.event_id and d.subscription_id = ${filter.subscriptionId})
+        where d.org_id = e.org_id and d.event_id = e.event_id and (d.subscription_id = ${filter.subscriptionId} or d.reason = 'test'))
     order by e.received_at, e.event_id limit ${filter.limit}`;
 }
 

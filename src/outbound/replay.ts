@@ -1,16 +1,17 @@
 /**
  * Replay, retry and recover — all through the same mechanism as fan-out (new or re-opened deliveries plus their
  * jobs, in one transaction), each recorded with the actor who asked.
- *   replay:  an event again to every subscription that matches it now, or to one chosen subscription (new deliveries)
+ *   replay:  an event again to every subscription that matches it now (a test send: to the subscription it tested),
+ *            or to one chosen subscription (new deliveries)
  *   retry:   one failed/cancelled/retrying delivery, now (the same delivery, its next attempt number)
  *   recover: every failed or cancelled delivery of a subscription since a time
- *   replay-missing: every event of a window a subscription matches and never got (new deliveries)
+ *   replay-missing: every event of a window a subscription matches and never got, test sends to others aside (new deliveries)
  */
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
-import { eventsWithoutDelivery, getDelivery, getDeliveryForChange, getEvent, recoverableDeliveries, type DeliveryRow, type RecoverWindow } from "./deliveryStore.ts";
+import { eventsWithoutDelivery, getDelivery, getDeliveryForChange, getEvent, recoverableDeliveries, testedSubscription, type DeliveryRow, type RecoverWindow } from "./deliveryStore.ts";
 import { deliveriesScheduled, deliveryStream, eventReplayed } from "./appends.ts";
 import { enqueueDeliveries } from "./jobs.ts";
 import { matchesEventType, matchesLabels } from "./matching.ts";
@@ -43,8 +44,11 @@ export async function replayEvent(
       if (!subscription.enabled) throw new ReplayError("subscription_disabled");
       targets = [subscriptionId];
     } else {
+      // A test send goes again to the subscription it tested, if it is still enabled, as it went the first time:
+      // it names that subscription, and another's filters (`*`) matching its type do not make it theirs.
+      const tested = await testedSubscription(tx, eventId);
       targets = (await enabledSubscriptionsOf(tx, event.app_id))
-        .filter((s) => matchesEventType(s.event_types, event.event_type) && matchesLabels(s.labels, event.labels))
+        .filter((s) => (tested ? s.subscription_id === tested : matchesEventType(s.event_types, event.event_type) && matchesLabels(s.labels, event.labels)))
         .map((s) => s.subscription_id);
     }
     const scheduled = deliveriesScheduled({ eventId, appId: event.app_id }, targets, "replay", meta);

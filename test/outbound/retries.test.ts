@@ -169,6 +169,38 @@ describe("replay-missing", () => {
   });
 });
 
+describe("test sends", () => {
+  it("are neither replayed to other subscriptions nor counted as missed by them", async () => {
+    // Sweep 21: replay-missing sent a subscription every other subscription's test pings (each naming its
+    // subscription) and test examples, as events it had missed; a replay sent them to every `*` subscription.
+    const tested = await t.subscribe({ url: receiver.url("/tested") });
+    const ping = await app.call("POST", `/v1/subscriptions/${tested.id}/test`, t.token);
+    expect(ping.status, JSON.stringify(ping.body)).toBe(200);
+    const example = await app.call("POST", `/v1/subscriptions/${tested.id}/test`, t.token, { event_type: "invoice.paid", payload: { for: "tested only" } });
+    expect(example.status, JSON.stringify(example.body)).toBe(200);
+    await t.send({ event_id: "real_event" });
+    await receiver.waitFor(3, "/tested");
+
+    const other = await t.subscribe({ url: receiver.url("/other") });
+    const missing = await app.call("POST", `/v1/subscriptions/${other.id}/replay-missing`, t.token, { since: "2000-01-01T00:00:00Z" });
+    expect(missing.status).toBe(202);
+    expect(missing.body).toEqual({ deliveries_scheduled: 1, remaining: false });
+    for (const eventId of [ping.body.event_id, example.body.event_id]) {
+      const replayed = await app.call("POST", `/v1/events/${eventId}/replay`, t.token);
+      expect(replayed.status).toBe(202);
+      expect(replayed.body.deliveries_scheduled).toBe(1);
+    }
+    await receiver.waitFor(5, "/tested");
+    const otherGot = await receiver.waitFor(1, "/other");
+    expect(otherGot.map((request) => (request.headers as Record<string, string>)["webhook-id"])).toEqual(["real_event"]);
+    const deliveries = await app.call("GET", `/v1/subscriptions/${other.id}/deliveries`, t.token);
+    expect(deliveries.body.data.map((delivery: { event_id: string }) => delivery.event_id)).toEqual(["real_event"]);
+    // Named, a subscription still gets a test's event: naming it is the filter.
+    const named = await app.call("POST", `/v1/events/${ping.body.event_id}/replay`, t.token, { subscription_id: other.id });
+    expect(named.body.deliveries_scheduled).toBe(1);
+  });
+});
+
 describe("replay-missing beyond one call", () => {
   it("replays 1,000 events per call and says what remains; the same call again goes on", async () => {
     const sub = await t.subscribe({ url: receiver.url("/missed-many"), event_types: ["invoice.paid"] });
