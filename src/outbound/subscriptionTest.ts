@@ -7,7 +7,7 @@
  */
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
-import type { FieldError } from "../http/problem.ts";
+import { ProblemError, type FieldError } from "../http/problem.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { attemptDelivery, type AttemptOutcome } from "./attempt.ts";
 import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
@@ -56,6 +56,12 @@ export async function testSubscription(ctx: AppContext, orgId: string, subscript
       if (!type) throw new TestExampleError([{ field: "event_type", message: "no such event type in the subscription's application" }]);
       eventType = type.name;
       payload = JSON.stringify(examplePayload(orgId, type.schema, example));
+      // An example is an event in history, held to an event's limit (the request body may be twice as large).
+      const size = Buffer.byteLength(payload);
+      const maxBytes = ctx.config.HOOKLEDGER_MAX_EVENT_BYTES;
+      if (size > maxBytes) {
+        throw new ProblemError("payload-too-large", `the payload is ${size} bytes; the limit is ${maxBytes} (HOOKLEDGER_MAX_EVENT_BYTES)`, { max_bytes: maxBytes, payload_bytes: size });
+      }
     }
     const scheduled = deliveriesScheduled({ eventId, appId: subscription.app_id }, [subscriptionId], "test", meta);
     await ctx.ledger.recordMany(tx, [

@@ -214,4 +214,21 @@ describe("signed delivery", () => {
     }
     expect(receiver.requests.filter((request) => request.path === "/example")).toHaveLength(2);
   });
+  it("holds a test example to an event's size limit: 413 as POST /v1/events answers, nothing sent or recorded", async () => {
+    // Sweep 21: a 900 KB example (the request body may be 1 MiB) was recorded and sent as an event, past
+    // HOOKLEDGER_MAX_EVENT_BYTES (512 KiB), which every other way in refuses.
+    const sub = await t.subscribe({ url: receiver.url("/example-size") });
+    const events = async () => (await db.owner`select count(*)::int as n from hookledger.events`)[0]!.n as number;
+    const before = await events();
+    const payload = { blob: "x".repeat(600_000) };
+    const refused = await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token, { event_type: "invoice.paid", payload });
+    expect(refused.status).toBe(413);
+    expect(refused.body).toMatchObject({ type: "urn:hookledger:problem:payload-too-large", max_bytes: 524_288, payload_bytes: 600_011 });
+    const asEvent = await t.send({ payload });
+    expect(asEvent.status).toBe(413);
+    expect(asEvent.body.detail).toBe(refused.body.detail);
+    expect(await events()).toBe(before);
+    expect((await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token, { event_type: "invoice.paid", payload: { blob: "x".repeat(500_000) } })).status).toBe(200);
+    expect(receiver.requests.filter((request) => request.path === "/example-size")).toHaveLength(1);
+  });
 });
