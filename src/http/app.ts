@@ -88,11 +88,18 @@ function parseableUrl(): MiddlewareHandler<HttpEnv> {
     if (URL.canParse(c.req.url)) return next();
     return problemResponse(
       new ProblemError("validation", "the request has no usable Host header", { errors: [{ field: "header.Host", message: "expected a host name or address, and a port if any" }] }),
-      c.req.path,
+      requestTargetPath(c.req.url),
       c.get("requestId"),
     );
   };
 }
+
+/**
+ * The path of a request URL that does not parse, up to its query: Bun hands such a request over with the request
+ * target alone (`/health`), or a URL whose authority does not parse. Hono's `c.req.path` looks for the path's slash
+ * a fixed distance after a scheme's colon, and read `/health` as "h" and `/v1/applications` as "/applications".
+ */
+const requestTargetPath = (url: string): string => /^(?:[a-z][a-z0-9+.-]*:\/\/[^/?#]*)?([^?#]*)/i.exec(url)?.[1] || "/";
 
 /** Serves a request only on its door's listener; without separate listeners this middleware is not installed. */
 function onlyOnItsListener(listeners: NonNullable<AppOptions["listeners"]>): MiddlewareHandler<HttpEnv> {
@@ -151,9 +158,10 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
   const { config } = ctx;
   const app = new Hono<HttpEnv>();
   app.use(requestId());
+  // Before the URL check, so that its refusal carries them too.
+  app.use(securityHeaders({ hsts: config.HOOKLEDGER_HSTS }));
   app.use(parseableUrl());
   if (ctx.tracing.enabled) app.use(traceRequests(ctx.tracing));
-  app.use(securityHeaders({ hsts: config.HOOKLEDGER_HSTS }));
   app.use(clientAddress(config.HOOKLEDGER_TRUST_PROXY));
   app.use(countRequests(ctx.metrics));
   app.use(accessLog(ctx.log));

@@ -67,9 +67,17 @@ describe("requests without a usable Host", () => {
     expect([200, 400, 401]).toContain(answer.status);
     expect(answer.headers + answer.body).not.toMatch(LEAKS);
     if (/content-type: application\/problem\+json/i.test(answer.headers)) {
-      const problem = JSON.parse(answer.body) as { type: string; errors: { field: string }[] };
+      const problem = JSON.parse(answer.body) as { type: string; instance: string; errors: { field: string }[] };
       expect(problem.type).toBe("urn:hookledger:problem:validation");
       expect(problem.errors).toEqual([expect.objectContaining({ field: "header.Host" })]);
+      // As every answer: the path asked for, and the security headers (sweep 21: /health was instance "h", and
+      // nosniff, the deny-all policy and no-store were missing).
+      if (problem.errors[0]?.field === "header.Host") {
+        expect(problem.instance).toBe(head[0]?.split(" ")[1]);
+        expect(answer.headers).toMatch(/^x-content-type-options: nosniff$/im);
+        expect(answer.headers).toMatch(/^content-security-policy: default-src 'none'/im);
+        expect(answer.headers).toMatch(/^cache-control: no-store$/im);
+      }
     }
   });
 
