@@ -31,7 +31,7 @@ import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, escapeToken, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
-import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, MAX_COLLECTED_ERRORS, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
+import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, errorCopies, MAX_COLLECTED_ERRORS, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 /** The formats a schema may name: each is checked (on RE2 where it is a regex, schemaFormats.ts). */
@@ -135,15 +135,15 @@ function errorSources(schema: Record<string, unknown>, subschemas: Set<object>):
 }
 
 /**
- * A copy of `value` in which every subschema carries COST_KEYWORD with what applying it costs and which of the
- * value's sizes its checks walk (validationWork.ts);
+ * A copy of `value` in which every subschema carries COST_KEYWORD with what applying it costs, which of the
+ * value's sizes its checks walk and which of its keywords copy the errors so far (validationWork.ts);
  * the event type keeps the original.
  */
 function withApplicationCosts(value: unknown, subschemas: Set<object>): unknown {
   if (typeof value !== "object" || value === null) return value;
   if (Array.isArray(value)) return value.map((item) => withApplicationCosts(item, subschemas));
   const copy: Record<string, unknown> = Object.fromEntries(Object.entries(value).map(([key, member]) => [key, withApplicationCosts(member, subschemas)]));
-  if (subschemas.has(value)) copy[COST_KEYWORD] = [applicationCost(value as Record<string, unknown>), walkedSizes(value as Record<string, unknown>)];
+  if (subschemas.has(value)) copy[COST_KEYWORD] = [applicationCost(value as Record<string, unknown>), walkedSizes(value as Record<string, unknown>), errorCopies(value as Record<string, unknown>)];
   return copy;
 }
 

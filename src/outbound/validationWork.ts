@@ -8,8 +8,9 @@
  * Deciding all of that from the schema alone is not tractable, so the validation counts as it goes.
  *
  * Every subschema of the compiled copy carries COST_KEYWORD, whose value is what applying that subschema to one
- * value costs (1, plus the names its `required`/`dependentRequired` check and the properties it looks up) and
- * which of the value's sizes its checks walk: `[units, walks]`. Ajv runs
+ * value costs (1, plus the names its `required`/`dependentRequired` check and the properties it looks up), which of
+ * the value's sizes its checks walk, and how many of its keywords copy the errors so far when they fail:
+ * `[units, walks, copies]`. Ajv runs
  * the keyword each time it applies the subschema; past MAX_VALIDATION_WORK the validation stops with
  * ValidationTooCostlyError and the event is refused (422), instead of holding the event loop. The cap is far above
  * what a 512 KB payload costs against an ordinary schema (every value of it checked against a handful of
@@ -55,6 +56,18 @@ const CHARACTERS_PER_UNIT = 64;
  * The answer shows 20; at this many the copies cost a few milliseconds.
  */
 export const MAX_COLLECTED_ERRORS = 1000;
+
+/**
+ * The keywords whose failure Ajv adds with `vErrors.concat(…)`, copying every error its validation function holds:
+ * our own `enum`, `multipleOf` and `uniqueItems` (function keywords), and references (the called function's errors).
+ * Errors add up even in a fail-fast validation under `contains`, `anyOf`, `oneOf` and `not`, which try a
+ * subschema and go on: `{"contains":{"enum":["a"]}}` over 60,000 `"b"` and a last `"a"` — a valid payload — made
+ * 60,000 such copies and held the event loop 4.6 s (10 s through a `$ref`; sweep 21).
+ */
+const COPYING_KEYWORDS = ["enum", "multipleOf", "uniqueItems", "$ref", "$dynamicRef"];
+
+/** Errors copied per work unit, when a copying keyword of an application can fail (~2-10 ns each on Bun). */
+const ERRORS_PER_UNIT = 16;
 
 /** Ajv's count of the errors a generated validation function holds (a local of every such function). */
 const ERRORS_SO_FAR = new Name("errors");
@@ -162,6 +175,9 @@ export function applicationCost(schema: Record<string, unknown>): number {
   );
 }
 
+/** How many of `schema`'s keywords copy the errors collected so far when they fail (COPYING_KEYWORDS). */
+export const errorCopies = (schema: Record<string, unknown>): number => COPYING_KEYWORDS.filter((keyword) => keyword in schema).length;
+
 /** Which sizes of the value `schema`'s checks walk (walkedSizes' flags; 0: none). */
 export function walkedSizes(schema: Record<string, unknown>): number {
   let flags = 0;
@@ -171,14 +187,15 @@ export function walkedSizes(schema: Record<string, unknown>): number {
 }
 
 /**
- * Adds one application's cost to the run (Ajv passes the run as `this`): its `units`, and what its checks' walks of
- * `value` cost (`walks`, walkedSizes' flags). Past the cap the validation stops, and so it does when the validation
- * function applying it holds more than the run's `maxErrors` (`errors`).
+ * Adds one application's cost to the run (Ajv passes the run as `this`): its `units`, what its checks' walks of
+ * `value` cost (`walks`, walkedSizes' flags), and what its `copies` (errorCopies) cost if they fail, copying the
+ * `errors` its validation function holds. Past the cap the validation stops, and so it does when that function
+ * holds more than the run's `maxErrors`.
  */
-function charge(this: unknown, value: unknown, units: number, walks: number, errors: number): void {
+function charge(this: unknown, value: unknown, units: number, walks: number, copies: number, errors: number): void {
   if (!(this instanceof ValidationRun)) return;
   if (errors > this.maxErrors) throw new ValidationTooCostlyError(`the payload has more than ${this.maxErrors} errors against the event type's schema`);
-  let cost = units;
+  let cost = units + (copies > 0 && errors > 0 ? Math.ceil((copies * errors) / ERRORS_PER_UNIT) : 0);
   if (walks & WALKS_STRING && typeof value === "string") cost += Math.ceil(value.length / CHARACTERS_PER_UNIT);
   else if (walks & WALKS_KEYS && typeof value === "object" && value !== null && !Array.isArray(value)) cost += this.keysOf(value);
   if ((this.work += cost) > MAX_VALIDATION_WORK) throw new ValidationTooCostlyError();
@@ -197,8 +214,8 @@ export const costKeyword: CodeKeywordDefinition = {
   // was never made, and `{"not":{"enum":[<200 KB>]}}` applied 16,384 times ran its comparisons uncharged.
   before: FIRST_KEYWORD,
   code(cxt) {
-    const [units, walks] = cxt.schema as [number, number];
+    const [units, walks, copies] = cxt.schema as [number, number, number];
     const run = cxt.gen.scopeValue("func", { ref: charge });
-    cxt.gen.code(_`${run}.call(this, ${cxt.data}, ${units}, ${walks}, ${ERRORS_SO_FAR})`);
+    cxt.gen.code(_`${run}.call(this, ${cxt.data}, ${units}, ${walks}, ${copies}, ${ERRORS_SO_FAR})`);
   },
 };
