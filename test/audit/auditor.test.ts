@@ -141,4 +141,26 @@ describe("a DBA with hookledger_auditor", () => {
     }
     await expect(dba.unsafe(`create view hookledger_audit.dba_view as select 1 as n`)).rejects.toThrow(/permission denied for schema/);
   });
+
+  it("reads endpoint URLs with the values of credential-like query parameters redacted, never the URL column itself", async () => {
+    const query = "api_key=K1-url-secret&tenant=acme&access_token=K2-url-secret&X-Amz-Signature=K3-url-secret&sig=K4-url-secret&keyboard=visible";
+    const created = await app.call("POST", "/v1/subscriptions", s.a.token, { app_id: s.a.appId, url: `http://127.0.0.1:9/hook?${query}`, event_types: ["invoice.paid"] });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    // The tenant reads its own URL whole, as it gave it.
+    expect((await app.call("GET", `/v1/subscriptions/${id}`, s.a.token)).body.url).toBe(`http://127.0.0.1:9/hook?${query}`);
+    expect((await app.call("POST", `/v1/subscriptions/${id}/secret/rotate`, s.a.token, {})).status).toBe(200);
+    await db.owner`update hookledger.subscriptions set consecutive_failures = 1, failing_since = now() where subscription_id = ${id}`;
+
+    const redacted = "http://127.0.0.1:9/hook?api_key=[redacted]&tenant=acme&access_token=[redacted]&X-Amz-Signature=[redacted]&sig=[redacted]&keyboard=visible";
+    const [failing] = await dba`select url from hookledger_audit.failing_endpoints where subscription_id = ${id}`;
+    expect(failing?.url).toBe(redacted);
+    const rotations = await dba`select subscription_url from hookledger_audit.secret_rotations where subscription_id = ${id}`;
+    expect(rotations.map((row) => row.subscription_url)).toEqual([redacted]);
+    const [entry] = await dba`select data from hookledger_audit.event_log where stream = ${`subscription:${id}`} and type = 'subscription.created'`;
+    expect(entry?.data.url).toBe(redacted);
+    const seen = JSON.stringify(await dba`select * from hookledger_audit.event_log where stream = ${`subscription:${id}`}`);
+    expect(seen).not.toMatch(/url-secret/);
+    await expect(dba`select url from hookledger.subscriptions where subscription_id = ${id}`).rejects.toThrow(/permission denied/);
+  });
 });
