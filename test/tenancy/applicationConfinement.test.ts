@@ -85,10 +85,11 @@ describe("GET /v1/audit-log", () => {
     expect(received.data).not.toHaveProperty("payload");
     expect(received.data).toMatchObject({ app_id: a2.appId, payload_sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
     expect(entries.map((e) => e.type)).toEqual(expect.arrayContaining(["organization.created", "token.created", "application.created", "delivery.retry_requested"]));
-    // Not vacuous: the ledger itself holds both.
-    const raw = JSON.stringify(await db.owner`select data from hookledger.ledger where org_id = ${org.orgId}`);
-    expect(raw).toContain(CREDENTIAL);
-    expect(raw).toContain(PAYLOAD_SECRET);
+    // Not vacuous: the ledger itself holds the payload, and the header sealed (sql/087), never in clear.
+    const raw = await db.owner<{ data: Record<string, unknown> }[]>`select data from hookledger.ledger where org_id = ${org.orgId}`;
+    expect(JSON.stringify(raw)).toContain(PAYLOAD_SECRET);
+    expect(JSON.stringify(raw)).not.toContain(CREDENTIAL.slice("Bearer ".length));
+    expect(raw.find((row) => row.data.subscription_id === a1.subscriptionId && row.data.sealed_headers)?.data.sealed_headers).toHaveProperty("authorization");
   });
 
   it("shows an application token its own application's entries and nothing of its sibling's or the organization's", async () => {
