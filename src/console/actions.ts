@@ -15,7 +15,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { retryDelivery, RetryError, recoverSubscription, replayEvent, ReplayError } from "../outbound/replay.ts";
 import { rotateSubscriptionSecret, setSubscriptionEnabled } from "../outbound/subscriptions.ts";
 import { testSubscription } from "../outbound/subscriptionTest.ts";
-import { auditMeta } from "../tenancy/audit.ts";
+import { auditMeta, auditReason } from "../tenancy/audit.ts";
 import { requireScope } from "../tenancy/authorize.ts";
 import { formText, readForm } from "./formInput.ts";
 import { badge, h, type Html } from "./html.ts";
@@ -52,7 +52,7 @@ ${confirmation.fields ?? ""}
 
 /** The ledger meta of an action: the JSON API's (actor, request id, address, agent) with the form's reason. */
 async function metaOf(c: Context<HttpEnv>, reasonRequired: boolean): Promise<EntryMeta> {
-  const reason = formText(await readForm(c), "reason", 1000);
+  const reason = auditReason(formText(await readForm(c), "reason", 1000), "reason");
   if (reasonRequired && !reason) throw new ProblemError("validation", "this instance requires a reason for this action (HOOKLEDGER_REQUIRE_AUDIT_REASON)");
   return { ...auditMeta(c), ...(reason ? { reason } : {}) };
 }

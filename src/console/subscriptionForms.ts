@@ -10,7 +10,7 @@ import type { HttpEnv } from "../http/env.ts";
 import { ProblemError } from "../http/problem.ts";
 import { assertDeliverable, subscriptionSchemas } from "../outbound/routes/subscriptions.ts";
 import { createSubscription, UnknownApplicationError, updateSubscription } from "../outbound/subscriptions.ts";
-import { auditMeta } from "../tenancy/audit.ts";
+import { auditMeta, auditReason } from "../tenancy/audit.ts";
 import { requireScope } from "../tenancy/authorize.ts";
 import { formText, readForm } from "./formInput.ts";
 import { h, type Html } from "./html.ts";
@@ -27,7 +27,7 @@ interface EndpointForm {
 
 async function readEndpointForm(c: Context<HttpEnv>): Promise<EndpointForm & { reason: string }> {
   const form = await readForm(c);
-  return { url: formText(form, "url"), event_types: formText(form, "event_types"), description: formText(form, "description"), reason: formText(form, "reason", 1000) };
+  return { url: formText(form, "url"), event_types: formText(form, "event_types"), description: formText(form, "description"), reason: auditReason(formText(form, "reason", 1000), "reason") ?? "" };
 }
 
 /** The JSON the API would have received for this form. */

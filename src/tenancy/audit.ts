@@ -37,17 +37,40 @@ export interface AuditOptions {
   requireReason: boolean;
 }
 
+/**
+ * Control characters other than tab and line breaks (ESC and the C1 CSI start terminal escape sequences), and the
+ * bidirectional overrides and isolates (which reorder how the text around them reads): an audit reason is shown to
+ * DBAs in psql and to users in the console and audit log as written, so it may not rewrite what they see.
+ */
+const UNSHOWABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
+
+/**
+ * An audit reason as it is recorded, or a 400 naming `field` when it is too long (1000 characters) or holds a
+ * character that could change how the audit log reads (UNSHOWABLE). Empty answers undefined.
+ *
+ * @example
+ * auditReason("  rotating after the incident ", "header.X-Audit-Reason"); // "rotating after the incident"
+ */
+export function auditReason(raw: string | undefined, field: string): string | undefined {
+  const reason = raw?.trim();
+  if (!reason) return undefined;
+  if (reason.length > 1000) throw new ProblemError("validation", "the audit reason is too long", { errors: [{ field, message: "at most 1000 characters" }] });
+  const unshowable = UNSHOWABLE.exec(reason);
+  if (unshowable) {
+    const code = unshowable[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    throw new ProblemError("validation", "the audit reason holds a character that cannot be shown", {
+      errors: [{ field, message: `contains U+${code}: control characters other than tab and line breaks, and bidirectional overrides, would change how the audit log reads` }],
+    });
+  }
+  return reason;
+}
+
 export function auditMeta(c: Context<HttpEnv>, options: { reasonRequired?: boolean } = {}): EntryMeta {
   const auth = c.get("auth");
-  const rawReason = c.req.header("x-audit-reason")?.trim();
+  const rawReason = auditReason(c.req.header("x-audit-reason"), "header.X-Audit-Reason");
   if (options.reasonRequired && !rawReason) {
     throw new ProblemError("validation", "this operation needs a reason", {
       errors: [{ field: "header.X-Audit-Reason", message: "required by this instance's audit policy (HOOKLEDGER_REQUIRE_AUDIT_REASON)" }],
-    });
-  }
-  if (rawReason && rawReason.length > 1000) {
-    throw new ProblemError("validation", "the audit reason is too long", {
-      errors: [{ field: "header.X-Audit-Reason", message: "at most 1000 characters" }],
     });
   }
   const actor = auditActor(c);

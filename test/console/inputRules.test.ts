@@ -82,6 +82,27 @@ describe("console forms under the input rules", () => {
     expect(row?.enabled).toBe(true);
   });
 
+  it("refuses a reason that would change how the audit log reads (ESC, C1 controls, bidirectional overrides), keeps line breaks", async () => {
+    for (const [encoded, code] of [["a%1B%5B2Jb", "001B"], ["a%C2%9Bb", "009B"], ["fixed%E2%80%AEdecnarc", "202E"]] as const) {
+      for (const path of [`/console/subscriptions/${subscriptionId}/disable`, `/console/subscriptions/${subscriptionId}/edit`]) {
+        const before = await ledgerSize();
+        const rest = path.endsWith("/edit") ? "&url=http%3A%2F%2F127.0.0.1%3A9%2Fhook&event_types=*" : "";
+        const response = await tenant.post(path, `reason=${encoded}${rest}`);
+        expect(response.status, `${path} reason=${encoded}`).toBe(400);
+        expect(await response.text()).toContain(`<span class="mono">reason</span>: contains U+${code}`);
+        expect(await ledgerSize()).toBe(before);
+      }
+    }
+    const [row] = await db.owner<{ enabled: boolean }[]>`select enabled from hookledger.subscriptions where subscription_id = ${subscriptionId}`;
+    expect(row?.enabled).toBe(true);
+    // A reason on two lines, as a textarea gives it, is recorded as written.
+    expect((await tenant.post(`/console/subscriptions/${subscriptionId}/disable`, "reason=receiver%0D%0Adown")).status).toBeLessThan(400);
+    const [entry] = await db.owner<{ reason: string }[]>`
+      select meta->>'reason' as reason from hookledger.ledger where stream = ${`subscription:${subscriptionId}`} order by position desc limit 1`;
+    expect(entry?.reason).toBe("receiver\r\ndown");
+    await tenant.post(`/console/subscriptions/${subscriptionId}/enable`, "reason=back");
+  });
+
   it("checks the CSRF token first: a forged form is refused as forged whatever it holds", async () => {
     // The helper sends the session's token first; a later field of the same name wins.
     const response = await tenant.post(`/console/subscriptions/${subscriptionId}/disable`, "reason=a%00b&csrf=forged");
