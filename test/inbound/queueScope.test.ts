@@ -45,5 +45,8 @@ describe("queue-scoped tokens", () => {
     expect(bad.body.errors).toEqual([{ field: "queues.0", message: "expected a pull queue name" }]);
     const empty = await app.call("POST", "/v1/tokens", t.token, { label: "empty", scopes: ["pull:consume"], queues: [] });
     expect(empty.body.errors).toEqual([{ field: "queues", message: "name at least one queue, or omit the field" }]);
+    const repeated = await app.call("POST", "/v1/tokens", t.token, { label: "twice", scopes: ["pull:consume"], queues: ["inbox", "inbox"] });
+    expect(repeated.status).toBe(400);
+    expect(repeated.body.errors).toEqual([{ field: "queues", message: "queues must not repeat" }]);
   });
 });

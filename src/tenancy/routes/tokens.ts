@@ -37,6 +37,7 @@ export const tokenCreateBody = exactObject({
       v.pipe(
         boundedArray(v.pipe(v.string(), v.regex(/^[a-z0-9][a-z0-9_.-]{0,62}$/, "expected a pull queue name")), 50, "at most 50 queues"),
         v.minLength(1, "name at least one queue, or omit the field"),
+        v.check((queues) => new Set(queues).size === queues.length, "queues must not repeat"),
       ),
     ),
     null,
