@@ -74,9 +74,20 @@ export const MAX_FIELD_ERRORS = 20;
  * capFieldErrors(Array(25).fill({ field: "scopes.0", message: "…" })).at(-1); // { field: "(more)", message: "5 more errors not listed" }
  */
 export function capFieldErrors(errors: readonly FieldError[]): FieldError[] {
-  if (errors.length <= MAX_FIELD_ERRORS) return [...errors];
+  const listed = errors.slice(0, MAX_FIELD_ERRORS).map(shortField);
+  if (errors.length <= MAX_FIELD_ERRORS) return listed;
   const more = errors.length - MAX_FIELD_ERRORS;
-  return [...errors.slice(0, MAX_FIELD_ERRORS), { field: "(more)", message: `${more} more error${more === 1 ? "" : "s"} not listed` }];
+  return [...listed, { field: "(more)", message: `${more} more error${more === 1 ? "" : "s"} not listed` }];
+}
+
+/** Characters of a field's name an error repeats; a longer name (a header or key the client chose) ends in "…". */
+const MAX_FIELD_NAME = 200;
+
+/** The error with its field's name cut to MAX_FIELD_NAME: a 20,000-character header name was echoed whole. */
+function shortField(error: FieldError): FieldError {
+  if (error.field.length <= MAX_FIELD_NAME) return error;
+  const cut = error.field.slice(0, MAX_FIELD_NAME);
+  return { ...error, field: `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…` };
 }
 
 type ProblemExtras = { errors?: FieldError[]; headers?: Record<string, string>; [key: string]: unknown };
@@ -94,7 +105,7 @@ export class ProblemError extends Error {
   ) {
     super(detail ?? problemCatalogue[slug].title);
     this.status = problemCatalogue[slug].status;
-    this.extras = extras.errors && extras.errors.length > MAX_FIELD_ERRORS ? { ...extras, errors: capFieldErrors(extras.errors) } : extras;
+    this.extras = extras.errors ? { ...extras, errors: capFieldErrors(extras.errors) } : extras;
   }
 
   toBody(instance?: string, requestId?: string): ProblemBody {

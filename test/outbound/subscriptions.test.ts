@@ -59,6 +59,14 @@ describe("subscription validation", () => {
     expect(response.body.errors).toEqual([{ field: "headers.x-team", message: 'the same header as "X-Team" (header names ignore case)' }]);
   });
 
+  it("names a 20,000-character header name in its error by its first 200 characters, not whole", async () => {
+    const name = "x".repeat(20_000);
+    const response = await create({ headers: { [name]: "v" } });
+    expect(response.status).toBe(400);
+    expect(response.body.errors).toEqual([{ field: `headers.${name}`.slice(0, 200) + "…", message: `"${"x".repeat(100)}" is not a valid header name` }]);
+    expect(JSON.stringify(response.body).length).toBeLessThan(2_000);
+  });
+
   it("subscribes to every event type when event_types is left out (as a Svix endpoint without filterTypes), but not to none", async () => {
     const { event_types: _all, ...withoutTypes } = { app_id: t.appId, url: "http://127.0.0.1:9/all", event_types: undefined };
     const created = await app.call("POST", "/v1/subscriptions", t.token, withoutTypes);
