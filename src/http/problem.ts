@@ -17,6 +17,7 @@ export const problemCatalogue = {
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   "request-timeout": { status: 408, title: "The request body did not arrive in time" },
   "conflict": { status: 409, title: "The request conflicts with the current state" },
+  "uid-taken": { status: 409, title: "Another application of the organization has this uid" },
   "idempotency-conflict": { status: 409, title: "The idempotency key was used with a different request" },
   "idempotency-in-progress": { status: 409, title: "A request with the same idempotency key is still running", retryAfter: true },
   "payload-too-large": { status: 413, title: "The request body is too large" },

@@ -19,6 +19,8 @@ import { applicationCount, assertBelowQuota, quotasOf } from "./quotas.ts";
 
 export interface Application {
   id: string;
+  /** The caller's own identifier for it, unique among the organization's live applications; null when none. */
+  uid: string | null;
   name: string;
   description: string | null;
   metadata: Record<string, string>;
@@ -29,6 +31,7 @@ export interface Application {
 
 interface ApplicationRow {
   app_id: string;
+  uid: string | null;
   name: string;
   description: string | null;
   metadata: Record<string, string>;
@@ -39,6 +42,7 @@ interface ApplicationRow {
 
 const toApplication = (row: ApplicationRow): Application => ({
   id: row.app_id,
+  uid: row.uid,
   name: row.name,
   description: row.description,
   metadata: row.metadata,
@@ -49,7 +53,7 @@ const toApplication = (row: ApplicationRow): Application => ({
 
 export const applicationStream = (appId: string) => `application:${appId}`;
 
-const applicationColumns = "app_id, name, description, metadata, operational, created_at, updated_at";
+const applicationColumns = "app_id, uid, name, description, metadata, operational, created_at, updated_at";
 
 export async function getApplication(tx: Queryable, appId: string): Promise<Application | undefined> {
   const [row] = await tx<ApplicationRow[]>`
@@ -107,7 +111,7 @@ export async function listApplications(
   options: { limit: number; after?: { createdAt: string; id: string }; onlyAppId?: string | null },
 ): Promise<Application[]> {
   const rows = await tx<ApplicationRow[]>`
-    select app_id, name, description, metadata, operational, created_at, updated_at from hookledger.applications
+    select ${tx.unsafe(applicationColumns)} from hookledger.applications
     where org_id = hookledger.current_org_id() and deleted_at is null
       ${options.onlyAppId ? tx`and app_id = ${options.onlyAppId}` : tx``}
       ${options.after ? tx`and (created_at, app_id) < (${options.after.createdAt}::timestamptz, ${options.after.id}::uuid)` : tx``}
@@ -115,36 +119,103 @@ export async function listApplications(
   return rows.map(toApplication);
 }
 
+/** Another live application of the organization has the uid (409 `uid-taken`). */
+export class UidTakenError extends Error {
+  override readonly name = "UidTakenError";
+  constructor(readonly uid: string) {
+    super("the uid is in use by another application");
+  }
+}
+
+const LIVE_UID_INDEX = "applications_live_uid_idx";
+
+/** A violation of the live-uid index (sql/089) as UidTakenError: a PATCH and a create that raced for one uid. */
+async function uidChecked<T>(uid: string | null | undefined, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    const { code, constraint_name: constraint } = error as { code?: unknown; constraint_name?: unknown };
+    if (uid && code === "23505" && constraint === LIVE_UID_INDEX) throw new UidTakenError(uid);
+    throw error;
+  }
+}
+
+async function liveApplicationWithUid(tx: Queryable, uid: string): Promise<Application | undefined> {
+  const [row] = await tx<ApplicationRow[]>`
+    select ${tx.unsafe(applicationColumns)} from hookledger.applications
+    where org_id = hookledger.current_org_id() and uid = ${uid} and deleted_at is null`;
+  return row ? toApplication(row) : undefined;
+}
+
+export interface ApplicationInput {
+  name: string;
+  uid: string | null;
+  description: string | null;
+  metadata: Record<string, string>;
+}
+
+/**
+ * Creates an application; with `getIfExists`, answers the live application that already has `input.uid` instead
+ * (unchanged, nothing recorded). Creates in an organization run one after another (its row is locked before the
+ * quota is counted), so concurrent get-or-creates of one uid create it once; the live-uid index decides against a
+ * PATCH giving the uid meanwhile.
+ *
+ * @throws UidTakenError when another live application has the uid (without `getIfExists`).
+ */
 export async function createApplication(
   ctx: AppContext,
   orgId: string,
-  input: { name: string; description: string | null; metadata: Record<string, string> },
+  input: ApplicationInput,
   meta: EntryMeta,
-): Promise<Application> {
-  const appId = randomUUID();
-  return withTenant(ctx.sql, orgId, async (tx) => {
-    // The organization's row, taken before counting, makes concurrent creates count one after another.
-    if (!(await getOrganizationForChange(tx, orgId))) throw new ProblemError("not-found", "no such organization");
-    assertBelowQuota("applications", await applicationCount(tx), (await quotasOf(tx, ctx.config)).applications);
-    await ctx.ledger.record(tx, applicationStream(appId), STREAM_DOES_NOT_EXIST, [
-      { type: "application.created", data: { app_id: appId, ...input }, meta },
-    ]);
-    return (await getApplication(tx, appId)) as Application;
-  });
+  options: { getIfExists?: boolean } = {},
+): Promise<{ application: Application; created: boolean }> {
+  const attempt = () =>
+    uidChecked(input.uid, () =>
+      withTenant(ctx.sql, orgId, async (tx) => {
+        // The organization's row, taken before counting, makes concurrent creates count one after another.
+        if (!(await getOrganizationForChange(tx, orgId))) throw new ProblemError("not-found", "no such organization");
+        if (input.uid !== null) {
+          const existing = await liveApplicationWithUid(tx, input.uid);
+          if (existing && options.getIfExists) return { application: existing, created: false };
+          if (existing) throw new UidTakenError(input.uid);
+        }
+        assertBelowQuota("applications", await applicationCount(tx), (await quotasOf(tx, ctx.config)).applications);
+        const appId = randomUUID();
+        const { uid, ...rest } = input;
+        // No uid, no key: entries of applications without one read as they did before uids.
+        await ctx.ledger.record(tx, applicationStream(appId), STREAM_DOES_NOT_EXIST, [
+          { type: "application.created", data: { app_id: appId, ...(uid !== null ? { uid } : {}), ...rest }, meta },
+        ]);
+        return { application: (await getApplication(tx, appId)) as Application, created: true };
+      }),
+    );
+  try {
+    return await attempt();
+  } catch (error) {
+    // A PATCH gave the uid to another application between our check and our insert: that one is the answer now.
+    if (error instanceof UidTakenError && options.getIfExists) return attempt();
+    throw error;
+  }
 }
 
 export async function updateApplication(
   ctx: AppContext,
   orgId: string,
   appId: string,
-  changes: { name?: string; description?: string | null; metadata?: Record<string, string> },
+  changes: { name?: string; uid?: string | null; description?: string | null; metadata?: Record<string, string> },
   meta: EntryMeta,
 ): Promise<Application | undefined> {
-  return withTenant(ctx.sql, orgId, async (tx) => {
-    if (!(await getApplicationForChange(tx, appId))) return undefined;
-    if (namesAChange(changes)) await ctx.ledger.record(tx, applicationStream(appId), ANY_VERSION, [{ type: "application.updated", data: { app_id: appId, ...changes }, meta }]);
-    return getApplication(tx, appId);
-  });
+  return uidChecked(changes.uid, () =>
+    withTenant(ctx.sql, orgId, async (tx) => {
+      const current = await getApplicationForChange(tx, appId);
+      if (!current) return undefined;
+      if (changes.uid !== undefined && changes.uid !== null && changes.uid !== current.uid) {
+        if (await liveApplicationWithUid(tx, changes.uid)) throw new UidTakenError(changes.uid);
+      }
+      if (namesAChange(changes)) await ctx.ledger.record(tx, applicationStream(appId), ANY_VERSION, [{ type: "application.updated", data: { app_id: appId, ...changes }, meta }]);
+      return getApplication(tx, appId);
+    }),
+  );
 }
 
 /**

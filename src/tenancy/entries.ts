@@ -17,6 +17,8 @@ export const tenancyEntries = {
   "organization.deleted": v.strictObject({ org_id: uuid }),
   "application.created": v.strictObject({
     app_id: uuid,
+    /** The caller's own identifier for the application (absent when it has none). */
+    uid: v.optional(v.string()),
     name: v.string(),
     description: v.nullable(v.string()),
     metadata,
@@ -25,6 +27,8 @@ export const tenancyEntries = {
   }),
   "application.updated": v.strictObject({
     app_id: uuid,
+    /** A new uid, or null when it was cleared. */
+    uid: v.optional(v.nullable(v.string())),
     name: v.optional(v.string()),
     description: v.optional(v.nullable(v.string())),
     metadata: v.optional(metadata),

@@ -57,14 +57,15 @@ export const applicationsProjection = defineProjection({
       switch (entry.type) {
         case "application.created": {
           const { data } = entry as Of<"application.created">;
-          return tx`insert into hookledger.applications (org_id, app_id, name, description, metadata, operational, created_at, updated_at)
-                    values (${entry.orgId}, ${data.app_id}, ${data.name}, ${data.description}, ${tx.json(data.metadata)}, ${data.operational ?? false},
+          return tx`insert into hookledger.applications (org_id, app_id, uid, name, description, metadata, operational, created_at, updated_at)
+                    values (${entry.orgId}, ${data.app_id}, ${data.uid ?? null}, ${data.name}, ${data.description}, ${tx.json(data.metadata)}, ${data.operational ?? false},
                             ${entry.recordedAt}, ${entry.recordedAt})`;
         }
         case "application.updated": {
           const { data } = entry as Of<"application.updated">;
           return tx`update hookledger.applications set
                       name = coalesce(${data.name ?? null}, name),
+                      uid = case when ${data.uid !== undefined} then ${data.uid ?? null} else uid end,
                       description = case when ${data.description !== undefined} then ${data.description ?? null} else description end,
                       metadata = coalesce(${data.metadata ? tx.json(data.metadata) : null}::jsonb, metadata),
                       updated_at = ${entry.recordedAt}

@@ -66,6 +66,7 @@ export async function applicationPage(view: View, appId: string): Promise<Respon
   const body = h`${portal ? "" : h`<div class="crumbs"><a href="${base}/applications">Applications</a> /</div>`}<h1>${found.app.name}</h1>
 <div class="panel">${definitionList([
     ["Application id", h`<span class="mono">${found.app.id}</span>`],
+    ["Uid", found.app.uid === null ? "—" : h`<span class="mono">${found.app.uid}</span>`],
     ["Description", found.app.description ?? "—"],
     ["Created", time(found.app.created_at)],
   ])}</div>

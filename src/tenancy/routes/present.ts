@@ -43,6 +43,8 @@ export const applicationJson = named(
   "Application",
   v.object({
     id: v.string(),
+    /** Your own identifier for the application, which routes take in place of the id; null when it has none. */
+    uid: v.nullable(v.string()),
     name: v.string(),
     description: v.nullable(v.string()),
     metadata: stringMap,
@@ -57,6 +59,7 @@ export type ApplicationJson = v.InferOutput<typeof applicationJson>;
 export function presentApplication(app: Application): ApplicationJson {
   return {
     id: app.id,
+    uid: app.uid,
     name: app.name,
     description: app.description,
     metadata: app.metadata,
