@@ -11,9 +11,10 @@ import type { HttpEnv } from "../http/env.ts";
 import { named, timestamp } from "../http/responses.ts";
 import { ProblemError } from "../http/problem.ts";
 import { answersSecretShownOnce } from "../http/secretShownOnce.ts";
-import { readJson, readNoBody, uuidParam } from "../http/validate.ts";
+import { readJson, readNoBody } from "../http/validate.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { requireOrganizationToken, requireScope } from "../tenancy/authorize.ts";
+import { applicationIdInPath } from "../tenancy/routes/applicationInPath.ts";
 import { createPortalLink, portalOrigins, setPortalOrigins } from "./portalLinks.ts";
 import { isFrameAncestorOrigin } from "./security.ts";
 import { PORTAL_SCOPES } from "./sessions.ts";
@@ -57,7 +58,7 @@ export function portalApiRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireOrganizationToken(auth);
     for (const scope of PORTAL_SCOPES) requireScope(auth, scope);
     await readNoBody(c);
-    const appId = uuidParam(c, "app_id");
+    const appId = await applicationIdInPath(ctx, c);
     const created = await createPortalLink(ctx, auth.orgId, auth.tokenId, appId, auditMeta(c));
     if (!created) throw new ProblemError("not-found", "no such application");
     const reply: v.InferOutput<typeof portalLinkJson> = {

@@ -7,10 +7,11 @@ import type { HttpEnv } from "../../http/env.ts";
 import { descriptionField, exactObject, exactRecord } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
+import { readJson, readQuery } from "../../http/validate.ts";
 import { getApplication } from "../../tenancy/applications.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
-import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
+import { requireScope } from "../../tenancy/authorize.ts";
+import { applicationIdInPath } from "../../tenancy/routes/applicationInPath.ts";
 import { createEventType, deleteEventType, EventTypeExistsError, getEventType, listEventTypes, updateEventType } from "../eventTypes.ts";
 import { eventTypeNameField } from "../fields.ts";
 import { assertValidPayloadSchema, InvalidPayloadSchemaError } from "../payloadSchema.ts";
@@ -45,11 +46,10 @@ function checkSchema(schema: Record<string, unknown> | null | undefined, orgId: 
 export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
 
-  /** The application in the path, if the caller may see it. */
+  /** The application in the path (by id or uid), if the caller may see it. */
   const appOf = async (c: Context<HttpEnv>, options: { change: boolean } = { change: false }): Promise<string> => {
     const auth = c.get("auth");
-    const appId = uuidParam(c, "app_id");
-    requireAppAccess(auth, appId);
+    const appId = await applicationIdInPath(ctx, c);
     const application = await withTenant(ctx.sql, auth.orgId, (tx) => getApplication(tx, appId));
     if (!application) throw new ProblemError("not-found", "no such application");
     if (options.change && application.operational) {

@@ -5,14 +5,16 @@ import type { AppContext } from "../../context.ts";
 import type { Config } from "../../config.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { boundedArray, descriptionField, exactObject, metadataField, timestampField, uuidField } from "../../http/fields.ts";
+import { boundedArray, descriptionField, exactObject, metadataField, timestampField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { isoOrNull } from "../../http/responses.ts";
 import { answersSecretShownOnce } from "../../http/secretShownOnce.ts";
 import { readJson, readNoBody, readOptionalJson, readQuery, uuidParam } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
-import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
+import { appRefField } from "../../tenancy/applicationRefs.ts";
+import { requireScope } from "../../tenancy/authorize.ts";
+import { applicationIdOfRef } from "../../tenancy/routes/applicationInPath.ts";
 import { DELIVERY_STATUSES, listDeliveriesOfSubscription } from "../deliveryStore.ts";
 import { MIN_RATE_PER_SECOND } from "../endpointPacing.ts";
 import { customHeadersField, eventTypeNameField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
@@ -73,7 +75,8 @@ export function subscriptionSchemas(config: Config) {
     send_traceparent: v.boolean("expected true or false"),
   };
   const create = exactObject({
-    app_id: uuidField,
+    /** The application's id, or its uid. */
+    app_id: appRefField,
     url: fields.url,
     // Left out: every event type (`["*"]`), as a Svix endpoint without filterTypes gets every message.
     event_types: v.optional(fields.event_types, ["*"]),
@@ -93,7 +96,7 @@ export function subscriptionSchemas(config: Config) {
     secret: v.optional(signingSecretField),
   });
   const update = exactObject({ ...v.partial(v.object(fields)).entries });
-  const list = exactObject({ ...paginationQuery, app_id: v.optional(uuidField), enabled: v.optional(v.picklist(["true", "false"])) });
+  const list = exactObject({ ...paginationQuery, app_id: v.optional(appRefField), enabled: v.optional(v.picklist(["true", "false"])) });
   const rotate = exactObject({
     overlap_seconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0, "at least 0"), v.maxValue(30 * 86400, "at most 30 days")), 86400),
     secret: v.optional(signingSecretField),
@@ -143,10 +146,12 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:write");
     const body = await readJson(c, schemas.create);
-    requireAppAccess(auth, body.app_id);
+    const unknownApplication = () => new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
+    const app_id = await applicationIdOfRef(ctx, c, body.app_id);
+    if (app_id === undefined) throw unknownApplication();
     assertSignableHeaders(body.signed_headers, body.headers);
     await assertDeliverable(ctx, body.url);
-    const { app_id, secret, ...fields } = body;
+    const { app_id: _ref, secret, ...fields } = body;
     try {
       const created = await createSubscription(ctx, auth.orgId, { ...fields, appId: app_id, ...(secret ? { secret } : {}) }, auditMeta(c));
       // The signing secret (generated or given) and the custom header values, both shown in this answer only.
@@ -154,9 +159,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
       answersSecretShownOnce(c);
       return c.json(reply, 201);
     } catch (error) {
-      if (error instanceof UnknownApplicationError) {
-        throw new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
-      }
+      if (error instanceof UnknownApplicationError) throw unknownApplication();
       throw error;
     }
   });
@@ -165,12 +168,14 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "subscriptions:read");
     const query = readQuery(c, schemas.list);
-    if (query.app_id) requireAppAccess(auth, query.app_id);
+    const appId = query.app_id === undefined ? undefined : await applicationIdOfRef(ctx, c, query.app_id);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
+    // A uid no application has: no subscription is of it.
+    if (query.app_id !== undefined && appId === undefined) return c.json({ data: [], next_cursor: null });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listSubscriptions(tx, {
         limit,
-        appId: auth.appId ?? query.app_id,
+        appId: auth.appId ?? appId,
         after: cursor && { createdAt: cursor.k, id: cursor.id },
         enabled: query.enabled === undefined ? undefined : query.enabled === "true",
       }),
