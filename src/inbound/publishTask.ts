@@ -136,8 +136,10 @@ export function publishTask(ctx: AppContext): Task {
     } catch (error) {
       if (!(error instanceof IngestError)) throw error;
       // Retrying cannot fix a deleted event type or a payload its schema refuses; record why and stop.
-      ctx.log.warn("ingress publish failed", { receipt_id: job.receipt_id, reason: error.failure.kind });
-      await recordPublishFailure(ctx, job.org_id, job.receipt_id, error.failure.kind, meta);
+      // A route publishes to an application by id: never a uid that can move (uid_moved cannot happen here).
+      const reason = error.failure.kind === "uid_moved" ? "unknown_application" : error.failure.kind;
+      ctx.log.warn("ingress publish failed", { receipt_id: job.receipt_id, reason });
+      await recordPublishFailure(ctx, job.org_id, job.receipt_id, reason, meta);
     }
   };
 }

@@ -38,6 +38,11 @@ import { eventReceived, fanOut, newEventId } from "./appends.ts";
 
 export interface IncomingEvent {
   appId: string;
+  /**
+   * The uid the producer named the application by, when it did: `appId` is what the fan-out memory resolved it to
+   * (eventApplication.ts), and the batch is decided only if the application still has it then.
+   */
+  appUid?: string;
   eventId?: string;
   eventType: string;
   contentType: string;
@@ -61,6 +66,8 @@ export interface IngestResult {
 
 export type IngestFailure =
   | { kind: "unknown_application" }
+  /** The application named by uid no longer has it (moved, cleared, deleted) since it was resolved: resolve again. */
+  | { kind: "uid_moved" }
   | { kind: "unknown_event_type" }
   | { kind: "schema_violation"; errors: { field: string; message: string }[] }
   | { kind: "idempotency_conflict" };
@@ -126,6 +133,13 @@ const MAX_BATCH = 256;
  */
 const MAX_FLUSH_DELIVERIES = 10_000;
 
+/** The uids a batch's producers named applications by. */
+function uidsOf(items: PendingEvent[]): string[] {
+  const uids = new Set<string>();
+  for (const item of items) if (item.event.appUid !== undefined) uids.add(item.event.appUid);
+  return [...uids];
+}
+
 /** Outcome of one event inside a batch, before the batch commits. */
 type Decision = { accept: true; targets: string[]; deprecated: boolean } | { accept: false; outcome: ItemOutcome<IngestResult> };
 
@@ -135,6 +149,11 @@ function decide(orgId: string, item: PendingEvent, lookups: IngestLookups, quota
   if (earlier) {
     if (earlier.fingerprint !== item.fingerprint) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "idempotency_conflict" }) } };
     return { accept: false, outcome: { ok: true, value: { event_id: item.eventId, deliveries_scheduled: earlier.deliveries_scheduled, duplicate: true, deprecated: false } } };
+  }
+  // A uid moved or cleared since it was resolved (checked on the memory at the version ingest_batch confirms, or on
+  // fresh reads): never to the application that had it. The caller resolves it again (the memory is forgotten by then).
+  if (event.appUid !== undefined && lookups.appIdsByUid.get(event.appUid) !== event.appId) {
+    return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "uid_moved" }) } };
   }
   if (!lookups.liveApps.has(event.appId)) return { accept: false, outcome: { ok: false, error: new IngestError({ kind: "unknown_application" }) } };
   const eventType = lookups.eventTypes.get(eventTypeKey(event.appId, event.eventType));
@@ -253,7 +272,7 @@ async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, o
   // ingest_batch writes the events and deliveries tables itself: only if no other projection wants these entries.
   if (!ctx.ledger.projectedOnlyBy("event.received", ["events", "deliveries"])) return undefined;
   const cache = fanoutCacheOf(ctx);
-  const fanout = await cache.of(orgId, [...new Set(items.map((item) => item.event.appId))]);
+  const fanout = await cache.of(orgId, [...new Set(items.map((item) => item.event.appId))], uidsOf(items));
   const now = ctx.now();
   const lookups: IngestLookups = { ...fanout, existing: new Map(), eventsToday: 0 };
   const plan = planBatch(orgId, items, lookups, { n: Number.POSITIVE_INFINITY }, now, span);
@@ -306,6 +325,7 @@ async function writeBatchTransaction(ctx: AppContext, orgId: string, items: Pend
     const now = ctx.now();
     const lookups = await readIngestLookups(tx, ctx.config, now, {
       appIds: [...new Set(items.map((item) => item.event.appId))],
+      uids: uidsOf(items),
       types: items.map((item) => ({ appId: item.event.appId, name: item.event.eventType })),
       eventIds: items.filter((item) => item.event.eventId !== undefined).map((item) => item.eventId),
     });

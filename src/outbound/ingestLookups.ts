@@ -18,6 +18,8 @@ export interface TargetSubscription {
 
 export interface IngestLookups {
   liveApps: Set<string>;
+  /** uid → the live application that has it, for the uids the batch's producers named applications by. */
+  appIdsByUid: Map<string, string>;
   /** `${app_id} ${name}` → the type's schema and deprecation. */
   eventTypes: Map<string, { schema: Record<string, unknown> | null; deprecated: boolean }>;
   /** Events already accepted under a requested event_id: their request fingerprint and fan-out count. */
@@ -33,12 +35,17 @@ export async function readIngestLookups(
   tx: Tx,
   config: Config,
   now: Date,
-  wanted: { appIds: string[]; types: { appId: string; name: string }[]; eventIds: string[] },
+  wanted: { appIds: string[]; uids: string[]; types: { appId: string; name: string }[]; eventIds: string[] },
 ): Promise<IngestLookups> {
-  const [apps, types, existing, subscriptions, quotas] = await Promise.all([
+  const [apps, uidApps, types, existing, subscriptions, quotas] = await Promise.all([
     tx<{ app_id: string }[]>`
       select app_id from hookledger.applications
       where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and deleted_at is null and not operational`,
+    wanted.uids.length === 0
+      ? Promise.resolve([])
+      : tx<{ uid: string; app_id: string }[]>`
+      select uid, app_id from hookledger.applications
+      where org_id = hookledger.current_org_id() and uid = any(${wanted.uids}::text[]) and deleted_at is null`,
     tx<{ app_id: string; name: string; schema: Record<string, unknown> | null; deprecated: boolean }[]>`
       select t.app_id, t.name, t.schema, t.deprecated from hookledger.event_types t
       join unnest(${wanted.types.map((type) => type.appId)}::uuid[], ${wanted.types.map((type) => type.name)}::text[]) as w(app_id, name)
@@ -65,6 +72,7 @@ export async function readIngestLookups(
   const subscriptionsByApp = groupBy(subscriptions, (subscription) => subscription.app_id);
   return {
     liveApps: new Set(apps.map((row) => row.app_id)),
+    appIdsByUid: new Map(uidApps.map((row) => [row.uid, row.app_id])),
     eventTypes: new Map(types.map((row) => [eventTypeKey(row.app_id, row.name), { schema: row.schema, deprecated: row.deprecated }])),
     existing: new Map(existing.map((row) => [row.event_id, { fingerprint: row.request_fingerprint, deliveries_scheduled: row.deliveries_scheduled }])),
     subscriptionsByApp,

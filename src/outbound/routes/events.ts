@@ -9,7 +9,10 @@ import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { readJson, readOptionalJson, readQuery } from "../../http/validate.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
+import { appRefField } from "../../tenancy/applicationRefs.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
+import { applicationIdOfRef } from "../../tenancy/routes/applicationInPath.ts";
+import { eventApplicationOf, type EventApplication } from "../eventApplication.ts";
 import { DELIVERY_STATUSES, deliveriesOfEvent, getEvent, listEvents, type DeliveryRow } from "../deliveryStore.ts";
 import { eventIdField, eventTypeNameField, labelsField } from "../fields.ts";
 import { ingestEvent, IngestError, type IncomingEvent } from "../ingest.ts";
@@ -19,7 +22,8 @@ import { presentDelivery, presentEvent, type AcceptedEventJson, type EventWithDe
 const contentTypeField = v.pipe(v.string(), v.maxLength(MAX_MEDIA_TYPE_LENGTH), v.regex(MEDIA_TYPE, "expected a media type such as application/xml"));
 
 export const eventBody = exactObject({
-  app_id: uuidField,
+  /** The application's id, or its uid. */
+  app_id: appRefField,
   event_type: eventTypeNameField,
   event_id: v.optional(eventIdField),
   payload: v.optional(v.unknown()),
@@ -38,7 +42,7 @@ export const eventDeliveriesQuery = exactObject({ ...paginationQuery });
 
 export const eventListQuery = exactObject({
   ...paginationQuery,
-  app_id: v.optional(uuidField),
+  app_id: v.optional(appRefField),
   event_type: v.optional(eventTypeNameField),
   label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "expected key:value, e.g. region:eu"))),
   since: v.optional(timestampField),
@@ -49,7 +53,7 @@ export const eventListQuery = exactObject({
 export const replayBody = exactObject({ subscription_id: v.optional(uuidField) });
 
 /** Turns the body's payload variant into what is stored and delivered, refusing ambiguity and excess size. */
-function toIncoming(body: v.InferOutput<typeof eventBody>, maxBytes: number): IncomingEvent {
+function toIncoming(body: v.InferOutput<typeof eventBody>, application: EventApplication, maxBytes: number): IncomingEvent {
   const given = [body.payload !== undefined, body.payload_text !== undefined, body.payload_base64 !== undefined].filter(Boolean).length;
   if (given !== 1) {
     throw new ProblemError("validation", "send exactly one payload", {
@@ -78,7 +82,7 @@ function toIncoming(body: v.InferOutput<typeof eventBody>, maxBytes: number): In
   }
   return {
     ...incoming,
-    appId: body.app_id,
+    ...application,
     eventType: body.event_type,
     labels: body.labels,
     ...(body.event_id ? { eventId: body.event_id } : {}),
@@ -87,6 +91,7 @@ function toIncoming(body: v.InferOutput<typeof eventBody>, maxBytes: number): In
 }
 
 const notFound = () => new ProblemError("not-found", "no such event");
+const unknownApplication = () => new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
 
 /** `region:eu` → { key: "region", value: "eu" }; label keys cannot contain a colon, values may. */
 function splitLabel(raw: string): { key: string; value: string } {
@@ -101,10 +106,19 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "events:write");
     const body = await readJson(c, eventBody);
-    requireAppAccess(auth, body.app_id);
-    const incoming = toIncoming(body, ctx.config.HOOKLEDGER_MAX_EVENT_BYTES);
+    const ingestOnce = async () => {
+      const application = await eventApplicationOf(ctx, auth.orgId, body.app_id);
+      if (!application) throw unknownApplication();
+      requireAppAccess(auth, application.appId);
+      const incoming = toIncoming(body, application, ctx.config.HOOKLEDGER_MAX_EVENT_BYTES);
+      return ingestEvent(ctx, auth.orgId, incoming, auditMeta(c), c.get("traceparent"));
+    };
     try {
-      const result = await ingestEvent(ctx, auth.orgId, incoming, auditMeta(c), c.get("traceparent"));
+      // A uid that moved after the fan-out memory resolved it is resolved once more, on what the batch read fresh.
+      const result = await ingestOnce().catch((error: unknown) => {
+        if (error instanceof IngestError && error.failure.kind === "uid_moved") return ingestOnce();
+        throw error;
+      });
       ctx.metrics.eventsIngested.inc({ outcome: result.duplicate ? "duplicate" : "new" });
       if (!result.duplicate) ctx.metrics.deliveriesScheduled.inc(result.deliveries_scheduled);
       if (result.duplicate) c.header("Idempotent-Replayed", "true");
@@ -116,7 +130,8 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
       const failure = error.failure;
       switch (failure.kind) {
         case "unknown_application":
-          throw new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
+        case "uid_moved":
+          throw unknownApplication();
         case "unknown_event_type":
           throw new ProblemError("validation", "the event type is not registered for this application", {
             errors: [{ field: "event_type", message: "create it first under /v1/applications/{app_id}/event-types" }],
@@ -133,11 +148,13 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
     const auth = c.get("auth");
     requireScope(auth, "events:read");
     const query = readQuery(c, eventListQuery);
-    if (query.app_id) requireAppAccess(auth, query.app_id);
+    const appId = query.app_id === undefined ? undefined : await applicationIdOfRef(ctx, c, query.app_id);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
+    // A uid no application has: no event is of it.
+    if (query.app_id !== undefined && appId === undefined) return c.json({ data: [], next_cursor: null });
     const { rows, pageSize } = await withTenant(ctx.sql, auth.orgId, (tx) =>
       listEvents(tx, {
-        appId: auth.appId ?? query.app_id,
+        appId: auth.appId ?? appId,
         eventType: query.event_type,
         since: query.since,
         until: query.until,
