@@ -3,6 +3,7 @@
  * the handlers validate with. src/compose/operations.ts assembles every capability's list.
  */
 import type { Config } from "../config.ts";
+import { APP_ID_IN_PATH } from "../tenancy/applicationRefs.ts";
 import { operation as op, type Operation, type WebhookDoc } from "../http/openapi/operation.ts";
 import { listOf } from "../http/responses.ts";
 import { attemptQuery } from "./routes/deliveries.ts";
@@ -31,11 +32,11 @@ import {
 export function outboundOperations(config: Config): Operation[] {
   const sub = subscriptionSchemas(config);
   return [
-    op("POST", "/v1/applications/:app_id/event-types", "Event types", "Create an event type, optionally with a JSON Schema for payloads.", { scope: "applications:write", body: eventTypeCreateBody, response: eventTypeJson, problems: ["conflict"] }),
-    op("GET", "/v1/applications/:app_id/event-types", "Event types", "List event types.", { scope: "applications:read", query: eventTypeListQuery, response: listOf(eventTypeJson) }),
-    op("GET", "/v1/applications/:app_id/event-types/:name", "Event types", "Get an event type.", { scope: "applications:read", response: eventTypeJson }),
-    op("PATCH", "/v1/applications/:app_id/event-types/:name", "Event types", "Update (or deprecate) an event type.", { scope: "applications:write", body: eventTypeUpdateBody, response: eventTypeJson, problems: ["conflict"] }),
-    op("DELETE", "/v1/applications/:app_id/event-types/:name", "Event types", "Delete an event type.", { scope: "applications:write", problems: ["conflict"] }),
+    op("POST", "/v1/applications/:app_id/event-types", "Event types", "Create an event type, optionally with a JSON Schema for payloads.", { scope: "applications:write", body: eventTypeCreateBody, response: eventTypeJson, problems: ["conflict"], ...APP_ID_IN_PATH }),
+    op("GET", "/v1/applications/:app_id/event-types", "Event types", "List event types.", { scope: "applications:read", query: eventTypeListQuery, response: listOf(eventTypeJson), ...APP_ID_IN_PATH }),
+    op("GET", "/v1/applications/:app_id/event-types/:name", "Event types", "Get an event type.", { scope: "applications:read", response: eventTypeJson, ...APP_ID_IN_PATH }),
+    op("PATCH", "/v1/applications/:app_id/event-types/:name", "Event types", "Update (or deprecate) an event type.", { scope: "applications:write", body: eventTypeUpdateBody, response: eventTypeJson, problems: ["conflict"], ...APP_ID_IN_PATH }),
+    op("DELETE", "/v1/applications/:app_id/event-types/:name", "Event types", "Delete an event type.", { scope: "applications:write", problems: ["conflict"], ...APP_ID_IN_PATH }),
 
     op("POST", "/v1/subscriptions", "Subscriptions", "Create a subscription; the response holds its signing secret.", { scope: "subscriptions:write", body: sub.create, response: createdSubscriptionJson, problems: ["quota-exceeded"] }),
     op("GET", "/v1/subscriptions", "Subscriptions", "List subscriptions.", { scope: "subscriptions:read", query: sub.list, response: listOf(subscriptionJson) }),

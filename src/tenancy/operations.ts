@@ -4,7 +4,8 @@
  */
 import { operation as op, type Operation } from "../http/openapi/operation.ts";
 import { listOf } from "../http/responses.ts";
-import { applicationCreateBody, applicationListQuery, applicationUpdateBody } from "./routes/applications.ts";
+import { APP_ID_IN_PATH } from "./applicationRefs.ts";
+import { applicationCreateBody, applicationCreateQuery, applicationListQuery, applicationUpdateBody } from "./routes/applications.ts";
 import { auditLogQuery } from "./routes/auditLog.ts";
 import { listQuery as organizationListQuery, organizationCreateBody, organizationUpdateBody } from "./routes/organizations.ts";
 import { tokenCreateBody, tokenListQuery } from "./routes/tokens.ts";
@@ -24,11 +25,18 @@ export function tenancyOperations(): Operation[] {
     op("GET", "/v1/tokens/:token_id", "Tokens", "Get a token (never the token itself).", { scope: "admin", response: tokenJson }),
     op("DELETE", "/v1/tokens/:token_id", "Tokens", "Revoke a token.", { scope: "admin", success: 200, response: tokenJson }),
 
-    op("POST", "/v1/applications", "Applications", "Create an application.", { scope: "applications:write", body: applicationCreateBody, response: applicationJson, problems: ["quota-exceeded"] }),
+    op("POST", "/v1/applications", "Applications", "Create an application; with `get_if_exists=true`, answer the one that already has the body's uid instead (200).", {
+      scope: "applications:write",
+      query: applicationCreateQuery,
+      body: applicationCreateBody,
+      response: applicationJson,
+      problems: ["quota-exceeded", "uid-taken"],
+      otherResponses: { 200: { description: "get_if_exists=true and a live application has the uid: that application, unchanged.", response: applicationJson } },
+    }),
     op("GET", "/v1/applications", "Applications", "List applications.", { scope: "applications:read", query: applicationListQuery, response: listOf(applicationJson) }),
-    op("GET", "/v1/applications/:app_id", "Applications", "Get an application.", { scope: "applications:read", response: applicationJson }),
-    op("PATCH", "/v1/applications/:app_id", "Applications", "Update an application.", { scope: "applications:write", body: applicationUpdateBody, response: applicationJson }),
-    op("DELETE", "/v1/applications/:app_id", "Applications", "Delete an application: its tokens are revoked, its subscriptions deleted.", { scope: "applications:write" }),
+    op("GET", "/v1/applications/:app_id", "Applications", "Get an application (by id or uid).", { scope: "applications:read", response: applicationJson, ...APP_ID_IN_PATH }),
+    op("PATCH", "/v1/applications/:app_id", "Applications", "Update an application (by id or uid); `uid: null` clears its uid.", { scope: "applications:write", body: applicationUpdateBody, response: applicationJson, problems: ["uid-taken"], ...APP_ID_IN_PATH }),
+    op("DELETE", "/v1/applications/:app_id", "Applications", "Delete an application: its tokens are revoked, its subscriptions deleted; its uid is free again.", { scope: "applications:write", ...APP_ID_IN_PATH }),
 
     op("GET", "/v1/audit-log", "Audit", "List the organization's audit entries, newest first; a page stops early at 2 MB of entry data (follow next_cursor).", { scope: "audit:read", query: auditLogQuery, response: listOf(auditEntryJson) }),
     op("GET", "/v1/usage", "Organizations", "Quotas of the organization and today's usage.", { scope: "applications:read", response: usageJson }),

@@ -159,7 +159,10 @@ const IDEMPOTENCY_KEY_PARAMETER = {
 };
 
 function operationObject(operation: Operation, convert: (schema: v.GenericSchema) => JsonObject): JsonObject {
-  const pathParameters = [...operation.path.matchAll(/:(\w+)/g)].map((match) => ({ name: match[1], in: "path", required: true, schema: { type: "string" } }));
+  const pathParameters = [...operation.path.matchAll(/:(\w+)/g)].map(([, name]) => {
+    const description = name === undefined ? undefined : operation.pathParameters?.[name];
+    return { name, in: "path", required: true, ...(description ? { description } : {}), schema: { type: "string" } };
+  });
   const isPublic = !operation.path.startsWith("/v1/");
   const otherResponses = Object.entries(operation.otherResponses ?? {}).map(([status, other]) => [
     status,

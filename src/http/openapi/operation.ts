@@ -14,6 +14,8 @@ export interface Operation {
   /** The body may be left out (every field optional; the handler reads it with readOptionalJson). */
   bodyOptional?: boolean;
   query?: v.GenericSchema;
+  /** What a path parameter takes, by name, when its name does not say it all (`app_id`: an id or a uid). */
+  pathParameters?: Readonly<Record<string, string>>;
   /** Status of a successful answer. */
   success: number;
   /** Body of a successful answer, the schema its handler's `present*` function returns; none for 204. */
