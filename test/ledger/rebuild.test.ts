@@ -45,8 +45,11 @@ beforeAll(async () => {
   for (let t = 0; t < 3; t++) {
     const tenant = await createTenant(app, `Tenant ${t}`);
     for (let i = 0; i < 30; i++) {
-      const created = await app.call("POST", "/v1/applications", tenant.token, { name: `app ${i}`, metadata: { i: String(i) } });
+      // Uids: given on create (odd ones), moved by PATCH, cleared, and freed by a delete then given again below.
+      const created = await app.call("POST", "/v1/applications", tenant.token, { name: `app ${i}`, metadata: { i: String(i) }, ...(i % 2 === 1 ? { uid: `cust-${t}-${i}` } : {}) });
       if (i % 2 === 0) await app.call("PATCH", `/v1/applications/${created.body.id}`, tenant.token, { description: `d${i}`, metadata: { even: "yes" } });
+      if (i % 6 === 0) await app.call("PATCH", `/v1/applications/${created.body.id}`, tenant.token, { uid: `moved-${t}-${i}` });
+      if (i % 14 === 1) expect((await app.call("PATCH", `/v1/applications/cust-${t}-${i}`, tenant.token, { uid: null })).status).toBe(200);
       if (i % 3 === 0) await app.call("POST", "/v1/tokens", tenant.token, { label: `app token ${i}`, scopes: ["events:write"], app_id: created.body.id });
       if (i % 5 === 0) await app.call("DELETE", `/v1/applications/${created.body.id}`, tenant.token);
       if (i % 4 === 0) {
@@ -54,6 +57,7 @@ beforeAll(async () => {
         if (i % 8 === 0) await app.call("DELETE", `/v1/tokens/${token.body.id}`, tenant.token);
       }
     }
+    expect((await app.call("POST", "/v1/applications?get_if_exists=true", tenant.token, { name: "reuses a freed uid", uid: `cust-${t}-5` })).status).toBe(201);
     await app.call("PATCH", `/v1/organizations/${tenant.orgId}`, tenant.token, { name: `Renamed ${t}` });
   }
   const doomed = await createTenant(app, "Doomed");
@@ -72,6 +76,17 @@ describe("projection rebuild", () => {
   it("the ledger holds a few hundred entries", async () => {
     const [row] = await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.ledger`;
     expect(row?.n).toBeGreaterThan(200);
+  });
+
+  it("the scenario holds applications with uids, live and deleted, moved and cleared", async () => {
+    const [row] = await db.owner<{ live: number; deleted: number; moved: number; cleared: number }[]>`
+      select count(*) filter (where uid is not null and deleted_at is null)::int as live,
+             count(*) filter (where uid is not null and deleted_at is not null)::int as deleted,
+             count(*) filter (where uid like 'moved-%')::int as moved,
+             (select count(*)::int from hookledger.ledger where type = 'application.updated' and data ? 'uid' and data->'uid' = 'null'::jsonb) as cleared
+      from hookledger.applications`;
+    expect(row).toMatchObject({ live: expect.any(Number), deleted: expect.any(Number) });
+    for (const n of Object.values(row ?? {})) expect(n).toBeGreaterThan(0);
   });
 
   it("the scenario holds aborted deliveries, an operational application and operational events", async () => {
