@@ -56,7 +56,7 @@ describe("Idempotency-Key on POST", () => {
     const otherPath = await app.call("POST", "/v1/tokens", tenant.token, { name: "first body" }, withKey(key));
     expect(otherPath.body.type).toBe("urn:hookledger:problem:idempotency-conflict");
     // A query on a route that takes none is refused before the key is looked at.
-    const otherQuery = await app.call("POST", "/v1/applications?x=1", tenant.token, { name: "first body" }, withKey(key));
+    const otherQuery = await app.call("POST", "/v1/subscriptions?x=1", tenant.token, { name: "first body" }, withKey(key));
     expect(otherQuery.status).toBe(400);
     expect(otherQuery.body.errors).toEqual([expect.objectContaining({ field: "query.x" })]);
     expect(await applicationsNamed("second body")).toBe(0);
