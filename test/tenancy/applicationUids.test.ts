@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { allAtOnce } from "../outbound/allAtOnce.ts";
 
 let db: TestDatabase;
 let app: TestApp;
@@ -236,6 +237,29 @@ describe("application uids", () => {
         expect(parameter?.description, `${method} ${path}`).toMatch(/uid/);
       }
     }
+  });
+
+  it("a create and a PATCH racing for one uid: the index decides, the loser answers uid-taken or, getting, the winner", async () => {
+    // Held fan-out version: each command has written its row (and its uid into the index) or is waiting on the
+    // other's index entry before either commits; the pre-checks saw no clash.
+    const target = await app.call("POST", "/v1/applications", org.token, { name: "patched" });
+    const [create, patch] = await allAtOnce(db, { kind: "fanout", orgId: org.orgId }, () => [app.call("PATCH", `/v1/applications/${target.body.id}`, org.token, { uid: "contested" })], {
+      first: () => app.call("POST", "/v1/applications", org.token, { name: "created", uid: "contested" }),
+      waiting: 2,
+    });
+    expect(create?.status).toBe(201);
+    expect(patch?.status).toBe(409);
+    expect(patch?.body.type).toBe("urn:hookledger:problem:uid-taken");
+
+    const other = await app.call("POST", "/v1/applications", org.token, { name: "patched first" });
+    const [patched, got] = await allAtOnce(db, { kind: "fanout", orgId: org.orgId }, () => [app.call("POST", "/v1/applications?get_if_exists=true", org.token, { name: "getter", uid: "contested-2" })], {
+      first: () => app.call("PATCH", `/v1/applications/${other.body.id}`, org.token, { uid: "contested-2" }),
+      waiting: 2,
+    });
+    expect(patched?.status).toBe(200);
+    expect(got?.status).toBe(200);
+    expect(got?.body.id).toBe(other.body.id);
+    expect(await liveRowsWithUid(org.orgId, "contested-2")).toBe(1);
   });
 
   it("deleting an application frees its uid for a new one", async () => {
