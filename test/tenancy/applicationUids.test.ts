@@ -1,7 +1,8 @@
 /**
  * Applications with a uid of the caller's own: given on create, changed or cleared by PATCH, unique among an
  * organization's live applications (409 `uid-taken`), never UUID-shaped, and taken in place of the id by every
- * route that names an application — in its path, in a body's `app_id`, in an `?app_id=` filter — including
+ * route that names an application — in its path, in a body's `app_id` (subscriptions, events, application
+ * tokens), in an `?app_id=` filter — including
  * POST /v1/events, whose stored event and deliveries keep the real id. `?get_if_exists=true` makes a create
  * idempotent by uid.
  */
@@ -178,8 +179,12 @@ describe("application uids", () => {
   it("an application token may use its own application's uid, and no other", async () => {
     const mine = await app.call("POST", "/v1/applications", org.token, { name: "mine", uid: "tok-mine" });
     await app.call("POST", "/v1/applications", org.token, { name: "sibling", uid: "tok-sibling" });
-    const token = await app.call("POST", "/v1/tokens", org.token, { label: "app", scopes: ["applications:read", "events:write", "subscriptions:read"], app_id: mine.body.id });
+    // Minted for the application by its uid; listed by it; the token keeps the real id.
+    const token = await app.call("POST", "/v1/tokens", org.token, { label: "app", scopes: ["applications:read", "events:write", "subscriptions:read"], app_id: "tok-mine" });
     expect(token.status).toBe(201);
+    expect(token.body.app_id).toBe(mine.body.id);
+    expect((await app.call("GET", "/v1/tokens?app_id=tok-mine", org.token)).body.data.map((row: { id: string }) => row.id)).toEqual([token.body.id]);
+    expect((await app.call("POST", "/v1/tokens", org.token, { label: "app", scopes: ["events:write"], app_id: "their-app" })).status).toBe(400);
     expect((await app.call("GET", "/v1/applications/tok-mine", token.body.token)).status).toBe(200);
     expect((await app.call("GET", "/v1/applications/tok-sibling", token.body.token)).status).toBe(404);
     expect((await app.call("GET", "/v1/subscriptions?app_id=tok-sibling", token.body.token)).status).toBe(404);

@@ -11,15 +11,21 @@ import { ProblemError } from "../../http/problem.ts";
 import { appRefOf, applicationIdOfUid } from "../applicationRefs.ts";
 import { requireAppAccess } from "../authorize.ts";
 
-const notFound = () => new ProblemError("not-found", "no such application");
+/**
+ * The id `ref` names in the organization: an id as it is, with no read and no transaction (the route's own read
+ * finds whether it exists), a uid by one read; undefined for a uid no live application has, or a malformed ref.
+ */
+export async function applicationIdIn(ctx: AppContext, orgId: string, ref: string): Promise<string | undefined> {
+  const parsed = appRefOf(ref);
+  if (!parsed) return undefined;
+  return "id" in parsed ? parsed.id : withTenant(ctx.sql, orgId, (tx) => applicationIdOfUid(tx, parsed.uid));
+}
 
-/** The id of the application in the path parameter `name` (an id, used as it is, or a uid, read). */
+/** The id of the application in the path parameter `name`, which the caller may see; 404 otherwise. */
 export async function applicationIdInPath(ctx: AppContext, c: Context<HttpEnv>, name = "app_id"): Promise<string> {
   const auth = c.get("auth");
-  const ref = appRefOf(c.req.param(name) ?? "");
-  if (!ref) throw notFound();
-  const appId = "id" in ref ? ref.id : await withTenant(ctx.sql, auth.orgId, (tx) => applicationIdOfUid(tx, ref.uid));
-  if (appId === undefined) throw notFound();
+  const appId = await applicationIdIn(ctx, auth.orgId, c.req.param(name) ?? "");
+  if (appId === undefined) throw new ProblemError("not-found", "no such application");
   requireAppAccess(auth, appId);
   return appId;
 }
@@ -30,10 +36,7 @@ export async function applicationIdInPath(ctx: AppContext, c: Context<HttpEnv>, 
  */
 export async function applicationIdOfRef(ctx: AppContext, c: Context<HttpEnv>, ref: string): Promise<string | undefined> {
   const auth = c.get("auth");
-  const parsed = appRefOf(ref);
-  if (!parsed) return undefined;
-  // An id needs no read (and no transaction): the route's own read finds whether it exists.
-  const appId = "id" in parsed ? parsed.id : await withTenant(ctx.sql, auth.orgId, (tx) => applicationIdOfUid(tx, parsed.uid));
+  const appId = await applicationIdIn(ctx, auth.orgId, ref);
   if (appId !== undefined) requireAppAccess(auth, appId);
   return appId;
 }

@@ -8,17 +8,19 @@ import * as v from "valibot";
 import type { AppContext } from "../../context.ts";
 import { withTenant } from "../../db/tenant.ts";
 import type { HttpEnv } from "../../http/env.ts";
-import { boundedArray, exactObject, nameField, timestampField, uuidField } from "../../http/fields.ts";
+import { boundedArray, exactObject, nameField, timestampField } from "../../http/fields.ts";
 import { page, pageRequest, paginationQuery } from "../../http/pagination.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { answersSecretShownOnce } from "../../http/secretShownOnce.ts";
 import { readJson, readQuery, uuidParam } from "../../http/validate.ts";
+import { appRefField } from "../applicationRefs.ts";
 import { auditMeta } from "../audit.ts";
 import { requireOrgAccess, requireOrganizationToken, requireScope } from "../authorize.ts";
 import { getOrganization } from "../organizations.ts";
 import { SCOPES } from "../scopes.ts";
 import { createToken, revokeToken, UnknownApplicationError } from "../tokens.ts";
 import { getToken, listTokens } from "../tokenStore.ts";
+import { applicationIdIn, applicationIdOfRef } from "./applicationInPath.ts";
 import { presentToken, type CreatedTokenJson } from "./present.ts";
 
 export const tokenCreateBody = exactObject({
@@ -29,7 +31,8 @@ export const tokenCreateBody = exactObject({
     v.minLength(1, "grant at least one scope"),
     v.check((scopes) => new Set(scopes).size === scopes.length, "scopes must not repeat"),
   ),
-  app_id: v.optional(v.nullable(uuidField), null),
+  /** An application token's application: its id, or its uid. */
+  app_id: v.optional(v.nullable(appRefField), null),
   expires_at: v.optional(v.nullable(timestampField), null),
   /** Pull queues the token may use; omit for every queue. Same names as pull queues. */
   queues: v.optional(
@@ -44,8 +47,9 @@ export const tokenCreateBody = exactObject({
   ),
 });
 
-export const tokenListQuery = exactObject({ ...paginationQuery, app_id: v.optional(uuidField) });
+export const tokenListQuery = exactObject({ ...paginationQuery, app_id: v.optional(appRefField) });
 const notFound = () => new ProblemError("not-found", "no such token");
+const unknownApplication = () => new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
 
 export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
@@ -56,15 +60,16 @@ export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
       throw new ProblemError("validation", "the token would already be expired", { errors: [{ field: "expires_at", message: "must be in the future" }] });
     }
     const meta = auditMeta(c, { reasonRequired: ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON });
+    // A uid is read in the organization the token is for (the instance admin names it in the path).
+    const appId = body.app_id === null ? null : await applicationIdIn(ctx, orgId, body.app_id);
+    if (appId === undefined) throw unknownApplication();
     try {
-      const created = await createToken(ctx, orgId, { label: body.label, scopes: body.scopes, appId: body.app_id, expiresAt: body.expires_at, queues: body.queues }, meta);
+      const created = await createToken(ctx, orgId, { label: body.label, scopes: body.scopes, appId, expiresAt: body.expires_at, queues: body.queues }, meta);
       const reply: CreatedTokenJson = { ...presentToken(created.details), token: created.token };
       answersSecretShownOnce(c);
       return c.json(reply, 201);
     } catch (error) {
-      if (error instanceof UnknownApplicationError) {
-        throw new ProblemError("validation", "the application does not exist", { errors: [{ field: "app_id", message: "no such application" }] });
-      }
+      if (error instanceof UnknownApplicationError) throw unknownApplication();
       throw error;
     }
   };
@@ -95,8 +100,11 @@ export function tokenRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireOrganizationToken(auth);
     const query = readQuery(c, tokenListQuery);
     const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "uuid" });
+    const appId = query.app_id === undefined ? undefined : await applicationIdOfRef(ctx, c, query.app_id);
+    // A uid no application has: no token is of it.
+    if (query.app_id !== undefined && appId === undefined) return c.json({ data: [], next_cursor: null });
     const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
-      listTokens(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, appId: query.app_id }),
+      listTokens(tx, { limit, after: cursor && { createdAt: cursor.k, id: cursor.id }, appId }),
     );
     const result = page(rows, limit, (row) => ({ k: row.created_at.toISOString(), id: row.token_id }));
     return c.json({ data: result.data.map(presentToken), next_cursor: result.next_cursor });
