@@ -81,14 +81,24 @@ export function capFieldErrors(errors: readonly FieldError[]): FieldError[] {
   return [...listed, { field: "(more)", message: `${more} more error${more === 1 ? "" : "s"} not listed` }];
 }
 
-/** Characters of a field's name an error repeats; a longer name (a header or key the client chose) ends in "…". */
-const MAX_FIELD_NAME = 200;
+/**
+ * Characters of each part of a field's name (between dots) an error repeats; a longer part (a header name or key a
+ * client chose) ends in "…". Parts, not the whole name: a path 100 levels into a payload is long and every part of
+ * it counts, where one 20,000-character header name was echoed whole.
+ */
+const MAX_FIELD_PART = 100;
 
-/** The error with its field's name cut to MAX_FIELD_NAME: a 20,000-character header name was echoed whole. */
+/** The error with each part of its field's name cut to MAX_FIELD_PART. */
 function shortField(error: FieldError): FieldError {
-  if (error.field.length <= MAX_FIELD_NAME) return error;
-  const cut = error.field.slice(0, MAX_FIELD_NAME);
-  return { ...error, field: `${/[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut}…` };
+  if (error.field.length <= MAX_FIELD_PART) return error;
+  const parts = error.field.split(".");
+  if (parts.every((part) => part.length <= MAX_FIELD_PART)) return error;
+  const cut = (part: string) => {
+    if (part.length <= MAX_FIELD_PART) return part;
+    const head = part.slice(0, MAX_FIELD_PART);
+    return `${/[\uD800-\uDBFF]$/.test(head) ? head.slice(0, -1) : head}…`;
+  };
+  return { ...error, field: parts.map(cut).join(".") };
 }
 
 type ProblemExtras = { errors?: FieldError[]; headers?: Record<string, string>; [key: string]: unknown };

@@ -59,11 +59,11 @@ describe("subscription validation", () => {
     expect(response.body.errors).toEqual([{ field: "headers.x-team", message: 'the same header as "X-Team" (header names ignore case)' }]);
   });
 
-  it("names a 20,000-character header name in its error by its first 200 characters, not whole", async () => {
+  it("names a 20,000-character header name in its error by its first 100 characters, not whole", async () => {
     const name = "x".repeat(20_000);
     const response = await create({ headers: { [name]: "v" } });
     expect(response.status).toBe(400);
-    expect(response.body.errors).toEqual([{ field: `headers.${name}`.slice(0, 200) + "…", message: `"${"x".repeat(100)}" is not a valid header name` }]);
+    expect(response.body.errors).toEqual([{ field: `headers.${"x".repeat(100)}…`, message: `"${"x".repeat(100)}" is not a valid header name` }]);
     expect(JSON.stringify(response.body).length).toBeLessThan(2_000);
   });
 
