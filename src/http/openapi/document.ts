@@ -88,7 +88,8 @@ function responseConverter(operations: readonly Operation[]) {
  * limited, can time out and refuses a content-coded body (Content-Encoding); a scope can be missing; a body or
  * query can be invalid (on a route that takes none, any parameter is), and a body can stall (408); a path parameter can name nothing; every `/v1` change may carry
  * an X-Audit-Reason that is too long; every `/v1` POST may carry an Idempotency-Key; a body may find the process's
- * budget of bodies full (503 `overloaded`). Anything else the operation declares. (`client-closed-request` is never
+ * budget of bodies full (503 `overloaded`) or its client's share of it taken (429 `rate-limited`, which every `/v1`
+ * operation declares anyway). Anything else the operation declares. (`client-closed-request` is never
  * answered to anyone: the client is gone.)
  */
 function problemsOf(operation: Operation): ProblemSlug[] {
