@@ -39,6 +39,7 @@ interface SessionJoinRow {
   app_id: string | null;
   expires_at: Date;
   ended_at: Date | null;
+  end_reason: "signed_out" | "expired" | null;
   token_id: string;
   token_kind: TokenKind;
   token_app_id: string | null;
@@ -104,7 +105,8 @@ export async function signOut(ctx: AppContext, session: Session, meta: EntryMeta
 
 /**
  * The session a cookie names, with the principal of its token as it is now. A session past its expiry is ended
- * with a `console.session_expired` entry the first time it is presented.
+ * with a `console.session_ended` (expired) entry the first time it is presented; one the worker's sweep ended is
+ * expired too.
  */
 export async function findSession(ctx: AppContext, surface: Surface, cookie: string | undefined): Promise<SessionLookup> {
   const credential = parseCredential("hls", cookie);
@@ -113,7 +115,7 @@ export async function findSession(ctx: AppContext, surface: Surface, cookie: str
   const row = await withTenant(ctx.sql, credential.orgId, async (tx) => {
     if (!(await credentialMatches(tx, credential))) return undefined;
     const [found] = await tx<SessionJoinRow[]>`
-      select s.session_id, s.surface, s.app_id, s.expires_at, s.ended_at, t.token_id, t.kind as token_kind, t.app_id as token_app_id,
+      select s.session_id, s.surface, s.app_id, s.expires_at, s.ended_at, s.end_reason, t.token_id, t.kind as token_kind, t.app_id as token_app_id,
              t.label, t.scopes, t.queues, t.expires_at as token_expires_at, t.revoked_at,
              (s.app_id is not null and (a.app_id is null or a.deleted_at is not null)) as app_gone
       from hookledger.console_sessions s
@@ -122,7 +124,10 @@ export async function findSession(ctx: AppContext, surface: Surface, cookie: str
       where s.org_id = hookledger.current_org_id() and s.session_id = ${credential.id}`;
     return found;
   });
-  if (!row || row.surface !== surface || row.ended_at !== null) return { kind: "none" };
+  if (!row || row.surface !== surface) return { kind: "none" };
+  // Ended by the worker's sweep (expireSessionsTask.ts) before it was presented again: expired all the same, and said
+  // so, as one presented past its expiry is (the sweep's turn decided which of the two the user saw).
+  if (row.ended_at !== null) return row.end_reason === "expired" ? { kind: "expired" } : { kind: "none" };
   if (row.expires_at <= now) {
     await endSession(ctx, credential.orgId, row.session_id, "expired", { actor: { kind: "system" } });
     return { kind: "expired" };

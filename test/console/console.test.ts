@@ -261,6 +261,10 @@ describe("console", () => {
     const ended = (await ledger("console.session_ended")).filter((entry) => entry.data.session_id === open?.session_id);
     expect(ended.map((entry) => entry.data.reason)).toEqual(["expired"]);
     expect(ended[0].meta.actor).toEqual({ kind: "system" });
+    // Presented after the sweep ended it, the session reads as expired, as one presented past its expiry does.
+    await page.goto(url("/console/overview"));
+    expect(page.url()).toBe(url("/console/sign-in?expired=1"));
+    expect(await text(page.getByRole("alert"))).toContain("expired");
   });
 
   it("takes the instance admin token from a first start to a new organization's console", async () => {
