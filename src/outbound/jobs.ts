@@ -85,6 +85,11 @@ export function volumePriority(recent: number): number {
   return recent < 2_000 ? 0 : recent < 20_000 ? 1 : 2;
 }
 
+/** The priority of jobs for `width` deliveries scheduled together by an organization whose volume sets `floor`. */
+function jobPriority(width: number, floor: number): number {
+  return Math.max(widthPriority(width), floor);
+}
+
 /**
  * Jobs that run the given deliveries at their due time, DELIVERY_JOB_SIZE per job: those due now at once, later ones
  * in 1-second buckets (rounded up, so none runs early). Due-now jobs carry no run_at: graphile-worker's insert
@@ -92,7 +97,7 @@ export function volumePriority(recent: number): number {
  * `floor` is a priority the jobs take at least (volumePriority of the work's organization).
  */
 export function deliverJobSpecs(orgId: string, deliveries: ScheduledDelivery[], now: Date, floor = 0): JobSpec[] {
-  const priority = Math.max(widthPriority(deliveries.length), floor);
+  const priority = jobPriority(deliveries.length, floor);
   const bySecond = groupBy(deliveries, (delivery) => {
     const due = delivery.runAt?.getTime() ?? 0;
     return due <= now.getTime() ? 0 : Math.ceil(due / 1000) * 1000;
@@ -125,7 +130,7 @@ export interface NewDeliveryJobs {
 
 /** What deliverJobSpecs would give `deliveries` new deliveries due now, as the shape ingest_batch builds them in. */
 export function newDeliveryJobs(deliveries: number, floor = 0): NewDeliveryJobs {
-  return { size: DELIVERY_JOB_SIZE, priority: Math.max(widthPriority(deliveries), floor), maxAttempts: CRASH_RETRIES, count: Math.ceil(deliveries / DELIVERY_JOB_SIZE) };
+  return { size: DELIVERY_JOB_SIZE, priority: jobPriority(deliveries, floor), maxAttempts: CRASH_RETRIES, count: Math.ceil(deliveries / DELIVERY_JOB_SIZE) };
 }
 
 async function addJobs(tx: Tx, specs: JobSpec[]): Promise<void> {
