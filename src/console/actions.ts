@@ -2,8 +2,8 @@
  * Actions of the console and the portal. Each is two steps: GET shows what will happen with a field for the audit
  * reason, POST does it (with the session's CSRF token, checked before any handler). They call the commands the
  * JSON API routes call (retryDelivery, replayEvent, recoverSubscription, setSubscriptionEnabled,
- * rotateSubscriptionSecret, testSubscription) after the same scope and visibility checks; only the way refusals
- * are shown differs.
+ * rotateSubscriptionSecret, revealSubscriptionSecret, testSubscription) after the same scope and visibility checks;
+ * only the way refusals are shown differs.
  */
 import type { Context, Hono } from "hono";
 import * as v from "valibot";
@@ -13,7 +13,7 @@ import { timestampField } from "../http/fields.ts";
 import { ProblemError } from "../http/problem.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { retryDelivery, RetryError, recoverSubscription, replayEvent, ReplayError } from "../outbound/replay.ts";
-import { rotateSubscriptionSecret, setSubscriptionEnabled } from "../outbound/subscriptions.ts";
+import { revealSubscriptionSecret, rotateSubscriptionSecret, setSubscriptionEnabled } from "../outbound/subscriptions.ts";
 import { testSubscription } from "../outbound/subscriptionTest.ts";
 import { auditMeta, auditReason } from "../tenancy/audit.ts";
 import { requireScope } from "../tenancy/authorize.ts";
@@ -201,6 +201,31 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
 <div class="secret"><code id="new-secret">${rotated.secret}</code><button type="button" class="secondary" data-copy="new-secret" hidden>Copy</button></div>
 <p><a href="${page.base}/subscriptions/${row.subscription_id}">Back to the subscription</a></p></div>`;
     return render(page, { title: "New signing secret", current: "", body });
+  });
+
+  const revealConfirmation = (view: View, id: string, url: string): Confirmation => ({
+    title: "Reveal signing secret",
+    question: h`Show the secret that signs deliveries to <strong>${url}</strong>? Each reveal is recorded in the audit log.`,
+    submit: "Reveal secret",
+    back: `${view.base}/subscriptions/${id}`,
+  });
+  app.get("/subscriptions/:subscription_id/reveal-secret", async (c) => {
+    const page = view(c);
+    requireScope(page.auth, "subscriptions:write");
+    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    return confirmPage(page, revealConfirmation(page, row.subscription_id, row.url));
+  });
+  app.post("/subscriptions/:subscription_id/reveal-secret", async (c) => {
+    const page = view(c);
+    requireScope(page.auth, "subscriptions:write");
+    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const revealed = await revealSubscriptionSecret(ctx, page.auth.orgId, row.subscription_id, await metaOf(c, reasonRequired));
+    if (!revealed) throw new ProblemError("not-found", "no such subscription");
+    // Shown in this answer only (not stored by the browser: every answer is no-store), as a rotation's new secret is.
+    const body = h`<div class="panel"><h1>Signing secret</h1><p>The secret that signs deliveries now (key id <span class="mono">${revealed.keyId}</span>). Keep it where your receiver verifies signatures.</p>
+<div class="secret"><code id="revealed-secret">${revealed.secret}</code><button type="button" class="secondary" data-copy="revealed-secret" hidden>Copy</button></div>
+<p><a href="${page.base}/subscriptions/${row.subscription_id}">Back to the subscription</a></p></div>`;
+    return render(page, { title: "Signing secret", current: "", body });
   });
 
   const testConfirmation = (view: View, id: string, url: string): Confirmation => ({

@@ -14,9 +14,11 @@ export const consoleEntries = {
     app_id: v.nullable(uuid),
     portal_link_id: v.nullable(uuid),
     expires_at: v.string(),
+    /** A portal session opened by a read-only link (absent in entries recorded before read-only links). */
+    read_only: v.optional(v.boolean()),
   }),
   "console.session_ended": v.strictObject({ session_id: uuid, reason: v.picklist(["signed_out", "expired"]) }),
-  "portal.link_created": v.strictObject({ link_id: uuid, app_id: uuid, token_id: uuid, expires_at: v.string() }),
+  "portal.link_created": v.strictObject({ link_id: uuid, app_id: uuid, token_id: uuid, expires_at: v.string(), read_only: v.optional(v.boolean()) }),
   "portal.link_redeemed": v.strictObject({ link_id: uuid, session_id: uuid }),
   "portal.origins_set": v.strictObject({ allowed_origins: v.array(v.string()) }),
 };

@@ -1,7 +1,8 @@
 /**
  * `/v1` routes of the portal: minting portal links, and the origins allowed to embed the portal. Organization
  * tokens only (a portal is handed to an application's customer by the organization). A link grants the portal's
- * scopes, so the minting token must hold every one of them: a link never carries more authority than its maker.
+ * scopes (a read-only link their read part), so the minting token must hold every one of them: a link never
+ * carries more authority than its maker.
  */
 import { Hono } from "hono";
 import * as v from "valibot";
@@ -11,13 +12,13 @@ import type { HttpEnv } from "../http/env.ts";
 import { named, timestamp } from "../http/responses.ts";
 import { ProblemError } from "../http/problem.ts";
 import { answersSecretShownOnce } from "../http/secretShownOnce.ts";
-import { readJson, readNoBody } from "../http/validate.ts";
+import { readJson, readOptionalJson } from "../http/validate.ts";
 import { auditMeta } from "../tenancy/audit.ts";
 import { requireOrganizationToken, requireScope } from "../tenancy/authorize.ts";
 import { applicationIdInPath } from "../tenancy/routes/applicationInPath.ts";
 import { createPortalLink, portalOrigins, setPortalOrigins } from "./portalLinks.ts";
 import { isFrameAncestorOrigin } from "./security.ts";
-import { PORTAL_SCOPES } from "./sessions.ts";
+import { PORTAL_READ_SCOPES, PORTAL_SCOPES } from "./sessions.ts";
 
 const MAX_ORIGINS = 20;
 
@@ -38,6 +39,12 @@ export const portalSettingsBody = exactObject({
   allowed_origins: boundedArray(originField, MAX_ORIGINS, `at most ${MAX_ORIGINS} origins`),
 });
 
+/** The body of a link's mint, which may be left out: a link that may change the application's endpoints. */
+export const portalLinkBody = exactObject({
+  /** The session the link opens reads only: no endpoint changes, retries, replays, tests or secret reveals. */
+  read_only: v.optional(v.boolean(), false),
+});
+
 export const portalLinkJson = named(
   "PortalLink",
   v.object({
@@ -46,6 +53,7 @@ export const portalLinkJson = named(
     /** Open it (or frame it) once, before `expires_at`: it is exchanged for a portal session and spent. */
     url: v.string(),
     expires_at: timestamp,
+    read_only: v.boolean(),
   }),
 );
 export const portalSettingsJson = named("PortalSettings", v.object({ allowed_origins: v.array(v.string()) }));
@@ -56,16 +64,17 @@ export function portalApiRoutes(ctx: AppContext): Hono<HttpEnv> {
   app.post("/applications/:app_id/portal-links", async (c) => {
     const auth = c.get("auth");
     requireOrganizationToken(auth);
-    for (const scope of PORTAL_SCOPES) requireScope(auth, scope);
-    await readNoBody(c);
+    const body = await readOptionalJson(c, portalLinkBody);
+    for (const scope of body.read_only ? PORTAL_READ_SCOPES : PORTAL_SCOPES) requireScope(auth, scope);
     const appId = await applicationIdInPath(ctx, c);
-    const created = await createPortalLink(ctx, auth.orgId, auth.tokenId, appId, auditMeta(c));
+    const created = await createPortalLink(ctx, auth.orgId, auth.tokenId, appId, body.read_only, auditMeta(c));
     if (!created) throw new ProblemError("not-found", "no such application");
     const reply: v.InferOutput<typeof portalLinkJson> = {
       id: created.linkId,
       app_id: appId,
       url: `${ctx.config.HOOKLEDGER_PUBLIC_URL ?? new URL(c.req.url).origin}/portal/enter?link=${created.link}`,
       expires_at: created.expiresAt.toISOString(),
+      read_only: body.read_only,
     };
     // The link is a credential until it is spent: a repeat must not get a copy of it.
     answersSecretShownOnce(c);

@@ -23,13 +23,13 @@ export interface CreatedPortalLink {
 }
 
 /** Undefined when the application does not exist in the organization. */
-export async function createPortalLink(ctx: AppContext, orgId: string, tokenId: string, appId: string, meta: EntryMeta): Promise<CreatedPortalLink | undefined> {
+export async function createPortalLink(ctx: AppContext, orgId: string, tokenId: string, appId: string, readOnly: boolean, meta: EntryMeta): Promise<CreatedPortalLink | undefined> {
   const credential = mintCredential("hlp", orgId);
   const expiresAt = new Date(ctx.now().getTime() + ctx.config.HOOKLEDGER_PORTAL_LINK_SECONDS * 1000);
   return withTenant(ctx.sql, orgId, async (tx) => {
     if (!(await getApplication(tx, appId))) return undefined;
     await ctx.ledger.record(tx, portalLinkStream(credential.id), STREAM_DOES_NOT_EXIST, [
-      { type: "portal.link_created", data: { link_id: credential.id, app_id: appId, token_id: tokenId, expires_at: expiresAt.toISOString() }, meta },
+      { type: "portal.link_created", data: { link_id: credential.id, app_id: appId, token_id: tokenId, expires_at: expiresAt.toISOString(), ...(readOnly ? { read_only: true } : {}) }, meta },
     ]);
     await storeCredentialHash(tx, credential);
     return { linkId: credential.id, link: credential.value, expiresAt };
@@ -38,6 +38,7 @@ export async function createPortalLink(ctx: AppContext, orgId: string, tokenId: 
 
 interface LinkRow {
   app_id: string;
+  read_only: boolean;
   token_id: string;
   expires_at: Date;
   redeemed_at: Date | null;
@@ -70,7 +71,7 @@ export async function redeemPortalLink(ctx: AppContext, link: string | undefined
     return await withTenant(ctx.sql, credential.orgId, async (tx) => {
       if (!(await credentialMatches(tx, credential))) return undefined;
       const [row] = await tx<LinkRow[]>`
-        select l.app_id, l.token_id, l.expires_at, l.redeemed_at, t.revoked_at as token_revoked_at, t.expires_at as token_expires_at,
+        select l.app_id, l.read_only, l.token_id, l.expires_at, l.redeemed_at, t.revoked_at as token_revoked_at, t.expires_at as token_expires_at,
                a.deleted_at as app_deleted_at
         from hookledger.portal_links l
         join hookledger.api_tokens t on t.org_id = l.org_id and t.token_id = l.token_id
@@ -85,7 +86,7 @@ export async function redeemPortalLink(ctx: AppContext, link: string | undefined
         ctx,
         tx,
         credential.orgId,
-        { surface: "portal", tokenId: row.token_id, appId: row.app_id, portalLinkId: credential.id, expiresAt },
+        { surface: "portal", tokenId: row.token_id, appId: row.app_id, portalLinkId: credential.id, expiresAt, readOnly: row.read_only },
         sessionMeta,
         (sessionId) => ({
           stream: portalLinkStream(credential.id),

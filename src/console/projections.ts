@@ -20,9 +20,9 @@ export const consoleSessionsProjection = defineProjection({
     applyEach(tx, entries, (tx, entry) => {
       if (entry.type === "console.session_started") {
         const { data } = entry as Of<"console.session_started">;
-        return tx`insert into hookledger.console_sessions (org_id, session_id, surface, token_id, app_id, portal_link_id, started_at, expires_at)
+        return tx`insert into hookledger.console_sessions (org_id, session_id, surface, token_id, app_id, portal_link_id, started_at, expires_at, read_only)
                   values (${entry.orgId}, ${data.session_id}, ${data.surface}, ${data.token_id}, ${data.app_id}, ${data.portal_link_id},
-                          ${entry.recordedAt}, ${data.expires_at}::timestamptz)`;
+                          ${entry.recordedAt}, ${data.expires_at}::timestamptz, ${data.read_only ?? false})`;
       }
       const { data } = entry as Of<"console.session_ended">;
       return tx`update hookledger.console_sessions set ended_at = ${entry.recordedAt}, end_reason = ${data.reason}
@@ -41,8 +41,8 @@ export const portalLinksProjection = defineProjection({
     applyEach(tx, entries, (tx, entry) => {
       if (entry.type === "portal.link_created") {
         const { data } = entry as Of<"portal.link_created">;
-        return tx`insert into hookledger.portal_links (org_id, link_id, app_id, token_id, created_at, expires_at)
-                  values (${entry.orgId}, ${data.link_id}, ${data.app_id}, ${data.token_id}, ${entry.recordedAt}, ${data.expires_at}::timestamptz)`;
+        return tx`insert into hookledger.portal_links (org_id, link_id, app_id, token_id, created_at, expires_at, read_only)
+                  values (${entry.orgId}, ${data.link_id}, ${data.app_id}, ${data.token_id}, ${entry.recordedAt}, ${data.expires_at}::timestamptz, ${data.read_only ?? false})`;
       }
       const { data } = entry as Of<"portal.link_redeemed">;
       return tx`update hookledger.portal_links set redeemed_at = ${entry.recordedAt}, session_id = ${data.session_id}

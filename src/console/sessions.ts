@@ -11,7 +11,7 @@ import { STREAM_DOES_NOT_EXIST, type StreamAppend } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { StreamVersionConflictError } from "../ledger/errors.ts";
 import type { Principal } from "../tenancy/principal.ts";
-import type { Scope } from "../tenancy/scopes.ts";
+import { hasScope, type Scope } from "../tenancy/scopes.ts";
 import type { TokenKind } from "../tenancy/tokenSecrets.ts";
 import { credentialMatches, mintCredential, parseCredential, storeCredentialHash, type Credential } from "./credentials.ts";
 
@@ -19,6 +19,16 @@ export const sessionStream = (sessionId: string) => `console_session:${sessionId
 
 /** What a portal session may do: its application's subscriptions, events and deliveries, nothing organization-wide. */
 export const PORTAL_SCOPES: Scope[] = ["applications:read", "subscriptions:read", "subscriptions:write", "events:read", "events:write"];
+/** What a read-only portal session may do: look, and change nothing (no secret reveals either). */
+export const PORTAL_READ_SCOPES: Scope[] = ["applications:read", "subscriptions:read", "events:read"];
+
+/**
+ * A portal session's scopes: the portal's (or their read part, for a read-only link) that the minting token still
+ * holds. The token held them all when it minted the link; one whose scopes have narrowed since narrows its sessions.
+ */
+export function portalScopes(readOnly: boolean, tokenScopes: readonly string[]): Scope[] {
+  return (readOnly ? PORTAL_READ_SCOPES : PORTAL_SCOPES).filter((scope) => hasScope(tokenScopes, scope));
+}
 
 export type Surface = "console" | "portal";
 
@@ -50,6 +60,7 @@ interface SessionJoinRow {
   revoked_at: Date | null;
   /** The session is an application's (a portal session) and that application is deleted. */
   app_gone: boolean;
+  read_only: boolean;
 }
 
 /**
@@ -60,7 +71,7 @@ export async function startSession(
   ctx: AppContext,
   tx: Tx,
   orgId: string,
-  input: { surface: Surface; tokenId: string; appId: string | null; portalLinkId: string | null; expiresAt: Date },
+  input: { surface: Surface; tokenId: string; appId: string | null; portalLinkId: string | null; expiresAt: Date; readOnly?: boolean },
   meta: EntryMeta,
   alongside?: (sessionId: string) => StreamAppend,
 ): Promise<Credential> {
@@ -78,6 +89,7 @@ export async function startSession(
           app_id: input.appId,
           portal_link_id: input.portalLinkId,
           expires_at: input.expiresAt.toISOString(),
+          ...(input.readOnly ? { read_only: true } : {}),
         },
         meta,
       },
@@ -115,7 +127,7 @@ export async function findSession(ctx: AppContext, surface: Surface, cookie: str
   const row = await withTenant(ctx.sql, credential.orgId, async (tx) => {
     if (!(await credentialMatches(tx, credential))) return undefined;
     const [found] = await tx<SessionJoinRow[]>`
-      select s.session_id, s.surface, s.app_id, s.expires_at, s.ended_at, s.end_reason, t.token_id, t.kind as token_kind, t.app_id as token_app_id,
+      select s.session_id, s.surface, s.app_id, s.expires_at, s.ended_at, s.end_reason, s.read_only, t.token_id, t.kind as token_kind, t.app_id as token_app_id,
              t.label, t.scopes, t.queues, t.expires_at as token_expires_at, t.revoked_at,
              (s.app_id is not null and (a.app_id is null or a.deleted_at is not null)) as app_gone
       from hookledger.console_sessions s
@@ -136,7 +148,7 @@ export async function findSession(ctx: AppContext, surface: Surface, cookie: str
   if (row.revoked_at !== null || (row.token_expires_at !== null && row.token_expires_at <= now) || row.app_gone) return { kind: "none" };
   const principal: Principal =
     row.surface === "portal"
-      ? { orgId: credential.orgId, tokenId: row.token_id, kind: "application", appId: row.app_id, label: `portal: ${row.label}`, scopes: PORTAL_SCOPES, queues: [] }
+      ? { orgId: credential.orgId, tokenId: row.token_id, kind: "application", appId: row.app_id, label: `portal: ${row.label}`, scopes: portalScopes(row.read_only, row.scopes), queues: [] }
       : { orgId: credential.orgId, tokenId: row.token_id, kind: row.token_kind, appId: row.token_app_id, label: row.label, scopes: row.scopes, queues: row.queues };
   return { kind: "active", session: { sessionId: row.session_id, surface: row.surface, expiresAt: row.expires_at, principal, credential } };
 }

@@ -56,7 +56,7 @@ export async function subscriptionPage(view: View, id: string): Promise<Response
     ["Subscription id", h`<span class="mono">${row.subscription_id}</span>`],
   ])}</div>
 ${write
-  ? h`<div class="actions">${action("edit", "Edit")}${row.enabled ? action("test", "Send test event") : ""}${row.enabled ? action("disable", "Disable") : action("enable", "Enable", "")}${action("rotate-secret", "Rotate secret")}${row.enabled ? action("recover", "Recover failed deliveries") : ""}</div>`
+  ? h`<div class="actions">${action("edit", "Edit")}${row.enabled ? action("test", "Send test event") : ""}${row.enabled ? action("disable", "Disable") : action("enable", "Enable", "")}${action("reveal-secret", "Reveal secret")}${action("rotate-secret", "Rotate secret")}${row.enabled ? action("recover", "Recover failed deliveries") : ""}</div>`
   : ""}
 <h2>Recent deliveries</h2>
 <form class="filters" method="get" action="${base}/subscriptions/${id}"><div><label for="status">Status</label><select id="status" name="status"><option value="">any</option>${DELIVERY_STATUSES.map((s) => h`<option${s === filter ? h` selected` : ""}>${s}</option>`)}</select></div><button class="secondary">Filter</button></form>
