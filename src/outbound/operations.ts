@@ -27,6 +27,7 @@ import {
   rotatedSecretJson,
   subscriptionJson,
   subscriptionSecretJson,
+  subscriptionStatsJson,
 } from "./routes/present.ts";
 
 export function outboundOperations(config: Config): Operation[] {
@@ -65,6 +66,7 @@ export function outboundOperations(config: Config): Operation[] {
     }),
     op("POST", "/v1/operational-webhooks", "Operational webhooks", "Enable operational webhooks: answers the operational application to subscribe to, and its event types (idempotent).", { scope: "subscriptions:write", success: 200, response: operationalWebhooksJson }),
     op("GET", "/v1/operational-webhooks", "Operational webhooks", "The operational application and its event types (404 until enabled).", { scope: "subscriptions:read", response: operationalWebhooksJson, problems: ["not-found"] }),
+    op("GET", "/v1/subscriptions/:subscription_id/stats", "Subscriptions", "Count a subscription's deliveries created in [since, until) by status (default: the last 28 days; at most 366).", { scope: "events:read", query: sub.stats, response: subscriptionStatsJson }),
     op("GET", "/v1/subscriptions/:subscription_id/deliveries", "Deliveries", "List a subscription's deliveries with their state.", { scope: "events:read", query: sub.deliveries, response: listOf(deliveryJson) }),
 
     op("POST", "/v1/events", "Events", "Publish an event: fan-out to matching subscriptions (202).", {

@@ -188,6 +188,7 @@ describe("answers match /openapi.json", () => {
     expectStatus(await call("GET", "/v1/events/{event_id}/deliveries", { token, params: { event_id } }), 200);
     expectStatus(await call("POST", "/v1/events/{event_id}/replay", { token, params: { event_id }, body: { subscription_id } }), 202);
 
+    expectStatus(await call("GET", `${sub}/stats`, { token, params: { subscription_id } }), 200);
     const deliveries = await call("GET", `${sub}/deliveries`, { token, params: { subscription_id } });
     expectStatus(deliveries, 200);
     const pending = (deliveries.body.data as Json[]).find((delivery) => delivery.status === "pending");

@@ -196,6 +196,25 @@ const deliveryFields = {
 export const deliveryJson = named("Delivery", v.object(deliveryFields));
 export type DeliveryJson = v.InferOutput<typeof deliveryJson>;
 
+/** A subscription's deliveries created in [since, until), counted by status (`total` is their sum). */
+export const subscriptionStatsJson = named(
+  "SubscriptionStats",
+  v.object({
+    since: timestamp,
+    until: timestamp,
+    deliveries: v.object({
+      total: v.number(),
+      pending: v.number(),
+      retrying: v.number(),
+      succeeded: v.number(),
+      failed: v.number(),
+      cancelled: v.number(),
+      aborted: v.number(),
+    }),
+  }),
+);
+export type SubscriptionStatsJson = v.InferOutput<typeof subscriptionStatsJson>;
+
 export function presentDelivery(row: DeliveryRow): DeliveryJson {
   return {
     id: row.delivery_id,

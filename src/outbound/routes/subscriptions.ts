@@ -15,7 +15,7 @@ import { auditMeta } from "../../tenancy/audit.ts";
 import { appRefField } from "../../tenancy/applicationRefs.ts";
 import { requireScope } from "../../tenancy/authorize.ts";
 import { applicationIdOfRef } from "../../tenancy/routes/applicationInPath.ts";
-import { DELIVERY_STATUSES, listDeliveriesOfSubscription } from "../deliveryStore.ts";
+import { countDeliveriesOfSubscription, DELIVERY_STATUSES, listDeliveriesOfSubscription } from "../deliveryStore.ts";
 import { MIN_RATE_PER_SECOND } from "../endpointPacing.ts";
 import { customHeadersField, eventTypeNameField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
 import { REDACTED } from "../headerRedaction.ts";
@@ -41,6 +41,7 @@ import {
   type ReplayedMissingJson,
   type RotatedSecretJson,
   type SubscriptionSecretJson,
+  type SubscriptionStatsJson,
 } from "./present.ts";
 
 const notFound = () => new ProblemError("not-found", "no such subscription");
@@ -106,7 +107,27 @@ export function subscriptionSchemas(config: Config) {
   // Sent instead of the ping: an example of one of the application's event types (its payload optional).
   const test = exactObject({ event_type: v.optional(eventTypeNameField), payload: v.optional(v.unknown()) });
   const deliveries = exactObject({ ...paginationQuery, status: v.optional(v.picklist(DELIVERY_STATUSES)), since: v.optional(timestampField) });
-  return { create, update, list, rotate, recover, test, deliveries };
+  // stats: deliveries created in [since, until); until defaults to now, since to STATS_DEFAULT_DAYS before it.
+  const stats = exactObject({ since: v.optional(timestampField), until: v.optional(timestampField) });
+  return { create, update, list, rotate, recover, test, deliveries, stats };
+}
+
+/** The window `GET …/stats` counts when not told (Svix's endpoint stats count the last 28 days too). */
+const STATS_DEFAULT_DAYS = 28;
+/** The widest window it counts: a year (history is pruned long before, by default). */
+const STATS_MAX_DAYS = 366;
+const DAY_MS = 86_400_000;
+const EARLIEST_INSTANT = Date.parse("0001-01-01T00:00:00Z");
+
+/** The stats window asked for, or a 400 naming the field that makes it empty or too wide. */
+function statsWindow(query: { since?: Date | undefined; until?: Date | undefined }, now: Date): { since: Date; until: Date } {
+  const until = query.until ?? now;
+  // Not before year 1 (PostgreSQL has no year 0): an `until` in January of year 1 counts from its start.
+  const since = query.since ?? new Date(Math.max(until.getTime() - STATS_DEFAULT_DAYS * DAY_MS, EARLIEST_INSTANT));
+  const problem = (field: string, message: string) => new ProblemError("validation", "the window to count is not usable", { errors: [{ field: `query.${field}`, message }] });
+  if (since >= until) throw problem(query.since ? "since" : "until", "since must be before until");
+  if (until.getTime() - since.getTime() > STATS_MAX_DAYS * DAY_MS) throw problem("since", `the window is at most ${STATS_MAX_DAYS} days`);
+  return { since, until };
 }
 
 /** Signed headers must be ones the request will carry. */
@@ -310,6 +331,16 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     if (error.failure === "subscription_disabled") return new ProblemError("conflict", `the subscription is disabled; enable it before ${doing}`);
     return notFound();
   }
+
+  app.get("/subscriptions/:subscription_id/stats", async (c) => {
+    const auth = c.get("auth");
+    requireScope(auth, "events:read");
+    const current = await load(c);
+    const window = statsWindow(readQuery(c, schemas.stats), ctx.now());
+    const deliveries = await withTenant(ctx.sql, auth.orgId, (tx) => countDeliveriesOfSubscription(tx, { subscriptionId: current.subscription_id, ...window }));
+    const reply: SubscriptionStatsJson = { since: window.since.toISOString(), until: window.until.toISOString(), deliveries };
+    return c.json(reply);
+  });
 
   app.get("/subscriptions/:subscription_id/deliveries", async (c) => {
     const auth = c.get("auth");
