@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, eventually, startTestApp, type TestApp } from "../support/app.ts";
+import { consoleSession } from "../support/consoleSession.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { outboundTenant } from "./setup.ts";
@@ -51,6 +52,12 @@ describe("subscription stats", () => {
     const until = Date.parse(ok.body.until);
     expect(Math.abs(until - Date.now())).toBeLessThan(60_000);
     expect(until - Date.parse(ok.body.since)).toBe(28 * 86_400_000);
+  });
+
+  it("are shown on the console's subscription page", async () => {
+    const session = await consoleSession(app, t.token);
+    const page = await (await session.get(`/console/subscriptions/${broken}`)).text();
+    expect(page).toMatch(/<dt>Deliveries, last 28 days<\/dt>\s*<dd>2 failed<\/dd>/);
   });
 
   it("count the window asked for only", async () => {

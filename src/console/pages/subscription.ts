@@ -2,7 +2,7 @@
 import * as v from "valibot";
 import { withTenant } from "../../db/tenant.ts";
 import { ProblemError } from "../../http/problem.ts";
-import { DELIVERY_STATUSES, listDeliveriesOfSubscription, type DeliveryRow } from "../../outbound/deliveryStore.ts";
+import { countDeliveriesOfSubscription, DELIVERY_STATUSES, listDeliveriesOfSubscription, type DeliveryCounts, type DeliveryRow } from "../../outbound/deliveryStore.ts";
 import { getSubscription, type SubscriptionRow } from "../../outbound/subscriptionStore.ts";
 import { requireScope } from "../../tenancy/authorize.ts";
 import { hasScope } from "../../tenancy/scopes.ts";
@@ -11,6 +11,14 @@ import { render, type View } from "../view.ts";
 import { healthOf } from "./applications.ts";
 
 const RECENT = 25;
+/** The window of the page's delivery counts (GET /v1/subscriptions/{id}/stats's default). */
+const COUNTED_DAYS = 28;
+
+/** "3 succeeded, 1 failed" of the statuses that have any; "none" when there are none. */
+function countsText(counts: DeliveryCounts): string {
+  const parts = DELIVERY_STATUSES.filter((status) => counts[status] > 0).map((status) => `${counts[status].toLocaleString("en")} ${status}`);
+  return parts.length > 0 ? parts.join(", ") : "none";
+}
 const statusField = v.optional(v.picklist(DELIVERY_STATUSES));
 
 /** Loads a subscription the caller may see (the JSON API's rule: an application-scoped caller sees its own only). */
@@ -34,9 +42,13 @@ export async function subscriptionPage(view: View, id: string): Promise<Response
   const row = await loadSubscription(view, id);
   const status = v.safeParse(statusField, view.c.req.query("status") || undefined);
   const filter = status.success ? status.output : undefined;
-  const deliveries = hasScope(auth.scopes, "events:read")
-    ? await withTenant(ctx.sql, auth.orgId, (tx) => listDeliveriesOfSubscription(tx, { subscriptionId: id, status: filter, limit: RECENT }))
-    : [];
+  const readsDeliveries = hasScope(auth.scopes, "events:read");
+  const { deliveries, counts } = readsDeliveries
+    ? await withTenant(ctx.sql, auth.orgId, async (tx) => ({
+        deliveries: await listDeliveriesOfSubscription(tx, { subscriptionId: id, status: filter, limit: RECENT }),
+        counts: await countDeliveriesOfSubscription(tx, { subscriptionId: id, since: new Date(now.getTime() - COUNTED_DAYS * 86_400_000), until: now }),
+      }))
+    : { deliveries: [], counts: undefined };
   const write = hasScope(auth.scopes, "subscriptions:write");
   const action = (name: string, label: string, style = "secondary") => h`<a class="button ${style}" href="${base}/subscriptions/${id}/${name}">${label}</a>`;
   const body = h`<div class="crumbs"><a href="${base}/applications/${row.app_id}">Application</a> /</div>
@@ -48,6 +60,7 @@ export async function subscriptionPage(view: View, id: string): Promise<Response
     ["Last success", ago(row.last_success_at, now)],
     ["Last failure", ago(row.last_failure_at, now)],
     ["Circuit", h`${row.circuit_state}${row.circuit_retry_at ? h` (retry ${ago(row.circuit_retry_at, now)})` : ""}`],
+    ...(counts ? [[`Deliveries, last ${COUNTED_DAYS} days`, countsText(counts)] as [string, string]] : []),
     ["Disabled reason", row.disabled_reason ?? "—"],
     ["Event types", h`<span class="mono">${row.event_types.join(", ")}</span>`],
     ["Signature scheme", row.signature_scheme],
