@@ -1,9 +1,9 @@
 /** Applications, and one application's event types and subscriptions with their health. */
-import * as v from "valibot";
 import { withTenant } from "../../db/tenant.ts";
 import { ProblemError } from "../../http/problem.ts";
 import { listEventTypes } from "../../outbound/eventTypes.ts";
 import { listSubscriptions, type SubscriptionRow } from "../../outbound/subscriptionStore.ts";
+import { appRefOf, applicationIdOfUid } from "../../tenancy/applicationRefs.ts";
 import { getApplication, listApplications, type Application } from "../../tenancy/applications.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { hasScope } from "../../tenancy/scopes.ts";
@@ -34,21 +34,30 @@ export async function applicationsPage(view: View): Promise<Response> {
 }
 
 /**
- * The application a page acts on, found by its id (404 for anything else): what a form or link on the page names is
- * the stored id, never the path's text, which could carry `../` and a query into the form's action.
+ * The application a page acts on, named in the path by its id or its uid (as every `/v1` route takes it), which the
+ * caller may see; 404 for anything else. What a form or link on the page names is the stored id, never the path's
+ * text, which could carry `../` and a query into the form's action.
  */
-export async function loadApplication(view: View, appId: string): Promise<Application> {
+export async function loadApplication(view: View, ref: string): Promise<Application> {
   const { ctx, auth } = view;
-  requireAppAccess(auth, appId);
-  const found = v.is(v.pipe(v.string(), v.uuid()), appId) ? await withTenant(ctx.sql, auth.orgId, (tx) => getApplication(tx, appId)) : undefined;
+  const parsed = appRefOf(ref);
+  // An id is checked against an application token's own before any read, as the JSON API does.
+  if (parsed && "id" in parsed) requireAppAccess(auth, parsed.id);
+  const found = parsed
+    ? await withTenant(ctx.sql, auth.orgId, async (tx) => {
+        const appId = "id" in parsed ? parsed.id : await applicationIdOfUid(tx, parsed.uid);
+        return appId === undefined ? undefined : getApplication(tx, appId);
+      })
+    : undefined;
   if (!found) throw new ProblemError("not-found", "no such application");
+  requireAppAccess(auth, found.id);
   return found;
 }
 
-export async function applicationPage(view: View, appId: string): Promise<Response> {
+export async function applicationPage(view: View, appRef: string): Promise<Response> {
   const { ctx, auth, base, now } = view;
   requireScope(auth, "applications:read");
-  const app = await loadApplication(view, appId);
+  const app = await loadApplication(view, appRef);
   const found = await withTenant(ctx.sql, auth.orgId, async (tx) => ({
     app,
     eventTypes: await listEventTypes(tx, app.id, { limit: LIST_LIMIT, includeDeprecated: true }),

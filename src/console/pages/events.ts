@@ -9,6 +9,7 @@ import { eventListQuery } from "../../outbound/routes/events.ts";
 import { listSubscriptions } from "../../outbound/subscriptionStore.ts";
 import { listApplications } from "../../tenancy/applications.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
+import { applicationIdIn } from "../../tenancy/routes/applicationInPath.ts";
 import { hasScope } from "../../tenancy/scopes.ts";
 import { badge, codeBlock, definitionList, h, table, time, type Html } from "../html.ts";
 import { render, type View } from "../view.ts";
@@ -48,17 +49,21 @@ export async function eventsPage(view: View): Promise<Response> {
   let problem: string | undefined;
   let events: EventSummary[] = [];
   let next: string | null = null;
+  let chosenAppId: string | undefined;
   if (!parsed.success) {
     problem = parsed.issues.map((issue) => `${issue.path?.map((item) => String(item.key)).join(".") ?? "filter"}: ${issue.message}`).join("; ");
   } else {
     const query = parsed.output;
-    if (query.app_id) requireAppAccess(auth, query.app_id);
+    // An id or a uid, as GET /v1/events?app_id= takes it: a uid no live application has lists no event.
+    chosenAppId = query.app_id === undefined ? undefined : await applicationIdIn(ctx, auth.orgId, query.app_id);
+    if (chosenAppId !== undefined) requireAppAccess(auth, chosenAppId);
+    const noSuchApp = query.app_id !== undefined && chosenAppId === undefined;
     try {
       const { limit, cursor } = pageRequest(query, { k: "timestamp", id: "name" });
       const label = query.label;
-      const rows = await withTenant(ctx.sql, auth.orgId, (tx) =>
+      const rows = noSuchApp ? [] : await withTenant(ctx.sql, auth.orgId, (tx) =>
         listEventSummaries(tx, {
-          appId: auth.appId ?? query.app_id,
+          appId: auth.appId ?? chosenAppId,
           eventType: query.event_type,
           since: query.since,
           until: query.until,
@@ -90,7 +95,7 @@ export async function eventsPage(view: View): Promise<Response> {
   const body = h`<h1>Events</h1>
 <form class="filters" method="get" action="${base}/events" aria-label="Find an event"><div><label for="f-event_id">Event id</label><input id="f-event_id" name="event_id" size="24" placeholder="evt_…" required></div><button class="secondary">Open</button></form>
 <form class="filters" method="get" action="${base}/events" aria-label="Filter events">
-${apps.length > 0 ? field("app_id", "Application", h`<select id="f-app_id" name="app_id"><option value="">all</option>${apps.map((app) => h`<option value="${app.id}"${app.id === filters.app_id ? h` selected` : ""}>${app.name}</option>`)}</select>`) : ""}
+${apps.length > 0 ? field("app_id", "Application", h`<select id="f-app_id" name="app_id"><option value="">all</option>${apps.map((app) => h`<option value="${app.id}"${app.id === chosenAppId ? h` selected` : ""}>${app.name}</option>`)}</select>`) : ""}
 ${field("event_type", "Event type", h`<input id="f-event_type" name="event_type" value="${filters.event_type ?? ""}" placeholder="order.created" size="16">`)}
 ${field("status", "Delivery status", h`<select id="f-status" name="status"><option value="">any</option>${DELIVERY_STATUSES.map((status) => h`<option${status === filters.status ? h` selected` : ""}>${status}</option>`)}</select>`)}
 ${field("label", "Label", h`<input id="f-label" name="label" value="${filters.label ?? ""}" placeholder="region:eu" size="12">`)}
