@@ -4,6 +4,7 @@ import type { Config } from "../config.ts";
 import { boundedArray, exactObject, timestampField } from "../http/fields.ts";
 import { eventTypeNameField, urlField } from "../outbound/fields.ts";
 import { SECRET_REF_FORMS, SECRET_REF_PATTERN } from "../secrets/references.ts";
+import { appRefField } from "../tenancy/applicationRefs.ts";
 import { DEFAULT_TOLERANCE_SECONDS, genericVerifierConfigSchema, verifierPresetNames } from "./verifiers/presets.ts";
 
 export const QUEUE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -82,7 +83,8 @@ export const maxBodyBytesField = (config: Config) =>
     v.maxValue(config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES, `at most ${config.HOOKLEDGER_INGRESS_MAX_BODY_BYTES} (HOOKLEDGER_INGRESS_MAX_BODY_BYTES)`),
   );
 
-export const publishField = v.nullable(exactObject({ app_id: v.pipe(v.string("expected a UUID"), v.uuid("expected a UUID"), v.toLowerCase()), event_type: eventTypeNameField }));
+/** Where a route publishes: an application named by its id or uid (stored by its id, see ingressRoutes.ts) and one of its event types. */
+export const publishField = v.nullable(exactObject({ app_id: appRefField, event_type: eventTypeNameField }));
 
 export const secretIdField = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of letters, digits, _ . -"));
 

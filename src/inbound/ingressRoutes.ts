@@ -3,8 +3,9 @@
  * ingress_route_secrets only (see routeSecrets.ts), and the entries name secret ids and windows.
  *
  * Where accepted requests go (an application's event type, a pull queue) is checked when the route is saved,
- * so a typo is a 400 now rather than a failed publish later. A custom path another live route of the organization
- * holds is refused by the projection's unique index, in the same transaction as the append, so nothing is written.
+ * so a typo is a 400 now rather than a failed publish later; an application named by its uid is stored by its id.
+ * A custom path another live route of the organization holds is refused by the projection's unique index, in the
+ * same transaction as the append, so nothing is written.
  *
  * Changes and deletion read the route with its row lock (getRouteForChange), as the secret commands do, so a change
  * of the route's authentication and a change of its secrets are decided one after another: every secret the route
@@ -18,6 +19,7 @@ import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION, STREAM_DOES_NOT_EXIST } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { getEventType } from "../outbound/eventTypes.ts";
+import { appRefOf, applicationIdOfUid } from "../tenancy/applicationRefs.ts";
 import { getApplication } from "../tenancy/applications.ts";
 import type { IngressAuth } from "./entries.ts";
 import { newRouteId } from "./ids.ts";
@@ -73,13 +75,22 @@ async function inRouteTransaction<T>(ctx: AppContext, orgId: string, command: (t
   }
 }
 
-async function checkTargets(tx: Tx, publish: PublishTarget | null | undefined, queue: string | null | undefined): Promise<void> {
-  if (publish) {
-    if (!(await getApplication(tx, publish.app_id))) throw new IngressInputError("publish.app_id", "no such application");
-    if (!(await getEventType(tx, publish.app_id, publish.event_type))) {
-      throw new IngressInputError("publish.event_type", "not registered for this application; create it first under /v1/applications/{app_id}/event-types");
-    }
+/**
+ * The publish target as stored: its application named by its id, whether the request named it by id or by uid. A uid
+ * is resolved here, once, when the route is saved: the route keeps publishing to that application if the uid later
+ * moves to another one, as a route saved with the id would.
+ */
+async function resolvePublish(tx: Tx, publish: PublishTarget): Promise<PublishTarget> {
+  const ref = appRefOf(publish.app_id);
+  const appId = ref === undefined ? undefined : "id" in ref ? ref.id : await applicationIdOfUid(tx, ref.uid);
+  if (appId === undefined || !(await getApplication(tx, appId))) throw new IngressInputError("publish.app_id", "no such application");
+  if (!(await getEventType(tx, appId, publish.event_type))) {
+    throw new IngressInputError("publish.event_type", "not registered for this application; create it first under /v1/applications/{app_id}/event-types");
   }
+  return { app_id: appId, event_type: publish.event_type };
+}
+
+async function checkQueue(tx: Tx, queue: string | null | undefined): Promise<void> {
   if (queue && !(await getPullQueue(tx, queue))) throw new IngressInputError("queue", "no such pull queue; create it first with POST /v1/pull-queues");
 }
 
@@ -118,8 +129,9 @@ export async function createIngressRoute(
   const routeId = newRouteId();
   return inRouteTransaction(ctx, orgId, async (tx) => {
     assertBelowQuota("ingress_routes", await ingressRouteCount(tx), (await quotasOf(tx, ctx.config)).ingress_routes);
-    await checkTargets(tx, spec.publish, spec.queue);
-    await ctx.ledger.record(tx, ingressRouteStream(routeId), STREAM_DOES_NOT_EXIST, [{ type: "ingress_route.created", data: { route_id: routeId, ...spec }, meta }]);
+    const publish = spec.publish && (await resolvePublish(tx, spec.publish));
+    await checkQueue(tx, spec.queue);
+    await ctx.ledger.record(tx, ingressRouteStream(routeId), STREAM_DOES_NOT_EXIST, [{ type: "ingress_route.created", data: { route_id: routeId, ...spec, publish }, meta }]);
     const added: AddedSecret[] = [];
     for (const [i, secret] of secrets.entries()) added.push(await addSecret(ctx, tx, { route_id: routeId, auth: spec.auth }, secret, `secrets.${i}`, meta));
     return { route: (await getRoute(tx, routeId)) as IngressRouteRow, secrets: added };
@@ -137,8 +149,10 @@ export async function updateIngressRoute(
     if (!(await getRouteForChange(tx, routeId))) return undefined;
     if (!namesAChange(changes)) return getRoute(tx, routeId);
     if (changes.auth) await checkSecretsFit(ctx, tx, routeId, changes.auth);
-    await checkTargets(tx, changes.publish, changes.queue);
-    await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.updated", data: { route_id: routeId, ...changes }, meta }]);
+    const publish = changes.publish && (await resolvePublish(tx, changes.publish));
+    await checkQueue(tx, changes.queue);
+    const data = { route_id: routeId, ...changes, ...(publish === undefined ? {} : { publish }) };
+    await ctx.ledger.record(tx, ingressRouteStream(routeId), ANY_VERSION, [{ type: "ingress_route.updated", data, meta }]);
     return getRoute(tx, routeId);
   });
 }

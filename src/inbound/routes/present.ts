@@ -67,6 +67,7 @@ const routeFields = {
   description: v.nullable(v.string()),
   auth: ingressAuthSchema,
   max_body_bytes: v.number(),
+  /** `app_id` is the application's id, also when the route was saved with its uid (resolved then, once). */
   publish: v.nullable(v.object({ app_id: v.string(), event_type: v.string() })),
   queue: v.nullable(v.string()),
   enabled: v.boolean(),
