@@ -21,6 +21,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { createHmac } from "node:crypto";
 import type { AppContext } from "../context.ts";
 import { keyFromKeyring, type Keyring } from "../crypto/keyring.ts";
+import { requireUtf8Charset } from "../http/charset.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { ProblemError } from "../http/problem.ts";
 import { readRequestBytes } from "../http/requestBody.ts";
@@ -132,6 +133,9 @@ export function idempotentRequests(ctx: AppContext, lockMs: number): MiddlewareH
     if (c.req.method !== "POST") return next();
     const key = keyOf(c);
     if (key === undefined) return next();
+    // Refused here as the route would refuse it, before its body is read: a repeat of a kept request declared in
+    // another charset would otherwise be answered from the key, as if its body had been taken.
+    requireUtf8Charset(c, "JSON bodies");
     const { orgId, tokenId } = c.get("auth");
     const owner: KeyOwner = { orgId, tokenId, key };
     const claim = await claimKey(ctx, owner, await requestHash(ctx, c), lockMs);

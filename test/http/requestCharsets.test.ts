@@ -1,0 +1,123 @@
+/**
+ * Every door that reads a request body as text reads UTF-8 only, so one declared in another charset is refused with
+ * 415 `unsupported-media-type` naming `header.Content-Type`, before its body is read, rather than read as UTF-8 —
+ * text the client did not mean. UTF-8 may be spelt `utf-8` or `utf8`, in any case, quoted or not, or not given;
+ * an empty `charset=` is refused. Doors: a `/v1` JSON body, an optional one, a POST that takes none, the same with
+ * an `Idempotency-Key` (a repeat is refused, not answered from the key), the portal's JSON API. `POST /in/…` records
+ * bytes whatever they declare.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { inboundTenant } from "../inbound/setup.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let t: Awaited<ReturnType<typeof inboundTenant>>;
+let subscriptionId: string;
+let routeId: string;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  app = await startTestApp(db);
+  t = await inboundTenant(app);
+  await t.createQueue("inbox");
+  routeId = (await t.createRoute({ auth: { type: "basic", username: "sender" }, secrets: [{ value: "s3cret-password-16" }], queue: "inbox" })).id;
+  subscriptionId = (await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: "http://127.0.0.1:9/hook", event_types: ["github.push"] })).body.id;
+});
+afterAll(async () => {
+  await app?.stop();
+  await db?.drop();
+});
+
+/** Declared in another charset, or in none that names one: each is refused. */
+const REFUSED = ["charset=utf-16", "charset=UTF-16LE", "charset=iso-8859-1", 'charset="latin1"', "charset=", 'charset=""', "charset=utf-8; charset=utf-16"];
+/** UTF-8, however it is spelt. */
+const ACCEPTED = ["charset=utf-8", 'charset="UTF-8"', "charset=utf8", "CHARSET=Utf8", "charset = utf-8"];
+
+const utf16 = (text: string) => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, "utf16le")]);
+const latin1 = (text: string) => Buffer.from(text, "latin1");
+/** The body as the declared charset would write it, so a door that read it as UTF-8 would misread it. */
+const encoded = (parameter: string, text: string): Uint8Array => (/utf-16/i.test(parameter) && !/utf-8/i.test(parameter) ? utf16(text) : /latin1|8859/i.test(parameter) ? latin1(text) : Buffer.from(text, "utf8"));
+
+/** Sends `body` as it is; to `/v1` with the tenant's token, elsewhere with `headers` alone (a session's cookie). */
+async function send(method: string, path: string, contentType: string, body: Uint8Array | string, headers: Record<string, string> = {}) {
+  const bearer: Record<string, string> = path.startsWith("/v1/") ? { authorization: `Bearer ${t.token}` } : {};
+  const response = await app.fetch(path, { method, headers: { ...bearer, "content-type": contentType, ...headers }, body: body as BodyInit, redirect: "manual" });
+  const text = await response.text();
+  return { status: response.status, type: response.headers.get("content-type"), text, json: () => JSON.parse(text) as { type: string; errors: { field: string; message: string }[] } };
+}
+
+function expectRefused(answer: Awaited<ReturnType<typeof send>>, what: string): void {
+  expect(answer.status, `${what}: ${answer.text}`).toBe(415);
+  expect(answer.type, what).toContain("application/problem+json");
+  const problem = answer.json();
+  expect(problem.type, what).toBe("urn:hookledger:problem:unsupported-media-type");
+  expect(problem.errors, what).toEqual([{ field: "header.Content-Type", message: expect.stringMatching(/charset/) }]);
+}
+
+const ledgerCount = async () => (await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.ledger where org_id = ${t.orgId}`)[0]?.n ?? 0;
+
+describe("JSON doors", () => {
+  it("a JSON body: refused in another charset, taken in UTF-8 however spelt", async () => {
+    const before = await ledgerCount();
+    for (const parameter of REFUSED) expectRefused(await send("POST", "/v1/applications", `application/json; ${parameter}`, encoded(parameter, '{"name":"café"}')), parameter);
+    expect(await ledgerCount()).toBe(before);
+    for (const parameter of ACCEPTED) {
+      const answer = await send("POST", "/v1/applications", `application/json; ${parameter}`, '{"name":"café"}');
+      expect(answer.status, `${parameter}: ${answer.text}`).toBe(201);
+      expect(JSON.parse(answer.text).name).toBe("café");
+    }
+  });
+
+  it("an optional JSON body and a POST that takes none: refused in another charset before the body is read, empty or not", async () => {
+    for (const parameter of REFUSED) {
+      expectRefused(await send("POST", "/v1/pull/inbox/dequeue", `application/json; ${parameter}`, encoded(parameter, '{"max_messages":1}')), `dequeue ${parameter}`);
+      expectRefused(await send("POST", "/v1/pull/inbox/dequeue", `application/json; ${parameter}`, ""), `empty dequeue ${parameter}`);
+      expectRefused(await send("POST", `/v1/subscriptions/${subscriptionId}/disable`, `application/json; ${parameter}`, encoded(parameter, "{}")), `disable ${parameter}`);
+    }
+    for (const parameter of ACCEPTED) {
+      expect((await send("POST", "/v1/pull/inbox/dequeue", `application/json; ${parameter}`, '{"max_messages":1}')).status, parameter).toBe(200);
+      expect((await send("POST", `/v1/subscriptions/${subscriptionId}/enable`, `application/json; ${parameter}`, "{}")).status, parameter).toBe(200);
+    }
+  });
+
+  it("with an Idempotency-Key: refused before the key is looked at, also where a repeat would have been answered from it", async () => {
+    const first = await send("POST", "/v1/applications", "application/json", '{"name":"keyed"}', { "idempotency-key": "charset-1" });
+    expect(first.status).toBe(201);
+    for (const [i, parameter] of REFUSED.entries()) {
+      expectRefused(await send("POST", "/v1/applications", `application/json; ${parameter}`, '{"name":"keyed"}', { "idempotency-key": "charset-1" }), parameter);
+      expectRefused(await send("POST", "/v1/applications", `application/json; ${parameter}`, '{"name":"keyed"}', { "idempotency-key": `charset-new-${i}` }), parameter);
+    }
+    const repeat = await send("POST", "/v1/applications", "application/json; charset=utf8", '{"name":"keyed"}', { "idempotency-key": "charset-1" });
+    expect(repeat.status).toBe(201);
+    expect(repeat.text).toBe(first.text);
+  });
+
+  it("the portal's JSON API", async () => {
+    for (const parameter of REFUSED) {
+      expectRefused(await send("PATCH", "/v1/portal-settings", `application/json; ${parameter}`, encoded(parameter, '{"allowed_origins":[]}')), `settings ${parameter}`);
+      expectRefused(await send("POST", `/v1/applications/${t.appId}/portal-links`, `application/json; ${parameter}`, ""), `link ${parameter}`);
+    }
+    for (const parameter of ACCEPTED) {
+      expect((await send("PATCH", "/v1/portal-settings", `application/json; ${parameter}`, '{"allowed_origins":[]}')).status, parameter).toBe(200);
+    }
+  });
+});
+
+describe("the ingress door", () => {
+  it("records a body declared in any charset byte for byte, as before", async () => {
+    const body = utf16('{"name":"café"}');
+    const response = await app.fetch(`/in/${routeId}`, {
+      method: "POST",
+      headers: { "content-type": "application/json; charset=utf-16", authorization: `Basic ${Buffer.from("sender:s3cret-password-16").toString("base64")}` },
+      body,
+    });
+    expect(response.status).toBe(202);
+    const { receipt_id: receiptId } = (await response.json()) as { receipt_id: string };
+    const [entry] = await db.owner<{ data: { body_base64: string; content_type: string } }[]>`
+      select data from hookledger.ledger where type = 'ingress.received' and data->>'receipt_id' = ${receiptId}`;
+    expect(Buffer.from(entry!.data.body_base64, "base64").equals(body)).toBe(true);
+    expect(entry!.data.content_type).toBe("application/json; charset=utf-16");
+  });
+});
