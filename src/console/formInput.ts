@@ -1,10 +1,12 @@
 /**
  * What the console and the portal read from a request, held to the API's input rules (src/http/inputRules.ts):
- * a posted form is read once, strictly (application/x-www-form-urlencoded, each name and value percent-decoded to
- * bytes that must be UTF-8), and every form field and query value follows the same text rules as a `/v1` body.
- * A refusal is a `validation` problem listing each field and why; the console shows it as a 400 page.
+ * a posted form is read once, strictly (application/x-www-form-urlencoded, with no charset but UTF-8, each name and
+ * value percent-decoded to bytes that must be UTF-8), and every form field and query value follows the same text
+ * rules as a `/v1` body. A refusal is a `validation` problem listing each field and why; the console shows it as a
+ * 400 page. A form declared in another charset is the 415 problem a `/v1` body in one is.
  */
 import type { Context } from "hono";
+import { requireUtf8Charset } from "../http/charset.ts";
 import type { HttpEnv } from "../http/env.ts";
 import { textFieldHazards } from "../http/inputRules.ts";
 import { ProblemError, type FieldError } from "../http/problem.ts";
@@ -36,6 +38,9 @@ export function parseUrlEncoded(body: Uint8Array): Form {
 }
 
 async function parseForm(c: Context<HttpEnv>): Promise<Form> {
+  // A form declared in another charset is refused unread (415), not read as UTF-8: its names and values, percent-
+  // decoded, are bytes of that charset.
+  requireUtf8Charset(c, "forms");
   const body = await readRequestBytes(c);
   if (body.length === 0) return { fields: {}, errors: [] };
   if (!FORM_TYPE.test(c.req.header("content-type") ?? "")) {
@@ -44,7 +49,10 @@ async function parseForm(c: Context<HttpEnv>): Promise<Form> {
   return parseUrlEncoded(body);
 }
 
-/** The request's form, read once per request whoever asks first; it never throws for what the form holds. */
+/**
+ * The request's form, read once per request whoever asks first; it never throws for what the form holds (a form
+ * declared in a charset other than UTF-8 is refused with 415, unread).
+ */
 export function readForm(c: Context<HttpEnv>): Promise<Form> {
   let form = forms.get(c);
   if (!form) {

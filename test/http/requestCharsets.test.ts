@@ -3,8 +3,8 @@
  * 415 `unsupported-media-type` naming `header.Content-Type`, before its body is read, rather than read as UTF-8 —
  * text the client did not mean. UTF-8 may be spelt `utf-8` or `utf8`, in any case, quoted or not, or not given;
  * an empty `charset=` is refused. Doors: a `/v1` JSON body, an optional one, a POST that takes none, the same with
- * an `Idempotency-Key` (a repeat is refused, not answered from the key), the portal's JSON API. `POST /in/…` records
- * bytes whatever they declare.
+ * an `Idempotency-Key` (a repeat is refused, not answered from the key), the portal's JSON API, the console's
+ * sign-in form, its forms in a session, the portal's forms. `POST /in/…` records bytes whatever they declare.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.ts";
@@ -56,6 +56,9 @@ function expectRefused(answer: Awaited<ReturnType<typeof send>>, what: string): 
   expect(problem.errors, what).toEqual([{ field: "header.Content-Type", message: expect.stringMatching(/charset/) }]);
 }
 
+const cookieOf = (response: Response, name: string) => (response.headers.getSetCookie().find((value) => value.startsWith(`${name}=`)) ?? "").split(";")[0] as string;
+const csrfOf = (html: string) => /name="csrf" value="([^"]+)"/.exec(html)?.[1] ?? "";
+
 const ledgerCount = async () => (await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.ledger where org_id = ${t.orgId}`)[0]?.n ?? 0;
 
 describe("JSON doors", () => {
@@ -102,6 +105,74 @@ describe("JSON doors", () => {
     for (const parameter of ACCEPTED) {
       expect((await send("PATCH", "/v1/portal-settings", `application/json; ${parameter}`, '{"allowed_origins":[]}')).status, parameter).toBe(200);
     }
+  });
+});
+
+describe("form doors", () => {
+  /** A console session's cookie and form token, from the sign-in form as a browser gets them. */
+  let session: { cookie: string; csrf: string };
+  beforeAll(async () => {
+    const form = await app.fetch("/console/sign-in");
+    const formCookie = cookieOf(form, "hl_console_form");
+    const signedIn = await app.fetch("/console/sign-in", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie: formCookie },
+      body: new URLSearchParams({ csrf: csrfOf(await form.text()), token: t.token }).toString(),
+      redirect: "manual",
+    });
+    const cookie = cookieOf(signedIn, "hl_console");
+    session = { cookie, csrf: csrfOf(await (await app.fetch("/console/overview", { headers: { cookie } })).text()) };
+  });
+
+  const postForm = (path: string, contentType: string, fields: string) =>
+    send("POST", path, contentType, `csrf=${encodeURIComponent(session.csrf)}&${fields}`, { cookie: session.cookie });
+
+  it("the console's sign-in form: refused in another charset, no session started", async () => {
+    const sessions = async () => (await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.ledger where type = 'console.session_started'`)[0]?.n ?? 0;
+    const before = await sessions();
+    for (const parameter of REFUSED) {
+      expectRefused(await send("POST", "/console/sign-in", `application/x-www-form-urlencoded; ${parameter}`, `csrf=x&token=${encodeURIComponent(t.token)}`), parameter);
+    }
+    expect(await sessions()).toBe(before);
+    for (const parameter of ACCEPTED) {
+      // Taken (and refused for its form token, as any sign-in without the form's cookie is): not a 415.
+      const answer = await send("POST", "/console/sign-in", `application/x-www-form-urlencoded; ${parameter}`, `csrf=x&token=x`);
+      expect(answer.status, parameter).toBe(403);
+    }
+  });
+
+  it("a console form in a session: refused in another charset with nothing written, taken in UTF-8", async () => {
+    const path = `/console/applications/${t.appId}/new-subscription`;
+    const before = await ledgerCount();
+    for (const parameter of REFUSED) {
+      // Latin-1 é is %E9 once percent-encoded; a door reading it as UTF-8 refused it as not UTF-8, or worse.
+      const fields = /latin1|8859/i.test(parameter) ? "url=http%3A%2F%2F127.0.0.1%3A9%2Fcaf%E9&event_types=*" : "url=http%3A%2F%2F127.0.0.1%3A9%2Fform&event_types=*";
+      expectRefused(await postForm(path, `application/x-www-form-urlencoded; ${parameter}`, fields), parameter);
+    }
+    expect(await ledgerCount()).toBe(before);
+    for (const [i, parameter] of ACCEPTED.entries()) {
+      const answer = await postForm(path, `application/x-www-form-urlencoded; ${parameter}`, `url=http%3A%2F%2F127.0.0.1%3A9%2Fform-${i}&event_types=*`);
+      expect(answer.status, `${parameter}: ${answer.text.slice(0, 300)}`).toBe(200);
+      expect(answer.text).toContain("Endpoint added");
+    }
+  });
+
+  it("a portal form: refused in another charset", async () => {
+    const minted = await app.call("POST", `/v1/applications/${t.appId}/portal-links`, t.token);
+    const link = new URL(minted.body.url);
+    const entered = await app.fetch(link.pathname + link.search, { redirect: "manual" });
+    const cookie = cookieOf(entered, "hl_portal");
+    const page = await app.fetch(`/portal/applications/${t.appId}/new-subscription`, { headers: { cookie } });
+    expect(page.status).toBe(200);
+    const csrf = csrfOf(await page.text());
+    const before = await ledgerCount();
+    for (const parameter of REFUSED) {
+      const answer = await send("POST", `/portal/applications/${t.appId}/new-subscription`, `application/x-www-form-urlencoded; ${parameter}`, `csrf=${encodeURIComponent(csrf)}&url=http%3A%2F%2F127.0.0.1%3A9%2Fportal&event_types=*`, { cookie });
+      expectRefused(answer, parameter);
+    }
+    expect(await ledgerCount()).toBe(before);
+    const taken = await send("POST", `/portal/applications/${t.appId}/new-subscription`, "application/x-www-form-urlencoded; charset=utf8", `csrf=${encodeURIComponent(csrf)}&url=http%3A%2F%2F127.0.0.1%3A9%2Fportal&event_types=*`, { cookie });
+    expect(taken.status).toBe(200);
   });
 });
 
