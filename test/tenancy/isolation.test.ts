@@ -88,6 +88,7 @@ const routesWithIds: { method: string; path: string; body?: unknown }[] = [
   { method: "POST", path: "/v1/subscriptions/:subscription_id/recover", body: { since: "2000-01-01T00:00:00Z" } },
   { method: "POST", path: "/v1/subscriptions/:subscription_id/replay-missing", body: { since: "2000-01-01T00:00:00Z" } },
   { method: "GET", path: "/v1/subscriptions/:subscription_id/deliveries" },
+  { method: "GET", path: "/v1/subscriptions/:subscription_id/stats" },
   { method: "GET", path: "/v1/events/:event_id" },
   { method: "GET", path: "/v1/events/:event_id/deliveries" },
   { method: "POST", path: "/v1/events/:event_id/replay", body: {} },
