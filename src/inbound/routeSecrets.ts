@@ -7,9 +7,11 @@
  * checked against the secrets valid at the time it was *signed*; windows say exactly that, and allow a new
  * secret to be registered before the sender starts using it.
  */
-import type { Queryable } from "../db/connect.ts";
+import type { Queryable, Sql } from "../db/connect.ts";
+import { withTenant } from "../db/tenant.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
+import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, REENCRYPTION_BATCH, reencryptSecret, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
 import type { VerifierSecret } from "./verifiers/types.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
@@ -118,4 +120,46 @@ export async function countLiveRouteSecrets(tx: Queryable, routeId: string, at: 
     select count(*)::int as n from hookledger.ingress_route_secrets
     where org_id = hookledger.current_org_id() and route_id = ${routeId} and (valid_until is null or valid_until > ${at})`;
   return row?.n ?? 0;
+}
+
+/**
+ * Moves one organization's route secrets stored under a key other than the keyring's active one to it, every secret
+ * (ended ones and deleted routes' too: a window can be reopened, and a leaked old key should open nothing left in the
+ * table), REENCRYPTION_BATCH per short transaction. A secret is written only if its ciphertext is still the one read,
+ * and only its ciphertext: a window changed meanwhile is kept, a secret removed meanwhile stays removed. Every
+ * process's route cache drops a route whose secret moved (sql/074) and reads it again. The ledger is not written: it
+ * records secret ids and windows, which do not change.
+ */
+export async function reencryptRouteSecrets(sql: Sql, keyring: Keyring, orgId: string): Promise<MoveCount> {
+  const count = noMoves();
+  let after = { routeId: "", secretId: "" };
+  for (;;) {
+    const batch = await withTenant(sql, orgId, async (tx) => {
+      const rows = await tx<{ route_id: string; secret_id: string; ciphertext: string }[]>`
+        select route_id, secret_id, ciphertext from hookledger.ingress_route_secrets
+        where org_id = hookledger.current_org_id() and (route_id, secret_id) > (${after.routeId}, ${after.secretId})
+          and ${tx.unsafe(keyIdSql("ciphertext"))} is distinct from ${keyring.activeKeyId}
+        order by route_id, secret_id
+        limit ${REENCRYPTION_BATCH}`;
+      const results = rows.map((row) => ({ row, result: reencryptSecret(row.ciphertext, keyring, associatedData(row.route_id, row.secret_id)) }));
+      const writes = results.flatMap(({ row, result }) => (result === undefined ? [] : [{ ...row, moved: result }]));
+      const updated = writes.length === 0 ? { count: 0 } : await tx`
+        update hookledger.ingress_route_secrets s set ciphertext = w.moved
+        from unnest(${writes.map((w) => w.route_id)}::text[], ${writes.map((w) => w.secret_id)}::text[],
+                    ${writes.map((w) => w.ciphertext)}::text[], ${writes.map((w) => w.moved)}::text[]) as w(route_id, secret_id, read, moved)
+        where s.org_id = hookledger.current_org_id() and s.route_id = w.route_id and s.secret_id = w.secret_id and s.ciphertext = w.read`;
+      return { rows, moves: { moved: updated.count, unopened: rows.length - writes.length } };
+    });
+    addMoves(count, batch.moves);
+    const last = batch.rows.at(-1);
+    if (last === undefined || batch.rows.length < REENCRYPTION_BATCH) return count;
+    after = { routeId: last.route_id, secretId: last.secret_id };
+  }
+}
+
+/** The organization's route secrets counted by the keyring key they are stored under. */
+export async function routeSecretKeyCensus(tx: Queryable): Promise<KeyCensus> {
+  return addToCensus(emptyCensus(), await tx<{ key_id: string | null; n: number }[]>`
+    select ${tx.unsafe(keyIdSql("ciphertext"))} as key_id, count(*)::int as n from hookledger.ingress_route_secrets
+    where org_id = hookledger.current_org_id() group by 1`);
 }

@@ -4,9 +4,11 @@
  * decrypt. The ledger records key ids only.
  */
 import { randomBytes } from "node:crypto";
-import type { Queryable } from "../db/connect.ts";
+import type { Queryable, Sql } from "../db/connect.ts";
+import { withTenant } from "../db/tenant.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
+import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, REENCRYPTION_BATCH, reencryptSecret, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
 export const newSecretKeyId = () => `key_${randomBytes(6).toString("hex")}`;
@@ -92,4 +94,51 @@ export function decryptSigningSecrets(keyring: Keyring, subscriptionId: string, 
 
 function decrypted(keyring: Keyring, subscriptionId: string, row: { key_id: string; ciphertext: string; expires_at: Date | null }): SigningSecret {
   return { keyId: row.key_id, secret: decryptSecret(row.ciphertext, keyring, associatedData(subscriptionId, row.key_id)), expiresAt: row.expires_at };
+}
+
+/**
+ * Moves one organization's signing secrets stored under a key other than the keyring's active one to it, every
+ * secret (expired ones too: a leaked old key should open nothing left in the table), REENCRYPTION_BATCH per short
+ * transaction. Each batch locks its subscriptions first, in id order, as a rotation locks its subscription before
+ * ending secrets: the two never wait on each other's secret rows. A secret is written only if its ciphertext is still
+ * the one read, and only its ciphertext, so a rotation meanwhile (a new secret, an overlap cut short) is kept whole.
+ * The ledger is not written: it records the secret's own key id and times, which do not change.
+ */
+export async function reencryptSigningSecrets(sql: Sql, keyring: Keyring, orgId: string): Promise<MoveCount> {
+  const count = noMoves();
+  let after = { subscriptionId: "00000000-0000-0000-0000-000000000000", keyId: "" };
+  for (;;) {
+    const batch = await withTenant(sql, orgId, async (tx) => {
+      const rows = await tx<{ subscription_id: string; key_id: string; ciphertext: string }[]>`
+        select subscription_id, key_id, ciphertext from hookledger.subscription_secrets
+        where org_id = hookledger.current_org_id() and (subscription_id, key_id) > (${after.subscriptionId}::uuid, ${after.keyId})
+          and ${tx.unsafe(keyIdSql("ciphertext"))} is distinct from ${keyring.activeKeyId}
+        order by subscription_id, key_id
+        limit ${REENCRYPTION_BATCH}`;
+      if (rows.length === 0) return { rows, moves: noMoves() };
+      await tx`
+        select 1 from hookledger.subscriptions
+        where org_id = hookledger.current_org_id() and subscription_id = any(${[...new Set(rows.map((row) => row.subscription_id))]}::uuid[])
+        order by subscription_id for no key update`;
+      const results = rows.map((row) => ({ row, result: reencryptSecret(row.ciphertext, keyring, associatedData(row.subscription_id, row.key_id)) }));
+      const writes = results.flatMap(({ row, result }) => (result === undefined ? [] : [{ ...row, moved: result }]));
+      const updated = writes.length === 0 ? { count: 0 } : await tx`
+        update hookledger.subscription_secrets s set ciphertext = w.moved
+        from unnest(${writes.map((w) => w.subscription_id)}::uuid[], ${writes.map((w) => w.key_id)}::text[],
+                    ${writes.map((w) => w.ciphertext)}::text[], ${writes.map((w) => w.moved)}::text[]) as w(subscription_id, key_id, read, moved)
+        where s.org_id = hookledger.current_org_id() and s.subscription_id = w.subscription_id and s.key_id = w.key_id and s.ciphertext = w.read`;
+      return { rows, moves: { moved: updated.count, unopened: rows.length - writes.length } };
+    });
+    addMoves(count, batch.moves);
+    const last = batch.rows.at(-1);
+    if (last === undefined || batch.rows.length < REENCRYPTION_BATCH) return count;
+    after = { subscriptionId: last.subscription_id, keyId: last.key_id };
+  }
+}
+
+/** The organization's signing secrets counted by the keyring key they are stored under. */
+export async function signingSecretKeyCensus(tx: Queryable): Promise<KeyCensus> {
+  return addToCensus(emptyCensus(), await tx<{ key_id: string | null; n: number }[]>`
+    select ${tx.unsafe(keyIdSql("ciphertext"))} as key_id, count(*)::int as n from hookledger.subscription_secrets
+    where org_id = hookledger.current_org_id() group by 1`);
 }

@@ -9,6 +9,8 @@
  */
 import type { AppContext } from "../context.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
+import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, REENCRYPTION_BATCH, reencryptSecret, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
+import type { Queryable } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 
 /** How long a key is remembered, from its first use. */
@@ -105,4 +107,45 @@ export async function releaseKey(ctx: AppContext, owner: KeyOwner, claimId: stri
   await withTenant(ctx.sql, owner.orgId, (tx) => tx`
     delete from hookledger.idempotency_keys
     where org_id = ${owner.orgId} and token_id = ${owner.tokenId} and key = ${owner.key} and claim_id = ${claimId}`);
+}
+
+/**
+ * Moves one organization's kept answers stored under a key other than the keyring's active one to it,
+ * REENCRYPTION_BATCH per short transaction. Only keys not yet expired: an expired key's answer is never read again
+ * (claimKey starts the key afresh) and the ten-minute sweep deletes it. An answer is written only if it is still
+ * the one read, so a key claimed afresh meanwhile keeps its new claim.
+ */
+export async function reencryptKeptAnswers(ctx: AppContext, orgId: string): Promise<MoveCount> {
+  const count = noMoves();
+  const now = ctx.now();
+  let after = { tokenId: "00000000-0000-0000-0000-000000000000", key: "" };
+  for (;;) {
+    const batch = await withTenant(ctx.sql, orgId, async (tx) => {
+      const rows = await tx<{ token_id: string; key: string; answer: string }[]>`
+        select token_id, key, answer from hookledger.idempotency_keys
+        where org_id = ${orgId} and (token_id, key) > (${after.tokenId}::uuid, ${after.key}) and answer is not null and expires_at > ${now}
+          and ${tx.unsafe(keyIdSql("answer"))} is distinct from ${ctx.keyring.activeKeyId}
+        order by token_id, key
+        limit ${REENCRYPTION_BATCH}`;
+      const results = rows.map((row) => ({ row, result: reencryptSecret(row.answer, ctx.keyring, associatedData({ orgId, tokenId: row.token_id, key: row.key })) }));
+      const writes = results.flatMap(({ row, result }) => (result === undefined ? [] : [{ ...row, moved: result }]));
+      const updated = writes.length === 0 ? { count: 0 } : await tx`
+        update hookledger.idempotency_keys k set answer = w.moved
+        from unnest(${writes.map((w) => w.token_id)}::uuid[], ${writes.map((w) => w.key)}::text[],
+                    ${writes.map((w) => w.answer)}::text[], ${writes.map((w) => w.moved)}::text[]) as w(token_id, key, read, moved)
+        where k.org_id = ${orgId} and k.token_id = w.token_id and k.key = w.key and k.answer = w.read`;
+      return { rows, moves: { moved: updated.count, unopened: rows.length - writes.length } };
+    });
+    addMoves(count, batch.moves);
+    const last = batch.rows.at(-1);
+    if (last === undefined || batch.rows.length < REENCRYPTION_BATCH) return count;
+    after = { tokenId: last.token_id, key: last.key };
+  }
+}
+
+/** The organization's kept answers of keys not yet expired, counted by the keyring key they are stored under. */
+export async function keptAnswerKeyCensus(tx: Queryable, now: Date): Promise<KeyCensus> {
+  return addToCensus(emptyCensus(), await tx<{ key_id: string | null; n: number }[]>`
+    select ${tx.unsafe(keyIdSql("answer"))} as key_id, count(*)::int as n from hookledger.idempotency_keys
+    where org_id = hookledger.current_org_id() and answer is not null and expires_at > ${now} group by 1`);
 }
