@@ -60,9 +60,12 @@ export function headerNames(stored: StoredHeaders): string[] {
 }
 
 /**
- * Whether the headers are stored otherwise than `sealHeaders` would store them now: a credential-like value in clear
- * (written before sql/087) or one sealed under a key other than the keyring's active one (a key rotation).
+ * How many values are stored otherwise than `sealHeaders` would store them now: credential-like values in clear
+ * (written before sql/087) and values sealed under a key other than the keyring's active one (a key rotation).
  */
-export function needsSealing(keyring: Keyring, stored: StoredHeaders): boolean {
-  return Object.keys(stored.headers).some(isCredentialHeader) || Object.values(stored.sealed_headers).some((sealed) => encryptedKeyId(sealed) !== keyring.activeKeyId);
+export function valuesToSeal(keyring: Keyring, stored: StoredHeaders): number {
+  return (
+    Object.keys(stored.headers).filter(isCredentialHeader).length +
+    Object.values(stored.sealed_headers).filter((sealed) => encryptedKeyId(sealed) !== keyring.activeKeyId).length
+  );
 }

@@ -153,7 +153,7 @@ describe("credential-like custom header values at rest", () => {
       ]),
     );
     const versionBefore = (await ledgerText(created.id)).length;
-    expect(await sealSubscriptionHeaders(app.ctx, t.orgId)).toBe(1);
+    expect(await sealSubscriptionHeaders(app.ctx, t.orgId)).toEqual({ subscriptions: 1, values: 1, unopened: 0 });
     expect(await rowText(created.id)).not.toContain("legacy-token-77");
     const entries = await db.owner<{ data: string; meta: { actor: { kind: string } } }[]>`
       select data::text as data, meta from hookledger.ledger where stream = ${`subscription:${created.id}`} order by version`;
@@ -163,7 +163,7 @@ describe("credential-like custom header values at rest", () => {
     const after = await deliveredTo("/legacy-command", "legacy_command_1");
     expect([after.headers["authorization"], after.headers["x-tenant"]]).toEqual(["Bearer legacy-token-77", "old"]);
     // Nothing left to seal: a second run writes nothing.
-    expect(await sealSubscriptionHeaders(app.ctx, t.orgId)).toBe(0);
+    expect((await sealSubscriptionHeaders(app.ctx, t.orgId)).subscriptions).toBe(0);
   });
 
   it("opens values sealed under an older key after a keyring rotation, and sealing moves them to the active key", async () => {
@@ -176,7 +176,7 @@ describe("credential-like custom header values at rest", () => {
     app = await startTestApp(db, { worker: true, env: { HOOKLEDGER_ENCRYPTION_KEYS: "env:HOOKLEDGER_TEST_ROTATED_KEYRING" } });
     expect((await deliveredTo("/rotated", "rotated_1")).headers["x-api-key"]).toBe(API_KEY);
 
-    expect(await sealSubscriptionHeaders(app.ctx, t.orgId)).toBeGreaterThanOrEqual(1);
+    expect((await sealSubscriptionHeaders(app.ctx, t.orgId)).subscriptions).toBeGreaterThanOrEqual(1);
     const stored = await storedHeaders(created.id);
     expect(stored?.sealed_headers["x-api-key"]?.split(".")[1]).toBe(newKeyId);
     // The projection's values now open with the new key alone (signing secrets still need the old one).
