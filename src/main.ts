@@ -1,6 +1,6 @@
 /**
  * Command-line entry: `bun src/main.ts [serve | worker | migrate | rebuild-projection NAME | admin-token |
- * seal-subscription-headers]`.
+ * seal-subscription-headers | reencrypt [--dry-run]]`.
  * With no command it runs the API and the worker in one process.
  */
 import { VERSION as version } from "./version.ts";
@@ -12,6 +12,7 @@ import { runtimeName } from "./http/serve/index.ts";
 import { describeListeners } from "./http/listeners.ts";
 import { rebuildProjectionForAll } from "./ledger/rebuildAll.ts";
 import { sealSubscriptionHeadersForAll } from "./outbound/headerSealing.ts";
+import { describeReencryption, reencryptAll } from "./compose/reencryption.ts";
 import { createInstanceAdminToken } from "./tenancy/tokens.ts";
 
 const usage = `hookledger — self-hosted webhooks on Postgres
@@ -26,6 +27,9 @@ Commands:
   rebuild-projection NAME      rebuild one projection from the ledger for every organization, then exit
   admin-token                  create a new instance admin token, print it once, then exit
   seal-subscription-headers    seal credential-like custom header values kept in clear or under an older key, then exit
+  reencrypt [--dry-run]        after a keyring rotation, move every encrypted value (signing and ingress secrets, custom
+                               header values, idempotency answers) to the active key and count what is under each key id;
+                               --dry-run only counts. Exit code 1 while a value is under a key that cannot be removed yet
   --help                       show this help
 
 Configuration comes from environment variables; see README.md ("Configuration").
@@ -162,11 +166,31 @@ async function main(argv: string[]): Promise<void> {
         try {
           const result = await sealSubscriptionHeadersForAll(await createCommandContext(config, log, sql, db.embedded !== undefined));
           process.stdout.write(`hookledger: sealed the custom headers of ${result.subscriptions} subscription(s) in ${result.organizations} tenant(s)\n`);
+          if (result.unopened > 0) {
+            process.stdout.write(`hookledger: ${result.unopened} value(s) were left as they are: a value of their subscription does not open (its key is not in the keyring, or it was altered); see reencrypt --dry-run\n`);
+            process.exitCode = 1;
+          }
         } finally {
           await sql.end({ timeout: 5 });
           await db.embedded?.stop();
         }
       });
+    case "reencrypt": {
+      const dryRun = rest.includes("--dry-run");
+      const unknown = rest.find((arg) => arg !== "--dry-run");
+      if (unknown !== undefined) fail(`reencrypt takes only --dry-run, not ${JSON.stringify(unknown)}`, 2);
+      return withDatabase(config, log, async (db) => {
+        const sql = connect(db.serviceUrl, { max: 2, applicationName: "hookledger-reencrypt" });
+        try {
+          const { lines, ok } = describeReencryption(await reencryptAll(await createCommandContext(config, log, sql, db.embedded !== undefined), { dryRun }));
+          process.stdout.write(`${lines.join("\n")}\n`);
+          if (!ok) process.exitCode = 1;
+        } finally {
+          await sql.end({ timeout: 5 });
+          await db.embedded?.stop();
+        }
+      });
+    }
     case "admin-token":
       return withDatabase(config, log, async (db) => {
         const sql = connect(db.serviceUrl, { max: 2, applicationName: "hookledger-admin" });
