@@ -123,8 +123,10 @@ export function describeReencryption(report: ReencryptionReport): { lines: strin
     lines.push(`hookledger: values under keys not in the keyring (${named}) cannot be opened or moved: put those keys back in HOOKLEDGER_ENCRYPTION_KEYS after the active one, restart, and run reencrypt again`);
   }
   if (malformed > 0) lines.push(`hookledger: ${malformed} value(s) are not in the encrypted format at all (altered in the database); they cannot be opened with any key`);
-  if (!report.dryRun && unopened > 0 && missing.size === 0) {
-    lines.push(`hookledger: ${unopened} value(s) did not open with the key they name (altered, or moved from another row) and were left as they are`);
+  // A malformed value is tried too (it names no key, so none is the active one) and did not open: told above.
+  const altered = unopened - malformed;
+  if (!report.dryRun && altered > 0 && missing.size === 0) {
+    lines.push(`hookledger: ${altered} value(s) did not open with the key they name (altered, or copied from another row) and were left as they are`);
   }
   if (report.dryRun) {
     const ok = missing.size === 0 && malformed === 0;
