@@ -134,7 +134,7 @@ describe("configuration", () => {
   it("lists the commands with --help", () => {
     const result = spawnSync("node_modules/.bin/bun", ["src/main.ts", "--help"], { encoding: "utf8", timeout: 30_000 });
     expect(result.status).toBe(0);
-    for (const command of ["serve", "worker", "migrate", "rebuild-projection", "seal-subscription-headers"]) expect(result.stdout).toContain(command);
+    for (const command of ["serve", "worker", "migrate", "rebuild-projection", "seal-subscription-headers", "reencrypt"]) expect(result.stdout).toContain(command);
   });
 
   it("refuses an unknown command", () => {
