@@ -3,7 +3,8 @@
  *
  * Spec: comma-separated `kid:base64key` entries, each key 32 bytes (AES-256). The first entry is the active key,
  * used for every new encryption; every entry can decrypt. Rotating is therefore: put a new entry first, restart,
- * re-encrypt what `encryptedKeyId` reports under an older id, then drop the old entry.
+ * re-encrypt what is stored under an older id (`hookledger reencrypt`, compose/reencryption.ts), then drop the old
+ * entry.
  *
  * The key bytes live in a module-private WeakMap rather than on the object, so logging, JSON-serialising or
  * inspecting a keyring shows its key ids and nothing else. Parse errors name entries by position and never quote
