@@ -183,4 +183,26 @@ describe("credential-like custom header values at rest", () => {
     expect(openHeaders(parseKeyring(newSpec), created.id, stored!)).toEqual({ "x-api-key": API_KEY });
     expect((await deliveredTo("/rotated", "rotated_2")).headers["x-api-key"]).toBe(API_KEY);
   });
+
+  it("leaves a subscription whose values do not open (their key left the keyring) as it is, counted, and seals the others", async () => {
+    // Through the app running now (the rotation test restarted it; `t` calls the first one).
+    const unopenable = (await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: receiver.url("/unopenable"), event_types: ["user.created"], headers: { "X-Api-Key": API_KEY } })).body;
+    const before = await storedHeaders(unopenable.id);
+    const onlyNew = generateKeyringSpec();
+    await app.stop();
+    process.env.HOOKLEDGER_TEST_NEW_KEYRING_ONLY = onlyNew;
+    app = await startTestApp(db, { worker: false, env: { HOOKLEDGER_ENCRYPTION_KEYS: "env:HOOKLEDGER_TEST_NEW_KEYRING_ONLY" } });
+    const legacy = await app.call("POST", "/v1/subscriptions", t.token, { app_id: t.appId, url: receiver.url("/sealable"), event_types: ["user.created"] });
+    await withTenant(app.ctx.sql, t.orgId, (tx) =>
+      app.ctx.ledger.record(tx, `subscription:${legacy.body.id}`, ANY_VERSION, [
+        { type: "subscription.updated", data: { subscription_id: legacy.body.id, headers: { authorization: "Bearer legacy-token-88" } }, meta: { actor: { kind: "system" } } },
+      ]),
+    );
+
+    const sealing = await sealSubscriptionHeaders(app.ctx, t.orgId);
+    expect(sealing.subscriptions).toBe(1);
+    expect(sealing.unopened).toBeGreaterThanOrEqual(1);
+    expect(await storedHeaders(unopenable.id)).toEqual(before);
+    expect((await storedHeaders(legacy.body.id))?.sealed_headers["authorization"]?.split(".")[1]).toBe(onlyNew.split(":")[0]);
+  });
 });
