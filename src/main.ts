@@ -29,7 +29,8 @@ Commands:
   seal-subscription-headers    seal credential-like custom header values kept in clear or under an older key, then exit
   reencrypt [--dry-run]        after a keyring rotation, move every encrypted value (signing and ingress secrets, custom
                                header values, idempotency answers) to the active key and count what is under each key id;
-                               --dry-run only counts. Exit code 1 while a value is under a key that cannot be removed yet
+                               --dry-run only counts. Exit code 1 while a value cannot move (its key is not in the
+                               keyring, or it is altered) or, after a run, is still under an old key
   --help                       show this help
 
 Configuration comes from environment variables; see README.md ("Configuration").
