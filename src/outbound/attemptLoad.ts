@@ -9,7 +9,7 @@ import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { deliveryStream } from "./appends.ts";
-import type { EventRow } from "./deliveryStore.ts";
+import type { EventToDeliver } from "./deliveryStore.ts";
 import { openHeaders } from "./sealedHeaders.ts";
 import { decryptSigningSecrets, type EncryptedSecretJson } from "./subscriptionSecrets.ts";
 import { subscriptionColumns, type SubscriptionRow } from "./subscriptionStore.ts";
@@ -32,7 +32,7 @@ export interface LoadedAttempt {
   attemptNumber: number;
   /** A user asked for this attempt: it goes out even while the endpoint's circuit is open. */
   manual: boolean;
-  event: EventRow;
+  event: EventToDeliver;
   /** Its `headers` hold every custom header, sealed ones opened (`sealed_headers` is then empty). */
   subscription: SubscriptionRow;
   secrets: string[];
@@ -47,7 +47,7 @@ export interface LoadedAttempt {
 
 export type Skipped = { deliveryId: string; reason: string };
 
-interface DeliveryWithEvent extends EventRow {
+interface DeliveryWithEvent extends EventToDeliver {
   delivery_id: string;
   version: number;
   status: string;

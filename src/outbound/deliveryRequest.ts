@@ -6,7 +6,7 @@
 import { signHookledgerV1, HOOKLEDGER_SIGNATURE_HEADER } from "../crypto/hookledgerV1.ts";
 import { signStandardWebhook } from "../crypto/standardWebhooks.ts";
 import { VERSION } from "../version.ts";
-import type { EventRow } from "./deliveryStore.ts";
+import type { EventRow, EventToDeliver } from "./deliveryStore.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
 
 export const USER_AGENT = `hookledger/${VERSION}`;
@@ -22,7 +22,7 @@ export function deliveryBody(event: Pick<EventRow, "payload" | "payload_encoding
 }
 
 export function buildDeliveryRequest(input: {
-  event: EventRow;
+  event: EventToDeliver;
   subscription: SubscriptionRow;
   deliveryId: string;
   attemptNumber: number;

@@ -16,10 +16,15 @@ export interface EventRow {
   payload_sha256: string;
   request_fingerprint: string;
   labels: Record<string, string>;
+  /** null when the producer gave none. */
+  channels: string[] | null;
   occurred_at: Date;
   received_at: Date;
   deliveries_scheduled: number;
 }
+
+/** An event as the deliver path loads it (sql/068, sql/072): sending does not read its channels. */
+export type EventToDeliver = Omit<EventRow, "channels">;
 
 export const DELIVERY_STATUSES = ["pending", "retrying", "succeeded", "failed", "cancelled", "aborted"] as const;
 export type DeliveryStatus = (typeof DELIVERY_STATUSES)[number];
@@ -58,7 +63,7 @@ export interface AttemptRow {
   next_attempt_at: Date | null;
 }
 
-const eventColumns = `event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256, request_fingerprint, labels, occurred_at,
+const eventColumns = `event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256, request_fingerprint, labels, channels, occurred_at,
   received_at, deliveries_scheduled`;
 const deliveryColumns = `delivery_id, event_id, subscription_id, app_id, status, reason, attempts, next_attempt_at, last_attempt_at,
   last_status_code, last_error_class, created_at, updated_at, completed_at`;
@@ -79,6 +84,8 @@ export interface EventFilter {
   deliveryStatus?: DeliveryStatus;
   /** The event's labels must contain this one. */
   label?: { key: string; value: string };
+  /** The event carries this channel. */
+  channel?: string | undefined;
   after?: { receivedAt: string; id: string };
   limit: number;
 }
@@ -92,6 +99,7 @@ function eventsMatching(tx: Queryable, filter: EventFilter) {
       ${filter.appId ? tx`and app_id = ${filter.appId}` : tx``}
       ${filter.eventType ? tx`and event_type = ${filter.eventType}` : tx``}
       ${filter.label ? tx`and labels @> ${tx.json({ [filter.label.key]: filter.label.value })}` : tx``}
+      ${filter.channel ? tx`and ${filter.channel}::text = any(channels)` : tx``}
       ${filter.since ? tx`and received_at >= ${filter.since}` : tx``}
       ${filter.until ? tx`and received_at < ${filter.until}` : tx``}
       ${filter.deliveryStatus
@@ -110,7 +118,7 @@ export async function listEvents(tx: Queryable, filter: EventFilter): Promise<{ 
   const rows = await tx<(Omit<EventRow, "payload"> & { payload: string | null })[]>`
     select event_id, app_id, event_type, content_type, payload_encoding,
            case when through <= ${MAX_PAGE_PAYLOAD_BYTES} or through = octet_length(payload) then payload end as payload,
-           payload_sha256, request_fingerprint, labels, occurred_at, received_at, deliveries_scheduled
+           payload_sha256, request_fingerprint, labels, channels, occurred_at, received_at, deliveries_scheduled
     from (
     select *, sum(octet_length(payload)) over (order by received_at desc, event_id desc rows between unbounded preceding and current row) as through
     from hookledger.events e
@@ -128,7 +136,7 @@ export type EventSummary = Omit<EventRow, "payload">;
 /** A page of events without their payloads (`limit` + 1 rows when more follow): the console's list shows none. */
 export async function listEventSummaries(tx: Queryable, filter: EventFilter): Promise<EventSummary[]> {
   return tx<EventSummary[]>`
-    select event_id, app_id, event_type, content_type, payload_encoding, payload_sha256, request_fingerprint, labels,
+    select event_id, app_id, event_type, content_type, payload_encoding, payload_sha256, request_fingerprint, labels, channels,
            occurred_at, received_at, deliveries_scheduled
     from hookledger.events e
     ${eventsMatching(tx, filter)}
@@ -236,6 +244,7 @@ export interface EventWithoutDelivery {
   event_id: string;
   event_type: string;
   labels: Record<string, string>;
+  channels: string[] | null;
   received_at: Date;
 }
 
@@ -250,7 +259,7 @@ export async function eventsWithoutDelivery(
 ): Promise<EventWithoutDelivery[]> {
   const { window, after } = filter;
   return tx<EventWithoutDelivery[]>`
-    select e.event_id, e.event_type, e.labels, e.received_at from hookledger.events e
+    select e.event_id, e.event_type, e.labels, e.channels, e.received_at from hookledger.events e
     where e.org_id = hookledger.current_org_id() and e.app_id = ${filter.appId}
       and e.received_at >= ${window.since} ${window.until ? tx`and e.received_at < ${window.until}` : tx``}
       ${after ? tx`and (e.received_at, e.event_id) > (${after.receivedAt}, ${after.eventId})` : tx``}

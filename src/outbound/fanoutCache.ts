@@ -2,7 +2,8 @@
  * What decides a batch of incoming events — live applications (producers may not post to an organization's
  * operational application), which of them has a uid a producer names one by, their event types and enabled
  * subscriptions, the organization's quotas — kept in memory per organization with the fan-out version it was read
- * at. Giving, moving or clearing a uid bumps that version as deleting an application does (sql/089).
+ * at. Giving, moving or clearing a uid bumps that version as deleting an application does (sql/089), and changing a
+ * subscription's channels as changing its event types does (sql/092).
  *
  * Why it may be stale without harm: the fast ingest path hands the version to `hookledger.ingest_batch`, which
  * refuses the batch when any change has bumped it since (sql/031), and a batch this memory would refuse is
@@ -128,7 +129,8 @@ export class FanoutCache {
         coalesce((select json_agg(json_build_object('app_id', t.app_id, 'name', t.name, 'schema', t.schema, 'deprecated', t.deprecated))
                   from hookledger.event_types t
                   where t.org_id = hookledger.current_org_id() and t.app_id = any(${appIds}::uuid[]) and t.deleted_at is null), '[]') as event_types,
-        coalesce((select json_agg(json_build_object('subscription_id', s.subscription_id, 'app_id', s.app_id, 'event_types', s.event_types, 'labels', s.labels)
+        coalesce((select json_agg(json_build_object('subscription_id', s.subscription_id, 'app_id', s.app_id, 'event_types', s.event_types, 'labels', s.labels,
+                                                   'channels', s.channels)
                   order by s.created_at, s.subscription_id)
                   from hookledger.subscriptions s
                   where s.org_id = hookledger.current_org_id() and s.app_id = any(${appIds}::uuid[]) and s.enabled and s.deleted_at is null), '[]') as subscriptions`);

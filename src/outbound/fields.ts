@@ -3,7 +3,7 @@ import * as v from "valibot";
 import { boundedArray, exactRecord, HEADER_VALUE, HEADER_VALUE_RULE } from "../http/fields.ts";
 import { decodeSigningSecret } from "../crypto/secrets.ts";
 import { parseTargetUrl } from "../egress/normalise.ts";
-import { EVENT_TYPE_NAME, EVENT_TYPE_PATTERN } from "./matching.ts";
+import { CHANNEL_NAME, EVENT_TYPE_NAME, EVENT_TYPE_PATTERN, MAX_CHANNEL_NAME, MAX_CHANNELS } from "./matching.ts";
 
 /**
  * An event type's name is part of its ledger stream's (`event_type:<app id>:<name>`, 48 characters before the name),
@@ -25,17 +25,41 @@ export const eventTypePatternsField = v.pipe(
     "expected an array of event types",
   ),
   v.minLength(1, "subscribe to at least one event type (use [\"*\"] for all)"),
-  v.rawCheck(({ dataset, addIssue }) => {
+  refusingRepeats(),
+);
+
+/** Refuses a string listed twice, naming the second place it is listed at (`channels.3`). */
+function refusingRepeats() {
+  return v.rawCheck<string[]>(({ dataset, addIssue }) => {
     if (!dataset.typed) return;
     // A set, not indexOf per item: the nested scan was quadratic (60,000 patterns held the event loop 3 s).
     const seen = new Set<string>();
-    dataset.value.forEach((pattern, index) => {
-      if (seen.has(pattern)) {
-        addIssue({ message: `"${pattern}" is listed twice`, path: [{ type: "array", origin: "value", input: dataset.value, key: index, value: pattern }] });
+    dataset.value.forEach((item, index) => {
+      if (seen.has(item)) {
+        addIssue({ message: `"${item}" is listed twice`, path: [{ type: "array", origin: "value", input: dataset.value, key: index, value: item }] });
       }
-      seen.add(pattern);
+      seen.add(item);
     });
-  }),
+  });
+}
+
+/**
+ * Channel names (Svix's): at most MAX_CHANNELS, each 1-128 letters, digits and `_ . : -`, none listed twice (Svix
+ * refuses repeats too). An empty list is allowed here; events refuse it, subscriptions read it as none.
+ */
+export const channelsField = v.pipe(
+  boundedArray(
+    v.pipe(
+      v.string("expected a string"),
+      v.maxLength(MAX_CHANNEL_NAME, `at most ${MAX_CHANNEL_NAME} characters`),
+      // The empty name fails here (one issue, not two).
+      v.regex(CHANNEL_NAME, `expected 1-${MAX_CHANNEL_NAME} letters, digits, _ . : and -`),
+    ),
+    MAX_CHANNELS,
+    `at most ${MAX_CHANNELS} channels`,
+    "expected an array of channel names",
+  ),
+  refusingRepeats(),
 );
 
 export const labelsField = exactRecord(

@@ -9,7 +9,7 @@
  *
  * Idempotency: a producer-chosen `event_id` may be sent again. The same request returns the original result;
  * a different request with the same id is a conflict. The request is compared by a hash of what defines the
- * event (application, type, content type, payload, labels), not by the raw JSON text.
+ * event (application, type, content type, payload, labels, channels), not by the raw JSON text.
  */
 import { createHash } from "node:crypto";
 import type { AppContext } from "../context.ts";
@@ -31,7 +31,7 @@ import { eventTypeKey, readIngestLookups, type IngestLookups } from "./ingestLoo
 import { fanoutCacheOf } from "./fanoutCache.ts";
 import { jobWakeupsFor } from "./jobWakeups.ts";
 import { enqueueDeliveries, newDeliveryJobs, volumePriority, type ScheduledDelivery } from "./jobs.ts";
-import { matchesEventType, matchesLabels } from "./matching.ts";
+import { matchesSubscription } from "./matching.ts";
 import { payloadViolations, schemaKey } from "./payloadSchema.ts";
 import { RecentVolume } from "./recentVolume.ts";
 import { eventReceived, fanOut, newEventId } from "./appends.ts";
@@ -52,6 +52,8 @@ export interface IncomingEvent {
   /** The parsed JSON payload, for schema validation (json encoding only). */
   parsedPayload?: unknown;
   labels: Record<string, string>;
+  /** The producer's channels (1-10, none repeated), when it gave any. */
+  channels?: string[] | undefined;
   occurredAt?: Date;
 }
 
@@ -90,7 +92,11 @@ function requestHash(event: IncomingEvent): string {
   const labels = Object.entries(event.labels).sort(([a], [b]) => (a < b ? -1 : 1));
   // Keys sorted at every level: `{"b":2,"a":1}` and `{"a":1,"b":2}` are the same event.
   const payload = event.encoding === "json" ? canonicalText(event.parsedPayload) : event.payload;
-  return createHash("sha256").update(JSON.stringify([event.appId, event.eventType, event.contentType, event.encoding, payload, labels])).digest("hex");
+  const defining: unknown[] = [event.appId, event.eventType, event.contentType, event.encoding, payload, labels];
+  // Channels as a set, and only when given: an event without channels keeps the fingerprint it had before them
+  // (sql/092), so a producer that sends one again after an upgrade is answered as the repeat it is.
+  if (event.channels) defining.push([...event.channels].sort());
+  return createHash("sha256").update(JSON.stringify(defining)).digest("hex");
 }
 
 
@@ -170,9 +176,7 @@ function decide(orgId: string, item: PendingEvent, lookups: IngestLookups, quota
   }
   if (quotaLeft.n <= 0) return { accept: false, outcome: { ok: false, error: eventQuotaExceeded(lookups.quotas.events_per_day, now) } };
   quotaLeft.n -= 1;
-  const targets = (lookups.subscriptionsByApp.get(event.appId) ?? []).filter(
-    (subscription) => matchesEventType(subscription.event_types, event.eventType) && matchesLabels(subscription.labels, event.labels),
-  );
+  const targets = (lookups.subscriptionsByApp.get(event.appId) ?? []).filter((subscription) => matchesSubscription(subscription, event));
   return { accept: true, targets: targets.map((target) => target.subscription_id), deprecated: eventType.deprecated };
 }
 
@@ -217,6 +221,8 @@ function planBatch(orgId: string, items: PendingEvent[], lookups: IngestLookups,
           payload_sha256: payloadSha256(event),
           request_fingerprint: item.fingerprint,
           labels: event.labels,
+          // Left out when none: the entry and the stored event are as they were before channels.
+          ...(event.channels ? { channels: event.channels } : {}),
           occurred_at: (event.occurredAt ?? now).toISOString(),
           deliveries_scheduled: fanout.length,
           deliveries: fanout,

@@ -14,6 +14,8 @@ export interface TargetSubscription {
   app_id: string;
   event_types: string[];
   labels: Record<string, string>;
+  /** null: events whatever their channels. */
+  channels: string[] | null;
 }
 
 export interface IngestLookups {
@@ -63,7 +65,7 @@ export async function readIngestLookups(
         where org_id = hookledger.current_org_id() and event_id = wanted.id limit 1
       ) e`,
     tx<TargetSubscription[]>`
-      select subscription_id, app_id, event_types, labels from hookledger.subscriptions
+      select subscription_id, app_id, event_types, labels, channels from hookledger.subscriptions
       where org_id = hookledger.current_org_id() and app_id = any(${wanted.appIds}::uuid[]) and enabled and deleted_at is null`,
     quotasOf(tx, config),
   ]);

@@ -18,7 +18,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { eventReceived, fanOut, newEventId } from "./appends.ts";
 import { payloadSha256 } from "./ingest.ts";
 import { enqueueDeliveries, type ScheduledDelivery } from "./jobs.ts";
-import { matchesEventType, matchesLabels } from "./matching.ts";
+import { matchesSubscription } from "./matching.ts";
 import type { OperationalFact } from "./operationalEvents.ts";
 
 interface OperationalTarget {
@@ -26,12 +26,13 @@ interface OperationalTarget {
   subscription_id: string | null;
   event_types: string[] | null;
   labels: Record<string, string> | null;
+  channels: string[] | null;
 }
 
 export async function publishOperationalEvents(ctx: AppContext, tx: Tx, orgId: string, facts: readonly OperationalFact[], meta: EntryMeta): Promise<void> {
   if (facts.length === 0) return;
   const targets = await tx<OperationalTarget[]>`
-    select a.app_id, s.subscription_id, s.event_types, s.labels
+    select a.app_id, s.subscription_id, s.event_types, s.labels, s.channels
     from hookledger.applications a
     left join hookledger.subscriptions s
       on s.org_id = a.org_id and s.app_id = a.app_id and s.enabled and s.deleted_at is null
@@ -46,8 +47,11 @@ export async function publishOperationalEvents(ctx: AppContext, tx: Tx, orgId: s
     const payload = JSON.stringify({ type: fact.type, timestamp: now.toISOString(), data: fact.data });
     // Labels let a subscription take the events of one application or endpoint only.
     const labels = { app_id: fact.data.app_id, subscription_id: fact.data.subscription_id };
+    // Operational events carry no channels: a subscription with channels takes none of them, as anywhere else.
     const matching = targets.filter(
-      (target) => target.subscription_id !== null && matchesEventType(target.event_types ?? [], fact.type) && matchesLabels(target.labels ?? {}, labels),
+      (target) =>
+        target.subscription_id !== null &&
+        matchesSubscription({ event_types: target.event_types ?? [], labels: target.labels ?? {}, channels: target.channels }, { eventType: fact.type, labels }),
     );
     const eventId = newEventId();
     const sha256 = payloadSha256({ encoding: "json", payload });

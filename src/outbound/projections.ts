@@ -54,10 +54,11 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
       const d = entry.data;
       await tx`insert into hookledger.subscriptions (org_id, subscription_id, app_id, url, event_types, labels, headers, sealed_headers, description,
                  metadata, enabled, signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, max_concurrency, rate_limit_per_second,
-                 send_traceparent, created_at, updated_at)
+                 send_traceparent, channels, created_at, updated_at)
                values (${entry.orgId}, ${d.subscription_id}, ${d.app_id}, ${d.url}, ${d.event_types}, ${tx.json(d.labels)}, ${tx.json(d.headers)},
                  ${tx.json(d.sealed_headers ?? {})}, ${d.description}, ${tx.json(d.metadata)}, ${d.enabled}, ${d.signature_scheme}, ${d.signed_headers}, ${d.retry_schedule},
-                 ${d.max_attempts}, ${d.timeout_ms}, ${d.max_concurrency ?? null}, ${d.rate_limit_per_second ?? null}, ${d.send_traceparent ?? false}, ${at}, ${at})`;
+                 ${d.max_attempts}, ${d.timeout_ms}, ${d.max_concurrency ?? null}, ${d.rate_limit_per_second ?? null}, ${d.send_traceparent ?? false},
+                 ${d.channels ?? null}::text[], ${at}, ${at})`;
       return;
     }
     case "subscription.updated": {
@@ -80,6 +81,7 @@ async function applySubscriptionEntry(tx: Tx, entry: RecordedEntry): Promise<voi
                  max_concurrency = case when ${set(d.max_concurrency)} then ${d.max_concurrency ?? null}::integer else max_concurrency end,
                  rate_limit_per_second = case when ${set(d.rate_limit_per_second)} then ${d.rate_limit_per_second ?? null}::double precision else rate_limit_per_second end,
                  send_traceparent = coalesce(${d.send_traceparent ?? null}::boolean, send_traceparent),
+                 channels = case when ${set(d.channels)} then ${d.channels ?? null}::text[] else channels end,
                  updated_at = ${at}
                where org_id = ${entry.orgId} and subscription_id = ${d.subscription_id}`;
       return;

@@ -14,7 +14,7 @@ import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { eventsWithoutDelivery, getDelivery, getDeliveryForChange, getEvent, recoverableDeliveries, testedSubscription, type DeliveryRow, type RecoverWindow } from "./deliveryStore.ts";
 import { deliveriesScheduled, deliveryStream, eventReplayed } from "./appends.ts";
 import { enqueueDeliveries } from "./jobs.ts";
-import { matchesEventType, matchesLabels } from "./matching.ts";
+import { matchesSubscription } from "./matching.ts";
 import { enabledSubscriptionsOf, getSubscription, getSubscriptionForChange } from "./subscriptionStore.ts";
 
 export type ReplayFailure = "event_not_found" | "subscription_not_found" | "subscription_disabled" | "subscription_other_application";
@@ -48,7 +48,7 @@ export async function replayEvent(
       // it names that subscription, and another's filters (`*`) matching its type do not make it theirs.
       const tested = await testedSubscription(tx, eventId);
       targets = (await enabledSubscriptionsOf(tx, event.app_id))
-        .filter((s) => (tested ? s.subscription_id === tested : matchesEventType(s.event_types, event.event_type) && matchesLabels(s.labels, event.labels)))
+        .filter((s) => (tested ? s.subscription_id === tested : matchesSubscription(s, { eventType: event.event_type, labels: event.labels, channels: event.channels })))
         .map((s) => s.subscription_id);
     }
     const scheduled = deliveriesScheduled({ eventId, appId: event.app_id }, targets, "replay", meta);
@@ -137,7 +137,7 @@ export async function replayMissing(ctx: AppContext, orgId: string, subscription
       const page = await eventsWithoutDelivery(tx, { appId: subscription.app_id, subscriptionId, window, after, limit: MISSING_PAGE });
       scanned += page.length;
       for (const event of page) {
-        if (!matchesEventType(subscription.event_types, event.event_type) || !matchesLabels(subscription.labels, event.labels)) continue;
+        if (!matchesSubscription(subscription, { eventType: event.event_type, labels: event.labels, channels: event.channels })) continue;
         if (missing.length === MAX_MISSING_REPLAYED) {
           remaining = true;
           break pages;

@@ -7,6 +7,8 @@ export interface SubscriptionRow {
   url: string;
   event_types: string[];
   labels: Record<string, string>;
+  /** Events of at least one of these channels only; null = events whatever their channels (sql/092). */
+  channels: string[] | null;
   /** Custom headers in clear (sealedHeaders.ts): credential-like values are in sealed_headers, except on rows written before sql/087. */
   headers: Record<string, string>;
   /** Custom headers of credential-like names, sealed under the keyring; opened by the delivery path only. */
@@ -36,7 +38,7 @@ export interface SubscriptionRow {
   updated_at: Date;
 }
 
-export const subscriptionColumns = `subscription_id, app_id, url, event_types, labels, headers, sealed_headers, description, metadata, enabled, disabled_reason,
+export const subscriptionColumns = `subscription_id, app_id, url, event_types, labels, channels, headers, sealed_headers, description, metadata, enabled, disabled_reason,
   signature_scheme, signed_headers, retry_schedule, max_attempts, timeout_ms, consecutive_failures, failing_since,
   last_success_at, last_failure_at, auto_disabled_at, max_concurrency, rate_limit_per_second, send_traceparent, circuit_state, circuit_opened_at,
   circuit_retry_at, circuit_opens, created_at, updated_at`;
@@ -77,8 +79,8 @@ export async function listSubscriptions(
 }
 
 /** Enabled subscriptions of an application: the fan-out candidates. */
-export async function enabledSubscriptionsOf(tx: Queryable, appId: string): Promise<Pick<SubscriptionRow, "subscription_id" | "event_types" | "labels">[]> {
-  return tx<Pick<SubscriptionRow, "subscription_id" | "event_types" | "labels">[]>`
-    select subscription_id, event_types, labels from hookledger.subscriptions
+export async function enabledSubscriptionsOf(tx: Queryable, appId: string): Promise<Pick<SubscriptionRow, "subscription_id" | "event_types" | "labels" | "channels">[]> {
+  return tx<Pick<SubscriptionRow, "subscription_id" | "event_types" | "labels" | "channels">[]>`
+    select subscription_id, event_types, labels, channels from hookledger.subscriptions
     where org_id = hookledger.current_org_id() and app_id = ${appId} and enabled and deleted_at is null`;
 }

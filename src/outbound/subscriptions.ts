@@ -58,9 +58,10 @@ export async function createSubscription(
   const subscriptionId = randomUUID();
   const keyId = newSecretKeyId();
   const secret = input.secret ?? generateSigningSecret();
-  const { appId, enabled, secret: _given, ...given } = input;
+  const { appId, enabled, secret: _given, channels, ...given } = input;
   const headers = withStoredValues(given.headers, {});
-  const fields = { ...given, ...sealHeaders(ctx.keyring, subscriptionId, headers) };
+  // Channels only when there are some: a creation without them records what it did before them (sql/092).
+  const fields = { ...given, ...(channels ? { channels } : {}), ...sealHeaders(ctx.keyring, subscriptionId, headers) };
   return withTenant(ctx.sql, orgId, async (tx) => {
     // The application's row, locked before counting, makes concurrent creates under it count one after another.
     if (!(await getApplicationForChange(tx, appId))) throw new UnknownApplicationError(appId);

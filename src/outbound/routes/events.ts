@@ -13,8 +13,9 @@ import { appRefField } from "../../tenancy/applicationRefs.ts";
 import { requireAppAccess, requireScope } from "../../tenancy/authorize.ts";
 import { applicationIdOfRef } from "../../tenancy/routes/applicationInPath.ts";
 import { eventApplicationOf, type EventApplication } from "../eventApplication.ts";
+import { CHANNEL_NAME, MAX_CHANNEL_NAME } from "../matching.ts";
 import { DELIVERY_STATUSES, deliveriesOfEvent, getEvent, listEvents, type DeliveryRow } from "../deliveryStore.ts";
-import { eventIdField, eventTypeNameField, labelsField } from "../fields.ts";
+import { channelsField, eventIdField, eventTypeNameField, labelsField } from "../fields.ts";
 import { ingestEvent, IngestError, type IncomingEvent } from "../ingest.ts";
 import { replayEvent, ReplayError } from "../replay.ts";
 import { presentDelivery, presentEvent, type AcceptedEventJson, type EventWithDeliveriesJson, type ReplayedEventJson } from "./present.ts";
@@ -31,6 +32,8 @@ export const eventBody = exactObject({
   payload_base64: v.optional(base64Field),
   content_type: v.optional(contentTypeField),
   labels: v.optional(labelsField, {}),
+  /** 1-10 channel names (Svix's); null or left out: none. */
+  channels: v.optional(v.nullable(v.pipe(channelsField, v.minLength(1, "give at least one channel, or leave channels out")))),
   occurred_at: v.optional(timestampField),
 });
 
@@ -45,6 +48,8 @@ export const eventListQuery = exactObject({
   app_id: v.optional(appRefField),
   event_type: v.optional(eventTypeNameField),
   label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "expected key:value, e.g. region:eu"))),
+  /** Events that carry this channel. */
+  channel: v.optional(v.pipe(v.string(), v.maxLength(MAX_CHANNEL_NAME, `at most ${MAX_CHANNEL_NAME} characters`), v.regex(CHANNEL_NAME, "expected a channel name: letters, digits, _ . : and - only"))),
   since: v.optional(timestampField),
   until: v.optional(timestampField),
   status: v.optional(v.picklist(DELIVERY_STATUSES, "expected a delivery status")),
@@ -85,6 +90,7 @@ function toIncoming(body: v.InferOutput<typeof eventBody>, application: EventApp
     ...application,
     eventType: body.event_type,
     labels: body.labels,
+    ...(body.channels ? { channels: body.channels } : {}),
     ...(body.event_id ? { eventId: body.event_id } : {}),
     ...(body.occurred_at ? { occurredAt: body.occurred_at } : {}),
   };
@@ -160,6 +166,7 @@ export function eventRoutes(ctx: AppContext): Hono<HttpEnv> {
         until: query.until,
         deliveryStatus: query.status,
         ...(query.label ? { label: splitLabel(query.label) } : {}),
+        channel: query.channel,
         after: cursor && { receivedAt: cursor.k, id: cursor.id },
         limit,
       }),

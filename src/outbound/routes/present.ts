@@ -18,6 +18,8 @@ const subscriptionFields = {
   url: v.string(),
   event_types: v.array(v.string()),
   labels: stringMap,
+  /** Only events that carry at least one of these channels; null: events whatever their channels. */
+  channels: v.nullable(v.array(v.string())),
   /** Values that look like credentials read `[redacted]` except in the creation answer. */
   headers: stringMap,
   description: v.nullable(v.string()),
@@ -67,6 +69,7 @@ export function presentSubscription(row: SubscriptionRow, options: { revealedHea
     url: row.url,
     event_types: row.event_types,
     labels: row.labels,
+    channels: row.channels,
     headers,
     description: row.description,
     metadata: row.metadata,
@@ -145,6 +148,8 @@ const eventFields = {
   payload_text: v.optional(v.string()),
   payload_base64: v.optional(v.string()),
   labels: stringMap,
+  /** The channels the producer gave; null when none. */
+  channels: v.nullable(v.array(v.string())),
   occurred_at: timestamp,
   received_at: timestamp,
   deliveries_scheduled: v.number(),
@@ -164,6 +169,7 @@ export function presentEvent(row: EventRow): EventJson {
         ? { payload_text: row.payload }
         : { payload_base64: row.payload }),
     labels: row.labels,
+    channels: row.channels,
     occurred_at: iso(row.occurred_at),
     received_at: iso(row.received_at),
     deliveries_scheduled: row.deliveries_scheduled,

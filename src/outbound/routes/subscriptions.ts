@@ -17,7 +17,7 @@ import { requireScope } from "../../tenancy/authorize.ts";
 import { applicationIdOfRef } from "../../tenancy/routes/applicationInPath.ts";
 import { countDeliveriesOfSubscription, DELIVERY_STATUSES, listDeliveriesOfSubscription } from "../deliveryStore.ts";
 import { MIN_RATE_PER_SECOND } from "../endpointPacing.ts";
-import { customHeadersField, eventTypeNameField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
+import { channelsField, customHeadersField, eventTypeNameField, eventTypePatternsField, labelsField, signatureSchemeField, signedHeadersField, signingSecretField, SIGNABLE_BUILTIN_HEADERS, urlField } from "../fields.ts";
 import { REDACTED } from "../headerRedaction.ts";
 import { recoverSubscription, replayMissing, RetryError } from "../replay.ts";
 import { headersWithSealedAs } from "../sealedHeaders.ts";
@@ -54,6 +54,8 @@ export function subscriptionSchemas(config: Config) {
     url: urlField,
     event_types: eventTypePatternsField,
     labels: labelsField,
+    // 1-10 names; [] and null both mean none (a PATCH with either clears them).
+    channels: v.pipe(v.nullable(channelsField), v.transform((channels) => (channels && channels.length > 0 ? channels : null))),
     headers: customHeadersField,
     description: descriptionField,
     metadata: metadataField,
@@ -82,6 +84,7 @@ export function subscriptionSchemas(config: Config) {
     // Left out: every event type (`["*"]`), as a Svix endpoint without filterTypes gets every message.
     event_types: v.optional(fields.event_types, ["*"]),
     labels: v.optional(fields.labels, {}),
+    channels: v.optional(fields.channels, null),
     headers: v.optional(fields.headers, {}),
     description: v.optional(fields.description, null),
     metadata: v.optional(fields.metadata, {}),
