@@ -32,9 +32,18 @@ beforeAll(async () => {
   await out.subscribe({ url: receiver.url("/flaky"), event_types: ["invoice.paid"], retry_schedule: [0.05] });
   const dead = await out.subscribe({ url: receiver.url("/dead"), event_types: ["user.created"], max_attempts: 2, retry_schedule: [0.05] });
   await app.call("PATCH", `/v1/subscriptions/${ok.id}`, out.token, { description: "patched" });
+  // Channels (sql/092): given on create, changed, cleared; events below carry none, one or two.
+  const channelled = await out.subscribe({ url: receiver.url("/ok"), event_types: ["user.created"], channels: ["eu", "us"] });
+  await app.call("PATCH", `/v1/subscriptions/${channelled.id}`, out.token, { channels: ["eu"] });
+  const unchannelled = await out.subscribe({ url: receiver.url("/ok"), event_types: ["user.created"], channels: ["ap"] });
+  await app.call("PATCH", `/v1/subscriptions/${unchannelled.id}`, out.token, { channels: null });
   await app.call("POST", `/v1/subscriptions/${ok.id}/secret/rotate`, out.token, { overlap_seconds: 60 });
   await app.call("PATCH", `/v1/applications/${out.appId}/event-types/invoice.voided`, out.token, { deprecated: true });
-  for (let i = 0; i < 10; i++) await out.send({ event_id: `rb_${i}`, event_type: ["invoice.paid", "invoice.voided", "user.created"][i % 3] });
+  for (let i = 0; i < 10; i++) {
+    // user.created goes to the subscription of channel eu with rb_5 only (rb_2 carries us and ap, rb_8 none).
+    const channels = [undefined, ["eu"], ["us", "ap"], ["eu", "us"]][i % 4];
+    await out.send({ event_id: `rb_${i}`, event_type: ["invoice.paid", "invoice.voided", "user.created"][i % 3], ...(channels ? { channels } : {}) });
+  }
   await app.call("POST", "/v1/events/rb_0/replay", out.token);
   await eventually(async () => {
     const [row] = await db.owner<{ open: number }[]>`select count(*)::int as open from hookledger.deliveries where status in ('pending', 'retrying')`;
@@ -97,6 +106,15 @@ describe("projection rebuild", () => {
     expect(row?.aborted).toBeGreaterThan(0);
     expect(row?.operational).toBe(1);
     expect(row?.published).toBeGreaterThan(3);
+  });
+
+  it("the scenario holds events and subscriptions with channels, and a subscription whose channels were cleared", async () => {
+    const [row] = await db.owner<{ events: number; subscriptions: number; cleared: number }[]>`
+      select (select count(*)::int from hookledger.events where channels is not null) as events,
+             (select count(*)::int from hookledger.subscriptions where channels = '{eu}') as subscriptions,
+             (select count(*)::int from hookledger.ledger where type = 'subscription.updated' and data->'channels' = 'null'::jsonb) as cleared`;
+    expect(row).toEqual({ events: expect.any(Number), subscriptions: 1, cleared: 1 });
+    expect(row?.events).toBeGreaterThan(3);
   });
 
   it("has subscriptions with sealed custom headers to rebuild", async () => {
