@@ -36,9 +36,9 @@ beforeAll(async () => {
   appA = (await app.call("POST", "/v1/applications", tenant.token, { name: "Billing" })).body.id;
   appB = (await app.call("POST", "/v1/applications", tenant.token, { name: "Shipping" })).body.id;
   for (const appId of [appA, appB]) await app.call("POST", `/v1/applications/${appId}/event-types`, tenant.token, { name: "invoice.paid" });
-  const subscription = await app.call("POST", "/v1/subscriptions", tenant.token, { app_id: appA, url: receiver.url("/hook"), event_types: ["invoice.paid"], max_attempts: 1 });
+  const subscription = await app.call("POST", "/v1/subscriptions", tenant.token, { app_id: appA, url: receiver.url("/hook"), event_types: ["invoice.paid"], max_attempts: 1, channels: ["billing", "refunds"] });
   subscriptionId = subscription.body.id;
-  await app.call("POST", "/v1/events", tenant.token, { app_id: appA, event_type: "invoice.paid", event_id: "evt_hostile", payload: { note: HOSTILE, amount: 42 }, labels: { region: "eu" } });
+  await app.call("POST", "/v1/events", tenant.token, { app_id: appA, event_type: "invoice.paid", event_id: "evt_hostile", payload: { note: HOSTILE, amount: 42 }, labels: { region: "eu" }, channels: ["billing"] });
   await app.call("POST", "/v1/events", tenant.token, { app_id: appB, event_type: "invoice.paid", event_id: "evt_shipping", payload: { secret_of_b: true } });
   await eventually(async () => ((await app.call("GET", "/v1/events/evt_hostile", tenant.token)).body.deliveries?.[0]?.status === "failed" ? true : undefined), 20_000, "the first delivery to fail");
   browser = await launchBrowser();
@@ -129,6 +129,16 @@ describe("console", () => {
     expect(await page.evaluate(() => (window as unknown as { __pwned?: boolean }).__pwned)).toBeUndefined();
     expect(await page.locator("body script:not([nonce]), body img[src=x], i").count()).toBe(0);
     await browser.screenshot(page, "console-delivery");
+  });
+
+  it("shows an event's channels and a subscription's", async () => {
+    // The next test goes on from the delivery page the one before left open.
+    const deliveryPage = page.url();
+    await page.goto(url("/console/events/evt_hostile"));
+    expect(await text(page.locator("dl.facts"))).toMatch(/Channels\s+billing/);
+    await page.goto(url(`/console/subscriptions/${subscriptionId}`));
+    expect(await text(page.locator("dl.facts"))).toMatch(/Channels\s+billing, refunds/);
+    await page.goto(deliveryPage);
   });
 
   it("retries the delivery after a confirmation with a reason, and it succeeds against the receiver", async () => {

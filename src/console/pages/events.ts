@@ -145,6 +145,7 @@ export async function eventPage(view: View, eventId: string): Promise<Response> 
     ["Occurred", time(event.occurred_at)],
     ["Content type", event.content_type],
     ["Labels", Object.entries(event.labels).map(([key, value]) => `${key}:${value}`).join(" ") || "—"],
+    ["Channels", event.channels ? h`<span class="mono">${event.channels.join(" ")}</span>` : "—"],
     ["Payload SHA-256", h`<span class="mono">${event.payload_sha256}</span>`],
   ])}</div>
 ${hasScope(auth.scopes, "events:write") ? h`<div class="actions"><a class="button secondary" href="${base}/events/${encodeURIComponent(event.event_id)}/replay">Replay event</a></div>` : ""}

@@ -63,6 +63,7 @@ export async function subscriptionPage(view: View, id: string): Promise<Response
     ...(counts ? [[`Deliveries, last ${COUNTED_DAYS} days`, countsText(counts)] as [string, string]] : []),
     ["Disabled reason", row.disabled_reason ?? "—"],
     ["Event types", h`<span class="mono">${row.event_types.join(", ")}</span>`],
+    ["Channels", row.channels ? h`<span class="mono">${row.channels.join(", ")}</span>` : "any (none listed)"],
     ["Signature scheme", row.signature_scheme],
     ["Attempts, timeout", `${row.max_attempts} attempts, ${row.timeout_ms} ms`],
     ["Description", row.description ?? "—"],
