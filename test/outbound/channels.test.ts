@@ -188,3 +188,16 @@ describe("channel validation", () => {
     expect((await patch(Array.from({ length: 10 }, (_, i) => `c${i}`))).status).toBe(200);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("describes channels on event and subscription bodies, answers and the events list's filter", async () => {
+    const document = await (await app.fetch("/openapi.json")).json();
+    const body = (path: string, method: string) => document.paths[path][method].requestBody.content["application/json"].schema.properties.channels;
+    for (const [path, method] of [["/v1/events", "post"], ["/v1/subscriptions", "post"], ["/v1/subscriptions/{subscription_id}", "patch"]] as const) {
+      const array = body(path, method).anyOf.find((option: { type: string }) => option.type === "array");
+      expect(array, `${method} ${path}`).toMatchObject({ maxItems: 10, items: { type: "string", maxLength: 128, pattern: "^[a-zA-Z0-9\\-_.:]+$" } });
+    }
+    for (const name of ["Event", "Subscription"]) expect(document.components.schemas[name].properties.channels.anyOf).toHaveLength(2);
+    expect(document.paths["/v1/events"].get.parameters.map((p: { name: string }) => p.name)).toContain("channel");
+  });
+});

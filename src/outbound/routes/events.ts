@@ -32,8 +32,15 @@ export const eventBody = exactObject({
   payload_base64: v.optional(base64Field),
   content_type: v.optional(contentTypeField),
   labels: v.optional(labelsField, {}),
-  /** 1-10 channel names (Svix's); null or left out: none. */
-  channels: v.optional(v.nullable(v.pipe(channelsField, v.minLength(1, "give at least one channel, or leave channels out")))),
+  channels: v.optional(
+    v.nullable(
+      v.pipe(
+        channelsField,
+        v.minLength(1, "give at least one channel, or leave channels out"),
+        v.description("1-10 channel names (Svix's), none twice; null or left out: none. A subscription with channels receives the event only if it carries one of them."),
+      ),
+    ),
+  ),
   occurred_at: v.optional(timestampField),
 });
 
@@ -48,8 +55,14 @@ export const eventListQuery = exactObject({
   app_id: v.optional(appRefField),
   event_type: v.optional(eventTypeNameField),
   label: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}:.{0,256}$/, "expected key:value, e.g. region:eu"))),
-  /** Events that carry this channel. */
-  channel: v.optional(v.pipe(v.string(), v.maxLength(MAX_CHANNEL_NAME, `at most ${MAX_CHANNEL_NAME} characters`), v.regex(CHANNEL_NAME, "expected a channel name: letters, digits, _ . : and - only"))),
+  channel: v.optional(
+    v.pipe(
+      v.string(),
+      v.maxLength(MAX_CHANNEL_NAME, `at most ${MAX_CHANNEL_NAME} characters`),
+      v.regex(CHANNEL_NAME, "expected a channel name: letters, digits, _ . : and - only"),
+      v.description("Events that carry this channel."),
+    ),
+  ),
   since: v.optional(timestampField),
   until: v.optional(timestampField),
   status: v.optional(v.picklist(DELIVERY_STATUSES, "expected a delivery status")),

@@ -18,8 +18,7 @@ const subscriptionFields = {
   url: v.string(),
   event_types: v.array(v.string()),
   labels: stringMap,
-  /** Only events that carry at least one of these channels; null: events whatever their channels. */
-  channels: v.nullable(v.array(v.string())),
+  channels: v.pipe(v.nullable(v.array(v.string())), v.description("Only events that carry at least one of these channels; null: events whatever their channels.")),
   /** Values that look like credentials read `[redacted]` except in the creation answer. */
   headers: stringMap,
   description: v.nullable(v.string()),
@@ -148,8 +147,7 @@ const eventFields = {
   payload_text: v.optional(v.string()),
   payload_base64: v.optional(v.string()),
   labels: stringMap,
-  /** The channels the producer gave; null when none. */
-  channels: v.nullable(v.array(v.string())),
+  channels: v.pipe(v.nullable(v.array(v.string())), v.description("The channels the producer gave; null when none.")),
   occurred_at: timestamp,
   received_at: timestamp,
   deliveries_scheduled: v.number(),

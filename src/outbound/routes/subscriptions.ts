@@ -54,8 +54,12 @@ export function subscriptionSchemas(config: Config) {
     url: urlField,
     event_types: eventTypePatternsField,
     labels: labelsField,
-    // 1-10 names; [] and null both mean none (a PATCH with either clears them).
-    channels: v.pipe(v.nullable(channelsField), v.transform((channels) => (channels && channels.length > 0 ? channels : null))),
+    // [] and null both mean none (a PATCH with either clears them).
+    channels: v.pipe(
+      v.nullable(channelsField),
+      v.description("1-10 channel names (Svix's), none twice: the subscription then receives only events that carry at least one of them. null or []: none (events whatever their channels)."),
+      v.transform((channels) => (channels && channels.length > 0 ? channels : null)),
+    ),
     headers: customHeadersField,
     description: descriptionField,
     metadata: metadataField,
