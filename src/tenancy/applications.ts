@@ -198,17 +198,32 @@ export async function createApplication(
   }
 }
 
+/**
+ * 403 `forbidden` for an application token changing its application's uid. The uid is the organization's name for
+ * the application (its customer's id, say), which get_if_exists and every route taking a uid trust: a token holder
+ * who could set it could claim the uid the organization will give its next customer, and get_if_exists would answer
+ * that customer's application with the holder's. Decided before the uid is looked up, so the answer says nothing of
+ * other applications' uids.
+ */
+function uidNotTheTokensToChange(): ProblemError {
+  return new ProblemError("forbidden", "an application token cannot change its application's uid", {
+    errors: [{ field: "uid", message: "set by an organization token; an application token may send only the uid its application has" }],
+  });
+}
+
 export async function updateApplication(
   ctx: AppContext,
   orgId: string,
   appId: string,
   changes: { name?: string; uid?: string | null; description?: string | null; metadata?: Record<string, string> },
   meta: EntryMeta,
+  options: { uidChangeAllowed: boolean },
 ): Promise<Application | undefined> {
   return uidChecked(changes.uid, () =>
     withTenant(ctx.sql, orgId, async (tx) => {
       const current = await getApplicationForChange(tx, appId);
       if (!current) return undefined;
+      if (changes.uid !== undefined && changes.uid !== current.uid && !options.uidChangeAllowed) throw uidNotTheTokensToChange();
       if (changes.uid !== undefined && changes.uid !== null && changes.uid !== current.uid) {
         if (await liveApplicationWithUid(tx, changes.uid)) throw new UidTakenError(changes.uid);
       }

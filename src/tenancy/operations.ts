@@ -35,7 +35,7 @@ export function tenancyOperations(): Operation[] {
     }),
     op("GET", "/v1/applications", "Applications", "List applications.", { scope: "applications:read", query: applicationListQuery, response: listOf(applicationJson) }),
     op("GET", "/v1/applications/:app_id", "Applications", "Get an application (by id or uid).", { scope: "applications:read", response: applicationJson, ...APP_ID_IN_PATH }),
-    op("PATCH", "/v1/applications/:app_id", "Applications", "Update an application (by id or uid); `uid: null` clears its uid.", { scope: "applications:write", body: applicationUpdateBody, response: applicationJson, problems: ["uid-taken"], ...APP_ID_IN_PATH }),
+    op("PATCH", "/v1/applications/:app_id", "Applications", "Update an application (by id or uid); `uid: null` clears its uid. Only an organization token gives, moves or clears a uid (403 for an application token sending any other uid than its application has).", { scope: "applications:write", body: applicationUpdateBody, response: applicationJson, problems: ["uid-taken"], ...APP_ID_IN_PATH }),
     op("DELETE", "/v1/applications/:app_id", "Applications", "Delete an application: its tokens are revoked, its subscriptions deleted; its uid is free again.", { scope: "applications:write", ...APP_ID_IN_PATH }),
 
     op("GET", "/v1/audit-log", "Audit", "List the organization's audit entries, newest first; a page stops early at 2 MB of entry data (follow next_cursor).", { scope: "audit:read", query: auditLogQuery, response: listOf(auditEntryJson) }),

@@ -193,6 +193,37 @@ describe("application uids", () => {
     expect(event.status).toBe(404);
   });
 
+  it("an application token cannot give, move or clear its application's uid, nor learn another application's", async () => {
+    // The uid is the organization's name for the application (its customer's id): an application token that could
+    // set it could claim a uid the organization will give its next customer, and get_if_exists would then answer
+    // that customer's application with the token holder's (its events sent to the holder's endpoints).
+    const mine = await app.call("POST", "/v1/applications", org.token, { name: "held", uid: "held-by-token" });
+    await app.call("POST", "/v1/applications", org.token, { name: "neighbour", uid: "neighbour-uid" });
+    const token = (await app.call("POST", "/v1/tokens", org.token, { label: "holder", scopes: ["admin"], app_id: mine.body.id })).body.token as string;
+    const entries = async () => (await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.ledger where org_id = ${org.orgId}`)[0]?.n;
+    const before = await entries();
+
+    for (const uid of ["future-customer", null, "neighbour-uid"]) {
+      const refused = await app.call("PATCH", "/v1/applications/held-by-token", token, { uid });
+      expect(refused.status).toBe(403);
+      expect(refused.body).toMatchObject({ type: "urn:hookledger:problem:forbidden", errors: [{ field: "uid" }] });
+      // One answer whether another application has the uid or not.
+      expect(JSON.stringify(refused.body)).not.toContain("in use");
+    }
+    expect(await entries()).toBe(before);
+    expect((await app.call("GET", `/v1/applications/${mine.body.id}`, org.token)).body.uid).toBe("held-by-token");
+    const getOrCreate = await app.call("POST", "/v1/applications?get_if_exists=true", org.token, { name: "new customer", uid: "future-customer" });
+    expect(getOrCreate.status).toBe(201);
+    expect(getOrCreate.body.id).not.toBe(mine.body.id);
+
+    // The rest of the application stays its token's to change, and its own uid sent back unchanged is no change.
+    const renamed = await app.call("PATCH", "/v1/applications/held-by-token", token, { name: "renamed", uid: "held-by-token" });
+    expect(renamed.status).toBe(200);
+    expect(renamed.body).toMatchObject({ name: "renamed", uid: "held-by-token" });
+    // The organization's token still sets it.
+    expect((await app.call("PATCH", "/v1/applications/held-by-token", org.token, { uid: "held-2" })).body.uid).toBe("held-2");
+  });
+
   it("get_if_exists answers 200 with the existing application, unchanged and unrecorded, else creates (201)", async () => {
     const created = await app.call("POST", "/v1/applications?get_if_exists=true", org.token, { name: "gic", uid: "gic-1" });
     expect(created.status).toBe(201);

@@ -24,7 +24,7 @@ export const applicationCreateBody = exactObject({
 });
 export const applicationUpdateBody = exactObject({
   name: v.optional(nameField),
-  /** A new uid, or null to clear it. */
+  /** A new uid, or null to clear it (organization tokens only: an application token may send only the uid it has). */
   uid: v.optional(v.nullable(uidField)),
   description: v.optional(descriptionField),
   metadata: v.optional(metadataField),
@@ -99,7 +99,7 @@ export function applicationRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "applications:write");
     const appId = await applicationIdInPath(ctx, c);
     const body = await readJson(c, applicationUpdateBody);
-    const updated = await uidClashAnswered(() => updateApplication(ctx, auth.orgId, appId, body, auditMeta(c)));
+    const updated = await uidClashAnswered(() => updateApplication(ctx, auth.orgId, appId, body, auditMeta(c), { uidChangeAllowed: auth.kind === "organization" }));
     if (!updated) throw notFound();
     return c.json(presentApplication(updated));
   });
