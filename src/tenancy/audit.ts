@@ -45,6 +45,24 @@ export interface AuditOptions {
 const UNSHOWABLE = /[\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F\u202A-\u202E\u2066-\u2069]/;
 
 /**
+ * A request header's value as its sender wrote it. HTTP hands a header over as bytes, and both runtimes give each
+ * byte as one Latin-1 character, so the UTF-8 a client sends (curl sends a typed "café" as c a f C3 A9) read as
+ * "cafÃ©", and "€" or a curly quote (E2 82 AC, E2 80 9C) as text holding C1 control characters; bytes that are valid
+ * UTF-8 are read as UTF-8, anything else is left as it came.
+ *
+ * @example
+ * headerText("caf\u00c3\u00a9"); // "café"
+ */
+export function headerText(raw: string): string {
+  if (!/[\u0080-\u00ff]/.test(raw) || /[^\u0000-\u00ff]/.test(raw)) return raw;
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(Buffer.from(raw, "latin1"));
+  } catch {
+    return raw;
+  }
+}
+
+/**
  * An audit reason as it is recorded, or a 400 naming `field` when it is too long (1000 characters) or holds a
  * character that could change how the audit log reads (UNSHOWABLE). Empty answers undefined.
  *
@@ -67,7 +85,8 @@ export function auditReason(raw: string | undefined, field: string): string | un
 
 export function auditMeta(c: Context<HttpEnv>, options: { reasonRequired?: boolean } = {}): EntryMeta {
   const auth = c.get("auth");
-  const rawReason = auditReason(c.req.header("x-audit-reason"), "header.X-Audit-Reason");
+  const header = c.req.header("x-audit-reason");
+  const rawReason = auditReason(header === undefined ? undefined : headerText(header), "header.X-Audit-Reason");
   if (options.reasonRequired && !rawReason) {
     throw new ProblemError("validation", "this operation needs a reason", {
       errors: [{ field: "header.X-Audit-Reason", message: "required by this instance's audit policy (HOOKLEDGER_REQUIRE_AUDIT_REASON)" }],
@@ -83,6 +102,24 @@ export function auditMeta(c: Context<HttpEnv>, options: { reasonRequired?: boole
 }
 
 /**
+ * The `User-Agent` as the ledger records it: read as UTF-8 where it is (headerText), each character that could
+ * change how the audit log reads (UNSHOWABLE: DEL, C1 controls such as CSI, bidirectional overrides) as U+FFFD,
+ * cut to 512 characters between characters. Anyone chooses it — a webhook sender, a console visitor before
+ * sign-in — and it is shown as written in psql (event_log, audit_log), the console and GET /v1/audit-log, so it is
+ * held to what a reason is held to; replaced rather than refused, since no request is refused for its user agent.
+ */
+export function recordedUserAgent(raw: string): string {
+  const shown = headerText(raw).replace(new RegExp(UNSHOWABLE.source, "g"), "\uFFFD");
+  return cutBetweenCharacters(shown, 512);
+}
+
+/** The longest prefix of `text` of at most `max` UTF-16 units that does not end inside a surrogate pair. */
+function cutBetweenCharacters(text: string, max: number): string {
+  const cut = text.slice(0, max);
+  return /[\uD800-\uDBFF]$/.test(cut) ? cut.slice(0, -1) : cut;
+}
+
+/**
  * What the ledger meta records of any request, whoever sends it (a token holder, a console visitor before sign-in,
  * a webhook sender): its id, client address, user agent and, over mutual TLS, the verified client certificate's
  * subject (`connection_identity`; serve/tls.ts sets `clientIdentity` only for a certificate that verified).
@@ -93,7 +130,7 @@ export function requestMeta(c: Context<HttpEnv>): Omit<EntryMeta, "actor"> {
   return {
     request_id: c.get("requestId"),
     ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}),
-    ...(userAgent ? { user_agent: userAgent.slice(0, 512) } : {}),
+    ...(userAgent ? { user_agent: recordedUserAgent(userAgent) } : {}),
     ...(identity ? { connection_identity: identity.slice(0, 1024) } : {}),
   };
 }

@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -19,6 +20,28 @@ afterAll(async () => {
   await db.drop();
 });
 
+/** POST /v1/applications over a raw socket, with header values given as the bytes they are (fetch refuses some). */
+function postWithRawHeaders(token: string, body: object, headers: Record<string, Buffer>): Promise<{ status: number; body: { id?: string; errors?: unknown } }> {
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(new URL(app.baseUrl).port), "127.0.0.1");
+    const text = JSON.stringify(body);
+    const chunks: Buffer[] = [];
+    socket.on("connect", () => {
+      const head = [`POST /v1/applications HTTP/1.1`, "Host: 127.0.0.1", `Authorization: Bearer ${token}`, "Content-Type: application/json", `Content-Length: ${Buffer.byteLength(text)}`, "Connection: close"];
+      const lines = [Buffer.from(head.join("\r\n")), ...Object.entries(headers).map(([name, value]) => Buffer.concat([Buffer.from(`\r\n${name}: `), value]))];
+      socket.write(Buffer.concat([...lines, Buffer.from(`\r\n\r\n${text}`)]));
+    });
+    socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+    socket.on("error", reject);
+    socket.on("close", () => {
+      const received = Buffer.concat(chunks).toString("utf8");
+      const status = Number(/^HTTP\/1\.1 (\d{3})/.exec(received)?.[1]);
+      const json = received.slice(received.indexOf("\r\n\r\n") + 4);
+      resolve({ status, body: json.startsWith("{") ? JSON.parse(json) : {} });
+    });
+  });
+}
+
 describe("audit trail", () => {
   it("records actor, request id, client IP, user agent and reason with every mutation", async () => {
     const created = await app.call("POST", "/v1/applications", tenant.token, { name: "audited" }, {
@@ -38,6 +61,36 @@ describe("audit trail", () => {
       user_agent: "audit-suite/1.0",
       reason: "JIRA-42 onboarding",
     });
+  });
+
+  // Header values travel as bytes, handed over one Latin-1 character per byte: a UTF-8 "café" arrives as "cafÃ©",
+  // a user agent's UTF-8 U+009B (CSI, a terminal's escape) as "Â" and U+009B itself.
+  it("reads a UTF-8 reason as UTF-8, and records a user agent without controls or bidirectional overrides", async () => {
+    const utf8 = (text: string) => Buffer.from(text, "utf8");
+    const created = await postWithRawHeaders(tenant.token, { name: "bytes" }, {
+      "User-Agent": utf8("ua\u009b31m \u202eevil café 😀"),
+      "X-Audit-Reason": utf8("café “closed” €5"),
+    });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const [entry] = await db.owner<{ user_agent: string; reason: string }[]>`
+      select meta->>'user_agent' as user_agent, meta->>'reason' as reason from hookledger.ledger
+      where org_id = ${tenant.orgId} and stream = ${`application:${created.body.id}`}`;
+    expect(entry).toEqual({ user_agent: "ua\uFFFD31m \uFFFDevil café 😀", reason: "café “closed” €5" });
+    // Bytes that are not UTF-8 are kept as they came, their C1 controls replaced.
+    const latin1 = await postWithRawHeaders(tenant.token, { name: "latin1" }, { "User-Agent": Buffer.from([0x75, 0x61, 0xe9, 0x9b]) });
+    const [kept] = await db.owner<{ user_agent: string }[]>`
+      select meta->>'user_agent' as user_agent from hookledger.ledger where org_id = ${tenant.orgId} and stream = ${`application:${latin1.body.id}`}`;
+    expect(kept?.user_agent).toBe("ua\u00e9\uFFFD");
+    // A user agent cut at 512 characters is cut between characters, never inside one.
+    const long = await postWithRawHeaders(tenant.token, { name: "long agent" }, { "User-Agent": utf8(`a${"😀".repeat(400)}`) });
+    expect(long.status).toBe(201);
+    const [cut] = await db.owner<{ user_agent: string }[]>`
+      select meta->>'user_agent' as user_agent from hookledger.ledger where org_id = ${tenant.orgId} and stream = ${`application:${long.body.id}`}`;
+    expect(cut?.user_agent).toBe(`a${"😀".repeat(255)}`);
+    // A bidirectional override sent as UTF-8 in a reason is refused by its own name.
+    const refused = await postWithRawHeaders(tenant.token, { name: "bidi" }, { "X-Audit-Reason": utf8("fixed\u202edecnarc") });
+    expect(refused.status).toBe(400);
+    expect(refused.body.errors).toEqual([{ field: "header.X-Audit-Reason", message: expect.stringContaining("U+202E") }]);
   });
 
   it("filters by actor, type and time, and pages with a cursor", async () => {
