@@ -12,14 +12,16 @@
  * runtime does not read the body either. A bodiless request reserves nothing; any other costs an integer added and
  * subtracted.
  *
- * One client (its address, as the rate limits see it) may hold only a share of the budget
- * (HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT, by default a quarter of it but at least the largest single body):
+ * One client (its address, an IPv6 one by its /64, as the rate limits see it: clientKey.ts) may hold only a share
+ * of the budget (HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT, by default a quarter of it but at least the largest
+ * single body):
  * with the whole budget for anyone, one client's slow uploads, held until the request timeout, refused every other
  * client's bodies for as long. Past its share a client is answered 429 `rate-limited`, its body unread, while others
  * keep theirs.
  */
 import type { Registry } from "prom-client";
 import { Counter, Gauge } from "prom-client";
+import { clientKey } from "./clientKey.ts";
 import { ProblemError } from "./problem.ts";
 
 /** Seconds a refused client is asked to wait: reservations are held for at most a request's handling. */
@@ -77,7 +79,7 @@ export class BodyBudget {
   }
 
   /**
-   * Reserves the bytes `request`'s body may hold (bytesToReserve) for `client` (its address) and answers the
+   * Reserves the bytes `request`'s body may hold (bytesToReserve) for the client at `clientAddress` and answers the
    * reservation, to be given back with `release` when the request's handling ends; throws 503 `overloaded` when they
    * do not fit the process's budget, 429 `rate-limited` when they would take the client past its share.
    *
@@ -85,9 +87,10 @@ export class BodyBudget {
    * const held = budget.reserve(c.req.raw, maxBytes, c.get("clientIp"));
    * try { await handle(c); } finally { budget.release(held); }
    */
-  reserve(request: Request, maxBytes: number, client: string): BodyReservation {
+  reserve(request: Request, maxBytes: number, clientAddress: string): BodyReservation {
     const bytes = bytesToReserve(request, maxBytes);
     if (bytes === 0) return NOTHING;
+    const client = clientKey(clientAddress);
     if (this.#inFlight + bytes > this.maxBytes) {
       this.refusals.inc({ limit: "process" });
       throw overloaded();

@@ -6,6 +6,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { timeout } from "hono/timeout";
 import type { BodyBudget } from "./bodyBudget.ts";
+import { clientKey } from "./clientKey.ts";
 import type { HttpEnv } from "./env.ts";
 import { clientAddressOf } from "./forwarded.ts";
 import { isConnectionAbort, ProblemError } from "./problem.ts";
@@ -23,9 +24,10 @@ export function clientAddress(trustedProxies: number): MiddlewareHandler<HttpEnv
 const tooMany = (retryAfterSeconds: number, detail: string) =>
   new ProblemError("rate-limited", detail, { headers: { "Retry-After": String(retryAfterSeconds) }, retry_after_seconds: retryAfterSeconds });
 
+/** One bucket per client address, an IPv6 client's per /64 (clientKey.ts). */
 export function rateLimitByIp(buckets: TokenBuckets): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
-    const decision = buckets.take(`ip:${c.get("clientIp")}`);
+    const decision = buckets.take(`ip:${clientKey(c.get("clientIp"))}`);
     if (!decision.allowed) throw tooMany(decision.retryAfterSeconds, "too many requests from this address");
     await next();
   };

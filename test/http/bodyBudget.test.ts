@@ -256,7 +256,8 @@ describe("the budget of request bodies in flight", () => {
     // Half the budget per address: two slow 256 KiB /v1 uploads fill one client's share.
     const SHARE = BUDGET / 2;
     beforeAll(async () => {
-      shared = await startTestApp(db, { env: { ...budgetEnv, HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: String(SHARE) } });
+      // One trusted proxy: clients named by X-Forwarded-For below; without it, the socket's address as before.
+      shared = await startTestApp(db, { env: { ...budgetEnv, HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT_PER_CLIENT: String(SHARE), HOOKLEDGER_TRUST_PROXY: "1" } });
     });
     afterAll(async () => {
       await shared?.stop();
@@ -290,6 +291,27 @@ describe("the budget of request bodies in flight", () => {
       const again = slowUpload(apiHead(small.length), small.slice(0, 1), shared, "127.0.0.2");
       await untilInFlight(small.length, shared);
       expect((await again.finish(small.slice(1))).status).toBe(201);
+    });
+
+    it("counts an IPv6 client's share per /64: another address of the same network is the same client", async () => {
+      // Every address of a /64 is its holder's to use: keyed by the whole address, each upload was a new client's.
+      const from = (address: string) => (head: string[]) => [...head, `X-Forwarded-For: ${address}`];
+      const uploads = ["2001:db8:1:2::a", "2001:db8:1:2:ffff::b"].map((address, i) => slowUpload(from(address)(apiHead(API_BODY)), `{"name":"v6-${i}"`, shared));
+      await untilInFlight(SHARE, shared);
+      for (const address of ["2001:db8:1:2::c", "2001:0db8:0001:0002:1234:5678:9abc:def0"]) {
+        const refused = await headOnly(from(address)(apiHead(small.length)), shared);
+        expect(refused.status, `${address}: ${refused.text}`).toBe(429);
+      }
+      // Another /64, and an IPv4 client written as an IPv4-mapped address, are other clients.
+      for (const address of ["2001:db8:1:3::1", "::ffff:198.51.100.7"]) {
+        const served = slowUpload(from(address)(apiHead(small.length)), small.slice(0, 1), shared);
+        await untilInFlight(SHARE + small.length, shared);
+        const answer = await served.finish(small.slice(1));
+        expect(answer.status, `${address}: ${answer.text}`).toBe(201);
+      }
+      const finished = await Promise.all(uploads.map((upload, i) => upload.finish(paddedJson({ name: `v6-${i}` }, API_BODY).slice(`{"name":"v6-${i}"`.length))));
+      expect(finished.map((answer) => answer.status)).toEqual([201, 201]);
+      await untilInFlight(0, shared);
     });
   });
 });

@@ -92,6 +92,16 @@ describe("behind one trusted proxy", () => {
     expect((await limited.fetch("/v1/applications", { headers: viaProxy("198.51.100.1", "203.0.113.78") })).status).toBe(401);
   });
 
+  it("limits an IPv6 client by its /64: each address of its network is the same client", async () => {
+    const statuses: number[] = [];
+    for (let i = 0; i < 12; i++) statuses.push((await limited.fetch("/v1/applications", { headers: { "x-forwarded-for": `2001:db8:77:1::${(i + 1).toString(16)}` } })).status);
+    expect(statuses.filter((status) => status === 429).length).toBeGreaterThanOrEqual(6);
+    // Another /64, and IPv4 clients written IPv4-mapped, are other clients.
+    expect((await limited.fetch("/v1/applications", { headers: { "x-forwarded-for": "2001:db8:77:2::1" } })).status).toBe(401);
+    expect((await limited.fetch("/v1/applications", { headers: { "x-forwarded-for": "::ffff:198.51.100.201" } })).status).toBe(401);
+    expect((await limited.fetch("/v1/applications", { headers: { "x-forwarded-for": "::ffff:198.51.100.202" } })).status).toBe(401);
+  });
+
   it("tells forward auth the address the proxy saw, and none of the sender's forwarding headers", async () => {
     const t = await inboundTenant(app);
     receiver.respond("/allow-by-address", { status: 204 });
