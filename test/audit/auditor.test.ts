@@ -163,4 +163,22 @@ describe("a DBA with hookledger_auditor", () => {
     expect(seen).not.toMatch(/url-secret/);
     await expect(dba`select url from hookledger.subscriptions where subscription_id = ${id}`).rejects.toThrow(/permission denied/);
   });
+
+  it("reads a credential-like parameter redacted when its name is percent-escaped or follows a ';'", async () => {
+    // `t%6Fken` is `token` to a receiver that decodes names; `;` separates parameters for servlet containers.
+    const url = "http://127.0.0.1:9/hook;jsessionid=P1-url-secret?t%6Fken=P2-url-secret&tenant=acme;api_key=P3-url-secret&x%20y=P4-url-secret&page=2";
+    const created = await app.call("POST", "/v1/subscriptions", s.a.token, { app_id: s.a.appId, url, event_types: ["invoice.paid"] });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    expect((await app.call("GET", `/v1/subscriptions/${id}`, s.a.token)).body.url).toBe(url);
+    await db.owner`update hookledger.subscriptions set consecutive_failures = 1, failing_since = now() where subscription_id = ${id}`;
+
+    const redacted = "http://127.0.0.1:9/hook;jsessionid=[redacted]?t%6Fken=[redacted]&tenant=acme;api_key=[redacted]&x%20y=[redacted]&page=2";
+    const [failing] = await dba`select url from hookledger_audit.failing_endpoints where subscription_id = ${id}`;
+    expect(failing?.url).toBe(redacted);
+    const [entry] = await dba`select data from hookledger_audit.event_log where stream = ${`subscription:${id}`} and type = 'subscription.created'`;
+    expect(entry?.data.url).toBe(redacted);
+    const audit = await app.call("GET", "/v1/audit-log?type=subscription.created", s.a.token);
+    expect(JSON.stringify(audit.body)).not.toMatch(/url-secret/);
+  });
 });
