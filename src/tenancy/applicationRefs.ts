@@ -15,12 +15,15 @@ const UID_SHAPE = /^[a-zA-Z0-9._-]{1,256}$/;
 
 export const isUuidShaped = (value: string): boolean => UUID_SHAPE.test(value);
 
-/** An application's uid: 1-256 characters of letters, digits, `-`, `_` and `.`, never shaped like a UUID. */
+/** An application's uid: 1-256 characters of letters, digits, `-`, `_` and `.`, never shaped like a UUID, nor `.` or `..`. */
 export const uidField = v.pipe(
   v.string("expected a string"),
-  v.description("Your own identifier for the application (your customer's id, say): 1-256 characters of letters, digits, '-', '_' and '.', never shaped like a UUID, unique among the organization's live applications. Every route that names an application takes it in place of the id."),
+  v.description("Your own identifier for the application (your customer's id, say): 1-256 characters of letters, digits, '-', '_' and '.', never shaped like a UUID nor . or .. alone, unique among the organization's live applications. Every route that names an application takes it in place of the id."),
   v.regex(UID_SHAPE, "expected 1-256 characters of letters, digits, '-', '_' and '.'"),
   v.check((value) => !isUuidShaped(value), "must not be shaped like a UUID: a UUID names an application by its id"),
+  // A path segment of . or .. is a step of the path (clients resolve it before sending, and so does the router):
+  // an application with such a uid could never be named by it. Event ids refuse them for the same reason.
+  v.check((value) => value !== "." && value !== "..", "must not be . or .. alone: no path can carry it"),
 );
 
 /** An application's id or its uid; a UUID-shaped value comes out lower-cased, as ids are stored. */

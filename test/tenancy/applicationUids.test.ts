@@ -100,6 +100,20 @@ describe("application uids", () => {
     expect(patch.body.errors[0].field).toBe("uid");
   });
 
+  it("refuses . and .. as a uid: no path can carry them (clients and the router resolve them as path steps)", async () => {
+    for (const uid of [".", ".."]) {
+      const created = await app.call("POST", "/v1/applications", org.token, { name: "dots", uid });
+      expect(created.status, uid).toBe(400);
+      expect(created.body.errors).toEqual([{ field: "uid", message: expect.stringContaining("path") }]);
+      const named = await app.call("POST", "/v1/applications", org.token, { name: "dots" });
+      const patched = await app.call("PATCH", `/v1/applications/${named.body.id}`, org.token, { uid });
+      expect(patched.status, uid).toBe(400);
+    }
+    // Dots within a uid are as before.
+    expect((await app.call("POST", "/v1/applications", org.token, { name: "dotted", uid: "..a.." })).status).toBe(201);
+    expect((await app.call("GET", "/v1/applications/..a..", org.token)).body.uid).toBe("..a..");
+  });
+
   it("answers another organization's uid as an unknown one: 404 in paths, empty filters, 400 in bodies", async () => {
     await app.call("POST", "/v1/applications", other.token, { name: "theirs", uid: "their-app" });
     for (const method of ["GET", "PATCH", "DELETE"] as const) {
