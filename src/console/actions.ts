@@ -140,7 +140,7 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
     if (!since.success) return confirmPage(page, { ...recoverConfirmation(page, row.subscription_id, row.url, raw), error: `Since: ${since.issues[0]?.message ?? "expected an RFC 3339 time"}` }, 400);
     try {
       const result = await recoverSubscription(ctx, page.auth.orgId, row.subscription_id, { since: since.output }, await metaOf(c, false));
-      return done(page, `/subscriptions/${row.subscription_id}`, `recovered-${result.deliveries}`);
+      return done(page, `/subscriptions/${row.subscription_id}`, `recovered-${result.deliveries}${result.remaining ? "-more" : ""}`);
     } catch (error) {
       if (!(error instanceof RetryError)) throw error;
       const gone = error.failure === "subscription_not_found";

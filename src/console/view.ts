@@ -76,8 +76,8 @@ function doneFlash(done: string | undefined): PageFrame["flash"] | undefined {
     saved: "the endpoint is saved.",
     disabled: "the subscription is disabled; its pending deliveries were cancelled.",
   };
-  const recovered = /^recovered-(\d{1,9})$/.exec(done);
-  if (recovered) return { kind: "ok", text: `${recovered[1]} deliveries are queued again.` };
+  const recovered = /^recovered-(\d{1,9})(-more)?$/.exec(done);
+  if (recovered) return { kind: "ok", text: `${recovered[1]} deliveries are queued again.${recovered[2] ? " More remain: recover again to queue the next 1,000." : ""}` };
   const text = texts[done];
   return text ? { kind: "ok", text } : undefined;
 }

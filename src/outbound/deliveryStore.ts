@@ -280,13 +280,15 @@ export interface RecoverWindow {
  * another one's locks reads the rows that one left: those it re-queued are pending then and no longer match, so
  * each is re-queued once.
  */
-export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, window: RecoverWindow): Promise<{ delivery_id: string; app_id: string; attempts: number }[]> {
+/** The subscription's failed or cancelled deliveries created in the window, oldest first, at most `limit`, locked. */
+export async function recoverableDeliveries(tx: Queryable, subscriptionId: string, window: RecoverWindow, limit: number): Promise<{ delivery_id: string; app_id: string; attempts: number }[]> {
   return tx<{ delivery_id: string; app_id: string; attempts: number }[]>`
     select delivery_id, app_id, attempts from hookledger.deliveries
     where org_id = hookledger.current_org_id() and subscription_id = ${subscriptionId}
       and status in ('failed', 'cancelled') and created_at >= ${window.since}
       ${window.until ? tx`and created_at < ${window.until}` : tx``}
     order by created_at, delivery_id
+    limit ${limit}
     for no key update`;
 }
 

@@ -56,7 +56,7 @@ export function outboundOperations(config: Config): Operation[] {
       response: attemptJson,
       problems: ["conflict", "unprocessable"],
     }),
-    op("POST", "/v1/subscriptions/:subscription_id/recover", "Subscriptions", "Re-send every failed or cancelled delivery created in [since, until).", { scope: "subscriptions:write", body: sub.recover, success: 202, response: recoveredJson, problems: ["conflict"] }),
+    op("POST", "/v1/subscriptions/:subscription_id/recover", "Subscriptions", "Re-send the failed or cancelled deliveries created in [since, until), oldest first, 1,000 per call (`remaining` says to call again).", { scope: "subscriptions:write", body: sub.recover, success: 202, response: recoveredJson, problems: ["conflict"] }),
     op("POST", "/v1/subscriptions/:subscription_id/replay-missing", "Subscriptions", "Send the subscription every event received in [since, until) that matches it and that it never got a delivery of (1,000 per call; `remaining` says to call again).", {
       scope: "subscriptions:write",
       body: sub.recover,

@@ -105,7 +105,7 @@ describe("endpoint health", () => {
     expect(refused.status).toBe(409);
     expect((await app.call("POST", `/v1/subscriptions/${sub.id}/enable`, t.token)).body.enabled).toBe(true);
     const recovered = await app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z" });
-    expect(recovered.body).toEqual({ deliveries_requeued: 1 });
+    expect(recovered.body).toEqual({ deliveries_requeued: 1, remaining: false });
     expect((await t.settled("down_1", "succeeded")).attempts).toBe(5);
   });
 });
@@ -126,7 +126,7 @@ describe("recover window", () => {
     expect(empty.status).toBe(400);
     expect(empty.body.errors).toEqual([expect.objectContaining({ field: "until" })]);
     const recovered = await app.call("POST", `/v1/subscriptions/${sub.id}/recover`, t.token, { since: "2000-01-01T00:00:00Z", until: between.toISOString() });
-    expect(recovered.body).toEqual({ deliveries_requeued: 1 });
+    expect(recovered.body).toEqual({ deliveries_requeued: 1, remaining: false });
     expect((await t.settled("window_early", "succeeded")).attempts).toBe(2);
     expect((await t.settled("window_late", "failed")).attempts).toBe(1);
   });

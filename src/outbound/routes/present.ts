@@ -105,7 +105,8 @@ export const rotatedSecretJson = named(
 );
 export type RotatedSecretJson = v.InferOutput<typeof rotatedSecretJson>;
 
-export const recoveredJson = named("RecoveredDeliveries", v.object({ deliveries_requeued: v.number() }));
+/** `remaining`: the call stopped at its 1,000 deliveries; the same call again re-queues the next. */
+export const recoveredJson = named("RecoveredDeliveries", v.object({ deliveries_requeued: v.number(), remaining: v.boolean() }));
 export type RecoveredJson = v.InferOutput<typeof recoveredJson>;
 export const replayedMissingJson = named("ReplayedMissingEvents", v.object({ deliveries_scheduled: v.number(), remaining: v.boolean() }));
 export type ReplayedMissingJson = v.InferOutput<typeof replayedMissingJson>;

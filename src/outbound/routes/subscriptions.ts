@@ -302,7 +302,7 @@ export function subscriptionRoutes(ctx: AppContext): Hono<HttpEnv> {
     const window = await readWindow(c);
     try {
       const result = await recoverSubscription(ctx, auth.orgId, current.subscription_id, window, auditMeta(c));
-      const reply: RecoveredJson = { deliveries_requeued: result.deliveries };
+      const reply: RecoveredJson = { deliveries_requeued: result.deliveries, remaining: result.remaining };
       return c.json(reply, 202);
     } catch (error) {
       throw windowProblem(error, "recovering its deliveries");
