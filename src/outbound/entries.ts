@@ -30,7 +30,7 @@ const subscriptionFields = {
   rate_limit_per_second: v.optional(v.nullable(v.number())),
   // Added with OpenTelemetry (migration 050): absent on earlier entries, which means false.
   send_traceparent: v.optional(v.boolean()),
-  // Added with channels (sql/092): 1-10 names, null to clear (an update); absent on a creation without channels and
+  // Added with channels (sql/091): 1-10 names, null to clear (an update); absent on a creation without channels and
   // on earlier entries, which means none.
   channels: v.optional(v.nullable(v.array(v.string()))),
 };
@@ -86,7 +86,7 @@ export const outboundEntries = {
     /** Idempotency fingerprint of the request; absent on entries recorded before it had its own field. */
     request_fingerprint: v.optional(v.string()),
     labels: stringMap,
-    /** The producer's channels (sql/092): absent when it gave none. */
+    /** The producer's channels (sql/091): absent when it gave none. */
     channels: v.optional(v.array(v.string())),
     occurred_at: v.string(),
     deliveries_scheduled: v.number(),

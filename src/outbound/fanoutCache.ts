@@ -3,7 +3,7 @@
  * operational application), which of them has a uid a producer names one by, their event types and enabled
  * subscriptions, the organization's quotas — kept in memory per organization with the fan-out version it was read
  * at. Giving, moving or clearing a uid bumps that version as deleting an application does (sql/089), and changing a
- * subscription's channels as changing its event types does (sql/092).
+ * subscription's channels as changing its event types does (sql/091).
  *
  * Why it may be stale without harm: the fast ingest path hands the version to `hookledger.ingest_batch`, which
  * refuses the batch when any change has bumped it since (sql/031), and a batch this memory would refuse is

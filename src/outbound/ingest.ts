@@ -94,7 +94,7 @@ function requestHash(event: IncomingEvent): string {
   const payload = event.encoding === "json" ? canonicalText(event.parsedPayload) : event.payload;
   const defining: unknown[] = [event.appId, event.eventType, event.contentType, event.encoding, payload, labels];
   // Channels as a set, and only when given: an event without channels keeps the fingerprint it had before them
-  // (sql/092), so a producer that sends one again after an upgrade is answered as the repeat it is.
+  // (sql/091), so a producer that sends one again after an upgrade is answered as the repeat it is.
   if (event.channels) defining.push([...event.channels].sort());
   return createHash("sha256").update(JSON.stringify(defining)).digest("hex");
 }

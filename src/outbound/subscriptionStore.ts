@@ -7,7 +7,7 @@ export interface SubscriptionRow {
   url: string;
   event_types: string[];
   labels: Record<string, string>;
-  /** Events of at least one of these channels only; null = events whatever their channels (sql/092). */
+  /** Events of at least one of these channels only; null = events whatever their channels (sql/091). */
   channels: string[] | null;
   /** Custom headers in clear (sealedHeaders.ts): credential-like values are in sealed_headers, except on rows written before sql/087. */
   headers: Record<string, string>;

@@ -60,7 +60,7 @@ export async function createSubscription(
   const secret = input.secret ?? generateSigningSecret();
   const { appId, enabled, secret: _given, channels, ...given } = input;
   const headers = withStoredValues(given.headers, {});
-  // Channels only when there are some: a creation without them records what it did before them (sql/092).
+  // Channels only when there are some: a creation without them records what it did before them (sql/091).
   const fields = { ...given, ...(channels ? { channels } : {}), ...sealHeaders(ctx.keyring, subscriptionId, headers) };
   return withTenant(ctx.sql, orgId, async (tx) => {
     // The application's row, locked before counting, makes concurrent creates under it count one after another.

@@ -32,7 +32,7 @@ beforeAll(async () => {
   await out.subscribe({ url: receiver.url("/flaky"), event_types: ["invoice.paid"], retry_schedule: [0.05] });
   const dead = await out.subscribe({ url: receiver.url("/dead"), event_types: ["user.created"], max_attempts: 2, retry_schedule: [0.05] });
   await app.call("PATCH", `/v1/subscriptions/${ok.id}`, out.token, { description: "patched" });
-  // Channels (sql/092): given on create, changed, cleared; events below carry none, one or two.
+  // Channels (sql/091): given on create, changed, cleared; events below carry none, one or two.
   const channelled = await out.subscribe({ url: receiver.url("/ok"), event_types: ["user.created"], channels: ["eu", "us"] });
   await app.call("PATCH", `/v1/subscriptions/${channelled.id}`, out.token, { channels: ["eu"] });
   const unchannelled = await out.subscribe({ url: receiver.url("/ok"), event_types: ["user.created"], channels: ["ap"] });

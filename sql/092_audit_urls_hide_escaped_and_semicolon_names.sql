@@ -99,7 +99,7 @@ revoke select (url_for_audit) on hookledger.subscriptions from hookledger_audito
 alter table hookledger.subscriptions drop column url_for_audit;
 alter table hookledger.subscriptions rename column url_for_audit_094 to url_for_audit;
 comment on column hookledger.subscriptions.url_for_audit is
-  'url with the values of credential-like query parameters (api_key, access_token, sig…, any name holding a percent-escape; `;` separating parameters as `&` does) as [redacted]: what auditors read (sql/090, sql/094). Computed on read, not stored.';
+  'url with the values of credential-like query parameters (api_key, access_token, sig…, any name holding a percent-escape; `;` separating parameters as `&` does) as [redacted]: what auditors read (sql/090, sql/092). Computed on read, not stored.';
 
 alter table hookledger.ledger alter column redacted_data set expression as (
   (data - array['token_sha256', 'payload', 'body_base64', 'response_excerpt', 'headers', 'sealed_headers', 'response_headers'])

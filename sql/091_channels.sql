@@ -16,12 +16,12 @@
 
 alter table hookledger.events add column channels text[];
 comment on column hookledger.events.channels is
-  'The channels the producer gave the event (1-10 names), or null when none; a subscription with channels receives it only if one of them is here (sql/092).';
+  'The channels the producer gave the event (1-10 names), or null when none; a subscription with channels receives it only if one of them is here (sql/091).';
 
 alter table hookledger.subscriptions add column channels text[]
   check (channels is null or cardinality(channels) between 1 and 10);
 comment on column hookledger.subscriptions.channels is
-  'The subscription''s channels (1-10 names): it receives only events carrying at least one of them; null = events whatever their channels (sql/092).';
+  'The subscription''s channels (1-10 names): it receives only events carrying at least one of them; null = events whatever their channels (sql/091).';
 
 drop trigger subscriptions_fanout_update on hookledger.subscriptions;
 create trigger subscriptions_fanout_update after update on hookledger.subscriptions
@@ -114,4 +114,4 @@ begin
 end
 $$;
 comment on function hookledger.ingest_batch(uuid, bigint, bigint, date, integer, integer, text[], integer[], jsonb, integer, integer, integer) is
-  'Writes a batch of one organization''s new events (ledger, streams, events with their channels, deliveries, the day''s counter) in one statement and queues their deliveries as jobs built here (sql/088, sql/092); declines with HL412/HL429 or a unique violation when the batch must be decided on fresh reads.';
+  'Writes a batch of one organization''s new events (ledger, streams, events with their channels, deliveries, the day''s counter) in one statement and queues their deliveries as jobs built here (sql/088, sql/091); declines with HL412/HL429 or a unique violation when the batch must be decided on fresh reads.';
