@@ -8,7 +8,7 @@
 export const SAFE_FIELDS = new Set([
   // names, descriptions and tenant-chosen labels, the same the management API shows to readers (an application's
   // uid is the tenant's own name for it)
-  "name", "description", "metadata", "labels", "label", "event_types", "event_type", "schema", "quotas", "uid",
+  "name", "description", "metadata", "labels", "label", "channels", "event_types", "event_type", "schema", "quotas", "uid",
   // ids and key ids (never key material)
   "event_id", "route_id", "receipt_id", "secret_id", "key_id", "previous_key_id", "token_prefix", "queue", "queues",
   "publish.event_type", "verification.secret_id",
