@@ -109,8 +109,22 @@ export function auditMeta(c: Context<HttpEnv>, options: { reasonRequired?: boole
  * held to what a reason is held to; replaced rather than refused, since no request is refused for its user agent.
  */
 export function recordedUserAgent(raw: string): string {
-  const shown = headerText(raw).replace(new RegExp(UNSHOWABLE.source, "g"), "\uFFFD");
-  return cutBetweenCharacters(shown, 512);
+  return recordedText(headerText(raw), 512);
+}
+
+/**
+ * A verified client certificate's subject as the ledger records it (`connection_identity`), held to the same rule:
+ * the operator's CA vouches for who holds the certificate, not for what its subject's text does on a DBA's terminal,
+ * and a subject's values may be any Unicode (a U+202E or a C1 CSI in `CN` came through Node's and Bun's subject text
+ * as written). Cut to 1024 characters between characters.
+ */
+export function recordedConnectionIdentity(subject: string): string {
+  return recordedText(subject, 1024);
+}
+
+/** Text recorded as shown: each UNSHOWABLE character as U+FFFD, cut to `max` UTF-16 units between characters. */
+function recordedText(text: string, max: number): string {
+  return cutBetweenCharacters(text.replace(new RegExp(UNSHOWABLE.source, "g"), "\uFFFD"), max);
 }
 
 /** The longest prefix of `text` of at most `max` UTF-16 units that does not end inside a surrogate pair. */
@@ -131,6 +145,6 @@ export function requestMeta(c: Context<HttpEnv>): Omit<EntryMeta, "actor"> {
     request_id: c.get("requestId"),
     ...(c.get("clientIp") ? { ip: c.get("clientIp") } : {}),
     ...(userAgent ? { user_agent: recordedUserAgent(userAgent) } : {}),
-    ...(identity ? { connection_identity: identity.slice(0, 1024) } : {}),
+    ...(identity ? { connection_identity: recordedConnectionIdentity(identity) } : {}),
   };
 }

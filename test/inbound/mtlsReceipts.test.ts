@@ -75,6 +75,15 @@ describe.skipIf(!hasOpenssl)("ingress receipts over mutual TLS", () => {
     expect((await listedReceipt(receiptId))?.verification).toEqual({ method: "basic", secret_id: "pw", connection_identity: IDENTITY });
   });
 
+  it("a subject whose text would rewrite the audit log is recorded with U+FFFD in place of its overrides and controls", async () => {
+    const received = await httpsCall(pki, `${urlOf("ingress")}/in/${routeId}`, { method: "POST", headers: basic, body: { over: "tricky" }, client: "tricky" });
+    expect(received.status).toBe(202);
+    const receiptId: string = received.body.receipt_id;
+    const shown = "CN=deploy\uFFFDbot\uFFFD31m, O=Acme";
+    expect((await receivedEntry(receiptId))?.meta.connection_identity).toBe(shown);
+    expect((await listedReceipt(receiptId))?.verification.connection_identity).toBe(shown);
+  });
+
   it("TLS without a client certificate names nobody", async () => {
     const received = await httpsCall(pki, `${urlOf("ingress")}/in/${routeId}`, { method: "POST", headers: basic, body: { over: "tls" } });
     expect(received.status).toBe(202);

@@ -18,7 +18,10 @@ export interface TestPki {
   remove(): void;
 }
 
-/** ca.pem, server.pem/key (127.0.0.1), client.pem/key (CN=deploy-bot, O=Acme, signed by ca), stranger.pem/key (signed by other-ca). */
+/**
+ * ca.pem, server.pem/key (127.0.0.1), client.pem/key (CN=deploy-bot, O=Acme, signed by ca), stranger.pem/key (signed
+ * by other-ca), and tricky.pem/key (signed by ca, its CN holding a right-to-left override and a C1 CSI).
+ */
 export function mintTestPki(): TestPki {
   const folder = mkdtempSync(path.join(tmpdir(), "hookledger-listener-tls-"));
   const file = (name: string) => path.join(folder, name);
@@ -28,13 +31,14 @@ export function mintTestPki(): TestPki {
   };
   for (const ca of ["ca", "other-ca"]) openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", file(`${ca}.key`), "-out", file(`${ca}.pem`), "-days", "2", "-subj", `/CN=hookledger test ${ca}`);
   const issue = (name: string, subject: string, extension: string, ca: string) => {
-    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", file(`${name}.key`), "-out", file(`${name}.csr`), "-subj", subject);
+    openssl("req", "-utf8", "-newkey", "rsa:2048", "-nodes", "-keyout", file(`${name}.key`), "-out", file(`${name}.csr`), "-subj", subject);
     writeFileSync(file(`${name}.ext`), extension);
     openssl("x509", "-req", "-in", file(`${name}.csr`), "-CA", file(`${ca}.pem`), "-CAkey", file(`${ca}.key`), "-CAcreateserial", "-out", file(`${name}.pem`), "-days", "2", "-extfile", file(`${name}.ext`));
   };
   issue("server", "/CN=127.0.0.1", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n", "ca");
   issue("client", "/CN=deploy-bot/O=Acme", "extendedKeyUsage=clientAuth\n", "ca");
   issue("stranger", "/CN=stranger", "extendedKeyUsage=clientAuth\n", "other-ca");
+  issue("tricky", "/CN=deploy\u202Ebot\u009B31m/O=Acme", "extendedKeyUsage=clientAuth\n", "ca");
   return { folder, file, pem: (name) => readFileSync(file(name), "utf8"), remove: () => rmSync(folder, { recursive: true, force: true }) };
 }
 
@@ -53,7 +57,7 @@ export interface HttpsReply {
 export function httpsCall(
   pki: TestPki,
   url: string,
-  options: { method?: string; headers?: Record<string, string>; body?: unknown; client?: "client" | "stranger" } = {},
+  options: { method?: string; headers?: Record<string, string>; body?: unknown; client?: "client" | "stranger" | "tricky" } = {},
 ): Promise<HttpsReply> {
   const body = options.body === undefined ? undefined : typeof options.body === "string" ? options.body : JSON.stringify(options.body);
   return new Promise((resolve, reject) => {
