@@ -9,7 +9,7 @@ import { deleteCookie, getCookie, setCookie } from "hono/cookie";
 import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import type { BodyBudget } from "../http/bodyBudget.ts";
-import { limitBody } from "../http/limits.ts";
+import { identityEncodingOnly, limitBody } from "../http/limits.ts";
 import { methodNotAllowed, ProblemError } from "../http/problem.ts";
 import { auditMeta, requestMeta } from "../tenancy/audit.ts";
 import type { TokenCache } from "../tenancy/tokenCache.ts";
@@ -90,6 +90,9 @@ function requireSession(ctx: AppContext, surface: Surface): MiddlewareHandler<Ht
 export function surfaceRoutes(ctx: AppContext, surface: Surface, tokens: TokenCache, bodies: BodyBudget): Hono<HttpEnv> {
   const app = new Hono<HttpEnv>();
   app.use(pageSecurity());
+  // A content-coded form is refused as a coded /v1 body is (415): forms are read as sent, and a gzipped one reached
+  // the CSRF check as its compressed bytes.
+  app.use(identityEncodingOnly());
   app.use(limitBody(FORM_BYTES, bodies));
 
   if (surface === "console") {

@@ -6,6 +6,7 @@
  * an `Idempotency-Key` (a repeat is refused, not answered from the key), the portal's JSON API, the console's
  * sign-in form, its forms in a session, the portal's forms. `POST /in/…` records bytes whatever they declare.
  */
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -155,6 +156,23 @@ describe("form doors", () => {
       expect(answer.status, `${parameter}: ${answer.text.slice(0, 300)}`).toBe(200);
       expect(answer.text).toContain("Endpoint added");
     }
+  });
+
+  it("a content-coded form: refused 415 naming Content-Encoding, as a /v1 body is, with nothing written", async () => {
+    const path = `/console/applications/${t.appId}/new-subscription`;
+    const before = await ledgerCount();
+    const fields = `csrf=${encodeURIComponent(session.csrf)}&url=http%3A%2F%2F127.0.0.1%3A9%2Fcoded&event_types=*`;
+    for (const coding of ["gzip", "identity, gzip", "br"]) {
+      const body = coding === "br" ? fields : gzipSync(fields);
+      const answer = await send("POST", path, "application/x-www-form-urlencoded", body, { cookie: session.cookie, "content-encoding": coding });
+      expect(answer.status, coding).toBe(415);
+      expect(answer.json().errors, coding).toEqual([{ field: "header.Content-Encoding", message: expect.stringContaining("not supported") }]);
+    }
+    const signIn = await send("POST", "/console/sign-in", "application/x-www-form-urlencoded", gzipSync("csrf=x&token=x"), { "content-encoding": "gzip" });
+    expect(signIn.status).toBe(415);
+    expect(await ledgerCount()).toBe(before);
+    const identity = await send("POST", path, "application/x-www-form-urlencoded", fields, { cookie: session.cookie, "content-encoding": "identity" });
+    expect(identity.status).toBe(200);
   });
 
   it("a portal form: refused in another charset", async () => {
