@@ -22,18 +22,27 @@ import { render, viewOf, type View } from "./view.ts";
 interface EndpointForm {
   url: string;
   event_types: string;
+  /** Comma-separated channel names; empty: none (events whatever their channels). */
+  channels: string;
   description: string;
 }
 
 async function readEndpointForm(c: Context<HttpEnv>): Promise<EndpointForm & { reason: string }> {
   const form = await readForm(c);
-  return { url: formText(form, "url"), event_types: formText(form, "event_types"), description: formText(form, "description"), reason: auditReason(formText(form, "reason", 1000), "reason") ?? "" };
+  return {
+    url: formText(form, "url"),
+    event_types: formText(form, "event_types"),
+    channels: formText(form, "channels"),
+    description: formText(form, "description"),
+    reason: auditReason(formText(form, "reason", 1000), "reason") ?? "",
+  };
 }
 
 /** The JSON the API would have received for this form. */
 const asJson = (form: EndpointForm) => ({
   url: form.url,
   event_types: form.event_types.split(/[\s,]+/).filter(Boolean),
+  channels: form.channels.split(/[\s,]+/).filter(Boolean),
   description: form.description || null,
 });
 
@@ -53,6 +62,7 @@ ${errors.length > 0 ? h`<div class="flash error" role="alert"><strong>Not saved:
 <form method="post" action="${action}"><input type="hidden" name="csrf" value="${view.csrf}">
 ${field("url", "Endpoint URL", h`<input id="url" name="url" type="url" required size="40" value="${form.url}" placeholder="https://example.com/webhooks">`)}
 ${field("event_types", "Event types", h`<input id="event_types" name="event_types" required size="40" value="${form.event_types}" aria-describedby="event_types-help">`, "Comma-separated; prefix.* or * match several.")}
+${field("channels", "Channels", h`<input id="channels" name="channels" size="40" value="${form.channels}" aria-describedby="channels-help">`, "Comma-separated; events carrying one of them only. Empty: events whatever their channels.")}
 ${field("description", "Description", h`<input id="description" name="description" size="40" value="${form.description}">`)}
 <p><label for="reason">Reason (kept in the audit log)</label><textarea id="reason" name="reason" maxlength="1000"></textarea></p>
 <div class="actions"><button>Save</button><a class="button secondary" href="${back}">Cancel</a></div></form></div>`;
@@ -67,7 +77,7 @@ export function registerSubscriptionForms(app: Hono<HttpEnv>, ctx: AppContext, s
     const page = view(c);
     requireScope(page.auth, "subscriptions:write");
     const appId = (await loadApplication(page, c.req.param("app_id"))).id;
-    return formPage(page, "Add endpoint", `${page.base}/applications/${appId}/new-subscription`, `${page.base}/applications/${appId}`, { url: "", event_types: "*", description: "" });
+    return formPage(page, "Add endpoint", `${page.base}/applications/${appId}/new-subscription`, `${page.base}/applications/${appId}`, { url: "", event_types: "*", channels: "", description: "" });
   });
   app.post("/applications/:app_id/new-subscription", async (c) => {
     const page = view(c);
@@ -97,7 +107,7 @@ export function registerSubscriptionForms(app: Hono<HttpEnv>, ctx: AppContext, s
     requireScope(page.auth, "subscriptions:write");
     const row = await loadSubscription(page, c.req.param("subscription_id"));
     const back = `${page.base}/subscriptions/${row.subscription_id}`;
-    return formPage(page, "Edit endpoint", `${back}/edit`, back, { url: row.url, event_types: row.event_types.join(", "), description: row.description ?? "" });
+    return formPage(page, "Edit endpoint", `${back}/edit`, back, { url: row.url, event_types: row.event_types.join(", "), channels: (row.channels ?? []).join(", "), description: row.description ?? "" });
   });
   app.post("/subscriptions/:subscription_id/edit", async (c) => {
     const page = view(c);

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.ts";
+import { consoleSession } from "../support/consoleSession.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { outboundTenant } from "./setup.ts";
@@ -120,6 +121,21 @@ describe("a subscription's channels", () => {
     const updates = (await entryData("subscription.updated", "subscription_id", sub.id)).map((data) => data["channels"]);
     expect(updates).toEqual([["q", "r"], null, ["s"], null, ["k"], undefined]);
     expect((await entryData("subscription.created", "subscription_id", sub.id))[0]?.["channels"]).toEqual(["p"]);
+  });
+
+  it("are set, shown and cleared by the console's endpoint forms", async () => {
+    const session = await consoleSession(app, t.token);
+    const added = await session.post(`/console/applications/${t.appId}/new-subscription`, `url=${encodeURIComponent(receiver.url("/console-form"))}&event_types=*&channels=eu%2C+us`);
+    expect(added.status).toBe(200);
+    const id = /\/console\/subscriptions\/([0-9a-f-]{36})/.exec(await added.text())?.[1] ?? "";
+    expect((await app.call("GET", `/v1/subscriptions/${id}`, t.token)).body.channels).toEqual(["eu", "us"]);
+    expect(await (await session.get(`/console/subscriptions/${id}/edit`)).text()).toContain('name="channels" size="40" value="eu, us"');
+    const refused = await session.post(`/console/subscriptions/${id}/edit`, `url=${encodeURIComponent(receiver.url("/console-form"))}&event_types=*&channels=eu+eu`);
+    expect(refused.status).toBe(400);
+    expect(await refused.text()).toContain("channels.1");
+    const cleared = await session.post(`/console/subscriptions/${id}/edit`, `url=${encodeURIComponent(receiver.url("/console-form"))}&event_types=*&channels=`);
+    expect(cleared.status).toBe(303);
+    expect((await app.call("GET", `/v1/subscriptions/${id}`, t.token)).body.channels).toBeNull();
   });
 
   it("a subscription created with channels [] or null has none, and its creation records none", async () => {
