@@ -7,6 +7,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eventually, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { queuedDeliveries } from "../support/deliverJobs.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { outboundTenant } from "./setup.ts";
 
@@ -36,11 +37,8 @@ async function deliveryOf(eventId: string, path: string): Promise<{ delivery_id:
 }
 
 async function standInJobs(deliveryId: string): Promise<{ id: string; run_at: Date; attempt: number }[]> {
-  return db.owner<{ id: string; run_at: Date; attempt: number }[]>`
-    select j.id::text, j.run_at, (item->>'attempt')::int as attempt
-    from graphile_worker._private_jobs j join graphile_worker._private_tasks k on k.id = j.task_id,
-         jsonb_array_elements(case jsonb_typeof(j.payload::jsonb) when 'array' then j.payload::jsonb else jsonb_build_array(j.payload) end) item
-    where k.identifier = 'deliver' and item->>'delivery_id' = ${deliveryId}`;
+  const queued = await queuedDeliveries(db.owner);
+  return queued.filter((job) => job.delivery_id === deliveryId).map((job) => ({ id: job.job_id, run_at: job.run_at, attempt: job.attempt }));
 }
 
 async function recordedAttempts(deliveryId: string): Promise<{ attempts: number; entries: number }> {

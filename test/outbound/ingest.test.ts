@@ -2,6 +2,7 @@ import { createHash } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { byJob, queuedDeliveries } from "../support/deliverJobs.ts";
 import { outboundTenant } from "./setup.ts";
 
 let db: TestDatabase;
@@ -61,11 +62,9 @@ describe("fan-out", () => {
     expect(others?.n).toBe(0);
     // ...and every delivery in a batch delivery job, committed with them: one job per accepted request here (the
     // requests came one after another), each item naming the tenant and the first attempt.
-    const jobs = await db.owner<{ payload: { org_id: string; delivery_id: string; attempt: number }[] }[]>`
-      select j.payload from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
-      where t.identifier = 'deliver' order by j.id`;
-    expect(jobs.map((job) => job.payload.length)).toEqual([3, 3, 2, 1]);
-    const items = jobs.flatMap((job) => job.payload);
+    const jobs = byJob(await queuedDeliveries(db.owner));
+    expect(jobs.map((job) => job.length)).toEqual([3, 3, 2, 1]);
+    const items = jobs.flat();
     expect(new Set(items.map((item) => item.org_id))).toEqual(new Set([t.orgId]));
     expect(items.every((item) => item.attempt === 1)).toBe(true);
     expect(new Set(items.map((item) => item.delivery_id)).size).toBe(9);

@@ -10,6 +10,7 @@ import { volumePriority, widthPriority } from "../../src/outbound/jobs.ts";
 import { RecentVolume } from "../../src/outbound/recentVolume.ts";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { byJob, queuedDeliveries } from "../support/deliverJobs.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { outboundTenant } from "./setup.ts";
 
@@ -65,9 +66,7 @@ describe("job priorities", () => {
       }
       expect((await quiet.send({ event_id: "quiet_1" })).status).toBe(202);
 
-      const jobs = await db.owner<{ org_id: string; priority: number; items: number }[]>`
-        select payload->0->>'org_id' as org_id, priority, json_array_length(payload) as items from graphile_worker._private_jobs j
-        join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'deliver' order by j.id`;
+      const jobs = byJob(await queuedDeliveries(db.owner)).map(([first]) => first!);
       expect(jobs.filter((job) => job.org_id === quiet.orgId).map((job) => job.priority)).toEqual([0]);
       const busyJobs = jobs.filter((job) => job.org_id === busy.orgId);
       expect(busyJobs.reduce((sum, job) => sum + job.items, 0)).toBe(2_100);
@@ -95,9 +94,7 @@ describe("job priorities", () => {
     expect(burst.every((res) => res.status === 202)).toBe(true);
     expect((await narrow.send({ event_id: "narrow_1" })).status).toBe(202);
 
-    const jobs = await db.owner<{ org_id: string; priority: number }[]>`
-      select payload->0->>'org_id' as org_id, priority from graphile_worker._private_jobs j
-      join graphile_worker._private_tasks t on t.id = j.task_id where t.identifier = 'deliver'`;
+    const jobs = byJob(await queuedDeliveries(db.owner)).map(([first]) => first!);
     expect(jobs.filter((job) => job.org_id === narrow.orgId).map((job) => job.priority)).toEqual([0]);
     const widePriorities = new Set(jobs.filter((job) => job.org_id === wide.orgId).map((job) => job.priority));
     expect([...widePriorities].every((priority) => priority >= 1)).toBe(true);
