@@ -38,7 +38,7 @@ export interface TestApp extends Running {
 
 export async function startTestApp(
   db: Pick<TestDatabase, "name" | "ownerUrl" | "serviceUrl">,
-  options: { env?: Record<string, string>; api?: boolean; worker?: boolean; now?: () => Date } = {},
+  options: { env?: Record<string, string>; api?: boolean; worker?: boolean; now?: () => Date; resolver?: Resolver } = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     DATABASE_URL: db.ownerUrl,
@@ -64,7 +64,7 @@ export async function startTestApp(
     ...options.env,
   });
   const running = await startServices({
-    egress: createEgressClient(egressPolicyFromSettings(config), { resolver: loopbackOnlyResolver }),
+    egress: createEgressClient(egressPolicyFromSettings(config), { resolver: options.resolver ?? loopbackOnlyResolver }),
     config,
     log: createLogger(config.HOOKLEDGER_LOG_LEVEL),
     database: { ownerUrl: db.ownerUrl, serviceUrl: db.serviceUrl, description: db.name },
