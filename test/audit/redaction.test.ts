@@ -16,7 +16,7 @@ import { entryCatalogue, entrySchemas } from "../../src/compose/entryTypes.ts";
 import type { NewEntry } from "../../src/ledger/catalogue.ts";
 import { createTenant, startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
-import { REDACTED_FIELDS, SAFE_FIELDS } from "./fieldClassification.ts";
+import { REDACTED_FIELDS, SAFE_FIELDS, URL_FIELDS } from "./fieldClassification.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- rows and API bodies are asserted field by field */
 
@@ -151,14 +151,14 @@ const namesShownIn = (data: unknown, path: string): string[] => {
 describe("every field of every entry type is classified", () => {
   it("as safe to show or as redacted — a new body- or secret-bearing field fails here until it is classified", () => {
     const unclassified = catalogue.flatMap(([type, schema]) =>
-      [...textFields(schema)].filter((path) => !SAFE_FIELDS.has(path) && !(path in REDACTED_FIELDS)).map((path) => `${type}: ${path}`),
+      [...textFields(schema)].filter((path) => !SAFE_FIELDS.has(path) && !URL_FIELDS.has(path) && !(path in REDACTED_FIELDS)).map((path) => `${type}: ${path}`),
     );
     expect(unclassified).toEqual([]);
   });
 
   it("with no stale classification (every listed field exists in some type)", () => {
     const used = new Set(catalogue.flatMap(([, schema]) => [...textFields(schema)]));
-    expect([...SAFE_FIELDS, ...Object.keys(REDACTED_FIELDS)].filter((path) => !used.has(path))).toEqual([]);
+    expect([...SAFE_FIELDS, ...URL_FIELDS, ...Object.keys(REDACTED_FIELDS)].filter((path) => !used.has(path))).toEqual([]);
   });
 });
 
@@ -235,6 +235,19 @@ describe("what auditors and the audit API see of every entry type", () => {
       }
     }
     expect(redactions).toBeGreaterThanOrEqual(Object.keys(REDACTED_FIELDS).length);
+  });
+
+  it("shows URL fields as auditors read URLs: a marker, credential-shaped as a path, reads [redacted]", () => {
+    let urls = 0;
+    for (const sample of samples) {
+      for (const [path, marker] of sample.markers) {
+        if (!URL_FIELDS.has(path)) continue;
+        urls++;
+        expect(JSON.stringify([eventLog.get(sample.stream).data, api.get(sample.stream).data]), `${sample.type}: ${path}`).not.toContain(marker);
+        expect(at(eventLog.get(sample.stream).data, path), `${sample.type}: ${path}`).toBe("[redacted]");
+      }
+    }
+    expect(urls).toBeGreaterThanOrEqual(URL_FIELDS.size);
   });
 
   it("keeps every field classified safe", () => {
