@@ -2,6 +2,7 @@
  * What must never leave the process in an error report: credentials (bearer tokens, signing secrets, signature
  * headers, cookies) and payload bodies. Applied to every Sentry event, transaction and breadcrumb before sending.
  */
+import { redactedUrl } from "./redactedUrl.ts";
 
 const SECRET_PATTERNS = [/hl_(adm|org|app)_[0-9A-Za-z]{8,}/g, /whsec_[A-Za-z0-9+/=]{8,}/g, /Bearer\s+\S+/gi, /postgres(ql)?:\/\/[^\s"']+/gi];
 const SENSITIVE_KEY = /authorization|cookie|secret|token|password|signature|api[-_]?key|dsn|payload|body/i;
@@ -32,9 +33,10 @@ interface RequestLike {
 export function scrubReport<T extends object>(event: T): T {
   const scrubbed = scrubValue(event) as T & { request?: RequestLike };
   if (scrubbed.request) {
-    // Request bodies are webhook payloads and query strings can hold tokens: drop both outright.
+    // Request bodies are webhook payloads and query strings can hold tokens: drop both outright. A path can hold one
+    // too (an ingress route's path is its tenant's choice): shown as auditors read URLs (redactedUrl.ts).
     const { data: _data, query_string: _query, cookies: _cookies, ...request } = scrubbed.request;
-    scrubbed.request = { ...request, ...(request.url ? { url: request.url.split("?")[0] } : {}) };
+    scrubbed.request = { ...request, ...(request.url ? { url: redactedUrl(request.url.split(/[?#]/)[0] ?? "") } : {}) };
   }
   return scrubbed;
 }

@@ -8,6 +8,7 @@ import type { Registry } from "prom-client";
 import type { Config } from "../config.ts";
 import type { Logger } from "../log.ts";
 import { otelTargets } from "./otel/settings.ts";
+import { redactedUrl } from "./redactedUrl.ts";
 import { noTracing, type Tracing } from "./tracing.ts";
 
 export interface Telemetry {
@@ -37,8 +38,9 @@ export async function startTelemetry(config: Config, log: Logger): Promise<Telem
   if (!targets.traces && !targets.metrics) return noTelemetry;
   const { startOpenTelemetry } = await import("./otel/sdk.ts");
   const telemetry = await startOpenTelemetry(config, log, targets);
-  // Origin and path only: an endpoint may carry credentials in its user part or query.
-  const where = (url: string | undefined) => (url === undefined ? null : `${new URL(url).origin}${new URL(url).pathname}`);
+  // Origin and path only, the path as auditors read endpoint URLs: an endpoint may carry credentials in its user
+  // part, query or path (a collector's ingest key as a path segment).
+  const where = (url: string | undefined) => (url === undefined ? null : redactedUrl(`${new URL(url).origin}${new URL(url).pathname}`));
   log.info("exporting OpenTelemetry", { traces: where(targets.traces?.url), metrics: where(targets.metrics?.url), protocol: targets.traces?.protocol ?? targets.metrics?.protocol });
   return telemetry;
 }

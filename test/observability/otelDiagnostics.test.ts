@@ -31,14 +31,14 @@ process.env.OTEL_BSP_SCHEDULE_DELAY = "50";
 process.env.OTEL_EXPORTER_OTLP_TIMEOUT = "500";
 
 describe("OpenTelemetry diagnostics", () => {
-  it("logs a failed export as a warning, and the endpoint at start without its credentials", async () => {
+  it("logs a failed export as a warning, and the endpoint at start without its credentials (user part, query, path key)", async () => {
     const lines: { level: string; msg: string; fields?: LogFields }[] = [];
     const port = await closedPort();
     const telemetry = await startTelemetry(
-      loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://user:pw@127.0.0.1:${port}/v1/traces?key=k`, OTEL_METRICS_EXPORTER: "none" }),
+      loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://user:pw@127.0.0.1:${port}/ingest/Zx81kqPzW5yeK9f8/v1/traces?key=k`, OTEL_METRICS_EXPORTER: "none" }),
       recordingLogger(lines),
     );
-    expect(lines[0]).toEqual({ level: "info", msg: "exporting OpenTelemetry", fields: { traces: `http://127.0.0.1:${port}/v1/traces`, metrics: null, protocol: "http/protobuf" } });
+    expect(lines[0]).toEqual({ level: "info", msg: "exporting OpenTelemetry", fields: { traces: `http://127.0.0.1:${port}/ingest/[redacted]/v1/traces`, metrics: null, protocol: "http/protobuf" } });
     const span = telemetry.tracing.startAttempt({ parent: null, subscriptionId: "s", deliveryId: "d", eventId: "e", eventType: "t", attemptNumber: 1 });
     span.end({ outcome: "succeeded", errorClass: null, statusCode: 200, durationMs: 3, nextAttemptAt: null });
     // The batch processor's own timer exports (an explicit flush answers its failure to the caller instead).

@@ -58,6 +58,11 @@ describe("error reporting", () => {
     expect(event.message).toBe("token [redacted]");
   });
 
+  it("shows a request URL's path as auditors read URLs: a credential-shaped segment redacted", () => {
+    const event = scrubReport({ request: { url: "https://hooks.example/in/0f6e5d4c-3b2a-4190-8877-665544332211/stripe-8f7a6b5c4d3e?link=x#y" } });
+    expect(event.request).toEqual({ url: "https://hooks.example/in/[redacted]/[redacted]" });
+  });
+
   it("stops start-up on a malformed DSN behind a reference, naming the setting; the SDK never sees (or prints) it", async () => {
     const db = await createTestDatabase();
     const printed = vi.spyOn(console, "error").mockImplementation(() => {});
