@@ -4,7 +4,9 @@
  */
 import { redactedUrl } from "./redactedUrl.ts";
 
-const SECRET_PATTERNS = [/hl_(adm|org|app)_[0-9A-Za-z]{8,}/g, /whsec_[A-Za-z0-9+/=]{8,}/g, /Bearer\s+\S+/gi, /postgres(ql)?:\/\/[^\s"']+/gi];
+// hlp_ and hls_: portal links and console session cookies (console/credentials.ts), which a breadcrumb's URL or a
+// message may quote.
+const SECRET_PATTERNS = [/hl_(adm|org|app)_[0-9A-Za-z]{8,}/g, /hl[ps]_[0-9A-Za-z_]{8,}/g, /whsec_[A-Za-z0-9+/=]{8,}/g, /Bearer\s+\S+/gi, /postgres(ql)?:\/\/[^\s"']+/gi];
 const SENSITIVE_KEY = /authorization|cookie|secret|token|password|signature|api[-_]?key|dsn|payload|body/i;
 
 /** Replaces credential-looking substrings of a string. */

@@ -58,6 +58,19 @@ describe("error reporting", () => {
     expect(event.message).toBe("token [redacted]");
   });
 
+  it("redacts portal links and console session cookies wherever a report quotes them", () => {
+    const link = `hlp_${"0a".repeat(16)}_${"1b".repeat(16)}_${"Zx81kqPzW5yeK9f8".repeat(3).slice(0, 43)}`;
+    const session = `hls_${"2c".repeat(16)}_${"3d".repeat(16)}_${"q1W2e3R4t5Y6u7I8".repeat(3).slice(0, 43)}`;
+    const event = scrubReport({
+      message: `portal link ${link} refused`,
+      breadcrumbs: [{ category: "fetch", data: { url: `https://hooks.example/portal/enter?link=${link}` } }, { message: `cookie hl_session=${session}` }],
+    });
+    const sent = JSON.stringify(event);
+    expect(sent).not.toContain(link.slice(-43));
+    expect(sent).not.toContain(session.slice(-43));
+    expect(event.message).toBe("portal link [redacted] refused");
+  });
+
   it("shows a request URL's path as auditors read URLs: a credential-shaped segment redacted", () => {
     const event = scrubReport({ request: { url: "https://hooks.example/in/0f6e5d4c-3b2a-4190-8877-665544332211/stripe-8f7a6b5c4d3e?link=x#y" } });
     expect(event.request).toEqual({ url: "https://hooks.example/in/[redacted]/[redacted]" });
