@@ -166,6 +166,26 @@ describe("known receivers' URLs, as an auditor reads them", () => {
   });
 });
 
+describe("an ingress route's forward-auth URL, as an auditor reads it", () => {
+  it("event_log, audit_log and GET /v1/audit-log show where it points, not its key", async () => {
+    const secrets = ["9f8e7d6c5b4a39281706f5e4d3c2b1a0", "Fw4rdK3y9xQ2"];
+    resolving = true;
+    const created = await app.call("POST", "/v1/ingress-routes", tenant.token, {
+      name: "forward-auth",
+      auth: { type: "forward", url: `https://auth.example.com/verify/${secrets[0]}?api_key=${secrets[1]}&mode=strict` },
+    }).finally(() => (resolving = false));
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const stream = `ingress_route:${created.body.id}`;
+    const shown = "https://auth.example.com/verify/[redacted]?api_key=[redacted]&mode=[redacted]";
+    const [logged] = await dba`select data from hookledger_audit.event_log where stream = ${stream} and type = 'ingress_route.created'`;
+    const [audited] = await dba`select data from hookledger_audit.audit_log where stream = ${stream} and type = 'ingress_route.created'`;
+    const api = await app.call("GET", "/v1/audit-log?type=ingress_route.created", tenant.token);
+    const listed = api.body.data.find((entry: any) => entry.stream === stream);
+    for (const data of [logged?.data, audited?.data, listed?.data]) expect(data?.auth?.url).toBe(shown);
+    for (const secret of secrets) expect(JSON.stringify([logged, audited, api.body])).not.toContain(secret);
+  });
+});
+
 const UNRESERVED = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~";
 const HOSTS = ["hooks.example.com", "api.example.org:8443", "127.0.0.1:9", "xn--bcher-kva.example", "hooks.slack.com"];
 const SEGMENTS = ["hooks", "v1", "api", "webhooks", "T0000", "123456789012345678", "in", "catch", "events", "2016-06-01", "stripe", "github"];
