@@ -186,6 +186,21 @@ describe("an ingress route's forward-auth URL, as an auditor reads it", () => {
   });
 });
 
+describe("a portal link, as an auditor reads its entries", () => {
+  it("its hlp_ credential appears in no view and no audit API page, redeemed or not", async () => {
+    const minted = await app.call("POST", `/v1/applications/${appId}/portal-links`, tenant.token);
+    expect(minted.status, JSON.stringify(minted.body)).toBe(201);
+    const link = new URL(minted.body.url).searchParams.get("link")!;
+    expect(link).toMatch(/^hlp_/);
+    const entered = await app.fetch(`/portal/enter?link=${encodeURIComponent(link)}`, { redirect: "manual" });
+    expect(entered.status).toBe(303);
+    const seen = await auditorViews([]);
+    expect(seen.everything).toContain("portal.link_created");
+    expect(seen.everything).toContain("portal.link_redeemed");
+    expect(seen.everything).not.toContain(link.slice(-43));
+  });
+});
+
 const ODD_URLS = [
   "", "not a url", "mailto:someone@example.com", "http://h", "//h/p/abcdef123456", "http://h/a?b#c?d", "https://u@h/p;x;y=z?&&=;#",
   "HTTP://H/%41%42%43", "http://h/a=b/c", "?only", "#only", "http://[::1]:8080/p?x", "http://h/a\nb?c=d\ne#f\ng", "http://a@b@h/p",
