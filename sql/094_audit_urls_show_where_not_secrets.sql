@@ -32,10 +32,11 @@
 --
 -- Cost: nothing on the ledger's writes (no check constraint nor stored column expands redacted_data since sql/080).
 -- PostgreSQL 18 builds every virtual column's expression into each check constraint it prepares, once per statement
--- that writes a subscriptions row: the five checks now parse ~8.9 kB of expression instead of ~1.8 kB, measured at
--- ~115 against ~30 us per such statement (a loop of single-row INSERTs into a copy with the same five checks, 27 us
--- without a virtual column). Subscriptions are written by the API, by projections of endpoint health changes, and by
--- record_successes' health CTE when an endpoint's last success moves to a later second: once per statement, not row.
+-- that writes a subscriptions row: the five checks now parse ~8.9 kB of expression instead of ~1.8 kB, which adds
+-- ~115 us to such a statement where sql/092's column added ~30 us (measured with a loop of single-row INSERTs into a
+-- copy with the same five checks: 27 us each without a virtual column). Subscriptions are written by the API, by
+-- projections of endpoint health changes, and by record_successes' health CTE when an endpoint's last success moves
+-- to a later second: once per statement, not per row.
 --
 -- The tenant still reads its own URL whole through the API (GET /v1/subscriptions/{id}).
 
