@@ -130,7 +130,9 @@ export function describeReencryption(report: ReencryptionReport): { lines: strin
   }
   if (report.dryRun) {
     const ok = missing.size === 0 && malformed === 0;
-    lines.push(remaining > 0 ? `hookledger: ${remaining} value(s) would move to ${activeKeyId}; run reencrypt without --dry-run` : `hookledger: every value is under ${activeKeyId}`);
+    // "every value is under" only when it is true: values under a key the keyring lacks, or malformed, are not (told above).
+    if (remaining > 0) lines.push(`hookledger: ${remaining} value(s) would move to ${activeKeyId}; run reencrypt without --dry-run`);
+    else if (ok) lines.push(`hookledger: every value is under ${activeKeyId}`);
     return { lines, ok };
   }
   const ok = missing.size === 0 && malformed === 0 && remaining === 0;
