@@ -30,7 +30,8 @@ Commands:
   reencrypt [--dry-run]        after a keyring rotation, move every encrypted value (signing and ingress secrets, custom
                                header values, idempotency answers) to the active key and count what is under each key id;
                                --dry-run only counts. Exit code 1 while a value cannot move (its key is not in the
-                               keyring, or it is altered) or, after a run, is still under an old key
+                               keyring, or it is altered), a key id's values do not open with the keyring's key of
+                               that id (the id given to another key), or, after a run, a value is still under an old key
   --help                       show this help
 
 Configuration comes from environment variables; see README.md ("Configuration").

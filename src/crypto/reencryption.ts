@@ -51,9 +51,43 @@ export const addMoves = (into: MoveCount, more: MoveCount): MoveCount => {
 export interface KeyCensus {
   byKeyId: Map<string, number>;
   malformed: number;
+  /**
+   * Key ids of the keyring under which a value, tried, did not open with the keyring's key of that id: the id was
+   * given to another key (the old key dropped and its id reused), or the value was altered. Counting by id alone
+   * would call such values fine, under the active key even.
+   */
+  notOpening: Set<string>;
 }
 
-export const emptyCensus = (): KeyCensus => ({ byKeyId: new Map(), malformed: 0 });
+export const emptyCensus = (): KeyCensus => ({ byKeyId: new Map(), malformed: 0, notOpening: new Set() });
+
+/** A stored value the census tries to open: one per key id (`key_id`, as `keyIdSql` reads it) and kind. */
+export interface CensusSample {
+  key_id: string;
+  value: string;
+  associatedData: string;
+}
+
+/**
+ * Tries each sample whose key id the keyring holds with that key, and adds the ids whose sample does not open to
+ * `into.notOpening`. One value per id is enough to tell a key replaced under its id (no value under it opens), and
+ * costs one decryption per key id and kind, however many values there are.
+ *
+ * @example
+ * probeSamples(census, keyring, [{ key_id: "k2026", value: row.ciphertext, associatedData: `subscription:${id}:${keyId}` }]);
+ */
+export function probeSamples(into: KeyCensus, keyring: Keyring, samples: readonly CensusSample[]): KeyCensus {
+  for (const sample of samples) {
+    if (!keyring.keyIds.includes(sample.key_id)) continue;
+    try {
+      decryptSecret(sample.value, keyring, sample.associatedData);
+    } catch (error) {
+      if (!(error instanceof DecryptionError)) throw error;
+      into.notOpening.add(sample.key_id);
+    }
+  }
+  return into;
+}
 
 /**
  * The SQL expression for the key id a stored value names, NULL for a malformed one: the check `encryptedKeyId` makes,

@@ -21,6 +21,9 @@ export interface StoredHeaders {
 
 const associatedData = (subscriptionId: string, name: string) => `subscription-header:${subscriptionId}:${name}`;
 
+/** What a subscription's sealed value of header `name` is bound to (for reencrypt's census, which tries one). */
+export const sealedHeaderAssociatedData = associatedData;
+
 /**
  * The headers as they are to be stored: credential-like values sealed with the keyring's active key, others in clear.
  *

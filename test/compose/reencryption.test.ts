@@ -33,6 +33,8 @@ process.env.HOOKLEDGER_TEST_KEYRING_CB = `${C},${B}`;
 process.env.HOOKLEDGER_TEST_KEYRING_D = D;
 process.env.HOOKLEDGER_TEST_KEYRING_DC = `${D},${C}`;
 const [a, b, c, d] = [A, B, C, D].map(keyIdOf) as [string, string, string, string];
+// C's id given to D's key: what an operator who drops the old key and reuses its id for the new one configures.
+process.env.HOOKLEDGER_TEST_KEYRING_C_REUSED = `${c}:${D.slice(D.indexOf(":") + 1)}`;
 
 const API_KEY = "k_live_reencrypt_0a1b2c3d4e";
 const GITHUB_SECRET = "github-route-secret-8f7e6d5c";
@@ -274,6 +276,23 @@ describe("reencrypt after a keyring rotation", () => {
     expect(dry.output).not.toContain("every value is under");
     expect(dry.code).toBe(1);
     expectNoSecretIn(dry.output);
+  });
+
+  it("reports values under a key id the keyring gives to another key, in a dry run and a run, and exits 1", async () => {
+    const stored = await storedKeyIds();
+    expect(stored).toEqual({ signing: all(c, 5), ingress: [c], headers: [c], answers: [c] });
+    for (const args of [["reencrypt", "--dry-run"], ["reencrypt"]]) {
+      const run = await cli(args, "HOOKLEDGER_TEST_KEYRING_C_REUSED");
+      // Counted by id alone, every value is under the active key; none opens with it.
+      expect(run.output).toContain(`  subscription signing secrets: ${args.length === 1 ? "moved" : "would move"} 0; under ${c} (active) 5`);
+      expect(run.output).toContain(
+        `values under ${c} (subscription signing secrets, ingress route secrets, subscription custom header values, idempotency answers (keys not expired)) do not open with the keyring's key of that id`,
+      );
+      expect(run.output).not.toContain("every value is under");
+      expect(run.code).toBe(1);
+      expectNoSecretIn(run.output);
+    }
+    expect(await storedKeyIds()).toEqual(stored);
   });
 
   it("moves the values that open and reports, never moves, one copied from another row and one that is not encrypted at all", async () => {
