@@ -61,6 +61,14 @@ export interface KeyCensus {
 
 export const emptyCensus = (): KeyCensus => ({ byKeyId: new Map(), malformed: 0, notOpening: new Set() });
 
+/**
+ * The SQL expression that puts the value written earliest first when `min(array[<this>, value, …])` picks a key id's
+ * sample: `column` a timestamptz the caller's table keeps (written at or after the value), as text that sorts as
+ * time does. The earliest value is the one a key replaced under its id since cannot open; a value written after the
+ * replacement would open and hide it. `column` is the caller's own column name, never input.
+ */
+export const writtenAtSql = (column: string): string => `to_char(${column} at time zone 'UTC', 'YYYYMMDDHH24MISSUS')`;
+
 /** A stored value the census tries to open: one per key id (`key_id`, as `keyIdSql` reads it) and kind. */
 export interface CensusSample {
   key_id: string;
@@ -70,8 +78,8 @@ export interface CensusSample {
 
 /**
  * Tries each sample whose key id the keyring holds with that key, and adds the ids whose sample does not open to
- * `into.notOpening`. One value per id is enough to tell a key replaced under its id (no value under it opens), and
- * costs one decryption per key id and kind, however many values there are.
+ * `into.notOpening`. One value per id, the earliest written, is enough to tell a key replaced under its id (no value
+ * written before the replacement opens), and costs one decryption per key id and kind, however many values there are.
  *
  * @example
  * probeSamples(census, keyring, [{ key_id: "k2026", value: row.ciphertext, associatedData: `subscription:${id}:${keyId}` }]);

@@ -11,7 +11,7 @@ import type { Queryable, Sql } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
-import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, probeSamples, REENCRYPTION_BATCH, reencryptSecret, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
+import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, probeSamples, REENCRYPTION_BATCH, reencryptSecret, writtenAtSql, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
 import type { VerifierSecret } from "./verifiers/types.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
@@ -159,13 +159,12 @@ export async function reencryptRouteSecrets(sql: Sql, keyring: Keyring, orgId: s
 
 /** The organization's route secrets counted by the keyring key they are stored under. */
 export async function routeSecretKeyCensus(tx: Queryable, keyring: Keyring): Promise<KeyCensus> {
-  const census = addToCensus(emptyCensus(), await tx<{ key_id: string | null; n: number }[]>`
-    select ${tx.unsafe(keyIdSql("ciphertext"))} as key_id, count(*)::int as n from hookledger.ingress_route_secrets
-    where org_id = hookledger.current_org_id() group by 1`);
-  const samples = await tx<{ key_id: string; value: string; route_id: string; secret_id: string }[]>`
-    select distinct on (1) ${tx.unsafe(keyIdSql("ciphertext"))} as key_id, ciphertext as value, route_id, secret_id
+  // Each key id's sample (its earliest value, with what it is bound to) comes from the same scan.
+  const rows = await tx<{ key_id: string | null; n: number; sample: [string, string, string, string] }[]>`
+    select ${tx.unsafe(keyIdSql("ciphertext"))} as key_id, count(*)::int as n,
+           min(array[${tx.unsafe(writtenAtSql("created_at"))}, ciphertext, route_id, secret_id]) as sample
     from hookledger.ingress_route_secrets
-    where org_id = hookledger.current_org_id() and ${tx.unsafe(keyIdSql("ciphertext"))} is not null
-    order by 1, route_id, secret_id`;
-  return probeSamples(census, keyring, samples.map((row) => ({ key_id: row.key_id, value: row.value, associatedData: associatedData(row.route_id, row.secret_id) })));
+    where org_id = hookledger.current_org_id() group by 1`;
+  return probeSamples(addToCensus(emptyCensus(), rows), keyring, rows.flatMap(({ key_id, sample: [, value, routeId, secretId] }) =>
+    key_id === null ? [] : [{ key_id, value, associatedData: associatedData(routeId, secretId) }]));
 }

@@ -16,7 +16,7 @@ import type { Queryable } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { DecryptionError, UnknownKeyError } from "../crypto/errors.ts";
 import type { Keyring } from "../crypto/keyring.ts";
-import { addToCensus, emptyCensus, keyIdSql, probeSamples, type KeyCensus } from "../crypto/reencryption.ts";
+import { addToCensus, emptyCensus, keyIdSql, probeSamples, writtenAtSql, type KeyCensus } from "../crypto/reencryption.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { tenantsWithEntries } from "../ledger/tenants.ts";
@@ -76,16 +76,15 @@ export async function sealSubscriptionHeaders(ctx: AppContext, orgId: string): P
 
 /** The sealed header values of the organization's live subscriptions counted by the keyring key they are under. */
 export async function sealedHeaderKeyCensus(tx: Queryable, keyring: Keyring): Promise<KeyCensus> {
-  const census = addToCensus(emptyCensus(), await tx<{ key_id: string | null; n: number }[]>`
-    select ${tx.unsafe(keyIdSql("sealed.value"))} as key_id, count(*)::int as n
+  // Each key id's sample comes from the same scan: a value of the subscription updated longest ago (its values were
+  // sealed then or before), with what it is bound to.
+  const rows = await tx<{ key_id: string | null; n: number; sample: [string, string, string, string] }[]>`
+    select ${tx.unsafe(keyIdSql("sealed.value"))} as key_id, count(*)::int as n,
+           min(array[${tx.unsafe(writtenAtSql("s.updated_at"))}, sealed.value, s.subscription_id::text, sealed.key]) as sample
     from hookledger.subscriptions s cross join lateral jsonb_each_text(s.sealed_headers) as sealed
-    where s.org_id = hookledger.current_org_id() and s.deleted_at is null group by 1`);
-  const samples = await tx<{ key_id: string; value: string; subscription_id: string; name: string }[]>`
-    select distinct on (1) ${tx.unsafe(keyIdSql("sealed.value"))} as key_id, sealed.value, s.subscription_id, sealed.key as name
-    from hookledger.subscriptions s cross join lateral jsonb_each_text(s.sealed_headers) as sealed
-    where s.org_id = hookledger.current_org_id() and s.deleted_at is null and ${tx.unsafe(keyIdSql("sealed.value"))} is not null
-    order by 1, s.subscription_id, sealed.key`;
-  return probeSamples(census, keyring, samples.map((row) => ({ key_id: row.key_id, value: row.value, associatedData: sealedHeaderAssociatedData(row.subscription_id, row.name) })));
+    where s.org_id = hookledger.current_org_id() and s.deleted_at is null group by 1`;
+  return probeSamples(addToCensus(emptyCensus(), rows), keyring, rows.flatMap(({ key_id, sample: [, value, subscriptionId, name] }) =>
+    key_id === null ? [] : [{ key_id, value, associatedData: sealedHeaderAssociatedData(subscriptionId, name) }]));
 }
 
 /** `sealSubscriptionHeaders` for every organization with ledger entries. */

@@ -10,7 +10,7 @@
 import type { AppContext } from "../context.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
-import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, probeSamples, REENCRYPTION_BATCH, reencryptSecret, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
+import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, probeSamples, REENCRYPTION_BATCH, reencryptSecret, writtenAtSql, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
 import type { Queryable } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 
@@ -146,13 +146,12 @@ export async function reencryptKeptAnswers(ctx: AppContext, orgId: string): Prom
 
 /** The organization's kept answers of keys not yet expired, counted by the keyring key they are stored under. */
 export async function keptAnswerKeyCensus(tx: Queryable, keyring: Keyring, now: Date): Promise<KeyCensus> {
-  const census = addToCensus(emptyCensus(), await tx<{ key_id: string | null; n: number }[]>`
-    select ${tx.unsafe(keyIdSql("answer"))} as key_id, count(*)::int as n from hookledger.idempotency_keys
-    where org_id = hookledger.current_org_id() and answer is not null and expires_at > ${now} group by 1`);
-  const samples = await tx<{ key_id: string; value: string; org_id: string; token_id: string; key: string }[]>`
-    select distinct on (1) ${tx.unsafe(keyIdSql("answer"))} as key_id, answer as value, org_id, token_id, key
+  // Each key id's sample (its earliest answer, with what it is bound to) comes from the same scan.
+  const rows = await tx<{ key_id: string | null; n: number; sample: [string, string, string, string, string] }[]>`
+    select ${tx.unsafe(keyIdSql("answer"))} as key_id, count(*)::int as n,
+           min(array[${tx.unsafe(writtenAtSql("created_at"))}, answer, org_id::text, token_id::text, key]) as sample
     from hookledger.idempotency_keys
-    where org_id = hookledger.current_org_id() and answer is not null and expires_at > ${now} and ${tx.unsafe(keyIdSql("answer"))} is not null
-    order by 1, token_id, key`;
-  return probeSamples(census, keyring, samples.map((row) => ({ key_id: row.key_id, value: row.value, associatedData: associatedData({ orgId: row.org_id, tokenId: row.token_id, key: row.key }) })));
+    where org_id = hookledger.current_org_id() and answer is not null and expires_at > ${now} group by 1`;
+  return probeSamples(addToCensus(emptyCensus(), rows), keyring, rows.flatMap(({ key_id, sample: [, value, orgId, tokenId, key] }) =>
+    key_id === null ? [] : [{ key_id, value, associatedData: associatedData({ orgId, tokenId, key }) }]));
 }

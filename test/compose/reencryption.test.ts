@@ -11,6 +11,7 @@ import { sign as signGithub } from "@octokit/webhooks-methods";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { describeReencryption, reencryptAll } from "../../src/compose/reencryption.ts";
+import { encryptSecret } from "../../src/crypto/encryption.ts";
 import { generateKeyringSpec, parseKeyring } from "../../src/crypto/keyring.ts";
 import { withTenant } from "../../src/db/tenant.ts";
 import { expireCurrentSecrets, reencryptSigningSecrets, signingSecrets, storeSecret } from "../../src/outbound/subscriptionSecrets.ts";
@@ -279,12 +280,18 @@ describe("reencrypt after a keyring rotation", () => {
   });
 
   it("reports values under a key id the keyring gives to another key, in a dry run and a run, and exits 1", async () => {
+    expect(await storedKeyIds()).toEqual({ signing: all(c, 5), ingress: [c], headers: [c], answers: [c] });
+    // The service ran a while on that keyring first: a secret it wrote since opens, the ones written before do not.
+    const reused = parseKeyring(process.env.HOOKLEDGER_TEST_KEYRING_C_REUSED as string);
+    const written = encryptSecret("whsec_V3JpdHRlbkFmdGVyVGhlS2V5V2FzUmVwbGFjZWQ=", reused, `subscription:${before.plain.id}:key_after`);
+    await db.owner`insert into hookledger.subscription_secrets (org_id, subscription_id, key_id, ciphertext, created_at)
+                   select org_id, subscription_id, 'key_after', ${written}, now() from hookledger.subscriptions where subscription_id = ${before.plain.id}`;
     const stored = await storedKeyIds();
-    expect(stored).toEqual({ signing: all(c, 5), ingress: [c], headers: [c], answers: [c] });
+    expect(stored.signing).toEqual(all(c, 6));
     for (const args of [["reencrypt", "--dry-run"], ["reencrypt"]]) {
       const run = await cli(args, "HOOKLEDGER_TEST_KEYRING_C_REUSED");
       // Counted by id alone, every value is under the active key; none opens with it.
-      expect(run.output).toContain(`  subscription signing secrets: ${args.length === 1 ? "moved" : "would move"} 0; under ${c} (active) 5`);
+      expect(run.output).toContain(`  subscription signing secrets: ${args.length === 1 ? "moved" : "would move"} 0; under ${c} (active) 6`);
       expect(run.output).toContain(
         `values under ${c} (subscription signing secrets, ingress route secrets, subscription custom header values, idempotency answers (keys not expired)) do not open with the keyring's key of that id`,
       );
@@ -293,6 +300,7 @@ describe("reencrypt after a keyring rotation", () => {
       expectNoSecretIn(run.output);
     }
     expect(await storedKeyIds()).toEqual(stored);
+    await db.owner`delete from hookledger.subscription_secrets where key_id = 'key_after'`;
   });
 
   it("moves the values that open and reports, never moves, one copied from another row and one that is not encrypted at all", async () => {
