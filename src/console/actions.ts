@@ -18,7 +18,7 @@ import { testSubscription } from "../outbound/subscriptionTest.ts";
 import { auditMeta, auditReason } from "../tenancy/audit.ts";
 import { requireScope } from "../tenancy/authorize.ts";
 import { formText, readForm } from "./formInput.ts";
-import { badge, h, type Html } from "./html.ts";
+import { badge, h, secretBox, type Html } from "./html.ts";
 import { loadDelivery } from "./pages/delivery.ts";
 import { loadEvent } from "./pages/eventLoad.ts";
 import { loadSubscription } from "./pages/subscription.ts";
@@ -198,7 +198,7 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
     if (!rotated) throw new ProblemError("not-found", "no such subscription");
     // Shown in this answer only: no redirect could carry it without putting it in a URL or storing it.
     const body = h`<div class="panel"><h1>New signing secret</h1><p>Copy it now: it is not shown again. Key id <span class="mono">${rotated.keyId}</span>${rotated.previousExpiresAt ? h`; the previous secret signs until ${rotated.previousExpiresAt.toISOString()}` : ""}.</p>
-<div class="secret"><code id="new-secret">${rotated.secret}</code><button type="button" class="secondary" data-copy="new-secret" hidden>Copy</button></div>
+${secretBox("new-secret", rotated.secret)}
 <p><a href="${page.base}/subscriptions/${row.subscription_id}">Back to the subscription</a></p></div>`;
     return render(page, { title: "New signing secret", current: "", body });
   });
@@ -223,7 +223,7 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
     if (!revealed) throw new ProblemError("not-found", "no such subscription");
     // Shown in this answer only (not stored by the browser: every answer is no-store), as a rotation's new secret is.
     const body = h`<div class="panel"><h1>Signing secret</h1><p>The secret that signs deliveries now (key id <span class="mono">${revealed.keyId}</span>). Keep it where your receiver verifies signatures.</p>
-<div class="secret"><code id="revealed-secret">${revealed.secret}</code><button type="button" class="secondary" data-copy="revealed-secret" hidden>Copy</button></div>
+${secretBox("revealed-secret", revealed.secret)}
 <p><a href="${page.base}/subscriptions/${row.subscription_id}">Back to the subscription</a></p></div>`;
     return render(page, { title: "Signing secret", current: "", body });
   });

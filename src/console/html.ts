@@ -111,6 +111,15 @@ export function definitionList(items: [string, Html | string | number][]): Html 
   return h`<dl class="facts">${items.map(([term, value]) => h`<div><dt>${term}</dt><dd>${value}</dd></div>`)}</dl>`;
 }
 
+/**
+ * A secret shown once on its page (a subscription's signing secret, a new admin token), with a copy button the page
+ * script reveals: without script there is no clipboard to copy to, and the text is selected by hand. `id` names the
+ * element the button copies from, so tests and the script find it.
+ */
+export function secretBox(id: string, secret: string): Html {
+  return h`<div class="secret"><code id="${id}">${secret}</code><button type="button" class="secondary" data-copy="${id}" hidden>Copy</button></div>`;
+}
+
 /** JSON laid out for reading, token for token (jsonLayout.ts), when the text is JSON; the text itself otherwise. */
 export function codeBlock(text: string, label: string): Html {
   return h`<pre class="code" tabindex="0" aria-label="${label}">${layOutJson(text) ?? text}</pre>`;

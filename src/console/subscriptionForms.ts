@@ -13,7 +13,7 @@ import { createSubscription, UnknownApplicationError, updateSubscription } from 
 import { auditMeta, auditReason } from "../tenancy/audit.ts";
 import { requireScope } from "../tenancy/authorize.ts";
 import { formText, readForm } from "./formInput.ts";
-import { h, type Html } from "./html.ts";
+import { h, secretBox, type Html } from "./html.ts";
 import { loadApplication } from "./pages/applications.ts";
 import { loadSubscription } from "./pages/subscription.ts";
 import type { Surface } from "./sessions.ts";
@@ -92,7 +92,7 @@ export function registerSubscriptionForms(app: Hono<HttpEnv>, ctx: AppContext, s
       await assertDeliverable(ctx, fields.url);
       const created = await createSubscription(ctx, page.auth.orgId, { ...fields, appId: app_id }, { ...auditMeta(c), ...(form.reason ? { reason: form.reason } : {}) });
       const body = h`<div class="panel"><h1>Endpoint added</h1><p>Deliveries to <strong>${created.subscription.url}</strong> are signed with this secret. Copy it now: it is not shown again.</p>
-<div class="secret"><code id="new-secret">${created.secret}</code><button type="button" class="secondary" data-copy="new-secret" hidden>Copy</button></div>
+${secretBox("new-secret", created.secret)}
 <p><a href="${page.base}/subscriptions/${created.subscription.subscription_id}">Go to the endpoint</a></p></div>`;
       return render(page, { title: "Endpoint added", current: "", body });
     } catch (error) {

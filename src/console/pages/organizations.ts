@@ -13,7 +13,7 @@ import { organizationCreateBody } from "../../tenancy/routes/organizations.ts";
 import { createToken } from "../../tenancy/tokens.ts";
 import { auditMeta } from "../../tenancy/audit.ts";
 import { formText, readForm } from "../formInput.ts";
-import { h, table, time } from "../html.ts";
+import { h, secretBox, table, time } from "../html.ts";
 import { isSecureRequest, issueSignInToken } from "../security.ts";
 import { render, viewOf, type View } from "../view.ts";
 
@@ -50,7 +50,7 @@ export function registerOrganizationPages(app: Hono<HttpEnv>, ctx: AppContext): 
     const signInCsrf = issueSignInToken(c, isSecureRequest(c, ctx.config.HOOKLEDGER_TRUST_PROXY));
     const body = h`<div class="panel"><h1>Organization ${org.name} created</h1>
 <p>Its first admin token is shown once. Store it now (a password manager, your deployment's secrets): the API and the console take it.</p>
-<div class="secret"><code id="new-token">${token.token}</code><button type="button" class="secondary" data-copy="new-token" hidden>Copy</button></div>
+${secretBox("new-token", token.token)}
 <form method="post" action="/console/sign-in"><input type="hidden" name="csrf" value="${signInCsrf}"><input type="hidden" name="token" value="${token.token}">
 <div class="actions"><button>Continue as ${org.name}</button><a class="button secondary" href="${page.base}/organizations">Back to organizations</a></div></form></div>`;
     return render(page, { title: "Organization created", current: `${page.base}/organizations`, body });
