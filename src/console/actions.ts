@@ -13,6 +13,7 @@ import { timestampField } from "../http/fields.ts";
 import { ProblemError } from "../http/problem.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { retryDelivery, RetryError, recoverSubscription, replayEvent, ReplayError } from "../outbound/replay.ts";
+import type { SubscriptionRow } from "../outbound/subscriptionStore.ts";
 import { revealSubscriptionSecret, rotateSubscriptionSecret, setSubscriptionEnabled } from "../outbound/subscriptions.ts";
 import { testSubscription } from "../outbound/subscriptionTest.ts";
 import { auditMeta, auditReason } from "../tenancy/audit.ts";
@@ -64,6 +65,15 @@ const done = (view: View, path: string, what: string) => view.c.redirect(`${view
 export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Surface): void {
   const view = (c: Context<HttpEnv>) => viewOf(ctx, c, surface);
   const reasonRequired = ctx.config.HOOKLEDGER_REQUIRE_AUDIT_REASON;
+  /**
+   * How each subscription action starts, its GET and its POST alike: the scope is checked before anything is looked
+   * up (403), then the subscription the path names is loaded as its page loads it (404 when this session cannot see it).
+   */
+  const subscriptionAction = async (c: Context<HttpEnv>): Promise<{ page: View; row: SubscriptionRow }> => {
+    const page = view(c);
+    requireScope(page.auth, "subscriptions:write");
+    return { page, row: await loadSubscription(page, c.req.param("subscription_id") ?? "") };
+  };
 
   const retryConfirmation = (view: View, id: string, eventId: string): Confirmation => ({
     title: "Retry delivery",
@@ -125,16 +135,12 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
     back: `${view.base}/subscriptions/${id}`,
   });
   app.get("/subscriptions/:subscription_id/recover", async (c) => {
-    const page = view(c);
-    requireScope(page.auth, "subscriptions:write");
-    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const { page, row } = await subscriptionAction(c);
     const since = new Date(page.now.getTime() - 86_400_000).toISOString().slice(0, 19) + "Z";
     return confirmPage(page, recoverConfirmation(page, row.subscription_id, row.url, since));
   });
   app.post("/subscriptions/:subscription_id/recover", async (c) => {
-    const page = view(c);
-    requireScope(page.auth, "subscriptions:write");
-    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const { page, row } = await subscriptionAction(c);
     const raw = await formValue(c, "since");
     const since = v.safeParse(timestampField, raw);
     if (!since.success) return confirmPage(page, { ...recoverConfirmation(page, row.subscription_id, row.url, raw), error: `Since: ${since.issues[0]?.message ?? "expected an RFC 3339 time"}` }, 400);
@@ -158,15 +164,11 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
       back: `${view.base}/subscriptions/${id}`,
     });
     app.get(`/subscriptions/:subscription_id/${name}`, async (c) => {
-      const page = view(c);
-      requireScope(page.auth, "subscriptions:write");
-      const row = await loadSubscription(page, c.req.param("subscription_id"));
+      const { page, row } = await subscriptionAction(c);
       return confirmPage(page, confirmation(page, row.subscription_id, row.url));
     });
     app.post(`/subscriptions/:subscription_id/${name}`, async (c) => {
-      const page = view(c);
-      requireScope(page.auth, "subscriptions:write");
-      const row = await loadSubscription(page, c.req.param("subscription_id"));
+      const { page, row } = await subscriptionAction(c);
       if (!(await setSubscriptionEnabled(ctx, page.auth.orgId, row.subscription_id, enabled, await metaOf(c, false)))) throw new ProblemError("not-found", "no such subscription");
       return done(page, `/subscriptions/${row.subscription_id}`, enabled ? "enabled" : "disabled");
     });
@@ -181,15 +183,11 @@ export function registerActions(app: Hono<HttpEnv>, ctx: AppContext, surface: Su
     back: `${view.base}/subscriptions/${id}`,
   });
   app.get("/subscriptions/:subscription_id/rotate-secret", async (c) => {
-    const page = view(c);
-    requireScope(page.auth, "subscriptions:write");
-    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const { page, row } = await subscriptionAction(c);
     return confirmPage(page, rotateConfirmation(page, row.subscription_id, row.url));
   });
   app.post("/subscriptions/:subscription_id/rotate-secret", async (c) => {
-    const page = view(c);
-    requireScope(page.auth, "subscriptions:write");
-    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const { page, row } = await subscriptionAction(c);
     // Decimal digits only: Number() would read "", " ", "0x10" and "1e2" as numbers (a missing field as 0 hours).
     const given = await formValue(c, "overlap_hours");
     const hours = /^[0-9]{1,3}$/.test(given ?? "") ? Number(given) : Number.NaN;
@@ -210,15 +208,11 @@ ${secretBox("new-secret", rotated.secret)}
     back: `${view.base}/subscriptions/${id}`,
   });
   app.get("/subscriptions/:subscription_id/reveal-secret", async (c) => {
-    const page = view(c);
-    requireScope(page.auth, "subscriptions:write");
-    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const { page, row } = await subscriptionAction(c);
     return confirmPage(page, revealConfirmation(page, row.subscription_id, row.url));
   });
   app.post("/subscriptions/:subscription_id/reveal-secret", async (c) => {
-    const page = view(c);
-    requireScope(page.auth, "subscriptions:write");
-    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const { page, row } = await subscriptionAction(c);
     const revealed = await revealSubscriptionSecret(ctx, page.auth.orgId, row.subscription_id, await metaOf(c, reasonRequired));
     if (!revealed) throw new ProblemError("not-found", "no such subscription");
     // Shown in this answer only (not stored by the browser: every answer is no-store), as a rotation's new secret is.
@@ -235,15 +229,11 @@ ${secretBox("revealed-secret", revealed.secret)}
     back: `${view.base}/subscriptions/${id}`,
   });
   app.get("/subscriptions/:subscription_id/test", async (c) => {
-    const page = view(c);
-    requireScope(page.auth, "subscriptions:write");
-    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const { page, row } = await subscriptionAction(c);
     return confirmPage(page, testConfirmation(page, row.subscription_id, row.url));
   });
   app.post("/subscriptions/:subscription_id/test", async (c) => {
-    const page = view(c);
-    requireScope(page.auth, "subscriptions:write");
-    const row = await loadSubscription(page, c.req.param("subscription_id"));
+    const { page, row } = await subscriptionAction(c);
     if (!row.enabled) return confirmPage(page, { ...testConfirmation(page, row.subscription_id, row.url), error: "The subscription is disabled; enable it to test it." }, 409);
     const outcome = await testSubscription(ctx, page.auth.orgId, row.subscription_id, await metaOf(c, false));
     if (!outcome) throw new ProblemError("not-found", "no such subscription");
