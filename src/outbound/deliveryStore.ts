@@ -93,7 +93,10 @@ export interface EventFilter {
 /** Payload bytes one page of events holds at most (a first event larger than that comes alone). */
 export const MAX_PAGE_PAYLOAD_BYTES = 8 * 1024 * 1024;
 
-/** The WHERE clause of a page of events (the organization's, with the filter's conditions and cursor). */
+/**
+ * The WHERE clause of a page of events (the organization's, with the filter's conditions and cursor). With a channel
+ * the page is read from events_channels_list_idx (events with channels only), whose predicate `= any` proves (sql/095).
+ */
 function eventsMatching(tx: Queryable, filter: EventFilter) {
   return tx`where org_id = hookledger.current_org_id()
       ${filter.appId ? tx`and app_id = ${filter.appId}` : tx``}

@@ -2,7 +2,8 @@
  * Storage settings of the write path: bulky columns carry no planner statistics (sql/065) — ANALYZE skips them, on
  * the ledger's partitions too, those made later included, while the columns queries filter on keep theirs —,
  * stream rows are updated in place, without a new index entry (sql/066), a new delivery takes no entry in the
- * retry promoter's index (sql/071); the append plans its statements once per session (sql/075).
+ * retry promoter's index (sql/071); the append plans its statements once per session (sql/075); the events list's
+ * channel filter reads an index of channelled events only (sql/095).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
@@ -133,6 +134,43 @@ describe("the retry promoter's index (sql/071)", () => {
       return JSON.stringify(rows);
     });
     expect(plan).toContain('"Index Name":"deliveries_due_idx"');
+  });
+});
+
+describe("the events list's channel index (sql/095)", () => {
+  it("holds events with channels only, and serves ?channel= as the service role, under a generic plan", async () => {
+    // 200 events without channels (most events have none), 10 with.
+    const orgId = "3b7e21c4-8d5f-4a60-9b1c-0e2f3a4b5c6d";
+    const appId = "4c8f32d5-9e60-4b71-8c2d-1f3a4b5c6d7e";
+    await db.owner.begin(async (tx) => {
+      await tx`select set_config('hookledger.org_id', ${orgId}, true)`;
+      await tx`
+        insert into hookledger.events (org_id, event_id, app_id, event_type, content_type, payload_encoding, payload, payload_sha256,
+          request_fingerprint, channels, occurred_at, received_at, deliveries_scheduled)
+        select ${orgId}::uuid, 'evt_channels_' || g, ${appId}::uuid, 'user.created', 'application/json', 'json', '{}', 'x', 'x',
+          case when g % 20 = 0 then array['orders', 'region.' || g] end, now() - g * interval '1 second', now() - g * interval '1 second', 0
+        from generate_series(1, 200) g`;
+    });
+    await db.owner`analyze hookledger.events`;
+    const [index] = await db.owner<{ predicate: string }[]>`
+      select pg_get_expr(indpred, indrelid) as predicate from pg_index where indexrelid = 'hookledger.events_channels_list_idx'::regclass`;
+    expect(index?.predicate).toBe("(channels IS NOT NULL)");
+
+    // The list's statement with ?channel= (outbound/deliveryStore.ts, listEvents), as hookledger_app under
+    // row-level security, planned once for any channel.
+    const plan = await db.service.begin(async (tx) => {
+      await tx`select set_config('hookledger.org_id', ${orgId}, true)`;
+      await tx`set local plan_cache_mode = force_generic_plan`;
+      await tx`set local enable_seqscan = off`;
+      await tx.unsafe(`prepare events_of_channel(text, integer) as
+        select event_id from hookledger.events e
+        where org_id = hookledger.current_org_id() and $1::text = any(channels)
+        order by received_at desc, event_id desc limit $2`);
+      const rows = await tx.unsafe(`explain (format json) execute events_of_channel('orders', 51)`);
+      await tx.unsafe("deallocate events_of_channel");
+      return JSON.stringify(rows);
+    });
+    expect(plan).toContain('"Index Name":"events_channels_list_idx"');
   });
 });
 
