@@ -4,7 +4,7 @@ import type { Config } from "../config.ts";
 import { boundedArray, exactObject, timestampField } from "../http/fields.ts";
 import { eventTypeNameField, urlField } from "../outbound/fields.ts";
 import { SECRET_REF_FORMS, SECRET_REF_PATTERN } from "../secrets/references.ts";
-import { appRefField } from "../tenancy/applicationRefs.ts";
+import { appRefFieldDescribed } from "../tenancy/applicationRefs.ts";
 import { DEFAULT_TOLERANCE_SECONDS, genericVerifierConfigSchema, verifierPresetNames } from "./verifiers/presets.ts";
 
 export const QUEUE_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
@@ -84,7 +84,17 @@ export const maxBodyBytesField = (config: Config) =>
   );
 
 /** Where a route publishes: an application named by its id or uid (stored by its id, see ingressRoutes.ts) and one of its event types. */
-export const publishField = v.nullable(exactObject({ app_id: appRefField, event_type: eventTypeNameField }));
+export const publishField = v.pipe(
+  v.nullable(
+    exactObject({
+      app_id: appRefFieldDescribed(
+        "The application's id, or its uid. A uid is resolved to the application's id when the route is saved (create or PATCH): the route is stored, answered and recorded with the id, and keeps publishing to that application if the uid later moves to another one. A uid no live application has is a 400 naming publish.app_id.",
+      ),
+      event_type: v.pipe(eventTypeNameField, v.description("One of the application's event types; register it first under /v1/applications/{app_id}/event-types.")),
+    }),
+  ),
+  v.description("Publish each accepted webhook as an event of this application and type (fanned out to its subscriptions); null: not published."),
+);
 
 export const secretIdField = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]{1,64}$/, "1-64 characters of letters, digits, _ . -"));
 

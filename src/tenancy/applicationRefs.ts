@@ -26,13 +26,20 @@ export const uidField = v.pipe(
   v.check((value) => value !== "." && value !== "..", "must not be . or .. alone: no path can carry it"),
 );
 
-/** An application's id or its uid; a UUID-shaped value comes out lower-cased, as ids are stored. */
-export const appRefField = v.pipe(
-  v.string("expected an application id or uid"),
-  v.description("The application's id, or its uid."),
-  v.regex(UID_SHAPE, "expected an application id (a UUID) or uid"),
-  v.transform((value) => (isUuidShaped(value) ? value.toLowerCase() : value)),
-);
+/**
+ * An application's id or its uid, documented as `description` says; a UUID-shaped value comes out lower-cased, as ids
+ * are stored. The description goes before the transform: a request body's document shows the input side of a pipe,
+ * which ends there, so a description piped after this field would not be shown.
+ */
+export const appRefFieldDescribed = (description: string) =>
+  v.pipe(
+    v.string("expected an application id or uid"),
+    v.description(description),
+    v.regex(UID_SHAPE, "expected an application id (a UUID) or uid"),
+    v.transform((value) => (isUuidShaped(value) ? value.toLowerCase() : value)),
+  );
+
+export const appRefField = appRefFieldDescribed("The application's id, or its uid.");
 
 /** OpenAPI: the `app_id` path parameter of every route under `/v1/applications/{app_id}`. */
 export const APP_ID_IN_PATH = {

@@ -91,3 +91,24 @@ describe("ingress route publish.app_id by uid", () => {
     expect((await app.call("GET", `/v1/ingress-routes/${route.body.id}`, t.token)).body.publish.app_id).toBe(t.appId);
   });
 });
+
+describe("the OpenAPI document", () => {
+  it("says publish.app_id takes an id or uid, resolved to the id when the route is saved, and that the route answers the id", async () => {
+    type Schema = { description?: string; anyOf?: Schema[]; properties?: Record<string, Schema>; $ref?: string };
+    const document = (await (await app.fetch("/openapi.json")).json()) as {
+      paths: Record<string, Record<string, { requestBody: { content: Record<string, { schema: Schema }> } }>>;
+      components: { schemas: Record<string, Schema> };
+    };
+    const objectOf = (schema: Schema | undefined) => schema?.anyOf?.find((option) => option.properties) ?? schema;
+    for (const [path, method] of [["/v1/ingress-routes", "post"], ["/v1/ingress-routes/{route_id}", "patch"]] as const) {
+      const publish = document.paths[path]?.[method]?.requestBody.content["application/json"]?.schema.properties?.publish;
+      expect(publish?.description, `${method} ${path}`).toMatch(/null: not published/);
+      const appId = objectOf(publish)?.properties?.app_id?.description;
+      expect(appId, `${method} ${path}`).toMatch(/id, or its uid/);
+      expect(appId, `${method} ${path}`).toMatch(/resolved to the application's id when the route is saved/);
+      expect(appId, `${method} ${path}`).toMatch(/keeps publishing to that application if the uid later moves/);
+    }
+    const answered = objectOf(document.components.schemas.IngressRoute?.properties?.publish)?.properties?.app_id?.description;
+    expect(answered).toMatch(/The application's id, also when the route was saved with its uid/);
+  });
+});

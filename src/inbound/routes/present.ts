@@ -67,8 +67,12 @@ const routeFields = {
   description: v.nullable(v.string()),
   auth: ingressAuthSchema,
   max_body_bytes: v.number(),
-  /** `app_id` is the application's id, also when the route was saved with its uid (resolved then, once). */
-  publish: v.nullable(v.object({ app_id: v.string(), event_type: v.string() })),
+  publish: v.nullable(
+    v.object({
+      app_id: v.pipe(v.string(), v.description("The application's id, also when the route was saved with its uid (resolved then, once: a uid moved later changes nothing here).")),
+      event_type: v.string(),
+    }),
+  ),
   queue: v.nullable(v.string()),
   enabled: v.boolean(),
   /** Whether POST /v1/ingress-routes/{id}/publish may publish to this route (the instance's policy still applies). */
