@@ -163,6 +163,8 @@ export const configSchema = v.object({
 
   HOOKLEDGER_ENCRYPTION_KEYS: secretReferenceSetting(" to a keyring kid:base64key[,kid:base64key…]"),
   HOOKLEDGER_MAX_EVENT_BYTES: wholeNumberSetting(1024, 64 * 1024 * 1024, 512 * 1024),
+  HOOKLEDGER_SCHEMA_COMPILE_MS: wholeNumberSetting(100, 600_000, 1500),
+  HOOKLEDGER_SCHEMA_MATCHING_MS: wholeNumberSetting(10, 60_000, 100),
   HOOKLEDGER_RETRY_SCHEDULE: v.pipe(
     v.optional(v.string(), "3,10,180,1800,3600,10800,18000,36000"),
     v.regex(/^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$/, "expected comma-separated delays in seconds, e.g. 3,10,180"),

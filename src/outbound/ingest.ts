@@ -32,7 +32,7 @@ import { fanoutCacheOf } from "./fanoutCache.ts";
 import { jobWakeupsFor } from "./jobWakeups.ts";
 import { enqueueDeliveries, newDeliveryJobs, volumePriority, type ScheduledDelivery } from "./jobs.ts";
 import { matchesSubscription } from "./matching.ts";
-import { payloadViolations, schemaKey } from "./payloadSchema.ts";
+import { payloadViolations, schemaBudgetsOf, schemaKey, type SchemaBudgets } from "./payloadSchema.ts";
 import { RecentVolume } from "./recentVolume.ts";
 import { eventReceived, fanOut, newEventId } from "./appends.ts";
 
@@ -125,9 +125,9 @@ interface PendingEvent {
  *
  * @throws ProblemError (429) when the schema must be compiled and the organization has used its compile budget.
  */
-function schemaViolations(orgId: string, item: PendingEvent, schema: Record<string, unknown>): FieldError[] {
+function schemaViolations(orgId: string, item: PendingEvent, schema: Record<string, unknown>, budgets: SchemaBudgets): FieldError[] {
   const key = schemaKey(schema);
-  if (item.checked?.schemaKey !== key) item.checked = { schemaKey: key, errors: payloadViolations(schema, item.event.parsedPayload, orgId) };
+  if (item.checked?.schemaKey !== key) item.checked = { schemaKey: key, errors: payloadViolations(schema, item.event.parsedPayload, orgId, budgets) };
   return item.checked.errors;
 }
 
@@ -149,7 +149,7 @@ function uidsOf(items: PendingEvent[]): string[] {
 /** Outcome of one event inside a batch, before the batch commits. */
 type Decision = { accept: true; targets: string[]; deprecated: boolean } | { accept: false; outcome: ItemOutcome<IngestResult> };
 
-function decide(orgId: string, item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: number }, now: Date): Decision {
+function decide(orgId: string, item: PendingEvent, lookups: IngestLookups, quotaLeft: { n: number }, now: Date, budgets: SchemaBudgets): Decision {
   const { event } = item;
   const earlier = lookups.existing.get(item.eventId);
   if (earlier) {
@@ -167,7 +167,7 @@ function decide(orgId: string, item: PendingEvent, lookups: IngestLookups, quota
   if (eventType.schema && event.encoding === "json") {
     let errors: FieldError[];
     try {
-      errors = schemaViolations(orgId, item, eventType.schema);
+      errors = schemaViolations(orgId, item, eventType.schema, budgets);
     } catch (error) {
       if (!(error instanceof ProblemError)) throw error;
       return { accept: false, outcome: { ok: false, error } };
@@ -189,10 +189,10 @@ interface Plan {
   refused: number;
 }
 
-function planBatch(orgId: string, items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n: number }, now: Date, span: IngestBatchSpan | undefined): Plan {
+function planBatch(orgId: string, items: PendingEvent[], lookups: IngestLookups, quotaLeft: { n: number }, now: Date, budgets: SchemaBudgets, span: IngestBatchSpan | undefined): Plan {
   const plan: Plan = { outcomes: [], appends: [], deliveries: [], accepted: 0, refused: 0 };
   for (const item of items) {
-    const decision = decide(orgId, item, lookups, quotaLeft, now);
+    const decision = decide(orgId, item, lookups, quotaLeft, now, budgets);
     if (!decision.accept) {
       plan.outcomes.push(decision.outcome);
       plan.refused += 1;
@@ -281,7 +281,7 @@ async function writeBatchInOneStatement(ctx: AppContext, lane: ConnectionLane, o
   const fanout = await cache.of(orgId, [...new Set(items.map((item) => item.event.appId))], uidsOf(items));
   const now = ctx.now();
   const lookups: IngestLookups = { ...fanout, existing: new Map(), eventsToday: 0 };
-  const plan = planBatch(orgId, items, lookups, { n: Number.POSITIVE_INFINITY }, now, span);
+  const plan = planBatch(orgId, items, lookups, { n: Number.POSITIVE_INFINITY }, now, schemaBudgetsOf(ctx.config), span);
   if (plan.refused > 0) {
     cache.forgetIfOlderThan(orgId, REFUSAL_REREAD_MS);
     return undefined;
@@ -335,7 +335,7 @@ async function writeBatchTransaction(ctx: AppContext, orgId: string, items: Pend
       types: items.map((item) => ({ appId: item.event.appId, name: item.event.eventType })),
       eventIds: items.filter((item) => item.event.eventId !== undefined).map((item) => item.eventId),
     });
-    const plan = planBatch(orgId, items, lookups, { n: lookups.quotas.events_per_day - lookups.eventsToday }, now, span);
+    const plan = planBatch(orgId, items, lookups, { n: lookups.quotas.events_per_day - lookups.eventsToday }, now, schemaBudgetsOf(ctx.config), span);
     // Issued together: postgres.js pipelines them on the transaction's connection, one round trip for all. The
     // counter before the jobs, as ingest_batch takes them: the first deliver job ever inserts graphile-worker's task
     // row, and a flush holding that row uncommitted while it waited for a counter row another flush held (which then
@@ -500,5 +500,5 @@ async function checkBeforeTheFlush(ctx: AppContext, orgId: string, item: Pending
   if (item.event.encoding !== "json") return;
   const fanout = await fanoutCacheOf(ctx).of(orgId, [item.event.appId]);
   const schema = fanout.eventTypes.get(eventTypeKey(item.event.appId, item.event.eventType))?.schema;
-  if (schema) schemaViolations(orgId, item, schema);
+  if (schema) schemaViolations(orgId, item, schema, schemaBudgetsOf(ctx.config));
 }

@@ -24,14 +24,15 @@ import addFormatsModule from "ajv-formats";
 import type { RE2JS } from "re2js";
 import { MAX_JSON_NESTING, nestsDeeperThan } from "../http/inputRules.ts";
 import { ProblemError, type FieldError } from "../http/problem.ts";
-import { CompileBudget } from "./compileBudget.ts";
+import type { Config } from "../config.ts";
+import { CompileBudget, DEFAULT_COMPILE_MS_PER_WINDOW } from "./compileBudget.ts";
 import { enumKeyword } from "./enumKeyword.ts";
 import { multipleOfKeyword } from "./multipleOfKeyword.ts";
 import { linearTimeFormats } from "./schemaFormats.ts";
 import { analyseSchema, escapeToken, type SchemaNode, type SchemaProblem } from "./schemaGraph.ts";
 import { compileSchemaPatterns } from "./schemaPatterns.ts";
 import { uniqueItemsKeyword } from "./uniqueItems.ts";
-import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, errorCopies, MAX_COLLECTED_ERRORS, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
+import { applicationCost, COST_KEYWORD, costKeyword, countedMatch, dependentRequiredLists, dependentRequiredNames, errorCopies, MAX_COLLECTED_ERRORS, MAX_MATCHING_MS, validating, ValidationRun, ValidationTooCostlyError, walkedSizes } from "./validationWork.ts";
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv2020) => Ajv2020;
 /** The formats a schema may name: each is checked (on RE2 where it is a regex, schemaFormats.ts). */
@@ -329,10 +330,27 @@ export function schemaKey(schema: object): string {
 /** The compiling each organization causes in this process (compileBudget.ts); shared, as the cache is. */
 const compileBudget = new CompileBudget();
 
+/**
+ * The time budgets of schema work, both measured on the clock: an organization's compiling per 10 s
+ * (compileBudget.ts) and one validation's matching of strings (validationWork.ts).
+ */
+export interface SchemaBudgets {
+  compileMs: number;
+  matchingMs: number;
+}
+
+export const DEFAULT_SCHEMA_BUDGETS: SchemaBudgets = { compileMs: DEFAULT_COMPILE_MS_PER_WINDOW, matchingMs: MAX_MATCHING_MS };
+
+/** The instance's budgets (HOOKLEDGER_SCHEMA_COMPILE_MS, HOOKLEDGER_SCHEMA_MATCHING_MS). */
+export const schemaBudgetsOf = (config: Pick<Config, "HOOKLEDGER_SCHEMA_COMPILE_MS" | "HOOKLEDGER_SCHEMA_MATCHING_MS">): SchemaBudgets => ({
+  compileMs: config.HOOKLEDGER_SCHEMA_COMPILE_MS,
+  matchingMs: config.HOOKLEDGER_SCHEMA_MATCHING_MS,
+});
+
 /** Runs `work`, which compiles, within `owner`'s compile budget (none: not counted, e.g. a schema at start-up). */
-function compiling<T>(owner: string | undefined, work: () => T): T {
+function compiling<T>(owner: string | undefined, budgets: SchemaBudgets, work: () => T): T {
   if (owner === undefined) return work();
-  compileBudget.assertRoom(owner);
+  compileBudget.assertRoom(owner, budgets.compileMs);
   const started = performance.now();
   try {
     return work();
@@ -341,12 +359,12 @@ function compiling<T>(owner: string | undefined, work: () => T): T {
   }
 }
 
-function compiled(schema: object, purpose: Purpose, owner: string | undefined): CompiledSchema {
+function compiled(schema: object, purpose: Purpose, owner: string | undefined, budgets: SchemaBudgets): CompiledSchema {
   const key = schemaKey(schema);
   let entry = recall(key);
   if (!entry) {
     try {
-      entry = compiling(owner, () => compile(schema as Record<string, unknown>, purpose));
+      entry = compiling(owner, budgets, () => compile(schema as Record<string, unknown>, purpose));
     } catch (error) {
       if (!(error instanceof InvalidPayloadSchemaError) || error instanceof OverBudgetError) throw error;
       entry = error;
@@ -358,14 +376,14 @@ function compiled(schema: object, purpose: Purpose, owner: string | undefined): 
 }
 
 /** The errors of a payload `failFast` refused: all of them when that is cheap, else the first. */
-function errorsOf(schema: CompiledSchema, payload: unknown, run: ValidationRun, owner: string | undefined): ErrorObject[] {
+function errorsOf(schema: CompiledSchema, payload: unknown, run: ValidationRun, owner: string | undefined, budgets: SchemaBudgets): ErrorObject[] {
   const firstErrors = schema.failFast.errors ?? [];
   if (schema.allErrors === schema.failFast) return firstErrors;
   const maxNodes = Math.floor(MAX_ALL_ERRORS_WORK / schema.values);
   if (jsonValues(payload, maxNodes + 1) > maxNodes) return firstErrors;
   if (schema.allErrors === undefined) {
     try {
-      schema.allErrors = compiling(owner, schema.compileAllErrors);
+      schema.allErrors = compiling(owner, budgets, schema.compileAllErrors);
     } catch (error) {
       // Over the owner's compile budget: the first errors are the answer this time, and it compiles another time.
       if (error instanceof ProblemError) return firstErrors;
@@ -390,23 +408,23 @@ function errorsOf(schema: CompiledSchema, payload: unknown, run: ValidationRun, 
  * anything is compiled, and formats, since a misspelt `"format": "emial"` would otherwise pass every value. A stored
  * schema accepted before either rule keeps validating as it did.
  */
-export function assertValidPayloadSchema(schema: object, owner?: string): void {
-  const { acceptProblems } = compiled(schema, "accept", owner);
+export function assertValidPayloadSchema(schema: object, owner?: string, budgets = DEFAULT_SCHEMA_BUDGETS): void {
+  const { acceptProblems } = compiled(schema, "accept", owner, budgets);
   if (acceptProblems.length > 0) throw new InvalidPayloadSchemaError(acceptProblems);
 }
 
 /**
  * The payload's schema violations, as field/message pairs (empty when it conforms). `owner`: the organization a
- * compile is counted against.
+ * compile is counted against; `budgets`: the instance's (schemaBudgetsOf).
  *
  * @throws ProblemError (429) when the schema must be compiled and `owner` has used its compile budget.
  */
-export function payloadViolations(schema: object, payload: unknown, owner?: string): FieldError[] {
+export function payloadViolations(schema: object, payload: unknown, owner?: string, budgets = DEFAULT_SCHEMA_BUDGETS): FieldError[] {
   // Ajv recurses per level; payloads published from inbound webhooks did not pass the request-body rules.
   if (nestsDeeperThan(payload, MAX_JSON_NESTING)) return [{ field: "payload", message: `nests deeper than ${MAX_JSON_NESTING} levels of objects and arrays` }];
   let validate: CompiledSchema;
   try {
-    validate = compiled(schema, "validate", owner);
+    validate = compiled(schema, "validate", owner, budgets);
   } catch (error) {
     if (!(error instanceof InvalidPayloadSchemaError)) throw error;
     const [first] = error.problems;
@@ -414,6 +432,7 @@ export function payloadViolations(schema: object, payload: unknown, owner?: stri
   }
   // One run for both passes: the errors' pass spends what the first left of the budgets, no more.
   const run = new ValidationRun();
+  run.matchingBudgetMs = budgets.matchingMs;
   // A fail-fast validator V8 could not compile is the all-errors one: its errors are bounded as errorsOf's.
   if (validate.failFast === validate.allErrors) run.maxErrors = MAX_COLLECTED_ERRORS;
   try {
@@ -422,7 +441,7 @@ export function payloadViolations(schema: object, payload: unknown, owner?: stri
     if (!(error instanceof ValidationTooCostlyError)) throw error;
     return [{ field: "payload", message: error.message }];
   }
-  return errorsOf(validate, payload, run, owner).slice(0, 20).map((error) => ({
+  return errorsOf(validate, payload, run, owner, budgets).slice(0, 20).map((error) => ({
     field: `payload${error.instancePath.replace(/\//g, ".")}`,
     message: error.message ?? "does not match the schema",
   }));

@@ -13,7 +13,7 @@ import { attemptDelivery, type AttemptOutcome } from "./attempt.ts";
 import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
 import { getEventType } from "./eventTypes.ts";
 import { payloadSha256 } from "./ingest.ts";
-import { payloadViolations } from "./payloadSchema.ts";
+import { payloadViolations, schemaBudgetsOf, type SchemaBudgets } from "./payloadSchema.ts";
 import { getSubscription } from "./subscriptionStore.ts";
 
 export const PING_EVENT_TYPE = "hookledger.ping";
@@ -32,12 +32,12 @@ export class TestExampleError extends Error {
 }
 
 /** The example's payload: the one given, else its schema's first example, else `{}`; checked against the schema. */
-function examplePayload(orgId: string, schema: Record<string, unknown> | null, example: TestExample): unknown {
+function examplePayload(orgId: string, schema: Record<string, unknown> | null, example: TestExample, budgets: SchemaBudgets): unknown {
   const examples = schema?.["examples"];
   const fromSchema = Array.isArray(examples) && examples.length > 0;
   const payload = example.payload !== undefined ? example.payload : fromSchema ? examples[0] : {};
   if (!schema) return payload;
-  const errors = payloadViolations(schema, payload, orgId);
+  const errors = payloadViolations(schema, payload, orgId, budgets);
   if (errors.length === 0) return payload;
   if (example.payload !== undefined) throw new TestExampleError(errors);
   throw new TestExampleError([{ field: "payload", message: `the event type's ${fromSchema ? "first schema example" : "default payload {}"} does not match its schema; give a payload` }]);
@@ -55,7 +55,7 @@ export async function testSubscription(ctx: AppContext, orgId: string, subscript
       const type = await getEventType(tx, subscription.app_id, example.eventType);
       if (!type) throw new TestExampleError([{ field: "event_type", message: "no such event type in the subscription's application" }]);
       eventType = type.name;
-      payload = JSON.stringify(examplePayload(orgId, type.schema, example));
+      payload = JSON.stringify(examplePayload(orgId, type.schema, example, schemaBudgetsOf(ctx.config)));
       // An example is an event in history, held to an event's limit (the request body may be twice as large).
       const size = Buffer.byteLength(payload);
       const maxBytes = ctx.config.HOOKLEDGER_MAX_EVENT_BYTES;

@@ -29,7 +29,7 @@
  * pattern such as `\w*a\w{998}!`, whose DFA needs a state per position) it runs the NFA at ~16 ns per character per
  * program instruction — 5.5 s for one 500 KB string. So a match whose worst case (characters × instructions)
  * passes MAX_MATCH_WORK is not run, and the time a validation spends matching is measured as it goes, past
- * MAX_MATCHING_MS it stops. The bound is on time, not on worst cases added up: a payload of a thousand URLs costs
+ * MAX_MATCHING_MS (or the instance's HOOKLEDGER_SCHEMA_MATCHING_MS) it stops. The bound is on time, not on worst cases added up: a payload of a thousand URLs costs
  * milliseconds on the DFA, and worst cases summed would refuse it.
  */
 import { _, Name, type CodeKeywordDefinition } from "ajv/dist/2020.js";
@@ -78,7 +78,7 @@ export const MAX_VALIDATION_WORK = 1_000_000;
 /** One match's worst case, in characters × RE2 program instructions: ~100 ms on re2js's NFA. */
 export const MAX_MATCH_WORK = 6_000_000;
 
-/** Time one validation may spend matching strings against patterns and formats. */
+/** Time one validation may spend matching strings against patterns and formats, unless HOOKLEDGER_SCHEMA_MATCHING_MS says. */
 export const MAX_MATCHING_MS = 100;
 
 const TOO_MANY_STEPS = `validating the payload against the event type's schema takes more than ${MAX_VALIDATION_WORK} steps: the schema applies its parts to this payload too many times; simplify the schema or split the payload`;
@@ -94,6 +94,8 @@ export class ValidationTooCostlyError extends Error {
 export class ValidationRun extends PayloadValueNames {
   work = 0;
   matchingMs = 0;
+  /** The time its matches may take (MAX_MATCHING_MS, or the instance's HOOKLEDGER_SCHEMA_MATCHING_MS). */
+  matchingBudgetMs = MAX_MATCHING_MS;
   /** The errors one of its validation functions may hold: MAX_COLLECTED_ERRORS where all of them are collected. */
   maxErrors = Number.POSITIVE_INFINITY;
   private readonly keyCounts = new WeakMap<object, number>();
@@ -137,8 +139,8 @@ export function countedMatch(worstCase: number, what: string, length: number, ma
   if (!run) return match();
   const started = performance.now();
   const matched = match();
-  if ((run.matchingMs += performance.now() - started) > MAX_MATCHING_MS) {
-    throw new ValidationTooCostlyError(`matching the payload's strings against the schema's patterns and formats takes more than ${MAX_MATCHING_MS} ms; simplify the patterns or split the payload`);
+  if ((run.matchingMs += performance.now() - started) > run.matchingBudgetMs) {
+    throw new ValidationTooCostlyError(`matching the payload's strings against the schema's patterns and formats takes more than ${run.matchingBudgetMs} ms; simplify the patterns or split the payload`);
   }
   return matched;
 }

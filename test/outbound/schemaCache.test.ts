@@ -57,4 +57,19 @@ describe("compiling", () => {
     // Another organization's compiling is its own.
     expect(() => assertValidPayloadSchema(large("other"), "org-b")).not.toThrow();
   });
+
+  it("is limited by the budget the instance sets (HOOKLEDGER_SCHEMA_COMPILE_MS), which the refusal names", () => {
+    const budgets = { compileMs: 100, matchingMs: 100 };
+    let refused: unknown;
+    for (let n = 0; n < 1_000 && refused === undefined; n++) {
+      try {
+        assertValidPayloadSchema(large(`tight${n}`), "org-c", budgets);
+      } catch (error) {
+        refused = error;
+      }
+    }
+    expect(refused).toBeInstanceOf(ProblemError);
+    expect((refused as ProblemError).status).toBe(429);
+    expect((refused as ProblemError).message).toMatch(/compiled for more than 100 ms in 10 s/);
+  });
 });

@@ -14,7 +14,7 @@ import { requireScope } from "../../tenancy/authorize.ts";
 import { applicationIdInPath } from "../../tenancy/routes/applicationInPath.ts";
 import { createEventType, deleteEventType, EventTypeExistsError, getEventType, listEventTypes, updateEventType } from "../eventTypes.ts";
 import { eventTypeNameField } from "../fields.ts";
-import { assertValidPayloadSchema, InvalidPayloadSchemaError } from "../payloadSchema.ts";
+import { assertValidPayloadSchema, InvalidPayloadSchemaError, schemaBudgetsOf, type SchemaBudgets } from "../payloadSchema.ts";
 import { presentEventType } from "./present.ts";
 
 // The top level of a schema holds keywords, a few dozen at most; the bound keeps a 1 MB object of keys from being
@@ -31,10 +31,10 @@ export const eventTypeUpdateBody = exactObject({ description: v.optional(descrip
 export const eventTypeListQuery = exactObject({ ...paginationQuery, include_deprecated: v.optional(v.picklist(["true", "false"])) });
 
 /** Refuses a schema the service cannot run safely, naming each problem as `schema` plus its JSON pointer. */
-function checkSchema(schema: Record<string, unknown> | null | undefined, orgId: string): void {
+function checkSchema(schema: Record<string, unknown> | null | undefined, orgId: string, budgets: SchemaBudgets): void {
   if (!schema) return;
   try {
-    assertValidPayloadSchema(schema, orgId);
+    assertValidPayloadSchema(schema, orgId, budgets);
   } catch (error) {
     if (!(error instanceof InvalidPayloadSchemaError)) throw error;
     throw new ProblemError("validation", "the schema cannot be used to validate payloads", {
@@ -68,7 +68,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     requireScope(auth, "applications:write");
     const appId = await appOf(c, { change: true });
     const body = await readJson(c, eventTypeCreateBody);
-    checkSchema(body.schema, auth.orgId);
+    checkSchema(body.schema, auth.orgId, schemaBudgetsOf(ctx.config));
     try {
       const created = await createEventType(ctx, auth.orgId, { appId, ...body }, auditMeta(c));
       if (!created) throw new ProblemError("not-found", "no such application");
@@ -107,7 +107,7 @@ export function eventTypeRoutes(ctx: AppContext): Hono<HttpEnv> {
     const appId = await appOf(c, { change: true });
     const name = nameOf(c);
     const body = await readJson(c, eventTypeUpdateBody);
-    checkSchema(body.schema, auth.orgId);
+    checkSchema(body.schema, auth.orgId, schemaBudgetsOf(ctx.config));
     const updated = await updateEventType(ctx, auth.orgId, appId, name, body, auditMeta(c));
     if (!updated) throw new ProblemError("not-found", "no such event type");
     return c.json(presentEventType(updated));
