@@ -4,11 +4,12 @@
  * with the JSON pointer of the culprit, and schemas that worked before keep working.
  */
 import { describe, expect, it, vi } from "vitest";
-import { schemaWorld } from "./schemaWorld.ts";
+import { ROOMY_SCHEMA_BUDGETS, schemaWorld } from "./schemaWorld.ts";
 
 /* eslint-disable @typescript-eslint/no-explicit-any -- response bodies are parsed JSON */
 
-const { world, createType, patchType, send, sendRaw, expectSchemaRefused } = schemaWorld("schema");
+// Nothing here is about the time budgets (compileBudget.ts and schemaCache.test.ts, matchingWork.test.ts are).
+const { world, createType, patchType, send, sendRaw, expectSchemaRefused } = schemaWorld("schema", ROOMY_SCHEMA_BUDGETS);
 
 describe("patterns", () => {
   it("evaluate catastrophic patterns in linear time while other requests are answered", async () => {

@@ -12,12 +12,23 @@ import { outboundTenant } from "./setup.ts";
 /** Ajv's own wording for its internals, which a problem must never quote. */
 const AJV_INTERNALS = /maximum call stack|can't resolve|schema is invalid|no schema with key|data\/|strict mode|ajv/i;
 
-/** Call at the top of a test file: the world is ready inside its tests. `prefix` names the event types it creates. */
-export function schemaWorld(prefix: string) {
+/**
+ * Schema time budgets no test run reaches (HOOKLEDGER_SCHEMA_COMPILE_MS, HOOKLEDGER_SCHEMA_MATCHING_MS), for tests
+ * that must not hit them. Both are measured on the clock: on a loaded machine a file's ordinary schemas used up the
+ * default compile budget (429 on later creates and sends) and an ordinary large payload the matching one (422). A
+ * test that must reach a budget keeps the default with an input far beyond it.
+ */
+export const ROOMY_SCHEMA_BUDGETS = { HOOKLEDGER_SCHEMA_COMPILE_MS: "600000", HOOKLEDGER_SCHEMA_MATCHING_MS: "60000" };
+
+/**
+ * Call at the top of a test file (or of a describe block): the world is ready inside its tests. `prefix` names the
+ * event types it creates; `env` is the app's configuration beside the tests' defaults.
+ */
+export function schemaWorld(prefix: string, env: Record<string, string> = {}) {
   const world = {} as { db: TestDatabase; app: TestApp; t: Awaited<ReturnType<typeof outboundTenant>> };
   beforeAll(async () => {
     world.db = await createTestDatabase();
-    world.app = await startTestApp(world.db);
+    world.app = await startTestApp(world.db, { env });
     world.t = await outboundTenant(world.app, ["plain.event"]);
   });
   afterAll(async () => {
