@@ -1,9 +1,9 @@
 /**
  * The `deliver` graphile-worker task: one attempt of each delivery in the job (see attempt.ts and jobs.ts).
  * A job's payload is one of three shapes, all still queued somewhere after an upgrade:
- * - `{ org_id, attempt, delivery_ids }`: the jobs a flush of new events queues (sql/097), the same attempt of each;
+ * - `{ org_id, attempt, delivery_ids }`: the jobs a flush of new events queues (sql/096), the same attempt of each;
  * - `[{ org_id, delivery_id, attempt, manual? }, …]`: the jobs the service builds (retries, re-queues, recover),
- *   and fan-out jobs queued before sql/097;
+ *   and fan-out jobs queued before sql/096;
  * - `{ org_id, delivery_id }`: jobs queued before batching, run as a batch of one.
  */
 import type { Task } from "graphile-worker";

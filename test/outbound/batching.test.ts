@@ -170,7 +170,7 @@ describe("batch delivery jobs", () => {
       const groups = (await worker.ctx.metrics.attemptGroupsRecorded.get()).values;
       expect(groups.find((value) => value.labels.path === "one_statement")?.value ?? 0).toBeGreaterThan(0);
       // The same deliveries again, as after a crash between recording the outcomes and completing the job, in one
-      // job of the item shape the service builds itself (and fan-out jobs had before sql/097): every item names an
+      // job of the item shape the service builds itself (and fan-out jobs had before sql/096): every item names an
       // attempt already made, so nothing is sent or recorded again.
       const [again] = await db.owner<{ id: string }[]>`
         select id::text from graphile_worker.add_job('deliver', ${db.owner.json(items as never)}::json)`;

@@ -6,7 +6,7 @@ const a = "00000000-0000-4000-8000-00000000000a";
 const b = "00000000-0000-4000-8000-00000000000b";
 
 describe("a deliver job's payload", () => {
-  it("reads a flush's list of ids (sql/097) as one item per delivery, in order, each of the job's attempt", () => {
+  it("reads a flush's list of ids (sql/096) as one item per delivery, in order, each of the job's attempt", () => {
     expect(deliveryItemsOf({ org_id: org, attempt: 1, delivery_ids: [b, a] })).toEqual([
       { org_id: org, delivery_id: b, attempt: 1 },
       { org_id: org, delivery_id: a, attempt: 1 },

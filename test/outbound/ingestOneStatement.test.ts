@@ -179,7 +179,7 @@ describe("ingest in one statement", () => {
     expect(await counts()).toEqual({ ...before, events: before!.events + 2, deliveries: before!.deliveries + 2, ledger: before!.ledger + 2, usage: before!.usage + 2, jobs: before!.jobs + 1 });
   });
 
-  it("queues a flush's deliveries as jobs of 32 ids the database cuts from the entries, in their order (sql/088, sql/097)", async () => {
+  it("queues a flush's deliveries as jobs of 32 ids the database cuts from the entries, in their order (sql/088, sql/096)", async () => {
     const t = await outboundTenant(app);
     for (let i = 0; i < 40; i++) await t.subscribe({ url: `http://127.0.0.1:9/wide/${i}` });
     const sent = await t.send({ event_id: "wide" });

@@ -1,6 +1,6 @@
 /**
  * The deliveries queued as `deliver` jobs, one row per delivery, whatever shape the job's payload has
- * (src/outbound/deliverTask.ts): a list of ids (a flush's fan-out jobs, sql/097), a list of items (jobs the service
+ * (src/outbound/deliverTask.ts): a list of ids (a flush's fan-out jobs, sql/096), a list of items (jobs the service
  * builds in TypeScript), or the single item of the first version. Read as the owner, past row-level security.
  */
 import type { Sql } from "../../src/db/connect.ts";

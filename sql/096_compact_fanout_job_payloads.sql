@@ -46,4 +46,4 @@ begin
 end
 $$;
 comment on function hookledger.insert_fanout_jobs(uuid[], integer, integer, integer) is
-  'Queues the given new deliveries (attempt 1, due now) of the transaction''s organization as deliver jobs of p_job_size each, in order, each {org_id, attempt, delivery_ids}, without add_jobs'' NOTIFY; see sql/088 and sql/097.';
+  'Queues the given new deliveries (attempt 1, due now) of the transaction''s organization as deliver jobs of p_job_size each, in order, each {org_id, attempt, delivery_ids}, without add_jobs'' NOTIFY; see sql/088 and sql/096.';
