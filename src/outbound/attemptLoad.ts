@@ -16,8 +16,6 @@ import { subscriptionColumns, type SubscriptionRow } from "./subscriptionStore.t
 
 export const WORKER_META: EntryMeta = { actor: { kind: "worker" } };
 
-/** The subscription columns the store reads, taken from the composite `subscriptions_of_deliveries` returns. */
-const SUBSCRIPTION_OF_LOAD = subscriptionColumns.split(",").map((column) => `(f.subscription).${column.trim()}`).join(", ");
 
 /** One delivery a batch asks for; `attempt` undefined means "whatever attempt is next" (the test ping). */
 export interface AttemptRequest {
@@ -72,12 +70,13 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
   // (10,334 buffers for 192 deliveries), and `delivery_id = any($ids)` let PostgreSQL 18 skip-scan the
   // organization's whole part of the subscription index, whose last column is delivery_id (1,985 buffers for 164).
   // The subscriptions are found by the ids the deliveries name, collected first (an array): as a semi-join, a plan
-  // that took the organization's 20 subscriptions for one walked each one's deliveries (1,043 buffers a load).
+  // that took the organization's 20 subscriptions for one walked each one's deliveries (1,043 buffers a load). They
+  // are read column by column (sql/097): the table's whole row would compute its virtual url_for_audit (sql/094).
   const [deliveries, subscriptionRows] = await Promise.all([
     ctx.sql<DeliveryWithEvent[]>`select * from hookledger.deliveries_to_attempt(${orgId}::uuid, ${ids}::uuid[])`,
     ctx.sql<(SubscriptionRow & { deleted: boolean; encrypted_secrets: EncryptedSecretJson[] })[]>`
-      select ${ctx.sql.unsafe(SUBSCRIPTION_OF_LOAD)}, (f.subscription).deleted_at is not null as deleted, f.secrets as encrypted_secrets
-      from hookledger.subscriptions_of_deliveries(${orgId}::uuid, ${ids}::uuid[], ${now}::timestamptz) f`,
+      select ${ctx.sql.unsafe(subscriptionColumns)}, deleted, encrypted_secrets
+      from hookledger.subscriptions_to_attempt(${orgId}::uuid, ${ids}::uuid[], ${now}::timestamptz)`,
   ]);
   const byId = new Map(deliveries.map((row) => [row.delivery_id, row]));
   // Secrets are decrypted once per subscription that sends; they stay out of the subscription row. Sealed header

@@ -80,7 +80,7 @@ export async function signingSecretsOf(tx: Queryable, keyring: Keyring, subscrip
   return new Map([...bySubscription].map(([subscriptionId, secrets]) => [subscriptionId, secrets.map((row) => decrypted(keyring, subscriptionId, row))]));
 }
 
-/** A signing secret as `hookledger.subscriptions_of_deliveries` (sql/068) returns it: encrypted, times as text. */
+/** A signing secret as `hookledger.subscriptions_to_attempt` (sql/097) returns it: encrypted, times as text. */
 export interface EncryptedSecretJson {
   key_id: string;
   ciphertext: string;
