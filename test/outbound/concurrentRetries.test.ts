@@ -38,7 +38,10 @@ const quietly = () => new Promise((resolve) => setTimeout(resolve, 1_000));
 
 describe("concurrent manual retries", () => {
   it("queues one attempt when ten retries of a failed delivery arrive together, and the delivery ends", async () => {
-    receiver.respond("/retry-race", { status: 500 });
+    // The retried attempt answers slowly: the retries decided after the first one (each waits for the one before, on
+    // the stream and the delivery's row) must find the delivery still pending, not already failed again, on a loaded
+    // machine (CI saw a third attempt: the worker had failed attempt 2 before the last retry decided).
+    receiver.respond("/retry-race", { status: 500 }, { status: 500, delayMs: 2_000 });
     await t.subscribe({ url: receiver.url("/retry-race"), max_attempts: 1, event_types: ["invoice.paid"] });
     await t.send({ event_id: "retry_race_1" });
     const failed = await t.settled("retry_race_1", "failed");
