@@ -16,7 +16,9 @@ let receiver: Receiver;
 
 beforeAll(async () => {
   db = await createTestDatabase();
-  app = await startTestApp(db, { worker: true, env: { HOOKLEDGER_MIN_RETRY_DELAY_MS: "1000" } });
+  // No circuit breaker: the other organization's endpoint fails six times here, and with the default (open after 5)
+  // its third retry waited out the cooldown whenever the retries ran one by one instead of in one job (CI under Bun).
+  app = await startTestApp(db, { worker: true, env: { HOOKLEDGER_MIN_RETRY_DELAY_MS: "1000", HOOKLEDGER_CIRCUIT_FAILURES: "0" } });
   receiver = await startReceiver();
 });
 afterAll(async () => {
