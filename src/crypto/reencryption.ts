@@ -69,32 +69,37 @@ export const emptyCensus = (): KeyCensus => ({ byKeyId: new Map(), malformed: 0,
  */
 export const writtenAtSql = (column: string): string => `to_char(${column} at time zone 'UTC', 'YYYYMMDDHH24MISSUS')`;
 
-/** A stored value the census tries to open: one per key id (`key_id`, as `keyIdSql` reads it) and kind. */
-export interface CensusSample {
-  key_id: string;
-  value: string;
-  associatedData: string;
+/**
+ * A census row of `select <keyIdSql> as key_id, count(*)::int as n, min(array[<writtenAtSql>, value, …]) as sample …
+ * group by 1`: the key id's count and its earliest written value, with what that value is bound to after it.
+ */
+export interface SampledCensusRow<S extends string[]> {
+  key_id: string | null;
+  n: number;
+  sample: S;
 }
 
 /**
- * Tries each sample whose key id the keyring holds with that key, and adds the ids whose sample does not open to
- * `into.notOpening`. One value per id, the earliest written, is enough to tell a key replaced under its id (no value
+ * The census of `rows`, each key id's sample tried with the keyring's key of that id: an id whose sample does not open
+ * goes to `notOpening`. One value per id, the earliest written, is enough to tell a key replaced under its id (no value
  * written before the replacement opens), and costs one decryption per key id and kind, however many values there are.
+ * `associatedDataOf` gives what the sample's value is bound to, from the sample's columns.
  *
  * @example
- * probeSamples(census, keyring, [{ key_id: "k2026", value: row.ciphertext, associatedData: `subscription:${id}:${keyId}` }]);
+ * sampledCensus(rows, keyring, ([, , subscriptionId, secretId]) => `subscription:${subscriptionId}:${secretId}`);
  */
-export function probeSamples(into: KeyCensus, keyring: Keyring, samples: readonly CensusSample[]): KeyCensus {
-  for (const sample of samples) {
-    if (!keyring.keyIds.includes(sample.key_id)) continue;
+export function sampledCensus<S extends [string, string, ...string[]]>(rows: readonly SampledCensusRow<S>[], keyring: Keyring, associatedDataOf: (sample: S) => string): KeyCensus {
+  const census = addToCensus(emptyCensus(), rows);
+  for (const { key_id: keyId, sample } of rows) {
+    if (keyId === null || !keyring.keyIds.includes(keyId)) continue;
     try {
-      decryptSecret(sample.value, keyring, sample.associatedData);
+      decryptSecret(sample[1], keyring, associatedDataOf(sample));
     } catch (error) {
       if (!(error instanceof DecryptionError)) throw error;
-      into.notOpening.add(sample.key_id);
+      census.notOpening.add(keyId);
     }
   }
-  return into;
+  return census;
 }
 
 /**

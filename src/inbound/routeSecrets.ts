@@ -11,7 +11,7 @@ import type { Queryable, Sql } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
-import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, probeSamples, REENCRYPTION_BATCH, reencryptSecret, writtenAtSql, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
+import { addMoves, keyIdSql, noMoves, sampledCensus, REENCRYPTION_BATCH, reencryptSecret, writtenAtSql, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
 import type { VerifierSecret } from "./verifiers/types.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
@@ -165,6 +165,5 @@ export async function routeSecretKeyCensus(tx: Queryable, keyring: Keyring): Pro
            min(array[${tx.unsafe(writtenAtSql("created_at"))}, ciphertext, route_id, secret_id]) as sample
     from hookledger.ingress_route_secrets
     where org_id = hookledger.current_org_id() group by 1`;
-  return probeSamples(addToCensus(emptyCensus(), rows), keyring, rows.flatMap(({ key_id, sample: [, value, routeId, secretId] }) =>
-    key_id === null ? [] : [{ key_id, value, associatedData: associatedData(routeId, secretId) }]));
+  return sampledCensus(rows, keyring, ([, , routeId, secretId]) => associatedData(routeId, secretId));
 }

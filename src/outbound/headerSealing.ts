@@ -16,7 +16,7 @@ import type { Queryable } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { DecryptionError, UnknownKeyError } from "../crypto/errors.ts";
 import type { Keyring } from "../crypto/keyring.ts";
-import { addToCensus, emptyCensus, keyIdSql, probeSamples, writtenAtSql, type KeyCensus } from "../crypto/reencryption.ts";
+import { keyIdSql, sampledCensus, writtenAtSql, type KeyCensus } from "../crypto/reencryption.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
 import { tenantsWithEntries } from "../ledger/tenants.ts";
@@ -83,8 +83,7 @@ export async function sealedHeaderKeyCensus(tx: Queryable, keyring: Keyring): Pr
            min(array[${tx.unsafe(writtenAtSql("s.updated_at"))}, sealed.value, s.subscription_id::text, sealed.key]) as sample
     from hookledger.subscriptions s cross join lateral jsonb_each_text(s.sealed_headers) as sealed
     where s.org_id = hookledger.current_org_id() and s.deleted_at is null group by 1`;
-  return probeSamples(addToCensus(emptyCensus(), rows), keyring, rows.flatMap(({ key_id, sample: [, value, subscriptionId, name] }) =>
-    key_id === null ? [] : [{ key_id, value, associatedData: sealedHeaderAssociatedData(subscriptionId, name) }]));
+  return sampledCensus(rows, keyring, ([, , subscriptionId, name]) => sealedHeaderAssociatedData(subscriptionId, name));
 }
 
 /** `sealSubscriptionHeaders` for every organization with ledger entries. */

@@ -8,7 +8,7 @@ import type { Queryable, Sql } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
-import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, probeSamples, REENCRYPTION_BATCH, reencryptSecret, writtenAtSql, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
+import { addMoves, keyIdSql, noMoves, sampledCensus, REENCRYPTION_BATCH, reencryptSecret, writtenAtSql, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
 export const newSecretKeyId = () => `key_${randomBytes(6).toString("hex")}`;
@@ -144,6 +144,5 @@ export async function signingSecretKeyCensus(tx: Queryable, keyring: Keyring): P
            min(array[${tx.unsafe(writtenAtSql("created_at"))}, ciphertext, subscription_id::text, key_id]) as sample
     from hookledger.subscription_secrets
     where org_id = hookledger.current_org_id() group by 1`;
-  return probeSamples(addToCensus(emptyCensus(), rows), keyring, rows.flatMap(({ key_id, sample: [, value, subscriptionId, secretId] }) =>
-    key_id === null ? [] : [{ key_id, value, associatedData: associatedData(subscriptionId, secretId) }]));
+  return sampledCensus(rows, keyring, ([, , subscriptionId, secretId]) => associatedData(subscriptionId, secretId));
 }

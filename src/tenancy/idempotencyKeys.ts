@@ -10,7 +10,7 @@
 import type { AppContext } from "../context.ts";
 import { decryptSecret, encryptSecret } from "../crypto/encryption.ts";
 import type { Keyring } from "../crypto/keyring.ts";
-import { addMoves, addToCensus, emptyCensus, keyIdSql, noMoves, probeSamples, REENCRYPTION_BATCH, reencryptSecret, writtenAtSql, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
+import { addMoves, keyIdSql, noMoves, sampledCensus, REENCRYPTION_BATCH, reencryptSecret, writtenAtSql, type KeyCensus, type MoveCount } from "../crypto/reencryption.ts";
 import type { Queryable } from "../db/connect.ts";
 import { withTenant } from "../db/tenant.ts";
 
@@ -152,6 +152,5 @@ export async function keptAnswerKeyCensus(tx: Queryable, keyring: Keyring, now: 
            min(array[${tx.unsafe(writtenAtSql("created_at"))}, answer, org_id::text, token_id::text, key]) as sample
     from hookledger.idempotency_keys
     where org_id = hookledger.current_org_id() and answer is not null and expires_at > ${now} group by 1`;
-  return probeSamples(addToCensus(emptyCensus(), rows), keyring, rows.flatMap(({ key_id, sample: [, value, orgId, tokenId, key] }) =>
-    key_id === null ? [] : [{ key_id, value, associatedData: associatedData({ orgId, tokenId, key }) }]));
+  return sampledCensus(rows, keyring, ([, , orgId, tokenId, key]) => associatedData({ orgId, tokenId, key }));
 }
