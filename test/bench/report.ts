@@ -8,6 +8,7 @@ import os from "node:os";
 import path from "node:path";
 import type { Profile } from "./stats.ts";
 import { ratioChart } from "./svg.ts";
+import { describeProbes, type SpeedProbe } from "./speedProbe.ts";
 
 export interface Measure {
   name: string;
@@ -141,7 +142,7 @@ export function printTable(rows: Row[]): void {
 }
 
 /** `name` is "latest" for reference runs; a profiled run writes under another name, its numbers being perturbed. */
-export async function writeResults(dir: string, name: string, run: { machine: Machine; options: Record<string, unknown>; rows: Row[]; extras: Record<string, unknown> }): Promise<void> {
+export async function writeResults(dir: string, name: string, run: { machine: Machine; options: Record<string, unknown>; rows: Row[]; extras: Record<string, unknown>; speed?: Record<string, SpeedProbe> }): Promise<void> {
   await mkdir(dir, { recursive: true });
   await writeFile(path.join(dir, `${name}.json`), JSON.stringify(run, null, 2) + "\n");
   const m = run.machine;
@@ -156,6 +157,7 @@ export async function writeResults(dir: string, name: string, run: { machine: Ma
     "Ratio = performance relative to the baseline measured in the same run (throughput ÷ baseline throughput, or baseline",
     "latency ÷ latency): 1 means as fast as the baseline; **bold ⚠** marks rows below half their baseline.",
     "",
+    ...(run.speed && Object.keys(run.speed).length > 0 ? [describeProbes(run.speed), ""] : []),
     ...run.rows.filter((r) => r.ratio >= 0.5 && noteOf(r)).map((r) => `- ${r.id}: ${noteOf(r)}`),
     flagged.length ? `\n### Profiles of rows below half their baseline (every row's profile: ${name}-profiles.md)\n` : "",
     ...flagged.map(profileMarkdown),

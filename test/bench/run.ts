@@ -19,6 +19,7 @@ import os from "node:os";
 import path from "node:path";
 import { killLeftoverChildren, startCluster } from "./env.ts";
 import { pgbenchBinary } from "./commitBaseline.ts";
+import { probeSpeed, type SpeedProbe } from "./speedProbe.ts";
 import { describeMachine, medianOfRuns, printTable, writeResults, type Row } from "./report.ts";
 import { FULL, QUICK, type BenchContext } from "./scenarios/common.ts";
 import { scenarioDelivery, scenarioScaling, scenarioSlowEndpoints } from "./scenarios/delivery.ts";
@@ -100,6 +101,7 @@ process.on("SIGINT", () => void shutdown(130));
 
 const rows: Row[] = [];
 const failures: Record<string, string> = {};
+const speed: Record<string, SpeedProbe> = {};
 const ctx: BenchContext = {
   cluster,
   sizes,
@@ -117,6 +119,8 @@ try {
     if (!scenario) continue;
     const t0 = performance.now();
     log(`scenario ${id}: ${scenario.name}`);
+    speed[id] = await probeSpeed(cluster.url);
+    log(`scenario ${id}: machine speed ${JSON.stringify(speed[id])}`);
     const repeats = options.repeat ?? (options.quick ? 1 : (FULL_RUN_REPEATS[id] ?? 1));
     try {
       const runs: Row[][] = [];
@@ -150,6 +154,7 @@ try {
       totalSeconds: Math.round((performance.now() - started) / 1000),
     },
     rows,
+    speed,
     extras: { ...ctx.extras, failures },
   });
   log(`results written to ${path.relative(process.cwd(), resultsDir)}/${name}.{json,md,svg} and ${name}-profiles.md`);
