@@ -76,7 +76,7 @@ export function createMetrics(sql: Sql): Metrics {
     }),
     retriesScheduled: new Counter({ name: "hookledger_delivery_retries_scheduled_total", help: "Retries scheduled after a failed attempt.", registers }),
     deliveriesFailed: new Counter({ name: "hookledger_deliveries_failed_total", help: "Deliveries that exhausted their attempts.", registers }),
-    deliveriesDeferred: new Counter({ name: "hookledger_deliveries_deferred_total", help: "Deliveries handed back to the queue: unattempted (endpoint busy or stalled, circuit open, rate limit) or still being sent when their job's time was up (handed over).", labelNames: ["reason"], registers }),
+    deliveriesDeferred: new Counter({ name: "hookledger_deliveries_deferred_total", help: "Deliveries handed back to the queue: unattempted (endpoint busy or stalled, circuit open, rate limit, secret unavailable: its signing secret or a sealed header the keyring cannot open) or still being sent when their job's time was up (handed over).", labelNames: ["reason"], registers }),
     circuitTransitions: new Counter({ name: "hookledger_circuit_transitions_total", help: "Circuit breaker openings and closings.", labelNames: ["state"], registers }),
     autoDisabled: new Counter({ name: "hookledger_subscriptions_auto_disabled_total", help: "Subscriptions auto-disabled for failing.", registers }),
     ingressVerifications: new Counter({ name: "hookledger_ingress_verifications_total", help: "Inbound webhook verifications by result.", labelNames: ["result"], registers }),

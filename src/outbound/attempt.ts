@@ -11,7 +11,7 @@
 import { randomUUID } from "node:crypto";
 import type { AppContext } from "../context.ts";
 import { withTenant } from "../db/tenant.ts";
-import type { AttemptRequest, LoadedAttempt } from "./attemptLoad.ts";
+import type { AttemptRequest, LoadedAttempt, Unopened } from "./attemptLoad.ts";
 import type { AttemptData, AttemptResult } from "./attemptRecord.ts";
 import { buildDeliveryRequest } from "./deliveryRequest.ts";
 import type { EndpointSlots } from "./endpointSlots.ts";
@@ -23,6 +23,7 @@ import { scrubResponse } from "./responseScrubbing.ts";
 import type { SubscriptionRow } from "./subscriptionStore.ts";
 import { attemptClaimsOf } from "./attemptClaims.ts";
 import { deferShared, loadShared, recordShared } from "./sharedBatches.ts";
+import type { ScheduledDelivery } from "./jobs.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
 /** Longest a finished attempt waits for others of its batch before its outcome is recorded. */
@@ -262,7 +263,7 @@ async function plan(ctx: AppContext, orgId: string, ready: LoadedAttempt[], slot
  * outcome was recorded, it finds the attempt made and skips it (one recorded outcome per attempt).
  */
 export async function attemptDeliveries(ctx: AppContext, orgId: string, requests: AttemptRequest[], options: AttemptOptions): Promise<AttemptOutcome[]> {
-  const { ready, skipped } = await loadShared(ctx, orgId, requests);
+  const { ready, skipped, unopened } = await loadShared(ctx, orgId, requests);
   const outcomes = new Map<string, AttemptOutcome>(skipped.map((skip) => [skip.deliveryId, { kind: "skipped", reason: skip.reason }]));
   const { slots, handOver } = options;
   const { send: planned, deferred }: { send: Planned[]; deferred: Deferred[] } = slots ? await plan(ctx, orgId, ready, slots) : { send: ready.map((loaded) => ({ loaded })), deferred: [] };
@@ -359,11 +360,11 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
     }
     await recorder.settled();
     // One insert for everything put off or handed over, committed before the job completes.
-    const later = [...deferred, ...handed];
+    const later = [...[...deferred, ...handed].map(({ loaded, at, reason }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at, manual: loaded.manual, reason })), ...heldBack(ctx, unopened)];
     if (later.length > 0) {
-      await deferShared(ctx, orgId, later.map(({ loaded, at }) => ({ deliveryId: loaded.deliveryId, attempt: loaded.attemptNumber, runAt: at, manual: loaded.manual })));
-      for (const { loaded, reason } of later) {
-        outcomes.set(loaded.deliveryId, { kind: "deferred", reason });
+      await deferShared(ctx, orgId, later.map(({ reason: _reason, ...delivery }) => delivery));
+      for (const { deliveryId, reason } of later) {
+        outcomes.set(deliveryId, { kind: "deferred", reason });
         ctx.metrics.deliveriesDeferred.inc({ reason });
       }
     }
@@ -377,6 +378,16 @@ export async function attemptDeliveries(ctx: AppContext, orgId: string, requests
     countRecorded(ctx, ready.filter((loaded) => !handedIds.has(loaded.deliveryId)), results, recorder.recorded);
     return requests.map((request) => outcomes.get(request.deliveryId) ?? { kind: "skipped", reason: "delivery is missing" });
   }
+}
+
+/**
+ * The deliveries whose subscription the keyring cannot open (attemptLoad.ts), put off as an open circuit puts its
+ * endpoint's off: by the circuit cooldown, again each time until the keyring opens it, schedule and attempt number
+ * kept. No attempt is recorded (the endpoint is not at fault), and nothing counts towards its circuit.
+ */
+function heldBack(ctx: AppContext, unopened: Unopened[]): (ScheduledDelivery & { deliveryId: string; reason: string })[] {
+  const at = new Date(ctx.now().getTime() + ctx.config.HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS * 1000);
+  return unopened.map(({ deliveryId, attemptNumber, manual }) => ({ deliveryId, attempt: attemptNumber, runAt: at, manual, reason: "secret unavailable" }));
 }
 
 /** Grace after a send's timeout before its stand-in job runs: time for the outcome to be recorded. */

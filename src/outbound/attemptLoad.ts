@@ -2,9 +2,12 @@
  * Loading a batch of due deliveries: the deliveries with their events, their subscriptions, signing secrets and
  * delivery-stream versions, with two autocommit statements sent together (one round trip, no transaction), and
  * the cancellation of deliveries whose subscription was disabled or deleted meanwhile, in a transaction of its
- * own — all before anything is sent.
+ * own — all before anything is sent. A subscription whose signing secrets or sealed headers the keyring cannot open
+ * holds back its own deliveries only (`unopened`), not the batch.
  */
 import type { AppContext } from "../context.ts";
+import { encryptedKeyId } from "../crypto/encryption.ts";
+import { DecryptionError, UnknownKeyError } from "../crypto/errors.ts";
 import { withTenant } from "../db/tenant.ts";
 import { ANY_VERSION } from "../ledger/append.ts";
 import type { EntryMeta } from "../ledger/entryMeta.ts";
@@ -45,6 +48,47 @@ export interface LoadedAttempt {
 
 export type Skipped = { deliveryId: string; reason: string };
 
+/**
+ * A due delivery whose subscription's signing secrets or sealed headers the keyring cannot open (a key removed too
+ * early, a key id reused for another key, a row altered): not attempted, since the endpoint is not at fault, and
+ * put off like a delivery behind an open circuit, schedule kept, until the keyring is fixed.
+ */
+export interface Unopened {
+  deliveryId: string;
+  attemptNumber: number;
+  manual: boolean;
+  subscriptionId: string;
+}
+
+type EncryptedSubscription = SubscriptionRow & { deleted: boolean; encrypted_secrets: EncryptedSecretJson[] };
+
+/** What a load sends a subscription's deliveries with, or `undefined` when the keyring cannot open it. */
+type Opened = { subscription: SubscriptionRow; secrets: string[] } | undefined;
+
+/**
+ * The subscription with its sealed header values opened into `headers`, and its signing secrets. Opening fails for
+ * this subscription alone: it is logged (ids only, never a value) and answered `undefined`; any other error throws.
+ */
+function openedForSending(ctx: AppContext, orgId: string, row: SubscriptionRow, encryptedSecrets: readonly EncryptedSecretJson[]): Opened {
+  try {
+    const secrets = decryptSigningSecrets(ctx.keyring, row.subscription_id, encryptedSecrets).map((secret) => secret.secret);
+    return { subscription: { ...row, headers: openHeaders(ctx.keyring, row.subscription_id, row), sealed_headers: {} }, secrets };
+  } catch (error) {
+    if (!(error instanceof UnknownKeyError || error instanceof DecryptionError)) throw error;
+    // The key ids its values are stored under (the one missing, when that is the reason): what the operator looks
+    // for in HOOKLEDGER_ENCRYPTION_KEYS and in `hookledger reencrypt --dry-run`.
+    const stored = [...encryptedSecrets.map((secret) => secret.ciphertext), ...Object.values(row.sealed_headers)].map(encryptedKeyId);
+    const keyIds = error instanceof UnknownKeyError ? [error.keyId] : [...new Set(stored.map((keyId) => keyId ?? "(not in the v1 format)"))];
+    ctx.log.error("a subscription's signing secret or sealed header cannot be opened with the encryption keyring; its deliveries wait until it can (check HOOKLEDGER_ENCRYPTION_KEYS, run `hookledger reencrypt --dry-run`)", {
+      org_id: orgId,
+      subscription_id: row.subscription_id,
+      key_ids: keyIds,
+      reason: error.name,
+    });
+    return undefined;
+  }
+}
+
 interface DeliveryWithEvent extends EventToDeliver {
   delivery_id: string;
   version: number;
@@ -54,7 +98,7 @@ interface DeliveryWithEvent extends EventToDeliver {
   traceparent: string | null;
 }
 
-export async function loadAttempts(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<{ ready: LoadedAttempt[]; skipped: Skipped[] }> {
+export async function loadAttempts(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<{ ready: LoadedAttempt[]; skipped: Skipped[]; unopened: Unopened[] }> {
   const ids = requests.map((request) => request.deliveryId);
   const now = ctx.now();
   // Two autocommit reads sent together, each setting the tenant for itself (sql/068): no transaction stays open
@@ -74,25 +118,26 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
   // are read column by column (sql/097): the table's whole row would compute its virtual url_for_audit (sql/094).
   const [deliveries, subscriptionRows] = await Promise.all([
     ctx.sql<DeliveryWithEvent[]>`select * from hookledger.deliveries_to_attempt(${orgId}::uuid, ${ids}::uuid[])`,
-    ctx.sql<(SubscriptionRow & { deleted: boolean; encrypted_secrets: EncryptedSecretJson[] })[]>`
+    ctx.sql<EncryptedSubscription[]>`
       select ${ctx.sql.unsafe(subscriptionColumns)}, deleted, encrypted_secrets
       from hookledger.subscriptions_to_attempt(${orgId}::uuid, ${ids}::uuid[], ${now}::timestamptz)`,
   ]);
   const byId = new Map(deliveries.map((row) => [row.delivery_id, row]));
   // Secrets are decrypted once per subscription that sends; they stay out of the subscription row. Sealed header
   // values are opened once per subscription that sends too, into `headers`, which the request and the scrubbing of
-  // the receiver's answer (responseScrubbing.ts) then read whole.
+  // the receiver's answer (responseScrubbing.ts) then read whole. Each subscription is opened on its own: one the
+  // keyring cannot open failed the whole load, and so every delivery of the organization's batch, again and again.
   const subscriptionOf = new Map(
     subscriptionRows.map(({ deleted, encrypted_secrets, ...row }) => {
       const sends = !deleted && row.enabled;
-      const secrets = sends ? decryptSigningSecrets(ctx.keyring, row.subscription_id, encrypted_secrets).map((secret) => secret.secret) : [];
-      const subscription = sends ? { ...row, headers: openHeaders(ctx.keyring, row.subscription_id, row), sealed_headers: {} } : row;
-      return [row.subscription_id, { subscription, deleted, secrets }];
+      const opened = sends ? openedForSending(ctx, orgId, row, encrypted_secrets) : { subscription: row, secrets: [] };
+      return [row.subscription_id, { subscription: opened?.subscription ?? row, deleted, secrets: opened?.secrets ?? [], unopened: opened === undefined }];
     }),
   );
 
   const ready: LoadedAttempt[] = [];
   const skipped: Skipped[] = [];
+  const unopened: Unopened[] = [];
   const cancelled: { deliveryId: string; appId: string; reason: string }[] = [];
   for (const request of requests) {
     const row = byId.get(request.deliveryId);
@@ -109,6 +154,10 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
       const reason = found && !found.deleted ? "subscription disabled" : "subscription deleted";
       cancelled.push({ deliveryId: request.deliveryId, appId: row.app_id, reason });
       skipped.push({ deliveryId: request.deliveryId, reason });
+      continue;
+    }
+    if (found.unopened) {
+      unopened.push({ deliveryId: row.delivery_id, attemptNumber: row.attempts + 1, manual: request.manual === true, subscriptionId: row.subscription_id });
       continue;
     }
     const { delivery_id, status: _status, attempts, subscription_id: _subscriptionId, version, traceparent, ...event } = row;
@@ -135,5 +184,5 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
       ),
     );
   }
-  return { ready, skipped };
+  return { ready, skipped, unopened };
 }

@@ -13,13 +13,15 @@
  */
 import type { AppContext } from "../context.ts";
 import { GroupCommit, type ItemOutcome } from "../db/groupCommit.ts";
-import { loadAttempts, type AttemptRequest, type LoadedAttempt, type Skipped } from "./attemptLoad.ts";
+import { loadAttempts, type AttemptRequest, type LoadedAttempt, type Skipped, type Unopened } from "./attemptLoad.ts";
 import { healthySuccess, recordAttempts, type AttemptResult } from "./attemptRecord.ts";
 import { withTenant } from "../db/tenant.ts";
 import { deferDeliveries, type ScheduledDelivery } from "./jobs.ts";
 import { groupBy } from "../collections/groupBy.ts";
 
-type Loaded = { ready: LoadedAttempt } | { skipped: Skipped };
+type Loaded = { ready: LoadedAttempt } | { skipped: Skipped } | { unopened: Unopened };
+
+const deliveryIdOf = (answer: Loaded): string => ("ready" in answer ? answer.ready.deliveryId : "skipped" in answer ? answer.skipped.deliveryId : answer.unopened.deliveryId);
 
 interface SharedBatches {
   loads: GroupCommit<AttemptRequest, Loaded>;
@@ -32,9 +34,10 @@ const perContext = new WeakMap<AppContext, SharedBatches>();
 
 /** Loads in one statement set; each request gets its own answer, in the order asked (the same delivery may be asked twice). */
 async function loadTogether(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<ItemOutcome<Loaded>[]> {
-  const { ready, skipped } = await loadAttempts(ctx, orgId, requests);
-  const answers = groupBy<Loaded, string>([...ready.map((loaded) => ({ ready: loaded })), ...skipped.map((skip) => ({ skipped: skip }))], (answer) =>
-    "ready" in answer ? answer.ready.deliveryId : answer.skipped.deliveryId,
+  const { ready, skipped, unopened } = await loadAttempts(ctx, orgId, requests);
+  const answers = groupBy<Loaded, string>(
+    [...ready.map((loaded) => ({ ready: loaded })), ...skipped.map((skip) => ({ skipped: skip })), ...unopened.map((held) => ({ unopened: held }))],
+    deliveryIdOf,
   );
   return requests.map((request) => {
     const loaded = answers.get(request.deliveryId)?.shift();
@@ -119,16 +122,18 @@ function sharedOf(ctx: AppContext): SharedBatches {
 }
 
 /** A job's loads, made together with those of other jobs of the organization waiting at the same time. */
-export async function loadShared(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<{ ready: LoadedAttempt[]; skipped: Skipped[] }> {
+export async function loadShared(ctx: AppContext, orgId: string, requests: AttemptRequest[]): Promise<{ ready: LoadedAttempt[]; skipped: Skipped[]; unopened: Unopened[] }> {
   const { loads } = sharedOf(ctx);
   const answers = await Promise.all(requests.map((request) => loads.submit(orgId, request)));
   const ready: LoadedAttempt[] = [];
   const skipped: Skipped[] = [];
+  const unopened: Unopened[] = [];
   for (const answer of answers) {
     if ("ready" in answer) ready.push(answer.ready);
-    else skipped.push(answer.skipped);
+    else if ("skipped" in answer) skipped.push(answer.skipped);
+    else unopened.push(answer.unopened);
   }
-  return { ready, skipped };
+  return { ready, skipped, unopened };
 }
 
 /** Records a group of a job's results together with other jobs' groups; answers the results that were recorded. */

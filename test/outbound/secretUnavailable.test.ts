@@ -1,0 +1,107 @@
+/**
+ * A subscription whose signing secret or sealed header the keyring cannot open (its key removed too early, its id
+ * reused, the row altered) holds back its own deliveries only: through the API, a real worker and a real receiver
+ * on 127.0.0.1, with the secret broken and then repaired in the database as the owner role.
+ */
+import { Webhook } from "standardwebhooks";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startTestApp, type TestApp } from "../support/app.ts";
+import { createTestDatabase, type TestDatabase } from "../support/database.ts";
+import { startReceiver, type Receiver } from "../support/receiver.ts";
+import { outboundTenant } from "./setup.ts";
+
+let db: TestDatabase;
+let app: TestApp;
+let receiver: Receiver;
+let t: Awaited<ReturnType<typeof outboundTenant>>;
+
+beforeAll(async () => {
+  db = await createTestDatabase();
+  // Deliveries held back come round again after the circuit cooldown: 1 s here, so the repair is seen quickly.
+  app = await startTestApp(db, { worker: true, env: { HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS: "1" } });
+  receiver = await startReceiver();
+  t = await outboundTenant(app);
+});
+afterAll(async () => {
+  await app?.stop();
+  await receiver?.close();
+  await db.drop();
+});
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Moves the subscription's signing secret onto a key id the keyring does not hold; answers the original ciphertext. */
+async function breakSigningSecret(subscriptionId: string): Promise<string> {
+  const [row] = await db.owner<{ ciphertext: string }[]>`select ciphertext from hookledger.subscription_secrets where subscription_id = ${subscriptionId}`;
+  await db.owner`update hookledger.subscription_secrets set ciphertext = regexp_replace(ciphertext, '^v1\\.[^.]+\\.', 'v1.kremoved.') where subscription_id = ${subscriptionId}`;
+  return row!.ciphertext;
+}
+const restoreSigningSecret = (subscriptionId: string, ciphertext: string) =>
+  db.owner`update hookledger.subscription_secrets set ciphertext = ${ciphertext} where subscription_id = ${subscriptionId}`;
+
+/** Alters the last character of a sealed header value (it no longer authenticates); answers the original maps. */
+async function breakSealedHeader(subscriptionId: string, name: string): Promise<Record<string, string>> {
+  const [row] = await db.owner<{ sealed_headers: Record<string, string> }[]>`select sealed_headers from hookledger.subscriptions where subscription_id = ${subscriptionId}`;
+  const sealed = row!.sealed_headers[name]!;
+  const altered = `${sealed.slice(0, -2)}${sealed.endsWith("AA") ? "BB" : "AA"}`;
+  await db.owner`update hookledger.subscriptions set sealed_headers = ${db.owner.json({ ...row!.sealed_headers, [name]: altered })} where subscription_id = ${subscriptionId}`;
+  return row!.sealed_headers;
+}
+const restoreSealedHeaders = (subscriptionId: string, sealed: Record<string, string>) =>
+  db.owner`update hookledger.subscriptions set sealed_headers = ${db.owner.json(sealed)} where subscription_id = ${subscriptionId}`;
+
+const deliveriesOf = (subscriptionId: string) =>
+  db.owner<{ status: string; attempts: number }[]>`select status, attempts from hookledger.deliveries where subscription_id = ${subscriptionId}`;
+const attemptRows = async (subscriptionId: string) =>
+  (await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.delivery_attempts where subscription_id = ${subscriptionId}`)[0]?.n;
+const deferredForSecrets = async () =>
+  (await app.ctx.metrics.deliveriesDeferred.get()).values.filter((value) => value.labels.reason === "secret unavailable").reduce((sum, value) => sum + value.value, 0);
+
+/** Each request verifies with the secret and carries the event it was sent for. */
+function expectSigned(requests: { headers: Record<string, unknown>; body: Buffer }[], secret: string, eventIds: string[]) {
+  expect(requests.map((request) => request.headers["webhook-id"]).sort()).toEqual([...eventIds].sort());
+  for (const request of requests) {
+    expect(new Webhook(secret).verify(request.body.toString("utf8"), request.headers as Record<string, string>)).toEqual({ amount: 42 });
+  }
+}
+
+describe("a subscription the keyring cannot open", () => {
+  it("holds back its own deliveries unattempted, sends the organization's others, and sends its own once repaired", async () => {
+    const healthy = await t.subscribe({ url: receiver.url("/healthy"), event_types: ["invoice.paid"] });
+    const unkeyed = await t.subscribe({ url: receiver.url("/unkeyed"), event_types: ["invoice.paid"] });
+    const altered = await t.subscribe({ url: receiver.url("/altered"), event_types: ["invoice.paid"], headers: { "X-Api-Key": "k_live_held_back_1" } });
+    const ciphertext = await breakSigningSecret(unkeyed.id);
+    const sealed = await breakSealedHeader(altered.id, "x-api-key");
+
+    const eventIds = ["evt_held_1", "evt_held_2", "evt_held_3"];
+    for (const eventId of eventIds) expect((await t.send({ event_id: eventId })).status).toBe(202);
+
+    // The healthy endpoint gets every event, signed; the load did not fail for the organization's whole batch.
+    expectSigned(await receiver.waitFor(3, "/healthy"), healthy.secret, eventIds);
+    await expect.poll(() => deliveriesOf(healthy.id), { timeout: 10_000 }).toEqual(eventIds.map(() => ({ status: "succeeded", attempts: 1 })));
+
+    // The others wait through several cooldowns: no request, no attempt, still pending with no attempt counted.
+    await sleep(2_500);
+    for (const broken of [unkeyed, altered]) {
+      expect(receiver.requests.filter((request) => request.path === (broken === unkeyed ? "/unkeyed" : "/altered"))).toHaveLength(0);
+      expect(await attemptRows(broken.id)).toBe(0);
+      expect(await deliveriesOf(broken.id)).toEqual(eventIds.map(() => ({ status: "pending", attempts: 0 })));
+    }
+    expect(await deferredForSecrets()).toBeGreaterThanOrEqual(6);
+
+    // Repaired, they go out with the attempt they were waiting to make.
+    await restoreSigningSecret(unkeyed.id, ciphertext);
+    await restoreSealedHeaders(altered.id, sealed);
+    expectSigned(await receiver.waitFor(3, "/unkeyed"), unkeyed.secret, eventIds);
+    const sent = await receiver.waitFor(3, "/altered");
+    expectSigned(sent, altered.secret, eventIds);
+    for (const request of sent) {
+      expect(request.headers["x-api-key"]).toBe("k_live_held_back_1");
+      expect(request.headers["x-hookledger-attempt"]).toBe("1");
+    }
+    for (const broken of [unkeyed, altered]) {
+      await expect.poll(() => deliveriesOf(broken.id), { timeout: 10_000 }).toEqual(eventIds.map(() => ({ status: "succeeded", attempts: 1 })));
+      expect(await attemptRows(broken.id)).toBe(3);
+    }
+  });
+});
