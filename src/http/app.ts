@@ -5,11 +5,12 @@
  */
 import { Hono, type Context, type MiddlewareHandler } from "hono";
 import type { AppContext } from "../context.ts";
+import { UnknownKeyError } from "../crypto/errors.ts";
 import type { BodyBudget } from "./bodyBudget.ts";
 import type { HttpEnv } from "./env.ts";
 import { healthRoutes, type ReadinessProbe } from "./health.ts";
 import { DatabaseDown } from "./databaseDown.ts";
-import { clientClosedProblem, clientClosedRequest, databaseUnavailableProblem, lostRaceProblem, methodNotAllowed, ProblemError, problemResponse } from "./problem.ts";
+import { clientClosedProblem, clientClosedRequest, databaseUnavailableProblem, lostRaceProblem, methodNotAllowed, ProblemError, problemResponse, secretUnavailableProblem } from "./problem.ts";
 import { requestId } from "./requestId.ts";
 import { securityHeaders } from "./securityHeaders.ts";
 import { countRequests, metricsRoutes } from "../observability/metricsRoutes.ts";
@@ -83,6 +84,19 @@ const noRoute = (c: Context<HttpEnv>) => problemResponse(new ProblemError("not-f
  * 400 naming the header: everything after reads `c.req.url` as a URL, and the error handler's own `new URL` threw
  * again, so the runtime answered 500 with its development error page (stack, source lines, paths) to anyone.
  */
+/**
+ * Logs a request that needed a stored secret the keyring cannot open (secretUnavailableProblem): an error an operator
+ * must fix, with the missing key's id when that is the reason; never the value. Not reported as a bug.
+ */
+export function logSecretUnavailable(ctx: Pick<AppContext, "log">, requestId: string | undefined, path: string, error: unknown): void {
+  ctx.log.error("a stored secret cannot be opened with the encryption keyring; check HOOKLEDGER_ENCRYPTION_KEYS and run `hookledger reencrypt --dry-run`", {
+    request_id: requestId,
+    path,
+    reason: error instanceof Error ? error.name : "unknown",
+    ...(error instanceof UnknownKeyError ? { key_id: error.keyId } : {}),
+  });
+}
+
 function parseableUrl(): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     if (URL.canParse(c.req.url)) return next();
@@ -219,6 +233,11 @@ export function createApp({ ctx, readiness, metricsToken, authenticate, publicRo
       const { code, constraint_name: constraint } = error as { code?: string; constraint_name?: string };
       ctx.log.warn("request lost a race to a concurrent one", { request_id: c.get("requestId"), path, code, constraint });
       return problemResponse(lostRace, path, c.get("requestId"));
+    }
+    const unopened = secretUnavailableProblem(error);
+    if (unopened) {
+      logSecretUnavailable(ctx, c.get("requestId"), path, error);
+      return problemResponse(unopened, path, c.get("requestId"));
     }
     ctx.log.error("unhandled error", { request_id: c.get("requestId"), path, error });
     ctx.errors.captureException(error, { requestId: c.get("requestId"), route: c.req.routePath });

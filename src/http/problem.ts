@@ -6,6 +6,7 @@
  */
 import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from "../db/unavailable.ts";
 import { rolledBackByConcurrency } from "../db/rolledBackByConcurrency.ts";
+import { DecryptionError, UnknownKeyError } from "../crypto/errors.ts";
 
 export const problemCatalogue = {
   "validation": { status: 400, title: "The request is not valid" },
@@ -28,6 +29,10 @@ export const problemCatalogue = {
   "client-closed-request": { status: 499, title: "The client closed the connection before the request was read" },
   "internal": { status: 500, title: "Internal error" },
   "unavailable": { status: 503, title: "Service unavailable", retryAfter: true },
+  // A secret stored by this instance that its encryption keyring cannot open (secretUnavailableProblem): 503, since
+  // the instance, not the request, is at fault and it works again once an operator fixes the keyring, with no change
+  // of code; no Retry-After, since when that happens is not the service's to tell.
+  "secret-unavailable": { status: 503, title: "A stored secret cannot be opened with the instance's encryption keyring" },
   "timeout": { status: 503, title: "The request took too long", retryAfter: true },
   // Request bodies in memory are at HOOKLEDGER_MAX_BODY_BYTES_IN_FLIGHT (bodyBudget.ts): this one was not read.
   "overloaded": { status: 503, title: "Too many request bodies are being received", retryAfter: true },
@@ -158,6 +163,25 @@ export function databaseUnavailable(): ProblemError {
   });
 }
 
+/**
+ * The answer for a request that needs a secret stored encrypted (a subscription's signing secret or sealed header, an
+ * ingress route's secret, a kept idempotent answer) which the keyring HOOKLEDGER_ENCRYPTION_KEYS cannot open: the key
+ * it is under was removed too early or its id reused for another key, or the stored value was altered. Not the
+ * client's doing: 503 `secret-unavailable`, telling what an operator checks, never the value or any key material.
+ * Undefined for any other error.
+ *
+ * @example
+ * const problem = secretUnavailableProblem(error) ?? new ProblemError("internal");
+ */
+export function secretUnavailableProblem(error: unknown): ProblemError | undefined {
+  if (!(error instanceof UnknownKeyError || error instanceof DecryptionError)) return undefined;
+  return new ProblemError(
+    "secret-unavailable",
+    "a secret this request needs is stored encrypted under a key the instance's encryption keyring does not hold, or was altered; " +
+      "an operator should check HOOKLEDGER_ENCRYPTION_KEYS (a key removed before `hookledger reencrypt` moved everything off it, " +
+      "or a key id reused for another key) and run `hookledger reencrypt --dry-run`, which counts what each key opens",
+  );
+}
 
 /**
  * The answer for a request that lost a race no handler decided: two requests creating the same name or id at once,

@@ -42,11 +42,11 @@ export function outboundOperations(config: Config): Operation[] {
     op("POST", "/v1/subscriptions", "Subscriptions", "Create a subscription; the response holds its signing secret.", { scope: "subscriptions:write", body: sub.create, response: createdSubscriptionJson, problems: ["quota-exceeded"] }),
     op("GET", "/v1/subscriptions", "Subscriptions", "List subscriptions.", { scope: "subscriptions:read", query: sub.list, response: listOf(subscriptionJson) }),
     op("GET", "/v1/subscriptions/:subscription_id", "Subscriptions", "Get a subscription with its health.", { scope: "subscriptions:read", response: subscriptionJson }),
-    op("PATCH", "/v1/subscriptions/:subscription_id", "Subscriptions", "Update a subscription.", { scope: "subscriptions:write", body: sub.update, response: subscriptionJson }),
+    op("PATCH", "/v1/subscriptions/:subscription_id", "Subscriptions", "Update a subscription.", { scope: "subscriptions:write", body: sub.update, response: subscriptionJson, problems: ["secret-unavailable"] }),
     op("DELETE", "/v1/subscriptions/:subscription_id", "Subscriptions", "Delete a subscription and cancel its open deliveries.", { scope: "subscriptions:write" }),
     op("POST", "/v1/subscriptions/:subscription_id/enable", "Subscriptions", "Enable a subscription.", { scope: "subscriptions:write", success: 200, response: subscriptionJson }),
     op("POST", "/v1/subscriptions/:subscription_id/disable", "Subscriptions", "Disable a subscription and cancel its open deliveries.", { scope: "subscriptions:write", success: 200, response: subscriptionJson }),
-    op("GET", "/v1/subscriptions/:subscription_id/secret", "Subscriptions", "Reveal the current signing secret (audited).", { scope: "subscriptions:write", response: subscriptionSecretJson, problems: ["validation"] }),
+    op("GET", "/v1/subscriptions/:subscription_id/secret", "Subscriptions", "Reveal the current signing secret (audited).", { scope: "subscriptions:write", response: subscriptionSecretJson, problems: ["validation", "secret-unavailable"] }),
     op("POST", "/v1/subscriptions/:subscription_id/secret/rotate", "Subscriptions", "Rotate the signing secret with an overlap window.", { scope: "subscriptions:write", body: sub.rotate, bodyOptional: true, success: 200, response: rotatedSecretJson, problems: ["conflict"] }),
     op("POST", "/v1/subscriptions/:subscription_id/test", "Subscriptions", "Send a signed ping now, or an example of an event type (payload given, else its schema's first example), and return the attempt.", {
       scope: "subscriptions:write",
@@ -54,7 +54,7 @@ export function outboundOperations(config: Config): Operation[] {
       bodyOptional: true,
       success: 200,
       response: attemptJson,
-      problems: ["conflict", "unprocessable"],
+      problems: ["conflict", "unprocessable", "secret-unavailable"],
     }),
     op("POST", "/v1/subscriptions/:subscription_id/recover", "Subscriptions", "Re-send the failed or cancelled deliveries created in [since, until), oldest first, 1,000 per call (`remaining` says to call again).", { scope: "subscriptions:write", body: sub.recover, success: 202, response: recoveredJson, problems: ["conflict"] }),
     op("POST", "/v1/subscriptions/:subscription_id/replay-missing", "Subscriptions", "Send the subscription every event received in [since, until) that matches it and that it never got a delivery of (1,000 per call; `remaining` says to call again).", {

@@ -14,6 +14,8 @@ import { deliveriesScheduled, eventReceived, newEventId } from "./appends.ts";
 import { getEventType } from "./eventTypes.ts";
 import { payloadSha256 } from "./ingest.ts";
 import { payloadViolations, schemaBudgetsOf, type SchemaBudgets } from "./payloadSchema.ts";
+import { openHeaders } from "./sealedHeaders.ts";
+import { signingSecrets } from "./subscriptionSecrets.ts";
 import { getSubscription } from "./subscriptionStore.ts";
 
 export const PING_EVENT_TYPE = "hookledger.ping";
@@ -48,6 +50,10 @@ export async function testSubscription(ctx: AppContext, orgId: string, subscript
   const deliveryId = await withTenant(ctx.sql, orgId, async (tx) => {
     const subscription = await getSubscription(tx, subscriptionId);
     if (!subscription) return undefined;
+    // What the send will open, opened first: a secret or sealed header the keyring cannot open throws here (the
+    // request answers `secret-unavailable`) before a test event is recorded that the worker would only put off.
+    await signingSecrets(tx, ctx.keyring, subscriptionId, ctx.now());
+    openHeaders(ctx.keyring, subscriptionId, subscription);
     const now = ctx.now().toISOString();
     let eventType = PING_EVENT_TYPE;
     let payload = JSON.stringify({ type: PING_EVENT_TYPE, subscription_id: subscriptionId, sent_at: now });

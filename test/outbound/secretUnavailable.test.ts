@@ -1,7 +1,8 @@
 /**
  * A subscription whose signing secret or sealed header the keyring cannot open (its key removed too early, its id
  * reused, the row altered) holds back its own deliveries only: through the API, a real worker and a real receiver
- * on 127.0.0.1, with the secret broken and then repaired in the database as the owner role.
+ * on 127.0.0.1, with the secret broken and then repaired in the database as the owner role. Requests that must open
+ * it answer the `secret-unavailable` problem.
  */
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,6 +29,7 @@ afterAll(async () => {
   await db.drop();
 });
 
+const PROBLEM_TYPE = "urn:hookledger:problem:secret-unavailable";
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Moves the subscription's signing secret onto a key id the keyring does not hold; answers the original ciphertext. */
@@ -103,5 +105,43 @@ describe("a subscription the keyring cannot open", () => {
       await expect.poll(() => deliveriesOf(broken.id), { timeout: 10_000 }).toEqual(eventIds.map(() => ({ status: "succeeded", attempts: 1 })));
       expect(await attemptRows(broken.id)).toBe(3);
     }
+  });
+});
+
+describe("requests that must open a secret the keyring cannot open", () => {
+  it("answer 503 secret-unavailable telling the operator what to check, never the stored value, until repaired", async () => {
+    const sub = await t.subscribe({ url: receiver.url("/asked"), event_types: ["invoice.paid"], headers: { "X-Api-Key": "k_live_asked_1" } });
+    const ciphertext = await breakSigningSecret(sub.id);
+    const sealed = await breakSealedHeader(sub.id, "x-api-key");
+    const eventsBefore = (await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.events`)[0]?.n;
+
+    const answers = [
+      await app.call("GET", `/v1/subscriptions/${sub.id}/secret`, t.token),
+      await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token),
+      // Keeping a sealed value ([redacted]) opens it to seal it anew.
+      await app.call("PATCH", `/v1/subscriptions/${sub.id}`, t.token, { headers: { "X-Api-Key": "[redacted]", "X-Tenant": "acme" } }),
+    ];
+    for (const answer of answers) {
+      expect(answer.status).toBe(503);
+      expect(answer.headers.get("content-type")).toBe("application/problem+json");
+      expect(answer.body.type).toBe(PROBLEM_TYPE);
+      expect(answer.body.detail).toContain("HOOKLEDGER_ENCRYPTION_KEYS");
+      expect(answer.body.detail).toContain("hookledger reencrypt --dry-run");
+      const text = JSON.stringify(answer.body);
+      expect(text).not.toContain(ciphertext.split(".")[3]);
+      expect(text).not.toContain("kremoved");
+      for (const value of Object.values(sealed)) expect(text).not.toContain(value.split(".")[3]);
+    }
+    // Nothing was sent, recorded or changed.
+    expect(receiver.requests.filter((request) => request.path === "/asked")).toHaveLength(0);
+    expect((await db.owner<{ n: number }[]>`select count(*)::int as n from hookledger.events`)[0]?.n).toBe(eventsBefore);
+    expect((await app.call("GET", `/v1/subscriptions/${sub.id}`, t.token)).body.headers).toEqual({ "x-api-key": "[redacted]" });
+
+    await restoreSigningSecret(sub.id, ciphertext);
+    await restoreSealedHeaders(sub.id, sealed);
+    const revealed = await app.call("GET", `/v1/subscriptions/${sub.id}/secret`, t.token);
+    expect(revealed.status).toBe(200);
+    expect(revealed.body.secret).toBe(sub.secret);
+    expect((await app.call("POST", `/v1/subscriptions/${sub.id}/test`, t.token)).status).toBe(200);
   });
 });
