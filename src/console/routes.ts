@@ -10,7 +10,8 @@ import type { AppContext } from "../context.ts";
 import type { HttpEnv } from "../http/env.ts";
 import type { BodyBudget } from "../http/bodyBudget.ts";
 import { identityEncodingOnly, limitBody } from "../http/limits.ts";
-import { methodNotAllowed, ProblemError } from "../http/problem.ts";
+import { methodNotAllowed, ProblemError, secretUnavailableProblem } from "../http/problem.ts";
+import { logSecretUnavailable } from "../http/app.ts";
 import { auditMeta, requestMeta } from "../tenancy/audit.ts";
 import type { TokenCache } from "../tenancy/tokenCache.ts";
 import { assertAcceptableInput, formText, readForm } from "./formInput.ts";
@@ -183,6 +184,14 @@ ${message ? h`<div class="flash error" role="alert">${message}</div>` : ""}
 
   app.notFound((c) => plainPage(c, "Not found", h`<div class="panel"><h1>Not found</h1><p>There is no such page.</p></div>`, 404));
   app.onError((error, c) => {
+    // A secret the keyring cannot open (reveal, test, keeping a sealed header) is a page too, saying what to tell the
+    // operator, not the generic error page: the person can do nothing else about it.
+    const unopened = secretUnavailableProblem(error);
+    if (unopened && c.get("consoleSession")) {
+      logSecretUnavailable(ctx, c.get("requestId"), c.req.path, error);
+      const body = h`<div class="panel"><h1>Secret unavailable</h1><p>This instance cannot open a secret this action needs: it is stored under an encryption key the instance's keyring does not hold, or the stored value was changed. Nothing was done. Ask the operator to check <span class="mono">HOOKLEDGER_ENCRYPTION_KEYS</span> and run <span class="mono">hookledger reencrypt --dry-run</span>.</p></div>`;
+      return render(viewOf(ctx, c, surface), { title: "Secret unavailable", current: "", body, status: 503 });
+    }
     // Refusals a person can act on become a page (a form over its size limit too: shorten it); anything else (429,
     // 5xx) is answered by the app's handler.
     if (!(error instanceof ProblemError) || ![400, 403, 404, 409, 413, 422].includes(error.status)) throw error;

@@ -63,7 +63,7 @@ export interface Rendered {
   current: string;
   body: Html;
   flash?: PageFrame["flash"];
-  status?: 200 | 400 | 403 | 404 | 409 | 413 | 422;
+  status?: 200 | 400 | 403 | 404 | 409 | 413 | 422 | 503;
 }
 
 /** Outcomes an action redirects with (`?done=`): fixed texts, so nothing from the URL is ever shown. */
