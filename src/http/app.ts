@@ -80,11 +80,6 @@ const pathOf = (c: Context<HttpEnv>): string => (URL.canParse(c.req.url) ? new U
 const noRoute = (c: Context<HttpEnv>) => problemResponse(new ProblemError("not-found", `no route for ${c.req.method} ${pathOf(c)}`), pathOf(c), c.get("requestId"));
 
 /**
- * A request whose URL does not parse — no Host (HTTP/1.0), or a Host such as `a b`, `[` or `u@a` — is refused first,
- * 400 naming the header: everything after reads `c.req.url` as a URL, and the error handler's own `new URL` threw
- * again, so the runtime answered 500 with its development error page (stack, source lines, paths) to anyone.
- */
-/**
  * Logs a request that needed a stored secret the keyring cannot open (secretUnavailableProblem): an error an operator
  * must fix, with the missing key's id when that is the reason; never the value. Not reported as a bug.
  */
@@ -97,6 +92,11 @@ export function logSecretUnavailable(ctx: Pick<AppContext, "log">, requestId: st
   });
 }
 
+/**
+ * A request whose URL does not parse — no Host (HTTP/1.0), or a Host such as `a b`, `[` or `u@a` — is refused first,
+ * 400 naming the header: everything after reads `c.req.url` as a URL, and the error handler's own `new URL` threw
+ * again, so the runtime answered 500 with its development error page (stack, source lines, paths) to anyone.
+ */
 function parseableUrl(): MiddlewareHandler<HttpEnv> {
   return async (c, next) => {
     if (URL.canParse(c.req.url)) return next();

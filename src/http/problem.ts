@@ -167,8 +167,10 @@ export function databaseUnavailable(): ProblemError {
  * The answer for a request that needs a secret stored encrypted (a subscription's signing secret or sealed header, an
  * ingress route's secret, a kept idempotent answer) which the keyring HOOKLEDGER_ENCRYPTION_KEYS cannot open: the key
  * it is under was removed too early or its id reused for another key, or the stored value was altered. Not the
- * client's doing: 503 `secret-unavailable`, telling what an operator checks, never the value or any key material.
- * Undefined for any other error.
+ * client's doing: 503 `secret-unavailable`, saying nothing was done and that the operator's log tells more. The
+ * detail names no setting, command, key id or value: the caller may be a tenant or, on `/in/...`, any sender on the
+ * internet, and neither can fix a keyring; the log (logSecretUnavailable, attemptLoad.ts) names the key id and what
+ * to check. Undefined for any other error.
  *
  * @example
  * const problem = secretUnavailableProblem(error) ?? new ProblemError("internal");
@@ -177,9 +179,7 @@ export function secretUnavailableProblem(error: unknown): ProblemError | undefin
   if (!(error instanceof UnknownKeyError || error instanceof DecryptionError)) return undefined;
   return new ProblemError(
     "secret-unavailable",
-    "a secret this request needs is stored encrypted under a key the instance's encryption keyring does not hold, or was altered; " +
-      "an operator should check HOOKLEDGER_ENCRYPTION_KEYS (a key removed before `hookledger reencrypt` moved everything off it, " +
-      "or a key id reused for another key) and run `hookledger reencrypt --dry-run`, which counts what each key opens",
+    "this instance cannot open a secret this request needs with its encryption keys; nothing was done; its operator's log says which key to check",
   );
 }
 
