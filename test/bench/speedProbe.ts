@@ -1,7 +1,8 @@
 /**
  * How fast the machine is right now, on fixed single-core work: one Postgres backend summing a series, and this
  * process running an integer loop. Each is timed three times and the fastest kept (the others are what a neighbour
- * took).
+ * took). The loop reads the CPU alone; the Postgres probe also reads what the server is busy with at that moment
+ * (right after the previous scenario's databases were dropped it read up to 1.8× its usual time).
  *
  * Why: the box is shared, and its speed moves between runs and within one by more than most changes to the code
  * (on 2026-12-06 ingest read 0.56 core-ms per event at 02:34 UTC and 0.90 at 04:38 on code that spends less,
