@@ -57,7 +57,6 @@ export interface Unopened {
   deliveryId: string;
   attemptNumber: number;
   manual: boolean;
-  subscriptionId: string;
 }
 
 type EncryptedSubscription = SubscriptionRow & { deleted: boolean; encrypted_secrets: EncryptedSecretJson[] };
@@ -157,7 +156,7 @@ export async function loadAttempts(ctx: AppContext, orgId: string, requests: Att
       continue;
     }
     if (found.unopened) {
-      unopened.push({ deliveryId: row.delivery_id, attemptNumber: row.attempts + 1, manual: request.manual === true, subscriptionId: row.subscription_id });
+      unopened.push({ deliveryId: row.delivery_id, attemptNumber: row.attempts + 1, manual: request.manual === true });
       continue;
     }
     const { delivery_id, status: _status, attempts, subscription_id: _subscriptionId, version, traceparent, ...event } = row;
