@@ -70,12 +70,13 @@ describe("job priorities", () => {
       expect(jobs.filter((job) => job.org_id === quiet.orgId).map((job) => job.priority)).toEqual([0]);
       const busyJobs = jobs.filter((job) => job.org_id === busy.orgId);
       expect(busyJobs.reduce((sum, job) => sum + job.items, 0)).toBe(2_100);
-      // The first 2,000 deliveries are queued as before; the ones after take priority 1, behind the quiet one.
-      const firstYielding = busyJobs.findIndex((job) => job.priority > 0);
-      expect(busyJobs.slice(0, firstYielding).reduce((sum, job) => sum + job.items, 0)).toBeLessThan(2_000);
-      expect(busyJobs.slice(0, firstYielding).every((job) => job.priority === 0)).toBe(true);
-      expect(busyJobs.slice(firstYielding).map((job) => job.priority)).toEqual(busyJobs.slice(firstYielding).map(() => 1));
-      expect(busyJobs.slice(firstYielding).reduce((sum, job) => sum + job.items, 0)).toBeGreaterThanOrEqual(100);
+      // The first 2,000 deliveries are queued as before; the ones after take priority 1, behind the quiet one. Flushes
+      // of one organization run on several connections at once, so a flush counted before the 2,000th delivery can
+      // commit its jobs after one counted past it: which job yields is read from the counts, not from the job order.
+      const counted = (priority: number) => busyJobs.filter((job) => job.priority === priority).reduce((sum, job) => sum + job.items, 0);
+      expect(busyJobs.every((job) => job.priority === 0 || job.priority === 1)).toBe(true);
+      expect(counted(0)).toBeLessThan(2_000);
+      expect(counted(1)).toBeGreaterThanOrEqual(100);
     } finally {
       await frozen.stop();
       await db.owner`delete from graphile_worker._private_jobs`;
