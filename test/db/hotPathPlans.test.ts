@@ -1,7 +1,9 @@
 /**
  * The hot path's functions plan their statements once per session (sql/075, sql/098): each carries
  * `plan_cache_mode = force_generic_plan`, and what they run under it, as the service role with row-level security,
- * reads deliveries, events, subscriptions and stream versions by index whatever the batch, as the worker relies on.
+ * reads deliveries, events, subscriptions and stream versions by index whatever the batch, as the worker relies on;
+ * the one statement that needs its call's values to be planned well, receive_batch's purge of expired nonces, is
+ * planned for them on each call (sql/099).
  * The plans are read with auto_explain (nested statements) on a superuser's connection that then takes the service
  * role; on a server where the test's owner may not load it (DATABASE_URL without a superuser) that part is skipped.
  */
@@ -35,8 +37,11 @@ const HOT_PATH = [
   "hookledger.insert_deliver_jobs(jsonb)",
 ];
 
-/** The plans auto_explain logs for what `run` executes, as hookledger_app, with sequential scans discouraged. */
-async function plansOf(run: (sql: postgres.Sql) => Promise<unknown>): Promise<string[] | undefined> {
+/**
+ * The plans auto_explain logs for what `run` executes, as hookledger_app: with sequential scans discouraged (the
+ * plan's shape on small tables), or with the planner's own choice (`seqScan: true`, on tables large enough to matter).
+ */
+async function plansOf(run: (sql: postgres.Sql) => Promise<unknown>, options: { seqScan?: boolean } = {}): Promise<string[] | undefined> {
   const plans: string[] = [];
   const sql = postgres(db.ownerUrl, { max: 1, onnotice: (notice) => plans.push(String(notice.message)) });
   try {
@@ -46,7 +51,7 @@ async function plansOf(run: (sql: postgres.Sql) => Promise<unknown>): Promise<st
       return undefined;
     }
     await sql.unsafe(`set auto_explain.log_min_duration = 0; set auto_explain.log_nested_statements = on;
-      set auto_explain.log_level = notice; set client_min_messages = notice; set enable_seqscan = off; set role hookledger_app`);
+      set auto_explain.log_level = notice; set client_min_messages = notice; set enable_seqscan = ${options.seqScan ? "on" : "off"}; set role hookledger_app`);
     await run(sql);
     return plans;
   } finally {
@@ -112,5 +117,41 @@ describe("plans of the hot path", () => {
     const [done] = await db.owner<{ succeeded: number }[]>`
       select count(*)::int as succeeded from hookledger.deliveries where org_id = ${t.orgId} and status = 'succeeded'`;
     expect(done?.succeeded).toBe(2);
+  });
+
+  it("a receipt's purge of expired nonces reads the route's nonces by index, however many it has kept since the session began", async () => {
+    // A route keeps a nonce per request for its replay window: tens of thousands on a busy route, none when the
+    // service's connections start. A purge planned once per session, while the table was small, read the whole table
+    // on every receipt ever after (a bench run: 547 sequential scans of ~30,000 rows in 10 s); planned for each
+    // call's values it reads the few that expired through ingress_nonces_expiry_idx.
+    const t = await outboundTenant(app);
+    const route = "rt_plans";
+    const expiry = new Date(Date.now() + 300_000).toISOString();
+    const receive = (sql: postgres.Sql, nonce: string) => sql`
+      select hookledger.receive_batch(${t.orgId}::uuid, now(), ${[route]}::text[], ${[nonce]}::text[], ${[expiry]}::timestamptz[], 8,
+        '{}'::text[], '{}'::int[], '[]'::jsonb, '[]'::jsonb)`;
+    const plans = await plansOf(
+      async (sql) => {
+        await receive(sql, "first");
+        // The route's traffic since: 30,000 nonces, 20 of them expired, the rest expiring in the order they came,
+        // each stored wherever a purged one left room (in no order on disk), and the table analysed, as autovacuum
+        // does while it churns.
+        await db.owner`
+          insert into hookledger.ingress_nonces (org_id, route_id, nonce_hash, expires_at)
+          select ${t.orgId}::uuid, ${route}, md5(i::text), now() + case when i <= 20 then interval '-5 minutes' else interval '1 minute' + random() * interval '4 minutes' end
+          from generate_series(1, 30000) as i order by random()`;
+        await db.owner`analyze hookledger.ingress_nonces`;
+        for (let call = 0; call < 3; call += 1) await receive(sql, `later_${call}`);
+      },
+      { seqScan: true },
+    );
+    if (plans === undefined) return; // auto_explain not loadable by this owner
+    const purges = plans.filter((plan) => /Delete on ingress_nonces/.test(plan)).slice(1);
+    expect(purges).toHaveLength(3);
+    for (const purge of purges) expect({ seqScan: /Seq Scan on ingress_nonces/.test(purge), index: /ingress_nonces_expiry_idx/.test(purge) }).toEqual({ seqScan: false, index: true });
+    // 3 calls purging at most 8 each: the 20 expired are gone, the 4 new ones kept.
+    const [left] = await db.owner<{ expired: number; all: number }[]>`
+      select count(*) filter (where expires_at <= now())::int as expired, count(*)::int as all from hookledger.ingress_nonces where org_id = ${t.orgId}`;
+    expect(left).toEqual({ expired: 0, all: 30_000 - 20 + 4 });
   });
 });
