@@ -90,6 +90,21 @@ describe("Idempotency-Key on POST", () => {
     expect(await applicationsNamed("corrected")).toBe(1);
   });
 
+  it("refuses a repeat whose kept answer the keyring cannot open with 409 idempotency-conflict, never acting twice", async () => {
+    const key = newKey();
+    const first = await app.call("POST", "/v1/applications", tenant.token, { name: "sealed-away" }, withKey(key));
+    expect(first.status).toBe(201);
+    // The answer's key left the keyring (removed before reencrypt moved the answer off it).
+    await db.owner`update hookledger.idempotency_keys set answer = regexp_replace(answer, '^v1\\.[^.]+\\.', 'v1.kremoved.') where org_id = ${tenant.orgId} and key = ${key}`;
+    const repeated = await app.call("POST", "/v1/applications", tenant.token, { name: "sealed-away" }, withKey(key));
+    expect(repeated.status).toBe(409);
+    expect(repeated.body.type).toBe("urn:hookledger:problem:idempotency-conflict");
+    expect(repeated.body.detail).toBe("the answer kept under this idempotency key can no longer be read (its encryption key left the keyring); use a new key");
+    expect(JSON.stringify(repeated.body)).not.toContain("kremoved");
+    expect(JSON.stringify(repeated.body)).not.toContain(first.body.id);
+    expect(await applicationsNamed("sealed-away")).toBe(1);
+  });
+
   it("keeps keys per token: another token (or organization) with the same key and request acts for itself", async () => {
     const key = newKey();
     const other = await app.call("POST", "/v1/tokens", tenant.token, { label: "second", scopes: ["admin"] });
