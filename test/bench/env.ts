@@ -206,6 +206,9 @@ export function benchServiceEnv(cluster: Cluster, db: BenchDatabase, extra: Reco
     HOOKLEDGER_RATE_LIMIT_TOKEN_BURST: "1000000",
     HOOKLEDGER_RATE_LIMIT_IP_RPS: "1000000",
     HOOKLEDGER_RATE_LIMIT_IP_BURST: "1000000",
+    // As `npm start` runs the service (package.json): Bun's allocator keeps the memory it frees for reuse. A value
+    // in the bench's own environment wins, for comparing.
+    MIMALLOC_PURGE_DELAY: process.env.MIMALLOC_PURGE_DELAY ?? "-1",
     ...extra,
   };
 }
