@@ -1,6 +1,6 @@
 /**
  * `npm start` runs Bun with its allocator (mimalloc) keeping the memory it frees for reuse
- * (`MIMALLOC_PURGE_DELAY=-1`) instead of handing it back to the system 10 ms later, which made the API fault in
+ * (`MIMALLOC_PURGE_DELAY=-1`) instead of handing it back to the system after a short delay, which made the API fault in
  * ~2 fresh pages per event it accepted (see README, Configuration). An operator's own value is kept. The script is
  * run by the shell npm uses, with a stand-in `bun` that prints what it was given.
  */
