@@ -29,6 +29,11 @@ export interface Row {
   ratio: number;
   note?: string;
   profile?: Profile;
+  /**
+   * The report estimates the row's CPU ceiling (cpuCeilingOf): for throughput rows judged against a baseline the
+   * service does not share, so the baseline would not move with it.
+   */
+  cpuCeiling?: true;
 }
 
 export interface Machine {
@@ -104,10 +109,29 @@ export function medianOfRuns(runs: Row[][]): Row[] {
 
 const percent = (share: number) => `${Math.round(share * 100)}%`;
 
-/** The row's note with the machine's idle share appended: a CPU-bound row on a busy box reads lower. */
+/**
+ * What the row would read if its processes (the service's, and the bench's own load generator and receiver, which
+ * share the cores) kept every core busy at the CPU per unit of work they used in the window: near the measured
+ * ratio, the row is CPU-bound and only less work per unit raises it; far above, it waits on something else (round
+ * trips, commits, a serial step) while cores sit idle. An estimate: it assumes work scales with busy cores.
+ */
+export function cpuCeilingOf(row: Row, cores = os.cpus().length): { busyCores: number; value: number; ratio: number } | undefined {
+  const p = row.profile;
+  if (!row.cpuCeiling || !p || !(p.wallSeconds > 0) || !Number.isFinite(row.ratio)) return undefined;
+  const busyCores = Object.values(p.cpuSeconds).reduce((sum, seconds) => sum + seconds, 0) / p.wallSeconds;
+  if (!(busyCores > 0)) return undefined;
+  const scale = cores / busyCores;
+  return { busyCores, value: row.result.value * scale, ratio: row.ratio * scale };
+}
+
+/** The row's note with its CPU ceiling and the machine's idle share appended: a CPU-bound row on a busy box reads lower. */
 function noteOf(row: Row): string {
+  const ceiling = cpuCeilingOf(row);
+  const atCeiling = ceiling
+    ? `CPU ceiling ratio ${ceiling.ratio.toFixed(3)} (${ceiling.value.toFixed(0)} ${row.result.unit} if the row's processes, ${ceiling.busyCores.toFixed(2)} cores busy here, kept all ${os.cpus().length} busy at the same CPU per unit)`
+    : "";
   const idle = row.profile ? `machine idle ${percent(row.profile.idleShare)} during the row` : "";
-  return [row.note, idle].filter(Boolean).join("; ");
+  return [row.note, atCeiling, idle].filter(Boolean).join("; ");
 }
 
 function profileMarkdown(row: Row): string {

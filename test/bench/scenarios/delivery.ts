@@ -58,6 +58,7 @@ export async function scenarioDelivery(ctx: BenchContext): Promise<Row[]> {
           `${(profile.statements / drain.delivered).toFixed(1)} SQL statements and ${(profile.commits / drain.delivered).toFixed(1)} commits per delivery; ` +
           `peak RSS worker ${profile.rssPeakMb.worker ?? "?"} MB, api ${profile.rssPeakMb.api ?? "?"} MB; ${world.receiver.counts.repeats} repeated deliveries`,
         profile,
+        cpuCeiling: true,
       },
     ];
   } finally {

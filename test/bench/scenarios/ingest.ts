@@ -51,6 +51,7 @@ export async function scenarioIngest(ctx: BenchContext): Promise<Row[]> {
           `postgres.js single-row commits ${viaPostgresJs.perSecond.toFixed(0)}/s (p50 ${viaPostgresJs.p50Ms?.toFixed(1)} ms), ratio to it ${(result.perSecond / viaPostgresJs.perSecond).toFixed(3)}` +
           (result.failed ? `; ${result.failed} requests failed: ${result.errors.join("; ")}` : ""),
         profile,
+        cpuCeiling: true,
       });
     }
   } finally {
@@ -137,6 +138,7 @@ export async function scenarioFanout(ctx: BenchContext): Promise<Row[]> {
           (result.failed ? `; ${result.failed} failed: ${result.errors.join("; ")}` : "") +
           (baseline.failed ? `; baseline: ${baseline.failed} failed: ${baseline.errors.join("; ")}` : ""),
         profile,
+        cpuCeiling: true,
       });
     }
   } finally {

@@ -88,6 +88,7 @@ export async function scenarioIngress(ctx: BenchContext): Promise<Row[]> {
           `${Number(queued?.n ?? 0)} messages on the pull queue for ${warmUp.ok + result.ok} accepted receipts (warm-up included)` +
           (result.failed ? `; ${result.failed} requests failed: ${result.errors.join("; ")}` : ""),
         profile,
+        cpuCeiling: true,
       },
     ];
   } finally {

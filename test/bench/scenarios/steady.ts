@@ -77,6 +77,7 @@ export async function scenarioSteady(ctx: BenchContext): Promise<Row[]> {
           `${world.receiver.counts.repeats} repeated deliveries` +
           (loaded.failed ? `; ${loaded.failed} requests failed: ${loaded.errors.join("; ")}` : ""),
         profile,
+        cpuCeiling: true,
       },
     ];
   } finally {
