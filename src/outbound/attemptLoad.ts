@@ -6,6 +6,7 @@
  * holds back its own deliveries only (`unopened`), not the batch.
  */
 import type { AppContext } from "../context.ts";
+import { OncePerInterval } from "../collections/oncePerInterval.ts";
 import { encryptedKeyId } from "../crypto/encryption.ts";
 import { DecryptionError, UnknownKeyError } from "../crypto/errors.ts";
 import { withTenant } from "../db/tenant.ts";
@@ -65,8 +66,23 @@ type EncryptedSubscription = SubscriptionRow & { deleted: boolean; encrypted_sec
 type Opened = { subscription: SubscriptionRow; secrets: string[] } | undefined;
 
 /**
+ * How often a subscription the keyring cannot open is logged again while it stays so: its deliveries come round
+ * after every circuit cooldown (30 s by default), each load meeting it again, and one line per load buried the log
+ * in the same error. The metric `hookledger_deliveries_deferred_total{reason="secret unavailable"}` counts every one.
+ */
+const UNOPENED_LOG_INTERVAL_MS = 10 * 60_000;
+const unopenedLogs = new WeakMap<AppContext, OncePerInterval>();
+
+function unopenedLogOf(ctx: AppContext): OncePerInterval {
+  let once = unopenedLogs.get(ctx);
+  if (!once) unopenedLogs.set(ctx, (once = new OncePerInterval(UNOPENED_LOG_INTERVAL_MS)));
+  return once;
+}
+
+/**
  * The subscription with its sealed header values opened into `headers`, and its signing secrets. Opening fails for
- * this subscription alone: it is logged (ids only, never a value) and answered `undefined`; any other error throws.
+ * this subscription alone: it is logged (ids only, never a value; once per subscription every ten minutes, with the
+ * loads since that met it too) and answered `undefined`; any other error throws.
  */
 function openedForSending(ctx: AppContext, orgId: string, row: SubscriptionRow, encryptedSecrets: readonly EncryptedSecretJson[]): Opened {
   try {
@@ -74,6 +90,8 @@ function openedForSending(ctx: AppContext, orgId: string, row: SubscriptionRow, 
     return { subscription: { ...row, headers: openHeaders(ctx.keyring, row.subscription_id, row), sealed_headers: {} }, secrets };
   } catch (error) {
     if (!(error instanceof UnknownKeyError || error instanceof DecryptionError)) throw error;
+    const passedOver = unopenedLogOf(ctx).take(row.subscription_id);
+    if (passedOver === undefined) return undefined;
     // The key ids its values are stored under (the one missing, when that is the reason): what the operator looks
     // for in HOOKLEDGER_ENCRYPTION_KEYS and in `hookledger reencrypt --dry-run`.
     const stored = [...encryptedSecrets.map((secret) => secret.ciphertext), ...Object.values(row.sealed_headers)].map(encryptedKeyId);
@@ -83,6 +101,8 @@ function openedForSending(ctx: AppContext, orgId: string, row: SubscriptionRow, 
       subscription_id: row.subscription_id,
       key_ids: keyIds,
       reason: error.name,
+      // Loads that met it since the last line (not logged): it is still so.
+      ...(passedOver > 0 ? { loads_since_last_logged: passedOver } : {}),
     });
     return undefined;
   }

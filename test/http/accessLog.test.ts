@@ -3,17 +3,11 @@ import { Hono } from "hono";
 import { accessLog } from "../../src/http/accessLog.ts";
 import type { HttpEnv } from "../../src/http/env.ts";
 import { requestId } from "../../src/http/requestId.ts";
-import type { LogFields, Logger } from "../../src/log.ts";
-
-function recordingLogger(lines: { level: string; msg: string; fields?: LogFields }[]): Logger {
-  const at = (level: string) => (msg: string, fields?: LogFields) => void lines.push({ level, msg, fields });
-  const logger: Logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error"), child: () => logger };
-  return logger;
-}
+import { recordingLogger, type LoggedLine } from "../support/recordingLogger.ts";
 
 describe("access log", () => {
   it("logs route pattern, status and request id, never the query string or credentials", async () => {
-    const lines: { level: string; msg: string; fields?: LogFields }[] = [];
+    const lines: LoggedLine[] = [];
     const app = new Hono<HttpEnv>();
     app.use(requestId());
     app.use(async (c, next) => {

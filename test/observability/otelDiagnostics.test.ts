@@ -2,20 +2,10 @@
 import { createServer } from "node:net";
 import { describe, expect, it } from "vitest";
 import { loadConfig } from "../../src/config.ts";
-import type { Logger, LogFields } from "../../src/log.ts";
 import { startTelemetry } from "../../src/observability/telemetry.ts";
 import { eventually } from "../support/app.ts";
+import { recordingLogger, type LoggedLine } from "../support/recordingLogger.ts";
 
-function recordingLogger(lines: { level: string; msg: string; fields?: LogFields }[]): Logger {
-  const logger: Logger = {
-    debug: (msg, fields) => lines.push({ level: "debug", msg, fields }),
-    info: (msg, fields) => lines.push({ level: "info", msg, fields }),
-    warn: (msg, fields) => lines.push({ level: "warn", msg, fields }),
-    error: (msg, fields) => lines.push({ level: "error", msg, fields }),
-    child: () => logger,
-  };
-  return logger;
-}
 
 /** A loopback port with nothing listening on it. */
 async function closedPort(): Promise<number> {
@@ -32,7 +22,7 @@ process.env.OTEL_EXPORTER_OTLP_TIMEOUT = "500";
 
 describe("OpenTelemetry diagnostics", () => {
   it("logs a failed export as a warning, and the endpoint at start without its credentials (user part, query, path key)", async () => {
-    const lines: { level: string; msg: string; fields?: LogFields }[] = [];
+    const lines: LoggedLine[] = [];
     const port = await closedPort();
     const telemetry = await startTelemetry(
       loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: `http://user:pw@127.0.0.1:${port}/ingest/Zx81kqPzW5yeK9f8/v1/traces?key=k`, OTEL_METRICS_EXPORTER: "none" }),

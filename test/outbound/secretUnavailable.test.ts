@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestApp, type TestApp } from "../support/app.ts";
 import { createTestDatabase, type TestDatabase } from "../support/database.ts";
 import { MISSING_KEY_ID, onMissingKey } from "../support/missingKey.ts";
+import { recordingLogger, type LoggedLine } from "../support/recordingLogger.ts";
 import { startReceiver, type Receiver } from "../support/receiver.ts";
 import { outboundTenant } from "./setup.ts";
 
@@ -16,11 +17,12 @@ let db: TestDatabase;
 let app: TestApp;
 let receiver: Receiver;
 let t: Awaited<ReturnType<typeof outboundTenant>>;
+const logged: LoggedLine[] = [];
 
 beforeAll(async () => {
   db = await createTestDatabase();
   // Deliveries held back come round again after the circuit cooldown: 1 s here, so the repair is seen quickly.
-  app = await startTestApp(db, { worker: true, env: { HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS: "1" } });
+  app = await startTestApp(db, { worker: true, env: { HOOKLEDGER_CIRCUIT_COOLDOWN_SECONDS: "1" }, log: recordingLogger(logged) });
   receiver = await startReceiver();
   t = await outboundTenant(app);
 });
@@ -91,6 +93,15 @@ describe("a subscription the keyring cannot open", () => {
       expect(await deliveriesOf(broken.id)).toEqual(eventIds.map(() => ({ status: "pending", attempts: 0 })));
     }
     expect(await deferredForSecrets()).toBeGreaterThanOrEqual(6);
+    // The operator's log names each broken subscription and the key id to look for, once, not on every load that
+    // met it (each cooldown brings its deliveries round again): never a stored value.
+    const unopened = logged.filter((line) => line.level === "error" && line.msg.includes("cannot be opened with the encryption keyring"));
+    expect(unopened.map((line) => line.fields?.subscription_id).sort()).toEqual([unkeyed.id, altered.id].sort());
+    expect(unopened.find((line) => line.fields?.subscription_id === unkeyed.id)?.fields).toMatchObject({ org_id: t.orgId, key_ids: [MISSING_KEY_ID], reason: "UnknownKeyError" });
+    expect(unopened.find((line) => line.fields?.subscription_id === altered.id)?.fields).toMatchObject({ reason: "DecryptionError" });
+    const text = JSON.stringify(unopened);
+    expect(text).not.toContain(ciphertext.split(".")[3]);
+    for (const value of Object.values(sealed)) expect(text).not.toContain(value.split(".")[3]);
 
     // Repaired, they go out with the attempt they were waiting to make.
     await restoreSigningSecret(unkeyed.id, ciphertext);

@@ -3,7 +3,7 @@
  */
 import { startServices, type Running } from "../../src/boot.ts";
 import { loadConfig, type Config } from "../../src/config.ts";
-import { createLogger } from "../../src/log.ts";
+import { createLogger, type Logger } from "../../src/log.ts";
 import type { TestDatabase } from "./database.ts";
 import { generateKeyringSpec } from "../../src/crypto/keyring.ts";
 import { createEgressClient } from "../../src/egress/client.ts";
@@ -38,7 +38,7 @@ export interface TestApp extends Running {
 
 export async function startTestApp(
   db: Pick<TestDatabase, "name" | "ownerUrl" | "serviceUrl">,
-  options: { env?: Record<string, string>; api?: boolean; worker?: boolean; now?: () => Date; resolver?: Resolver } = {},
+  options: { env?: Record<string, string>; api?: boolean; worker?: boolean; now?: () => Date; resolver?: Resolver; log?: Logger } = {},
 ): Promise<TestApp> {
   const config = loadConfig({
     DATABASE_URL: db.ownerUrl,
@@ -66,7 +66,7 @@ export async function startTestApp(
   const running = await startServices({
     egress: createEgressClient(egressPolicyFromSettings(config), { resolver: options.resolver ?? loopbackOnlyResolver }),
     config,
-    log: createLogger(config.HOOKLEDGER_LOG_LEVEL),
+    log: options.log ?? createLogger(config.HOOKLEDGER_LOG_LEVEL),
     database: { ownerUrl: db.ownerUrl, serviceUrl: db.serviceUrl, description: db.name },
     api: options.api ?? true,
     worker: options.worker ?? false,
